@@ -1,0 +1,64 @@
+// @autokernel type=flash_attention
+// o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), on the host. K and V of one
+// head are converted to f32 once; for each query row all scores are formed, the row max is
+// subtracted before exp (masked keys are simply skipped), and o is accumulated in f32.
+// scalars: [0] causal (!= 0), [1] scale. Limits: single-threaded, O(S^2 D) per head,
+// (2 S D + S) floats of scratch.
+// @knob LANES=4 {1,2,4,8} independent partial sums in the q.k dot products
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "autokernel/cpu_types.h"
+
+#ifndef LANES
+#define LANES 4
+#endif
+static_assert(LANES >= 1, "LANES must be positive");
+
+static float dot(const float* a, const float* b, int64_t n) {
+  float s[LANES] = {};
+  int64_t i = 0;
+  for (; i + LANES <= n; i += LANES)
+    for (int l = 0; l < LANES; ++l) s[l] += a[i + l] * b[i + l];
+  for (; i < n; ++i) s[0] += a[i] * b[i];
+  float r = 0.0f;
+  for (int l = 0; l < LANES; ++l) r += s[l];
+  return r;
+}
+
+extern "C" int ak_kernel(const ak_call* call) {
+  if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 2) return 1;
+  const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *V = &call->inputs[2];
+  const ak_tensor* O = &call->outputs[0];
+  for (const ak_tensor* t : {Q, K, V, O})
+    if (t->ndim != 4 || t->dtype == AK_I64 || ak_numel(t) != ak_numel(Q)) return 1;
+  for (int d = 0; d < 4; ++d)
+    if (K->shape[d] != Q->shape[d] || V->shape[d] != Q->shape[d]) return 1;
+  const bool causal = call->scalars[0] != 0.0;
+  const float scale = (float)call->scalars[1];
+  const int64_t BH = Q->shape[0] * Q->shape[1], S = Q->shape[2], D = Q->shape[3];
+
+  std::vector<float> k(S * D), v(S * D), q(D), p(S), o(D);
+  for (int64_t bh = 0; bh < BH; ++bh) {
+    const int64_t base = bh * S * D;
+    for (int64_t i = 0; i < S * D; ++i) k[i] = ak_load(K, base + i), v[i] = ak_load(V, base + i);
+    for (int64_t i = 0; i < S; ++i) {
+      for (int64_t d = 0; d < D; ++d) q[d] = ak_load(Q, base + i * D + d);
+      const int64_t n_keys = causal ? i + 1 : S;  // causal: keys j <= i, never empty
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        p[j] = scale * dot(q.data(), &k[j * D], D);
+        mx = p[j] > mx ? p[j] : mx;
+      }
+      double denom = 0.0;
+      for (int64_t j = 0; j < n_keys; ++j) denom += (p[j] = std::exp(p[j] - mx));
+      for (int64_t d = 0; d < D; ++d) o[d] = 0.0f;
+      for (int64_t j = 0; j < n_keys; ++j)
+        for (int64_t d = 0; d < D; ++d) o[d] += p[j] * v[j * D + d];
+      const float inv = (float)(1.0 / denom);
+      for (int64_t d = 0; d < D; ++d) ak_store(O, base + i * D + d, o[d] * inv);
+    }
+  }
+  return 0;
+}

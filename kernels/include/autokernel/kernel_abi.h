@@ -1,0 +1,74 @@
+/* autokernel kernel ABI: the one calling convention of every CUDA C++ and CPU candidate.
+ *
+ * A candidate is one source file that defines
+ *
+ *     extern "C" int ak_kernel(const ak_call* call);
+ *
+ * The harness allocates every output (contiguous, in the dtype the kernel type prescribes),
+ * fills it with a poison value, and calls ak_kernel. The kernel writes every output element and
+ * returns 0, or returns non-zero when it cannot handle the call (the harness reports the case as
+ * failed). For the cuda backend every pointer is device memory and the kernel launches its work on
+ * `stream` (a cudaStream_t) without synchronising; for the cpu backend pointers are host memory and
+ * `stream` is NULL. The kernel must not keep pointers or results between calls.
+ *
+ * Knobs: a candidate declares its tunables in comments,
+ *     // @knob BLOCK=256 {64,128,256,512} threads per block
+ * and the build defines each as a macro (-DBLOCK=256), so the code uses BLOCK directly.
+ * Its kernel type is declared once:  // @autokernel type=rmsnorm
+ *
+ * Per kernel type (inputs; outputs; scalars). All tensors are contiguous, row-major.
+ *   matmul            A[M,K], B[K,N]                      ; C[M,N]        ; -
+ *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
+ *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
+ *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w
+ *   cross_entropy     logits[M,V], target[M] (int64)      ; loss[M] (f32) ; -            target < 0 means ignored: loss 0
+ *   rotary_embedding  x[B,H,S,D], cos[S,D/2], sin[S,D/2]  ; y[B,H,S,D]    ; -            interleaved pairs (x[2i], x[2i+1])
+ *   reduce            x[M,N]                              ; y[M]          ; -            sum over the last dim
+ *   flash_attention   q[B,H,S,D], k[B,H,S,D], v[B,H,S,D]  ; o[B,H,S,D]    ; causal (0|1), scale
+ *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; -          y = (silu(x w_gate^T) * (x w_up^T)) w_down^T
+ * Outputs have the inputs' dtype unless stated; accumulate in f32.
+ */
+#ifndef AUTOKERNEL_KERNEL_ABI_H
+#define AUTOKERNEL_KERNEL_ABI_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ak_dtype { AK_F16 = 0, AK_BF16 = 1, AK_F32 = 2, AK_I64 = 3 } ak_dtype;
+
+#define AK_MAX_DIMS 6
+
+typedef struct ak_tensor {
+  void* data;
+  int32_t dtype; /* an ak_dtype */
+  int32_t ndim;
+  int64_t shape[AK_MAX_DIMS];
+  int64_t stride[AK_MAX_DIMS]; /* in elements */
+} ak_tensor;
+
+typedef struct ak_call {
+  const ak_tensor* inputs;
+  int32_t n_inputs;
+  const ak_tensor* outputs;
+  int32_t n_outputs;
+  const double* scalars;
+  int32_t n_scalars;
+  void* stream; /* cudaStream_t for the cuda backend, NULL for cpu */
+} ak_call;
+
+typedef int (*ak_kernel_fn)(const ak_call* call);
+
+static inline int64_t ak_numel(const ak_tensor* t) {
+  int64_t n = 1;
+  for (int32_t i = 0; i < t->ndim; ++i) n *= t->shape[i];
+  return n;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* AUTOKERNEL_KERNEL_ABI_H */

@@ -1,0 +1,166 @@
+// @autokernel type=layernorm
+// y = (x - mean) / sqrt(var + eps) * weight + bias over the last dim. A group of THREADS_PER_ROW
+// threads owns one row (ROWS_PER_BLOCK rows per block). Statistics use the corrected two-pass
+// method in f32: pass 1 gives a first mean m0; pass 2 sums d = x - m0 and d^2 (d is exact when x
+// is close to m0), so mean = m0 + sum(d)/N and var = sum(d^2)/N - (sum(d)/N)^2 lose nothing to
+// cancellation even for rows with mean 100 and std 1e-4; pass 3 writes. Passes 2-3 re-read the
+// row, mostly from L2. Vector loads of VEC elements are used when N % VEC == 0 and every pointer
+// is aligned; otherwise a scalar path runs. Requires x, weight, bias, y to share one dtype.
+// @knob THREADS_PER_ROW=256 {32,64,128,256,512,1024} threads cooperating on one row
+// @knob ROWS_PER_BLOCK=1 {1,2,4,8} rows per thread block (blocks over 1024 threads do not compile)
+// @knob VEC=8 {1,2,4,8} elements per vector load/store on the aligned path
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "autokernel/kernel_abi.h"
+
+#ifndef THREADS_PER_ROW
+#define THREADS_PER_ROW 256
+#endif
+#ifndef ROWS_PER_BLOCK
+#define ROWS_PER_BLOCK 1
+#endif
+#ifndef VEC
+#define VEC 8
+#endif
+
+constexpr int kGroup = THREADS_PER_ROW;
+constexpr int kThreads = THREADS_PER_ROW * ROWS_PER_BLOCK;
+static_assert(kGroup % 32 == 0 && kGroup <= 1024, "THREADS_PER_ROW: a multiple of 32, <= 1024");
+static_assert(kThreads <= 1024, "THREADS_PER_ROW * ROWS_PER_BLOCK must be <= 1024");
+static_assert(VEC == 1 || VEC == 2 || VEC == 4 || VEC == 8, "VEC must be 1, 2, 4 or 8");
+
+// ---- dtype helpers -------------------------------------------------------------------------
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <typename T> __device__ __forceinline__ T from_f32(float v);
+template <> __device__ __forceinline__ float from_f32<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// V consecutive elements moved as one (up to 16-byte) access; p must be aligned to sizeof(T)*V.
+template <typename T, int V> struct alignas(sizeof(T) * V) Packed { T v[V]; };
+template <int V, typename T> __device__ __forceinline__ void load_vec(const T* p, float (&out)[V]) {
+  const Packed<T, V> pk = *reinterpret_cast<const Packed<T, V>*>(p);
+#pragma unroll
+  for (int i = 0; i < V; ++i) out[i] = to_f32(pk.v[i]);
+}
+template <int V, typename T> __device__ __forceinline__ void store_vec(T* p, const float (&in)[V]) {
+  Packed<T, V> pk;
+#pragma unroll
+  for (int i = 0; i < V; ++i) pk.v[i] = from_f32<T>(in[i]);
+  *reinterpret_cast<Packed<T, V>*>(p) = pk;
+}
+
+// ---- reductions ----------------------------------------------------------------------------
+__device__ __forceinline__ float warp_reduce_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sum over the kGroup threads of one row. Groups wider than a warp combine the per-warp sums
+// through shared memory in a fixed order, so the result is deterministic and every thread of
+// the group receives it. Must be reached by all threads of the block.
+__device__ __forceinline__ float group_reduce_sum(float v, float* smem) {
+  v = warp_reduce_sum(v);
+  if constexpr (kGroup > 32) {
+    constexpr int kWarps = kGroup / 32;
+    const int warp = threadIdx.x / 32, first = warp / kWarps * kWarps;
+    if (threadIdx.x % 32 == 0) smem[warp] = v;
+    __syncthreads();
+    v = smem[first];
+    for (int w = 1; w < kWarps; ++w) v += smem[first + w];
+    __syncthreads();  // smem may be reused right after
+  }
+  return v;
+}
+
+// ---- kernel --------------------------------------------------------------------------------
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads)
+    layernorm_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
+                     T* __restrict__ y, int64_t M, int64_t N, float eps) {
+  __shared__ float smem[kThreads / 32];
+  const int64_t row = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / kGroup;
+  const int lane = threadIdx.x % kGroup;
+  const int64_t n = row < M ? N : 0;  // rows past M do no work but join the reductions
+  const T* xr = x + row * N;
+  T* yr = y + row * N;
+  const float inv_n = 1.0f / (float)N;
+
+  float s = 0.0f;  // pass 1: rough mean
+  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {
+    float v[V];
+    load_vec<V>(xr + i, v);
+#pragma unroll
+    for (int j = 0; j < V; ++j) s += v[j];
+  }
+  const float mean0 = group_reduce_sum(s, smem) * inv_n;
+
+  float sd = 0.0f, sdd = 0.0f;  // pass 2: centred sums
+  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {
+    float v[V];
+    load_vec<V>(xr + i, v);
+#pragma unroll
+    for (int j = 0; j < V; ++j) {
+      const float d = v[j] - mean0;
+      sd += d;
+      sdd = fmaf(d, d, sdd);
+    }
+  }
+  const float dmean = group_reduce_sum(sd, smem) * inv_n;
+  const float var = fmaxf(group_reduce_sum(sdd, smem) * inv_n - dmean * dmean, 0.0f);
+  const float rstd = rsqrtf(var + eps);
+
+  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {  // pass 3: write
+    float v[V], wv[V], bv[V];
+    load_vec<V>(xr + i, v);
+    load_vec<V>(w + i, wv);
+    load_vec<V>(b + i, bv);
+#pragma unroll
+    for (int j = 0; j < V; ++j) v[j] = ((v[j] - mean0) - dmean) * rstd * wv[j] + bv[j];
+    store_vec<V>(yr + i, v);
+  }
+}
+
+template <typename T>
+static int launch(const ak_call* call, int64_t M, int64_t N) {
+  const T* x = static_cast<const T*>(call->inputs[0].data);
+  const T* w = static_cast<const T*>(call->inputs[1].data);
+  const T* b = static_cast<const T*>(call->inputs[2].data);
+  T* y = static_cast<T*>(call->outputs[0].data);
+  const float eps = (float)call->scalars[0];
+  cudaStream_t stream = (cudaStream_t)call->stream;
+  const unsigned bytes = sizeof(T) * VEC;
+  const bool aligned = N % VEC == 0 && (uintptr_t)x % bytes == 0 && (uintptr_t)w % bytes == 0 &&
+                       (uintptr_t)b % bytes == 0 && (uintptr_t)y % bytes == 0;
+  const int64_t blocks = (M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
+  if (blocks > 0x7fffffff) return 1;
+  if (aligned)
+    layernorm_kernel<T, VEC><<<(unsigned)blocks, kThreads, 0, stream>>>(x, w, b, y, M, N, eps);
+  else
+    layernorm_kernel<T, 1><<<(unsigned)blocks, kThreads, 0, stream>>>(x, w, b, y, M, N, eps);
+  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
+extern "C" int ak_kernel(const ak_call* call) {
+  if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 1) return 1;
+  const ak_tensor *X = &call->inputs[0], *W = &call->inputs[1], *B = &call->inputs[2];
+  const ak_tensor* Y = &call->outputs[0];
+  if (X->ndim < 1 || W->dtype != X->dtype || B->dtype != X->dtype || Y->dtype != X->dtype) return 1;
+  const int64_t N = X->shape[X->ndim - 1], M = N ? ak_numel(X) / N : 0;
+  if (ak_numel(W) != N || ak_numel(B) != N || ak_numel(Y) != ak_numel(X)) return 1;
+  if (M == 0 || N == 0) return 0;
+  switch (X->dtype) {
+    case AK_F16: return launch<__half>(call, M, N);
+    case AK_BF16: return launch<__nv_bfloat16>(call, M, N);
+    case AK_F32: return launch<float>(call, M, N);
+    default: return 1;
+  }
+}

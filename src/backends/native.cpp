@@ -1,0 +1,134 @@
+#include "backends/native.hpp"
+
+#include <dlfcn.h>
+
+#include <chrono>
+#include <cstdlib>
+
+#include "autokernel/kernel_abi.h"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+namespace ak::backends::native {
+namespace {
+
+constexpr auto k_compile_limit = std::chrono::minutes(5);
+
+ak_tensor to_abi(const at::Tensor& t) {
+  ak_tensor a{};
+  a.data = t.data_ptr();
+  switch (t.scalar_type()) {
+    case at::kHalf: a.dtype = AK_F16; break;
+    case at::kBFloat16: a.dtype = AK_BF16; break;
+    case at::kFloat: a.dtype = AK_F32; break;
+    case at::kLong: a.dtype = AK_I64; break;
+    default: throw Fatal(Error{fmt::format("dtype {} has no ABI code", c10::toString(t.scalar_type()))});
+  }
+  if (t.dim() > AK_MAX_DIMS) throw Fatal(Error{fmt::format("tensor of {} dims exceeds AK_MAX_DIMS", t.dim())});
+  a.ndim = static_cast<int32_t>(t.dim());
+  for (int64_t i = 0; i < t.dim(); ++i) {
+    a.shape[i] = t.size(i);
+    a.stride[i] = t.stride(i);
+  }
+  return a;
+}
+
+class NativeKernel final : public LoadedKernel {
+ public:
+  NativeKernel(void* handle, ak_kernel_fn fn, void* (*stream)()) : m_handle(handle), m_fn(fn), m_stream(stream) {}
+  ~NativeKernel() override = default;  // never dlclose: kernels may still be in flight on the device
+
+  Expected<void> call(const std::vector<at::Tensor>& inputs, const std::vector<at::Tensor>& outputs,
+                      const std::vector<double>& scalars) override {
+    std::vector<ak_tensor> in, out;
+    for (const auto& t : inputs) in.push_back(to_abi(t));
+    for (const auto& t : outputs) out.push_back(to_abi(t));
+    ak_call call{in.data(),      static_cast<int32_t>(in.size()),      out.data(), static_cast<int32_t>(out.size()),
+                 scalars.data(), static_cast<int32_t>(scalars.size()), m_stream ? m_stream() : nullptr};
+    const int rc = m_fn(&call);
+    if (rc != 0) return fail(fmt::format("ak_kernel returned {} (the candidate rejected the call)", rc));
+    return {};
+  }
+
+ private:
+  void* m_handle;
+  ak_kernel_fn m_fn;
+  void* (*m_stream)();
+};
+
+}  // namespace
+
+std::filesystem::path kernel_include_dir() {
+  if (const char* e = std::getenv("AUTOKERNEL_INCLUDE"); e && *e) return e;
+  return AK_KERNEL_INCLUDE_DIR;  // set by CMake to <source>/kernels/include
+}
+
+std::string find_tool(const char* env_var, const std::string& name, const std::string& fallback) {
+  if (const char* e = std::getenv(env_var); e && *e) return e;
+  if (const char* path = std::getenv("PATH")) {
+    std::string p = path;
+    std::size_t start = 0;
+    while (start <= p.size()) {
+      auto end = p.find(':', start);
+      auto dir = p.substr(start, end == std::string::npos ? std::string::npos : end - start);
+      std::error_code ec;
+      if (!dir.empty() && std::filesystem::exists(std::filesystem::path(dir) / name, ec)) {
+        return (std::filesystem::path(dir) / name).string();
+      }
+      if (end == std::string::npos) break;
+      start = end + 1;
+    }
+  }
+  std::error_code ec;
+  return !fallback.empty() && std::filesystem::exists(fallback, ec) ? fallback : std::string();
+}
+
+Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& spec) {
+  std::vector<std::string> cmd = spec.command;
+  cmd.push_back("-I" + kernel_include_dir().string());
+  for (const auto& [name, value] : c.knob_values) cmd.push_back(fmt::format("-D{}={}", name, value));
+  std::string key = c.source;
+  for (const auto& a : cmd) key += '\x1f' + a;
+  const auto dir = util::cache_dir() / "build";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const auto so = dir / fmt::format("{}-{}.so", spec.tag, util::content_hash(key));
+  if (std::filesystem::exists(so, ec)) return so;
+
+  // Compile a copy of the source, named by its hash, so the cache never depends on the original path.
+  const auto src = dir / fmt::format("{}-{}{}", spec.tag, util::content_hash(key), c.path.extension().string());
+  if (auto w = util::write_file_atomic(src, c.source); !w) return std::unexpected(w.error());
+  auto tmp = so;
+  tmp += fmt::format(".tmp{}", ::getpid());
+  cmd.push_back(src.string());
+  cmd.push_back("-o");
+  cmd.push_back(tmp.string());
+  auto r = util::run_command(cmd, k_compile_limit);
+  if (!r) return std::unexpected(r.error());
+  if (r->timed_out) return fail(fmt::format("compiler timed out after {} s", std::chrono::seconds(k_compile_limit).count()));
+  if (r->exit_code != 0) {
+    // The compiler's message names the cached copy; point it back at the user's file.
+    std::string msg = r->output;
+    for (std::size_t pos; (pos = msg.find(src.string())) != std::string::npos;) {
+      msg.replace(pos, src.string().size(), c.path.string());
+    }
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    return fail(fmt::format("compilation failed ({}):\n{}", cmd.front(), msg));
+  }
+  std::filesystem::rename(tmp, so, ec);
+  if (ec) return fail(fmt::format("cannot move the build into {}", so.string()));
+  return so;
+}
+
+Expected<std::unique_ptr<LoadedKernel>> load_library(const std::filesystem::path& so, void* (*stream)()) {
+  void* handle = ::dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) return fail(fmt::format("cannot load {}: {}", so.string(), ::dlerror()));
+  auto fn = reinterpret_cast<ak_kernel_fn>(::dlsym(handle, "ak_kernel"));
+  if (!fn) {
+    return fail("the candidate does not define `extern \"C\" int ak_kernel(const ak_call*)`",
+                "see kernels/include/autokernel/kernel_abi.h");
+  }
+  return std::make_unique<NativeKernel>(handle, fn, stream);
+}
+
+}  // namespace ak::backends::native

@@ -1,0 +1,102 @@
+// Helpers shared by the kernel types: dtype names, seeded generators, the registry.
+#include <mutex>
+
+#include <ATen/core/Generator.h>
+
+#include "catalog/kernel_type.hpp"
+#include "catalog/types.hpp"
+
+namespace ak::catalog {
+
+const std::vector<std::unique_ptr<KernelType>>& all_types() {
+  static const auto types = [] {
+    std::vector<std::unique_ptr<KernelType>> v;
+    v.push_back(make_matmul());
+    v.push_back(make_softmax());
+    v.push_back(make_layernorm());
+    v.push_back(make_rmsnorm());
+    v.push_back(make_cross_entropy());
+    v.push_back(make_rotary_embedding());
+    v.push_back(make_reduce());
+    v.push_back(make_flash_attention());
+    v.push_back(make_fused_mlp());
+    return v;
+  }();
+  return types;
+}
+
+Expected<const KernelType*> find_type(std::string_view name) {
+  std::string known;
+  for (const auto& t : all_types()) {
+    if (t->name() == name) return t.get();
+    known += (known.empty() ? "" : ", ") + std::string(t->name());
+  }
+  return fail(fmt::format("unknown kernel type '{}' (known: {})", name, known));
+}
+
+Expected<at::ScalarType> parse_dtype(std::string_view s) {
+  if (s == "f16" || s == "fp16" || s == "float16" || s == "half") return at::kHalf;
+  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
+  if (s == "f32" || s == "fp32" || s == "float32" || s == "float") return at::kFloat;
+  return fail(fmt::format("unknown dtype '{}' (known: f16, bf16, f32)", s));
+}
+
+std::string dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kHalf: return "f16";
+    case at::kBFloat16: return "bf16";
+    case at::kFloat: return "f32";
+    case at::kDouble: return "f64";
+    case at::kLong: return "i64";
+    default: return std::string(c10::toString(t));
+  }
+}
+
+int64_t dtype_bytes(at::ScalarType t) { return static_cast<int64_t>(c10::elementSize(t)); }
+
+namespace detail {
+
+at::TensorOptions opts(at::ScalarType dtype, const at::Device& device) {
+  return at::TensorOptions().dtype(dtype).device(device);
+}
+
+namespace {
+// A private generator of the device's kind, seeded: one seed gives one tensor, whatever ran before.
+template <typename Draw>
+at::Tensor seeded(const at::Device& device, uint64_t seed, Draw draw) {
+  at::Generator gen;
+  {
+    auto global = at::globalContext().defaultGenerator(device);
+    std::lock_guard<std::mutex> lock(global.mutex());
+    gen = global.clone();
+  }
+  gen.set_current_seed(seed);
+  return draw(gen);
+}
+}  // namespace
+
+at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed, double std) {
+  return seeded(device, seed, [&](at::Generator& g) {
+           return at::randn(shape, g, opts(at::kFloat, device));
+         })
+      .mul_(std)
+      .to(dtype);
+}
+
+at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed) {
+  return seeded(device, seed, [&](at::Generator& g) { return at::rand(shape, g, opts(at::kFloat, device)); })
+      .to(dtype);
+}
+
+void unknown_generator(std::string_view type, std::string_view gen) {
+  throw Fatal(Error{fmt::format("{}: unknown input generator '{}'", type, gen)});
+}
+
+std::string shape_string(const std::vector<int64_t>& dims) {
+  std::string s;
+  for (auto d : dims) s += (s.empty() ? "" : "x") + std::to_string(d);
+  return s;
+}
+
+}  // namespace detail
+}  // namespace ak::catalog

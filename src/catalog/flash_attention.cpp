@@ -1,0 +1,96 @@
+// flash_attention: o = softmax(q k^T * scale [+ causal mask]) v for q,k,v,o [B,H,S,D].
+// dims = B,H,S,D,causal (causal 0 or 1); scalars = causal, scale = 1/sqrt(D).
+#include <cmath>
+#include <limits>
+
+#include "catalog/types.hpp"
+
+namespace ak::catalog {
+namespace {
+
+class FlashAttention final : public KernelType {
+ public:
+  std::string_view name() const override { return "flash_attention"; }
+  std::string_view dims_doc() const override { return "B,H,S,D,causal"; }
+
+  Shape smoke_shape() const override { return {"tiny", {1, 2, 64, 64, 0}}; }
+  std::vector<Shape> sweep_shapes() const override {
+    return {{"small", {1, 4, 128, 64, 0}},          {"small_causal", {1, 4, 128, 64, 1}},
+            {"medium_causal", {2, 8, 256, 64, 1}},  {"medium", {2, 16, 512, 64, 0}},
+            {"gpt2", {1, 12, 1024, 64, 1}},         {"large_causal", {2, 32, 1024, 64, 1}},
+            {"d128", {2, 32, 1024, 128, 0}},        {"llama7b", {1, 32, 2048, 128, 1}},
+            {"long", {1, 32, 4096, 128, 1}}};
+  }
+  std::vector<Shape> edge_shapes() const override {
+    return {{"odd_1x2x33x32_causal", {1, 2, 33, 32, 1}}, {"odd_2x3x65x128", {2, 3, 65, 128, 0}},
+            {"edge_s127_causal", {1, 8, 127, 64, 1}},    {"edge_s1023", {1, 8, 1023, 64, 0}}};
+  }
+  std::vector<std::string> adversarial_generators() const override { return {"large_logits", "identical_keys"}; }
+  Shape adversarial_shape() const override { return {"adversarial", {1, 4, 256, 64, 1}}; }
+  std::vector<Shape> bench_shapes() const override {
+    return {{"llama7b", {1, 32, 2048, 128, 1}}, {"large_causal", {2, 32, 1024, 64, 1}}, {"d128", {2, 32, 1024, 128, 0}}};
+  }
+
+  Problem make_problem(const InputSpec& spec, const at::Device& dev) const override {
+    const auto& d = spec.shape.dims;
+    const auto B = d.at(0), H = d.at(1), S = d.at(2), D = d.at(3);
+    const double causal = d.size() > 4 ? double(d[4] != 0) : 0.0;
+    at::Tensor q, k, v = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed + 2);
+    if (spec.generator == "random") {
+      q = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed);
+      k = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed + 1);
+    } else if (spec.generator == "large_logits") {
+      // Scores with std ~100: exp without a running max overflows.
+      q = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed, 10.0);
+      k = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed + 1, 10.0);
+    } else if (spec.generator == "identical_keys") {
+      // Every score in a row equal: the output is the plain (prefix) mean of v.
+      q = detail::randn({B, H, S, D}, spec.dtype, dev, spec.seed);
+      k = detail::randn({B, H, 1, D}, spec.dtype, dev, spec.seed + 1).expand({B, H, S, D}).contiguous();
+    } else {
+      detail::unknown_generator(name(), spec.generator);
+    }
+    return {{q, k, v}, {causal, 1.0 / std::sqrt(double(D))}, {{B, H, S, D}}, {spec.dtype}};
+  }
+  std::vector<at::Tensor> reference(const Problem& p) const override {
+    // Explicit f64 attention, one batch at a time so the S x S scores stay small.
+    const bool causal = p.scalars[0] != 0;
+    const double scale = p.scalars[1];
+    const auto S = p.inputs[0].size(2);
+    auto out = at::empty(p.inputs[0].sizes(), p.inputs[0].options().dtype(at::kDouble));
+    at::Tensor mask;
+    if (causal) {
+      mask = at::ones({S, S}, p.inputs[0].options().dtype(at::kBool)).triu(1);
+    }
+    for (int64_t b = 0; b < p.inputs[0].size(0); ++b) {
+      auto q = p.inputs[0][b].to(at::kDouble), k = p.inputs[1][b].to(at::kDouble), v = p.inputs[2][b].to(at::kDouble);
+      auto scores = at::matmul(q, k.transpose(-1, -2)).mul_(scale);
+      if (causal) scores.masked_fill_(mask, -std::numeric_limits<double>::infinity());
+      out[b].copy_(at::matmul(at::softmax(scores, -1), v));
+    }
+    return {out};
+  }
+  std::vector<at::Tensor> eager(const Problem& p) const override {
+    return {at::scaled_dot_product_attention(p.inputs[0], p.inputs[1], p.inputs[2], {}, 0.0, p.scalars[0] != 0,
+                                             p.scalars[1])};
+  }
+
+  double flops(const Shape& s) const override {
+    const double full = 4.0 * s.dims[0] * s.dims[1] * double(s.dims[2]) * s.dims[2] * s.dims[3];
+    return s.dims.size() > 4 && s.dims[4] ? full / 2 : full;  // causal: only the lower triangle is work
+  }
+  double bytes(const Shape& s, at::ScalarType t) const override {
+    return 4.0 * s.dims[0] * s.dims[1] * s.dims[2] * s.dims[3] * dtype_bytes(t);
+  }
+  Tolerance tolerance(at::ScalarType t) const override {
+    switch (t) {
+      case at::kHalf: return {1e-2, 1e-2};      // P rounded to f16 before P.V, as flash kernels do
+      case at::kBFloat16: return {2e-2, 2e-2};  // P and output rounded to bf16
+      default: return {5e-3, 5e-3};             // TF32 tensor cores allowed
+    }
+  }
+};
+
+}  // namespace
+std::unique_ptr<KernelType> make_flash_attention() { return std::make_unique<FlashAttention>(); }
+}  // namespace ak::catalog

@@ -1,0 +1,106 @@
+// A kernel type: what a candidate must compute, how it is checked and how its work is counted.
+// One implementation per file in this folder, registered by name in registry.cpp.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ak::catalog {
+
+/// A problem size. `dims` mean what the type's dims_doc() says (matmul: M,N,K).
+struct Shape {
+  std::string label;           ///< "large", "llama7b_qkv", "edge_1023"...
+  std::vector<int64_t> dims;
+};
+
+/// How inputs are drawn: "random" for the normal distribution the type uses, or an adversarial case name.
+struct InputSpec {
+  Shape shape;
+  at::ScalarType dtype = at::kHalf;
+  std::string generator = "random";
+  uint64_t seed = 42;
+};
+
+/// A concrete call: the inputs a candidate gets, its scalars, and the outputs it must write.
+struct Problem {
+  std::vector<at::Tensor> inputs;
+  std::vector<double> scalars;
+  std::vector<std::vector<int64_t>> output_shapes;
+  std::vector<at::ScalarType> output_dtypes;
+};
+
+/// |out - ref| <= atol * rms(ref) + rtol * |ref|, elementwise. atol is relative to the output's
+/// typical magnitude (its RMS), so one number serves every scale of input.
+struct Tolerance {
+  double atol = 0;
+  double rtol = 0;
+};
+
+class KernelType {
+ public:
+  virtual ~KernelType() = default;
+
+  virtual std::string_view name() const = 0;
+  /// What Shape::dims mean, e.g. "M,N,K".
+  virtual std::string_view dims_doc() const = 0;
+
+  /// Stage 1: one small shape.
+  virtual Shape smoke_shape() const = 0;
+  /// Stage 2: 8–10 shapes, the sizes real LLaMA / GPT-2 models use among them.
+  virtual std::vector<Shape> sweep_shapes() const = 0;
+  /// Stage 5: non-power-of-two sizes (127, 1023, 1537, 4097, 50257...).
+  virtual std::vector<Shape> edge_shapes() const = 0;
+  /// Stage 3: names of adversarial generators, with the shape each is drawn at.
+  virtual std::vector<std::string> adversarial_generators() const = 0;
+  virtual Shape adversarial_shape() const = 0;
+  /// Timing: the shapes benchmarked by default ("large" first).
+  virtual std::vector<Shape> bench_shapes() const = 0;
+  /// Dtypes the sweep covers.
+  virtual std::vector<at::ScalarType> dtypes() const { return {at::kHalf, at::kBFloat16, at::kFloat}; }
+
+  /// Build the inputs on `device` from a fixed seed. Throws on an unknown generator.
+  virtual Problem make_problem(const InputSpec& spec, const at::Device& device) const = 0;
+  /// The oracle, in float64, on the problem's device. One tensor per output.
+  virtual std::vector<at::Tensor> reference(const Problem& p) const = 0;
+  /// The PyTorch eager op in the problem's own dtype: the baseline a candidate is timed against.
+  virtual std::vector<at::Tensor> eager(const Problem& p) const = 0;
+
+  /// Work per call, for the roofline.
+  virtual double flops(const Shape& s) const = 0;
+  /// Fewest bytes a call must move: each input read once, each output written once.
+  virtual double bytes(const Shape& s, at::ScalarType dtype) const = 0;
+  virtual Tolerance tolerance(at::ScalarType dtype) const = 0;
+
+  /// Rough cost of checking one case (elements touched + flops): lets slow backends skip huge cases.
+  double cost(const Shape& s) const { return flops(s) + bytes(s, at::kFloat) / 4; }
+};
+
+/// All registered kernel types, in a stable order.
+const std::vector<std::unique_ptr<KernelType>>& all_types();
+/// Look one up by name; the error lists the known names.
+Expected<const KernelType*> find_type(std::string_view name);
+
+/// "f16"/"fp16"/"float16"/"half", "bf16"/"bfloat16", "f32"/"fp32"/"float32".
+Expected<at::ScalarType> parse_dtype(std::string_view s);
+std::string dtype_name(at::ScalarType t);  ///< "f16", "bf16", "f32", "i64"
+int64_t dtype_bytes(at::ScalarType t);
+
+/// Shared helpers for the implementations.
+namespace detail {
+at::TensorOptions opts(at::ScalarType dtype, const at::Device& device);
+/// Seeded normal / uniform draws, made on the CPU (so the same seed gives the same data on any
+/// device), then moved. Large inputs are drawn on the device itself for speed.
+at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed, double std = 1.0);
+at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed);
+[[noreturn]] void unknown_generator(std::string_view type, std::string_view gen);
+std::string shape_string(const std::vector<int64_t>& dims);
+}  // namespace detail
+
+}  // namespace ak::catalog

@@ -1,0 +1,80 @@
+// matmul: C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation. dims = M,N,K.
+#include "catalog/types.hpp"
+
+namespace ak::catalog {
+namespace {
+
+class Matmul final : public KernelType {
+ public:
+  std::string_view name() const override { return "matmul"; }
+  std::string_view dims_doc() const override { return "M,N,K"; }
+
+  Shape smoke_shape() const override { return {"tiny", {128, 128, 128}}; }
+  std::vector<Shape> sweep_shapes() const override {
+    return {{"small", {256, 256, 256}},
+            {"medium", {1024, 1024, 1024}},
+            {"large", {2048, 2048, 2048}},
+            {"xlarge", {4096, 4096, 4096}},
+            {"tall", {8192, 1024, 1024}},
+            {"deep_k", {1024, 1024, 8192}},
+            {"gpt2_qkv", {1024, 2304, 768}},
+            {"llama7b_qkv", {2048, 12288, 4096}},
+            {"llama7b_up", {2048, 11008, 4096}},
+            {"llama7b_down", {2048, 4096, 11008}}};
+  }
+  std::vector<Shape> edge_shapes() const override {
+    return {{"odd_33x65x47", {33, 65, 47}},
+            {"odd_127x129x131", {127, 129, 131}},
+            {"edge_1023", {1023, 1023, 1023}},
+            {"edge_1537", {1537, 1537, 1537}},
+            {"edge_4097x4097x512", {4097, 4097, 512}}};
+  }
+  std::vector<std::string> adversarial_generators() const override { return {"dynamic_range", "zeros_and_ones"}; }
+  Shape adversarial_shape() const override { return {"small", {256, 256, 256}}; }
+  std::vector<Shape> bench_shapes() const override {
+    return {{"large", {2048, 2048, 2048}}, {"xlarge", {4096, 4096, 4096}}, {"llama7b_qkv", {2048, 12288, 4096}}};
+  }
+
+  Problem make_problem(const InputSpec& spec, const at::Device& dev) const override {
+    const auto M = spec.shape.dims.at(0), N = spec.shape.dims.at(1), K = spec.shape.dims.at(2);
+    at::Tensor a, b;
+    if (spec.generator == "random") {
+      a = detail::randn({M, K}, spec.dtype, dev, spec.seed);
+      b = detail::randn({K, N}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+    } else if (spec.generator == "dynamic_range") {
+      // Rows of A span 10^-3..10^3: catches accumulators too narrow for the spread of magnitudes.
+      auto scale = at::pow(10.0, detail::rand({M, 1}, at::kFloat, dev, spec.seed + 2).mul(6.0).sub(3.0));
+      a = detail::randn({M, K}, at::kFloat, dev, spec.seed).mul(scale).to(spec.dtype);
+      b = detail::randn({K, N}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+    } else if (spec.generator == "zeros_and_ones") {
+      // Exact small integers: any correct kernel is exact, so a wrong index shows at once.
+      a = detail::rand({M, K}, at::kFloat, dev, spec.seed).gt(0.5).to(spec.dtype);
+      b = detail::rand({K, N}, at::kFloat, dev, spec.seed + 1).gt(0.5).to(spec.dtype);
+    } else {
+      detail::unknown_generator(name(), spec.generator);
+    }
+    return {{a, b}, {}, {{M, N}}, {spec.dtype}};
+  }
+  std::vector<at::Tensor> reference(const Problem& p) const override {
+    return {at::matmul(p.inputs[0].to(at::kDouble), p.inputs[1].to(at::kDouble))};
+  }
+  std::vector<at::Tensor> eager(const Problem& p) const override { return {at::matmul(p.inputs[0], p.inputs[1])}; }
+
+  double flops(const Shape& s) const override { return 2.0 * s.dims[0] * s.dims[1] * s.dims[2]; }
+  double bytes(const Shape& s, at::ScalarType t) const override {
+    const double M = s.dims[0], N = s.dims[1], K = s.dims[2];
+    return (M * K + K * N + M * N) * dtype_bytes(t);
+  }
+  Tolerance tolerance(at::ScalarType t) const override {
+    switch (t) {
+      case at::kHalf: return {5e-3, 5e-3};      // output rounding is 2^-11 relative; room for summation order
+      case at::kBFloat16: return {2e-2, 2e-2};  // output rounding is 2^-8 relative
+      // f32: a correct TF32 tensor-core kernel (10-bit mantissa products) must pass: about 1e-3 of RMS typical.
+      default: return {5e-3, 5e-3};
+    }
+  }
+};
+
+}  // namespace
+std::unique_ptr<KernelType> make_matmul() { return std::make_unique<Matmul>(); }
+}  // namespace ak::catalog

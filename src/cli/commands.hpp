@@ -1,0 +1,24 @@
+// One file per subcommand; each registers itself on the CLI11 app and returns the exit code when run.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace ak::cli {
+
+/// A registered subcommand: `run` is called when it was chosen, after parsing.
+using Runner = std::function<int()>;
+
+Runner add_bench_command(CLI::App& app);
+Runner add_worker_command(CLI::App& app);
+Runner add_hw_command(CLI::App& app);
+
+/// Exit codes shared by the commands.
+inline constexpr int k_exit_ok = 0;
+inline constexpr int k_exit_rejected = 1;   ///< the candidate was judged and failed (incorrect, crash, hang, compile)
+inline constexpr int k_exit_usage = 2;      ///< bad input: a missing file, an unknown name, no GPU
+
+/// Parse NAME=value items (for --knob).
+std::map<std::string, std::string> parse_assignments(const std::vector<std::string>& items);
+
+}  // namespace ak::cli

@@ -1,0 +1,51 @@
+// `autokernel worker`: internal. The child process a bench starts for one candidate (see harness/worker.hpp).
+#include "catalog/kernel_type.hpp"
+#include "cli/commands.hpp"
+#include "harness/worker.hpp"
+
+namespace ak::cli {
+
+std::map<std::string, std::string> parse_assignments(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> out;
+  for (const auto& item : items) {
+    const auto eq = item.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw Fatal(Error{fmt::format("expected NAME=value, got '{}'", item)});
+    }
+    out[item.substr(0, eq)] = item.substr(eq + 1);
+  }
+  return out;
+}
+
+Runner add_worker_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("worker", "internal: run one candidate in this process (started by bench)");
+  cmd->group("");  // hidden from --help
+  auto o = std::make_shared<harness::WorkerOptions>();
+  auto knobs = std::make_shared<std::vector<std::string>>();
+  auto shapes = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--kernel", o->kernel_path)->required();
+  cmd->add_option("--backend", o->backend);
+  cmd->add_option("--knob", *knobs);
+  cmd->add_flag("--quick", o->quick);
+  cmd->add_flag("--no-timing{false}", o->timing);
+  cmd->add_option("--dtype", o->timing_dtype);
+  cmd->add_option("--model-shape", *shapes, "LABEL=AxBxC");
+  return [o, knobs, shapes] {
+    o->knobs = parse_assignments(*knobs);
+    for (const auto& s : *shapes) {
+      const auto eq = s.find('=');
+      catalog::Shape shape{s.substr(0, eq), {}};
+      std::string dims = s.substr(eq + 1);
+      for (std::size_t pos = 0; pos <= dims.size();) {
+        auto x = dims.find('x', pos);
+        shape.dims.push_back(std::stoll(dims.substr(pos, x - pos)));
+        if (x == std::string::npos) break;
+        pos = x + 1;
+      }
+      o->model_shapes.push_back(shape);
+    }
+    return harness::run_worker(*o);
+  };
+}
+
+}  // namespace ak::cli

@@ -1,0 +1,139 @@
+#include "harness/bench.hpp"
+
+#include <csignal>
+#include <cstring>
+
+#include "backends/candidate.hpp"
+#include "backends/backend.hpp"
+#include "harness/worker.hpp"
+#include "util/process.hpp"
+
+namespace ak::harness {
+
+std::string_view outcome_name(Outcome o) {
+  switch (o) {
+    case Outcome::passed: return "passed";
+    case Outcome::incorrect: return "incorrect";
+    case Outcome::compile_failed: return "compile_failed";
+    case Outcome::crashed: return "crashed";
+    case Outcome::timed_out: return "timed_out";
+    case Outcome::error: return "error";
+  }
+  return "?";
+}
+
+nlohmann::json BenchReport::to_json() const {
+  nlohmann::json j = {{"kernel", kernel},       {"kernel_type", type},      {"backend", backend},
+                      {"outcome", outcome_name(outcome)},                 {"correctness", passed() ? "PASS" : "FAIL"},
+                      {"failed_stage", failed_stage}, {"failed_case", failed_case}, {"message", message},
+                      {"hint", hint},           {"device", device},         {"ceiling", ceiling},
+                      {"stages", stages},       {"timings", timings},       {"compile_seconds", compile_s},
+                      {"bench_seconds", total_s}};
+  return j;
+}
+
+Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(const nlohmann::json&)>& progress) {
+  std::vector<std::string> argv = {util::self_executable(), "worker", "--kernel", r.kernel_path};
+  if (!r.backend.empty()) argv.insert(argv.end(), {"--backend", r.backend});
+  for (const auto& [k, v] : r.knobs) argv.insert(argv.end(), {"--knob", k + "=" + v});
+  if (r.quick) argv.push_back("--quick");
+  if (!r.timing) argv.push_back("--no-timing");
+  argv.insert(argv.end(), {"--dtype", r.timing_dtype});
+  for (const auto& s : r.model_shapes) {
+    argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
+  }
+
+  BenchReport rep;
+  rep.kernel = r.kernel_path;
+  // Bad input is told apart from a bad candidate before any process starts.
+  auto candidate = backends::load_candidate(r.kernel_path, r.backend, r.knobs);
+  if (!candidate) return std::unexpected(candidate.error());
+  if (auto type = catalog::find_type(candidate->type); !type) {
+    return std::unexpected(type.error().context(candidate->path.string()));
+  }
+  if (auto backend = backends::make_backend(candidate->backend); !backend) return std::unexpected(backend.error());
+  rep.type = candidate->type;
+  rep.backend = candidate->backend;
+  bool done = false, compiling = false;
+  std::string last_case;
+  int last_stage = 0;
+  util::ProcessOptions po;
+  po.quiet_limit = r.compile_timeout;
+
+  auto on_line = [&](const std::string& line) {
+    if (!line.starts_with(k_event_prefix)) return;  // the candidate's own output
+    nlohmann::json ev;
+    try {
+      ev = nlohmann::json::parse(line.substr(k_event_prefix.size()));
+    } catch (const std::exception&) {
+      return;
+    }
+    const auto kind = ev.value("event", "");
+    if (kind == "device") {
+      rep.device = ev;
+      po.quiet_limit = r.case_timeout;
+    } else if (kind == "compile_start") {
+      compiling = true;
+      po.quiet_limit = r.compile_timeout;
+    } else if (kind == "compiled") {
+      compiling = false;
+      rep.compile_s = ev.value("seconds", 0.0);
+      po.quiet_limit = r.case_timeout;
+    } else if (kind == "case_start") {
+      last_case = ev.value("case", "");
+      last_stage = ev["stage"].is_number() ? ev["stage"].get<int>() : 6;
+    } else if (kind == "stage") {
+      rep.stages.push_back(ev);
+      if (ev.value("status", "") == "fail") {
+        rep.outcome = Outcome::incorrect;
+        rep.failed_stage = ev.value("stage", 0);
+        rep.failed_case = ev.value("failed_case", "");
+        rep.message = ev.value("message", "");
+      }
+    } else if (kind == "ceiling") {
+      rep.ceiling = ev;
+      // Measuring the ceiling the first time takes a few seconds with no case running.
+    } else if (kind == "timing") {
+      rep.timings.push_back(ev);
+      if (ev.contains("timed_failure") && rep.outcome != Outcome::incorrect) {
+        rep.outcome = Outcome::incorrect;
+        rep.failed_stage = 6;
+        rep.failed_case = "timing " + ev.value("shape", "");
+        rep.message = ev["timed_failure"].get<std::string>();
+      }
+    } else if (kind == "error") {
+      rep.outcome = ev.value("kind", "") == "compile" ? Outcome::compile_failed : Outcome::error;
+      rep.message = ev.value("message", "");
+      rep.hint = ev.value("hint", "");
+    } else if (kind == "done") {
+      done = true;
+    }
+    if (progress) progress(ev);
+  };
+  // Use a long quiet limit while compiling and the case limit otherwise: the limit is re-read on each poll.
+  auto result = util::run_process(argv, po, on_line);
+  if (!result) return std::unexpected(result.error());
+  rep.total_s = result->elapsed_s;
+  rep.candidate_stderr = result->stderr_tail;
+  const auto where = last_case.empty() ? std::string(compiling ? "while compiling" : "before the first case")
+                                       : fmt::format("at stage {} case {}", last_stage, last_case);
+  if (result->timed_out) {
+    rep.outcome = Outcome::timed_out;
+    rep.failed_stage = last_stage;
+    rep.failed_case = last_case;
+    rep.message = fmt::format("no progress for {} s {}: killed (a hang)",
+                              (compiling ? r.compile_timeout : r.case_timeout).count(), where);
+  } else if (result->signaled || !done) {
+    rep.outcome = Outcome::crashed;
+    rep.failed_stage = last_stage;
+    rep.failed_case = last_case;
+    rep.message = result->signaled ? fmt::format("the worker died of signal {} ({}) {}", result->signal,
+                                                 ::strsignal(result->signal), where)
+                                   : fmt::format("the worker exited with code {} {}", result->exit_code, where);
+  } else if (rep.outcome == Outcome::error && rep.message.empty()) {
+    rep.outcome = Outcome::passed;
+  }
+  return rep;
+}
+
+}  // namespace ak::harness

@@ -1,0 +1,54 @@
+// The parent side of a bench: start a worker process for one candidate, follow its events, survive its
+// crash or hang, and sum it all up in one BenchReport.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "catalog/kernel_type.hpp"
+
+namespace ak::harness {
+
+/// Every bench ends in exactly one of these.
+enum class Outcome { passed, incorrect, compile_failed, crashed, timed_out, error };
+std::string_view outcome_name(Outcome o);
+
+struct BenchRequest {
+  std::string kernel_path;
+  std::string backend;                       ///< empty: from the file's extension
+  std::map<std::string, std::string> knobs;  ///< NAME=value overrides
+  bool quick = false;
+  bool timing = true;
+  std::string timing_dtype = "f16";
+  std::vector<catalog::Shape> model_shapes;
+  std::chrono::seconds case_timeout{60};     ///< a case with no progress for this long is a hang
+  std::chrono::seconds compile_timeout{300};
+};
+
+struct BenchReport {
+  std::string kernel, type, backend;
+  Outcome outcome = Outcome::error;
+  int failed_stage = 0;           ///< 1..5; 6 means a timed run was wrong
+  std::string failed_case;
+  std::string message, hint;
+  nlohmann::json device, ceiling;
+  std::vector<nlohmann::json> stages, timings;
+  double compile_s = 0, total_s = 0;
+  std::string candidate_stderr;   ///< the tail of what the worker wrote to stderr
+
+  bool passed() const { return outcome == Outcome::passed; }
+  /// The first timing row: the primary result ({} when there is none).
+  nlohmann::json primary() const { return timings.empty() ? nlohmann::json::object() : timings.front(); }
+  nlohmann::json to_json() const;
+};
+
+/// Run one candidate through the harness in a child process. `progress` sees every worker event.
+/// An error means bad input (no such file, unknown type or backend, unknown knob); everything the
+/// candidate does, compile failures and crashes included, is in the report.
+Expected<BenchReport> run_bench(const BenchRequest& request, const std::function<void(const nlohmann::json&)>& progress);
+
+}  // namespace ak::harness

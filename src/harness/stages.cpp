@@ -1,0 +1,205 @@
+#include "harness/stages.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <limits>
+
+#include "harness/compare.hpp"
+#include "harness/timing.hpp"
+
+namespace ak::harness {
+namespace {
+
+/// Adversarial inputs are ill-conditioned on purpose; a correct kernel's rounding is amplified, so the
+/// per-dtype tolerance is widened by this factor there (the original system used 10).
+constexpr double k_adversarial_tolerance_factor = 4.0;
+constexpr int k_determinism_runs = 3;
+
+struct Case {
+  std::string label;
+  catalog::InputSpec spec;
+  catalog::Tolerance tol;
+};
+
+struct CaseResult {
+  bool ok = true;
+  std::string message;
+  Comparison cmp;
+};
+
+std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::Device& device) {
+  std::vector<at::Tensor> outs;
+  for (std::size_t i = 0; i < p.output_shapes.size(); ++i) {
+    outs.push_back(at::empty(p.output_shapes[i], at::TensorOptions().dtype(p.output_dtypes[i]).device(device)));
+  }
+  return outs;
+}
+
+std::string case_label(const catalog::Shape& s, at::ScalarType dtype, const std::string& gen) {
+  return fmt::format("{} {} {}{}", s.label, catalog::detail::shape_string(s.dims), catalog::dtype_name(dtype),
+                     gen == "random" ? "" : " " + gen);
+}
+
+/// Run the candidate `runs` times on one problem; every run must match the oracle, and for runs > 1 every
+/// run must be bitwise equal to the first.
+CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
+                    const Case& c, int runs) {
+  auto problem = type.make_problem(c.spec, device);
+  const auto ref = type.reference(problem);
+  std::vector<at::Tensor> snapshot;
+  for (const auto& t : problem.inputs) snapshot.push_back(t.clone());
+  std::vector<at::Tensor> first;
+  for (int run = 0; run < runs; ++run) {
+    auto outs = allocate_outputs(problem, device);
+    for (auto& o : outs) poison(o);
+    synchronize(device);
+    if (auto r = kernel.call(problem.inputs, outs, problem.scalars); !r) return {false, r.error().message, {}};
+    synchronize(device);
+    for (std::size_t i = 0; i < problem.inputs.size(); ++i) {
+      if (!bitwise_equal(problem.inputs[i], snapshot[i])) {
+        return {false, fmt::format("the candidate modified input {} (inputs are read-only)", i), {}};
+      }
+    }
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      auto cmp = compare(outs[i], ref[i], c.tol);
+      if (!cmp.ok) {
+        auto msg = outs.size() > 1 ? fmt::format("output {}: {}", i, cmp.message) : cmp.message;
+        if (run > 0) msg = fmt::format("run {} of {}: {}", run + 1, runs, msg);
+        return {false, msg, cmp};
+      }
+    }
+    if (run == 0) {
+      first = outs;
+    } else {
+      for (std::size_t i = 0; i < outs.size(); ++i) {
+        if (!bitwise_equal(outs[i], first[i])) {
+          auto diff = (outs[i].to(at::kDouble) - first[i].to(at::kDouble)).abs();
+          return {false,
+                  fmt::format("run {} differs from run 1 (max difference {:.3g}, {} elements): results depend on "
+                              "run order or timing",
+                              run + 1, diff.max().item<double>(), diff.gt(0).sum().item<int64_t>()),
+                  {}};
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view stage_name(Stage s) {
+  switch (s) {
+    case Stage::smoke: return "smoke";
+    case Stage::shape_sweep: return "shape_sweep";
+    case Stage::adversarial: return "adversarial";
+    case Stage::determinism: return "determinism";
+    case Stage::edge_sizes: return "edge_sizes";
+  }
+  return "?";
+}
+
+StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
+                         const StageOptions& options, const EventSink& emit) {
+  const auto dtypes = options.dtypes.empty() ? type.dtypes() : options.dtypes;
+  auto make = [&](const catalog::Shape& s, at::ScalarType dt, const std::string& gen, double tol_factor = 1.0) {
+    auto tol = type.tolerance(dt);
+    tol.atol *= tol_factor;
+    tol.rtol *= tol_factor;
+    return Case{case_label(s, dt, gen), catalog::InputSpec{s, dt, gen, 42}, tol};
+  };
+  auto fits = [&](const catalog::Shape& s) { return options.max_case_cost <= 0 || type.cost(s) <= options.max_case_cost; };
+
+  std::vector<std::pair<Stage, std::vector<Case>>> plan;
+  plan.push_back({Stage::smoke, {make(type.smoke_shape(), dtypes.front(), "random")}});
+  {
+    std::vector<Case> cases;
+    auto shapes = options.model_shapes;
+    for (const auto& s : type.sweep_shapes()) shapes.push_back(s);
+    for (const auto& s : shapes) {
+      for (auto dt : dtypes) cases.push_back(make(s, dt, "random"));
+    }
+    plan.push_back({Stage::shape_sweep, cases});
+  }
+  if (!options.quick) {
+    std::vector<Case> adv;
+    for (const auto& gen : type.adversarial_generators()) {
+      for (auto dt : dtypes) {
+        // Adversarial inputs target the pitfalls of 16-bit storage (overflow, lost increments).
+        if (dt == at::kFloat) continue;
+        adv.push_back(make(type.adversarial_shape(), dt, gen, k_adversarial_tolerance_factor));
+      }
+    }
+    plan.push_back({Stage::adversarial, adv});
+    // Determinism: the largest sweep shape this backend can afford, where races have room to show.
+    catalog::Shape det = type.smoke_shape();
+    for (const auto& s : type.sweep_shapes()) {
+      if (fits(s) && type.cost(s) > type.cost(det)) det = s;
+    }
+    plan.push_back({Stage::determinism, {make(det, dtypes.front(), "random")}});
+    std::vector<Case> edges;
+    for (const auto& s : type.edge_shapes()) {
+      for (auto dt : dtypes) edges.push_back(make(s, dt, "random"));
+    }
+    plan.push_back({Stage::edge_sizes, edges});
+  }
+
+  StagesOutcome outcome;
+  for (auto& [stage, cases] : plan) {
+    const int n = static_cast<int>(stage);
+    int ran = 0, skipped = 0;
+    const auto stage_start = std::chrono::steady_clock::now();
+    // Every stage runs at least its cheapest shape, whatever the budget: no stage is skipped outright.
+    double cheapest = std::numeric_limits<double>::max();
+    for (const auto& c : cases) cheapest = std::min(cheapest, type.cost(c.spec.shape));
+    for (const auto& c : cases) {
+      if (!fits(c.spec.shape) && type.cost(c.spec.shape) > cheapest) {
+        ++skipped;
+        emit({{"event", "case"}, {"stage", n}, {"case", c.label}, {"status", "skip"},
+              {"message", "too large for this backend's budget"}});
+        continue;
+      }
+      emit({{"event", "case_start"}, {"stage", n}, {"case", c.label}});
+      const auto t0 = std::chrono::steady_clock::now();
+      CaseResult r;
+      try {
+        r = run_case(type, kernel, device, c, stage == Stage::determinism ? k_determinism_runs : 1);
+      } catch (const std::exception& e) {
+        // Typically an asynchronous device fault (illegal address) surfacing at the next synchronise.
+        std::string what = e.what();
+        if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
+        r = {false, fmt::format("runtime error: {}", what), {}};
+        outcome.device_lost = device.is_cuda();
+      }
+      ++ran;
+      nlohmann::json ev = {{"event", "case"},
+                           {"stage", n},
+                           {"case", c.label},
+                           {"status", r.ok ? "pass" : "fail"},
+                           {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+      if (!r.ok) {
+        ev["message"] = r.message;
+        ev["max_abs_err"] = r.cmp.max_abs_err;
+        ev["max_rel_err"] = r.cmp.max_rel_err;
+        ev["first_bad_index"] = r.cmp.first_bad;
+      }
+      emit(ev);
+      if (!r.ok) {
+        outcome = {false, n, c.label, r.message, outcome.device_lost};
+        emit({{"event", "stage"}, {"stage", n}, {"name", stage_name(stage)}, {"status", "fail"}, {"cases", ran},
+              {"skipped", skipped}, {"failed_case", c.label}, {"message", r.message}});
+        return outcome;
+      }
+    }
+    emit({{"event", "stage"},
+          {"stage", n},
+          {"name", stage_name(stage)},
+          {"status", ran > 0 ? "pass" : "skip"},
+          {"cases", ran},
+          {"skipped", skipped},
+          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count()}});
+  }
+  return outcome;
+}
+
+}  // namespace ak::harness

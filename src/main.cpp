@@ -1,0 +1,37 @@
+// autokernel: makes a PyTorch model's GPU kernels faster. This file only dispatches to cli/.
+#include <cstdio>
+#include <exception>
+#include <utility>
+
+#include <fmt/core.h>
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"autokernel: find the GPU kernels where a model's time goes, and make them faster"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("autokernel 0.1.0"));
+  const std::vector<std::pair<std::string, ak::cli::Runner>> commands = {
+      {"bench", ak::cli::add_bench_command(app)},
+      {"hw", ak::cli::add_hw_command(app)},
+      {"worker", ak::cli::add_worker_command(app)}};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : ak::cli::k_exit_usage;
+  }
+  try {
+    for (const auto& [name, run] : commands) {
+      if (app.got_subcommand(name)) return run();
+    }
+    return ak::cli::k_exit_usage;
+  } catch (const ak::Fatal& e) {
+    fmt::print(stderr, "autokernel: error: {}\n", e.what());
+    if (!e.hint().empty()) fmt::print(stderr, "hint: {}\n", e.hint());
+    return ak::cli::k_exit_usage;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "autokernel: error: {}\n", e.what());
+    return ak::cli::k_exit_usage;
+  }
+}

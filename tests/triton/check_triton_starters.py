@@ -1,0 +1,389 @@
+"""Checks the Triton starter kernels in kernels/<type>/triton.py against float64 PyTorch references.
+
+Each starter is loaded the way the autokernel harness loads it: a module is created from the file,
+every knob's default is set as a module attribute, then the file body runs. Inputs are small (the
+Triton interpreter is slow) but include non-powers of two, rows longer than one block, masked edges
+and the adversarial inputs the catalog uses. Outputs are pre-filled with NaN, as the harness does.
+
+Run:  python3 -m pytest -q tests/triton/check_triton_starters.py
+Without a CUDA device the kernels run in Triton's interpreter on CPU tensors (TRITON_INTERPRET=1).
+"""
+import importlib.util
+import math
+import os
+import pathlib
+import re
+
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"  # must be set before triton is imported
+triton = pytest.importorskip("triton")
+F = torch.nn.functional
+
+
+def _patch_interpreter():
+    """Work around two bugs of Triton 3.6's CPU interpreter (interpreter only; GPU runs untouched):
+    1. Scalar kernel arguments are 1-element arrays converted with int(array), which NumPy >= 2.3
+       rejects ("only 0-dimensional arrays can be converted"), so `range(0, N, BLOCK)` fails.
+       tensor.__index__ is re-registered with .item().
+    2. bf16 values are stored as raw uint16 bits and create_dot multiplies those bits as integers,
+       so every bf16 tl.dot is garbage. bf16 operands are widened to f32 first (exact: a bf16
+       product is exact in f32, as on the tensor cores)."""
+    try:
+        import numpy as np
+        from triton.runtime import interpreter
+    except ImportError:
+        return
+    original_patch = getattr(interpreter, "_patch_lang_tensor", None)
+    if original_patch is not None and not getattr(original_patch, "_ak_patched", False):
+        def patch_lang_tensor(tensor, scope):
+            original_patch(tensor, scope)
+            scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.item()))
+
+        patch_lang_tensor._ak_patched = True
+        interpreter._patch_lang_tensor = patch_lang_tensor
+
+    builder = getattr(interpreter, "InterpreterBuilder", None)
+    original_dot = getattr(builder, "create_dot", None)
+    if original_dot is not None and not getattr(original_dot, "_ak_patched", False):
+        import triton.language as tl
+
+        def widen(h):
+            if h.dtype.scalar == tl.bfloat16:
+                f32 = (h.data.astype(np.uint32) << np.uint32(16)).view(np.float32)
+                return interpreter.TensorHandle(f32, tl.float32)
+            return h
+
+        def create_dot(self, a, b, d, *args, **kwargs):
+            return original_dot(self, widen(a), widen(b), d, *args, **kwargs)
+
+        create_dot._ak_patched = True
+        builder.create_dot = create_dot
+
+
+if os.environ.get("TRITON_INTERPRET") == "1":
+    _patch_interpreter()
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+KERNELS = ROOT / "kernels"
+TYPES = ["matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding", "reduce",
+         "flash_attention", "fused_mlp"]
+DTYPES = [torch.float16, torch.bfloat16, torch.float32]
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+KNOB_RE = re.compile(r"^# @knob (\w+)=(\S+) \{([^}]*)\} \S")
+
+# Tolerances: |out - ref| <= atol * rms(ref) + rtol * |ref| (the harness's rule).
+TOL_MATMUL = {torch.float16: 1e-2, torch.bfloat16: 1e-2, torch.float32: 1e-4}
+TOL_ROWWISE = {torch.float16: 5e-3, torch.bfloat16: 2e-2, torch.float32: 1e-4}
+
+
+def _parse_value(text):
+    text = text.strip().strip('"')
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_knobs(path):
+    """{name: (default, [values])} from the file's '# @knob' lines."""
+    knobs = {}
+    for line in path.read_text().splitlines():
+        m = KNOB_RE.match(line)
+        if m:
+            knobs[m.group(1)] = (_parse_value(m.group(2)), [_parse_value(v) for v in m.group(3).split(",")])
+    return knobs
+
+
+def load_starter(ktype, **overrides):
+    """Load kernels/<ktype>/triton.py as the harness does: knobs set as globals before the body runs."""
+    path = KERNELS / ktype / "triton.py"
+    spec = importlib.util.spec_from_file_location(f"ak_triton_{ktype}", path)
+    mod = importlib.util.module_from_spec(spec)
+    knobs = parse_knobs(path)
+    for name, (default, _) in knobs.items():
+        setattr(mod, name, default)
+    for name, value in overrides.items():
+        assert name in knobs, f"{ktype}: no knob {name}"
+        setattr(mod, name, value)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run(ktype, inputs, out_specs, scalars=(), **knobs):
+    """Call kernel_fn with NaN-filled outputs; out_specs = [(shape, dtype), ...]."""
+    mod = load_starter(ktype, **knobs)
+    outputs = [torch.full(shape, float("nan"), dtype=dt, device=DEVICE) for shape, dt in out_specs]
+    assert mod.kernel_fn(list(inputs), outputs, [float(s) for s in scalars]) is None
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+    return outputs
+
+
+def assert_close(out, ref, tol, what=""):
+    out64 = out.double().cpu()
+    ref = ref.double().cpu()
+    assert not torch.isnan(out64).any(), f"{what}: NaN left in output (element not written?)"
+    rms = ref.pow(2).mean().sqrt().item() if ref.numel() else 0.0
+    err = (out64 - ref).abs()
+    bound = tol * rms + tol * ref.abs()
+    bad = err > bound
+    assert not bad.any(), (f"{what}: {int(bad.sum())} of {ref.numel()} elements off; max err "
+                           f"{err.max().item():.3g}, rms(ref) {rms:.3g}, tol {tol}")
+
+
+def randn(shape, dtype, scale=1.0, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(shape, generator=g, dtype=torch.float64) * scale).to(dtype).to(DEVICE)
+
+
+def dtype_id(dt):
+    return str(dt).replace("torch.", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Conventions
+
+
+@pytest.mark.parametrize("ktype", TYPES)
+def test_starter_declares_type_and_valid_knobs(ktype):
+    path = KERNELS / ktype / "triton.py"
+    lines = path.read_text().splitlines()
+    assert lines[0] == f"# @autokernel type={ktype}"
+    knobs = parse_knobs(path)
+    assert 2 <= len(knobs) <= 5, f"{ktype}: {len(knobs)} knobs"
+    for name, (default, values) in knobs.items():
+        assert default in values, f"{ktype}: knob {name} default {default} not in {values}"
+    mod = load_starter(ktype)
+    assert callable(mod.kernel_fn)
+
+
+# ---------------------------------------------------------------------------------------------
+# Row-wise kernels
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,knobs", [(7, 127, {}), (3, 1000, {"BLOCK_N": 256})], ids=["one_block", "block_loop"])
+def test_softmax_matches_reference(dtype, M, N, knobs):
+    x = randn((M, N), dtype, 3.0)
+    (y,) = run("softmax", [x], [((M, N), dtype)], **knobs)
+    assert_close(y, F.softmax(x.double(), -1), TOL_ROWWISE[dtype], "softmax")
+
+
+@pytest.mark.parametrize("knobs", [{}, {"BLOCK_N": 256}], ids=["one_block", "block_loop"])
+def test_softmax_survives_large_values_and_neg_inf(knobs):
+    M, N = 4, 700
+    x = randn((M, N), torch.float32)
+    x[0] = 1e4                                        # equal and large: exp overflows without the max
+    x[1, ::2] = float("-inf")                         # masked entries
+    x[2, :600] = float("-inf")                        # whole leading blocks masked
+    x[3] = randn((N,), torch.float32, 2.5e3, seed=3)  # large spread
+    (y,) = run("softmax", [x], [((M, N), torch.float32)], **knobs)
+    assert_close(y, F.softmax(x.double(), -1), TOL_ROWWISE[torch.float32], "softmax adversarial")
+    (y16,) = run("softmax", [x.half().clamp(-6e4, 6e4)], [((M, N), torch.float16)], **knobs)
+    assert_close(y16, F.softmax(x.half().clamp(-6e4, 6e4).double(), -1), TOL_ROWWISE[torch.float16], "softmax f16")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,knobs", [(7, 127, {}), (3, 1000, {"BLOCK_N": 256})], ids=["one_block", "block_loop"])
+def test_layernorm_matches_reference(dtype, M, N, knobs):
+    x = randn((M, N), dtype, 2.0, seed=1)
+    w = (1 + randn((N,), torch.float32, 0.1, seed=2)).to(dtype)
+    b = randn((N,), dtype, 0.1, seed=3)
+    eps = 1e-5
+    (y,) = run("layernorm", [x, w, b], [((M, N), dtype)], [eps], **knobs)
+    ref = F.layer_norm(x.double(), (N,), w.double(), b.double(), eps)
+    assert_close(y, ref, TOL_ROWWISE[dtype], "layernorm")
+
+
+@pytest.mark.parametrize("knobs", [{}, {"BLOCK_N": 256}], ids=["one_block", "block_loop"])
+def test_layernorm_keeps_precision_at_mean_100_std_1e4(knobs):
+    M, N = 3, 1000
+    x = (100.0 + randn((M, N), torch.float64, 1e-4, seed=4)).float()
+    x[2] = x[2, 0]  # constant row: the answer is the bias
+    w = torch.ones(N, device=DEVICE)
+    b = randn((N,), torch.float32, 0.1, seed=5)
+    eps = 1e-12  # tiny, so that the variance itself (1e-8) sets the scale
+    (y,) = run("layernorm", [x, w, b], [((M, N), torch.float32)], [eps], **knobs)
+    ref = F.layer_norm(x.double(), (N,), w.double(), b.double(), eps)
+    assert_close(y, ref, 1e-4, "layernorm mean 100 std 1e-4")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,knobs", [(7, 127, {}), (3, 1000, {"BLOCK_N": 256})], ids=["one_block", "block_loop"])
+def test_rmsnorm_matches_reference(dtype, M, N, knobs):
+    x = randn((M, N), dtype, 1.0, seed=6)
+    x[0] = 0  # zero row: 0, never NaN
+    if dtype == torch.float16:
+        x[1] = randn((N,), dtype, 300.0, seed=7)  # squares overflow f16
+    w = (1 + randn((N,), torch.float32, 0.1, seed=8)).to(dtype)
+    eps = 1e-6
+    (y,) = run("rmsnorm", [x, w], [((M, N), dtype)], [eps], **knobs)
+    xd = x.double()
+    ref = xd * torch.rsqrt(xd.pow(2).mean(-1, keepdim=True) + eps) * w.double()
+    assert_close(y, ref, TOL_ROWWISE[dtype], "rmsnorm")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,knobs", [(7, 127, {}), (3, 1000, {"BLOCK_N": 256})], ids=["one_block", "block_loop"])
+def test_reduce_matches_reference(dtype, M, N, knobs):
+    x = randn((M, N), dtype, 1.0, seed=9)
+    (y,) = run("reduce", [x], [((M,), dtype)], **knobs)
+    assert_close(y, x.double().sum(-1), TOL_ROWWISE[dtype], "reduce")
+
+
+def test_reduce_f16_ones_do_not_stick_at_2048():
+    x = torch.ones((2, 3000), dtype=torch.float16, device=DEVICE)
+    (y,) = run("reduce", [x], [((2,), torch.float16)], BLOCK_N=256)
+    assert torch.equal(y.float().cpu(), torch.full((2,), 3000.0))
+
+
+def _ce_reference(logits, target):
+    ld = logits.double()
+    picked = ld.gather(1, target.clamp_min(0)[:, None]).squeeze(1)
+    return (torch.logsumexp(ld, 1) - picked).masked_fill(target < 0, 0.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,V,knobs", [(6, 1000, {}), (9, 1100, {"BLOCK_V": 512})], ids=["one_block", "block_loop"])
+def test_cross_entropy_matches_reference(dtype, M, V, knobs):
+    logits = randn((M, V), dtype, 2.0, seed=10)
+    g = torch.Generator().manual_seed(11)
+    target = torch.randint(0, V, (M,), generator=g).to(DEVICE)
+    target[1] = -100   # ignored
+    target[2] = V - 1  # last column, in the final partial block
+    (loss,) = run("cross_entropy", [logits, target], [((M,), torch.float32)], **knobs)
+    assert_close(loss, _ce_reference(logits, target), 1e-4, "cross_entropy")
+    assert loss[1].item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=dtype_id)
+def test_cross_entropy_survives_large_and_equal_logits(dtype):
+    M, V = 3, 1100
+    logits = randn((M, V), torch.float32, 2.5e3, seed=12).clamp(-6e4, 6e4).to(dtype)
+    logits[1] = 7.0  # loss = log(V) exactly
+    target = torch.tensor([5, 1099, 17], device=DEVICE)
+    (loss,) = run("cross_entropy", [logits, target], [((M,), torch.float32)], BLOCK_V=512)
+    assert_close(loss, _ce_reference(logits, target), 1e-4, "cross_entropy adversarial")
+    assert abs(loss[1].item() - math.log(V)) < 1e-5
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("B,H,S,D,knobs", [(2, 3, 5, 12, {}), (1, 2, 7, 64, {"BLOCK_R": 16})], ids=["d12", "d64"])
+def test_rotary_embedding_matches_reference(dtype, B, H, S, D, knobs):
+    x = randn((B, H, S, D), dtype, 1.0, seed=13)
+    ang = torch.arange(S, dtype=torch.float64)[:, None] * torch.rand(D // 2, dtype=torch.float64)[None, :] * 3
+    cos, sin = ang.cos().to(dtype).to(DEVICE), ang.sin().to(dtype).to(DEVICE)
+    (y,) = run("rotary_embedding", [x, cos, sin], [((B, H, S, D), dtype)], **knobs)
+    xd, c, s = x.double(), cos.double(), sin.double()
+    x0, x1 = xd[..., 0::2], xd[..., 1::2]
+    ref = torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
+    assert_close(y, ref, TOL_ROWWISE[dtype], "rotary_embedding")
+
+
+# ---------------------------------------------------------------------------------------------
+# Matmul-like kernels
+
+MATMUL_TILES = [{}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16, "GROUP_M": 4}]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("knobs", MATMUL_TILES, ids=["default_tile", "small_tiles"])
+def test_matmul_matches_reference(dtype, knobs):
+    M, N, K = 33, 65, 47
+    a = randn((M, K), dtype, 1.0, seed=14)
+    b = randn((K, N), dtype, 1.0 / math.sqrt(K), seed=15)
+    (c,) = run("matmul", [a, b], [((M, N), dtype)], **knobs)
+    assert_close(c, a.double() @ b.double(), TOL_MATMUL[dtype], "matmul")
+
+
+def test_matmul_zeros_and_ones_are_exact():
+    M, N, K = 40, 70, 100
+    g = torch.Generator().manual_seed(16)
+    a = (torch.rand((M, K), generator=g) > 0.5).half().to(DEVICE)
+    b = (torch.rand((K, N), generator=g) > 0.5).half().to(DEVICE)
+    (c,) = run("matmul", [a, b], [((M, N), torch.float16)], BLOCK_M=32, BLOCK_N=64, BLOCK_K=16)
+    assert torch.equal(c.double().cpu(), (a.double() @ b.double()).cpu())
+
+
+def _attention_reference(q, k, v, causal, scale):
+    qd, kd, vd = q.double(), k.double(), v.double()
+    s = qd @ kd.transpose(-1, -2) * scale
+    if causal:
+        S = q.shape[-2]
+        s = s.masked_fill(torch.ones(S, S, dtype=torch.bool, device=q.device).triu(1), float("-inf"))
+    return torch.softmax(s, -1) @ vd
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("causal", [0, 1], ids=["full", "causal"])
+@pytest.mark.parametrize("knobs", [{}, {"BLOCK_M": 16, "BLOCK_N": 16}], ids=["default_tile", "small_tiles"])
+def test_flash_attention_matches_reference(dtype, causal, knobs):
+    B, H, S, D = 1, 2, 33, 32
+    q, k, v = (randn((B, H, S, D), dtype, 1.0, seed=17 + i) for i in range(3))
+    scale = 1.0 / math.sqrt(D)
+    (o,) = run("flash_attention", [q, k, v], [((B, H, S, D), dtype)], [causal, scale], **knobs)
+    assert_close(o, _attention_reference(q, k, v, causal, scale), TOL_MATMUL[dtype], "flash_attention")
+
+
+@pytest.mark.parametrize("causal", [0, 1], ids=["full", "causal"])
+def test_flash_attention_handles_odd_head_dim_and_large_scale(causal):
+    B, H, S, D = 2, 1, 20, 24
+    q, k, v = (randn((B, H, S, D), torch.float32, 1.0, seed=20 + i) for i in range(3))
+    scale = 2.0  # sharp softmax: the running max must be subtracted
+    (o,) = run("flash_attention", [q, k, v], [((B, H, S, D), torch.float32)], [causal, scale],
+               BLOCK_M=16, BLOCK_N=16)
+    assert_close(o, _attention_reference(q, k, v, causal, scale), 1e-4, "flash_attention D=24")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("knobs", [{}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16}], ids=["default_tile", "small_tiles"])
+def test_fused_mlp_matches_reference(dtype, knobs):
+    M, E, Fd = 9, 40, 72
+    x = randn((M, E), dtype, 1.0, seed=23)
+    wg = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=24)
+    wu = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=25)
+    wd = randn((E, Fd), dtype, 1.0 / math.sqrt(Fd), seed=26)
+    (y,) = run("fused_mlp", [x, wg, wu, wd], [((M, E), dtype)], **knobs)
+    xd = x.double()
+    ref = (F.silu(xd @ wg.double().T) * (xd @ wu.double().T)) @ wd.double().T
+    assert_close(y, ref, TOL_MATMUL[dtype], "fused_mlp")
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism
+
+
+def _small_case(ktype, dtype):
+    if ktype == "matmul":
+        return [randn((33, 47), dtype), randn((47, 65), dtype, 0.15)], [((33, 65), dtype)], []
+    if ktype in ("softmax", "reduce", "layernorm", "rmsnorm"):
+        x = randn((5, 600), dtype)
+        extra = {"layernorm": [torch.ones(600, dtype=dtype, device=DEVICE), torch.zeros(600, dtype=dtype, device=DEVICE)],
+                 "rmsnorm": [torch.ones(600, dtype=dtype, device=DEVICE)]}.get(ktype, [])
+        out = ((5,), dtype) if ktype == "reduce" else ((5, 600), dtype)
+        return [x] + extra, [out], [1e-5] if extra else []
+    if ktype == "cross_entropy":
+        return [randn((4, 1100), dtype), torch.tensor([0, 5, -100, 1099], device=DEVICE)], [((4,), torch.float32)], []
+    if ktype == "rotary_embedding":
+        return [randn((1, 2, 5, 16), dtype), randn((5, 8), dtype), randn((5, 8), dtype)], [((1, 2, 5, 16), dtype)], []
+    if ktype == "flash_attention":
+        return [randn((1, 1, 33, 16), dtype, seed=i) for i in range(3)], [((1, 1, 33, 16), dtype)], [1, 0.25]
+    if ktype == "fused_mlp":
+        return ([randn((9, 24), dtype), randn((40, 24), dtype, 0.2), randn((40, 24), dtype, 0.2),
+                 randn((24, 40), dtype, 0.15)], [((9, 24), dtype)], [])
+    raise AssertionError(ktype)
+
+
+@pytest.mark.parametrize("ktype", TYPES)
+def test_repeated_runs_are_bitwise_identical(ktype):
+    dtype = torch.bfloat16
+    inputs, outs, scalars = _small_case(ktype, dtype)
+    first = run(ktype, inputs, outs, scalars)[0]
+    second = run(ktype, inputs, outs, scalars)[0]
+    assert not torch.isnan(first.float()).any()
+    assert torch.equal(first, second)
