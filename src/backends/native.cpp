@@ -86,6 +86,8 @@ std::string find_tool(const char* env_var, const std::string& name, const std::s
 Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& spec) {
   std::vector<std::string> cmd = spec.command;
   cmd.push_back("-I" + kernel_include_dir().string());
+  // The build compiles a copy in the cache; headers beside the original still resolve (they are not hashed).
+  cmd.push_back("-I" + c.path.parent_path().string());
   for (const auto& [name, value] : c.knob_values) cmd.push_back(fmt::format("-D{}={}", name, value));
   std::string key = c.source;
   for (const auto& a : cmd) key += '\x1f' + a;

@@ -1,6 +1,7 @@
 #include "harness/bench.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 
 #include "backends/candidate.hpp"
@@ -33,7 +34,9 @@ nlohmann::json BenchReport::to_json() const {
 }
 
 Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(const nlohmann::json&)>& progress) {
-  std::vector<std::string> argv = {util::self_executable(), "worker", "--kernel", r.kernel_path};
+  const char* worker_env = std::getenv("AUTOKERNEL_BINARY");  // tests run the real binary's worker
+  std::vector<std::string> argv = {worker_env && *worker_env ? std::string(worker_env) : util::self_executable(),
+                                   "worker", "--kernel", r.kernel_path};
   if (!r.backend.empty()) argv.insert(argv.end(), {"--backend", r.backend});
   for (const auto& [k, v] : r.knobs) argv.insert(argv.end(), {"--knob", k + "=" + v});
   if (r.quick) argv.push_back("--quick");

@@ -6,6 +6,22 @@
 namespace ak::harness {
 namespace {
 
+/// The poison: a quiet NaN with a payload no arithmetic produces (operations return the canonical NaN),
+/// so a NaN the kernel wrote is told apart from an element it never wrote.
+constexpr int16_t k_poison_f16 = 0x7E5A;
+constexpr int16_t k_poison_bf16 = 0x7FDA;
+constexpr int32_t k_poison_f32 = 0x7FC5A5A5;
+
+/// Elements of `t` that still hold the poison bit pattern (flattened, as bool).
+at::Tensor poisoned(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kHalf: return t.contiguous().view(at::kShort).flatten().eq(k_poison_f16);
+    case at::kBFloat16: return t.contiguous().view(at::kShort).flatten().eq(k_poison_bf16);
+    case at::kFloat: return t.contiguous().view(at::kInt).flatten().eq(k_poison_f32);
+    default: return at::zeros({t.numel()}, t.options().dtype(at::kBool));
+  }
+}
+
 std::string index_string(int64_t flat, at::IntArrayRef sizes) {
   std::vector<int64_t> idx(sizes.size());
   for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
@@ -41,7 +57,7 @@ Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const cat
   auto nonfinite_match = at::where(ref_finite, out_finite, (out == ref) | (at::isnan(out) & at::isnan(ref)));
   auto bad = (err > limit) | nonfinite_match.logical_not();
   c.bad_count = bad.sum().item<int64_t>();
-  c.unwritten = (at::isnan(out) & ref_finite).sum().item<int64_t>();
+  c.unwritten = poisoned(out_in).sum().item<int64_t>();
   c.max_abs_err = err.max().item<double>();
   auto significant = ref_finite & (ref.abs() > 1e-3 * scale);
   c.max_rel_err = significant.any().item<bool>()
@@ -54,8 +70,9 @@ Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const cat
   c.got = out[first].item<double>();
   c.expected = ref[first].item<double>();
   if (c.unwritten > 0) {
-    c.message = fmt::format("{} of {} elements never written (poison NaN survives), first at {}", c.unwritten,
-                            out.numel(), c.first_bad);
+    const int64_t first_unwritten = poisoned(out_in).nonzero().select(1, 0).min().item<int64_t>();
+    c.message = fmt::format("{} of {} elements never written (the poison value survives), first at {}", c.unwritten,
+                            out.numel(), index_string(first_unwritten, out_in.sizes()));
   } else {
     c.message = fmt::format("{} of {} elements out of tolerance; first at {}: got {:.6g}, expected {:.6g} "
                             "(max abs err {:.3g}, max rel err {:.3g}, atol {:.1e}*rms {:.3g}, rtol {:.1e})",
@@ -72,10 +89,11 @@ bool bitwise_equal(const at::Tensor& a, const at::Tensor& b) {
 }
 
 void poison(const at::Tensor& t) {
-  if (at::isFloatingType(t.scalar_type())) {
-    t.fill_(std::numeric_limits<double>::quiet_NaN());
-  } else {
-    t.fill_(0x5A5A5A5A);  // integers: a recognisable garbage value
+  switch (t.scalar_type()) {
+    case at::kHalf: t.view(at::kShort).fill_(k_poison_f16); break;
+    case at::kBFloat16: t.view(at::kShort).fill_(k_poison_bf16); break;
+    case at::kFloat: t.view(at::kInt).fill_(k_poison_f32); break;
+    default: t.fill_(0x5A5A5A5A); break;  // integers: a recognisable garbage value
   }
 }
 

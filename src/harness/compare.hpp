@@ -12,7 +12,7 @@ namespace ak::harness {
 struct Comparison {
   bool ok = true;
   int64_t bad_count = 0;       ///< elements outside tolerance
-  int64_t unwritten = 0;       ///< elements still holding the poison value (NaN where the oracle is finite)
+  int64_t unwritten = 0;       ///< elements still holding the poison bit pattern
   double max_abs_err = 0;      ///< over finite elements
   double max_rel_err = 0;      ///< |err| / |ref| over elements with |ref| > 1e-3 * rms(ref)
   std::string first_bad;       ///< "[row, col]" of the first failing element, "" if none
@@ -26,7 +26,8 @@ Comparison compare(const at::Tensor& out, const at::Tensor& ref, const catalog::
 /// Bitwise equality (NaN payloads included): the determinism check.
 bool bitwise_equal(const at::Tensor& a, const at::Tensor& b);
 
-/// Fill with the poison value: NaN for floating outputs (a kernel that skips an element leaves it).
+/// Fill with the poison value, a NaN with a payload arithmetic never produces: an element the kernel
+/// skips keeps it, and compare() reports it as never written.
 void poison(const at::Tensor& t);
 
 }  // namespace ak::harness

@@ -1,0 +1,140 @@
+// The catalogue: nine types, their shapes, their oracles and their formulas.
+#include <gtest/gtest.h>
+
+#include "catalog/kernel_type.hpp"
+
+namespace ak::catalog {
+namespace {
+
+bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
+
+TEST(Catalog, RegistersTheNineKernelTypes) {
+  std::vector<std::string> names;
+  for (const auto& t : all_types()) names.emplace_back(t->name());
+  EXPECT_EQ(names, (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy",
+                                             "rotary_embedding", "reduce", "flash_attention", "fused_mlp"}));
+}
+
+TEST(Catalog, AnUnknownTypeNamesTheKnownOnes) {
+  auto t = find_type("conv2d");
+  ASSERT_FALSE(t.has_value());
+  EXPECT_NE(t.error().message.find("unknown kernel type 'conv2d'"), std::string::npos);
+  EXPECT_NE(t.error().message.find("fused_mlp"), std::string::npos);
+}
+
+TEST(Catalog, EveryTypeSweepsEightToTenShapesAndEdgesIncludeNonPowersOfTwo) {
+  for (const auto& t : all_types()) {
+    const auto sweep = t->sweep_shapes();
+    EXPECT_GE(sweep.size(), 8u) << t->name();
+    EXPECT_LE(sweep.size(), 10u) << t->name();
+    bool odd = false;
+    for (const auto& s : t->edge_shapes()) {
+      for (auto d : s.dims) odd |= d > 1 && !is_power_of_two(d);
+    }
+    EXPECT_TRUE(odd) << t->name() << " has no non-power-of-two edge size";
+    EXPECT_FALSE(t->adversarial_generators().empty()) << t->name();
+    EXPECT_FALSE(t->bench_shapes().empty()) << t->name();
+  }
+}
+
+TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
+  // LLaMA-7B: hidden 4096, FFN 11008, head dim 128; GPT-2: hidden 768, vocab 50257.
+  auto has = [](std::string_view type, std::vector<int64_t> dims) {
+    for (const auto& s : (*find_type(type))->sweep_shapes()) {
+      if (s.dims == dims) return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has("matmul", {2048, 11008, 4096}));
+  EXPECT_TRUE(has("rmsnorm", {2048, 4096}));
+  EXPECT_TRUE(has("cross_entropy", {1024, 50257}));
+  EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
+  EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
+  EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128}));
+}
+
+TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
+  // Proves each oracle computes what the PyTorch op computes (the contract candidates are held to).
+  for (const auto& t : all_types()) {
+    for (auto dt : t->dtypes()) {
+      const auto p = t->make_problem({t->smoke_shape(), dt, "random", 7}, at::kCPU);
+      const auto ref = t->reference(p);
+      const auto eager = t->eager(p);
+      ASSERT_EQ(ref.size(), eager.size());
+      for (std::size_t i = 0; i < ref.size(); ++i) {
+        EXPECT_EQ(ref[i].scalar_type(), at::kDouble) << t->name();
+        EXPECT_EQ(ref[i].sizes(), at::IntArrayRef(p.output_shapes[i])) << t->name();
+        auto tol = t->tolerance(dt);
+        // Where the eager op returns a narrower dtype than the contract (cross_entropy's loss in bf16
+        // instead of f32), allow for the rounding of that dtype as well.
+        if (eager[i].scalar_type() != p.output_dtypes[i]) tol.rtol += eager[i].scalar_type() == at::kBFloat16 ? 4e-3 : 5e-4;
+        const double rms = ref[i].pow(2).mean().sqrt().item<double>();
+        const double worst = ((eager[i].to(at::kDouble) - ref[i]).abs() - ref[i].abs() * tol.rtol).max().item<double>();
+        EXPECT_LE(worst, tol.atol * rms) << t->name() << " " << dtype_name(dt);
+      }
+    }
+  }
+}
+
+TEST(Catalog, TheSameSeedGivesTheSameInputsAndAnotherSeedOthers) {
+  for (const auto& t : all_types()) {
+    const auto a = t->make_problem({t->smoke_shape(), at::kFloat, "random", 1}, at::kCPU);
+    const auto b = t->make_problem({t->smoke_shape(), at::kFloat, "random", 1}, at::kCPU);
+    const auto c = t->make_problem({t->smoke_shape(), at::kFloat, "random", 2}, at::kCPU);
+    EXPECT_TRUE(at::equal(a.inputs[0], b.inputs[0])) << t->name();
+    EXPECT_FALSE(at::equal(a.inputs[0], c.inputs[0])) << t->name();
+  }
+}
+
+TEST(Catalog, EveryAdversarialGeneratorProducesFiniteInputsOfTheRightShape) {
+  for (const auto& t : all_types()) {
+    for (const auto& gen : t->adversarial_generators()) {
+      auto shape = t->smoke_shape();
+      const auto p = t->make_problem({shape, at::kHalf, gen, 3}, at::kCPU);
+      const auto ref = t->reference(p);
+      EXPECT_EQ(ref[0].sizes(), at::IntArrayRef(p.output_shapes[0])) << t->name() << " " << gen;
+    }
+  }
+}
+
+TEST(Catalog, AnUnknownGeneratorIsAnError) {
+  EXPECT_THROW((*find_type("softmax"))->make_problem({{"x", {2, 2}}, at::kFloat, "nope", 1}, at::kCPU), Fatal);
+}
+
+TEST(Catalog, FlopAndByteFormulasMatchHandCounts) {
+  const auto* mm = *find_type("matmul");
+  EXPECT_DOUBLE_EQ(mm->flops({"", {2, 3, 4}}), 2.0 * 2 * 3 * 4);
+  EXPECT_DOUBLE_EQ(mm->bytes({"", {2, 3, 4}}, at::kHalf), (2 * 4 + 4 * 3 + 2 * 3) * 2.0);
+  const auto* rms = *find_type("rmsnorm");
+  EXPECT_DOUBLE_EQ(rms->bytes({"", {8, 16}}, at::kBFloat16), (2 * 8 * 16 + 16) * 2.0);
+  const auto* attn = *find_type("flash_attention");
+  // Causal attention does half the work of full attention.
+  EXPECT_DOUBLE_EQ(attn->flops({"", {1, 2, 64, 32, 1}}) * 2, attn->flops({"", {1, 2, 64, 32, 0}}));
+  const auto* ce = *find_type("cross_entropy");
+  EXPECT_DOUBLE_EQ(ce->bytes({"", {4, 10}}, at::kFloat), 4 * 10 * 4.0 + 4 * 12.0);
+}
+
+TEST(Catalog, Fp32MatmulToleranceAdmitsACorrectTf32Kernel) {
+  // Emulate TF32: round both operands to 10 mantissa bits, multiply exactly, compare with the f64 oracle.
+  const auto* mm = *find_type("matmul");
+  const auto p = mm->make_problem({{"", {256, 256, 1024}}, at::kFloat, "random", 5}, at::kCPU);
+  auto tf32 = [](const at::Tensor& t) {
+    auto bits = t.contiguous().view(at::kInt);
+    return (bits.add(1 << 12).bitwise_and(~((1 << 13) - 1))).view(at::kFloat);
+  };
+  const auto out = at::matmul(tf32(p.inputs[0]).to(at::kDouble), tf32(p.inputs[1]).to(at::kDouble));
+  const auto ref = mm->reference(p)[0];
+  const auto tol = mm->tolerance(at::kFloat);
+  const double rms = ref.pow(2).mean().sqrt().item<double>();
+  EXPECT_LE(((out - ref).abs() - ref.abs() * tol.rtol).max().item<double>(), tol.atol * rms);
+}
+
+TEST(Catalog, ParsesDtypeSpellings) {
+  EXPECT_EQ(*parse_dtype("fp16"), at::kHalf);
+  EXPECT_EQ(*parse_dtype("bfloat16"), at::kBFloat16);
+  EXPECT_EQ(*parse_dtype("float32"), at::kFloat);
+  EXPECT_FALSE(parse_dtype("int8").has_value());
+}
+
+}  // namespace
+}  // namespace ak::catalog

@@ -1,0 +1,32 @@
+// Shared by the tests: where the sources and the built binary are, and a one-call bench.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "harness/bench.hpp"
+
+namespace ak::test {
+
+inline std::filesystem::path source_dir() { return AK_SOURCE_DIR; }
+inline std::filesystem::path bad_kernel(const std::string& name) { return source_dir() / "tests/data/bad_kernels" / name; }
+inline std::filesystem::path starter(const std::string& type, const std::string& file) {
+  return source_dir() / "kernels" / type / file;
+}
+
+/// Bench through the real autokernel binary's worker, as `autokernel bench` does.
+inline harness::BenchReport bench(const std::filesystem::path& kernel, bool timing = false, int case_timeout_s = 120,
+                                  const std::string& backend = "") {
+  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
+  harness::BenchRequest req;
+  req.kernel_path = kernel.string();
+  req.backend = backend;
+  req.timing = timing;
+  req.case_timeout = std::chrono::seconds(case_timeout_s);
+  auto rep = harness::run_bench(req, nullptr);
+  if (!rep) throw std::runtime_error(rep.error().message);
+  return *rep;
+}
+
+}  // namespace ak::test
