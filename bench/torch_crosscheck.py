@@ -12,6 +12,7 @@ import argparse
 import ctypes
 import hashlib
 import math
+import os
 import pathlib
 import re
 import subprocess
@@ -82,7 +83,7 @@ def build(path, knob_overrides, device):
     CACHE.mkdir(parents=True, exist_ok=True)
     so = CACHE / f"{path.stem}-{key}.so"
     if not so.exists():
-        tmp = so.with_suffix(".tmp.so")
+        tmp = so.with_suffix(f".{os.getpid()}.tmp.so")  # parallel runs may race
         res = subprocess.run(cmd + [str(path), "-o", str(tmp)], capture_output=True, text=True)
         if res.returncode != 0:
             sys.exit(f"error: build failed: {' '.join(cmd)} {path}\n{res.stdout}{res.stderr}")

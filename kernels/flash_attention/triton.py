@@ -5,23 +5,29 @@
 # the keys in BLOCK_N blocks (a causal program stops at its last query row), keeps a running row max
 # m, a running sum l and an f32 output accumulator rescaled by exp(m_old - m_new) (online softmax,
 # base-2 exponentials), and divides by l at the end. P is cast to v's dtype for the second tl.dot
-# (f16/bf16); f32 inputs use input_precision="ieee" unless TF32=1.
+# (f16/bf16); f32 inputs use input_precision="ieee" by default, or tf32x3 (F32_DOT=1: three TF32
+# passes, as accurate here and much faster). Plain tf32 is not offered: it misses f32 tolerances.
 # Limits: f16/bf16/f32; q, k, v share S (no cross-attention lengths); D padded to a power of two
-# >= 16 and masked (any D up to 256); any S (edges masked). num_stages is 2 (3 for f16/bf16 with D <= 128).
+# >= 16 and masked (any D up to 256); any S (edges masked). num_stages starts at 3 (f16/bf16,
+# D <= 128) or 2 and drops if the compiled kernel does not fit in shared memory; a tile that does not
+# fit even with one stage (large f32 tiles with D = 256) raises ValueError. f32 with ieee wants small
+# tiles (FMA dot: e.g. 32x32 with 4 warps or 64x32 with 8 on H100) or F32_DOT=1.
 # @knob BLOCK_M=64 {16,32,64,128} query rows per program
 # @knob BLOCK_N=64 {16,32,64,128} keys per inner step
 # @knob NUM_WARPS=4 {2,4,8} warps per program
-# @knob TF32=0 {0,1} f32 inputs only: 1 = TF32 tensor cores for both products, 0 = exact IEEE f32
+# @knob F32_DOT=0 {0,1} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy)
 import math
 
 import torch
 import triton
 import triton.language as tl
+from triton.runtime.errors import OutOfResources
 
 BLOCK_M = globals().get("BLOCK_M", 64)
 BLOCK_N = globals().get("BLOCK_N", 64)
 NUM_WARPS = globals().get("NUM_WARPS", 4)
-TF32 = globals().get("TF32", 0)
+F32_DOT = globals().get("F32_DOT", 0)
+NAME = "flash_attention"
 
 
 @triton.jit
@@ -75,6 +81,27 @@ def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, D, qk_scale,
              mask=(offs_m[:, None] < S) & mask_d)
 
 
+_F32_PRECISION = {0: "ieee", 1: "tf32x3"}
+_STAGES = {}  # launch key -> num_stages that fitted in shared memory
+
+
+def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
+    """Launch `kernel`, retrying with fewer pipeline stages while the compiled kernel needs more shared
+    memory than the GPU has. OutOfResources is raised by the first launch of a compiled variant,
+    before any work is queued, so a retry is safe; the stage count that fits is remembered."""
+    ns = _STAGES.get(key, num_stages)
+    while True:
+        try:
+            kernel[grid](*args, num_stages=ns, **kwargs)
+            _STAGES[key] = ns
+            return
+        except OutOfResources as err:
+            if ns <= 1:
+                raise ValueError(f"{NAME}: this tile does not fit in shared memory even with one stage "
+                                 f"({err}); choose smaller BLOCK_* knobs") from err
+            ns -= 1
+
+
 def kernel_fn(inputs, outputs, scalars):
     q, k, v = inputs[0], inputs[1], inputs[2]
     o = outputs[0]
@@ -89,11 +116,14 @@ def kernel_fn(inputs, outputs, scalars):
     if B * H * S * D == 0:
         return None
     block_d = max(16, triton.next_power_of_2(D))
+    if F32_DOT not in _F32_PRECISION:
+        raise ValueError(f"flash_attention: F32_DOT={F32_DOT} is not one of 0, 1")
     f32 = q.dtype == torch.float32
-    precision = "ieee" if (f32 and not TF32) else "tf32"
+    precision = _F32_PRECISION[F32_DOT] if f32 else "tf32"
     num_stages = 3 if (not f32 and block_d <= 128) else 2
     grid = (triton.cdiv(S, BLOCK_M), B * H)
-    _flash_attention_kernel[grid](q, k, v, o, S, D, scale * 1.4426950408889634,
-                                  BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_D=block_d, CAUSAL=causal,
-                                  PRECISION=precision, num_warps=NUM_WARPS, num_stages=num_stages)
+    key = (q.dtype, precision, block_d, causal, q.device)
+    _launch_fitting(_flash_attention_kernel, grid, key, num_stages, q, k, v, o, S, D, scale * 1.4426950408889634,
+                    BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_D=block_d, CAUSAL=causal,
+                    PRECISION=precision, num_warps=NUM_WARPS)
     return None

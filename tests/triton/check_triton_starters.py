@@ -354,6 +354,18 @@ def test_fused_mlp_matches_reference(dtype, knobs):
     assert_close(y, ref, TOL_MATMUL[dtype], "fused_mlp")
 
 
+@pytest.mark.parametrize("ktype,f32_dot", [("matmul", 1), ("matmul", 2), ("fused_mlp", 1), ("fused_mlp", 2),
+                                           ("flash_attention", 1)])
+def test_f32_dot_precision_knob_runs(ktype, f32_dot):
+    """tf32x3 / tf32 on f32 inputs. On a GPU the accuracy is that of the mode (tf32: matmul tolerance
+    5e-3 of RMS); the interpreter multiplies in full f32, so there it only proves the knob is accepted."""
+    dtype = torch.float32
+    inputs, outs, scalars = _small_case(ktype, dtype)
+    (out,) = run(ktype, inputs, outs, scalars, F32_DOT=f32_dot)
+    ref = _small_reference(ktype, inputs, scalars)
+    assert_close(out, ref, 5e-3 if f32_dot == 2 else 1e-4, f"{ktype} F32_DOT={f32_dot}")
+
+
 # ---------------------------------------------------------------------------------------------
 # Determinism
 
@@ -376,6 +388,17 @@ def _small_case(ktype, dtype):
     if ktype == "fused_mlp":
         return ([randn((9, 24), dtype), randn((40, 24), dtype, 0.2), randn((40, 24), dtype, 0.2),
                  randn((24, 40), dtype, 0.15)], [((9, 24), dtype)], [])
+    raise AssertionError(ktype)
+
+
+def _small_reference(ktype, inputs, scalars):
+    d = [t.double() if t.is_floating_point() else t for t in inputs]
+    if ktype == "matmul":
+        return d[0] @ d[1]
+    if ktype == "flash_attention":
+        return _attention_reference(inputs[0], inputs[1], inputs[2], scalars[0], scalars[1])
+    if ktype == "fused_mlp":
+        return (F.silu(d[0] @ d[1].T) * (d[0] @ d[2].T)) @ d[3].T
     raise AssertionError(ktype)
 
 

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing, builds, runs every test. GPU tests skip without a GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+bash scripts/build.sh
+# Each GoogleTest case runs as its own process: a candidate's crash never takes others with it.
+(cd build && ctest --output-on-failure -j2 --timeout 1200)
+# The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU).
+"${PYTHON:-python3}" -m pytest -q tests/triton
