@@ -30,7 +30,10 @@ void ensure_interpreter(bool interpret) {
   // The interpreter embedded here does not know the virtual environment torch was installed in.
   auto sys = py::module_::import("sys");
   sys.attr("path").attr("insert")(0, AK_PYTHON_SITE_PACKAGES);
+  sys.attr("path").attr("insert")(0, AK_PYTHON_SUPPORT_DIR);
   sys.attr("dont_write_bytecode") = true;
+  // Fixes for Triton's CPU interpreter; a no-op on a GPU.
+  py::module_::import("autokernel_support.triton_interpreter").attr("apply")();
 }
 
 py::object knob_value(const std::string& v) {
