@@ -4,6 +4,7 @@
 #   bash bench/gpu_session.sh tests            # GPU tests: every CUDA and Triton starter through all five stages
 #   bash bench/gpu_session.sh bench [TYPES]    # autokernel bench (bf16 timing) of every starter, JSON per starter
 #   bash bench/gpu_session.sh crosscheck       # the same speed-ups timed by torch (triton.testing.do_bench)
+#   Steps combine: bash bench/gpu_session.sh tests,bench,crosscheck
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}"
@@ -21,7 +22,8 @@ cmake --build build-gpu -j16 > "$OUT/logs/build.log" 2>&1 || { grep -E "error" -
 echo "build: $(( $(date +%s) - t0 )) s"
 build-gpu/autokernel hw --measure | tee "$OUT/logs/hw.txt"
 
-step="${1:-tests}"; shift || true
+steps="${1:-tests}"; shift || true
+for step in ${steps//,/ }; do
 case "$step" in
   tests)
     (cd build-gpu && ./ak_tests --gtest_filter="${GTEST_FILTER:-AllTypes/GpuStarter.*}" 2>&1) | tee "$OUT/logs/gpu_tests.log" \
@@ -31,7 +33,7 @@ case "$step" in
     for t in ${*:-$TYPES_ALL}; do
       for f in cuda.cu triton.py; do
         name="${t}_${f%%.*}"
-        build-gpu/autokernel bench --kernel "kernels/$t/$f" --dtype "${DTYPE:-bf16}" ${QUICK:+--quick} --json \
+        build-gpu/autokernel bench --kernel "kernels/$t/$f" --dtype "${DTYPE:-bf16}" ${QUICK:+--quick} --json ${TIMING_SHAPES:+--timing-shapes $TIMING_SHAPES} \
           > "$OUT/bench/$name.json" 2> "$OUT/bench/$name.log"
         python3 - "$OUT/bench/$name.json" <<'PY'
 import json, sys
@@ -48,6 +50,7 @@ PY
       done
     done ;;
   crosscheck)
-    python3 bench/torch_crosscheck_all.py 2>&1 | tee "$OUT/logs/crosscheck.txt" ;;
+    OUT="$OUT" python3 bench/torch_crosscheck_all.py 2>&1 | tee "$OUT/logs/crosscheck.txt" ;;
 esac
+done
 tar czf "$OUT/results.tgz" -C "$OUT" logs $( [ -d "$OUT/bench" ] && echo bench ) 2>/dev/null

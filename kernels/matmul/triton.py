@@ -10,7 +10,7 @@
 # Limits: f16/bf16/f32 (A, B, C one dtype); in-tile offsets are 32-bit, so M*K, K*N, M*N < 2^31.
 # @knob BLOCK_M=128 {32,64,128} rows of C per program
 # @knob BLOCK_N=128 {32,64,128,256} columns of C per program
-# @knob BLOCK_K=32 {16,32,64} depth of each tl.dot step
+# @knob BLOCK_K=64 {16,32,64} depth of each tl.dot step
 # @knob GROUP_M=8 {1,4,8,16} tile-rows per group in the L2-friendly launch order
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
 import torch
@@ -20,7 +20,7 @@ from triton.runtime.errors import OutOfResources
 
 BLOCK_M = globals().get("BLOCK_M", 128)
 BLOCK_N = globals().get("BLOCK_N", 128)
-BLOCK_K = globals().get("BLOCK_K", 32)
+BLOCK_K = globals().get("BLOCK_K", 64)
 GROUP_M = globals().get("GROUP_M", 8)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "matmul"

@@ -13,6 +13,7 @@ struct BenchArgs {
   std::vector<std::string> knobs;
   bool quick = false, json = false, no_timing = false;
   int case_timeout_s = 60;
+  int timing_shapes = 0;
 };
 
 void print_progress(const nlohmann::json& ev, std::FILE* out) {
@@ -82,6 +83,7 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_option("--knob", a->knobs, "NAME=value: set a declared knob (repeatable)");
   cmd->add_option("--dtype", a->dtype, "dtype to time: f16, bf16, f32")->capture_default_str();
   cmd->add_flag("--quick", a->quick, "stages 1-2 only, one timing shape");
+  cmd->add_option("--timing-shapes", a->timing_shapes, "time only the first N benchmark shapes (0: all)");
   cmd->add_flag("--no-timing", a->no_timing, "check only");
   cmd->add_flag("--json", a->json, "print one JSON document on stdout (progress goes to stderr)");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
@@ -94,6 +96,7 @@ Runner add_bench_command(CLI::App& app) {
     req.quick = a->quick;
     req.timing = !a->no_timing;
     req.timing_dtype = a->dtype;
+    req.max_timing_shapes = a->timing_shapes;
     req.case_timeout = std::chrono::seconds(a->case_timeout_s);
     std::FILE* progress_out = a->json ? stderr : stdout;
     auto rep = value_or_throw(

@@ -29,6 +29,7 @@ Runner add_worker_command(CLI::App& app) {
   cmd->add_flag("--quick", o->quick);
   cmd->add_flag("--no-timing{false}", o->timing);
   cmd->add_option("--dtype", o->timing_dtype);
+  cmd->add_option("--timing-shapes", o->max_timing_shapes);
   cmd->add_option("--model-shape", *shapes, "LABEL=AxBxC");
   return [o, knobs, shapes] {
     o->knobs = parse_assignments(*knobs);

@@ -42,6 +42,7 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   if (r.quick) argv.push_back("--quick");
   if (!r.timing) argv.push_back("--no-timing");
   argv.insert(argv.end(), {"--dtype", r.timing_dtype});
+  if (r.max_timing_shapes > 0) argv.insert(argv.end(), {"--timing-shapes", std::to_string(r.max_timing_shapes)});
   for (const auto& s : r.model_shapes) {
     argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
   }

@@ -24,6 +24,7 @@ struct BenchRequest {
   bool quick = false;
   bool timing = true;
   std::string timing_dtype = "f16";
+  int max_timing_shapes = 0;                 ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;
   std::chrono::seconds case_timeout{60};     ///< a case with no progress for this long is a hang
   std::chrono::seconds compile_timeout{300};

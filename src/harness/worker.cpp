@@ -140,6 +140,7 @@ std::vector<catalog::Shape> timing_shapes(const catalog::KernelType& type, const
     fit.push_back(best);
   }
   if (o.quick) fit.resize(1);
+  if (o.max_timing_shapes > 0 && static_cast<int>(fit.size()) > o.max_timing_shapes) fit.resize(o.max_timing_shapes);
   return fit;
 }
 

@@ -20,6 +20,7 @@ struct WorkerOptions {
   bool quick = false;
   bool timing = true;
   std::string timing_dtype = "f16";
+  int max_timing_shapes = 0;                 ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;  ///< from the workspace: checked first, timed first
 };
 
