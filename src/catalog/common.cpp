@@ -54,7 +54,16 @@ std::string dtype_name(at::ScalarType t) {
 
 int64_t dtype_bytes(at::ScalarType t) { return static_cast<int64_t>(c10::elementSize(t)); }
 
+double KernelType::error_scale(const Problem&, const at::Tensor& ref) const { return detail::rms(ref); }
+
 namespace detail {
+
+double rms(const at::Tensor& t) {
+  auto d = t.to(at::kDouble);
+  auto finite = at::isfinite(d);
+  if (!finite.any().item<bool>()) return 0.0;
+  return at::sqrt(at::where(finite, d, 0.0).pow(2).mean()).item<double>();
+}
 
 at::TensorOptions opts(at::ScalarType dtype, const at::Device& device) {
   return at::TensorOptions().dtype(dtype).device(device);

@@ -75,6 +75,11 @@ class FlashAttention final : public KernelType {
                                              p.scalars[1])};
   }
 
+  /// Each output row is a convex combination of rows of v, and a kernel that rounds the probabilities
+  /// to 16 bits (as flash kernels do) errs in proportion to |v|, not to the output (which shrinks
+  /// as rows average over more keys). So atol is relative to the RMS of v.
+  double error_scale(const Problem& p, const at::Tensor&) const override { return detail::rms(p.inputs[2]); }
+
   double flops(const Shape& s) const override {
     const double full = 4.0 * s.dims[0] * s.dims[1] * double(s.dims[2]) * s.dims[2] * s.dims[3];
     return s.dims.size() > 4 && s.dims[4] ? full / 2 : full;  // causal: only the lower triangle is work

@@ -77,6 +77,9 @@ class KernelType {
   /// Fewest bytes a call must move: each input read once, each output written once.
   virtual double bytes(const Shape& s, at::ScalarType dtype) const = 0;
   virtual Tolerance tolerance(at::ScalarType dtype) const = 0;
+  /// The magnitude atol is relative to: by default the RMS of the oracle's output. Types whose
+  /// rounding error follows an input instead override it (attention: the values v).
+  virtual double error_scale(const Problem& p, const at::Tensor& ref) const;
 
   /// Rough cost of checking one case (elements touched + flops): lets slow backends skip huge cases.
   double cost(const Shape& s) const { return flops(s) + bytes(s, at::kFloat) / 4; }
@@ -95,6 +98,8 @@ int64_t dtype_bytes(at::ScalarType t);
 /// Shared helpers for the implementations.
 namespace detail {
 at::TensorOptions opts(at::ScalarType dtype, const at::Device& device);
+/// Root mean square over the finite elements (0 if none).
+double rms(const at::Tensor& t);
 /// Seeded normal / uniform draws, made on the CPU (so the same seed gives the same data on any
 /// device), then moved. Large inputs are drawn on the device itself for speed.
 at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed, double std = 1.0);

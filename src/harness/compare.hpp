@@ -21,7 +21,8 @@ struct Comparison {
 };
 
 /// Is `out` within `tol` of the oracle `ref` (float64)? NaN/Inf must match the oracle's exactly.
-Comparison compare(const at::Tensor& out, const at::Tensor& ref, const catalog::Tolerance& tol);
+/// atol is multiplied by `scale` (KernelType::error_scale); a negative scale means the RMS of `ref`.
+Comparison compare(const at::Tensor& out, const at::Tensor& ref, const catalog::Tolerance& tol, double scale = -1);
 
 /// Bitwise equality (NaN payloads included): the determinism check.
 bool bitwise_equal(const at::Tensor& a, const at::Tensor& b);

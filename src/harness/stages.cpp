@@ -64,7 +64,7 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
     }
     if (ref.empty()) ref = type.reference(problem);
     for (std::size_t i = 0; i < outs.size(); ++i) {
-      auto cmp = compare(outs[i], ref[i], c.tol);
+      auto cmp = compare(outs[i], ref[i], c.tol, type.error_scale(problem, ref[i]));
       if (!cmp.ok) {
         auto msg = outs.size() > 1 ? fmt::format("output {}: {}", i, cmp.message) : cmp.message;
         if (run > 0) msg = fmt::format("run {} of {}: {}", run + 1, runs, msg);
@@ -190,7 +190,8 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
       if (!r.ok) {
         outcome = {false, n, c.label, r.message, outcome.device_lost};
         emit({{"event", "stage"}, {"stage", n}, {"name", stage_name(stage)}, {"status", "fail"}, {"cases", ran},
-              {"skipped", skipped}, {"failed_case", c.label}, {"message", r.message}});
+              {"skipped", skipped}, {"failed_case", c.label}, {"message", r.message},
+              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count()}});
         return outcome;
       }
     }

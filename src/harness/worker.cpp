@@ -76,7 +76,9 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
       [&](int i) {
         // Every timed output is checked too: a kernel cannot be fast by skipping work when timed.
         for (std::size_t k = 0; k < outs[i % k_timing_input_sets].size() && timed_failure.empty(); ++k) {
-          auto cmp = compare(outs[i % k_timing_input_sets][k], refs[i % k_timing_input_sets][k], tol);
+          const auto& set = sets[i % k_timing_input_sets];
+          const auto& ref = refs[i % k_timing_input_sets][k];
+          auto cmp = compare(outs[i % k_timing_input_sets][k], ref, tol, type.error_scale(set, ref));
           if (!cmp.ok) timed_failure = fmt::format("a timed run was wrong: {}", cmp.message);
         }
       },

@@ -1,6 +1,8 @@
 // The catalogue: nine types, their shapes, their oracles and their formulas.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "catalog/kernel_type.hpp"
 
 namespace ak::catalog {
@@ -68,9 +70,9 @@ TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
         // Where the eager op returns a narrower dtype than the contract (cross_entropy's loss in bf16
         // instead of f32), allow for the rounding of that dtype as well.
         if (eager[i].scalar_type() != p.output_dtypes[i]) tol.rtol += eager[i].scalar_type() == at::kBFloat16 ? 4e-3 : 5e-4;
-        const double rms = ref[i].pow(2).mean().sqrt().item<double>();
+        const double scale = t->error_scale(p, ref[i]);
         const double worst = ((eager[i].to(at::kDouble) - ref[i]).abs() - ref[i].abs() * tol.rtol).max().item<double>();
-        EXPECT_LE(worst, tol.atol * rms) << t->name() << " " << dtype_name(dt);
+        EXPECT_LE(worst, tol.atol * scale) << t->name() << " " << dtype_name(dt);
       }
     }
   }
@@ -127,6 +129,24 @@ TEST(Catalog, Fp32MatmulToleranceAdmitsACorrectTf32Kernel) {
   const auto tol = mm->tolerance(at::kFloat);
   const double rms = ref.pow(2).mean().sqrt().item<double>();
   EXPECT_LE(((out - ref).abs() - ref.abs() * tol.rtol).max().item<double>(), tol.atol * rms);
+}
+
+TEST(Catalog, AttentionToleranceAdmitsProbabilitiesRoundedToBf16ButNotRealErrors) {
+  // Flash kernels round P to 16 bits before P.V; the error follows |v|, not the (shrinking) output.
+  const auto* attn = *find_type("flash_attention");
+  const auto p = attn->make_problem({{"", {1, 2, 512, 64, 1}}, at::kBFloat16, "random", 11}, at::kCPU);
+  const auto ref = attn->reference(p)[0];
+  auto q = p.inputs[0].to(at::kDouble), k = p.inputs[1].to(at::kDouble), v = p.inputs[2].to(at::kDouble);
+  auto scores = at::matmul(q, k.transpose(-1, -2)).mul(p.scalars[1]);
+  scores.masked_fill_(at::ones({512, 512}, at::kBool).triu(1), -std::numeric_limits<double>::infinity());
+  const auto out = at::matmul(at::softmax(scores, -1).to(at::kBFloat16).to(at::kDouble), v);
+  const auto tol = attn->tolerance(at::kBFloat16);
+  const double scale = attn->error_scale(p, ref);
+  EXPECT_NEAR(scale, 1.0, 0.05);  // the RMS of v ~ N(0, 1)
+  EXPECT_LE(((out - ref).abs() - ref.abs() * tol.rtol).max().item<double>(), tol.atol * scale);
+  auto wrong = out.clone();
+  wrong[0][1][300][7] += 0.1;  // a real error: a tenth of |v|
+  EXPECT_GT(((wrong - ref).abs() - ref.abs() * tol.rtol).max().item<double>(), tol.atol * scale);
 }
 
 TEST(Catalog, ParsesDtypeSpellings) {
