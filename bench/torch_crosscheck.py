@@ -121,7 +121,7 @@ def make_case(kind, shape, dt, dev, args, gen):
         M, V = shape
         logits = rnd(M, V, scale=2.0 * x_std, mean=x_mean)
         target = torch.randint(0, V, (M,), generator=gen).to(dev)
-        target[3::5] = -100  # negative targets are ignored (loss 0), as F.cross_entropy's default
+        target[3::16] = -100  # 1 row in 16 ignored (loss 0), as in the harness: a kernel may skip those rows
 
         def ref(lg, t):
             keep = t >= 0

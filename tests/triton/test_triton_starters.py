@@ -5,7 +5,7 @@ every knob's default is set as a module attribute, then the file body runs. Inpu
 Triton interpreter is slow) but include non-powers of two, rows longer than one block, masked edges
 and the adversarial inputs the catalog uses. Outputs are pre-filled with NaN, as the harness does.
 
-Run:  python3 -m pytest -q tests/triton/check_triton_starters.py
+Run:  python3 -m pytest -q tests/triton
 Without a CUDA device the kernels run in Triton's interpreter on CPU tensors (TRITON_INTERPRET=1).
 """
 import importlib.util
@@ -13,6 +13,7 @@ import math
 import os
 import pathlib
 import re
+import sys
 
 import pytest
 
@@ -23,48 +24,11 @@ triton = pytest.importorskip("triton")
 F = torch.nn.functional
 
 
-def _patch_interpreter():
-    """Work around two bugs of Triton 3.6's CPU interpreter (interpreter only; GPU runs untouched):
-    1. Scalar kernel arguments are 1-element arrays converted with int(array), which NumPy >= 2.3
-       rejects ("only 0-dimensional arrays can be converted"), so `range(0, N, BLOCK)` fails.
-       tensor.__index__ is re-registered with .item().
-    2. bf16 values are stored as raw uint16 bits and create_dot multiplies those bits as integers,
-       so every bf16 tl.dot is garbage. bf16 operands are widened to f32 first (exact: a bf16
-       product is exact in f32, as on the tensor cores)."""
-    try:
-        import numpy as np
-        from triton.runtime import interpreter
-    except ImportError:
-        return
-    original_patch = getattr(interpreter, "_patch_lang_tensor", None)
-    if original_patch is not None and not getattr(original_patch, "_ak_patched", False):
-        def patch_lang_tensor(tensor, scope):
-            original_patch(tensor, scope)
-            scope.set_attr(tensor, "__index__", lambda self: int(self.handle.data.item()))
+# The fix the harness applies to Triton's CPU interpreter (bf16 tl.dot); numpy < 2.3 avoids its other bug.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / "python"))
+from autokernel_support import triton_interpreter  # noqa: E402
 
-        patch_lang_tensor._ak_patched = True
-        interpreter._patch_lang_tensor = patch_lang_tensor
-
-    builder = getattr(interpreter, "InterpreterBuilder", None)
-    original_dot = getattr(builder, "create_dot", None)
-    if original_dot is not None and not getattr(original_dot, "_ak_patched", False):
-        import triton.language as tl
-
-        def widen(h):
-            if h.dtype.scalar == tl.bfloat16:
-                f32 = (h.data.astype(np.uint32) << np.uint32(16)).view(np.float32)
-                return interpreter.TensorHandle(f32, tl.float32)
-            return h
-
-        def create_dot(self, a, b, d, *args, **kwargs):
-            return original_dot(self, widen(a), widen(b), d, *args, **kwargs)
-
-        create_dot._ak_patched = True
-        builder.create_dot = create_dot
-
-
-if os.environ.get("TRITON_INTERPRET") == "1":
-    _patch_interpreter()
+triton_interpreter.apply()
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
