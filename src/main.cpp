@@ -14,6 +14,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("autokernel 0.1.0"));
   const std::vector<std::pair<std::string, ak::cli::Runner>> commands = {
       {"bench", ak::cli::add_bench_command(app)},
+      {"run", ak::cli::add_run_command(app)},
+      {"status", ak::cli::add_status_command(app)},
       {"hw", ak::cli::add_hw_command(app)},
       {"worker", ak::cli::add_worker_command(app)}};
   try {

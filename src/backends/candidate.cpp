@@ -82,6 +82,23 @@ Expected<std::vector<Knob>> parse_knobs(const std::string& source) {
   return knobs;
 }
 
+std::string with_knob_defaults(const std::string& source, const std::map<std::string, std::string>& values) {
+  std::string out = source;
+  for (const auto& [name, value] : values) {
+    // Splice by position: a format string like "$1" + "4" would read as group 14.
+    const std::regex re("@knob\\s+" + name + "\\s*=\\s*([^\\s{]+)");
+    std::smatch m;
+    if (std::regex_search(out, m, re)) out.replace(static_cast<std::size_t>(m.position(1)), m.length(1), value);
+  }
+  return out;
+}
+
+std::string config_string(const std::map<std::string, std::string>& values) {
+  std::string s;
+  for (const auto& [k, v] : values) s += (s.empty() ? "" : ",") + k + "=" + v;
+  return s;
+}
+
 Expected<Candidate> load_candidate(const std::filesystem::path& path, const std::string& backend,
                                    const std::map<std::string, std::string>& overrides) {
   auto file = resolve_kernel_path(path, backend);

@@ -41,4 +41,11 @@ Expected<Candidate> load_candidate(const std::filesystem::path& path, const std:
 /// Parse the `@knob` lines of a source text.
 Expected<std::vector<Knob>> parse_knobs(const std::string& source);
 
+/// The source with the defaults of the named knobs set to `values` (the search proposer's edit: the
+/// file itself then records the configuration, and its diff shows the change).
+std::string with_knob_defaults(const std::string& source, const std::map<std::string, std::string>& values);
+
+/// "A=1,B=2": a configuration as one string (sorted by name).
+std::string config_string(const std::map<std::string, std::string>& values);
+
 }  // namespace ak::backends

@@ -12,6 +12,8 @@ using Runner = std::function<int()>;
 Runner add_bench_command(CLI::App& app);
 Runner add_worker_command(CLI::App& app);
 Runner add_hw_command(CLI::App& app);
+Runner add_run_command(CLI::App& app);
+Runner add_status_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;

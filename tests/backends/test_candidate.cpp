@@ -76,3 +76,18 @@ TEST(Candidate, AMissingPathSaysSo) {
 
 }  // namespace
 }  // namespace ak::backends
+
+namespace ak::backends {
+namespace {
+
+TEST(Candidate, RewritingKnobDefaultsChangesOnlyTheirValues) {
+  const std::string src = "// @knob REPEAT=8 {1,2,4,8} times\n// @knob B=1 {1,2} other\nint x = REPEAT;\n";
+  const auto out = with_knob_defaults(src, {{"REPEAT", "4"}, {"B", "2"}});
+  EXPECT_EQ(out, "// @knob REPEAT=4 {1,2,4,8} times\n// @knob B=2 {1,2} other\nint x = REPEAT;\n");
+  auto knobs = parse_knobs(out);
+  EXPECT_EQ((*knobs)[0].default_value, "4");
+  EXPECT_EQ(config_string({{"B", "2"}, {"A", "1"}}), "A=1,B=2");
+}
+
+}  // namespace
+}  // namespace ak::backends

@@ -1,0 +1,82 @@
+// `autokernel run`: the loop over the workspace's kernels (see loop/run_loop.hpp). Ctrl-C stops after
+// the current experiment; a second Ctrl-C stops at once (the next run reverts the unfinished one).
+#include <csignal>
+#include <unistd.h>
+#include <cstdio>
+
+#include "cli/commands.hpp"
+#include "loop/run_loop.hpp"
+
+namespace ak::cli {
+namespace {
+
+void on_sigint(int) {
+  loop::request_stop();
+  static const char msg[] = "\nstopping after the current experiment (Ctrl-C again to stop now)\n";
+  (void)!::write(2, msg, sizeof msg - 1);
+  std::signal(SIGINT, SIG_DFL);
+}
+
+/// "90", "90s", "15m", "8h" -> seconds.
+double parse_duration(const std::string& s) {
+  if (s.empty()) return 0;
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    throw Fatal(Error{fmt::format("bad duration '{}' (examples: 90s, 15m, 8h)", s)});
+  }
+  const auto unit = s.substr(used);
+  if (unit.empty() || unit == "s") return v;
+  if (unit == "m") return v * 60;
+  if (unit == "h") return v * 3600;
+  throw Fatal(Error{fmt::format("bad duration '{}' (examples: 90s, 15m, 8h)", s)});
+}
+
+}  // namespace
+
+Runner add_run_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("run", "optimise the workspace's kernels: propose, check, time, keep or revert");
+  auto o = std::make_shared<loop::RunOptions>();
+  auto budget = std::make_shared<std::string>(), kernel_budget = std::make_shared<std::string>();
+  auto workspace = std::make_shared<std::string>("workspace");
+  cmd->add_option("--workspace", *workspace, "the run's folder (a git repository of its own)")->capture_default_str();
+  cmd->add_option("--kernel", o->add_kernels, "add a candidate file to the workspace (repeatable)");
+  cmd->add_option("--proposer", o->proposer, "who writes candidates: search")->capture_default_str();
+  cmd->add_option("--tag", o->tag, "names the branch autokernel/<tag>")->capture_default_str();
+  cmd->add_option("--budget", *budget, "stop after this long in all (90s, 15m, 8h)");
+  cmd->add_option("--kernel-budget", *kernel_budget, "move on from a kernel after this long on it");
+  cmd->add_option("--max-experiments", o->max_experiments, "stop after this many experiments");
+  cmd->add_option("--max-reverts", o->max_consecutive_reverts, "move on after this many experiments without a gain")
+      ->capture_default_str();
+  cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter");
+  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in")->capture_default_str();
+  cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
+      ->capture_default_str();
+  cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();
+  return [o, budget, kernel_budget, workspace] {
+    o->workspace = *workspace;
+    o->budget_s = parse_duration(*budget);
+    o->kernel_budget_s = parse_duration(*kernel_budget);
+    std::signal(SIGINT, on_sigint);
+    auto r = loop::run_loop(*o, [](const std::string& line) {
+      fmt::print("{}\n", line);
+      std::fflush(stdout);
+    });
+    if (!r) throw Fatal(r.error());
+    return k_exit_ok;
+  };
+}
+
+Runner add_status_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("status", "where a workspace's run stands");
+  auto workspace = std::make_shared<std::string>("workspace");
+  cmd->add_option("--workspace", *workspace, "the run's folder")->capture_default_str();
+  return [workspace] {
+    fmt::print("{}\n", value_or_throw(loop::status_text(*workspace)));
+    return k_exit_ok;
+  };
+}
+
+}  // namespace ak::cli

@@ -1,0 +1,41 @@
+// The experiment history as plain git: one commit per experiment on a per-run branch. We drive the git
+// command line (the well-kept tool users already have) rather than a binding.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ak::loop {
+
+class GitRepo {
+ public:
+  explicit GitRepo(std::filesystem::path dir) : m_dir(std::move(dir)) {}
+
+  /// Make `dir` a repository if it is not one, with an identity for its own commits if none is set.
+  Expected<void> init();
+  /// Switch to `branch`, creating it at HEAD if it does not exist.
+  Expected<void> checkout_branch(const std::string& branch);
+  /// Stage `paths` and commit; returns the new commit's hash. An empty commit is allowed (a re-run).
+  Expected<std::string> commit(const std::vector<std::string>& paths, const std::string& message);
+  /// The first line of HEAD's commit message.
+  Expected<std::string> head_subject() { return git({"log", "-1", "--format=%s"}); }
+  /// The hash of `rev` ("HEAD", "HEAD~1", a branch).
+  Expected<std::string> rev_parse(const std::string& rev);
+  /// Move the branch and the work tree back to `rev`, discarding what came after.
+  Expected<void> reset_hard(const std::string& rev);
+  /// Paths changed (tracked or not) in the work tree since HEAD.
+  Expected<std::vector<std::string>> changed_paths();
+  /// Undo work-tree changes to `path` (tracked: back to HEAD; untracked: removed).
+  Expected<void> discard(const std::string& path);
+
+  const std::filesystem::path& dir() const { return m_dir; }
+
+ private:
+  Expected<std::string> git(const std::vector<std::string>& args);
+  std::filesystem::path m_dir;
+};
+
+}  // namespace ak::loop

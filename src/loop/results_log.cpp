@@ -1,0 +1,110 @@
+#include "loop/results_log.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sstream>
+#include <unistd.h>
+
+#include "util/fs.hpp"
+
+namespace ak::loop {
+namespace {
+
+/// Tabs and newlines would break the row: replace them in free text.
+std::string clean(std::string s) {
+  for (auto& c : s) {
+    if (c == '\t' || c == '\n' || c == '\r') c = ' ';
+  }
+  return s;
+}
+
+std::vector<std::string> split_tabs(const std::string& line) {
+  std::vector<std::string> f;
+  std::size_t start = 0;
+  while (true) {
+    auto t = line.find('\t', start);
+    f.push_back(line.substr(start, t == std::string::npos ? std::string::npos : t - start));
+    if (t == std::string::npos) break;
+    start = t + 1;
+  }
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::string>& ResultsLog::columns() {
+  static const std::vector<std::string> cols = {
+      "experiment", "tag",          "kernel",         "backend", "status",      "correctness",
+      "throughput", "throughput_unit", "latency_us",  "spread",  "pct_of_ceiling", "speedup_vs_reference",
+      "config",     "description",  "commit",         "seconds"};
+  return cols;
+}
+
+Expected<std::vector<ResultRow>> ResultsLog::read() const {
+  std::error_code ec;
+  if (!std::filesystem::exists(m_path, ec)) return std::vector<ResultRow>{};
+  auto text = util::read_file(m_path);
+  if (!text) return std::unexpected(text.error());
+  std::vector<ResultRow> rows;
+  std::istringstream in(*text);
+  std::string line;
+  bool header = true;
+  while (std::getline(in, line)) {
+    if (header) {
+      header = false;
+      continue;
+    }
+    auto f = split_tabs(line);
+    if (f.size() != columns().size()) continue;  // a torn line from a killed writer
+    try {
+      ResultRow r;
+      r.experiment = std::stoi(f[0]);
+      r.tag = f[1];
+      r.kernel = f[2];
+      r.backend = f[3];
+      r.status = f[4];
+      r.correctness = f[5];
+      r.throughput = std::stod(f[6]);
+      r.throughput_unit = f[7];
+      r.latency_us = std::stod(f[8]);
+      r.spread = std::stod(f[9]);
+      r.pct_of_ceiling = std::stod(f[10]);
+      r.speedup_vs_reference = std::stod(f[11]);
+      r.config = f[12];
+      r.description = f[13];
+      r.commit = f[14];
+      r.seconds = std::stod(f[15]);
+      rows.push_back(std::move(r));
+    } catch (const std::exception&) {
+      continue;
+    }
+  }
+  return rows;
+}
+
+Expected<void> ResultsLog::append(const ResultRow& r) const {
+  std::error_code ec;
+  const bool is_new = !std::filesystem::exists(m_path, ec) || std::filesystem::file_size(m_path, ec) == 0;
+  std::string text;
+  if (is_new) {
+    for (std::size_t i = 0; i < columns().size(); ++i) text += (i ? "\t" : "") + columns()[i];
+    text += "\n";
+  }
+  text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.4f}\t{}\t{:.3f}\t{:.4f}\t{:.2f}\t{:.4f}\t{}\t{}\t{}\t{:.2f}\n", r.experiment,
+                      clean(r.tag), clean(r.kernel), clean(r.backend), clean(r.status), clean(r.correctness),
+                      r.throughput, clean(r.throughput_unit), r.latency_us, r.spread, r.pct_of_ceiling,
+                      r.speedup_vs_reference, clean(r.config), clean(r.description), clean(r.commit), r.seconds);
+  const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fmt::format("cannot open {}: {}", m_path.string(), std::strerror(errno)));
+  // One write() of the whole row: appends are atomic, so a kill never leaves half a row.
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  const int err = errno;
+  ::close(fd);
+  if (n != static_cast<ssize_t>(text.size())) {
+    return fail(fmt::format("writing {} failed: {}", m_path.string(), n < 0 ? std::strerror(err) : "short write (disk full?)"));
+  }
+  return {};
+}
+
+}  // namespace ak::loop

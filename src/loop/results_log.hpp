@@ -1,0 +1,47 @@
+// results.tsv: one row per experiment, kept or not. Appended with one write() per row, so a crash or a
+// kill never leaves half a row; read back to resume a run.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ak::loop {
+
+struct ResultRow {
+  int experiment = 0;            ///< numbered across the run, from 0 (the first baseline)
+  std::string tag;               ///< the run's tag: the branch is autokernel/<tag>
+  std::string kernel;            ///< the workspace kernel's name, e.g. rmsnorm_cuda
+  std::string backend;
+  std::string status;            ///< baseline | kept | reverted | incorrect | crashed | timed_out | compile_failed
+  std::string correctness;       ///< PASS | FAIL
+  double throughput = 0;         ///< GB/s when memory-bound, TFLOP/s when compute-bound
+  std::string throughput_unit;   ///< "GB/s" | "TFLOP/s"
+  double latency_us = 0;         ///< median, at the first benchmark shape
+  double spread = 0;             ///< interquartile range / median of the latency samples
+  double pct_of_ceiling = 0;
+  double speedup_vs_reference = 0;
+  std::string config;            ///< knob values, "A=1,B=2"
+  std::string description;
+  std::string commit;            ///< the candidate's commit
+  double seconds = 0;            ///< wall time of the experiment (build + check + benchmark)
+};
+
+class ResultsLog {
+ public:
+  explicit ResultsLog(std::filesystem::path path) : m_path(std::move(path)) {}
+  /// Read every row (an absent file is an empty log). A torn last line is ignored.
+  Expected<std::vector<ResultRow>> read() const;
+  /// Append one row atomically, writing the header first if the file is new.
+  Expected<void> append(const ResultRow& row) const;
+  const std::filesystem::path& path() const { return m_path; }
+
+  static const std::vector<std::string>& columns();
+
+ private:
+  std::filesystem::path m_path;
+};
+
+}  // namespace ak::loop

@@ -1,0 +1,43 @@
+// The loop: over the workspace's kernels, Amdahl-ordered, propose -> commit -> bench -> keep or revert,
+// one results.tsv row per experiment. All state is in git and results.tsv, so a run killed at any
+// point resumes where it stopped.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ak::loop {
+
+struct RunOptions {
+  std::filesystem::path workspace = "workspace";
+  std::string tag = "run";                   ///< branch autokernel/<tag>; rows of results.tsv carry it
+  std::vector<std::string> add_kernels;      ///< candidate files copied into the workspace on first use
+  std::string proposer = "search";
+  double budget_s = 0;                       ///< whole run [s]; 0: none
+  double kernel_budget_s = 0;                ///< per kernel, counted from its own experiments [s]; 0: none
+  int max_experiments = 0;                   ///< this invocation; 0: none
+  int max_consecutive_reverts = 10;          ///< move on after this many non-improving experiments in a row
+  double target_speedup = 0;                 ///< move on at this speed-up over the kernel's baseline; 0: none
+  double done_pct_of_ceiling = 90;           ///< move on at this % of the measured ceiling
+  double min_gain = 0.01;                    ///< keep only gains above this fraction (and above the noise)
+  std::string dtype = "f16";
+  int case_timeout_s = 60;
+  uint64_t seed = 1;
+};
+
+/// Ask the running loop to stop after the current experiment (what Ctrl-C does).
+void request_stop();
+
+/// Run until the budget, the experiment limit, a stop request, or every kernel is done.
+/// `print` receives the live status lines.
+Expected<void> run_loop(const RunOptions& options, const std::function<void(const std::string&)>& print);
+
+/// One screen on where a workspace stands (kernels, best speed-ups, experiments, kept).
+Expected<std::string> status_text(const std::filesystem::path& workspace);
+
+}  // namespace ak::loop
