@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "util/fs.hpp"
 #include "util/process.hpp"
 
 namespace ak::loop {
@@ -83,8 +84,7 @@ Expected<void> GitRepo::discard(const std::string& path) {
   if (git({"ls-files", "--error-unmatch", "--", path})) {
     if (auto r = git({"checkout", "-q", "HEAD", "--", path}); !r) return std::unexpected(r.error());
   } else {
-    std::error_code ec;
-    std::filesystem::remove_all(m_dir / path, ec);
+    if (auto r = util::remove_tree(m_dir / path); !r) return std::unexpected(r.error());
   }
   return {};
 }

@@ -3,7 +3,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <ftw.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace ak::util {
 
@@ -43,6 +48,16 @@ Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_
   if (ec) {
     std::filesystem::remove(tmp, ec);
     return fail(fmt::format("cannot rename into {}", path.string()));
+  }
+  return {};
+}
+
+Expected<void> remove_tree(const std::filesystem::path& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  auto unlink_one = [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); };
+  if (::nftw(path.c_str(), unlink_one, 64, FTW_DEPTH | FTW_PHYS) != 0) {
+    return fail(fmt::format("cannot remove {}: {}", path.string(), std::strerror(errno)));
   }
   return {};
 }

@@ -23,7 +23,7 @@ const std::string k_reduce = (test::source_dir() / "tests/data/loop_kernels/redu
 
 std::filesystem::path fresh_workspace(const std::string& name) {
   auto ws = std::filesystem::temp_directory_path() / ("ak_ws_" + name);
-  std::filesystem::remove_all(ws);
+  (void)util::remove_tree(ws);
   return ws;
 }
 
