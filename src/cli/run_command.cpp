@@ -43,7 +43,7 @@ Runner add_run_command(CLI::App& app) {
   auto workspace = std::make_shared<std::string>("workspace");
   cmd->add_option("--workspace", *workspace, "the run's folder (a git repository of its own)")->capture_default_str();
   cmd->add_option("--kernel", o->add_kernels, "add a candidate file to the workspace (repeatable)");
-  cmd->add_option("--proposer", o->proposer, "who writes candidates: search")->capture_default_str();
+  cmd->add_option("--proposer", o->proposer, "who writes candidates: search | agent | llm")->capture_default_str();
   cmd->add_option("--tag", o->tag, "names the branch autokernel/<tag>")->capture_default_str();
   cmd->add_option("--budget", *budget, "stop after this long in all (90s, 15m, 8h)");
   cmd->add_option("--kernel-budget", *kernel_budget, "move on from a kernel after this long on it");
@@ -55,6 +55,14 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();
+  auto& po = o->proposer_options;
+  cmd->add_option("--cmd", po.agent_cmd, "agent: the coding-agent command line (run with sh -c in the workspace)");
+  cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")->capture_default_str();
+  cmd->add_option("--endpoint", po.llm_endpoint, "llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1");
+  cmd->add_option("--model", po.llm_model, "llm: model name");
+  cmd->add_option("--api-key-env", po.llm_api_key_env, "llm: environment variable holding the API key")->capture_default_str();
+  po.program_md = AK_PROGRAM_MD;
+  cmd->add_option("--program", po.program_md, "the playbook handed to agents and LLMs")->capture_default_str();
   return [o, budget, kernel_budget, workspace] {
     o->workspace = *workspace;
     o->budget_s = parse_duration(*budget);

@@ -233,7 +233,9 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   for (const auto& k : kernels) {
     if (auto r = repo.discard(k.file.string()); !r) return std::unexpected(r.error());
   }
-  auto proposer = make_proposer(o.proposer, o.seed + rows.size());
+  auto popts = o.proposer_options;
+  popts.seed = o.seed + rows.size();
+  auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
 
   int next = 0;
@@ -288,7 +290,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
       row = row_from(rep, o, experiment, pick->name, rep.passed() ? "baseline" : std::string(harness::outcome_name(rep.outcome)),
                      backends::config_string(current->knob_values), "baseline: the starter as extracted", *head);
     } else {
-      KernelState state{pick->name, *current, {}, p.tried};
+      KernelState state{pick->name, *current, {}, p.tried, ws, pick->file};
       state.tried_configs.insert(backends::config_string(current->knob_values));
       for (const auto& r : rows) {
         if (r.kernel == pick->name) state.history.push_back(r);
@@ -297,6 +299,25 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
       if (!proposal) {
         exhausted[pick->name] = true;
         --next;
+        continue;
+      }
+      if (proposal->failure) {
+        // No usable candidate (a hung agent, a reply without code): one failed experiment, no commit.
+        if (auto r = repo.discard(pick->file.string()); !r) return std::unexpected(r.error());
+        auto head = repo.rev_parse("HEAD");
+        ResultRow failed;
+        failed.experiment = experiment;
+        failed.tag = o.tag;
+        failed.kernel = pick->name;
+        failed.backend = pick->backend;
+        failed.status = "proposer_failed";
+        failed.correctness = "FAIL";
+        failed.description = proposal->description + " [" + proposal->failure->substr(0, 200) + "]";
+        failed.commit = head ? *head : "";
+        if (auto a = log.append(failed); !a) return std::unexpected(a.error());
+        rows.push_back(failed);
+        ++ran;
+        print(fmt::format("[exp {:>3}] {:<22} proposer_failed: {}", experiment, pick->name, failed.description.substr(0, 120)));
         continue;
       }
       if (auto w = util::write_file_atomic(path, proposal->source); !w) return std::unexpected(w.error());

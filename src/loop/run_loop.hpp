@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "loop/proposer.hpp"
 #include "util/error.hpp"
 
 namespace ak::loop {
@@ -18,6 +19,7 @@ struct RunOptions {
   std::string tag = "run";                   ///< branch autokernel/<tag>; rows of results.tsv carry it
   std::vector<std::string> add_kernels;      ///< candidate files copied into the workspace on first use
   std::string proposer = "search";
+  ProposerOptions proposer_options;          ///< settings of the agent and llm proposers
   double budget_s = 0;                       ///< whole run [s]; 0: none
   double kernel_budget_s = 0;                ///< per kernel, counted from its own experiments [s]; 0: none
   int max_experiments = 0;                   ///< this invocation; 0: none

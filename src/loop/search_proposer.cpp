@@ -59,12 +59,6 @@ class SearchProposer final : public Proposer {
 
 }  // namespace
 
-Expected<std::unique_ptr<Proposer>> make_proposer(std::string_view name, uint64_t seed) {
-  if (name == "search") return std::make_unique<SearchProposer>(seed);
-  if (name == "agent" || name == "llm") {
-    return fail(fmt::format("the '{}' proposer is not built yet; use --proposer search", name));
-  }
-  return fail(fmt::format("unknown proposer '{}' (known: search)", name));
-}
+std::unique_ptr<Proposer> make_search_proposer(uint64_t seed) { return std::make_unique<SearchProposer>(seed); }
 
 }  // namespace ak::loop
