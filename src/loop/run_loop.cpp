@@ -199,7 +199,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   auto lock = WorkspaceLock::acquire(ws);
   if (!lock) return std::unexpected(lock.error());
   if (!std::filesystem::exists(ws / ".gitignore")) {
-    if (auto w = util::write_file_atomic(ws / ".gitignore", "results.tsv\nrun.lock\n"); !w) return std::unexpected(w.error());
+    if (auto w = util::write_file_atomic(ws / ".gitignore", "results.tsv\nrun.lock\n.autokernel/\n"); !w) return std::unexpected(w.error());
     if (auto c = repo.commit({".gitignore"}, "ignore the run's own files"); !c) return std::unexpected(c.error());
   }
   if (auto r = repo.checkout_branch("autokernel/" + o.tag); !r) return std::unexpected(r.error());
