@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
       {"bench", ak::cli::add_bench_command(app)},
       {"run", ak::cli::add_run_command(app)},
       {"status", ak::cli::add_status_command(app)},
+      {"keep", ak::cli::add_keep_command(app)},
+      {"revert", ak::cli::add_revert_command(app)},
       {"hw", ak::cli::add_hw_command(app)},
       {"worker", ak::cli::add_worker_command(app)}};
   try {

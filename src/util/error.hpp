@@ -45,4 +45,10 @@ T value_or_throw(Expected<T>&& v, const std::string& context = {}) {
   return std::move(*v);
 }
 
+inline void value_or_throw(Expected<void>&& v, const std::string& context = {}) {
+  if (!v) {
+    throw Fatal(context.empty() ? v.error() : v.error().context(context));
+  }
+}
+
 }  // namespace ak

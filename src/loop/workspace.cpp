@@ -1,0 +1,237 @@
+#include "loop/workspace.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "backends/candidate.hpp"
+#include "harness/bench.hpp"
+#include "util/fs.hpp"
+
+namespace ak::loop {
+namespace {
+
+constexpr const char* k_results_file = "results.tsv";
+constexpr const char* k_lock_file = "run.lock";
+constexpr const char* k_gitignore = "results.tsv\nrun.lock\n.autokernel/\n";  // the run's own files
+
+ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int experiment, const std::string& kernel,
+                   const std::string& status, const std::string& config, const std::string& description,
+                   const std::string& commit) {
+  ResultRow r;
+  r.experiment = experiment;
+  r.tag = tag;
+  r.kernel = kernel;
+  r.backend = rep.backend;
+  r.status = status;
+  r.correctness = rep.passed() ? "PASS" : "FAIL";
+  const auto p = rep.primary();
+  if (!p.empty()) {
+    const bool memory = p.value("bound", "") == "memory";
+    r.throughput = memory ? p.value("gb_s", 0.0) : p.value("tflops", 0.0);
+    r.throughput_unit = memory ? "GB/s" : "TFLOP/s";
+    r.latency_us = p.value("kernel_us", 0.0);
+    r.spread = p.value("kernel_spread", 0.0);
+    r.pct_of_ceiling = p.value("pct_of_ceiling", 0.0);
+    r.speedup_vs_reference = p.value("speedup_vs_reference", 0.0);
+  }
+  r.config = config;
+  r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
+  r.commit = commit;
+  r.seconds = rep.total_s;
+  return r;
+}
+
+harness::BenchReport bench(const std::filesystem::path& file, const BenchSettings& s) {
+  harness::BenchRequest req;
+  req.kernel_path = file.string();
+  req.timing_dtype = s.dtype;
+  req.max_timing_shapes = 1;  // the loop compares one shape; `autokernel bench` gives the full picture
+  req.case_timeout = std::chrono::seconds(s.case_timeout_s);
+  auto rep = harness::run_bench(req, nullptr);
+  if (!rep) {
+    // The file parsed when the experiment began; an error now is the candidate's own (a bad knob line).
+    harness::BenchReport bad;
+    bad.outcome = harness::Outcome::error;
+    bad.message = rep.error().message;
+    return bad;
+  }
+  return *rep;
+}
+
+}  // namespace
+
+Workspace::Workspace(std::filesystem::path dir, std::string tag, int lock_fd)
+    : m_dir(dir), m_tag(std::move(tag)), m_lock_fd(lock_fd), m_repo(dir), m_log(dir / k_results_file) {}
+
+Workspace::~Workspace() {
+  if (m_lock_fd >= 0) ::close(m_lock_fd);
+}
+
+Expected<std::unique_ptr<Workspace>> Workspace::open(const std::filesystem::path& dir_in, const std::string& tag,
+                                                     const Printer& print) {
+  const auto dir = std::filesystem::absolute(dir_in);
+  GitRepo repo(dir);
+  if (auto r = repo.init(); !r) return std::unexpected(r.error().context("preparing the workspace"));
+  // Two runs in one workspace would interleave their commits: one holds the lock for its lifetime.
+  const auto lock_path = dir / k_lock_file;
+  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fmt::format("cannot open {}", lock_path.string()));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return fail(fmt::format("another autokernel run is using {}", dir.string()),
+                "wait for it to finish, or use another --workspace");
+  }
+  std::unique_ptr<Workspace> ws(new Workspace(dir, tag, fd));
+  if (!std::filesystem::exists(dir / ".gitignore")) {
+    if (auto w = util::write_file_atomic(dir / ".gitignore", k_gitignore); !w) return std::unexpected(w.error());
+    if (auto c = ws->m_repo.commit({".gitignore"}, "ignore the run's own files"); !c) return std::unexpected(c.error());
+  }
+  if (auto r = ws->m_repo.checkout_branch("autokernel/" + tag); !r) return std::unexpected(r.error());
+  auto all = ws->m_log.read();
+  if (!all) return std::unexpected(all.error());
+  for (const auto& r : *all) {
+    ws->m_next_experiment = std::max(ws->m_next_experiment, r.experiment + 1);
+    if (r.tag == tag) ws->m_rows.push_back(r);
+  }
+  // An experiment killed before its row was written left its commit at HEAD: revert it.
+  auto head = ws->m_repo.rev_parse("HEAD");
+  auto subject = ws->m_repo.head_subject();
+  if (head && subject && subject->starts_with("exp ") &&
+      std::none_of(ws->m_rows.begin(), ws->m_rows.end(), [&](const ResultRow& r) { return r.commit == *head; })) {
+    print(fmt::format("resuming: the last experiment ({}) was interrupted; reverting it", subject->substr(0, 60)));
+    if (auto r = ws->m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
+  }
+  return ws;
+}
+
+Expected<std::string> Workspace::add_kernel(const std::string& file) {
+  auto c = backends::load_candidate(file, "");
+  if (!c) return std::unexpected(c.error());
+  const auto name = c->type + "_" + c->backend;
+  const auto rel = std::filesystem::path("kernels") / name / ("kernel" + c->path.extension().string());
+  std::error_code ec;
+  if (std::filesystem::exists(m_dir / rel, ec)) return name;  // already there: resuming
+  std::filesystem::create_directories((m_dir / rel).parent_path(), ec);
+  if (auto w = util::write_file_atomic(m_dir / rel, c->source); !w) return std::unexpected(w.error());
+  if (auto r = m_repo.commit({rel.string()}, fmt::format("add kernel {} from {}", name, file)); !r) {
+    return std::unexpected(r.error());
+  }
+  return name;
+}
+
+std::vector<WorkspaceKernel> Workspace::kernels() const {
+  std::vector<WorkspaceKernel> out;
+  std::error_code ec;
+  if (!std::filesystem::exists(m_dir / "kernels", ec)) return out;
+  for (const auto& dir : std::filesystem::directory_iterator(m_dir / "kernels", ec)) {
+    for (const auto* f : {"kernel.cu", "kernel.py", "kernel.cpp"}) {
+      if (std::filesystem::exists(dir.path() / f, ec)) {
+        out.push_back({dir.path().filename().string(), std::filesystem::path("kernels") / dir.path().filename() / f,
+                       *backends::backend_for_extension(f)});
+      }
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return out;
+}
+
+Expected<WorkspaceKernel> Workspace::kernel(const std::string& name) const {
+  std::string known;
+  for (const auto& k : kernels()) {
+    if (k.name == name) return k;
+    known += (known.empty() ? "" : ", ") + k.name;
+  }
+  return fail(fmt::format("no kernel '{}' in {} (known: {})", name, m_dir.string(), known.empty() ? "none" : known));
+}
+
+const ResultRow* Workspace::best(const std::string& kernel) const {
+  const ResultRow* best = nullptr;
+  for (const auto& r : m_rows) {
+    if (r.kernel == kernel && r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
+  }
+  return best;
+}
+
+int Workspace::next_experiment() const { return m_next_experiment; }
+
+Expected<void> Workspace::append(const ResultRow& row) {
+  if (auto a = m_log.append(row); !a) return a;
+  m_rows.push_back(row);
+  m_next_experiment = std::max(m_next_experiment, row.experiment + 1);
+  return {};
+}
+
+Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const BenchSettings& s) {
+  auto head = m_repo.rev_parse("HEAD");
+  if (!head) return std::unexpected(head.error());
+  auto c = backends::load_candidate(m_dir / k.file, "");
+  if (!c) return std::unexpected(c.error());
+  const auto rep = bench(m_dir / k.file, s);
+  auto row = row_from(rep, m_tag, next_experiment(), k.name,
+                      rep.passed() ? "baseline" : std::string(harness::outcome_name(rep.outcome)),
+                      backends::config_string(c->knob_values), "baseline: the starter as extracted", *head);
+  if (auto a = append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
+Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const std::string& source,
+                                              const std::string& description, const std::string& config,
+                                              const BenchSettings& s) {
+  const ResultRow* best_row = best(k.name);
+  if (!best_row) return fail(fmt::format("{} has no baseline yet", k.name));
+  const double best_us = best_row->latency_us, best_spread = best_row->spread;
+  const int experiment = next_experiment();
+  if (auto w = util::write_file_atomic(m_dir / k.file, source); !w) return std::unexpected(w.error());
+  auto commit = m_repo.commit({k.file.string()}, fmt::format("exp {}: {}: {}", experiment, k.name, description));
+  if (!commit) return std::unexpected(commit.error());
+  const auto rep = bench(m_dir / k.file, s);
+  const double new_us = rep.primary().value("kernel_us", 0.0);
+  // Keep only a gain beyond the noise of both measurements and beyond min_gain.
+  const double threshold = std::max(s.min_gain, 0.5 * (best_spread + rep.primary().value("kernel_spread", 0.0)));
+  const bool faster = rep.passed() && new_us > 0 && new_us < best_us * (1.0 - threshold);
+  const std::string status = faster ? "kept" : rep.passed() ? "reverted" : std::string(harness::outcome_name(rep.outcome));
+  auto row = row_from(rep, m_tag, experiment, k.name, status, config, description, *commit);
+  if (!faster) {
+    if (auto r = m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
+  }
+  if (auto a = append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
+Expected<ResultRow> Workspace::record_failure(const WorkspaceKernel& k, const std::string& description,
+                                              const std::string& why) {
+  if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
+  auto head = m_repo.rev_parse("HEAD");
+  ResultRow row;
+  row.experiment = next_experiment();
+  row.tag = m_tag;
+  row.kernel = k.name;
+  row.backend = k.backend;
+  row.status = "proposer_failed";
+  row.correctness = "FAIL";
+  row.description = description + " [" + why.substr(0, 200) + "]";
+  row.commit = head ? *head : "";
+  if (auto a = append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
+Expected<ResultRow> Workspace::record_revert(const WorkspaceKernel& k, const std::string& description) {
+  if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
+  auto head = m_repo.rev_parse("HEAD");
+  ResultRow row;
+  row.experiment = next_experiment();
+  row.tag = m_tag;
+  row.kernel = k.name;
+  row.backend = k.backend;
+  row.status = "hand_reverted";
+  row.correctness = "-";
+  row.description = "reverted by hand: " + description;
+  row.commit = head ? *head : "";
+  if (auto a = append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
+}  // namespace ak::loop

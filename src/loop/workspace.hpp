@@ -1,0 +1,79 @@
+// A run's workspace: its own git repository (branch autokernel/<tag>, one commit per experiment), its
+// kernels (kernels/<name>/kernel.{cu,py,cpp}) and results.tsv. Opening it takes an exclusive lock and
+// reverts an experiment a killed run left unrecorded, so every user of it (run, keep, revert) sees a
+// consistent state.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loop/git_repo.hpp"
+#include "loop/results_log.hpp"
+#include "util/error.hpp"
+
+namespace ak::loop {
+
+struct WorkspaceKernel {
+  std::string name;            ///< e.g. rmsnorm_cuda
+  std::filesystem::path file;  ///< relative to the workspace
+  std::string backend;
+};
+
+/// How a candidate is benched inside the loop.
+struct BenchSettings {
+  std::string dtype = "f16";
+  int case_timeout_s = 60;
+  double min_gain = 0.01;  ///< keep only gains above this fraction (and above the noise)
+};
+
+class Workspace {
+ public:
+  using Printer = std::function<void(const std::string&)>;
+  /// Open (creating it if needed) the workspace at `dir` for run `tag`.
+  static Expected<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir, const std::string& tag,
+                                                   const Printer& print);
+  ~Workspace();
+
+  /// Copy a candidate file in as kernels/<type>_<backend>/kernel.<ext> (no-op if that kernel exists).
+  Expected<std::string> add_kernel(const std::string& file);
+  std::vector<WorkspaceKernel> kernels() const;
+  Expected<WorkspaceKernel> kernel(const std::string& name) const;
+
+  /// This tag's rows, oldest first.
+  const std::vector<ResultRow>& rows() const { return m_rows; }
+  /// The kernel's current best row (its baseline or its last kept experiment), or null.
+  const ResultRow* best(const std::string& kernel) const;
+
+  /// Bench the kernel as it is and record it as its baseline.
+  Expected<ResultRow> run_baseline(const WorkspaceKernel& k, const BenchSettings& s);
+  /// One experiment: write `source`, commit, bench, keep it if correct and faster than the best beyond
+  /// the noise, else reset the commit; record the row.
+  Expected<ResultRow> run_experiment(const WorkspaceKernel& k, const std::string& source, const std::string& description,
+                                     const std::string& config, const BenchSettings& s);
+  /// Record an experiment that produced no candidate (no commit).
+  Expected<ResultRow> record_failure(const WorkspaceKernel& k, const std::string& description, const std::string& why);
+  /// Record a hand revert of the kernel's uncommitted edit (agent-driven mode).
+  Expected<ResultRow> record_revert(const WorkspaceKernel& k, const std::string& description);
+
+  GitRepo& repo() { return m_repo; }
+  const std::filesystem::path& dir() const { return m_dir; }
+  const std::string& tag() const { return m_tag; }
+
+ private:
+  Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
+  Expected<void> append(const ResultRow& row);
+  int next_experiment() const;
+
+  std::filesystem::path m_dir;
+  std::string m_tag;
+  int m_lock_fd;
+  GitRepo m_repo;
+  ResultsLog m_log;
+  std::vector<ResultRow> m_rows;      ///< this tag's
+  int m_next_experiment = 0;          ///< over every tag's rows
+};
+
+}  // namespace ak::loop
