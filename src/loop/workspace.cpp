@@ -201,8 +201,9 @@ Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const st
   return row;
 }
 
-Expected<ResultRow> Workspace::record_failure(const WorkspaceKernel& k, const std::string& description,
-                                              const std::string& why) {
+Expected<ResultRow> Workspace::record_without_commit(const WorkspaceKernel& k, const std::string& status,
+                                                     const std::string& correctness, const std::string& description) {
+  // Whatever the file holds now is dropped: the branch keeps the best version.
   if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
   auto head = m_repo.rev_parse("HEAD");
   ResultRow row;
@@ -210,28 +211,21 @@ Expected<ResultRow> Workspace::record_failure(const WorkspaceKernel& k, const st
   row.tag = m_tag;
   row.kernel = k.name;
   row.backend = k.backend;
-  row.status = "proposer_failed";
-  row.correctness = "FAIL";
-  row.description = description + " [" + why.substr(0, 200) + "]";
+  row.status = status;
+  row.correctness = correctness;
+  row.description = description;
   row.commit = head ? *head : "";
   if (auto a = append(row); !a) return std::unexpected(a.error());
   return row;
 }
 
+Expected<ResultRow> Workspace::record_failure(const WorkspaceKernel& k, const std::string& description,
+                                              const std::string& why) {
+  return record_without_commit(k, "proposer_failed", "FAIL", description + " [" + why.substr(0, 200) + "]");
+}
+
 Expected<ResultRow> Workspace::record_revert(const WorkspaceKernel& k, const std::string& description) {
-  if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
-  auto head = m_repo.rev_parse("HEAD");
-  ResultRow row;
-  row.experiment = next_experiment();
-  row.tag = m_tag;
-  row.kernel = k.name;
-  row.backend = k.backend;
-  row.status = "hand_reverted";
-  row.correctness = "-";
-  row.description = "reverted by hand: " + description;
-  row.commit = head ? *head : "";
-  if (auto a = append(row); !a) return std::unexpected(a.error());
-  return row;
+  return record_without_commit(k, "hand_reverted", "-", "reverted by hand: " + description);
 }
 
 }  // namespace ak::loop

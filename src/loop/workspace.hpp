@@ -65,6 +65,9 @@ class Workspace {
  private:
   Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
   Expected<void> append(const ResultRow& row);
+  /// A row for an experiment with no candidate commit (the row's commit is HEAD).
+  Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, const std::string& status,
+                                            const std::string& correctness, const std::string& description);
   int next_experiment() const;
 
   std::filesystem::path m_dir;
