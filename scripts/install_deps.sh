@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what autokernel builds and runs with, only where it is missing:
-# Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json) and, from PyPI,
+# Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json, libcurl) and, from PyPI,
 # torch (libtorch and the PyTorch references), Triton (comes with torch), numpy and pytest.
 set -euo pipefail
 
@@ -9,7 +9,7 @@ PY="${PYTHON:-python3}"
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
-debs=(g++ cmake ninja-build libgtest-dev libcli11-dev nlohmann-json3-dev)
+debs=(g++ cmake ninja-build libgtest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev)
 missing=()
 for p in "${debs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

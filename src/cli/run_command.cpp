@@ -61,6 +61,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--endpoint", po.llm_endpoint, "llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1");
   cmd->add_option("--model", po.llm_model, "llm: model name");
   cmd->add_option("--api-key-env", po.llm_api_key_env, "llm: environment variable holding the API key")->capture_default_str();
+  cmd->add_option("--llm-timeout", po.llm_timeout_s, "llm: seconds per request")->capture_default_str();
+  cmd->add_option("--llm-retries", po.llm_retries, "llm: retries of a failed request (connection, 429, 5xx)")
+      ->capture_default_str();
   po.program_md = AK_PROGRAM_MD;
   cmd->add_option("--program", po.program_md, "the playbook handed to agents and LLMs")->capture_default_str();
   return [o, budget, kernel_budget, workspace] {

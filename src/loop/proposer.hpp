@@ -43,7 +43,7 @@ struct ProposerOptions {
   std::string llm_model;                ///< llm: model name
   std::string llm_api_key_env = "OPENAI_API_KEY";  ///< llm: environment variable holding the key
   double llm_timeout_s = 600;           ///< llm: per request
-  int llm_retries = 3;                  ///< llm: attempts per proposal on transport errors
+  int llm_retries = 3;                  ///< llm: retries after the first attempt (transport errors, 429, 5xx)
   std::filesystem::path program_md;     ///< the playbook given to agents and LLMs (program.md)
 };
 
