@@ -65,17 +65,44 @@ Expected<void> GitRepo::reset_hard(const std::string& rev) {
   return {};
 }
 
+namespace {
+
+/// `git status --porcelain -z` output as (two-letter status, path) pairs. -z gives paths as they are (no
+/// quoting of spaces or non-ASCII), NUL-terminated.
+std::vector<std::pair<std::string, std::string>> parse_status(const std::string& out) {
+  std::vector<std::pair<std::string, std::string>> entries;
+  std::size_t pos = 0;
+  while (pos < out.size()) {
+    auto end = out.find('\0', pos);
+    if (end == std::string::npos) end = out.size();
+    const auto entry = out.substr(pos, end - pos);
+    pos = end + 1;
+    if (entry.size() <= 3) continue;
+    entries.emplace_back(entry.substr(0, 2), entry.substr(3));
+    if (entry[0] == 'R' || entry[0] == 'C' || entry[1] == 'R') {  // a rename or copy: its source path follows
+      const auto source_end = out.find('\0', pos);
+      pos = source_end == std::string::npos ? out.size() : source_end + 1;
+    }
+  }
+  return entries;
+}
+
+}  // namespace
+
 Expected<std::vector<std::string>> GitRepo::changed_paths() {
-  auto r = git({"status", "--porcelain", "--untracked-files=all"});
+  auto r = git({"status", "--porcelain", "-z", "--untracked-files=all"});
   if (!r) return std::unexpected(r.error());
   std::vector<std::string> paths;
-  std::size_t pos = 0;
-  while (pos < r->size()) {
-    auto end = r->find('\n', pos);
-    auto line = r->substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    if (line.size() > 3) paths.push_back(line.substr(3));
-    if (end == std::string::npos) break;
-    pos = end + 1;
+  for (auto& [status, path] : parse_status(*r)) paths.push_back(std::move(path));
+  return paths;
+}
+
+Expected<std::vector<std::string>> GitRepo::ignored_paths() {
+  auto r = git({"status", "--porcelain", "-z", "--untracked-files=all", "--ignored"});
+  if (!r) return std::unexpected(r.error());
+  std::vector<std::string> paths;
+  for (auto& [status, path] : parse_status(*r)) {
+    if (status == "!!") paths.push_back(std::move(path));
   }
   return paths;
 }
@@ -86,6 +113,19 @@ Expected<void> GitRepo::discard(const std::string& path) {
   } else {
     if (auto r = util::remove_tree(m_dir / path); !r) return std::unexpected(r.error());
   }
+  return {};
+}
+
+Expected<std::string> GitRepo::current_branch() {
+  auto r = git({"symbolic-ref", "-q", "--short", "HEAD"});
+  return r ? *r : std::string();
+}
+
+Expected<void> GitRepo::restore_head(const std::string& branch, const std::string& commit) {
+  if (!branch.empty()) {
+    if (auto r = git({"symbolic-ref", "HEAD", "refs/heads/" + branch}); !r) return std::unexpected(r.error());
+  }
+  if (auto r = git({"reset", "-q", commit}); !r) return std::unexpected(r.error());
   return {};
 }
 

@@ -28,8 +28,15 @@ class GitRepo {
   Expected<void> reset_hard(const std::string& rev);
   /// Paths changed (tracked or not) in the work tree since HEAD.
   Expected<std::vector<std::string>> changed_paths();
+  /// Files in the work tree that git ignores (each file, not their folders).
+  Expected<std::vector<std::string>> ignored_paths();
   /// Undo work-tree changes to `path` (tracked: back to HEAD; untracked: removed).
   Expected<void> discard(const std::string& path);
+  /// The branch HEAD is on ("" when detached).
+  Expected<std::string> current_branch();
+  /// Put HEAD back on `branch` at `commit` and unstage everything, leaving the work tree as it is: undoes
+  /// commits, resets and branch switches made by someone else (an agent), whose edits stay as changes.
+  Expected<void> restore_head(const std::string& branch, const std::string& commit);
 
   const std::filesystem::path& dir() const { return m_dir; }
 
