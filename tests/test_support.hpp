@@ -6,6 +6,7 @@
 #include <string>
 
 #include "harness/bench.hpp"
+#include "util/process.hpp"
 
 namespace ak::test {
 
@@ -27,6 +28,28 @@ inline harness::BenchReport bench(const std::filesystem::path& kernel, bool timi
   auto rep = harness::run_bench(req, nullptr);
   if (!rep) throw std::runtime_error(rep.error().message);
   return *rep;
+}
+
+/// Run the autokernel binary as a user does; stdout and stderr together.
+inline util::CommandOutput autokernel(const std::vector<std::string>& args,
+                                      std::chrono::minutes limit = std::chrono::minutes(10)) {
+  std::vector<std::string> argv = {AK_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = util::run_command(argv, limit);
+  if (!r) throw std::runtime_error(r.error().message);
+  return *r;
+}
+
+/// `git -C dir args...`: its output without the trailing newline; `code` gets the exit code.
+inline std::string git(const std::filesystem::path& dir, const std::vector<std::string>& args, int* code = nullptr) {
+  std::vector<std::string> argv = {"git", "-C", dir.string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  auto r = util::run_command(argv, std::chrono::minutes(1));
+  if (!r) throw std::runtime_error(r.error().message);
+  if (code) *code = r->exit_code;
+  auto out = r->output;
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
 }
 
 }  // namespace ak::test

@@ -15,6 +15,8 @@
 namespace ak {
 namespace {
 
+using test::git;
+
 const std::filesystem::path k_rms = test::source_dir() / "tests/data/loop_kernels/rmsnorm_repeat.cpp";
 const std::filesystem::path k_program = test::source_dir() / "tests/data/agents/program.md";
 const std::string k_candidate = "kernels/rmsnorm_cpu/kernel.cpp";
@@ -36,32 +38,16 @@ class AgentProposer : public ::testing::Test {
   std::filesystem::path m_ws;
 };
 
-util::CommandOutput run(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {AK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(10));
-  if (!r) throw std::runtime_error(r.error().message);
-  return *r;
-}
 
 /// The baseline (experiment 0), then one experiment by the scripted agent `script`.
 util::CommandOutput run_agent(const std::filesystem::path& ws, const std::string& script, int timeout_s = 60,
                               const std::filesystem::path& program = k_program) {
   const auto agent = test::source_dir() / "tests/data/agents" / script;
-  return run({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent", "--cmd",
+  return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent", "--cmd",
               "bash " + agent.string(), "--max-experiments", "2", "--agent-timeout", std::to_string(timeout_s),
               "--program", program.string()});
 }
 
-std::string git(const std::filesystem::path& ws, const std::vector<std::string>& args, int* code = nullptr) {
-  std::vector<std::string> argv = {"git", "-C", ws.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(1));
-  if (code) *code = r->exit_code;
-  auto out = r->output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 bool on_branch(const std::filesystem::path& ws, const std::string& commit) {
   int code = 0;
@@ -230,7 +216,7 @@ TEST_F(AgentProposer, AFailingAgentIsAFailedExperimentWithItsExitCodeAndLastWord
 
 TEST_F(AgentProposer, WithoutCmdTheRunRefusesWithAClearMessage) {
   const auto ws = fresh_workspace("nocmd");
-  const auto r = run({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent",
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent",
                       "--max-experiments", "2"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.output, "autokernel: error: the agent proposer needs --cmd \"<command line>\"")) << r.output;

@@ -11,11 +11,7 @@
 namespace ak {
 namespace {
 
-util::CommandOutput autokernel(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {AK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  return *util::run_command(argv, std::chrono::minutes(5));
-}
+using test::autokernel;
 
 void replace_in_file(const std::filesystem::path& p, const std::string& from, const std::string& to) {
   auto text = *util::read_file(p);

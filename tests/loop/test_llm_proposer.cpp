@@ -154,13 +154,6 @@ std::unique_ptr<loop::Proposer> make(const loop::ProposerOptions& o) {
   return std::move(*p);
 }
 
-util::CommandOutput run(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {AK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(10));
-  if (!r) throw std::runtime_error(r.error().message);
-  return *r;
-}
 
 TEST(LlmProposer, MissingEndpointOrModelIsAClearError) {
   SKIP_WITHOUT_CURL();
@@ -176,7 +169,7 @@ TEST(LlmProposer, MissingEndpointOrModelIsAClearError) {
   EXPECT_TRUE(contains(p.error().message, "needs --model")) << p.error().message;
   // Through the binary: bad input, exit code 2, one error line and a hint.
   const auto ws = fresh_dir("ws_no_endpoint");
-  const auto r = run({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--model", "m",
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--model", "m",
                       "--max-experiments", "2"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "autokernel: error: the llm proposer needs --endpoint")) << r.output;
@@ -328,7 +321,7 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
                         "loop");
   ::setenv("AK_TEST_LLM_KEY", "sk-test-123", 1);
   const auto ws = fresh_dir("ws_loop");
-  const auto r = run({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--endpoint",
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--endpoint",
                       server.endpoint(), "--model", "test-model", "--api-key-env", "AK_TEST_LLM_KEY", "--max-experiments",
                       "4", "--tag", "llm"});
   ::unsetenv("AK_TEST_LLM_KEY");

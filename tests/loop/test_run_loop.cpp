@@ -18,6 +18,8 @@ extern char** environ;
 namespace ak {
 namespace {
 
+using test::git;
+
 const std::string k_rms = (test::source_dir() / "tests/data/loop_kernels/rmsnorm_repeat.cpp").string();
 const std::string k_reduce = (test::source_dir() / "tests/data/loop_kernels/reduce_repeat.cpp").string();
 
@@ -27,23 +29,7 @@ std::filesystem::path fresh_workspace(const std::string& name) {
   return ws;
 }
 
-util::CommandOutput run(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {AK_BINARY};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(10));
-  if (!r) throw std::runtime_error(r.error().message);
-  return *r;
-}
 
-std::string git(const std::filesystem::path& ws, const std::vector<std::string>& args, int* code = nullptr) {
-  std::vector<std::string> argv = {"git", "-C", ws.string()};
-  argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(1));
-  if (code) *code = r->exit_code;
-  auto out = r->output;
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
 
 bool is_ancestor(const std::filesystem::path& ws, const std::string& commit) {
   int code = 0;
@@ -73,7 +59,7 @@ void expect_history_matches_rows(const std::filesystem::path& ws) {
 
 TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryOne) {
   const auto ws = fresh_workspace("search");
-  const auto r = run({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce, "--max-experiments",
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce, "--max-experiments",
                       "22", "--max-reverts", "6", "--tag", "t1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
@@ -137,7 +123,7 @@ TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
   const auto before = rows_of(ws);
   ASSERT_GE(before.size(), 6u);
 
-  const auto r = run({"run", "--workspace", ws.string(), "--max-experiments", "6", "--max-reverts", "20", "--tag", "t2"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "6", "--max-reverts", "20", "--tag", "t2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto after = rows_of(ws);
   ASSERT_EQ(after.size(), before.size() + 6);
@@ -169,7 +155,7 @@ TEST(RunLoop, TwoRunsInOneWorkspaceRefuseWithAClearMessage) {
   std::filesystem::create_directories(ws);
   const int fd = ::open((ws / "run.lock").c_str(), O_RDWR | O_CREAT, 0644);
   ASSERT_EQ(::flock(fd, LOCK_EX), 0);  // a run in progress holds this
-  const auto r = run({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"});
   ::close(fd);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("another autokernel run is using"), std::string::npos) << r.output;
@@ -177,7 +163,7 @@ TEST(RunLoop, TwoRunsInOneWorkspaceRefuseWithAClearMessage) {
 
 TEST(RunLoop, AWorkspaceWithoutKernelsSaysHowToAddOne) {
   const auto ws = fresh_workspace("empty");
-  const auto r = run({"run", "--workspace", ws.string(), "--max-experiments", "1"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("no kernels in"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hint: add some with --kernel"), std::string::npos) << r.output;
@@ -185,8 +171,8 @@ TEST(RunLoop, AWorkspaceWithoutKernelsSaysHowToAddOne) {
 
 TEST(RunLoop, StatusSummarisesTheRun) {
   const auto ws = fresh_workspace("status");
-  ASSERT_EQ(run({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "4"}).exit_code, 0);
-  const auto r = run({"status", "--workspace", ws.string()});
+  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "4"}).exit_code, 0);
+  const auto r = test::autokernel({"status", "--workspace", ws.string()});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("rmsnorm_cpu"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("4 experiments"), std::string::npos) << r.output;
