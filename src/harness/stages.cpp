@@ -27,14 +27,6 @@ struct CaseResult {
   Comparison cmp;
 };
 
-std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::Device& device) {
-  std::vector<at::Tensor> outs;
-  for (std::size_t i = 0; i < p.output_shapes.size(); ++i) {
-    outs.push_back(at::empty(p.output_shapes[i], at::TensorOptions().dtype(p.output_dtypes[i]).device(device)));
-  }
-  return outs;
-}
-
 std::string case_label(const catalog::Shape& s, at::ScalarType dtype, const std::string& gen) {
   return fmt::format("{} {} {}{}", s.label, catalog::detail::shape_string(s.dims), catalog::dtype_name(dtype),
                      gen == "random" ? "" : " " + gen);
@@ -90,6 +82,14 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
 }
 
 }  // namespace
+
+std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::Device& device) {
+  std::vector<at::Tensor> outs;
+  for (std::size_t i = 0; i < p.output_shapes.size(); ++i) {
+    outs.push_back(at::empty(p.output_shapes[i], at::TensorOptions().dtype(p.output_dtypes[i]).device(device)));
+  }
+  return outs;
+}
 
 std::string_view stage_name(Stage s) {
   switch (s) {

@@ -33,6 +33,9 @@ struct StagesOutcome {
   bool device_lost = false;   ///< an asynchronous device fault: nothing more can run in this process
 };
 
+/// The outputs `p` prescribes, on `device`, uninitialised (callers poison them).
+std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::Device& device);
+
 StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
                          const StageOptions& options, const EventSink& emit);
 

@@ -47,12 +47,7 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
   for (int s = 0; s < k_timing_input_sets; ++s) {
     sets.push_back(type.make_problem({shape, dtype, "random", 1000ULL + s}, device));
     refs.push_back(type.reference(sets.back()));
-    std::vector<at::Tensor> o;
-    for (std::size_t i = 0; i < sets.back().output_shapes.size(); ++i) {
-      o.push_back(at::empty(sets.back().output_shapes[i],
-                            at::TensorOptions().dtype(sets.back().output_dtypes[i]).device(device)));
-    }
-    outs.push_back(o);
+    outs.push_back(allocate_outputs(sets.back(), device));
   }
   const auto tol = type.tolerance(dtype);
   SampleTimer timer(device);
