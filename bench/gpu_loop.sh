@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # On the GPU machine: `autokernel run` with the search proposer on the CUDA starters of rmsnorm,
 # softmax and cross_entropy for BUDGET (default 15m), then the loop's results under $OUT/loop.
-# Run after bench/gpu_session.sh (which builds build-gpu/).
+# Run after bench/gpu_session.sh (which builds build-gpu/); `bash bench/gpu_session.sh build` only builds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}"
@@ -20,4 +20,6 @@ rows = list(csv.DictReader(open(sys.argv[1]), delimiter="\t"))
 secs = [float(r["seconds"]) for r in rows]
 print(f"{len(rows)} experiments; median {statistics.median(secs):.1f} s per experiment (build + five stages + timing)")
 PY
+# The whole workspace (git history, results.tsv, kernels) so reports can be made from it later.
+tar czf "$OUT/loop/workspace.tgz" -C "$WS" --exclude=run.lock .
 tar czf "$OUT/loop.tgz" -C "$OUT" loop
