@@ -2,7 +2,7 @@
 # One call on the GPU machine: build, then the named steps. Everything it writes goes under $OUT
 # (one results.tgz, since only a few files come back).
 #   bash bench/gpu_session.sh tests            # GPU tests: every CUDA and Triton starter through all five stages
-#   bash bench/gpu_session.sh bench [TYPES]    # autokernel bench (bf16 timing) of every starter, JSON per starter
+#   bash bench/gpu_session.sh bench [TYPES]    # autokernel bench (bf16 timing) of every starter (FILES="cuda.cu triton.py"), JSON per starter
 #   bash bench/gpu_session.sh crosscheck       # the same speed-ups timed by torch (triton.testing.do_bench)
 #   Steps combine: bash bench/gpu_session.sh tests,bench,crosscheck
 set -uo pipefail
@@ -31,7 +31,7 @@ case "$step" in
   bench)
     mkdir -p "$OUT/bench"
     for t in ${*:-$TYPES_ALL}; do
-      for f in cuda.cu triton.py; do
+      for f in ${FILES:-cuda.cu triton.py}; do
         name="${t}_${f%%.*}"
         build-gpu/autokernel bench --kernel "kernels/$t/$f" --dtype "${DTYPE:-bf16}" ${QUICK:+--quick} --json ${TIMING_SHAPES:+--timing-shapes $TIMING_SHAPES} \
           > "$OUT/bench/$name.json" 2> "$OUT/bench/$name.log"
