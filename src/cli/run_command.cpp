@@ -43,6 +43,8 @@ Runner add_run_command(CLI::App& app) {
   auto workspace = std::make_shared<std::string>("workspace");
   cmd->add_option("--workspace", *workspace, "the run's folder (a git repository of its own)")->capture_default_str();
   cmd->add_option("--kernel", o->add_kernels, "add a candidate file to the workspace (repeatable)");
+  cmd->add_option("--kernels", o->only_kernels, "work on these of the workspace's kernels only (names as in status)")
+      ->delimiter(',');
   cmd->add_option("--proposer", o->proposer, "who writes candidates: search | agent | llm")->capture_default_str();
   cmd->add_option("--tag", o->tag, "names the branch autokernel/<tag>")->capture_default_str();
   cmd->add_option("--budget", *budget, "stop after this long in all (90s, 15m, 8h)");
@@ -51,6 +53,10 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--max-reverts", o->max_consecutive_reverts, "move on after this many experiments without a gain")
       ->capture_default_str();
   cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter");
+  cmd->add_option("--done-pct", o->done_pct_of_ceiling, "move on at this % of the kernel's measured ceiling")
+      ->capture_default_str();
+  cmd->add_option("--min-gain", o->min_gain, "keep only gains above this fraction (and above the measured noise)")
+      ->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in")->capture_default_str();
   cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
       ->capture_default_str();

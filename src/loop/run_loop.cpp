@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include <fmt/ranges.h>
+
 #include "backends/candidate.hpp"
 #include "loop/workspace.hpp"
 #include "util/fs.hpp"
@@ -82,10 +84,21 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   for (const auto& f : o.add_kernels) {
     if (auto name = ws.add_kernel(f); !name) return std::unexpected(name.error());
   }
-  const auto kernels = ws.kernels();
+  auto kernels = ws.kernels();
   if (kernels.empty()) {
     return fail(fmt::format("no kernels in {}", (ws.dir() / "kernels").string()),
                 "add some with --kernel FILE (e.g. --kernel kernels/rmsnorm/cpu.cpp)");
+  }
+  if (!o.only_kernels.empty()) {
+    std::vector<std::string> known;
+    for (const auto& k : kernels) known.push_back(k.name);
+    for (const auto& want : o.only_kernels) {
+      if (std::ranges::find(known, want) == known.end()) {
+        return fail(fmt::format("no kernel '{}' in {}", want, ws.dir().string()),
+                    fmt::format("its kernels: {}", fmt::join(known, ", ")));
+      }
+    }
+    std::erase_if(kernels, [&](const auto& k) { return std::ranges::find(o.only_kernels, k.name) == o.only_kernels.end(); });
   }
   for (const auto& k : kernels) {
     if (auto r = ws.repo().discard(k.file.string()); !r) return std::unexpected(r.error());  // a torn edit

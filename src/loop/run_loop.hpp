@@ -18,6 +18,7 @@ struct RunOptions {
   std::filesystem::path workspace = "workspace";
   std::string tag = "run";                   ///< branch autokernel/<tag>; rows of results.tsv carry it
   std::vector<std::string> add_kernels;      ///< candidate files copied into the workspace on first use
+  std::vector<std::string> only_kernels;     ///< work on these workspace kernels only; empty: all
   std::string proposer = "search";
   ProposerOptions proposer_options;          ///< settings of the agent and llm proposers
   double budget_s = 0;                       ///< whole run [s]; 0: none

@@ -169,6 +169,32 @@ TEST(RunLoop, AWorkspaceWithoutKernelsSaysHowToAddOne) {
   EXPECT_NE(r.output.find("hint: add some with --kernel"), std::string::npos) << r.output;
 }
 
+TEST(RunLoop, KernelsPicksWhichOfTheWorkspacesKernelsToWorkOn) {
+  const auto ws = fresh_workspace("only");
+  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce, "--kernels",
+                             "reduce_cpu", "--max-experiments", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = rows_of(ws);
+  ASSERT_EQ(rows.size(), 3u) << r.output;
+  for (const auto& row : rows) EXPECT_EQ(row.kernel, "reduce_cpu");
+  r = test::autokernel({"run", "--workspace", ws.string(), "--kernels", "nope", "--max-experiments", "1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("no kernel 'nope'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rmsnorm_cpu"), std::string::npos) << r.output;  // the hint names the real ones
+}
+
+TEST(RunLoop, DonePctMovesOnOnceAKernelIsThatCloseToItsCeiling) {
+  // Every kernel is above 0.001% of its ceiling, so each gets its baseline and nothing more.
+  const auto ws = fresh_workspace("donepct");
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce,
+                                   "--done-pct", "0.001", "--max-experiments", "6"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = rows_of(ws);
+  ASSERT_EQ(rows.size(), 2u) << r.output;
+  for (const auto& row : rows) EXPECT_EQ(row.status, "baseline");
+  EXPECT_NE(r.output.find("every kernel is done"), std::string::npos) << r.output;
+}
+
 TEST(RunLoop, StatusSummarisesTheRun) {
   const auto ws = fresh_workspace("status");
   ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "4"}).exit_code, 0);
