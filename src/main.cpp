@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
       {"status", ak::cli::add_status_command(app)},
       {"keep", ak::cli::add_keep_command(app)},
       {"revert", ak::cli::add_revert_command(app)},
+      {"export", ak::cli::add_export_command(app)},
+      {"verify", ak::cli::add_verify_command(app)},
       {"hw", ak::cli::add_hw_command(app)},
       {"worker", ak::cli::add_worker_command(app)}};
   try {

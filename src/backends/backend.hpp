@@ -4,6 +4,7 @@
 
 #include <ATen/ATen.h>
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -31,6 +32,12 @@ class Backend {
   /// The device a candidate of this backend runs on, here and now; an error when there is none
   /// (the cuda backend without a GPU).
   virtual Expected<at::Device> device() const = 0;
+
+  /// Compile to a shared library that defines ak_kernel (through the content-hash cache), for code that
+  /// loads it elsewhere (`autokernel export`). The triton backend has nothing to compile.
+  virtual Expected<std::filesystem::path> build(const Candidate& c) {
+    return fail(fmt::format("the {} backend builds no library", name()));
+  }
 
   /// Compile (through the content-hash cache) and load. Compile errors come back with the
   /// compiler's own message.

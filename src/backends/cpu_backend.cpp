@@ -9,13 +9,16 @@ class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "cpu"; }
   Expected<at::Device> device() const override { return at::Device(at::kCPU); }
-
- private:
-  Expected<std::unique_ptr<LoadedKernel>> do_load(const Candidate& c) override {
+  Expected<std::filesystem::path> build(const Candidate& c) override {
     const auto cxx = native::find_tool("CXX", "g++", "/usr/bin/g++");
     if (cxx.empty()) return fail("no host C++ compiler found", "install g++ or set CXX");
     native::CompileSpec spec{{cxx, "-std=c++20", "-O3", "-march=native", "-fPIC", "-shared"}, "cpu"};
-    auto so = native::compile(c, spec);
+    return native::compile(c, spec);
+  }
+
+ private:
+  Expected<std::unique_ptr<LoadedKernel>> do_load(const Candidate& c) override {
+    auto so = build(c);
     if (!so) return std::unexpected(so.error());
     return native::load_library(*so, nullptr);
   }

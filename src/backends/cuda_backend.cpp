@@ -28,14 +28,17 @@ class CudaBackend final : public Backend {
     }
     return at::Device(at::kCUDA, 0);
   }
-
- private:
-  Expected<std::unique_ptr<LoadedKernel>> do_load(const Candidate& c) override {
+  Expected<std::filesystem::path> build(const Candidate& c) override {
     auto arch = cuda_arch_for_build();
     if (!arch) return std::unexpected(arch.error());
     auto spec = nvcc_spec(*arch);
     if (!spec) return std::unexpected(spec.error());
-    auto so = native::compile(c, *spec);
+    return native::compile(c, *spec);
+  }
+
+ private:
+  Expected<std::unique_ptr<LoadedKernel>> do_load(const Candidate& c) override {
+    auto so = build(c);
     if (!so) return std::unexpected(so.error());
     return native::load_library(*so, &current_stream);
   }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "autokernel/kernel_abi.h"
+#include "backends/abi_tensor.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -13,25 +14,6 @@ namespace ak::backends::native {
 namespace {
 
 constexpr auto k_compile_limit = std::chrono::minutes(5);
-
-ak_tensor to_abi(const at::Tensor& t) {
-  ak_tensor a{};
-  a.data = t.data_ptr();
-  switch (t.scalar_type()) {
-    case at::kHalf: a.dtype = AK_F16; break;
-    case at::kBFloat16: a.dtype = AK_BF16; break;
-    case at::kFloat: a.dtype = AK_F32; break;
-    case at::kLong: a.dtype = AK_I64; break;
-    default: throw Fatal(Error{fmt::format("dtype {} has no ABI code", c10::toString(t.scalar_type()))});
-  }
-  if (t.dim() > AK_MAX_DIMS) throw Fatal(Error{fmt::format("tensor of {} dims exceeds AK_MAX_DIMS", t.dim())});
-  a.ndim = static_cast<int32_t>(t.dim());
-  for (int64_t i = 0; i < t.dim(); ++i) {
-    a.shape[i] = t.size(i);
-    a.stride[i] = t.stride(i);
-  }
-  return a;
-}
 
 class NativeKernel final : public LoadedKernel {
  public:

@@ -32,6 +32,8 @@ class GitRepo {
   Expected<std::vector<std::string>> ignored_paths();
   /// Undo work-tree changes to `path` (tracked: back to HEAD; untracked: removed).
   Expected<void> discard(const std::string& path);
+  /// A file's content at a revision (`git show REV:PATH`).
+  Expected<std::string> show(const std::string& rev, const std::string& path) { return git({"show", rev + ":" + path}); }
   /// The branch HEAD is on ("" when detached).
   Expected<std::string> current_branch();
   /// Put HEAD back on `branch` at `commit` and unstage everything, leaving the work tree as it is: undoes

@@ -1,0 +1,44 @@
+// `autokernel verify`: the kept kernels swapped into the model, its outputs checked and timed (see
+// deploy/verify.hpp). Exit 0: the outputs match; 1: they do not; 2: it could not run.
+#include "cli/commands.hpp"
+#include "deploy/verify.hpp"
+
+namespace ak::cli {
+
+Runner add_verify_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("verify", "swap the kept kernels into the model: check its outputs, time it");
+  auto r = std::make_shared<deploy::VerifyRequest>();
+  auto workspace = std::make_shared<std::string>("workspace");
+  cmd->add_option("--workspace", *workspace, "the run's folder")->capture_default_str();
+  cmd->add_option("--model", r->model, "FILE.py:Class or hf:NAME (default: the one profile.json names)");
+  cmd->add_option("--input-shape", r->input_shape, "e.g. 1,2048: token ids for a model with an embedding");
+  cmd->add_option("--inputs", r->inputs, "FILE.py:make_inputs, called with (model, device, dtype, shape)");
+  cmd->add_option("--init-args", r->init_args, "JSON object of the model's constructor arguments");
+  cmd->add_option("--dtype", r->dtype, "fp16 | bf16 | fp32 (default: profile.json's, else fp32)");
+  cmd->add_option("--device", r->device, "cuda | cpu (default: profile.json's, else cpu)");
+  cmd->add_option("--runs", r->runs, "timed runs per variant (median)")->capture_default_str();
+  cmd->add_flag("!--no-compile", r->compile, "skip torch.compile of the original");
+  cmd->add_flag("--diagnose", r->diagnose, "swap one kernel type at a time to find one that breaks the output");
+  cmd->add_flag("--all", r->all, "also swap in kernels no faster than PyTorch at their measured shape");
+  return [r, workspace] {
+    r->workspace = *workspace;
+    const auto report = value_or_throw(deploy::verify(*r, [](const std::string& l) { fmt::print("{}\n", l); }));
+    const auto& e = report["errors"];
+    const auto& t = report["times_ms"];
+    fmt::print("\nmax error vs float32 truth (max |out - truth| / rms(truth)): eager {:.3e}, autokernel {:.3e}, limit {:.3e}\n",
+               e["eager"].get<double>(), e["autokernel"].get<double>(), report["tolerance"].get<double>());
+    fmt::print("time: eager {:.3f} ms, autokernel {:.3f} ms ({:.3f}x)", t["eager"].get<double>(),
+               t["autokernel"].get<double>(), report["speedup_vs_eager"].get<double>());
+    if (t.contains("compiled")) {
+      fmt::print(", torch.compile {:.3f} ms ({:.3f}x)", t["compiled"].get<double>(), report["speedup_vs_compiled"].get<double>());
+    }
+    fmt::print("\n");
+    if (report.contains("warning")) fmt::print("warning: {}\n", report["warning"].get<std::string>());
+    const bool passed = report["passed"].get<bool>();
+    fmt::print("verify: {}  (written to {})\n", passed ? "PASS" : "FAIL: the outputs differ beyond the limit",
+               (std::filesystem::absolute(r->workspace) / "verify.json").string());
+    return passed ? k_exit_ok : k_exit_rejected;
+  };
+}
+
+}  // namespace ak::cli

@@ -1,0 +1,161 @@
+#include "deploy/export.hpp"
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <torch/headeronly/version.h>
+
+#include <cstdlib>
+
+#include "backends/backend.hpp"
+#include "backends/candidate.hpp"
+#include "loop/git_repo.hpp"
+#include "loop/results_log.hpp"
+#include "util/fs.hpp"
+
+namespace ak::deploy {
+namespace fs = std::filesystem;
+namespace {
+
+Expected<void> copy_into(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::create_directories(to.parent_path(), ec);
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
+  if (ec) return fail(fmt::format("cannot copy {} to {}: {}", from.string(), to.string(), ec.message()));
+  return {};
+}
+
+/// The kernel's best row on the workspace's current branch: its last kept experiment, else its baseline.
+const loop::ResultRow* best_row(const std::vector<loop::ResultRow>& rows, const std::string& tag,
+                                const std::string& kernel) {
+  const loop::ResultRow* best = nullptr;
+  for (const auto& r : rows) {
+    if (r.tag != tag || r.kernel != kernel) continue;
+    if (r.status == "kept" || (r.status == "baseline" && !best)) best = &r;
+  }
+  return best;
+}
+
+}  // namespace
+
+fs::path ops_library() {
+  if (const char* e = std::getenv("AUTOKERNEL_OPS_LIBRARY"); e && *e) return e;
+  return AK_OPS_LIBRARY;
+}
+
+Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
+                                                     const std::function<void(const std::string&)>& print) {
+  const auto ws = fs::absolute(req.workspace);
+  std::error_code ec;
+  if (!fs::exists(ws / ".git", ec) || !fs::is_directory(ws / "kernels", ec)) {
+    return fail(fmt::format("{} is not an autokernel workspace (no kernels/ under git)", ws.string()),
+                "give the folder `autokernel run` or `autokernel extract` used, with --workspace");
+  }
+  loop::GitRepo repo(ws);
+  auto branch = repo.current_branch();
+  if (!branch) return std::unexpected(branch.error());
+  const std::string tag = branch->starts_with("autokernel/") ? branch->substr(11) : *branch;
+  auto rows = loop::ResultsLog(ws / "results.tsv").read();
+  if (!rows) return std::unexpected(rows.error());
+
+  const auto pkg = req.out / k_package_name;
+  if (auto r = util::remove_tree(pkg); !r) return std::unexpected(r.error());
+  fs::create_directories(pkg / "src", ec);
+  if (ec) return fail(fmt::format("cannot create {}: {}", pkg.string(), ec.message()));
+
+  std::vector<fs::path> dirs;
+  for (const auto& entry : fs::directory_iterator(ws / "kernels", ec)) {
+    if (entry.is_directory()) dirs.push_back(entry.path());
+  }
+  std::ranges::sort(dirs);
+  std::vector<ExportedKernel> result;
+  nlohmann::json kernels = nlohmann::json::array();
+  for (const auto& dir : dirs) {
+    const auto name = dir.filename().string();
+    fs::path file;
+    for (const char* ext : {".cu", ".py", ".cpp"}) {
+      if (fs::exists(dir / (std::string("kernel") + ext), ec)) file = fs::path("kernels") / name / (std::string("kernel") + ext);
+    }
+    if (file.empty()) continue;
+    // The committed (kept) version, not whatever an experiment in flight left in the working tree.
+    auto source = repo.show("HEAD", file.string());
+    if (!source) return std::unexpected(source.error().context("reading the kept " + file.string()));
+    const auto src = pkg / "src" / (name + file.extension().string());
+    if (auto w = util::write_file_atomic(src, *source + "\n"); !w) return std::unexpected(w.error());
+    auto cand = backends::load_candidate(src, "");
+    if (!cand) return std::unexpected(cand.error());
+
+    ExportedKernel k;
+    k.name = name;
+    k.type = cand->type;
+    k.backend = cand->backend;
+    const auto* best = best_row(*rows, tag, name);
+    k.speedup_vs_reference = best ? best->speedup_vs_reference : 0;
+    if (!best || best->correctness != "PASS") {
+      k.why = "never passed the harness on this branch";
+    } else if (!req.all && best->speedup_vs_reference <= 1.0) {
+      k.why = fmt::format("{:.3f}x PyTorch: not faster (--all includes it)", best->speedup_vs_reference);
+    }
+    if (!k.why.empty()) {
+      print(fmt::format("  {:<24} left out: {}", name, k.why));
+      result.push_back(k);
+      continue;
+    }
+    nlohmann::json e{{"name", name},
+                     {"type", k.type},
+                     {"backend", k.backend},
+                     {"source", "src/" + src.filename().string()},
+                     {"speedup_vs_reference", k.speedup_vs_reference},
+                     {"latency_us", best->latency_us},
+                     {"experiment", best->experiment},
+                     {"commit", best->commit}};
+    if (k.backend == "triton") {
+      auto knobs = nlohmann::json::object();
+      for (const auto& [kn, v] : cand->knob_values) {
+        // Knob values as Python sees them in the harness: numbers stay numbers.
+        try {
+          std::size_t used = 0;
+          const long long i = std::stoll(v, &used);
+          if (used == v.size()) {
+            knobs[kn] = i;
+            continue;
+          }
+        } catch (const std::exception&) {
+        }
+        knobs[kn] = v;
+      }
+      e["module"] = "triton/" + name + ".py";
+      e["knobs"] = knobs;
+      if (auto c = copy_into(src, pkg / "triton" / (name + ".py")); !c) return std::unexpected(c.error());
+    } else {
+      auto backend = backends::make_backend(k.backend);
+      if (!backend) return std::unexpected(backend.error());
+      auto so = (*backend)->build(*cand);
+      if (!so) return std::unexpected(so.error().context("building " + name));
+      e["library"] = "lib/" + name + ".so";
+      if (auto c = copy_into(*so, pkg / "lib" / (name + ".so")); !c) return std::unexpected(c.error());
+    }
+    k.included = true;
+    kernels.push_back(e);
+    print(fmt::format("  {:<24} {:<16} {:.3f}x PyTorch (experiment {})", name, k.type, k.speedup_vs_reference,
+                      best->experiment));
+    result.push_back(k);
+  }
+  if (kernels.empty()) {
+    return fail(fmt::format("no kernel of {} is ready to export", ws.string()),
+                "run `autokernel run` first; --all also exports kernels no faster than PyTorch");
+  }
+  const auto ops = ops_library();
+  if (!fs::exists(ops, ec)) return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
+  if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
+  const auto init = fs::path(AK_PYTHON_SUPPORT_DIR) / k_package_name / "__init__.py";
+  if (auto c = copy_into(init, pkg / "__init__.py"); !c) return std::unexpected(c.error());
+  nlohmann::json manifest{{"workspace", ws.string()},
+                          {"branch", *branch},
+                          {"torch", TORCH_VERSION},
+                          {"ops_library", "lib/" + ops.filename().string()},
+                          {"kernels", kernels}};
+  if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w) return std::unexpected(w.error());
+  return result;
+}
+
+}  // namespace ak::deploy

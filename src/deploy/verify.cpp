@@ -1,0 +1,104 @@
+#include "deploy/verify.hpp"
+
+#include <chrono>
+#include <cstdlib>
+
+#include "deploy/export.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+namespace ak::deploy {
+namespace fs = std::filesystem;
+namespace {
+
+std::string python_executable() {
+  if (const char* p = std::getenv("AUTOKERNEL_PYTHON"); p && *p) return p;
+  return AK_PYTHON_EXECUTABLE;
+}
+
+/// Fill what the request leaves empty from <workspace>/profile.json (what `autokernel profile` ran).
+Expected<void> fill_from_profile(VerifyRequest& r) {
+  const auto path = r.workspace / "profile.json";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    if (r.model.empty()) {
+      return fail(fmt::format("no --model given, and {} has no profile.json to take it from", r.workspace.string()),
+                  "give --model FILE.py:Class with --input-shape or --inputs, or run `autokernel profile` first");
+    }
+    return {};
+  }
+  auto text = util::read_file(path);
+  if (!text) return std::unexpected(text.error());
+  nlohmann::json p;
+  try {
+    p = nlohmann::json::parse(*text);
+  } catch (const std::exception& e) {
+    return fail(fmt::format("{} is not valid JSON: {}", path.string(), e.what()));
+  }
+  const auto& m = p.contains("model") && p["model"].is_object() ? p["model"] : p;
+  auto take = [&](std::string& field, const char* key) {
+    if (field.empty() && m.contains(key) && m[key].is_string()) field = m[key].get<std::string>();
+  };
+  if (r.model.empty()) {
+    take(r.model, "spec");
+    take(r.model, "model");
+    take(r.input_shape, "input_shape");
+    take(r.inputs, "inputs");
+    take(r.init_args, "init_args");
+  }
+  take(r.dtype, "dtype");
+  take(r.device, "device");
+  if (r.model.empty()) return fail(fmt::format("{} names no model", path.string()), "give --model FILE.py:Class");
+  return {};
+}
+
+}  // namespace
+
+Expected<nlohmann::json> verify(const VerifyRequest& request, const std::function<void(const std::string&)>& print) {
+  VerifyRequest r = request;
+  r.workspace = fs::absolute(r.workspace);
+  if (auto f = fill_from_profile(r); !f) return std::unexpected(f.error());
+  if (r.dtype.empty()) r.dtype = "fp32";
+  if (r.device.empty()) r.device = "cpu";
+
+  const auto dir = r.workspace / ".autokernel" / "verify";
+  print("exporting the kept kernels:");
+  auto exported = export_package({r.workspace, dir, r.all}, print);
+  if (!exported) return std::unexpected(exported.error());
+
+  const auto out = r.workspace / "verify.json";
+  if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
+  std::vector<std::string> argv = {python_executable(),
+                                   std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/verify_model.py",
+                                   "--package-dir", dir.string(), "--model", r.model, "--dtype", r.dtype,
+                                   "--device", r.device, "--runs", std::to_string(r.runs), "--out", out.string()};
+  if (!r.input_shape.empty()) argv.insert(argv.end(), {"--input-shape", r.input_shape});
+  if (!r.inputs.empty()) argv.insert(argv.end(), {"--inputs", r.inputs});
+  if (!r.init_args.empty()) argv.insert(argv.end(), {"--init-args", r.init_args});
+  if (!r.compile) argv.push_back("--no-compile");
+  if (r.diagnose) argv.push_back("--diagnose");
+  util::ProcessOptions po;
+  po.quiet_limit = std::chrono::hours(1);  // torch.compile with max-autotune is silent for minutes
+  po.total_limit = std::chrono::hours(4);
+  po.extra_env = {"PYTHONUNBUFFERED=1"};
+  auto result = util::run_process(argv, po, [&](const std::string& line) { print(line); });
+  if (!result) return std::unexpected(result.error().context("starting " + argv[0]));
+  auto text = util::read_file(out);
+  if (!text) {
+    return fail(fmt::format("the model runner stopped without a result ({}): {}",
+                            result->signaled ? fmt::format("signal {}", result->signal)
+                                             : fmt::format("exit code {}", result->exit_code),
+                            result->stderr_tail),
+                fmt::format("is torch installed for {}? (AUTOKERNEL_PYTHON picks another Python)", argv[0]));
+  }
+  nlohmann::json report;
+  try {
+    report = nlohmann::json::parse(*text);
+  } catch (const std::exception& e) {
+    return fail(fmt::format("{} is not valid JSON: {}", out.string(), e.what()));
+  }
+  if (report.contains("error")) return fail(report["error"].get<std::string>(), report.value("hint", ""));
+  return report;
+}
+
+}  // namespace ak::deploy

@@ -1,0 +1,93 @@
+// `autokernel export`: a real workspace (a short CPU run), exported, imported by Python as a user does.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "loop/results_log.hpp"
+#include "test_support.hpp"
+#include "util/fs.hpp"
+
+namespace ak {
+namespace {
+
+namespace fs = std::filesystem;
+
+/// A workspace where rmsnorm_cpu and softmax_cpu each have a baseline. One per test: CTest runs tests in
+/// parallel processes.
+fs::path baseline_workspace(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("ak_ws_export_" + name);
+  (void)util::remove_tree(dir);
+  const auto r = test::autokernel({"run", "--workspace", dir.string(), "--kernel",
+                                   test::starter("rmsnorm", "cpu.cpp").string(), "--kernel",
+                                   test::starter("softmax", "cpu.cpp").string(), "--max-experiments", "2"});
+  if (r.exit_code != 0) throw std::runtime_error(r.output);
+  return dir;
+}
+
+/// Rewrite the speed-up of every row of `kernel` (the test decides which kernel counts as faster).
+void set_speedup(const fs::path& ws, const std::string& kernel, double speedup) {
+  loop::ResultsLog log(ws / "results.tsv");
+  auto rows = *log.read();
+  ASSERT_TRUE(util::remove_tree(ws / "results.tsv"));
+  for (auto r : rows) {
+    if (r.kernel == kernel) r.speedup_vs_reference = speedup;
+    ASSERT_TRUE(log.append(r));
+  }
+}
+
+TEST(Export, WritesAPackageThatPatchesAModelThroughTheKeptKernels) {
+  const auto ws = baseline_workspace("all");
+  const auto out = fs::temp_directory_path() / "ak_export_all";
+  auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto pkg = out / "autokernel_kernels";
+  for (const auto* f : {"__init__.py", "manifest.json", "lib/libautokernel_ops.so", "lib/rmsnorm_cpu.so",
+                        "lib/softmax_cpu.so", "src/rmsnorm_cpu.cpp", "src/softmax_cpu.cpp"}) {
+    EXPECT_TRUE(fs::exists(pkg / f)) << f;
+  }
+  const auto manifest = nlohmann::json::parse(*util::read_file(pkg / "manifest.json"));
+  ASSERT_EQ(manifest["kernels"].size(), 2u);
+  EXPECT_EQ(manifest["kernels"][0]["type"], "rmsnorm");
+  // The source shipped is the committed one.
+  EXPECT_EQ(*util::read_file(pkg / "src/rmsnorm_cpu.cpp"),
+            test::git(ws, {"show", "HEAD:kernels/rmsnorm_cpu/kernel.cpp"}) + "\n");
+
+  const auto py = test::source_dir() / "tests/data/deploy/check_package.py";
+  auto run = util::run_command({"python3", py.string(), out.string()}, std::chrono::minutes(5));
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  // Both kernels ran inside the model: the RMSNorm module and F.softmax were routed to them.
+  EXPECT_NE(run->output.find("\"rmsnorm_cpu\": 1"), std::string::npos) << run->output;
+  EXPECT_NE(run->output.find("\"softmax_cpu\": 1"), std::string::npos) << run->output;
+}
+
+TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
+  const auto ws = baseline_workspace("select");
+  set_speedup(ws, "rmsnorm_cpu", 2.0);
+  set_speedup(ws, "softmax_cpu", 0.5);
+  const auto out = fs::temp_directory_path() / "ak_export_select";
+  auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("softmax_cpu              left out: 0.500x PyTorch"), std::string::npos) << r.output;
+  const auto manifest = nlohmann::json::parse(*util::read_file(out / "autokernel_kernels/manifest.json"));
+  ASSERT_EQ(manifest["kernels"].size(), 1u);
+  EXPECT_EQ(manifest["kernels"][0]["name"], "rmsnorm_cpu");
+  EXPECT_FALSE(fs::exists(out / "autokernel_kernels/lib/softmax_cpu.so"));
+
+  set_speedup(ws, "rmsnorm_cpu", 0.9);
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("no kernel of"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--all"), std::string::npos) << r.output;
+}
+
+TEST(Export, AFolderThatIsNoWorkspaceIsAClearError) {
+  const auto dir = fs::temp_directory_path() / "ak_not_a_workspace";
+  fs::create_directories(dir);
+  const auto r = test::autokernel({"export", "--workspace", dir.string(), "--out", (dir / "out").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("is not an autokernel workspace"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace ak
