@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
 #include <unistd.h>
@@ -219,7 +220,7 @@ namespace {
 
 /// 3725 -> "1h02m", 125 -> "2m05s", 9 -> "9s".
 std::string duration_text(double seconds) {
-  const auto t = static_cast<long>(std::max(0.0, seconds));
+  const long t = std::lround(std::max(0.0, seconds));
   if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t % 3600 / 60);
   if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
   return fmt::format("{}s", t);
