@@ -278,7 +278,7 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
   if (rows.empty()) return out + "no experiments yet\n";
 
   out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9}\n", "kernel", "state", "exps", "kept",
-                     "flagged", "baseline_us", "best_us", "vs torch", "vs start");
+                     "implaus", "baseline_us", "best_us", "vs torch", "vs start");
   double seconds = 0;
   std::vector<std::string> reasons;
   for (const auto& [name, p] : progress_from(rows)) {
@@ -286,7 +286,7 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
     for (const auto& r : rows) {
       if (r.kernel != name) continue;
       kept += r.status == "kept";
-      flagged += r.description.find("[implausible") != std::string::npos;
+      flagged += r.status == "implausible";
     }
     std::string kstate = "waiting";
     if (state && state->current_kernel == name && running) {

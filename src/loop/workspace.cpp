@@ -40,7 +40,7 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   }
   r.config = config;
   r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
-  if (rep.flagged()) r.description += " [" + rep.plausibility_note() + "]";
+  if (status == "implausible") r.description += " [" + rep.plausibility_note() + "]";
   r.commit = commit;
   r.seconds = rep.total_s;
   return r;
