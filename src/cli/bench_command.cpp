@@ -14,6 +14,7 @@ struct BenchArgs {
   bool quick = false, json = false, no_timing = false;
   int case_timeout_s = 60;
   int timing_shapes = 0;
+  double max_speedup = 10;
 };
 
 void print_progress(const nlohmann::json& ev, std::FILE* out) {
@@ -50,6 +51,11 @@ void print_progress(const nlohmann::json& ev, std::FILE* out) {
                ev.value("dtype", ""), ev.value("kernel_us", 0.0), ev.value("reference_us", 0.0),
                ev.value("speedup_vs_reference", 0.0), ev.value("gb_s", 0.0), ev.value("tflops", 0.0),
                ev.value("pct_of_ceiling", 0.0), ev.value("bound", ""));
+    if (ev.contains("implausible")) {
+      fmt::print(out, "  implausible, re-measured with device-wide synchronisation: {:.2f} us, {:.3f}x: {}\n",
+                 ev["remeasured"].value("kernel_us", 0.0), ev["remeasured"].value("speedup_vs_reference", 0.0),
+                 ev["remeasured"].value("confirmed", false) ? "confirmed" : "NOT confirmed");
+    }
   }
   std::fflush(out);
 }
@@ -69,6 +75,8 @@ void print_summary(const harness::BenchReport& rep, std::FILE* out) {
     fmt::print(out, "throughput_tflops: {:.3f}\nbandwidth_gb_s: {:.1f}\nbound: {}\npct_of_ceiling: {:.1f}\n",
                p.value("tflops", 0.0), p.value("gb_s", 0.0), p.value("bound", ""), p.value("pct_of_ceiling", 0.0));
     if (p.contains("pct_of_peak")) fmt::print(out, "pct_of_peak: {:.1f}\n", p.value("pct_of_peak", 0.0));
+    fmt::print(out, "implausible: {}\n", rep.flagged() ? "true" : "false");
+    if (rep.flagged()) fmt::print(out, "confirmed: {}\nplausibility: {}\n", rep.confirmed(), rep.plausibility_note());
   }
   fmt::print(out, "compile_seconds: {:.2f}\nbench_seconds: {:.2f}\n", rep.compile_s, rep.total_s);
 }
@@ -85,6 +93,8 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_flag("--quick", a->quick, "stages 1-2 only, one timing shape");
   cmd->add_option("--timing-shapes", a->timing_shapes, "time only the first N benchmark shapes (0: all)");
   cmd->add_flag("--no-timing", a->no_timing, "check only");
+  cmd->add_option("--max-speedup", a->max_speedup, "flag and re-measure a speed-up over PyTorch above this")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "print one JSON document on stdout (progress goes to stderr)");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
       ->capture_default_str();
@@ -97,6 +107,7 @@ Runner add_bench_command(CLI::App& app) {
     req.timing = !a->no_timing;
     req.timing_dtype = a->dtype;
     req.max_timing_shapes = a->timing_shapes;
+    req.max_speedup = a->max_speedup;
     req.case_timeout = std::chrono::seconds(a->case_timeout_s);
     std::FILE* progress_out = a->json ? stderr : stdout;
     auto rep = value_or_throw(

@@ -58,6 +58,9 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--min-gain", o->min_gain, "keep only gains above this fraction (and above the measured noise)")
       ->capture_default_str();
   cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in")->capture_default_str();
+  cmd->add_option("--max-speedup", o->max_speedup,
+                  "a speed-up over PyTorch above this is re-measured, and kept only if confirmed")
+      ->capture_default_str();
   cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();

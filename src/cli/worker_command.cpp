@@ -31,6 +31,7 @@ Runner add_worker_command(CLI::App& app) {
   cmd->add_option("--dtype", o->timing_dtype);
   cmd->add_option("--timing-shapes", o->max_timing_shapes);
   cmd->add_option("--model-shape", *shapes, "LABEL=AxBxC");
+  cmd->add_option("--max-speedup", o->max_speedup);
   return [o, knobs, shapes] {
     o->knobs = parse_assignments(*knobs);
     for (const auto& s : *shapes) {

@@ -29,8 +29,20 @@ nlohmann::json BenchReport::to_json() const {
                       {"failed_stage", failed_stage}, {"failed_case", failed_case}, {"message", message},
                       {"hint", hint},           {"device", device},         {"ceiling", ceiling},
                       {"stages", stages},       {"timings", timings},       {"compile_seconds", compile_s},
-                      {"bench_seconds", total_s}};
+                      {"bench_seconds", total_s},  {"implausible", flagged()},
+                      {"confirmed", confirmed()}, {"plausibility", plausibility_note()}};
   return j;
+}
+
+std::string BenchReport::plausibility_note() const {
+  if (!flagged()) return "";
+  const auto p = primary();
+  std::string reasons;
+  for (const auto& r : p["implausible"]) reasons += (reasons.empty() ? "" : ", ") + r.get<std::string>();
+  const auto& m = p["remeasured"];
+  return fmt::format("implausible ({}); re-measured with device-wide synchronisation: {:.2f} us, {:.2f}x: {}", reasons,
+                     m.value("kernel_us", 0.0), m.value("speedup_vs_reference", 0.0),
+                     confirmed() ? "confirmed" : m.contains("failure") ? m.value("failure", "") : "NOT confirmed");
 }
 
 Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(const nlohmann::json&)>& progress) {
@@ -42,6 +54,7 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   if (r.quick) argv.push_back("--quick");
   if (!r.timing) argv.push_back("--no-timing");
   argv.insert(argv.end(), {"--dtype", r.timing_dtype});
+  argv.insert(argv.end(), {"--max-speedup", fmt::format("{}", r.max_speedup)});
   if (r.max_timing_shapes > 0) argv.insert(argv.end(), {"--timing-shapes", std::to_string(r.max_timing_shapes)});
   for (const auto& s : r.model_shapes) {
     argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});

@@ -26,6 +26,7 @@ struct BenchRequest {
   std::string timing_dtype = "f16";
   int max_timing_shapes = 0;                 ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;
+  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is flagged and re-measured
   std::chrono::seconds case_timeout{60};     ///< a case with no progress for this long is a hang
   std::chrono::seconds compile_timeout{300};
 };
@@ -44,6 +45,12 @@ struct BenchReport {
   bool passed() const { return outcome == Outcome::passed; }
   /// The first timing row: the primary result ({} when there is none).
   nlohmann::json primary() const { return timings.empty() ? nlohmann::json::object() : timings.front(); }
+  /// The primary result was implausible (too fast to believe) and was re-measured.
+  bool flagged() const { return primary().contains("implausible"); }
+  /// ... and the re-measurement, which sees every stream and thread, confirmed it.
+  bool confirmed() const { return flagged() && primary()["remeasured"].value("confirmed", false); }
+  /// One line on a flagged result ("" when not flagged).
+  std::string plausibility_note() const;
   nlohmann::json to_json() const;
 };
 

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "harness/compare.hpp"
+#include "harness/integrity.hpp"
 #include "harness/timing.hpp"
 
 namespace ak::harness {
@@ -39,22 +40,31 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
   auto problem = type.make_problem(c.spec, device);
   std::vector<at::Tensor> snapshot;
   for (const auto& t : problem.inputs) snapshot.push_back(t.clone());
-  // The oracle is computed only after the candidate's first run (from inputs proven unchanged), so a
-  // stray write of the candidate can never reach it: it lands in an input, its snapshot or nowhere.
-  std::vector<at::Tensor> ref;
-  std::vector<at::Tensor> first;
+  const auto input_bindings = bindings(problem.inputs);
+  // The oracle is computed only after the candidate's last run (from inputs proven unchanged), so it is
+  // never in memory while the candidate runs, and a stray write can never reach it.
+  std::vector<std::vector<at::Tensor>> results;
   for (int run = 0; run < runs; ++run) {
     auto outs = allocate_outputs(problem, device);
     for (auto& o : outs) poison(o);
+    const auto output_bindings = bindings(outs);
     synchronize(device);
     if (auto r = kernel.call(problem.inputs, outs, problem.scalars); !r) return {false, r.error().message, {}};
     synchronize(device);
+    for (const auto& e : {rebinding_error(input_bindings, problem.inputs, "input"),
+                          rebinding_error(output_bindings, outs, "output")}) {
+      if (!e.empty()) return {false, e, {}};
+    }
     for (std::size_t i = 0; i < problem.inputs.size(); ++i) {
       if (!bitwise_equal(problem.inputs[i], snapshot[i])) {
         return {false, fmt::format("the candidate modified input {} (inputs are read-only)", i), {}};
       }
     }
-    if (ref.empty()) ref = type.reference(problem);
+    results.push_back(outs);
+  }
+  const auto ref = type.reference(problem);
+  for (int run = 0; run < runs; ++run) {
+    const auto& outs = results[run];
     for (std::size_t i = 0; i < outs.size(); ++i) {
       auto cmp = compare(outs[i], ref[i], c.tol, type.error_scale(problem, ref[i]));
       if (!cmp.ok) {
@@ -63,18 +73,15 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
         return {false, msg, cmp};
       }
     }
-    if (run == 0) {
-      first = outs;
-    } else {
-      for (std::size_t i = 0; i < outs.size(); ++i) {
-        if (!bitwise_equal(outs[i], first[i])) {
-          auto diff = (outs[i].to(at::kDouble) - first[i].to(at::kDouble)).abs();
-          return {false,
-                  fmt::format("run {} differs from run 1 (max difference {:.3g}, {} elements): results depend on "
-                              "run order or timing",
-                              run + 1, diff.max().item<double>(), diff.gt(0).sum().item<int64_t>()),
-                  {}};
-        }
+    if (run == 0) continue;
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      if (!bitwise_equal(outs[i], results[0][i])) {
+        auto diff = (outs[i].to(at::kDouble) - results[0][i].to(at::kDouble)).abs();
+        return {false,
+                fmt::format("run {} differs from run 1 (max difference {:.3g}, {} elements): results depend on "
+                            "run order or timing",
+                            run + 1, diff.max().item<double>(), diff.gt(0).sum().item<int64_t>()),
+                {}};
       }
     }
   }
@@ -145,6 +152,12 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
       for (auto dt : dtypes) edges.push_back(make(s, dt, "random"));
     }
     plan.push_back({Stage::edge_sizes, edges});
+  }
+
+  // Each stage draws its own values: a later stage never repeats an earlier one's inputs, so nothing an
+  // earlier case left in memory (a remembered result, a freed oracle) answers a later one.
+  for (auto& [stage, cases] : plan) {
+    for (auto& c : cases) c.spec.seed = 42 + 1000 * static_cast<uint64_t>(stage);
   }
 
   StagesOutcome outcome;

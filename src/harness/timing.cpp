@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #ifdef AK_HAVE_CUDA
 #include <ATen/cuda/CUDAContext.h>
 #include <ATen/cuda/CUDAEvent.h>
 #include <ATen/cuda/Sleep.h>
 #include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
 #endif
 
 namespace ak::harness {
@@ -24,8 +26,9 @@ double quantile(std::vector<double> v, double q) {
   return v[lo] + (v[hi] - v[lo]) * (pos - lo);
 }
 
-TimingStats summarise(const std::vector<double>& ms) {
+TimingStats summarise(const std::vector<double>& ms, const std::vector<double>& host_ms = {}) {
   TimingStats s;
+  if (!host_ms.empty()) s.host_call_ms = quantile(host_ms, 0.5);
   s.samples = static_cast<int>(ms.size());
   if (ms.empty()) return s;
   s.median_ms = quantile(ms, 0.5);
@@ -65,46 +68,65 @@ void synchronize(const at::Device& device) {
   (void)device;
 }
 
-TimingStats SampleTimer::time(const std::function<void(int)>& before, const std::function<void(int)>& run,
-                              const std::function<void(int)>& after, const TimingOptions& options) {
+TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options) {
+  auto step = [](const std::function<void(int)>& f, int i) {
+    if (f) f(i);
+  };
+  using clock = std::chrono::steady_clock;
+  auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+#ifdef AK_HAVE_CUDA
+  // A stream of our own (the pool's are non-blocking): no implicit synchronisation with the legacy
+  // default stream can make the end event wait for work the candidate queued elsewhere.
+  std::optional<c10::cuda::CUDAStreamGuard> guard;
+  if (m_device.is_cuda()) guard.emplace(c10::cuda::getStreamFromPool(false, m_device.index()));
+#endif
   for (int i = 0; i < options.warmup_calls; ++i) {
-    before(i);
-    run(i);
+    step(h.before, i);
+    step(h.run, i);
+    step(h.snapshot, i);
     synchronize(m_device);
-    after(i);
+    step(h.after, i);
   }
-  std::vector<double> ms;
-  const auto start = std::chrono::steady_clock::now();
+  std::vector<double> ms, host_ms;
+  const auto start = clock::now();
   for (int i = 0; i < options.max_samples; ++i) {
-    before(i);
+    step(h.before, i);
     flush_cache();
 #ifdef AK_HAVE_CUDA
-    if (m_device.is_cuda()) {
+    if (m_device.is_cuda() && options.method == TimingMethod::events) {
       at::cuda::CUDAEvent begin(cudaEventDefault), end(cudaEventDefault);
       // Keep the GPU busy for ~20 us after the flush so the host's launch cost (large for a Python
       // launcher) is not counted as kernel time.
       at::cuda::sleep(40000);
       begin.record();
-      run(i);
+      const auto t0 = clock::now();
+      step(h.run, i);
+      host_ms.push_back(ms_since(t0));
       end.record();
+      step(h.snapshot, i);  // queued behind the end event, before any device-wide synchronisation
       end.synchronize();
       ms.push_back(begin.elapsed_time(end));
     } else
 #endif
     {
-      const auto t0 = std::chrono::steady_clock::now();
-      run(i);
-      ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+      synchronize(m_device);  // device-wide: nothing of an earlier step is still running
+      const auto t0 = clock::now();
+      step(h.run, i);
+      host_ms.push_back(ms_since(t0));
+      if (options.method == TimingMethod::synchronized) synchronize(m_device);
+      ms.push_back(ms_since(t0));
+      step(h.snapshot, i);
     }
-    after(i);
+    synchronize(m_device);
+    step(h.after, i);
     const auto stats = summarise(ms);
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed = std::chrono::duration<double>(clock::now() - start).count();
     if (static_cast<int>(ms.size()) >= options.min_samples &&
         (median_rel_error(stats) < options.target_rel_error || elapsed > options.max_seconds)) {
       break;
     }
   }
-  return summarise(ms);
+  return summarise(ms, host_ms);
 }
 
 }  // namespace ak::harness

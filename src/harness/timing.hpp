@@ -9,7 +9,18 @@
 
 namespace ak::harness {
 
+/// How one sample is bracketed.
+enum class TimingMethod {
+  /// Device events on the timing stream around the call only; the host's launch cost is hidden behind a
+  /// short device sleep. The precise method, and the one the speed-ups are quoted with.
+  events,
+  /// The host clock between two device-wide synchronisations: sees the work of every stream and thread,
+  /// and includes the host's launch cost. The conservative method an implausible result is re-measured with.
+  synchronized,
+};
+
 struct TimingOptions {
+  TimingMethod method = TimingMethod::events;
   int warmup_calls = 3;
   int min_samples = 10;
   int max_samples = 300;
@@ -22,16 +33,33 @@ struct TimingStats {
   double min_ms = 0;
   double p25_ms = 0, p75_ms = 0;
   double rel_spread = 0;           ///< (p75 - p25) / median
+  double host_call_ms = 0;         ///< median host time inside run(i): the launch cost on a GPU
   int samples = 0;
 };
 
-/// Times `run(i)` for samples i = 0, 1, ...; `before(i)` (untimed) prepares sample i, `after(i)` (untimed)
-/// checks it and may throw. Only `run` sits between the two events.
+/// The steps of one sample. Only `run` is timed. `snapshot` runs right after the end of the timed
+/// region, on the timing stream, before anything synchronises the whole device: a copy of the outputs
+/// taken there holds exactly what the timed region produced (work left running on another stream or
+/// thread has not landed in it). Empty functions are skipped.
+struct SampleHooks {
+  std::function<void(int)> before;    ///< untimed: prepare sample i
+  std::function<void(int)> run;       ///< timed
+  std::function<void(int)> snapshot;  ///< untimed, not synchronised: copy what the timed region wrote
+  std::function<void(int)> after;     ///< untimed: check sample i (the device is synchronised first)
+};
+
+/// Times `run(i)` for samples i = 0, 1, ... On a GPU everything (preparation, the call, the checks) runs
+/// on a stream of the timer's own, which does not synchronise implicitly with any other: work a candidate
+/// puts on a stream of its own is not waited for by the end event, so the snapshot does not contain it.
 class SampleTimer {
  public:
   explicit SampleTimer(const at::Device& device);
+  TimingStats time(const SampleHooks& hooks, const TimingOptions& options);
+  /// The same, without a snapshot step.
   TimingStats time(const std::function<void(int)>& before, const std::function<void(int)>& run,
-                   const std::function<void(int)>& after, const TimingOptions& options);
+                   const std::function<void(int)>& after, const TimingOptions& options) {
+    return time(SampleHooks{before, run, {}, after}, options);
+  }
 
  private:
   void flush_cache();

@@ -3,9 +3,12 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <random>
 
 #include "backends/backend.hpp"
 #include "harness/compare.hpp"
+#include "harness/integrity.hpp"
 #include "harness/stages.hpp"
 #include "harness/timing.hpp"
 #include "hw/device.hpp"
@@ -17,7 +20,7 @@ namespace {
 /// bench of one starter stays within tens of seconds on one CPU core.
 constexpr double k_cpu_case_budget = 2e7;
 constexpr double k_interpreter_case_budget = 1e6;  // Triton's interpreter is numpy-driven and slow
-constexpr int k_timing_input_sets = 3;             // rotated, so consecutive samples see different data
+constexpr int k_timing_input_sets = 3;             // buffer slots, rotated: addresses repeat, values never do
 
 void emit(const nlohmann::json& j) {
   std::cout << k_event_prefix << j.dump() << std::endl;  // one line, flushed: the parent watches for hangs
@@ -34,51 +37,112 @@ nlohmann::json device_json(const hw::DeviceInfo& info) {
   return j;
 }
 
-struct TimedShape {
-  catalog::Shape shape;
-  nlohmann::json result;
+/// One buffer slot of the timing: inputs, outputs and the snapshot of the outputs, allocated once.
+struct Slot {
+  std::vector<at::Tensor> inputs, outputs, snapshot;
+  std::vector<double> scalars;
+  catalog::Problem fresh;  ///< the values this sample's inputs were filled with (the candidate never sees it)
+  std::vector<Binding> input_bindings, output_bindings;
 };
+
+struct CandidateTiming {
+  TimingStats stats;
+  std::string failure;  ///< "" when every timed output was right
+};
+
+/// Time the candidate with fresh inputs for every call. The inputs live in k_timing_input_sets slots whose
+/// addresses repeat and whose values never do (a new secret seed for each call): a cache keyed by address,
+/// or anything remembered from an earlier call, gives a wrong answer, and a cache keyed by content never
+/// hits. Each timed output is checked, from the snapshot taken right after the timed region, against an
+/// oracle computed only after the call (so it is never in memory while the candidate runs), from the
+/// untouched copy of the inputs, once the inputs are proven unchanged and still bound as they were.
+CandidateTiming time_candidate(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
+                               const catalog::Shape& shape, at::ScalarType dtype, uint64_t seed,
+                               const TimingOptions& opt) {
+  std::vector<Slot> slots(k_timing_input_sets);
+  for (int s = 0; s < k_timing_input_sets; ++s) {
+    auto p = type.make_problem({shape, dtype, "random", seed + s}, device);
+    slots[s].inputs = p.inputs;
+    slots[s].outputs = allocate_outputs(p, device);
+    for (const auto& o : slots[s].outputs) slots[s].snapshot.push_back(at::empty_like(o));
+  }
+  const auto tol = type.tolerance(dtype);
+  CandidateTiming result;
+  auto failed = [&](std::string why) {
+    if (result.failure.empty()) result.failure = std::move(why);
+  };
+  uint64_t calls = 0;  // warm-up calls included: every call gets its own seed
+  SampleHooks hooks;
+  hooks.before = [&](int i) {
+    auto& slot = slots[i % k_timing_input_sets];
+    slot.fresh = type.make_problem({shape, dtype, "random", seed + k_timing_input_sets + calls++}, device);
+    for (std::size_t k = 0; k < slot.inputs.size(); ++k) slot.inputs[k].copy_(slot.fresh.inputs[k]);
+    slot.scalars = slot.fresh.scalars;
+    for (auto& o : slot.outputs) poison(o);
+    slot.input_bindings = bindings(slot.inputs);
+    slot.output_bindings = bindings(slot.outputs);
+  };
+  hooks.run = [&](int i) {
+    auto& slot = slots[i % k_timing_input_sets];
+    if (auto r = kernel.call(slot.inputs, slot.outputs, slot.scalars); !r) failed(r.error().message);
+  };
+  hooks.snapshot = [&](int i) {
+    auto& slot = slots[i % k_timing_input_sets];
+    for (std::size_t k = 0; k < slot.outputs.size(); ++k) slot.snapshot[k].copy_(slot.outputs[k], /*non_blocking=*/true);
+  };
+  hooks.after = [&](int i) {
+    if (!result.failure.empty()) return;
+    auto& slot = slots[i % k_timing_input_sets];
+    for (const auto& e : {rebinding_error(slot.input_bindings, slot.inputs, "input"),
+                          rebinding_error(slot.output_bindings, slot.outputs, "output")}) {
+      if (!e.empty()) return failed("a timed run: " + e);
+    }
+    for (std::size_t k = 0; k < slot.inputs.size(); ++k) {
+      if (!bitwise_equal(slot.inputs[k], slot.fresh.inputs[k])) {
+        return failed(fmt::format("a timed run modified input {} (inputs are read-only)", k));
+      }
+    }
+    const auto ref = type.reference(slot.fresh);
+    for (std::size_t k = 0; k < slot.snapshot.size(); ++k) {
+      // The snapshot, not the live output: what was there when the timed region ended.
+      auto cmp = compare(slot.snapshot[k], ref[k], tol, type.error_scale(slot.fresh, ref[k]));
+      if (!cmp.ok) return failed(fmt::format("a timed run was wrong: {}", cmp.message));
+    }
+  };
+  try {
+    result.stats = SampleTimer(device).time(hooks, opt);
+  } catch (const std::exception& e) {
+    // Typically an asynchronous device fault surfacing at a synchronisation.
+    std::string what = e.what();
+    if (auto nl = what.find('\n'); nl != std::string::npos) what = what.substr(0, nl);
+    failed(fmt::format("runtime error while timing: {}", what));
+  }
+  return result;
+}
+
+/// The eager PyTorch op, timed the same way (it needs no defences: three fixed input sets).
+TimingStats time_eager(const catalog::KernelType& type, const at::Device& device, const catalog::Shape& shape,
+                       at::ScalarType dtype, uint64_t seed, const TimingOptions& opt) {
+  std::vector<catalog::Problem> sets;
+  for (int s = 0; s < k_timing_input_sets; ++s) sets.push_back(type.make_problem({shape, dtype, "random", seed + s}, device));
+  return SampleTimer(device).time([](int) {}, [&](int i) { type.eager(sets[i % k_timing_input_sets]); }, [](int) {}, opt);
+}
 
 nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
                           const hw::DeviceInfo& info, const hw::Ceiling& ceiling, const catalog::Shape& shape,
-                          at::ScalarType dtype) {
-  std::vector<catalog::Problem> sets;
-  std::vector<std::vector<at::Tensor>> refs, outs;
-  for (int s = 0; s < k_timing_input_sets; ++s) {
-    sets.push_back(type.make_problem({shape, dtype, "random", 1000ULL + s}, device));
-    refs.push_back(type.reference(sets.back()));
-    outs.push_back(allocate_outputs(sets.back(), device));
-  }
-  const auto tol = type.tolerance(dtype);
-  SampleTimer timer(device);
+                          at::ScalarType dtype, const PlausibilityBound& bound) {
+  // A secret seed: inputs no candidate can have prepared answers for.
+  const uint64_t seed = (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
   TimingOptions opt;
   if (!device.is_cuda()) {
     opt.min_samples = 5;
     opt.max_samples = 50;
     opt.target_rel_error = 0.01;
   }
-  std::string timed_failure;
-  auto kernel_stats = timer.time(
-      [&](int i) {
-        for (auto& o : outs[i % k_timing_input_sets]) poison(o);
-      },
-      [&](int i) {
-        const auto& p = sets[i % k_timing_input_sets];
-        if (auto r = kernel.call(p.inputs, outs[i % k_timing_input_sets], p.scalars); !r && timed_failure.empty()) {
-          timed_failure = r.error().message;
-        }
-      },
-      [&](int i) {
-        // Every timed output is checked too: a kernel cannot be fast by skipping work when timed.
-        for (std::size_t k = 0; k < outs[i % k_timing_input_sets].size() && timed_failure.empty(); ++k) {
-          const auto& set = sets[i % k_timing_input_sets];
-          const auto& ref = refs[i % k_timing_input_sets][k];
-          auto cmp = compare(outs[i % k_timing_input_sets][k], ref, tol, type.error_scale(set, ref));
-          if (!cmp.ok) timed_failure = fmt::format("a timed run was wrong: {}", cmp.message);
-        }
-      },
-      opt);
-  auto eager_stats = timer.time([](int) {}, [&](int i) { type.eager(sets[i % k_timing_input_sets]); }, [](int) {}, opt);
+  const auto timed = time_candidate(type, kernel, device, shape, dtype, seed, opt);
+  const auto& kernel_stats = timed.stats;
+  std::string timed_failure = timed.failure;
+  const auto eager_stats = time_eager(type, device, shape, dtype, seed, opt);
 
   const double flops = type.flops(shape), bytes = type.bytes(shape, dtype);
   const double t = kernel_stats.median_ms * 1e-3, tr = eager_stats.median_ms * 1e-3;
@@ -117,6 +181,31 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
   if (info.spec) {
     j["pct_of_peak"] = memory_bound ? 100.0 * j["gb_s"].get<double>() / peak_bw
                                     : 100.0 * j["tflops"].get<double>() / peak_tflops;
+  }
+  // Too good to believe: flag it, and measure again with the method that sees every stream and thread.
+  const auto reasons = implausible_reasons(
+      j["speedup_vs_reference"].get<double>(),
+      j.contains("pct_of_peak") ? std::optional<double>(j["pct_of_peak"].get<double>()) : std::nullopt, bound);
+  if (!reasons.empty() && timed_failure.empty()) {
+    j["implausible"] = reasons;
+    TimingOptions sync_opt = opt;
+    sync_opt.method = TimingMethod::synchronized;
+    const auto again = time_candidate(type, kernel, device, shape, dtype, seed ^ 0x5eed5eedULL, sync_opt);
+    const auto eager_again = time_eager(type, device, shape, dtype, seed, sync_opt);
+    const auto empty = SampleTimer(device).time([](int) {}, [](int) {}, [](int) {}, sync_opt);
+    Remeasurement r{kernel_stats.median_ms, kernel_stats.host_call_ms, again.stats.median_ms, empty.median_ms};
+    const bool confirmed = again.failure.empty() && remeasurement_confirms(r);
+    j["remeasured"] = {{"method", "synchronized"},
+                       {"kernel_us", again.stats.median_ms * 1e3},
+                       {"reference_us", eager_again.median_ms * 1e3},
+                       {"speedup_vs_reference", again.stats.median_ms > 0 ? eager_again.median_ms / again.stats.median_ms : 0.0},
+                       {"empty_call_us", empty.median_ms * 1e3},
+                       {"host_call_us", kernel_stats.host_call_ms * 1e3},
+                       {"confirmed", confirmed}};
+    if (!again.failure.empty()) {
+      j["remeasured"]["failure"] = again.failure;
+      j["timed_failure"] = again.failure;  // a wrong timed output is wrong, whichever measurement saw it
+    }
   }
   return j;
 }
@@ -182,7 +271,7 @@ int run_worker(const WorkerOptions& o) {
           {"matmul_what", ceiling.matmul_what}});
     for (const auto& s : timing_shapes(**type, o, budget)) {
       emit({{"event", "case_start"}, {"stage", "timing"}, {"case", s.label}});
-      emit(time_shape(**type, **kernel, *device, info, ceiling, s, *dtype));
+      emit(time_shape(**type, **kernel, *device, info, ceiling, s, *dtype, PlausibilityBound{o.max_speedup}));
     }
   }
   emit({{"event", "done"}});

@@ -22,6 +22,7 @@ struct WorkerOptions {
   std::string timing_dtype = "f16";
   int max_timing_shapes = 0;                 ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;  ///< from the workspace: checked first, timed first
+  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is flagged and re-measured
 };
 
 /// Runs the whole check-then-time sequence; returns the process exit code.

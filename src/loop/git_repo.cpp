@@ -12,6 +12,10 @@ Expected<std::string> GitRepo::git(const std::vector<std::string>& args) {
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = util::run_command(argv, std::chrono::minutes(2));
   if (!r) return std::unexpected(r.error());
+  if (r->exit_code == 127) {  // the shell found no git to run
+    return fail("git is not installed or not on PATH (autokernel keeps the experiment history in git)",
+                "install git (Debian/Ubuntu: apt-get install git)");
+  }
   if (r->exit_code != 0) {
     std::string out = r->output;
     while (!out.empty() && out.back() == '\n') out.pop_back();

@@ -3,6 +3,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sstream>
 #include <unistd.h>
 
@@ -44,6 +45,9 @@ const std::vector<std::string>& ResultsLog::columns() {
 Expected<std::vector<ResultRow>> ResultsLog::read() const {
   std::error_code ec;
   if (!std::filesystem::exists(m_path, ec)) return std::vector<ResultRow>{};
+  if (!std::filesystem::is_regular_file(m_path, ec)) {
+    return fail(fmt::format("{} is not a regular file", m_path.string()), "move it away; autokernel starts a new one");
+  }
   auto text = util::read_file(m_path);
   if (!text) return std::unexpected(text.error());
   std::vector<ResultRow> rows;
@@ -51,6 +55,7 @@ Expected<std::vector<ResultRow>> ResultsLog::read() const {
   std::string line;
   bool header = true;
   while (std::getline(in, line)) {
+    if (in.eof()) break;  // no newline after it: a row still being written, or torn by a full disk
     if (header) {
       header = false;
       continue;
@@ -96,15 +101,27 @@ Expected<void> ResultsLog::append(const ResultRow& r) const {
                       r.throughput, clean(r.throughput_unit), r.latency_us, r.spread, r.pct_of_ceiling,
                       r.speedup_vs_reference, clean(r.config), clean(r.description), clean(r.commit), r.seconds);
   const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(fmt::format("cannot open {}: {}", m_path.string(), std::strerror(errno)));
-  // One write() of the whole row: appends are atomic, so a kill never leaves half a row.
+  auto failed = [&](int err) {
+    return fail(fmt::format("cannot record experiment {} in {}: {}", r.experiment, m_path.string(), util::io_error_text(err)),
+                util::hint_for(err));
+  };
+  if (fd < 0) return failed(errno);
+  struct stat st {};
+  ::fstat(fd, &st);
+  // One write() of the whole row: appends are atomic, so a kill never leaves half a row. A full disk can
+  // still take part of it: cut that part off again, so the next row starts on a line of its own.
   const ssize_t n = ::write(fd, text.data(), text.size());
-  const int err = errno;
-  ::close(fd);
-  if (n != static_cast<ssize_t>(text.size())) {
-    return fail(fmt::format("writing {} failed: {}", m_path.string(), n < 0 ? std::strerror(err) : "short write (disk full?)"));
+  int err = n < 0 ? errno : ENOSPC;
+  if (n == static_cast<ssize_t>(text.size())) {
+    if (::fdatasync(fd) == 0 || errno == EINVAL) {
+      ::close(fd);
+      return {};
+    }
+    err = errno;
   }
-  return {};
+  if (n > 0 && S_ISREG(st.st_mode)) (void)::ftruncate(fd, st.st_size);
+  ::close(fd);
+  return failed(err);
 }
 
 }  // namespace ak::loop

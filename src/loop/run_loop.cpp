@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <set>
+#include <unistd.h>
 
 #include <fmt/ranges.h>
 
 #include "backends/candidate.hpp"
+#include "loop/run_state.hpp"
 #include "loop/workspace.hpp"
 #include "util/fs.hpp"
 
@@ -107,13 +110,39 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   popts.seed = o.seed + ws.rows().size();
   auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
-  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain};
+  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
 
   const auto start = std::chrono::steady_clock::now();
   double spent_before = 0;
   for (const auto& r : ws.rows()) spent_before += r.seconds;
   std::map<std::string, bool> exhausted;
   int ran = 0;
+  RunState run_state;
+  run_state.tag = o.tag;
+  run_state.pid = ::getpid();
+  run_state.started_at = unix_now();
+  run_state.budget_s = o.budget_s;
+  run_state.spent_before_s = spent_before;
+  run_state.max_experiments = o.max_experiments;
+  auto record_state = [&](const std::string& current) -> Expected<void> {
+    run_state.updated_at = unix_now();
+    run_state.experiments = ran;
+    run_state.current_kernel = current;  // set only while an experiment is going on
+    run_state.current_since = run_state.updated_at;
+    auto progress = progress_from(ws.rows());
+    for (const auto& k : kernels) {
+      auto& p = progress[k.name];
+      p.exhausted = exhausted[k.name];
+      run_state.done[k.name] = done_reason(p, o);
+    }
+    return run_state.write(ws.dir());
+  };
+  auto finish = [&](const std::string& how, const std::string& why) -> Expected<void> {
+    run_state.state = how;
+    run_state.stop_reason = why;
+    return record_state("");
+  };
+  if (auto w = record_state(""); !w) return w;
   print(fmt::format("run {} in {}: {} kernels, proposer {}, {} experiments so far", o.tag, ws.dir().string(),
                     kernels.size(), o.proposer, ws.rows().size()));
 
@@ -121,10 +150,12 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (o.budget_s > 0 && spent_before + elapsed >= o.budget_s) {
       print("stopping: the time budget is spent");
+      if (auto w = finish("finished", "the time budget is spent"); !w) return w;
       break;
     }
     if (o.max_experiments > 0 && ran >= o.max_experiments) {
       print(fmt::format("stopping: {} experiments done", ran));
+      if (auto w = finish("finished", fmt::format("{} experiments done", ran)); !w) return w;
       break;
     }
     auto progress = progress_from(ws.rows());
@@ -143,8 +174,10 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     if (!pick) {
       print("stopping: every kernel is done");
       for (const auto& k : kernels) print(fmt::format("  {}: {}", k.name, done_reason(progress[k.name], o)));
+      if (auto w = finish("finished", "every kernel is done"); !w) return w;
       break;
     }
+    if (auto w = record_state(pick->name); !w) return w;
     const auto& p = progress[pick->name];
     Expected<ResultRow> row = fail("no experiment");
     if (!p.best) {
@@ -167,8 +200,12 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
       row = proposal->failure ? ws.record_failure(*pick, proposal->description, *proposal->failure)
                               : ws.run_experiment(*pick, proposal->source, proposal->description, proposal->config, settings);
     }
-    if (!row) return std::unexpected(row.error());
+    if (!row) {
+      (void)finish("failed", row.error().message);
+      return std::unexpected(row.error());
+    }
     ++ran;
+    if (auto w = record_state(""); !w) return w;
     // The live status line: where this kernel stands and how fast the run goes.
     const auto now = progress_from(ws.rows())[pick->name];
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -185,29 +222,101 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
                       now.best && now.baseline ? fmt::format(" ({:.2f}x baseline)", now.baseline->latency_us / now.best->latency_us) : "",
                       per_exp, eta, row->description.substr(0, 80)));
   }
-  if (g_stop) print("stopped on request; `autokernel run` again resumes here");
+  if (g_stop) {
+    print("stopped on request; `autokernel run` again resumes here");
+    if (auto w = finish("stopped", "stopped on request"); !w) return w;
+  }
   return {};
 }
 
-Expected<std::string> status_text(const std::filesystem::path& workspace) {
-  ResultsLog log(std::filesystem::absolute(workspace) / "results.tsv");
-  auto rows = log.read();
-  if (!rows) return std::unexpected(rows.error());
-  if (rows->empty()) return fmt::format("no experiments yet in {}", workspace.string());
-  std::string out = fmt::format("{:<24} {:>5} {:>5} {:>12} {:>12} {:>9} {:>10}\n", "kernel", "exps", "kept", "baseline_us",
-                                "best_us", "vs torch", "vs start");
+namespace {
+
+/// 3725 -> "1h02m", 125 -> "2m05s", 9 -> "9s".
+std::string duration_text(double seconds) {
+  const long t = std::lround(std::max(0.0, seconds));
+  if (t >= 3600) return fmt::format("{}h{:02}m", t / 3600, t % 3600 / 60);
+  if (t >= 60) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  return fmt::format("{}s", t);
+}
+
+}  // namespace
+
+Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
+  const auto workspace = std::filesystem::absolute(workspace_in);
+  std::error_code ec;
+  if (!std::filesystem::exists(workspace, ec)) {
+    return fail(fmt::format("no workspace at {}", workspace.string()), "start one with `autokernel run --workspace DIR --kernel FILE`");
+  }
+  ResultsLog log(workspace / "results.tsv");
+  auto all_rows = log.read();
+  if (!all_rows) return std::unexpected(all_rows.error());
+  const auto state = RunState::read(workspace);
+  const bool running = run_in_progress(workspace);
+  const double now = unix_now();
+  // The run the state file describes, else every row.
+  std::vector<ResultRow> rows;
+  for (const auto& r : *all_rows) {
+    if (!state || r.tag == state->tag) rows.push_back(r);
+  }
+
+  std::string out;
+  if (state) {
+    const double end = running ? now : state->updated_at;
+    std::string how = running                      ? fmt::format("running (pid {})", state->pid)
+                      : state->state == "running" ? "interrupted (`autokernel run` resumes it)"
+                                                   : fmt::format("{}: {}", state->state, state->stop_reason);
+    out += fmt::format("run {} in {}: {}, {} in this invocation\n", state->tag, workspace.string(), how,
+                       duration_text(end - state->started_at));
+    if (running && !state->current_kernel.empty()) {
+      out += fmt::format("now: {}, experiment {} for {}\n", state->current_kernel,
+                         state->experiments + 1, duration_text(now - state->current_since));
+    }
+    const double elapsed = end - state->started_at;
+    std::string pace = elapsed > 0 && state->experiments > 0
+                           ? fmt::format("{:.0f} experiments/hour", state->experiments * 3600.0 / elapsed)
+                           : std::string("no experiment finished yet");
+    std::string left;
+    if (state->budget_s > 0) {
+      left = fmt::format(" | budget {}: {} left", duration_text(state->budget_s),
+                         duration_text(state->budget_s - state->spent_before_s - elapsed));
+    } else if (state->max_experiments > 0 && state->experiments > 0) {
+      const int remaining = std::max(0, state->max_experiments - state->experiments);
+      left = fmt::format(" | {} experiments left, about {}", remaining,
+                         duration_text(elapsed / state->experiments * remaining));
+    }
+    out += fmt::format("{} experiments this invocation, {}{}\n", state->experiments, pace, left);
+  } else {
+    out += fmt::format("{}: {}\n", workspace.string(), running ? "a run is going on" : "no run recorded its state here");
+  }
+  if (rows.empty()) return out + "no experiments yet\n";
+
+  out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9}\n", "kernel", "state", "exps", "kept",
+                     "implaus", "baseline_us", "best_us", "vs torch", "vs start");
   double seconds = 0;
-  for (const auto& [name, p] : progress_from(*rows)) {
-    int kept = 0;
-    for (const auto& r : *rows) kept += r.kernel == name && r.status == "kept";
-    out += fmt::format("{:<24} {:>5} {:>5} {:>12.2f} {:>12.2f} {:>8.3f}x {:>9.3f}x\n", name, p.experiments, kept,
-                       p.baseline ? p.baseline->latency_us : 0.0, p.best ? p.best->latency_us : 0.0,
-                       p.best ? p.best->speedup_vs_reference : 0.0,
+  std::vector<std::string> reasons;
+  for (const auto& [name, p] : progress_from(rows)) {
+    int kept = 0, flagged = 0;
+    for (const auto& r : rows) {
+      if (r.kernel != name) continue;
+      kept += r.status == "kept";
+      flagged += r.status == "implausible";
+    }
+    std::string kstate = "waiting";
+    if (state && state->current_kernel == name && running) {
+      kstate = "working";
+    } else if (state && state->done.contains(name) && !state->done.at(name).empty()) {
+      kstate = "done";
+      reasons.push_back(fmt::format("  {}: {}", name, state->done.at(name)));
+    }
+    out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12.2f} {:>12.2f} {:>8.3f}x {:>8.3f}x\n", name, kstate,
+                       p.experiments, kept, flagged, p.baseline ? p.baseline->latency_us : 0.0,
+                       p.best ? p.best->latency_us : 0.0, p.best ? p.best->speedup_vs_reference : 0.0,
                        p.best && p.baseline ? p.baseline->latency_us / p.best->latency_us : 0.0);
     seconds += p.seconds;
   }
-  out += fmt::format("{} experiments, {:.0f} s, {:.0f} experiments/hour", rows->size(), seconds,
-                     seconds > 0 ? rows->size() * 3600.0 / seconds : 0.0);
+  for (const auto& r : reasons) out += r + "\n";
+  out += fmt::format("{} experiments, {} in experiments, {:.0f} experiments/hour", rows.size(), duration_text(seconds),
+                     seconds > 0 ? rows.size() * 3600.0 / seconds : 0.0);
   return out;
 }
 

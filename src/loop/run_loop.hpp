@@ -28,6 +28,7 @@ struct RunOptions {
   double target_speedup = 0;                 ///< move on at this speed-up over the kernel's baseline; 0: none
   double done_pct_of_ceiling = 90;           ///< move on at this % of the measured ceiling
   double min_gain = 0.01;                    ///< keep only gains above this fraction (and above the noise)
+  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is re-measured before it is kept
   std::string dtype = "f16";
   int case_timeout_s = 60;
   uint64_t seed = 1;
@@ -40,7 +41,9 @@ void request_stop();
 /// `print` receives the live status lines.
 Expected<void> run_loop(const RunOptions& options, const std::function<void(const std::string&)>& print);
 
-/// One screen on where a workspace stands (kernels, best speed-ups, experiments, kept).
+/// One screen on where a workspace stands, during a run or after it: whether a run is going on, its
+/// current kernel, the time left, experiments per hour, and per kernel its state (working, done and
+/// why), experiments, kept, flagged and best speed-ups.
 Expected<std::string> status_text(const std::filesystem::path& workspace);
 
 }  // namespace ak::loop

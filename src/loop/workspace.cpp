@@ -8,6 +8,7 @@
 
 #include "backends/candidate.hpp"
 #include "harness/bench.hpp"
+#include "loop/keep_rule.hpp"
 #include "util/fs.hpp"
 
 namespace ak::loop {
@@ -39,6 +40,7 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   }
   r.config = config;
   r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
+  if (status == "implausible") r.description += " [" + rep.plausibility_note() + "]";
   r.commit = commit;
   r.seconds = rep.total_s;
   return r;
@@ -50,6 +52,7 @@ harness::BenchReport bench(const std::filesystem::path& file, const BenchSetting
   req.timing_dtype = s.dtype;
   req.max_timing_shapes = 1;  // the loop compares one shape; `autokernel bench` gives the full picture
   req.case_timeout = std::chrono::seconds(s.case_timeout_s);
+  req.max_speedup = s.max_speedup;
   auto rep = harness::run_bench(req, nullptr);
   if (!rep) {
     // The file parsed when the experiment began; an error now is the candidate's own (a bad knob line).
@@ -80,10 +83,19 @@ Expected<std::unique_ptr<Workspace>> Workspace::open(const std::filesystem::path
   const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return fail(fmt::format("cannot open {}", lock_path.string()));
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // The holder wrote its pid into the lock file: name it, so the user can find it.
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
     ::close(fd);
-    return fail(fmt::format("another autokernel run is using {}", dir.string()),
-                "wait for it to finish, or use another --workspace");
+    const std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    return fail(fmt::format("another autokernel run is using {}{}", dir.string(),
+                            pid.empty() ? "" : fmt::format(" (pid {})", pid)),
+                "wait for it to finish (`autokernel status` shows where it is), or use another --workspace");
   }
+  // Our pid, for the message another run gives (best effort: the lock itself is what matters).
+  const auto pid = std::to_string(::getpid());
+  (void)!::ftruncate(fd, 0);
+  (void)!::pwrite(fd, pid.data(), pid.size(), 0);
   std::unique_ptr<Workspace> ws(new Workspace(dir, tag, fd));
   if (!std::filesystem::exists(dir / ".gitignore")) {
     if (auto w = util::write_file_atomic(dir / ".gitignore", k_gitignore); !w) return std::unexpected(w.error());
@@ -188,13 +200,9 @@ Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const st
   auto commit = m_repo.commit({k.file.string()}, fmt::format("exp {}: {}: {}", experiment, k.name, description));
   if (!commit) return std::unexpected(commit.error());
   const auto rep = bench(m_dir / k.file, s);
-  const double new_us = rep.primary().value("kernel_us", 0.0);
-  // Keep only a gain beyond the noise of both measurements and beyond min_gain.
-  const double threshold = std::max(s.min_gain, 0.5 * (best_spread + rep.primary().value("kernel_spread", 0.0)));
-  const bool faster = rep.passed() && new_us > 0 && new_us < best_us * (1.0 - threshold);
-  const std::string status = faster ? "kept" : rep.passed() ? "reverted" : std::string(harness::outcome_name(rep.outcome));
+  const std::string status = judge(rep, best_us, best_spread, s.min_gain);
   auto row = row_from(rep, m_tag, experiment, k.name, status, config, description, *commit);
-  if (!faster) {
+  if (status != "kept") {
     if (auto r = m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
   }
   if (auto a = append(row); !a) return std::unexpected(a.error());

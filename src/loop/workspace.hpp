@@ -27,6 +27,7 @@ struct BenchSettings {
   std::string dtype = "f16";
   int case_timeout_s = 60;
   double min_gain = 0.01;  ///< keep only gains above this fraction (and above the noise)
+  double max_speedup = 10; ///< a speed-up over PyTorch above this is re-measured before it can be kept
 };
 
 class Workspace {

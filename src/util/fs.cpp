@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 #include <ftw.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,16 @@
 #include <cstring>
 
 namespace ak::util {
+
+std::string io_error_text(int err) {
+  if (err == ENOSPC || err == EDQUOT) return fmt::format("{} (the disk is full)", std::strerror(err));
+  return std::strerror(err);
+}
+
+std::string hint_for(int err) {
+  if (err == ENOSPC || err == EDQUOT || err == EFBIG) return "free some disk space, then run the command again";
+  return "";
+}
 
 Expected<std::string> read_file(const std::filesystem::path& path) {
   std::error_code ec;
@@ -29,25 +40,42 @@ Expected<std::string> read_file(const std::filesystem::path& path) {
   return ss.str();
 }
 
+Expected<void> write_all(int fd, std::string_view content, const std::filesystem::path& path) {
+  std::size_t done = 0;
+  while (done < content.size()) {
+    const ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      return fail(fmt::format("writing {} failed: {}", path.string(), io_error_text(n < 0 ? errno : ENOSPC)),
+                  hint_for(n < 0 ? errno : ENOSPC));
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
 Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   auto tmp = path;
   tmp += fmt::format(".tmp.{}", ::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) {
-      return fail(fmt::format("cannot write {}", tmp.string()));
-    }
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      return fail(fmt::format("writing {} failed (disk full?)", tmp.string()));
-    }
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    return fail(fmt::format("cannot write {}: {}", tmp.string(), io_error_text(err)), hint_for(err));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return fail(fmt::format("cannot rename into {}", path.string()));
+  auto w = write_all(fd, content, tmp);
+  // fsync: on a full disk a delayed allocation fails here or at close, not at write().
+  if (w && ::fsync(fd) != 0 && errno != EINVAL) {
+    w = fail(fmt::format("writing {} failed: {}", tmp.string(), io_error_text(errno)), hint_for(errno));
+  }
+  if (::close(fd) != 0 && w) w = fail(fmt::format("writing {} failed: {}", tmp.string(), io_error_text(errno)), hint_for(errno));
+  if (!w) {
+    ::unlink(tmp.c_str());  // never leave a half-written file behind
+    return w;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(fmt::format("cannot rename into {}: {}", path.string(), io_error_text(err)), hint_for(err));
   }
   return {};
 }

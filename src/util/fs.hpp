@@ -13,8 +13,17 @@ namespace ak::util {
 /// Whole file as a string, or an error naming the path.
 Expected<std::string> read_file(const std::filesystem::path& path);
 
-/// Write atomically: to a temporary file beside `path`, then rename over it.
+/// Write atomically: to a temporary file beside `path`, flushed to disk, then renamed over it. On any
+/// failure (a full disk included, with a message that says so) `path` is left as it was.
 Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+/// strerror(err), saying "the disk is full" where that is what it means.
+std::string io_error_text(int err);
+/// What to do about an I/O error `err` ("" when there is nothing useful to say).
+std::string hint_for(int err);
+
+/// Write all of `content` to `fd` (retrying short writes); `path` names it in the error.
+Expected<void> write_all(int fd, std::string_view content, const std::filesystem::path& path);
 
 /// Remove a file or a whole tree (no error if absent). Use this, never std::filesystem::remove_all:
 /// libtorch.so exports its own build of that function, which the loader may bind instead, and it crashes.

@@ -1,0 +1,17 @@
+// Whether an experiment is kept: the one rule the loop, `autokernel keep` and the tests share.
+#pragma once
+
+#include <string>
+
+#include "harness/bench.hpp"
+
+namespace ak::loop {
+
+/// The row status of a benched experiment against the best so far (`best_us`, `best_spread`):
+/// "kept" when it passed, is faster than the best by more than the noise of both measurements (half the
+/// sum of their interquartile spreads) and more than `min_gain`, and is plausible, or implausible but
+/// confirmed by the re-measurement; "implausible" when it would be kept but its speed was not confirmed;
+/// "reverted" when it passed but is not faster; else the bench's outcome ("incorrect", "crashed", ...).
+std::string judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain);
+
+}  // namespace ak::loop
