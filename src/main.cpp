@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
       {"status", ak::cli::add_status_command(app)},
       {"keep", ak::cli::add_keep_command(app)},
       {"revert", ak::cli::add_revert_command(app)},
+      {"report", ak::cli::add_report_command(app)},
       {"hw", ak::cli::add_hw_command(app)},
       {"worker", ak::cli::add_worker_command(app)}};
   try {

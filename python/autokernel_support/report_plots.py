@@ -30,6 +30,8 @@ _STYLE = {
     "reverted": ("x", "#7f7f7f", "reverted (not faster)"),
 }
 _FAILED = ("v", "#d62728", "failed (incorrect, crashed, ...)")
+# A progress plot whose values span more than this ratio gets a log axis.
+_LOG_RATIO = 20
 
 
 def _save(fig, stem, plt):
@@ -48,13 +50,19 @@ def progress(spec, plt):
 
     fig, ax = plt.subplots(figsize=(7.5, 4.0))
     points = spec.get("points", [])
+    # Far below its ceiling (a CPU kernel, a first starter) the data would be a flat line at the bottom of a
+    # linear axis: a log axis then shows the experiments and both lines; failures sit on its floor.
+    positive = [p["throughput"] for p in points if p["throughput"] > 0 and p["status"] in _STYLE]
+    lines = [v for v in (spec.get("reference"), spec.get("ceiling")) if v]
+    log = bool(positive) and max(positive + lines) > _LOG_RATIO * min(positive + lines)
+    floor = min(positive + lines) / 2 if log else 0.0
     groups = {}
     for p in points:
         key = p["status"] if p["status"] in _STYLE else "failed"
         groups.setdefault(key, []).append(p)
     for key, pts in groups.items():
         marker, colour, label = _STYLE.get(key, _FAILED)
-        ys = [p["throughput"] if key in _STYLE else 0.0 for p in pts]
+        ys = [p["throughput"] if key in _STYLE else floor for p in pts]
         ax.scatter([p["experiment"] for p in pts], ys, marker=marker, color=colour, label=f"{label}: {len(pts)}",
                    zorder=3, s=36, clip_on=False)
     best_x, best_y, best = [], [], None
@@ -75,7 +83,9 @@ def progress(spec, plt):
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("experiment")
     ax.set_ylabel(f"throughput [{spec['unit']}]")
-    ax.set_ylim(bottom=0)
+    if log:
+        ax.set_yscale("log")
+    ax.set_ylim(bottom=floor)
     ax.set_title(spec.get("title", ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
