@@ -29,6 +29,13 @@ std::string escape_html(const std::string& s) {
   return out;
 }
 
+/// The text without its span marks (for <title>, which holds no markup).
+std::string plain(std::string s) {
+  std::erase(s, '`');
+  for (auto at = s.find("**"); at != std::string::npos; at = s.find("**")) s.erase(at, 2);
+  return s;
+}
+
 /// `code` and **bold** spans to HTML; the rest escaped. An unclosed span runs to the end of the text.
 std::string inline_html(const std::string& s) {
   std::string out;
@@ -155,7 +162,7 @@ std::string to_html(const Document& doc, const std::filesystem::path& dir) {
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n"
       "</head>\n<body>\n<h1>{}</h1>\n",
-      escape_html(doc.title), k_style, inline_html(doc.title));
+      escape_html(plain(doc.title)), k_style, inline_html(doc.title));
   for (const auto& block : doc.blocks) {
     std::visit(Overloaded{
                    [&](const Heading& h) { out += fmt::format("<h{0}>{1}</h{0}>\n", h.level + 1, inline_html(h.text)); },

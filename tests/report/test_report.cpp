@@ -248,6 +248,13 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     row.description = "compute | fewer times";  // a pipe: must not break the Markdown table
     row.commit = git(ws, {"rev-parse", "HEAD"});
     ASSERT_TRUE(log.append(row));
+    // A crash: committed, measured nothing, reset.
+    std::ofstream(ws / rel, std::ios::app) << "// crashes\n";
+    git(ws, {"commit", "-q", "-am", "exp: crash"});
+    const auto crashed = git(ws, {"rev-parse", "HEAD"});
+    git(ws, {"reset", "-q", "--hard", "HEAD~1"});
+    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", "crashed", "FAIL", 0, "", 0, 0, 0, 0, "REPEAT=1,UNROLL=1",
+                            "an idea [crashed in stage 2]", crashed, 1.0}));
   }
 }
 
@@ -296,9 +303,20 @@ TEST(Report, WithoutMatplotlibTheReportIsStillWrittenAndSaysHowToInstallIt) {
   EXPECT_NE(md.find("pip install matplotlib"), std::string::npos);
   EXPECT_EQ(md.find("(plots/"), std::string::npos) << "links to plots that were not drawn";
   expect_self_contained(read(ws / "morning/report.html"));
-  // Still the whole report: the kernel's rows and its diff.
+  // Still the whole report: the kernel's rows, its counts and its diff (the kept edit, not the crash).
   EXPECT_EQ(table_rows(md, "1", "kept").size(), 1u);
+  const auto crashed = table_rows(md, "2", "crashed");
+  ASSERT_EQ(crashed.size(), 1u);
+  EXPECT_EQ(crashed[0][2], "-");  // measured nothing
+  EXPECT_EQ(crashed[0][3], "-");
+  const auto overview = table_rows(md, "rmsnorm_cpu", "cpu");
+  ASSERT_EQ(overview.size(), 1u);
+  EXPECT_EQ(overview[0][3], "1");  // kept
+  EXPECT_EQ(overview[0][4], "0");  // reverted
+  EXPECT_EQ(overview[0][5], "1");  // failed
+  EXPECT_NE(md.find("1 failed (1 crashed)"), std::string::npos);
   EXPECT_NE(md.find("+// @knob REPEAT=2"), std::string::npos);
+  EXPECT_EQ(md.find("+// crashes"), std::string::npos);
 }
 
 TEST(Report, AFolderThatIsNotAWorkspaceIsBadInput) {
