@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what autokernel builds and runs with, only where it is missing:
 # Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json, libcurl) and, from PyPI,
-# torch (libtorch and the PyTorch references), Triton (comes with torch), numpy and pytest.
+# torch (libtorch and the PyTorch references), Triton (comes with torch), numpy, pytest and matplotlib
+# (the plots of `autokernel report`).
 set -euo pipefail
 
 TORCH_VERSION="${AUTOKERNEL_TORCH_VERSION:-2.11.0}"
@@ -21,7 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # numpy < 2.3: Triton 3.6's CPU interpreter converts 1-element arrays with int(), which numpy 2.3 rejects.
-if ! "$PY" -c "import torch, triton, pytest, numpy; assert tuple(map(int, numpy.__version__.split('.')[:2])) < (2, 3)" >/dev/null 2>&1; then
-  echo "[install] pip install torch==${TORCH_VERSION} 'numpy<2.3' pytest (torch is a large download)"
-  "$PY" -m pip install -q --disable-pip-version-check "torch==${TORCH_VERSION}" "numpy<2.3" pytest
+if ! "$PY" -c "import torch, triton, pytest, numpy, matplotlib; assert tuple(map(int, numpy.__version__.split('.')[:2])) < (2, 3)" >/dev/null 2>&1; then
+  echo "[install] pip install torch==${TORCH_VERSION} 'numpy<2.3' pytest matplotlib (torch is a large download)"
+  "$PY" -m pip install -q --disable-pip-version-check "torch==${TORCH_VERSION}" "numpy<2.3" pytest matplotlib
 fi

@@ -6,5 +6,5 @@ bash scripts/install_deps.sh
 bash scripts/build.sh
 # Each GoogleTest case runs as its own process: a candidate's crash never takes others with it.
 (cd build && ctest --output-on-failure -j2 --timeout 1200)
-# The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU).
-"${PYTHON:-python3}" -m pytest -q tests/triton
+# The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), and the report's plotter.
+"${PYTHON:-python3}" -m pytest -q tests/triton tests/report

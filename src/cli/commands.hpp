@@ -18,6 +18,7 @@ Runner add_keep_command(CLI::App& app);
 Runner add_revert_command(CLI::App& app);
 Runner add_export_command(CLI::App& app);
 Runner add_verify_command(CLI::App& app);
+Runner add_report_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;

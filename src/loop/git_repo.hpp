@@ -20,6 +20,10 @@ class GitRepo {
   Expected<void> checkout_branch(const std::string& branch);
   /// Stage `paths` and commit; returns the new commit's hash. An empty commit is allowed (a re-run).
   Expected<std::string> commit(const std::vector<std::string>& paths, const std::string& message);
+  /// `git diff from to -- path`: what changed in `path` between two commits (unified, as git prints it).
+  Expected<std::string> diff(const std::string& from, const std::string& to, const std::string& path) {
+    return git({"diff", "--no-color", "--no-ext-diff", from, to, "--", path});
+  }
   /// The first line of HEAD's commit message.
   Expected<std::string> head_subject() { return git({"log", "-1", "--format=%s"}); }
   /// The hash of `rev` ("HEAD", "HEAD~1", a branch).

@@ -1,0 +1,54 @@
+// The report's end-to-end numbers: the speed-up Amdahl's law predicts from each kernel's share of the
+// model's time and its own speed-up, and the one `verify` measured, when it has run.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace ak::report {
+
+/// Shares of the model's time, from profile.json: {"kernels": [{"name": "rmsnorm_cuda", "share": 0.12}, ...]}.
+/// A share is a fraction of the whole model's time (0..1]; what the entries leave is time in other ops.
+/// A name is a workspace kernel's ("rmsnorm_cuda") or a kernel type's ("rmsnorm", for every backend of it).
+struct Profile {
+  std::map<std::string, double> share_by_name;
+};
+/// nullopt when the file does not exist; an error when it exists but is not as above.
+Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path);
+
+/// One kernel's part of the prediction.
+struct KernelShare {
+  std::string name;
+  double share = 0;    ///< of the model's time, 0..1
+  double speedup = 1;  ///< what the model gains in that share: the best version vs PyTorch eager, at least 1
+  std::string note;    ///< why its share or speed-up is what it is, when that needs saying
+};
+
+struct Prediction {
+  bool from_profile = false;  ///< false: equal shares, the model assumed to be only these kernels
+  std::vector<KernelShare> kernels;
+  double other_share = 0;     ///< time outside the workspace's kernels, unchanged
+  double speedup = 1;         ///< 1 / (other + sum share / speedup)
+};
+
+/// `speedups`: workspace kernel -> its best version's speed-up over PyTorch eager. A kernel slower than
+/// eager counts as 1 (the model keeps the eager op). Without a profile every kernel gets an equal share.
+Prediction predict(const std::map<std::string, double>& speedups, const std::map<std::string, std::string>& type_of,
+                   const std::optional<Profile>& profile);
+
+/// What `verify` measured, from verify.json: {"speedup": 1.31, "outputs_match": true, "eager_ms": 12.0,
+/// "optimized_ms": 9.2}. "speedup" may be left out when both times are given; the rest is optional.
+struct Measured {
+  double speedup = 0;
+  std::optional<bool> outputs_match;
+  std::optional<double> eager_ms, optimized_ms;
+};
+/// nullopt when the file does not exist; an error when it exists but is not as above.
+Expected<std::optional<Measured>> read_verify(const std::filesystem::path& path);
+
+}  // namespace ak::report

@@ -1,0 +1,373 @@
+// `autokernel report`, run as a user runs it: after a real CPU `autokernel run` (search proposer), and on
+// small workspaces made here by hand where a test needs exact numbers (profile shares, verify results).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "loop/results_log.hpp"
+#include "report/amdahl.hpp"
+#include "test_support.hpp"
+#include "util/fs.hpp"
+
+namespace ak {
+namespace {
+
+namespace fs = std::filesystem;
+using test::autokernel;
+using test::git;
+
+const fs::path k_rms = test::source_dir() / "tests/data/loop_kernels/rmsnorm_repeat.cpp";
+const fs::path k_reduce = test::source_dir() / "tests/data/loop_kernels/reduce_repeat.cpp";
+
+fs::path fresh_dir(const std::string& name) {
+  auto dir = fs::temp_directory_path() / ("ak_report_" + name);
+  (void)util::remove_tree(dir);
+  return dir;
+}
+
+std::string read(const fs::path& p) { return *util::read_file(p); }
+
+/// The cells of a Markdown table line "| a | b |" (escaped pipes stay inside their cell).
+std::vector<std::string> cells(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cell;
+  for (std::size_t i = 1; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == '|') {
+      cell += '|';
+      ++i;
+    } else if (line[i] == '|') {
+      out.push_back(cell.substr(cell.find_first_not_of(' ') == std::string::npos ? 0 : cell.find_first_not_of(' ')));
+      while (!out.back().empty() && out.back().back() == ' ') out.back().pop_back();
+      cell.clear();
+    } else {
+      cell += line[i];
+    }
+  }
+  return out;
+}
+
+/// Lines of `md` that are table rows whose first cells are `first` and `second`.
+std::vector<std::vector<std::string>> table_rows(const std::string& md, const std::string& first, const std::string& second) {
+  std::vector<std::vector<std::string>> out;
+  std::istringstream in(md);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("| ")) continue;
+    auto c = cells(line);
+    if (c.size() >= 2 && c[0] == first && c[1] == second) out.push_back(c);
+  }
+  return out;
+}
+
+/// A number the report printed ("12.35", "1.234x", "45.6%", "-" for none) against the value results.tsv holds.
+void expect_number(const std::string& printed, double expected, const std::string& what) {
+  if (expected == 0) {
+    EXPECT_EQ(printed, "-") << what;
+    return;
+  }
+  ASSERT_FALSE(printed.empty()) << what;
+  const double v = std::stod(printed);
+  // The report prints four significant digits.
+  EXPECT_NEAR(v, expected, std::max(1e-4, 1e-3 * std::abs(expected))) << what << ": printed " << printed;
+}
+
+bool is_png(const fs::path& p) {
+  const auto text = read(p);
+  return text.size() > 8 && text.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0;
+}
+
+/// Parsed by Python's XML parser (the SVG is XML; no XML library is linked into the C++ side).
+bool svg_parses(const fs::path& p) {
+  auto r = util::run_command({"/usr/bin/env", "python3", "-c",
+                              "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); "
+                              "sys.exit(0 if r.tag.endswith('svg') else 1)",
+                              p.string()},
+                             std::chrono::minutes(1));
+  return r && r->exit_code == 0;
+}
+
+/// Every src= and href= of the page points inside it (#fragment) or is a data: URI, and nothing is loaded
+/// from elsewhere by other means (stylesheet links, scripts, CSS url()).
+void expect_self_contained(const std::string& html) {
+  const std::regex ref(R"re(\b(?:src|href)\s*=\s*["']([^"']*)["'])re", std::regex::icase);
+  int refs = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), ref); it != std::sregex_iterator(); ++it) {
+    const auto target = (*it)[1].str();
+    EXPECT_TRUE(target.starts_with("#") || target.starts_with("data:")) << "external reference: " << target;
+    ++refs;
+  }
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("url(http"), std::string::npos);
+  EXPECT_EQ(html.find("@import"), std::string::npos);
+}
+
+bool has_matplotlib() {
+  auto r = util::run_command({"/usr/bin/env", "python3", "-c", "import matplotlib"}, std::chrono::minutes(1));
+  return r && r->exit_code == 0;
+}
+
+TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged) {
+  const auto ws = fresh_dir("run");
+  const auto run = autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--kernel",
+                               k_reduce.string(), "--max-experiments", "12", "--max-reverts", "4", "--tag", "night"});
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const auto r = autokernel({"report", "--workspace", ws.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = ws / "report";
+  ASSERT_TRUE(fs::exists(out / "report.md"));
+  ASSERT_TRUE(fs::exists(out / "report.html"));
+  const auto md = read(out / "report.md");
+  const auto html = read(out / "report.html");
+  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  ASSERT_EQ(rows.size(), 12u);
+
+  // One table row per results.tsv row, with its numbers.
+  for (const auto& row : rows) {
+    const auto found = table_rows(md, std::to_string(row.experiment), row.status);
+    ASSERT_EQ(found.size(), 1u) << "experiment " << row.experiment << " (" << row.status << ")\n" << md;
+    const auto& c = found[0];
+    ASSERT_EQ(c.size(), 10u);
+    const auto what = fmt::format("experiment {}", row.experiment);
+    expect_number(c[2], row.throughput, what + " throughput");
+    expect_number(c[3], row.latency_us, what + " latency");
+    expect_number(c[5], row.pct_of_ceiling, what + " % of ceiling");
+    expect_number(c[6], row.speedup_vs_reference, what + " speed-up");
+    EXPECT_EQ(c[7], row.config);
+    EXPECT_TRUE(row.commit.starts_with(c[9])) << c[9];
+  }
+
+  // Kept and reverted counts per kernel agree with results.tsv.
+  std::map<std::string, std::pair<int, int>> counts;
+  for (const auto& row : rows) {
+    counts[row.kernel].first += row.status == "kept";
+    counts[row.kernel].second += row.status == "reverted";
+  }
+  int kept_total = 0;
+  for (const auto& [kernel, kr] : counts) {
+    const auto found = table_rows(md, kernel, "cpu");
+    ASSERT_EQ(found.size(), 1u) << kernel;
+    EXPECT_EQ(found[0][3], std::to_string(kr.first)) << kernel << " kept";
+    EXPECT_EQ(found[0][4], std::to_string(kr.second)) << kernel << " reverted";
+    EXPECT_NE(md.find(fmt::format("{} kept, {} reverted", kr.first, kr.second)), std::string::npos) << kernel;
+    kept_total += kr.first;
+  }
+  ASSERT_GE(kept_total, 1) << "the search found no gain: nothing to diff";
+
+  // The diff of each kept kernel is its real change: the REPEAT default moved from 8 to the kept value,
+  // exactly as git shows it.
+  for (const auto& [kernel, kr] : counts) {
+    if (kr.first == 0) continue;
+    const loop::ResultRow *base = nullptr, *best = nullptr;
+    for (const auto& row : rows) {
+      if (row.kernel != kernel) continue;
+      if (row.status == "baseline") base = &row;
+      if (row.status == "kept") best = &row;
+    }
+    ASSERT_TRUE(base && best);
+    const auto diff = git(ws, {"diff", base->commit, best->commit, "--", "kernels/" + kernel + "/"});
+    ASSERT_FALSE(diff.empty());
+    EXPECT_NE(md.find(diff), std::string::npos) << kernel << ": the report's diff is not git's:\n" << diff;
+    EXPECT_NE(diff.find("-// @knob REPEAT=8"), std::string::npos) << diff;
+    const auto cfg = best->config.find("REPEAT=");
+    ASSERT_NE(cfg, std::string::npos);
+    const auto repeat = best->config.substr(cfg, best->config.find(',', cfg) - cfg);
+    EXPECT_NE(md.find("+// @knob " + repeat), std::string::npos) << repeat;
+  }
+
+  // No profile and no verify yet: both are said, and the prediction is Amdahl's over equal shares.
+  EXPECT_NE(md.find("There is no profile yet"), std::string::npos);
+  EXPECT_NE(md.find("**Measured: not measured.**"), std::string::npos);
+  double time = 0;
+  for (const auto& [kernel, kr] : counts) {
+    double best = 0;
+    for (const auto& row : rows) {
+      if (row.kernel == kernel && row.correctness == "PASS" && (row.status == "baseline" || row.status == "kept")) {
+        best = row.speedup_vs_reference;
+      }
+    }
+    time += (1.0 / counts.size()) / std::max(1.0, best);
+  }
+  EXPECT_NE(md.find(fmt::format("**Predicted: {:.3f}x**", 1.0 / time)), std::string::npos) << md.substr(0, 2000);
+
+  // The page stands alone, with its plots inlined.
+  expect_self_contained(html);
+  if (!has_matplotlib()) GTEST_SKIP() << "matplotlib is not installed: the plots are not drawn";
+  for (const auto* plot : {"roofline_cpu", "rmsnorm_cpu_progress", "reduce_cpu_progress"}) {
+    EXPECT_TRUE(is_png(out / "plots" / (std::string(plot) + ".png"))) << plot;
+    EXPECT_TRUE(svg_parses(out / "plots" / (std::string(plot) + ".svg"))) << plot;
+    EXPECT_NE(md.find(fmt::format("(plots/{}.png)", plot)), std::string::npos) << plot;
+  }
+  int svgs = 0;
+  for (auto at = html.find("<svg"); at != std::string::npos; at = html.find("<svg", at + 1)) ++svgs;
+  EXPECT_EQ(svgs, 3);
+  EXPECT_NE(r.output.find("wrote 6 plots"), std::string::npos) << r.output;
+}
+
+/// A workspace made by hand: each kernel a starter commit, a baseline row and optionally one kept edit.
+struct HandKernel {
+  std::string name;         ///< e.g. rmsnorm_cpu
+  fs::path source;          ///< its starter
+  double speedup = 1;       ///< the kept version's speed-up vs PyTorch eager
+  bool keep_an_edit = true;
+};
+
+void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) {
+  fs::create_directories(ws);
+  git(ws, {"init", "-q"});
+  git(ws, {"config", "user.email", "t@localhost"});
+  git(ws, {"config", "user.name", "t"});
+  git(ws, {"checkout", "-q", "-b", "autokernel/hand"});
+  const loop::ResultsLog log(ws / "results.tsv");
+  int exp = 0;
+  for (const auto& k : kernels) {
+    const auto rel = fs::path("kernels") / k.name / "kernel.cpp";
+    fs::create_directories(ws / rel.parent_path());
+    fs::copy_file(k.source, ws / rel, fs::copy_options::overwrite_existing);
+    git(ws, {"add", rel.string()});
+    git(ws, {"commit", "-q", "-m", "add " + k.name});
+    loop::ResultRow row{exp++, "hand", k.name, "cpu", "baseline", "PASS", 2.0, "GB/s", 100.0, 0.01, 20.0, 0.5,
+                        "REPEAT=8,UNROLL=1", "baseline", git(ws, {"rev-parse", "HEAD"}), 3.0};
+    ASSERT_TRUE(log.append(row));
+    if (!k.keep_an_edit) continue;
+    auto text = read(ws / rel);
+    text.replace(text.find("@knob REPEAT=8"), 14, "@knob REPEAT=2");
+    std::ofstream(ws / rel) << text;
+    git(ws, {"commit", "-q", "-am", "exp: REPEAT=2"});
+    row.experiment = exp++;
+    row.status = "kept";
+    row.throughput = 2.0 * k.speedup / 0.5;
+    row.latency_us = 100.0 * 0.5 / k.speedup;
+    row.pct_of_ceiling = 20.0 * k.speedup / 0.5;
+    row.speedup_vs_reference = k.speedup;
+    row.config = "REPEAT=2,UNROLL=1";
+    row.description = "compute | fewer times";  // a pipe: must not break the Markdown table
+    row.commit = git(ws, {"rev-parse", "HEAD"});
+    ASSERT_TRUE(log.append(row));
+    // A crash: committed, measured nothing, reset.
+    std::ofstream(ws / rel, std::ios::app) << "// crashes\n";
+    git(ws, {"commit", "-q", "-am", "exp: crash"});
+    const auto crashed = git(ws, {"rev-parse", "HEAD"});
+    git(ws, {"reset", "-q", "--hard", "HEAD~1"});
+    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", "crashed", "FAIL", 0, "", 0, 0, 0, 0, "REPEAT=1,UNROLL=1",
+                            "an idea [crashed in stage 2]", crashed, 1.0}));
+  }
+}
+
+TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
+  const auto ws = fresh_dir("profile");
+  make_workspace(ws, {{"rmsnorm_cpu", k_rms, 2.0}, {"reduce_cpu", k_reduce, 0.5}});
+  std::ofstream(ws / "profile.json") << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 0.3}, {"name": "reduce", "share": 0.2}]})";
+  std::ofstream(ws / "verify.json") << R"({"eager_ms": 11.0, "optimized_ms": 10.0, "outputs_match": true})";
+  const auto r = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto md = read(ws / "report/report.md");
+  // 50% other ops unchanged, rmsnorm 30% at 2x, reduce (by its type's name) 20% kept eager (0.5x < 1).
+  EXPECT_NE(md.find(fmt::format("**Predicted: {:.3f}x**", 1.0 / (0.5 + 0.3 / 2.0 + 0.2))), std::string::npos) << md;
+  EXPECT_NE(md.find("50.0% of the time is in other ops"), std::string::npos);
+  EXPECT_NE(md.find("slower than PyTorch eager"), std::string::npos);
+  EXPECT_NE(md.find("**Measured: 1.100x**"), std::string::npos) << md;
+  EXPECT_NE(md.find("outputs match"), std::string::npos);
+  EXPECT_NE(md.find("compute \\| fewer times"), std::string::npos);
+  EXPECT_NE(md.find("**No plots**: plots were turned off"), std::string::npos);
+
+  // A malformed profile is bad input, said in one line.
+  std::ofstream(ws / "profile.json") << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 3}]})";
+  const auto bad = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("autokernel: error: "), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("not a fraction of the model's time"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("hint: expected {\"kernels\""), std::string::npos) << bad.output;
+}
+
+TEST(Report, WithoutMatplotlibTheReportIsStillWrittenAndSaysHowToInstallIt) {
+  const auto ws = fresh_dir("nomatplotlib");
+  make_workspace(ws, {{"rmsnorm_cpu", k_rms, 2.0}});
+  // A matplotlib that cannot be imported, ahead of any real one on the path.
+  const auto fake = fresh_dir("fake_site");
+  fs::create_directories(fake / "matplotlib");
+  std::ofstream(fake / "matplotlib/__init__.py") << "raise ImportError('no matplotlib here')\n";
+  const char* old = std::getenv("PYTHONPATH");
+  const std::string saved = old ? old : "";
+  ::setenv("PYTHONPATH", fake.c_str(), 1);
+  const auto r = autokernel({"report", "--workspace", ws.string(), "--out", (ws / "morning").string()});
+  old ? ::setenv("PYTHONPATH", saved.c_str(), 1) : ::unsetenv("PYTHONPATH");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("no plots: matplotlib is not installed"), std::string::npos) << r.output;
+  const auto md = read(ws / "morning/report.md");
+  EXPECT_NE(md.find("**No plots**: matplotlib is not installed"), std::string::npos) << md;
+  EXPECT_NE(md.find("pip install matplotlib"), std::string::npos);
+  EXPECT_EQ(md.find("(plots/"), std::string::npos) << "links to plots that were not drawn";
+  expect_self_contained(read(ws / "morning/report.html"));
+  // Still the whole report: the kernel's rows, its counts and its diff (the kept edit, not the crash).
+  EXPECT_EQ(table_rows(md, "1", "kept").size(), 1u);
+  const auto crashed = table_rows(md, "2", "crashed");
+  ASSERT_EQ(crashed.size(), 1u);
+  EXPECT_EQ(crashed[0][2], "-");  // measured nothing
+  EXPECT_EQ(crashed[0][3], "-");
+  const auto overview = table_rows(md, "rmsnorm_cpu", "cpu");
+  ASSERT_EQ(overview.size(), 1u);
+  EXPECT_EQ(overview[0][3], "1");  // kept
+  EXPECT_EQ(overview[0][4], "0");  // reverted
+  EXPECT_EQ(overview[0][5], "1");  // failed
+  EXPECT_NE(md.find("1 failed (1 crashed)"), std::string::npos);
+  EXPECT_NE(md.find("+// @knob REPEAT=2"), std::string::npos);
+  EXPECT_EQ(md.find("+// crashes"), std::string::npos);
+}
+
+TEST(Report, AFolderThatIsNotAWorkspaceIsBadInput) {
+  const auto dir = fresh_dir("plain");
+  fs::create_directories(dir);
+  std::ofstream(dir / "notes.txt") << "not a workspace\n";
+  auto r = autokernel({"report", "--workspace", dir.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("autokernel: error: " + dir.string() + " is not an autokernel workspace (it has no results.tsv)"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("hint: point --workspace at the folder `autokernel run` used"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir / "report"));
+
+  r = autokernel({"report", "--workspace", (dir / "absent").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("autokernel: error: no such folder"), std::string::npos) << r.output;
+}
+
+TEST(Report, AnUnknownTagListsTheKnownOnes) {
+  const auto ws = fresh_dir("tag");
+  make_workspace(ws, {{"rmsnorm_cpu", k_rms, 2.0, false}});
+  const auto r = autokernel({"report", "--workspace", ws.string(), "--tag", "nope"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("no experiments tagged 'nope'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: tags there: hand"), std::string::npos) << r.output;
+}
+
+TEST(Amdahl, EqualSharesWithoutAProfileAndSlowerKernelsCountAsUnchanged) {
+  const auto p = report::predict({{"a_cpu", 4.0}, {"b_cpu", 0.8}}, {{"a_cpu", "a"}, {"b_cpu", "b"}}, std::nullopt);
+  EXPECT_FALSE(p.from_profile);
+  EXPECT_DOUBLE_EQ(p.other_share, 0.0);
+  ASSERT_EQ(p.kernels.size(), 2u);
+  EXPECT_DOUBLE_EQ(p.kernels[0].share, 0.5);
+  EXPECT_DOUBLE_EQ(p.kernels[1].speedup, 1.0);
+  EXPECT_DOUBLE_EQ(p.speedup, 1.0 / (0.5 / 4.0 + 0.5));
+}
+
+TEST(Amdahl, ATypeShareIsSplitAmongItsKernelsAndUnknownKernelsGetNone) {
+  report::Profile prof;
+  prof.share_by_name = {{"rmsnorm", 0.4}, {"softmax_cuda", 0.1}};
+  const auto p = report::predict({{"rmsnorm_cuda", 2.0}, {"rmsnorm_triton", 2.0}, {"matmul_cuda", 3.0}},
+                                 {{"rmsnorm_cuda", "rmsnorm"}, {"rmsnorm_triton", "rmsnorm"}, {"matmul_cuda", "matmul"}}, prof);
+  std::map<std::string, double> share;
+  for (const auto& k : p.kernels) share[k.name] = k.share;
+  EXPECT_DOUBLE_EQ(share["rmsnorm_cuda"], 0.2);
+  EXPECT_DOUBLE_EQ(share["rmsnorm_triton"], 0.2);
+  EXPECT_DOUBLE_EQ(share["matmul_cuda"], 0.0);
+  EXPECT_NEAR(p.other_share, 0.6, 1e-12);
+  EXPECT_NEAR(p.speedup, 1.0 / (0.6 + 0.4 / 2.0), 1e-12);
+}
+
+}  // namespace
+}  // namespace ak
