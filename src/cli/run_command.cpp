@@ -51,7 +51,7 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--max-reverts", o->max_consecutive_reverts, "move on after this many experiments without a gain")
       ->capture_default_str();
   cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter");
-  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in (default: the model's, from extract; else f16)");
   cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();

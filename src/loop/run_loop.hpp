@@ -27,7 +27,7 @@ struct RunOptions {
   double target_speedup = 0;                 ///< move on at this speed-up over the kernel's baseline; 0: none
   double done_pct_of_ceiling = 90;           ///< move on at this % of the measured ceiling
   double min_gain = 0.01;                    ///< keep only gains above this fraction (and above the noise)
-  std::string dtype = "f16";
+  std::string dtype;                         ///< empty: each kernel's model dtype (from extract), else f16
   int case_timeout_s = 60;
   uint64_t seed = 1;
 };
