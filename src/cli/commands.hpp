@@ -16,6 +16,8 @@ Runner add_run_command(CLI::App& app);
 Runner add_status_command(CLI::App& app);
 Runner add_keep_command(CLI::App& app);
 Runner add_revert_command(CLI::App& app);
+Runner add_profile_command(CLI::App& app);
+Runner add_extract_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;
