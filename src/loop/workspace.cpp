@@ -180,9 +180,15 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
   auto c = backends::load_candidate(m_dir / k.file, "");
   if (!c) return std::unexpected(c.error());
   const auto rep = bench(m_dir / k.file, s);
+  // Say which shape the loop compares at: the model's heaviest when extract recorded it.
+  std::string timed;
+  if (const auto p = rep.primary(); !p.empty()) {
+    timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
+                        catalog::detail::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
+  }
   auto row = row_from(rep, m_tag, next_experiment(), k.name,
                       rep.passed() ? "baseline" : std::string(harness::outcome_name(rep.outcome)),
-                      backends::config_string(c->knob_values), "baseline: the starter as extracted", *head);
+                      backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
   if (auto a = append(row); !a) return std::unexpected(a.error());
   return row;
 }

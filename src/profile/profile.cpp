@@ -324,7 +324,7 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
                        shapes.size() > 44 ? shapes.substr(0, 43) + "~" : shapes, k.speedup_if_2x());
   }
   if (rest > 0) {
-    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11}\n", "", fmt::format("({} more, unsupported)", rest),
+    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11}\n", "", fmt::format("({} more rows)", rest),
                        100 * rest_share, ms(rest_us));
   }
   double supported = 0;
