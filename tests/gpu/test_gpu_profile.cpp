@@ -2,6 +2,8 @@
 // types, through the ops that launched the kernels. Skipped where there is no GPU.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
