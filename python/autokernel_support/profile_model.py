@@ -91,7 +91,8 @@ def vocab_size(model):
 
 
 def build_inputs(model, args, dtype, device):
-    """A tuple of positional inputs, on `device`, floating ones in `dtype`."""
+    """(positional inputs, keyword inputs), on `device`, floating tensors in `dtype`. make_inputs may
+    return a tensor, a tuple or list (positional) or a dict (keyword arguments of forward)."""
     import torch
 
     shape = [int(x) for x in args.input_shape.split(",")] if args.input_shape else None
@@ -111,23 +112,25 @@ def build_inputs(model, args, dtype, device):
         inputs = torch.randint(0, vocab, shape, generator=g) if vocab else torch.randn(shape, generator=g)
     else:
         raise ModelError("no inputs", "give --input-shape (e.g. 1,2048) or --inputs FILE.py:make_inputs")
-    if isinstance(inputs, torch.Tensor):
-        inputs = (inputs,)
-    if isinstance(inputs, dict):
-        inputs = tuple(inputs.values())
-    out = []
-    for t in inputs:
+    def place(t):
         if isinstance(t, torch.Tensor):
             t = t.to(device)
             if t.is_floating_point():
                 t = t.to(dtype)
-        out.append(t)
-    return tuple(out)
+        return t
+
+    if isinstance(inputs, dict):
+        return (), {k: place(v) for k, v in inputs.items()}
+    if isinstance(inputs, torch.Tensor):
+        inputs = (inputs,)
+    return tuple(place(t) for t in inputs), {}
 
 
 def describe(inputs):
     import torch
 
+    args, kwargs = inputs
+    inputs = list(args) + list(kwargs.values())
     return [{"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")} if isinstance(t, torch.Tensor)
             else {"value": repr(t)[:80]} for t in inputs]
 
@@ -173,7 +176,7 @@ def run(args):
 
     def step():
         with torch.no_grad():
-            model(*inputs)
+            model(*inputs[0], **inputs[1])
         if device.type == "cuda":
             torch.cuda.synchronize()
 

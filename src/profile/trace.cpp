@@ -72,8 +72,8 @@ Expected<Trace> parse_trace(std::string_view text) {
   };
   std::unordered_map<std::string, Flow> flow_starts;             // ac2g id -> launch side
   std::map<std::pair<std::string, double>, std::string> flow_ends;  // (gpu thread, ts) -> ac2g id
-  std::vector<std::pair<std::string, std::string>> gpu_keys;     // per activity: correlation, "thread@ts"
-  std::vector<std::pair<std::string, double>> gpu_where;
+  std::vector<std::string> gpu_correlation;                      // per GPU activity
+  std::vector<std::pair<std::string, double>> gpu_where;            // per GPU activity: (stream, ts)
   for (const auto& e : *events) {
     if (!e.is_object()) continue;
     const auto ph = e.value("ph", "");
@@ -91,7 +91,7 @@ Expected<Trace> parse_trace(std::string_view text) {
     const double ts = e.value("ts", 0.0), dur = e.value("dur", 0.0);
     if (cat == "kernel" || cat == "gpu_memcpy" || cat == "gpu_memset") {
       t.gpu.push_back({e.value("name", ""), cat, ts, dur, -1});
-      gpu_keys.push_back({correlation_of(e), ""});
+      gpu_correlation.push_back(correlation_of(e));
       gpu_where.push_back({thread_of(e), ts});
       continue;
     }
@@ -151,7 +151,7 @@ Expected<Trace> parse_trace(std::string_view text) {
     launch_by_place[{e.thread, e.ts_us}] = i;
   }
   for (std::size_t g = 0; g < t.gpu.size(); ++g) {
-    if (const auto& c = gpu_keys[g].first; !c.empty()) {
+    if (const auto& c = gpu_correlation[g]; !c.empty()) {
       if (auto it = launch_by_correlation.find(c); it != launch_by_correlation.end()) {
         t.gpu[g].launch = it->second;
         continue;
