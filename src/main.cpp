@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("autokernel 0.1.0"));
   const std::vector<std::pair<std::string, ak::cli::Runner>> commands = {
+      {"profile", ak::cli::add_profile_command(app)},
+      {"extract", ak::cli::add_extract_command(app)},
       {"bench", ak::cli::add_bench_command(app)},
       {"run", ak::cli::add_run_command(app)},
       {"status", ak::cli::add_status_command(app)},

@@ -19,6 +19,8 @@ Runner add_revert_command(CLI::App& app);
 Runner add_export_command(CLI::App& app);
 Runner add_verify_command(CLI::App& app);
 Runner add_report_command(CLI::App& app);
+Runner add_profile_command(CLI::App& app);
+Runner add_extract_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;

@@ -10,7 +10,7 @@ namespace ak::cli {
 namespace {
 
 struct Args {
-  std::string workspace = "workspace", tag = "run", kernel, description, dtype = "f16";
+  std::string workspace = "workspace", tag = "run", kernel, description, dtype;
   int case_timeout_s = 60;
 };
 
@@ -32,7 +32,7 @@ Runner add_keep_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("keep", "judge a hand (or agent) edit of a workspace kernel as one experiment");
   auto a = std::make_shared<Args>();
   add_common(cmd, *a);
-  cmd->add_option("--dtype", a->dtype, "dtype the kernel is timed in")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "dtype the kernel is timed in (default: the model's, from extract; else f16)");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case is a hang")
       ->capture_default_str();
   return [a] {

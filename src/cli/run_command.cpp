@@ -57,7 +57,7 @@ Runner add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--min-gain", o->min_gain, "keep only gains above this fraction (and above the measured noise)")
       ->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in")->capture_default_str();
+  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in (default: the model's, from extract; else f16)");
   cmd->add_option("--max-speedup", o->max_speedup,
                   "a speed-up over PyTorch above this is re-measured, and kept only if confirmed")
       ->capture_default_str();

@@ -6,6 +6,7 @@
 
 #include "backends/candidate.hpp"
 #include "backends/backend.hpp"
+#include "harness/model_shapes.hpp"
 #include "harness/worker.hpp"
 #include "util/process.hpp"
 
@@ -56,9 +57,6 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   argv.insert(argv.end(), {"--dtype", r.timing_dtype});
   argv.insert(argv.end(), {"--max-speedup", fmt::format("{}", r.max_speedup)});
   if (r.max_timing_shapes > 0) argv.insert(argv.end(), {"--timing-shapes", std::to_string(r.max_timing_shapes)});
-  for (const auto& s : r.model_shapes) {
-    argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
-  }
 
   BenchReport rep;
   rep.kernel = r.kernel_path;
@@ -69,6 +67,16 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
     return std::unexpected(type.error().context(candidate->path.string()));
   }
   if (auto backend = backends::make_backend(candidate->backend); !backend) return std::unexpected(backend.error());
+  // The model's own shapes: given, or from the model.json `autokernel extract` put beside the kernel.
+  auto model_shapes = r.model_shapes;
+  if (model_shapes.empty()) {
+    auto from_file = read_model_shapes(candidate->path);
+    if (!from_file) return std::unexpected(from_file.error());
+    if (*from_file && (*from_file)->type == candidate->type) model_shapes = (*from_file)->shapes;
+  }
+  for (const auto& s : model_shapes) {
+    argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
+  }
   rep.type = candidate->type;
   rep.backend = candidate->backend;
   bool done = false, compiling = false;

@@ -68,11 +68,12 @@ std::string done_reason(const KernelProgress& k, const RunOptions& o) {
   return "";
 }
 
-/// Amdahl: expected gain = share of the model's time x headroom to the ceiling. Without a profile every
-/// kernel has an equal share; a kernel not yet measured goes first.
-double priority(const KernelProgress& k) {
-  if (!k.best) return 2.0;
-  return std::max(0.05, 1.0 - k.best->pct_of_ceiling / 100.0);
+/// Amdahl: expected gain = share of the model's time x headroom to the ceiling. The share comes from the
+/// profile (extract's model.json); without one every kernel has an equal share. Kernels not yet measured
+/// go first, the heaviest of them first.
+double priority(const KernelProgress& k, double share) {
+  if (!k.best) return 2.0 + share;
+  return share * std::max(0.05, 1.0 - k.best->pct_of_ceiling / 100.0);
 }
 
 }  // namespace
@@ -165,7 +166,8 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     for (const auto& k : kernels) {
       auto& p = progress[k.name];
       if (!done_reason(p, o).empty()) continue;
-      const double pr = priority(p) - 1e-6 * p.experiments;  // ties: the kernel with fewer experiments
+      const double share = k.model_share > 0 ? k.model_share : 1.0 / static_cast<double>(kernels.size());
+      const double pr = priority(p, share) - 1e-6 * p.experiments;  // ties: the kernel with fewer experiments
       if (pr > best_priority) {
         best_priority = pr;
         pick = &k;

@@ -29,7 +29,7 @@ struct RunOptions {
   double done_pct_of_ceiling = 90;           ///< move on at this % of the measured ceiling
   double min_gain = 0.01;                    ///< keep only gains above this fraction (and above the noise)
   double max_speedup = 10;                   ///< a speed-up over PyTorch above this is re-measured before it is kept
-  std::string dtype = "f16";
+  std::string dtype;                         ///< empty: each kernel's model dtype (from extract), else f16
   int case_timeout_s = 60;
   uint64_t seed = 1;
 };

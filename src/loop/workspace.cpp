@@ -9,6 +9,7 @@
 #include "backends/candidate.hpp"
 #include "harness/bench.hpp"
 #include "loop/keep_rule.hpp"
+#include "harness/model_shapes.hpp"
 #include "util/fs.hpp"
 
 namespace ak::loop {
@@ -46,10 +47,17 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   return r;
 }
 
+/// The model's dtype when extract recorded one (the model shapes are timed first, in it), else f16.
+std::string timing_dtype_of(const std::filesystem::path& kernel_file) {
+  auto m = harness::read_model_shapes(kernel_file);
+  if (m && *m && !(*m)->dtype.empty() && catalog::parse_dtype((*m)->dtype)) return (*m)->dtype;
+  return "f16";
+}
+
 harness::BenchReport bench(const std::filesystem::path& file, const BenchSettings& s) {
   harness::BenchRequest req;
   req.kernel_path = file.string();
-  req.timing_dtype = s.dtype;
+  req.timing_dtype = s.dtype.empty() ? timing_dtype_of(file) : s.dtype;
   req.max_timing_shapes = 1;  // the loop compares one shape; `autokernel bench` gives the full picture
   req.case_timeout = std::chrono::seconds(s.case_timeout_s);
   req.max_speedup = s.max_speedup;
@@ -141,8 +149,10 @@ std::vector<WorkspaceKernel> Workspace::kernels() const {
   for (const auto& dir : std::filesystem::directory_iterator(m_dir / "kernels", ec)) {
     for (const auto* f : {"kernel.cu", "kernel.py", "kernel.cpp"}) {
       if (std::filesystem::exists(dir.path() / f, ec)) {
-        out.push_back({dir.path().filename().string(), std::filesystem::path("kernels") / dir.path().filename() / f,
-                       *backends::backend_for_extension(f)});
+        WorkspaceKernel k{dir.path().filename().string(), std::filesystem::path("kernels") / dir.path().filename() / f,
+                          *backends::backend_for_extension(f)};
+        if (auto m = harness::read_model_shapes(dir.path() / f); m && *m) k.model_share = (*m)->share;
+        out.push_back(k);
       }
     }
   }
@@ -182,9 +192,15 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
   auto c = backends::load_candidate(m_dir / k.file, "");
   if (!c) return std::unexpected(c.error());
   const auto rep = bench(m_dir / k.file, s);
+  // Say which shape the loop compares at: the model's heaviest when extract recorded it.
+  std::string timed;
+  if (const auto p = rep.primary(); !p.empty()) {
+    timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
+                        catalog::detail::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
+  }
   auto row = row_from(rep, m_tag, next_experiment(), k.name,
                       rep.passed() ? "baseline" : std::string(harness::outcome_name(rep.outcome)),
-                      backends::config_string(c->knob_values), "baseline: the starter as extracted", *head);
+                      backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
   if (auto a = append(row); !a) return std::unexpected(a.error());
   return row;
 }

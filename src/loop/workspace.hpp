@@ -20,11 +20,12 @@ struct WorkspaceKernel {
   std::string name;            ///< e.g. rmsnorm_cuda
   std::filesystem::path file;  ///< relative to the workspace
   std::string backend;
+  double model_share = 0;      ///< of the model's time, from extract's model.json (0: not known)
 };
 
 /// How a candidate is benched inside the loop.
 struct BenchSettings {
-  std::string dtype = "f16";
+  std::string dtype;  ///< timed in; empty: the model's dtype (model.json beside the kernel), else f16
   int case_timeout_s = 60;
   double min_gain = 0.01;  ///< keep only gains above this fraction (and above the noise)
   double max_speedup = 10; ///< a speed-up over PyTorch above this is re-measured before it can be kept

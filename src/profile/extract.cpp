@@ -1,0 +1,104 @@
+#include "profile/extract.hpp"
+
+#include "backends/backend.hpp"
+#include "catalog/kernel_type.hpp"
+#include "harness/model_shapes.hpp"
+#include "loop/workspace.hpp"
+#include "util/fs.hpp"
+
+namespace ak::profile {
+namespace {
+
+std::string starter_file(const std::string& backend) {
+  return backend == "cuda" ? "cuda.cu" : backend == "triton" ? "triton.py" : "cpu.cpp";
+}
+
+}  // namespace
+
+nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile) {
+  nlohmann::json shapes = nlohmann::json::array();
+  for (std::size_t i = 0; i < use.shapes.size() && i < k_model_shapes_kept; ++i) {
+    const auto& s = use.shapes[i];
+    shapes.push_back({{"label", s.label}, {"dims", s.dims}, {"dtype", s.dtype}, {"share", s.share},
+                      {"calls", s.calls}, {"modules", s.modules}});
+  }
+  auto type = catalog::find_type(use.name);
+  return {{"type", use.name},
+          {"dims_doc", type ? std::string((*type)->dims_doc()) : ""},
+          {"dtype", use.shapes.empty() ? "" : use.shapes.front().dtype},
+          {"share", use.share},
+          {"time_us", use.time_us},
+          {"basis", profile.basis},
+          {"model", profile.meta.value("model", "")},
+          {"device", profile.meta.value("device_name", profile.meta.value("device", ""))},
+          {"shapes", shapes},
+          {"shapes_in_profile", use.shapes.size()}};
+}
+
+Expected<ModelProfile> read_profile(const std::filesystem::path& workspace) {
+  const auto path = workspace / k_profile_file;
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) {
+    return fail(fmt::format("no {} in {}", k_profile_file, workspace.string()),
+                "run autokernel profile --model FILE.py:Class --workspace " + workspace.string() + " first");
+  }
+  auto text = util::read_file(path);
+  if (!text) return std::unexpected(text.error());
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(*text);
+  } catch (const std::exception& e) {
+    return fail(fmt::format("{} is not valid JSON: {}", path.string(), e.what()), "run autokernel profile again");
+  }
+  auto p = ModelProfile::from_json(j);
+  if (!p) return std::unexpected(p.error().context(path.string()));
+  return p;
+}
+
+Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const ModelProfile& profile,
+                                               const std::function<void(const std::string&)>& print) {
+  if (r.top < 1) return fail(fmt::format("--top must be at least 1, got {}", r.top));
+  std::string backend = r.backend.empty() ? (backends::cuda_available() ? "cuda" : "cpu") : r.backend;
+  if (auto b = backends::make_backend(backend); !b) return std::unexpected(b.error());
+  const auto supported = profile.supported();
+  if (supported.empty()) {
+    return fail("the profile has no supported kernels: none of its time is in a kernel type autokernel has",
+                "see the unsupported ops in profile.json; autokernel's types are matmul, flash_attention, "
+                "fused_mlp, softmax, layernorm, rmsnorm, cross_entropy, rotary_embedding, reduce");
+  }
+  auto opened = loop::Workspace::open(r.workspace, r.tag, print);
+  if (!opened) return std::unexpected(opened.error());
+  auto& ws = **opened;
+
+  std::vector<ExtractedKernel> out;
+  std::vector<std::string> paths = {std::string(k_profile_file)};
+  for (std::size_t i = 0; i < supported.size() && static_cast<int>(i) < r.top; ++i) {
+    const auto* use = supported[i];
+    const auto starter = r.starters / use->name / starter_file(backend);
+    auto name = ws.add_kernel(starter.string());
+    if (!name) return std::unexpected(name.error().context("adding the " + use->name + " starter"));
+    const auto rel = std::filesystem::path("kernels") / *name / harness::k_model_shapes_file;
+    if (auto w = util::write_file_atomic(ws.dir() / rel, model_shapes_json(*use, profile).dump(2) + "\n"); !w) {
+      return std::unexpected(w.error());
+    }
+    // Check what the harness will read back, before anything runs on it.
+    if (auto check = harness::read_model_shapes(ws.dir() / rel); !check) return std::unexpected(check.error());
+    paths.push_back(rel.string());
+    out.push_back({*name, use});
+    std::string shapes;
+    for (std::size_t s = 0; s < use->shapes.size() && s < k_model_shapes_kept; ++s) {
+      shapes += fmt::format("{}{} {}", s ? ", " : "", catalog::detail::shape_string(use->shapes[s].dims),
+                            use->shapes[s].dtype);
+    }
+    print(fmt::format("{:<24} {:>5.1f}% of the model  shapes: {}{}", *name, 100 * use->share, shapes,
+                      use->shapes.size() > k_model_shapes_kept
+                          ? fmt::format(" (+{} lighter)", use->shapes.size() - k_model_shapes_kept)
+                          : ""));
+  }
+  std::string names;
+  for (const auto& k : out) names += (names.empty() ? "" : ", ") + k.name;
+  if (auto c = ws.repo().commit(paths, "extract from the profile: " + names); !c) return std::unexpected(c.error());
+  return out;
+}
+
+}  // namespace ak::profile

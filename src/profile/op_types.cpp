@@ -1,0 +1,249 @@
+#include "profile/op_types.hpp"
+
+#include <functional>
+#include <numeric>
+#include <regex>
+#include <unordered_map>
+
+namespace ak::profile {
+namespace {
+
+using Dims = std::vector<int64_t>;
+
+Dims input_dims(const CpuEvent& op, std::size_t i) {
+  const auto it = op.args.find("Input Dims");
+  if (it == op.args.end() || !it->is_array() || i >= it->size() || !(*it)[i].is_array()) return {};
+  Dims d;
+  for (const auto& x : (*it)[i]) {
+    if (!x.is_number_integer()) return {};
+    d.push_back(x.get<int64_t>());
+  }
+  return d;
+}
+
+std::string input_type(const CpuEvent& op, std::size_t i) {
+  const auto it = op.args.find("Input type");
+  if (it == op.args.end() || !it->is_array() || i >= it->size() || !(*it)[i].is_string()) return "";
+  return (*it)[i].get<std::string>();
+}
+
+std::string concrete(const CpuEvent& op, std::size_t i) {
+  const auto it = op.args.find("Concrete Inputs");
+  if (it == op.args.end() || !it->is_array() || i >= it->size() || !(*it)[i].is_string()) return "";
+  return (*it)[i].get<std::string>();
+}
+
+int64_t product(const Dims& d, std::size_t from, std::size_t to) {
+  return std::accumulate(d.begin() + from, d.begin() + to, int64_t{1}, std::multiplies<>());
+}
+
+bool is_floating(std::string_view recorded) {
+  const auto d = dtype_of(recorded);
+  return d == "f16" || d == "bf16" || d == "f32";
+}
+
+/// Rows x last dim: the M,N of the row-wise types (norms, softmax, reduce over the last dim).
+std::optional<Classified> rows(std::string type, const Dims& x, std::string dtype) {
+  if (x.empty()) return std::nullopt;
+  return Classified{std::move(type), {product(x, 0, x.size() - 1), x.back()}, std::move(dtype), ""};
+}
+
+/// "[-1]", "-1", "[1, 2]" -> the first dim, normalised against `rank`; nullopt for "" (all dims).
+std::optional<int64_t> first_dim_arg(const std::string& text, std::size_t rank) {
+  std::smatch m;
+  static const std::regex k_int("-?[0-9]+");
+  if (!std::regex_search(text, m, k_int)) return std::nullopt;
+  auto d = std::stoll(m.str());
+  if (d < 0) d += static_cast<int64_t>(rank);
+  if (d < 0 || d >= static_cast<int64_t>(rank)) return std::nullopt;
+  return d;
+}
+
+/// The row-wise problem along `dim`: N = its size, M = everything else (same work as the last-dim form).
+std::optional<Classified> along(std::string type, const Dims& x, std::optional<int64_t> dim, std::string dtype) {
+  if (x.empty()) return std::nullopt;
+  if (!dim) return rows(std::move(type), x, std::move(dtype));
+  const auto n = x[*dim];
+  const auto numel = product(x, 0, x.size());
+  return Classified{std::move(type), {n > 0 ? numel / n : 0, n}, std::move(dtype),
+                    *dim == static_cast<int64_t>(x.size()) - 1 ? "" : fmt::format("reduced over dim {}", *dim)};
+}
+
+std::optional<Classified> matmul(const CpuEvent& op) {
+  const auto& name = op.name;
+  // Which inputs are A and B: addmm/baddbmm carry the bias first; linear's weight is [N, K].
+  const std::size_t a_i = (name == "aten::addmm" || name == "aten::baddbmm") ? 1 : 0;
+  const Dims a = input_dims(op, a_i), b = input_dims(op, a_i + 1);
+  if (a.empty() || b.empty()) return std::nullopt;
+  const int64_t K = a.back();
+  const int64_t M = product(a, 0, a.size() - 1);
+  int64_t N = 0;
+  std::string note;
+  if (name == "aten::linear") {
+    N = b.size() == 1 ? 1 : b.front();
+  } else {
+    N = b.size() == 1 ? 1 : b.back();
+    if (b.size() > 2) {
+      // Batched on both sides (bmm, q @ k^T): the same work as one matmul with the batch folded into M.
+      note = "batched: the batch is folded into M";
+    }
+  }
+  return Classified{"matmul", {M, N, K}, dtype_of(input_type(op, a_i)), note};
+}
+
+std::optional<Classified> attention(const CpuEvent& op) {
+  // Where each variant keeps is_causal (aten's signatures).
+  static const std::unordered_map<std::string, std::size_t> k_causal_arg = {
+      {"aten::scaled_dot_product_attention", 5},
+      {"aten::_scaled_dot_product_flash_attention", 4},
+      {"aten::_scaled_dot_product_flash_attention_for_cpu", 4},
+      {"aten::_scaled_dot_product_efficient_attention", 6},
+      {"aten::_scaled_dot_product_cudnn_attention", 6}};
+  const Dims q = input_dims(op, 0);
+  if (q.size() != 4) return std::nullopt;  // [B, H, S, D]
+  const auto it = k_causal_arg.find(op.name);
+  const bool causal = it != k_causal_arg.end() && concrete(op, it->second) == "True";
+  std::string note;
+  if (const Dims k = input_dims(op, 1); k.size() == 4 && k[2] != q[2]) {
+    note = fmt::format("keys have length {}, queries {}", k[2], q[2]);
+  }
+  if (!input_dims(op, 3).empty() && op.name == "aten::scaled_dot_product_attention") {
+    note += std::string(note.empty() ? "" : "; ") + "with an explicit mask";
+  }
+  return Classified{"flash_attention", {q[0], q[1], q[2], q[3], causal ? 1 : 0}, dtype_of(input_type(op, 0)), note};
+}
+
+std::optional<Classified> cross_entropy(const CpuEvent& op) {
+  const Dims x = input_dims(op, 0);
+  if (x.size() < 2) return std::nullopt;
+  const auto dtype = dtype_of(input_type(op, 0));
+  if (op.name == "aten::log_softmax" || op.name == "aten::_log_softmax") return rows("cross_entropy", x, dtype);
+  // [N, C] or [N, C, d1, ...]: the classes are dim 1.
+  const auto V = x[1];
+  return Classified{"cross_entropy", {V > 0 ? product(x, 0, x.size()) / V : 0, V}, dtype, ""};
+}
+
+}  // namespace
+
+std::string dtype_of(std::string_view recorded) {
+  if (recorded == "float") return "f32";
+  if (recorded == "c10::Half") return "f16";
+  if (recorded == "c10::BFloat16") return "bf16";
+  if (recorded == "double") return "f64";
+  return std::string(recorded);
+}
+
+std::string type_of_op(std::string_view name) {
+  static const std::unordered_map<std::string_view, std::string_view> k_types = {
+      {"aten::mm", "matmul"},
+      {"aten::addmm", "matmul"},
+      {"aten::linear", "matmul"},
+      {"aten::matmul", "matmul"},
+      {"aten::bmm", "matmul"},
+      {"aten::baddbmm", "matmul"},
+      {"aten::scaled_dot_product_attention", "flash_attention"},
+      {"aten::_scaled_dot_product_flash_attention", "flash_attention"},
+      {"aten::_scaled_dot_product_flash_attention_for_cpu", "flash_attention"},
+      {"aten::_scaled_dot_product_efficient_attention", "flash_attention"},
+      {"aten::_scaled_dot_product_cudnn_attention", "flash_attention"},
+      {"aten::softmax", "softmax"},
+      {"aten::_softmax", "softmax"},
+      {"aten::_safe_softmax", "softmax"},
+      {"aten::layer_norm", "layernorm"},
+      {"aten::native_layer_norm", "layernorm"},
+      {"aten::rms_norm", "rmsnorm"},
+      {"aten::_fused_rms_norm", "rmsnorm"},
+      {"aten::cross_entropy_loss", "cross_entropy"},
+      {"aten::nll_loss", "cross_entropy"},
+      {"aten::nll_loss_nd", "cross_entropy"},
+      {"aten::nll_loss_forward", "cross_entropy"},
+      {"aten::log_softmax", "cross_entropy"},
+      {"aten::_log_softmax", "cross_entropy"},
+      {"aten::sum", "reduce"},
+      {"aten::mean", "reduce"},
+      {"aten::amax", "reduce"}};
+  const auto it = k_types.find(name);
+  return it == k_types.end() ? "" : std::string(it->second);
+}
+
+std::optional<Classified> classify_op(const CpuEvent& op) {
+  const auto type = type_of_op(op.name);
+  if (type.empty()) return std::nullopt;
+  const Dims x = input_dims(op, 0);
+  const auto dtype = dtype_of(input_type(op, 0));
+  if (type == "matmul") return matmul(op);
+  if (type == "flash_attention") return attention(op);
+  if (type == "cross_entropy") {
+    // nll_loss's input is already log-probabilities: a cross-entropy with its softmax done elsewhere.
+    return cross_entropy(op);
+  }
+  if (type == "softmax") return along(type, x, first_dim_arg(concrete(op, 1), x.size()), dtype);
+  if (type == "reduce") {
+    if (concrete(op, 1).empty() && input_type(op, 1).empty()) {
+      // sum(x) / mean(x) over every element: one row.
+      return Classified{type, {1, x.empty() ? 1 : product(x, 0, x.size())}, dtype, "reduced over all elements"};
+    }
+    return along(type, x, first_dim_arg(concrete(op, 1), x.size()), dtype);
+  }
+  return rows(type, x, dtype);  // layernorm, rmsnorm: normalised over the last dim
+}
+
+std::optional<Classified> classify_scope(const Trace& t, int scope) {
+  const auto& s = t.cpu[scope];
+  if (s.kind != CpuKind::scope || s.module_class.empty()) return std::nullopt;
+  static const std::regex k_rmsnorm("rms_?norm", std::regex::icase);
+  static const std::regex k_rotary("rotary|rope", std::regex::icase);
+  static const std::regex k_mlp("swiglu|mlp|feed_?forward|ffn", std::regex::icase);
+  std::string type;
+  if (std::regex_search(s.module_class, k_rmsnorm)) {
+    type = "rmsnorm";
+  } else if (std::regex_search(s.module_class, k_rotary)) {
+    type = "rotary_embedding";
+  } else if (std::regex_search(s.module_class, k_mlp)) {
+    type = "fused_mlp";
+  } else {
+    return std::nullopt;
+  }
+  // The ops the module ran, in time order (outer ops before the ops they call).
+  std::vector<int> ops;
+  std::function<void(int)> walk = [&](int i) {
+    for (int c : t.cpu[i].children) {
+      if (t.cpu[c].kind == CpuKind::op) ops.push_back(c);
+      walk(c);
+    }
+  };
+  walk(scope);
+  if (type == "rmsnorm") {
+    for (int i : ops) {
+      const auto x = input_dims(t.cpu[i], 0);
+      if (x.size() >= 2 && is_floating(input_type(t.cpu[i], 0))) return rows(type, x, dtype_of(input_type(t.cpu[i], 0)));
+    }
+    return std::nullopt;
+  }
+  if (type == "rotary_embedding") {
+    for (int i : ops) {
+      const auto x = input_dims(t.cpu[i], 0);
+      if (x.size() == 4 && is_floating(input_type(t.cpu[i], 0))) {
+        return Classified{type, x, dtype_of(input_type(t.cpu[i], 0)), "assumes the [B, H, S, D] layout"};
+      }
+    }
+    return std::nullopt;  // e.g. a module that only builds the cos/sin tables
+  }
+  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts.
+  bool silu = false;
+  std::vector<int> matmuls;
+  for (int i : ops) {
+    if (t.cpu[i].name == "aten::silu" || t.cpu[i].name == "aten::silu_") silu = true;
+    // Count outermost matmul ops only (linear calls matmul calls mm).
+    const int p = t.cpu[i].parent;
+    const bool outer = p < 0 || t.cpu[p].kind != CpuKind::op || type_of_op(t.cpu[p].name) != "matmul";
+    if (type_of_op(t.cpu[i].name) == "matmul" && outer) matmuls.push_back(i);
+  }
+  if (!silu || matmuls.size() < 3) return std::nullopt;
+  auto first = matmul(t.cpu[matmuls.front()]);
+  if (!first) return std::nullopt;
+  // The gate projection: [M, E] x [E -> F].
+  return Classified{type, {first->dims[0], first->dims[2], first->dims[1]}, first->dtype, ""};
+}
+
+}  // namespace ak::profile

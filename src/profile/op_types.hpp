@@ -1,0 +1,38 @@
+// Which of our kernel types an operator call or a module is, and the model's own problem size in that
+// type's dims (catalog KernelType::dims_doc), read from the shapes torch.profiler recorded. By the
+// operator's name, never by the GPU kernel's name: a kernel is attributed to the op that launched it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "profile/trace.hpp"
+
+namespace ak::profile {
+
+/// A call expressed as one of our kernel types.
+struct Classified {
+  std::string type;            ///< catalog type name
+  std::vector<int64_t> dims;   ///< in the type's dims (matmul: M,N,K)
+  std::string dtype;           ///< "f16", "bf16", "f32" (or the recorded name if none of these)
+  std::string note;            ///< how the shape was folded, e.g. "batched: B folded into M"
+};
+
+/// The catalog type an aten op belongs to by its name ("aten::addmm" -> "matmul"), "" if none.
+std::string type_of_op(std::string_view op_name);
+
+/// A supported op's problem size from its recorded inputs; nullopt if the op is not ours or its inputs
+/// were not recorded (a trace without record_shapes) or do not fit the type.
+std::optional<Classified> classify_op(const CpuEvent& op);
+
+/// Module scopes that claim everything they run: an RMSNorm module (pow/mean/rsqrt/mul), a rotary
+/// embedding module, a SwiGLU MLP module. Matched by the module's class name, and only when what ran
+/// inside fits (a rotary module must touch a 4-d tensor, a SwiGLU MLP must run silu and three matmuls).
+std::optional<Classified> classify_scope(const Trace& trace, int scope);
+
+/// The recorded "Input type" of a tensor ("float", "c10::BFloat16", "c10::Half") as our dtype name.
+std::string dtype_of(std::string_view recorded);
+
+}  // namespace ak::profile

@@ -1,0 +1,343 @@
+#include "profile/profile.hpp"
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "catalog/kernel_type.hpp"
+#include "profile/op_types.hpp"
+
+namespace ak::profile {
+namespace {
+
+constexpr std::size_t k_modules_kept = 4;      // module paths listed per shape
+constexpr std::size_t k_gpu_kernels_kept = 3;  // GPU kernel names listed per row
+
+/// What one claiming event (an op call, or a module scope that claims its ops) was given.
+struct Unit {
+  std::string row;                        ///< the row's name
+  std::optional<Classified> what;         ///< supported: type, dims, dtype
+  std::string source;                     ///< the op, or "<Class> module"
+  std::string module;                     ///< where in the model
+  double time_us = 0;
+  std::map<std::string, double> kernels;  ///< GPU kernel name -> time
+};
+
+class Attributor {
+ public:
+  explicit Attributor(const Trace& t) : m_t(t), m_scope_class(t.cpu.size()), m_claim(t.cpu.size(), -2) {
+    for (int i = 0; i < static_cast<int>(t.cpu.size()); ++i) {
+      if (t.cpu[i].kind == CpuKind::scope && t.cpu[i].name == k_step_scope) m_steps.push_back(i);
+    }
+  }
+
+  /// The step scopes; empty when the trace has none (then everything counts, as one step).
+  const std::vector<int>& steps() const { return m_steps; }
+
+  bool in_step(int i) const {
+    if (m_steps.empty()) return true;
+    for (; i >= 0; i = m_t.cpu[i].parent) {
+      if (m_t.cpu[i].kind == CpuKind::scope && m_t.cpu[i].name == k_step_scope) return true;
+    }
+    return false;
+  }
+
+  /// The event that owns event i's time: the outermost module scope that claims its ops, else the
+  /// outermost supported op, else the outermost op (unsupported). -1: no op encloses it.
+  int claim(int i) {
+    if (m_claim[i] != -2) return m_claim[i];
+    std::vector<int> chain;
+    for (int j = i; j >= 0; j = m_t.cpu[j].parent) chain.push_back(j);
+    std::reverse(chain.begin(), chain.end());
+    int outermost_op = -1, found = -1;
+    for (int j : chain) {
+      const auto& e = m_t.cpu[j];
+      if (e.kind == CpuKind::scope && scope_type(j)) {
+        found = j;
+        break;
+      }
+      if (e.kind != CpuKind::op) continue;
+      if (outermost_op < 0) outermost_op = j;
+      if (!type_of_op(e.name).empty() && classify_op(e)) {
+        found = j;
+        break;
+      }
+    }
+    return m_claim[i] = found >= 0 ? found : outermost_op;
+  }
+
+  const std::optional<Classified>& scope_type(int j) {
+    if (!m_scope_class[j].first) m_scope_class[j] = {true, classify_scope(m_t, j)};
+    return m_scope_class[j].second;
+  }
+
+  /// The innermost module scope around event i, as a path (or class, when the trace has no paths).
+  std::string module_of(int i) const {
+    for (int j = i; j >= 0; j = m_t.cpu[j].parent) {
+      const auto& e = m_t.cpu[j];
+      if (e.kind == CpuKind::scope && !e.module_class.empty()) {
+        return e.module_path.empty() ? e.module_class : e.module_path;
+      }
+    }
+    return "";
+  }
+
+  Unit& unit(int key) {
+    auto [it, fresh] = m_units.try_emplace(key);
+    if (!fresh) return it->second;
+    Unit& u = it->second;
+    const auto& e = m_t.cpu[key];
+    u.module = module_of(key);
+    if (e.kind == CpuKind::scope) {
+      u.what = scope_type(key);
+      u.source = e.module_class + " module";
+    } else {
+      u.source = e.name;
+      if (!type_of_op(e.name).empty()) u.what = classify_op(e);
+    }
+    u.row = u.what ? u.what->type : e.name;
+    return u;
+  }
+
+  Unit& special(std::string_view row) {
+    auto [it, fresh] = m_special.try_emplace(std::string(row));
+    if (fresh) it->second.row = it->second.source = std::string(row);
+    return it->second;
+  }
+
+  std::vector<const Unit*> units() const {
+    std::vector<const Unit*> out;
+    for (const auto& [k, u] : m_units) out.push_back(&u);
+    for (const auto& [k, u] : m_special) out.push_back(&u);
+    return out;
+  }
+
+ private:
+  const Trace& m_t;
+  std::vector<int> m_steps;
+  std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
+  std::vector<int> m_claim;
+  std::map<int, Unit> m_units;
+  std::map<std::string, Unit> m_special;
+};
+
+/// The nearest enclosing op of event i (skipping scopes), -1 at the top.
+int op_parent(const Trace& t, int i) {
+  for (int j = t.cpu[i].parent; j >= 0; j = t.cpu[j].parent) {
+    if (t.cpu[j].kind == CpuKind::op) return j;
+  }
+  return -1;
+}
+
+nlohmann::json shape_json(const ShapeUse& s) {
+  nlohmann::json j = {{"label", s.label}, {"dims", s.dims},   {"dtype", s.dtype},     {"time_us", s.time_us},
+                      {"share", s.share}, {"calls", s.calls}, {"modules", s.modules}};
+  if (!s.note.empty()) j["note"] = s.note;
+  return j;
+}
+
+}  // namespace
+
+std::vector<const KernelUse*> ModelProfile::supported() const {
+  std::vector<const KernelUse*> out;
+  for (const auto& k : kernels) {
+    if (k.supported) out.push_back(&k);
+  }
+  return out;
+}
+
+Expected<ModelProfile> analyze(const Trace& t, const nlohmann::json& meta) {
+  ModelProfile p;
+  p.meta = meta;
+  p.basis = t.has_gpu() ? "gpu" : "cpu";
+  Attributor a(t);
+  p.steps = std::max<int>(1, static_cast<int>(a.steps().size()));
+
+  double total = 0;
+  if (t.has_gpu()) {
+    for (const auto& g : t.gpu) {
+      if (g.launch >= 0 && !a.in_step(g.launch)) continue;
+      Unit* u = nullptr;
+      if (g.launch < 0) {
+        u = &a.special(k_unlinked_row);
+      } else if (const int key = a.claim(g.launch); key >= 0) {
+        u = &a.unit(key);
+      } else {
+        u = &a.special(k_no_op_row);
+      }
+      u->time_us += g.dur_us;
+      u->kernels[g.name] += g.dur_us;
+      total += g.dur_us;
+    }
+  } else {
+    // CPU: each op's self time (its time less that of the ops it called) goes to its claim, so a
+    // top-level op's time is split exactly between the supported ops inside it and itself.
+    std::vector<double> inner(t.cpu.size(), 0.0);
+    for (int i = 0; i < static_cast<int>(t.cpu.size()); ++i) {
+      if (t.cpu[i].kind != CpuKind::op) continue;
+      if (const int p_op = op_parent(t, i); p_op >= 0) inner[p_op] += t.cpu[i].dur_us;
+    }
+    for (int i = 0; i < static_cast<int>(t.cpu.size()); ++i) {
+      if (t.cpu[i].kind != CpuKind::op || !a.in_step(i)) continue;
+      a.unit(a.claim(i)).time_us += t.cpu[i].dur_us - inner[i];
+      if (op_parent(t, i) < 0) total += t.cpu[i].dur_us;
+    }
+  }
+  if (total <= 0) {
+    return fail(t.has_gpu() ? "the trace has no GPU time inside the profiled steps"
+                            : "the trace has no operator calls inside the profiled steps",
+                "was the model run under torch.profiler with record_shapes=True?");
+  }
+
+  // Rows by name; shapes by (dims, dtype) within a supported row.
+  std::map<std::string, KernelUse> rows;
+  std::map<std::string, std::map<std::pair<std::vector<int64_t>, std::string>, ShapeUse>> shapes;
+  std::map<std::string, std::map<std::string, double>> kernel_names;
+  const double steps = p.steps;
+  for (const Unit* u : a.units()) {
+    auto& r = rows[u->row];
+    r.name = u->row;
+    r.supported = u->what.has_value();
+    r.time_us += u->time_us / steps;
+    r.calls += 1.0 / steps;
+    if (std::find(r.ops.begin(), r.ops.end(), u->source) == r.ops.end()) r.ops.push_back(u->source);
+    for (const auto& [k, us] : u->kernels) kernel_names[u->row][k] += us;
+    if (!u->what) continue;
+    auto& s = shapes[u->row][{u->what->dims, u->what->dtype}];
+    s.dims = u->what->dims;
+    s.dtype = u->what->dtype;
+    s.note = u->what->note;
+    s.time_us += u->time_us / steps;
+    s.calls += 1.0 / steps;
+    if (!u->module.empty() && s.modules.size() < k_modules_kept &&
+        std::find(s.modules.begin(), s.modules.end(), u->module) == s.modules.end()) {
+      s.modules.push_back(u->module);
+    }
+  }
+  p.total_us = total / steps;
+  for (auto& [name, r] : rows) {
+    r.share = r.time_us / p.total_us;
+    std::sort(r.ops.begin(), r.ops.end());
+    for (auto& [key, s] : shapes[name]) {
+      s.share = s.time_us / p.total_us;
+      r.shapes.push_back(s);
+    }
+    std::sort(r.shapes.begin(), r.shapes.end(), [](const auto& x, const auto& y) { return x.time_us > y.time_us; });
+    for (std::size_t i = 0; i < r.shapes.size(); ++i) r.shapes[i].label = fmt::format("model_{}", i + 1);
+    std::vector<std::pair<double, std::string>> ks;
+    for (const auto& [k, us] : kernel_names[name]) ks.push_back({us, k});
+    std::sort(ks.rbegin(), ks.rend());
+    for (std::size_t i = 0; i < ks.size() && i < k_gpu_kernels_kept; ++i) r.gpu_kernels.push_back(ks[i].second);
+    p.kernels.push_back(std::move(r));
+  }
+  std::sort(p.kernels.begin(), p.kernels.end(), [](const auto& x, const auto& y) { return x.time_us > y.time_us; });
+  return p;
+}
+
+nlohmann::json ModelProfile::to_json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  int rank = 0;
+  for (const auto& k : kernels) {
+    nlohmann::json shapes_j = nlohmann::json::array();
+    for (const auto& s : k.shapes) shapes_j.push_back(shape_json(s));
+    rows.push_back({{"rank", ++rank},
+                    {"name", k.name},
+                    {"supported", k.supported},
+                    {"time_us", k.time_us},
+                    {"share", k.share},
+                    {"calls", k.calls},
+                    {"speedup_if_2x", k.speedup_if_2x()},
+                    {"ops", k.ops},
+                    {"gpu_kernels", k.gpu_kernels},
+                    {"shapes", shapes_j}});
+  }
+  double supported_share = 0;
+  for (const auto* k : supported()) supported_share += k->share;
+  return {{"version", 1},
+          {"meta", meta},
+          {"basis", basis},
+          {"basis_doc", basis == "gpu" ? "GPU time of every kernel, copy and fill, by the op that launched it"
+                                       : "CPU time of the top-level ops, split among the supported ops inside them"},
+          {"steps", steps},
+          {"total_us", total_us},
+          {"supported_share", supported_share},
+          {"speedup_if_all_2x", 1.0 / (1.0 - supported_share / 2.0)},
+          {"kernels", rows}};
+}
+
+Expected<ModelProfile> ModelProfile::from_json(const nlohmann::json& j) {
+  try {
+    if (j.value("version", 0) != 1) return fail("unknown profile.json version", "run autokernel profile again");
+    ModelProfile p;
+    p.meta = j.value("meta", nlohmann::json::object());
+    p.basis = j.at("basis").get<std::string>();
+    p.steps = j.at("steps").get<int>();
+    p.total_us = j.at("total_us").get<double>();
+    for (const auto& r : j.at("kernels")) {
+      KernelUse k;
+      k.name = r.at("name").get<std::string>();
+      k.supported = r.at("supported").get<bool>();
+      k.time_us = r.at("time_us").get<double>();
+      k.share = r.at("share").get<double>();
+      k.calls = r.at("calls").get<double>();
+      k.ops = r.value("ops", std::vector<std::string>{});
+      k.gpu_kernels = r.value("gpu_kernels", std::vector<std::string>{});
+      for (const auto& s : r.at("shapes")) {
+        k.shapes.push_back({s.at("label").get<std::string>(), s.at("dims").get<std::vector<int64_t>>(),
+                            s.at("dtype").get<std::string>(), s.at("time_us").get<double>(), s.at("share").get<double>(),
+                            s.at("calls").get<double>(), s.value("modules", std::vector<std::string>{}),
+                            s.value("note", "")});
+      }
+      p.kernels.push_back(std::move(k));
+    }
+    return p;
+  } catch (const std::exception& e) {
+    return fail(fmt::format("profile.json is malformed: {}", e.what()), "run autokernel profile again");
+  }
+}
+
+std::string ranking_table(const ModelProfile& p, int max_rows) {
+  auto ms = [](double us) { return us >= 1000 ? fmt::format("{:.2f} ms", us / 1000) : fmt::format("{:.1f} us", us); };
+  std::string out = fmt::format("{:>4}  {:<22} {:>7} {:>11} {:>8}  {:<44} {:>9}\n", "rank", "kernel", "share",
+                                "time/step", "calls", "model shapes (dtype, calls/step)", "if 2x");
+  int rank = 0;
+  double rest_share = 0, rest_us = 0;
+  int rest = 0;
+  for (const auto& k : p.kernels) {
+    ++rank;
+    if (rank > max_rows) {
+      rest_share += k.share;
+      rest_us += k.time_us;
+      ++rest;
+      continue;
+    }
+    std::string shapes;
+    for (std::size_t i = 0; i < k.shapes.size() && i < 2; ++i) {
+      shapes += fmt::format("{}{} {} x{:g}", i ? ", " : "", catalog::detail::shape_string(k.shapes[i].dims), k.shapes[i].dtype,
+                            k.shapes[i].calls);
+    }
+    if (k.shapes.size() > 2) shapes += fmt::format(" +{}", k.shapes.size() - 2);
+    if (!k.supported) shapes = "(unsupported)";
+    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11} {:>8g}  {:<44} {:>8.3f}x\n", rank,
+                       k.name.size() > 22 ? k.name.substr(0, 21) + "~" : k.name, 100 * k.share, ms(k.time_us), k.calls,
+                       shapes.size() > 44 ? shapes.substr(0, 43) + "~" : shapes, k.speedup_if_2x());
+  }
+  if (rest > 0) {
+    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11}\n", "", fmt::format("({} more rows)", rest),
+                       100 * rest_share, ms(rest_us));
+  }
+  double supported = 0;
+  int n = 0;
+  for (const auto* k : p.supported()) {
+    supported += k->share;
+    ++n;
+  }
+  out += fmt::format("total: {} per step ({}, {} step{}); {} supported kernel type{} cover {:.1f}%: "
+                     "making all of them 2x faster would make the model {:.3f}x faster\n",
+                     ms(p.total_us), p.basis == "gpu" ? "GPU time" : "CPU time of the top-level ops", p.steps,
+                     p.steps == 1 ? "" : "s", n, n == 1 ? "" : "s", 100 * supported, 1.0 / (1.0 - supported / 2.0));
+  return out;
+}
+
+}  // namespace ak::profile

@@ -1,0 +1,290 @@
+// `autokernel profile` and `autokernel extract` as a user meets them: the example models profiled on the
+// CPU (tiny configs, a few seconds each), the workspaces extract makes, and bad input.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include "backends/backend.hpp"
+#include "harness/bench.hpp"
+#include "loop/results_log.hpp"
+#include "profile/extract.hpp"
+#include "profile/model_run.hpp"
+#include "profile/profile.hpp"
+#include "profile/trace.hpp"
+#include "test_support.hpp"
+#include "util/fs.hpp"
+
+namespace ak {
+namespace {
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / fmt::format("ak_profile_{}_{}", name, ::getpid());
+  (void)util::remove_tree(dir);
+  return dir;
+}
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  auto text = util::read_file(p);
+  if (!text) throw std::runtime_error(text.error().message);
+  return nlohmann::json::parse(*text);
+}
+
+/// The first line that starts with "autokernel: error:", or "".
+std::string error_line(const std::string& out) {
+  const auto at = out.find("autokernel: error:");
+  return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
+}
+
+struct ExampleModel {
+  std::string name;
+  std::vector<std::string> args;
+  std::vector<std::string> types;  ///< kernel types its profile must rank
+};
+
+class ProfileExample : public ::testing::TestWithParam<ExampleModel> {};
+
+TEST_P(ProfileExample, RanksItsKernelsOnTheCpuAndTheSharesAddUpToTheTotal) {
+  const auto& m = GetParam();
+  const auto ws = fresh_dir(m.name);
+  std::vector<std::string> args = {"profile", "--device", "cpu", "--workspace", ws.string(), "--iters", "2"};
+  args.insert(args.end(), m.args.begin(), m.args.end());
+  const auto r = test::autokernel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("rank  kernel"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("if 2x"), std::string::npos) << r.output;
+  const auto j = read_json(ws / "profile.json");
+  EXPECT_EQ(j["basis"], "cpu");
+  EXPECT_EQ(j["steps"], 2);
+  double time = 0, share = 0;
+  std::vector<std::string> names;
+  for (const auto& k : j["kernels"]) {
+    time += k["time_us"].get<double>();
+    share += k["share"].get<double>();
+    names.push_back(k["name"]);
+    // Each row's line in the table shows its share.
+    EXPECT_NE(r.output.find(fmt::format("{:.1f}%", 100 * k["share"].get<double>())), std::string::npos) << k["name"];
+  }
+  EXPECT_NEAR(time, j["total_us"].get<double>(), 1e-6 * j["total_us"].get<double>());
+  EXPECT_NEAR(share, 1.0, 1e-9);
+  for (const auto& t : m.types) {
+    EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t << " missing from " << r.output;
+  }
+  EXPECT_TRUE(std::filesystem::exists(ws / j["meta"]["trace"].get<std::string>()));
+  (void)util::remove_tree(ws);
+}
+
+const std::string k_examples = (test::source_dir() / "examples/models").string();
+
+INSTANTIATE_TEST_SUITE_P(
+    Examples, ProfileExample,
+    ::testing::Values(
+        ExampleModel{"llama",
+                     {"--model", k_examples + "/llama.py:Llama", "--input-shape", "1,32", "--init-args",
+                      R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
+                     {"matmul", "rmsnorm", "rotary_embedding", "fused_mlp", "flash_attention"}},
+        ExampleModel{"gpt2",
+                     {"--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,32", "--init-args",
+                      R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256, "n_positions": 64})"},
+                     {"matmul", "layernorm", "flash_attention"}},
+        ExampleModel{"bert",
+                     {"--model", k_examples + "/bert.py:Bert", "--input-shape", "2,32", "--init-args",
+                      R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})"},
+                     {"matmul", "layernorm", "softmax"}},
+        ExampleModel{"lm_loss",
+                     {"--model", k_examples + "/lm_loss.py:LMWithLoss", "--inputs", k_examples + "/lm_loss.py:make_inputs",
+                      "--input-shape", "2,32", "--init-args", R"({"vocab_size": 2048, "dim": 32, "n_layers": 1})"},
+                     {"matmul", "cross_entropy", "layernorm"}}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ProfileCommand, AMissingModelFileIsOneErrorLineAndExitCode2) {
+  const auto r = test::autokernel({"profile", "--model", "/nonexistent/model.py:Model", "--input-shape", "1,8"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: no such model file: /nonexistent/model.py") << r.output;
+}
+
+TEST(ProfileCommand, AClassNotInTheFileNamesTheClassesThatAre) {
+  const auto ws = fresh_dir("no_class");
+  const auto r = test::autokernel({"profile", "--model", k_examples + "/llama.py:Mistral", "--input-shape", "1,8",
+                                   "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("no 'Mistral' in"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: nn.Module classes there: Attention, Block, Llama"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ProfileCommand, AModelThatFailsOnTheGivenShapesSaysSoWithoutATraceback) {
+  const auto ws = fresh_dir("bad_shape");
+  // 600 positions, but this BERT has 512 position embeddings.
+  const auto r = test::autokernel({"profile", "--model", k_examples + "/bert.py:Bert", "--input-shape", "1,600",
+                                   "--init-args", R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})",
+                                   "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("the model failed on its inputs ([1, 600] int64)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: check --input-shape"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ProfileCommand, BadConstructorArgumentsAreNamed) {
+  const auto ws = fresh_dir("bad_init");
+  auto r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,8", "--init-args",
+                             R"({"n_layers": 2})", "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("cannot build GPT2"), std::string::npos) << r.output;
+  EXPECT_NE(error_line(r.output).find("n_layers"), std::string::npos) << r.output;
+  r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,8", "--init-args",
+                        "[2]", "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: --init-args must be a JSON object") << r.output;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ProfileCommand, AModelWithNoSupportedKernelsIsAnError) {
+  const auto ws = fresh_dir("none");
+  const auto r = test::autokernel({"profile", "--model", (test::source_dir() / "tests/data/models/no_supported.py").string() +
+                                   ":Elementwise", "--input-shape", "4,64", "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: none of the model's time is in a kernel type autokernel supports")
+      << r.output;
+  EXPECT_NE(r.output.find("aten::cumsum"), std::string::npos) << "the hint names where the time goes: " << r.output;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ProfileCommand, InputsAreRequiredAndTheirShapeChecked) {
+  auto r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: give the model's inputs") << r.output;
+  r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1x2048"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("--input-shape must be sizes separated by commas"), std::string::npos) << r.output;
+}
+
+TEST(ProfileCommand, CudaWithoutAGpuSaysSo) {
+  if (backends::cuda_available()) GTEST_SKIP() << "this machine has a GPU";
+  const auto r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,8",
+                                   "--device", "cuda"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: --device cuda, but there is no GPU here") << r.output;
+  EXPECT_NE(r.output.find("hint: use --device cpu"), std::string::npos);
+}
+
+TEST(ProfileCommand, TransformersModelsByConfigWhenInstalled) {
+  auto probe = util::run_command({profile::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
+  if (!probe || probe->exit_code != 0) GTEST_SKIP() << "transformers is not installed";
+  const auto ws = fresh_dir("hf");
+  const auto r = test::autokernel({"profile", "--model", "hf:gpt2", "--input-shape", "1,16", "--device", "cpu",
+                                   "--workspace", ws.string(), "--init-args",
+                                   R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})"});
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("layernorm"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+/// A workspace holding the profile of the recorded LLaMA CPU trace (no Python needed).
+std::filesystem::path workspace_with_llama_profile(const std::string& name) {
+  const auto ws = fresh_dir(name);
+  std::filesystem::create_directories(ws);
+  const auto traces = test::source_dir() / "tests/data/traces";
+  auto t = profile::read_trace(traces / "llama.cpu.json");
+  auto p = profile::analyze(*t, read_json(traces / "llama.cpu.meta.json"));
+  if (!p) throw std::runtime_error(p.error().message);
+  if (auto w = util::write_file_atomic(ws / "profile.json", p->to_json().dump(2)); !w) {
+    throw std::runtime_error(w.error().message);
+  }
+  return ws;
+}
+
+TEST(ExtractCommand, PutsTheHottestStartersInTheWorkspaceWithTheModelsShapes) {
+  const auto ws = workspace_with_llama_profile("extract");
+  const auto prof = *profile::ModelProfile::from_json(read_json(ws / "profile.json"));
+  const auto r = test::autokernel({"extract", "--workspace", ws.string(), "--top", "3", "--backend", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto supported = prof.supported();
+  ASSERT_GE(supported.size(), 4u);
+  for (std::size_t i = 0; i < supported.size(); ++i) {
+    const auto dir = ws / "kernels" / (supported[i]->name + "_cpu");
+    if (i >= 3) {
+      EXPECT_FALSE(std::filesystem::exists(dir)) << "only the top 3: " << dir;
+      continue;
+    }
+    ASSERT_TRUE(std::filesystem::exists(dir / "kernel.cpp")) << dir;
+    const auto m = read_json(dir / "model.json");
+    EXPECT_EQ(m["type"], supported[i]->name);
+    EXPECT_DOUBLE_EQ(m["share"].get<double>(), supported[i]->share);
+    ASSERT_FALSE(m["shapes"].empty());
+    EXPECT_EQ(m["shapes"][0]["dims"].get<std::vector<int64_t>>(), supported[i]->shapes[0].dims);
+    EXPECT_EQ(m["shapes"][0]["dtype"], "f32");
+    EXPECT_EQ(m["dtype"], "f32");
+  }
+  // Committed on the run's branch, with the profile they came from.
+  EXPECT_NE(test::git(ws, {"log", "-1", "--format=%s", "autokernel/run"}).find("extract from the profile"),
+            std::string::npos);
+  EXPECT_EQ(test::git(ws, {"status", "--porcelain", "--", "profile.json", "kernels"}), "");
+  (void)util::remove_tree(ws);
+}
+
+TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
+  const auto ws = workspace_with_llama_profile("extract_bench");
+  auto r = test::autokernel({"extract", "--workspace", ws.string(), "--top", "5", "--backend", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto kernel = ws / "kernels/rmsnorm_cpu";
+  ASSERT_TRUE(std::filesystem::exists(kernel / "model.json")) << r.output;
+  const auto want = read_json(kernel / "model.json")["shapes"][0]["dims"].get<std::vector<int64_t>>();
+
+  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
+  harness::BenchRequest req;
+  req.kernel_path = kernel.string();
+  req.quick = true;
+  req.timing_dtype = "f32";
+  std::vector<std::string> sweep_cases;
+  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
+    if (ev.value("event", "") == "case_start" && ev["stage"] == 2) sweep_cases.push_back(ev.value("case", ""));
+  });
+  ASSERT_TRUE(rep) << rep.error().message;
+  ASSERT_TRUE(rep->passed()) << rep->message;
+  ASSERT_FALSE(sweep_cases.empty());
+  EXPECT_TRUE(sweep_cases.front().starts_with("model_1")) << sweep_cases.front();  // checked first
+  ASSERT_FALSE(rep->timings.empty());
+  EXPECT_EQ(rep->timings.front()["shape"], "model_1");  // timed first
+  EXPECT_EQ(rep->timings.front()["dims"].get<std::vector<int64_t>>(), want);
+
+  // The loop's baseline is timed there too, in the model's dtype.
+  r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto rows = loop::ResultsLog(ws / "results.tsv").read();
+  ASSERT_TRUE(rows && rows->size() == 1) << r.output;
+  EXPECT_EQ(rows->front().status, "baseline") << rows->front().description;
+  // The first kernel is the one with the largest share of the model's time.
+  const auto prof = *profile::ModelProfile::from_json(read_json(ws / "profile.json"));
+  EXPECT_EQ(rows->front().kernel, prof.supported().front()->name + "_cpu") << r.output;
+  EXPECT_NE(rows->front().description.find("timed at model_1"), std::string::npos) << rows->front().description;
+  EXPECT_NE(rows->front().description.find(" f32"), std::string::npos) << rows->front().description;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ExtractCommand, WithoutAProfileSaysToRunProfileFirst) {
+  const auto ws = fresh_dir("no_profile");
+  const auto r = test::autokernel({"extract", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("no profile.json in"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: run autokernel profile"), std::string::npos) << r.output;
+}
+
+TEST(ExtractCommand, AProfileWithNoSupportedKernelsIsAnError) {
+  const auto ws = fresh_dir("unsupported");
+  std::filesystem::create_directories(ws);
+  profile::ModelProfile p;
+  p.basis = "cpu";
+  p.total_us = 10;
+  p.kernels.push_back({"aten::cumsum", false, 10, 1.0, 1, {"aten::cumsum"}, {}, {}});
+  ASSERT_TRUE(util::write_file_atomic(ws / "profile.json", p.to_json().dump()));
+  const auto r = test::autokernel({"extract", "--workspace", ws.string(), "--backend", "cpu"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(error_line(r.output).find("the profile has no supported kernels"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+}  // namespace
+}  // namespace ak

@@ -1,0 +1,137 @@
+// Operators to kernel types and the model's shapes in each type's dims, from recorded op arguments.
+#include <gtest/gtest.h>
+
+#include "profile/op_types.hpp"
+
+namespace ak::profile {
+namespace {
+
+CpuEvent op(std::string name, nlohmann::json dims, nlohmann::json types, nlohmann::json concrete = nullptr) {
+  CpuEvent e;
+  e.kind = CpuKind::op;
+  e.name = std::move(name);
+  e.args["Input Dims"] = std::move(dims);
+  e.args["Input type"] = std::move(types);
+  if (!concrete.is_null()) e.args["Concrete Inputs"] = std::move(concrete);
+  return e;
+}
+
+TEST(OpTypes, MapsOperatorNamesNotKernelNames) {
+  EXPECT_EQ(type_of_op("aten::addmm"), "matmul");
+  EXPECT_EQ(type_of_op("aten::_scaled_dot_product_efficient_attention"), "flash_attention");
+  EXPECT_EQ(type_of_op("aten::native_layer_norm"), "layernorm");
+  EXPECT_EQ(type_of_op("aten::_fused_rms_norm"), "rmsnorm");
+  EXPECT_EQ(type_of_op("aten::nll_loss_nd"), "cross_entropy");
+  EXPECT_EQ(type_of_op("aten::amax"), "reduce");
+  EXPECT_EQ(type_of_op("aten::gelu"), "");
+  EXPECT_EQ(type_of_op("ampere_sgemm_128x64_nn"), "");  // a kernel's name says nothing here
+}
+
+TEST(OpTypes, AddmmReadsItsOperandsAfterTheBias) {
+  auto c = classify_op(op("aten::addmm", {{256}, {32, 128}, {128, 256}}, {"c10::Half", "c10::Half", "c10::Half"}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{32, 256, 128}));
+  EXPECT_EQ(c->dtype, "f16");
+}
+
+TEST(OpTypes, LinearFoldsLeadingDimsIntoMAndReadsNFromTheWeight) {
+  auto c = classify_op(op("aten::linear", {{2, 512, 4096}, {11008, 4096}, {}}, {"c10::BFloat16", "c10::BFloat16", ""}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{1024, 11008, 4096}));
+  EXPECT_EQ(c->dtype, "bf16");
+  EXPECT_TRUE(c->note.empty());
+}
+
+TEST(OpTypes, BatchedMatmulSaysItFoldedTheBatch) {
+  auto c = classify_op(op("aten::bmm", {{8, 64, 16}, {8, 16, 64}}, {"float", "float"}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{512, 64, 16}));
+  EXPECT_FALSE(c->note.empty());
+}
+
+TEST(OpTypes, AttentionReadsCausalFromTheConcreteInputs) {
+  auto args = nlohmann::json::array({{2, 8, 128, 64}, {2, 8, 128, 64}, {2, 8, 128, 64}, {}, {}, {}, {}, {}});
+  auto types = nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
+  auto causal = classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "True", "", "False"}));
+  auto full = classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "False", "", "False"}));
+  ASSERT_TRUE(causal && full);
+  EXPECT_EQ(causal->dims, (std::vector<int64_t>{2, 8, 128, 64, 1}));
+  EXPECT_EQ(full->dims, (std::vector<int64_t>{2, 8, 128, 64, 0}));
+}
+
+TEST(OpTypes, SoftmaxOverAnInnerDimKeepsTheWork) {
+  auto last = classify_op(op("aten::softmax", {{4, 8, 32}, {}, {}}, {"float", "Scalar", ""}, {"", "-1", ""}));
+  auto inner = classify_op(op("aten::softmax", {{4, 8, 32}, {}, {}}, {"float", "Scalar", ""}, {"", "1", ""}));
+  ASSERT_TRUE(last && inner);
+  EXPECT_EQ(last->dims, (std::vector<int64_t>{32, 32}));
+  EXPECT_EQ(inner->dims, (std::vector<int64_t>{128, 8}));  // 4 x 32 rows of 8
+  EXPECT_FALSE(inner->note.empty());
+}
+
+TEST(OpTypes, SumOfEveryElementIsOneRow) {
+  auto c = classify_op(op("aten::sum", {{16, 1000}, {}}, {"float", ""}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{1, 16000}));
+}
+
+TEST(OpTypes, CrossEntropyTakesClassesFromDimOne) {
+  auto flat = classify_op(op("aten::cross_entropy_loss", {{4096, 32000}, {4096}}, {"float", "long int"}));
+  auto spatial = classify_op(op("aten::cross_entropy_loss", {{2, 1000, 7}, {2, 7}}, {"float", "long int"}));
+  ASSERT_TRUE(flat && spatial);
+  EXPECT_EQ(flat->dims, (std::vector<int64_t>{4096, 32000}));
+  EXPECT_EQ(spatial->dims, (std::vector<int64_t>{14, 1000}));
+}
+
+TEST(OpTypes, AnOpWithoutRecordedShapesIsNotClassified) {
+  CpuEvent e;
+  e.name = "aten::mm";
+  EXPECT_FALSE(classify_op(e));  // a trace recorded without record_shapes=True
+}
+
+/// A module scope holding some ops, built as parse_trace would nest them.
+Trace scope_with(const std::string& cls, const std::vector<CpuEvent>& ops) {
+  Trace t;
+  CpuEvent s;
+  s.kind = CpuKind::scope;
+  s.name = "ak.module:" + cls + ":m";
+  s.module_class = cls;
+  s.module_path = "m";
+  t.cpu.push_back(s);
+  for (const auto& o : ops) {
+    t.cpu.push_back(o);
+    t.cpu.back().parent = 0;
+    t.cpu[0].children.push_back(static_cast<int>(t.cpu.size()) - 1);
+  }
+  return t;
+}
+
+TEST(OpTypes, AGeluMlpIsNotAFusedSwiGlu) {
+  auto lin = op("aten::linear", {{64, 32}, {128, 32}, {}}, {"float", "float", ""});
+  auto gelu = op("aten::gelu", {{64, 128}}, {"float"});
+  auto silu = op("aten::silu", {{64, 128}}, {"float"});
+  auto down = op("aten::linear", {{64, 128}, {32, 128}, {}}, {"float", "float", ""});
+  EXPECT_FALSE(classify_scope(scope_with("MLP", {lin, gelu, down}), 0));
+  auto swiglu = classify_scope(scope_with("LlamaMLP", {lin, silu, lin, down}), 0);
+  ASSERT_TRUE(swiglu);
+  EXPECT_EQ(swiglu->type, "fused_mlp");
+  EXPECT_EQ(swiglu->dims, (std::vector<int64_t>{64, 32, 128}));  // M, E, F
+}
+
+TEST(OpTypes, ARotaryModuleThatOnlyBuildsTablesIsNotARotaryKernel) {
+  // Like transformers' LlamaRotaryEmbedding: cos/sin from positions, no [B, H, S, D] tensor touched.
+  auto tables = op("aten::matmul", {{1, 32, 1}, {1, 1, 64}}, {"float", "float"});
+  EXPECT_FALSE(classify_scope(scope_with("LlamaRotaryEmbedding", {tables}), 0));
+  auto apply = op("aten::mul", {{1, 32, 64, 128}, {64, 64}}, {"c10::BFloat16", "c10::BFloat16"});
+  auto r = classify_scope(scope_with("RotaryEmbedding", {apply}), 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128}));
+}
+
+TEST(OpTypes, DtypeNames) {
+  EXPECT_EQ(dtype_of("float"), "f32");
+  EXPECT_EQ(dtype_of("c10::Half"), "f16");
+  EXPECT_EQ(dtype_of("c10::BFloat16"), "bf16");
+}
+
+}  // namespace
+}  // namespace ak::profile

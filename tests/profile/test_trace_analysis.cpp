@@ -1,0 +1,201 @@
+// The trace analysis on recorded traces (tests/data/traces/): what each example model must be found to
+// run, at the shapes its recorded config implies, and a hand-written CUDA-format trace whose every
+// number is worked out below.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <regex>
+
+#include "catalog/kernel_type.hpp"
+#include "profile/op_types.hpp"
+#include "profile/profile.hpp"
+#include "profile/trace.hpp"
+#include "test_support.hpp"
+#include "util/fs.hpp"
+
+namespace ak::profile {
+namespace {
+
+std::filesystem::path traces_dir() { return test::source_dir() / "tests/data/traces"; }
+
+const KernelUse* row(const ModelProfile& p, const std::string& name) {
+  for (const auto& k : p.kernels) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+bool has_shape(const KernelUse* k, const std::vector<int64_t>& dims, const std::string& dtype) {
+  if (!k) return false;
+  for (const auto& s : k->shapes) {
+    if (s.dims == dims && s.dtype == dtype) return true;
+  }
+  return false;
+}
+
+std::string shapes_of(const KernelUse* k) {
+  if (!k) return "(no such row)";
+  std::string out;
+  for (const auto& s : k->shapes) out += catalog::detail::shape_string(s.dims) + " " + s.dtype + "; ";
+  return out;
+}
+
+void expect_adds_up(const ModelProfile& p) {
+  double time = 0, share = 0;
+  for (const auto& k : p.kernels) {
+    time += k.time_us;
+    share += k.share;
+    double shape_time = 0;
+    for (const auto& s : k.shapes) shape_time += s.time_us;
+    if (k.supported) EXPECT_NEAR(shape_time, k.time_us, 1e-6 * p.total_us) << k.name;
+  }
+  EXPECT_NEAR(time, p.total_us, 1e-6 * p.total_us);
+  EXPECT_NEAR(share, 1.0, 1e-9);
+}
+
+TEST(SyntheticCudaTrace, LinksEveryKernelToItsLaunchByCorrelationOrFlow) {
+  auto t = read_trace(traces_dir() / "synthetic/cuda_format.json");
+  ASSERT_TRUE(t) << t.error().message;
+  ASSERT_EQ(t->gpu.size(), 10u);  // 8 kernels (one outside the step) + 1 memcpy + the orphan; no annotation
+  std::map<std::string, std::string> launched_by;
+  for (const auto& g : t->gpu) launched_by[g.name] = g.launch >= 0 ? t->cpu[g.launch].name : "";
+  EXPECT_EQ(launched_by["flash_fwd_kernel"], "cudaLaunchKernel");  // only its ac2g flow says so
+  EXPECT_EQ(launched_by["sm90_xmma_gemm_bf16bf16_bf16f32"], "cudaLaunchKernel");
+  EXPECT_EQ(launched_by["Memcpy DtoD (Device -> Device)"], "cudaMemcpyAsync");
+  EXPECT_EQ(launched_by["orphan_kernel"], "");
+}
+
+TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
+  auto t = read_trace(traces_dir() / "synthetic/cuda_format.json");
+  ASSERT_TRUE(t);
+  auto p = analyze(*t, {});
+  ASSERT_TRUE(p) << p.error().message;
+  EXPECT_EQ(p->basis, "gpu");
+  EXPECT_EQ(p->steps, 1);
+  // rmsnorm: the RMSNorm module's pow, mean and mul kernels, 10 + 6 + 4 us.
+  // matmul: linear -> matmul -> mm -> cuLaunchKernelEx, 50 us. flash_attention: 80 us, causal.
+  // gelu 20 and the copy's memcpy 8 are unsupported; 12 us were launched outside any op, and the
+  // orphan's 3 us have no launch. The mm after the step (40 us) is not counted. 193 us in all.
+  EXPECT_DOUBLE_EQ(p->total_us, 193.0);
+  const std::map<std::string, double> want = {{"rmsnorm", 20},     {"matmul", 50},
+                                              {"flash_attention", 80}, {"aten::gelu", 20},
+                                              {"aten::copy_", 8},  {std::string(k_no_op_row), 12},
+                                              {std::string(k_unlinked_row), 3}};
+  ASSERT_EQ(p->kernels.size(), want.size());
+  for (const auto& [name, us] : want) {
+    const auto* k = row(*p, name);
+    ASSERT_TRUE(k) << name;
+    EXPECT_DOUBLE_EQ(k->time_us, us) << name;
+    EXPECT_EQ(k->supported, name == "rmsnorm" || name == "matmul" || name == "flash_attention") << name;
+  }
+  EXPECT_EQ(p->kernels.front().name, "flash_attention");  // ranked by time
+  EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {4, 128}, "bf16")) << shapes_of(row(*p, "rmsnorm"));
+  EXPECT_TRUE(has_shape(row(*p, "matmul"), {4, 256, 128}, "bf16")) << shapes_of(row(*p, "matmul"));
+  EXPECT_TRUE(has_shape(row(*p, "flash_attention"), {1, 2, 4, 64, 1}, "bf16"));
+  EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"RMSNorm module"});
+  EXPECT_EQ(row(*p, "rmsnorm")->shapes.front().modules, std::vector<std::string>{"norm"});
+  EXPECT_EQ(row(*p, "matmul")->gpu_kernels, std::vector<std::string>{"sm90_xmma_gemm_bf16bf16_bf16f32"});
+  expect_adds_up(*p);
+}
+
+/// What each example model's recorded trace must show, at the configs of bench/record_traces.sh.
+struct Expectation {
+  std::string type;
+  std::vector<int64_t> dims;
+};
+const std::map<std::string, std::vector<Expectation>> k_expected = {
+    // dim 64, 4 heads of 16, hidden 172, vocab 512, 64 tokens.
+    {"llama",
+     {{"matmul", {64, 192, 64}},  // qkv
+      {"matmul", {64, 512, 64}},  // lm_head
+      {"rmsnorm", {64, 64}},
+      {"rotary_embedding", {1, 4, 64, 16}},
+      {"fused_mlp", {64, 64, 172}},
+      {"flash_attention", {1, 4, 64, 16, 1}}}},
+    // n_embd 64, 4 heads, vocab 512, 64 tokens; its MLP is GELU, so no fused_mlp.
+    {"gpt2",
+     {{"matmul", {64, 192, 64}}, {"matmul", {64, 256, 64}}, {"layernorm", {64, 64}}, {"flash_attention", {1, 4, 64, 16, 1}}}},
+    // hidden 64, 4 heads: attention written out, so softmax over [1, 4, 64, 64] and batched matmuls.
+    {"bert", {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"matmul", {64, 256, 64}}, {"layernorm", {64, 64}}}},
+    // 2 x 64 tokens, vocab 4096, dim 64.
+    {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {128, 4096, 64}}, {"layernorm", {128, 64}}}},
+};
+/// Rows that must not appear: work a module scope claimed, or a type the model does not have.
+const std::map<std::string, std::vector<std::string>> k_absent = {
+    {"llama", {"aten::silu", "aten::pow", "aten::rsqrt", "reduce", "aten::stack", "layernorm"}},
+    {"gpt2", {"fused_mlp", "rmsnorm", "softmax"}},
+    {"bert", {"flash_attention", "fused_mlp"}},
+    {"lm_loss", {"aten::log_softmax", "aten::nll_loss", "flash_attention"}},
+};
+
+TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
+  int checked = 0;
+  static const std::regex k_trace_name(R"(([a-z0-9_]+)\.(cpu|cuda)\.json)");
+  for (const auto& entry : std::filesystem::directory_iterator(traces_dir())) {
+    std::smatch m;
+    const auto file = entry.path().filename().string();
+    if (!std::regex_match(file, m, k_trace_name)) continue;
+    SCOPED_TRACE(file);
+    const auto model = m[1].str(), device = m[2].str();
+    auto meta_text = util::read_file(traces_dir() / (model + "." + device + ".meta.json"));
+    ASSERT_TRUE(meta_text) << "each trace comes with its meta";
+    const auto meta = nlohmann::json::parse(*meta_text);
+    auto t = read_trace(entry.path());
+    ASSERT_TRUE(t) << t.error().message;
+    EXPECT_EQ(t->has_gpu(), device == "cuda");
+    auto p = analyze(*t, meta);
+    ASSERT_TRUE(p) << p.error().message;
+    EXPECT_EQ(p->basis, device == "cuda" ? "gpu" : "cpu");
+    EXPECT_EQ(p->steps, meta["iterations"].get<int>());
+    expect_adds_up(*p);
+    const auto dtype = meta["dtype"] == "fp32" ? "f32" : meta["dtype"] == "fp16" ? "f16" : "bf16";
+    ASSERT_TRUE(k_expected.contains(model)) << "add the expectations of " << model;
+    for (const auto& e : k_expected.at(model)) {
+      const auto* k = row(*p, e.type);
+      EXPECT_TRUE(has_shape(k, e.dims, dtype)) << e.type << " " << catalog::detail::shape_string(e.dims) << " not among " << shapes_of(k);
+      if (k) EXPECT_TRUE(k->supported);
+    }
+    for (const auto& name : k_absent.at(model)) EXPECT_FALSE(row(*p, name)) << name << " should have been claimed";
+    // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one.
+    if (model == "llama") EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 5.0);
+    if (model == "llama") EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, 4.0);
+    ++checked;
+  }
+  EXPECT_GE(checked, 4) << "the four example models' CPU traces are committed";
+}
+
+TEST(ModelProfile, RoundTripsThroughItsJson) {
+  auto t = read_trace(traces_dir() / "llama.cpu.json");
+  ASSERT_TRUE(t);
+  auto p = analyze(*t, {{"model", "llama"}});
+  ASSERT_TRUE(p);
+  auto back = ModelProfile::from_json(p->to_json());
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back->to_json(), p->to_json());
+  EXPECT_EQ(back->meta["model"], "llama");
+}
+
+TEST(ModelProfile, RejectsAJsonOfAnotherVersion) {
+  auto j = nlohmann::json{{"version", 7}};
+  EXPECT_FALSE(ModelProfile::from_json(j));
+}
+
+TEST(ModelProfile, AmdahlEstimateOfOneRowTwiceAsFast) {
+  KernelUse k;
+  k.share = 0.5;  // half the time made 2x faster: 1 / (0.5 + 0.25)
+  EXPECT_DOUBLE_EQ(k.speedup_if_2x(), 1.0 / 0.75);
+}
+
+TEST(ParseTrace, ReportsWhatIsWrongWithTheFile) {
+  EXPECT_FALSE(parse_trace("not json"));
+  auto r = parse_trace(R"({"schemaVersion": 1})");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("traceEvents"), std::string::npos);
+  auto empty = parse_trace(R"({"traceEvents": []})");
+  ASSERT_TRUE(empty);
+  EXPECT_FALSE(analyze(*empty, {}));  // nothing to attribute: an error, not a table of zeros
+}
+
+}  // namespace
+}  // namespace ak::profile
