@@ -214,6 +214,8 @@ def run(args):
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "dtype": args.dtype,
         "inputs": describe(inputs),
+        "input_shape": args.input_shape,  # how to make the inputs again (verify)
+        "inputs_spec": args.inputs,
         "init_args": init_args,
         "iterations": args.iters,
         "warmup": args.warmup,

@@ -98,14 +98,15 @@ def run(args):
     base = base.eval()
     model = copy.deepcopy(base).to(device=device, dtype=dtype)
     truth_model = base.to(device=device, dtype=torch.float32)
-    inputs = build_inputs(model, args, dtype, device)
-    inputs32 = tuple(t.float() if isinstance(t, torch.Tensor) and t.is_floating_point() else t for t in inputs)
+    inputs = build_inputs(model, args, dtype, device)  # (positional, keyword)
+    to32 = lambda t: t.float() if isinstance(t, torch.Tensor) and t.is_floating_point() else t  # noqa: E731
+    inputs32 = (tuple(to32(t) for t in inputs[0]), {k: to32(v) for k, v in inputs[1].items()})
     report = {"model": args.model, "class": class_name, "dtype": args.dtype, "device": args.device,
               "inputs": describe(inputs), "runs": args.runs}
 
     with torch.no_grad():
         try:
-            truth = [t.float() for t in floats(truth_model(*inputs32))]
+            truth = [t.float() for t in floats(truth_model(*inputs32[0], **inputs32[1]))]
         except Exception as e:
             raise ModelError(f"the model failed on its inputs: {type(e).__name__}: {str(e).splitlines()[0]}",
                              "check --input-shape / --inputs and --init-args") from e
@@ -114,17 +115,17 @@ def run(args):
             raise ModelError("the model returned no floating-point tensor to compare")
         say(f"model {class_name}, {args.dtype} on {args.device}, inputs {describe(inputs)}")
 
-        eager_out = floats(model(*inputs))
+        eager_out = floats(model(*inputs[0], **inputs[1]))
         errors = {"eager": error(eager_out, truth)}
-        times = {"eager": timed(lambda: model(*inputs), device, args.runs, args.warmup)}
+        times = {"eager": timed(lambda: model(*inputs[0], **inputs[1]), device, args.runs, args.warmup)}
         say(f"eager:          {times['eager']:9.3f} ms   error {errors['eager']:.3e}")
 
         if args.compile:
             mode = "max-autotune-no-cudagraphs" if device.type == "cuda" else None
             say(f"torch.compile (mode={mode}): compiling ...")
             compiled = torch.compile(model, mode=mode)
-            errors["compiled"] = error(floats(compiled(*inputs)), truth)
-            times["compiled"] = timed(lambda: compiled(*inputs), device, args.runs, args.warmup)
+            errors["compiled"] = error(floats(compiled(*inputs[0], **inputs[1])), truth)
+            times["compiled"] = timed(lambda: compiled(*inputs[0], **inputs[1]), device, args.runs, args.warmup)
             say(f"torch.compile:  {times['compiled']:9.3f} ms   error {errors['compiled']:.3e}")
             del compiled
             torch._dynamo.reset()
@@ -137,10 +138,10 @@ def run(args):
                              for e in ak.manifest()["kernels"]]
         ak.patch(model)
         ak.reset_stats()
-        patched_out = floats(model(*inputs))
+        patched_out = floats(model(*inputs[0], **inputs[1]))
         report["calls"] = ak.stats()
         errors["autokernel"] = error(patched_out, truth)
-        times["autokernel"] = timed(lambda: model(*inputs), device, args.runs, args.warmup)
+        times["autokernel"] = timed(lambda: model(*inputs[0], **inputs[1]), device, args.runs, args.warmup)
         say(f"autokernel:     {times['autokernel']:9.3f} ms   error {errors['autokernel']:.3e}   "
             f"calls {report['calls'] or 'none'}")
         ak.unpatch(model)
@@ -158,7 +159,7 @@ def run(args):
             for kind in kinds:
                 ak.patch(model, types={kind})
                 ak.reset_stats()
-                err = error(floats(model(*inputs)), truth)
+                err = error(floats(model(*inputs[0], **inputs[1])), truth)
                 calls = sum(ak.stats().values())
                 ak.unpatch(model)
                 ok = err <= tolerance

@@ -4,17 +4,13 @@
 #include <cstdlib>
 
 #include "deploy/export.hpp"
+#include "profile/model_run.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
 namespace ak::deploy {
 namespace fs = std::filesystem;
 namespace {
-
-std::string python_executable() {
-  if (const char* p = std::getenv("AUTOKERNEL_PYTHON"); p && *p) return p;
-  return AK_PYTHON_EXECUTABLE;
-}
 
 /// Fill what the request leaves empty from <workspace>/profile.json (what `autokernel profile` ran).
 Expected<void> fill_from_profile(VerifyRequest& r) {
@@ -35,16 +31,15 @@ Expected<void> fill_from_profile(VerifyRequest& r) {
   } catch (const std::exception& e) {
     return fail(fmt::format("{} is not valid JSON: {}", path.string(), e.what()));
   }
-  const auto& m = p.contains("model") && p["model"].is_object() ? p["model"] : p;
+  const auto m = p.value("meta", nlohmann::json::object());  // what the profile's model run recorded
   auto take = [&](std::string& field, const char* key) {
     if (field.empty() && m.contains(key) && m[key].is_string()) field = m[key].get<std::string>();
   };
   if (r.model.empty()) {
-    take(r.model, "spec");
     take(r.model, "model");
     take(r.input_shape, "input_shape");
-    take(r.inputs, "inputs");
-    take(r.init_args, "init_args");
+    take(r.inputs, "inputs_spec");
+    if (m.contains("init_args") && m["init_args"].is_object() && !m["init_args"].empty()) r.init_args = m["init_args"].dump();
   }
   take(r.dtype, "dtype");
   take(r.device, "device");
@@ -68,7 +63,7 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
 
   const auto out = r.workspace / "verify.json";
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
-  std::vector<std::string> argv = {python_executable(),
+  std::vector<std::string> argv = {profile::python_executable(),
                                    std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/verify_model.py",
                                    "--package-dir", dir.string(), "--model", r.model, "--dtype", r.dtype,
                                    "--device", r.device, "--runs", std::to_string(r.runs), "--out", out.string()};

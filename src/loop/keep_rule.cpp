@@ -8,8 +8,11 @@ std::string judge(const harness::BenchReport& rep, double best_us, double best_s
   if (!rep.passed()) return std::string(harness::outcome_name(rep.outcome));
   const auto p = rep.primary();
   const double new_us = p.value("kernel_us", 0.0);
-  const double threshold = std::max(min_gain, 0.5 * (best_spread + p.value("kernel_spread", 0.0)));
-  const bool faster = new_us > 0 && new_us < best_us * (1.0 - threshold);
+  // Faster beyond the noise: the new time's interquartile range lies wholly below the best's. Spreads are
+  // relative, so each is scaled by its own time: a 10x faster kernel's noise is a tenth as many us.
+  const double new_spread = p.value("kernel_spread", 0.0);
+  const bool beyond_noise = new_us * (1.0 + 0.5 * new_spread) < best_us * (1.0 - 0.5 * best_spread);
+  const bool faster = new_us > 0 && beyond_noise && new_us < best_us * (1.0 - min_gain);
   if (!faster) return "reverted";
   // A speed the harness could not believe is kept only once a second method has seen it too.
   if (rep.flagged() && !rep.confirmed()) return "implausible";

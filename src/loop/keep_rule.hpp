@@ -8,8 +8,8 @@
 namespace ak::loop {
 
 /// The row status of a benched experiment against the best so far (`best_us`, `best_spread`):
-/// "kept" when it passed, is faster than the best by more than the noise of both measurements (half the
-/// sum of their interquartile spreads) and more than `min_gain`, and is plausible, or implausible but
+/// "kept" when it passed, is faster than the best beyond the noise of both measurements (its interquartile
+/// range lies wholly below the best's) and by more than `min_gain`, and is plausible, or implausible but
 /// confirmed by the re-measurement; "implausible" when it would be kept but its speed was not confirmed;
 /// "reverted" when it passed but is not faster; else the bench's outcome ("incorrect", "crashed", ...).
 std::string judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain);

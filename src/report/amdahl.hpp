@@ -46,7 +46,7 @@ Prediction predict(const std::map<std::string, double>& speedups, const std::map
 struct Measured {
   double speedup = 0;
   std::optional<bool> outputs_match;
-  std::optional<double> eager_ms, optimized_ms;
+  std::optional<double> eager_ms, optimized_ms, compiled_ms;  ///< compiled: torch.compile of the original
 };
 /// nullopt when the file does not exist; an error when it exists but is not as above.
 Expected<std::optional<Measured>> read_verify(const std::filesystem::path& path);

@@ -109,7 +109,12 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
   }
   std::string detail;
   if (measured->eager_ms && measured->optimized_ms) {
-    detail = fmt::format(" ({:.3f} ms eager, {:.3f} ms with the kept kernels)", *measured->eager_ms, *measured->optimized_ms);
+    detail = fmt::format(" ({:.3f} ms eager, {:.3f} ms with the kept kernels", *measured->eager_ms, *measured->optimized_ms);
+    if (measured->compiled_ms) {
+      detail += fmt::format("; torch.compile {:.3f} ms, {:.3f}x of it", *measured->compiled_ms,
+                            *measured->compiled_ms / *measured->optimized_ms);
+    }
+    detail += ")";
   }
   std::string match;
   if (measured->outputs_match) {

@@ -262,7 +262,7 @@ TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   const auto ws = fresh_dir("profile");
   make_workspace(ws, {{"rmsnorm_cpu", k_rms, 2.0}, {"reduce_cpu", k_reduce, 0.5}});
   std::ofstream(ws / "profile.json") << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 0.3}, {"name": "reduce", "share": 0.2}]})";
-  std::ofstream(ws / "verify.json") << R"({"eager_ms": 11.0, "optimized_ms": 10.0, "outputs_match": true})";
+  std::ofstream(ws / "verify.json") << R"({"passed": true, "times_ms": {"eager": 11.0, "autokernel": 10.0, "compiled": 10.5}})";
   const auto r = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto md = read(ws / "report/report.md");
@@ -272,6 +272,7 @@ TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   EXPECT_NE(md.find("slower than PyTorch eager"), std::string::npos);
   EXPECT_NE(md.find("**Measured: 1.100x**"), std::string::npos) << md;
   EXPECT_NE(md.find("outputs match"), std::string::npos);
+  EXPECT_NE(md.find("torch.compile 10.500 ms, 1.050x of it"), std::string::npos) << md;
   EXPECT_NE(md.find("compute \\| fewer times"), std::string::npos);
   EXPECT_NE(md.find("**No plots**: plots were turned off"), std::string::npos);
 
