@@ -7,7 +7,7 @@
 
 namespace ak::loop {
 
-Expected<std::string> GitRepo::git(const std::vector<std::string>& args) {
+Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool trim) {
   std::vector<std::string> argv = {"git", "-C", m_dir.string()};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = util::run_command(argv, std::chrono::minutes(2));
@@ -22,7 +22,7 @@ Expected<std::string> GitRepo::git(const std::vector<std::string>& args) {
     return fail(fmt::format("git {} failed: {}", args.empty() ? "" : args.front(), out));
   }
   std::string out = r->output;
-  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  while (trim && !out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
   return out;
 }
 

@@ -21,8 +21,9 @@ class GitRepo {
   /// Stage `paths` and commit; returns the new commit's hash. An empty commit is allowed (a re-run).
   Expected<std::string> commit(const std::vector<std::string>& paths, const std::string& message);
   /// `git diff from to -- path`: what changed in `path` between two commits (unified, as git prints it).
+  /// The text is as git printed it (a diff's trailing blank context line ends in a space that matters).
   Expected<std::string> diff(const std::string& from, const std::string& to, const std::string& path) {
-    return git({"diff", "--no-color", "--no-ext-diff", from, to, "--", path});
+    return git({"diff", "--no-color", "--no-ext-diff", from, to, "--", path}, false);
   }
   /// The first line of HEAD's commit message.
   Expected<std::string> head_subject() { return git({"log", "-1", "--format=%s"}); }
@@ -47,7 +48,8 @@ class GitRepo {
   const std::filesystem::path& dir() const { return m_dir; }
 
  private:
-  Expected<std::string> git(const std::vector<std::string>& args);
+  /// Run git; its output with trailing newlines and spaces trimmed unless `trim` is false.
+  Expected<std::string> git(const std::vector<std::string>& args, bool trim = true);
   std::filesystem::path m_dir;
 };
 

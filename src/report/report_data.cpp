@@ -86,7 +86,9 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
     } else if (d->empty()) {
       k.diff_problem = fmt::format("the kept commits change nothing under {}", dir);
     } else {
-      k.diff = cut_lines(*d, k_max_diff_lines);
+      auto text = *d;
+      while (!text.empty() && text.back() == '\n') text.pop_back();  // only newlines: a context line may end in ' '
+      k.diff = cut_lines(text, k_max_diff_lines);
     }
   }
   return k;

@@ -318,6 +318,11 @@ TEST(Report, WithoutMatplotlibTheReportIsStillWrittenAndSaysHowToInstallIt) {
   EXPECT_NE(md.find("1 failed (1 crashed)"), std::string::npos);
   EXPECT_NE(md.find("+// @knob REPEAT=2"), std::string::npos);
   EXPECT_EQ(md.find("+// crashes"), std::string::npos);
+  // Exactly git's diff, to its last character: this hunk ends in a blank context line, a single space.
+  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto diff = git(ws, {"diff", rows[0].commit, rows[1].commit, "--", "kernels/rmsnorm_cpu/"});
+  EXPECT_TRUE(diff.ends_with("\n ")) << diff;
+  EXPECT_NE(md.find(diff + "\n```"), std::string::npos) << diff;
 }
 
 TEST(Report, AFolderThatIsNotAWorkspaceIsBadInput) {
