@@ -1,13 +1,38 @@
 #!/usr/bin/env bash
-# The main job on a built-in example: installs what is missing, builds, and runs the rmsnorm starter
-# through the five correctness stages and the timer. On a GPU it benches the CUDA starter; without one
-# it says so and uses the CPU starter.
+# The main job on the built-in example, as a newcomer's first run: installs what is missing, builds,
+# then takes the LLaMA-style example model (examples/models/llama.py, random weights) through the whole
+# pipeline: profile -> extract -> run (search proposer, no LLM, BUDGET, default 2m) -> verify -> report.
+# On a GPU it uses the cuda backend at a mid-sized config; without one it says so and uses the CPU
+# backend at a tiny config. Everything lands in $WORKSPACE (default workspace/example); a second run
+# resumes its loop where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install_deps.sh
 bash scripts/build.sh
+AK=build/autokernel
+WS="${WORKSPACE:-workspace/example}"
+MODEL=examples/models/llama.py:Llama
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
-  exec build/autokernel bench --kernel kernels/rmsnorm/cuda.cu --dtype bf16
+  DEVICE=cuda DTYPE=bf16 SHAPE=1,1024 COMPILE=()
+  CONFIG='{"dim": 1024, "n_layers": 2, "n_heads": 8, "hidden_dim": 2816, "vocab_size": 32000}'
+else
+  echo "No GPU found: running on the CPU backend (the whole pipeline, at a tiny model size)."
+  DEVICE=cpu DTYPE=fp32 SHAPE=1,64 COMPILE=(--no-compile)  # torch.compile on a CPU takes minutes
+  CONFIG='{"dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 172, "vocab_size": 512}'
 fi
-echo "No GPU found: running the CPU starter (the whole harness, CPU-sized shapes)."
-exec build/autokernel bench --kernel kernels/rmsnorm/cpu.cpp
+step() { echo; echo "== $*"; "$AK" "$@"; }
+if [ ! -f "$WS/profile.json" ]; then
+  step profile --workspace "$WS" --model "$MODEL" --input-shape "$SHAPE" --init-args "$CONFIG" --device "$DEVICE" --dtype "$DTYPE"
+  step extract --workspace "$WS" --top 5
+fi
+step run --workspace "$WS" --budget "${BUDGET:-2m}"
+# Every kept kernel, even one no faster than PyTorch: the example shows the swap working.
+set +e
+step verify --workspace "$WS" --all "${COMPILE[@]}" --runs 10
+verdict=$?
+set -e
+step report --workspace "$WS"
+echo
+echo "Done. Open $WS/report/report.html (or report.md); the experiments are in $WS/results.tsv and"
+echo "its git history (git -C $WS log --oneline autokernel/run)."
+exit $verdict

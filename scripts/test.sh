@@ -8,3 +8,6 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure -j2 --timeout 1200)
 # The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), and the report's plotter.
 "${PYTHON:-python3}" -m pytest -q tests/triton tests/report
+# The README's first-run path, as a newcomer runs it: the example model through profile, extract, run,
+# verify and report (the CPU backend here; CUDA on a GPU machine).
+WORKSPACE="$(mktemp -d)/example" BUDGET=90s bash scripts/run_example.sh

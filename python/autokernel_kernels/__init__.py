@@ -46,7 +46,9 @@ class _Kernel:
         self.name = entry["name"]
         self.type = entry["type"]
         self.backend = entry["backend"]
-        self.device = "cpu" if self.backend == "cpu" else "cuda"
+        # Triton kernels run on CUDA tensors, or on CPU tensors under Triton's interpreter (TRITON_INTERPRET=1).
+        interpreted = self.backend == "triton" and os.environ.get("TRITON_INTERPRET") == "1"
+        self.device = "cpu" if self.backend == "cpu" or interpreted else "cuda"
         if self.backend == "triton":
             self._fn = _load_triton(os.path.join(_DIR, entry["module"]), entry.get("knobs", {}), self.name)
         else:

@@ -61,6 +61,53 @@ TEST(Export, WritesAPackageThatPatchesAModelThroughTheKeptKernels) {
   EXPECT_NE(run->output.find("\"softmax_cpu\": 1"), std::string::npos) << run->output;
 }
 
+TEST(Export, TritonKernelsRunThroughTheirOwnFunctionsWithTheirKnobs) {
+  const auto ws = fs::temp_directory_path() / "ak_ws_export_triton";
+  (void)util::remove_tree(ws);
+  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("rmsnorm", "triton.py").string(),
+                             "--kernel", test::starter("softmax", "triton.py").string(), "--max-experiments", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = fs::temp_directory_path() / "ak_export_triton";
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto pkg = out / "autokernel_kernels";
+  EXPECT_TRUE(fs::exists(pkg / "triton/rmsnorm_triton.py"));
+  const auto manifest = nlohmann::json::parse(*util::read_file(pkg / "manifest.json"));
+  ASSERT_EQ(manifest["kernels"].size(), 2u);
+  EXPECT_EQ(manifest["kernels"][0]["backend"], "triton");
+  EXPECT_FALSE(manifest["kernels"][0]["knobs"].empty()) << manifest.dump(1);  // the knobs the run kept
+  // No GPU here: the package runs them in Triton's interpreter on CPU tensors.
+  const auto py = test::source_dir() / "tests/data/deploy/check_package.py";
+  util::ProcessOptions po;
+  po.extra_env = {"TRITON_INTERPRET=1"};
+  std::string output;
+  auto run = util::run_process({"/usr/bin/env", "python3", py.string(), out.string()}, po,
+                               [&](const std::string& l) { output += l + "\n"; });
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->exit_code, 0) << output << run->stderr_tail;
+  EXPECT_NE(output.find("\"rmsnorm_triton\": 1"), std::string::npos) << output;
+  EXPECT_NE(output.find("\"softmax_triton\": 1"), std::string::npos) << output;
+}
+
+TEST(Export, LayerNormCrossEntropyAndRowSumsAreRoutedToo) {
+  const auto ws = fs::temp_directory_path() / "ak_ws_export_functions";
+  (void)util::remove_tree(ws);
+  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("layernorm", "cpu.cpp").string(),
+                             "--kernel", test::starter("cross_entropy", "cpu.cpp").string(), "--kernel",
+                             test::starter("reduce", "cpu.cpp").string(), "--max-experiments", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = fs::temp_directory_path() / "ak_export_functions";
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto py = test::source_dir() / "tests/data/deploy/check_functions.py";
+  auto run = util::run_command({"python3", py.string(), out.string()}, std::chrono::minutes(5));
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  EXPECT_NE(run->output.find("\"layernorm_cpu\": 1"), std::string::npos) << run->output;
+  EXPECT_NE(run->output.find("\"cross_entropy_cpu\": 3"), std::string::npos) << run->output;
+  EXPECT_NE(run->output.find("\"reduce_cpu\": 1"), std::string::npos) << run->output;
+}
+
 TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
   const auto ws = baseline_workspace("select");
   set_speedup(ws, "rmsnorm_cpu", 2.0);
