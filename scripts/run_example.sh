@@ -7,9 +7,12 @@
 # resumes its loop where it stopped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_deps.sh
-bash scripts/build.sh
-AK=build/autokernel
+# AUTOKERNEL=path/to/autokernel: use that build, install and build nothing (a machine set up by hand).
+if [ -z "${AUTOKERNEL:-}" ]; then
+  bash scripts/install_deps.sh
+  bash scripts/build.sh
+fi
+AK="${AUTOKERNEL:-build/autokernel}"
 WS="${WORKSPACE:-workspace/example}"
 MODEL=examples/models/llama.py:Llama
 if command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1; then
