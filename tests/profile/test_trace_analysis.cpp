@@ -48,7 +48,9 @@ void expect_adds_up(const ModelProfile& p) {
     share += k.share;
     double shape_time = 0;
     for (const auto& s : k.shapes) shape_time += s.time_us;
-    if (k.supported) EXPECT_NEAR(shape_time, k.time_us, 1e-6 * p.total_us) << k.name;
+    if (k.supported) {
+      EXPECT_NEAR(shape_time, k.time_us, 1e-6 * p.total_us) << k.name;
+    }
   }
   EXPECT_NEAR(time, p.total_us, 1e-6 * p.total_us);
   EXPECT_NEAR(share, 1.0, 1e-9);
@@ -154,12 +156,16 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
     for (const auto& e : k_expected.at(model)) {
       const auto* k = row(*p, e.type);
       EXPECT_TRUE(has_shape(k, e.dims, dtype)) << e.type << " " << catalog::detail::shape_string(e.dims) << " not among " << shapes_of(k);
-      if (k) EXPECT_TRUE(k->supported);
+      if (k) {
+        EXPECT_TRUE(k->supported);
+      }
     }
     for (const auto& name : k_absent.at(model)) EXPECT_FALSE(row(*p, name)) << name << " should have been claimed";
     // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one.
-    if (model == "llama") EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 5.0);
-    if (model == "llama") EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, 4.0);
+    if (model == "llama") {
+      EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 5.0);
+      EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, 4.0);
+    }
     ++checked;
   }
   EXPECT_GE(checked, 4) << "the four example models' CPU traces are committed";
