@@ -158,17 +158,26 @@ def add_module_scopes(model):
         m.register_forward_hook(post)
 
 
+def settings(args):
+    """(dtype, device, constructor arguments) from --dtype, --device and --init-args; bad ones are a ModelError."""
+    import torch
+
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}[args.dtype]
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise ModelError("--device cuda, but torch sees no GPU", "use --device cpu")
+    try:
+        init_args = json.loads(args.init_args) if args.init_args else {}
+    except json.JSONDecodeError as e:
+        raise ModelError(f"--init-args is not valid JSON: {e}") from e
+    if not isinstance(init_args, dict):
+        raise ModelError("--init-args must be a JSON object, e.g. '{\"n_layer\": 2}'")
+    return dtype, torch.device(args.device), init_args
+
+
 def run(args):
     import torch
 
-    dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-    dtype = dtypes[args.dtype]
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda, but torch sees no GPU", "use --device cpu")
-    device = torch.device(args.device)
-    init_args = json.loads(args.init_args) if args.init_args else {}
-    if not isinstance(init_args, dict):
-        raise ModelError("--init-args must be a JSON object, e.g. '{\"n_layer\": 2}'")
+    dtype, device, init_args = settings(args)
     torch.manual_seed(0)
     model, class_name = build_model(args.model, init_args)
     model = model.to(device=device, dtype=dtype).eval()
@@ -243,8 +252,6 @@ def main():
         code = 0
     except ModelError as e:
         meta, code = {"error": str(e), "hint": e.hint}, 1
-    except json.JSONDecodeError as e:
-        meta, code = {"error": f"--init-args is not valid JSON: {e}", "hint": ""}, 1
     except Exception as e:  # anything else is still reported as one line; the traceback goes to stderr
         traceback.print_exc()
         meta, code = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}", "hint": ""}, 1

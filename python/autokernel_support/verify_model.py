@@ -20,7 +20,8 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from autokernel_support.profile_model import ModelError, build_inputs, build_model, describe  # noqa: E402
+from autokernel_support.profile_model import (ModelError, build_inputs, build_model, describe,  # noqa: E402
+                                              settings)
 
 FLOOR = {"fp32": 1e-5, "bf16": 1e-2, "fp16": 2e-3}
 
@@ -87,12 +88,7 @@ def timed(fn, device, runs, warmup):
 def run(args):
     import torch
 
-    dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
-    dtype = dtypes[args.dtype]
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise ModelError("--device cuda, but torch sees no GPU", "use --device cpu")
-    device = torch.device(args.device)
-    init_args = json.loads(args.init_args) if args.init_args else {}
+    dtype, device, init_args = settings(args)
     torch.manual_seed(0)
     base, class_name = build_model(args.model, init_args)
     base = base.eval()
