@@ -138,4 +138,19 @@ Expected<Candidate> load_candidate(const std::filesystem::path& path, const std:
   return c;
 }
 
+KnobScalar knob_scalar(const std::string& v) {
+  try {
+    std::size_t used = 0;
+    const long long i = std::stoll(v, &used);
+    if (used == v.size()) return i;
+    const double d = std::stod(v, &used);
+    if (used == v.size()) return d;
+  } catch (const std::exception&) {
+  }
+  if (v == "True" || v == "true") return true;
+  if (v == "False" || v == "false") return false;
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) return v.substr(1, v.size() - 2);
+  return v;
+}
+
 }  // namespace ak::backends

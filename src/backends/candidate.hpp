@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "util/error.hpp"
@@ -47,5 +48,10 @@ std::string with_knob_defaults(const std::string& source, const std::map<std::st
 
 /// "A=1,B=2": a configuration as one string (sorted by name).
 std::string config_string(const std::map<std::string, std::string>& values);
+
+/// A knob's value as a Triton candidate sees it (a module global): an integer, a float, a bool
+/// ("True"/"true", "False"/"false"), else a string (one pair of surrounding quotes removed).
+using KnobScalar = std::variant<long long, double, bool, std::string>;
+KnobScalar knob_scalar(const std::string& value);
 
 }  // namespace ak::backends

@@ -37,19 +37,7 @@ void ensure_interpreter(bool interpret) {
 }
 
 py::object knob_value(const std::string& v) {
-  try {
-    std::size_t used = 0;
-    long long i = std::stoll(v, &used);
-    if (used == v.size()) return py::int_(i);
-    double d = std::stod(v, &used);
-    if (used == v.size()) return py::float_(d);
-  } catch (const std::exception&) {
-  }
-  if (v == "True" || v == "true") return py::bool_(true);
-  if (v == "False" || v == "false") return py::bool_(false);
-  std::string s = v;
-  if (s.size() >= 2 && (s.front() == '"' || s.front() == '\'') && s.back() == s.front()) s = s.substr(1, s.size() - 2);
-  return py::str(s);
+  return std::visit([](const auto& x) -> py::object { return py::cast(x); }, knob_scalar(v));
 }
 
 class TritonKernel final : public LoadedKernel {

@@ -24,17 +24,6 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
   return {};
 }
 
-/// The kernel's best row on the workspace's current branch: its last kept experiment, else its baseline.
-const loop::ResultRow* best_row(const std::vector<loop::ResultRow>& rows, const std::string& tag,
-                                const std::string& kernel) {
-  const loop::ResultRow* best = nullptr;
-  for (const auto& r : rows) {
-    if (r.tag != tag || r.kernel != kernel) continue;
-    if (r.status == "kept" || (r.status == "baseline" && !best)) best = &r;
-  }
-  return best;
-}
-
 }  // namespace
 
 fs::path ops_library() {
@@ -88,9 +77,9 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     k.name = name;
     k.type = cand->type;
     k.backend = cand->backend;
-    const auto* best = best_row(*rows, tag, name);
+    const auto* best = loop::best_row(*rows, name, tag);  // on the workspace's current branch
     k.speedup_vs_reference = best ? best->speedup_vs_reference : 0;
-    if (!best || best->correctness != "PASS") {
+    if (!best) {
       k.why = "never passed the harness on this branch";
     } else if (!req.all && best->speedup_vs_reference <= 1.0) {
       k.why = fmt::format("{:.3f}x PyTorch: not faster (--all includes it)", best->speedup_vs_reference);
@@ -111,17 +100,8 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     if (k.backend == "triton") {
       auto knobs = nlohmann::json::object();
       for (const auto& [kn, v] : cand->knob_values) {
-        // Knob values as Python sees them in the harness: numbers stay numbers.
-        try {
-          std::size_t used = 0;
-          const long long i = std::stoll(v, &used);
-          if (used == v.size()) {
-            knobs[kn] = i;
-            continue;
-          }
-        } catch (const std::exception&) {
-        }
-        knobs[kn] = v;
+        // As the harness sets them: numbers stay numbers.
+        std::visit([&](const auto& x) { knobs[kn] = x; }, backends::knob_scalar(v));
       }
       e["module"] = "triton/" + name + ".py";
       e["knobs"] = knobs;

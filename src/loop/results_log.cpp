@@ -34,6 +34,15 @@ std::vector<std::string> split_tabs(const std::string& line) {
 
 }  // namespace
 
+const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag) {
+  const ResultRow* best = nullptr;
+  for (const auto& r : rows) {
+    if (r.kernel != kernel || (!tag.empty() && r.tag != tag)) continue;
+    if (r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
+  }
+  return best;
+}
+
 const std::vector<std::string>& ResultsLog::columns() {
   static const std::vector<std::string> cols = {
       "experiment", "tag",          "kernel",         "backend", "status",      "correctness",

@@ -29,6 +29,10 @@ struct ResultRow {
   double seconds = 0;            ///< wall time of the experiment (build + check + benchmark)
 };
 
+/// A kernel's best row: its last passing baseline or kept experiment (each kept one beat the one before),
+/// among the rows of `tag` (any tag when empty); null when it has none.
+const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag = "");
+
 class ResultsLog {
  public:
   explicit ResultsLog(std::filesystem::path path) : m_path(std::move(path)) {}

@@ -169,13 +169,7 @@ Expected<WorkspaceKernel> Workspace::kernel(const std::string& name) const {
   return fail(fmt::format("no kernel '{}' in {} (known: {})", name, m_dir.string(), known.empty() ? "none" : known));
 }
 
-const ResultRow* Workspace::best(const std::string& kernel) const {
-  const ResultRow* best = nullptr;
-  for (const auto& r : m_rows) {
-    if (r.kernel == kernel && r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
-  }
-  return best;
-}
+const ResultRow* Workspace::best(const std::string& kernel) const { return best_row(m_rows, kernel); }
 
 int Workspace::next_experiment() const { return m_next_experiment; }
 

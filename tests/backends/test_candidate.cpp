@@ -89,5 +89,16 @@ TEST(Candidate, RewritingKnobDefaultsChangesOnlyTheirValues) {
   EXPECT_EQ(config_string({{"B", "2"}, {"A", "1"}}), "A=1,B=2");
 }
 
+TEST(Candidate, KnobValuesBecomeThePythonScalarsTritonCandidatesSee) {
+  EXPECT_EQ(knob_scalar("128"), KnobScalar(128LL));
+  EXPECT_EQ(knob_scalar("-3"), KnobScalar(-3LL));
+  EXPECT_EQ(knob_scalar("0.5"), KnobScalar(0.5));
+  EXPECT_EQ(knob_scalar("True"), KnobScalar(true));
+  EXPECT_EQ(knob_scalar("false"), KnobScalar(false));
+  EXPECT_EQ(knob_scalar("'ieee'"), KnobScalar(std::string("ieee")));
+  EXPECT_EQ(knob_scalar("tf32"), KnobScalar(std::string("tf32")));
+  EXPECT_EQ(knob_scalar("12abc"), KnobScalar(std::string("12abc")));
+}
+
 }  // namespace
 }  // namespace ak::backends
