@@ -2,19 +2,23 @@
 # Triton starter: o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), q, k, v, o of
 # shape [B, H, S, D]; scalars = (causal 0|1, scale). Causal: query i sees keys j <= i.
 # Algorithm: FlashAttention-2 forward. One program per (BLOCK_M query rows, batch*head); it walks
-# the keys in BLOCK_N blocks (a causal program stops at its last query row), keeps a running row max
-# m, a running sum l and an f32 output accumulator rescaled by exp(m_old - m_new) (online softmax,
-# base-2 exponentials), and divides by l at the end. P is cast to v's dtype for the second tl.dot
-# (f16/bf16); f32 inputs use input_precision="ieee" by default, or tf32x3 (F32_DOT=1: three TF32
-# passes, as accurate here and much faster). Plain tf32 is not offered: it misses f32 tolerances.
+# the keys in BLOCK_N blocks, keeps a running row max m, a running sum l and an f32 output
+# accumulator rescaled by exp(m_old - m_new) (online softmax, base-2 exponentials, the scale folded
+# into the exponent), and divides by l at the end. The key blocks are split in two loops: the blocks
+# that need no mask (every key visible to every query of the program, all inside S) run without any
+# compare or select; only the diagonal blocks (causal) and the last partial block (S % BLOCK_N) are
+# masked. Causal programs are launched longest first (the last query block of each head first), so
+# the short ones fill the tail of the grid. D is a compile-time constant: row addresses are known
+# to be aligned and the loads vectorise. P is cast to v's dtype for the second tl.dot (f16/bf16);
+# f32 inputs use input_precision="ieee" by default, on tiles capped at 64x32 with 4 warps (an FMA
+# dot needs far more registers), or tf32x3 (F32_DOT=1: three TF32 passes, as accurate here).
 # Limits: f16/bf16/f32; q, k, v share S (no cross-attention lengths); D padded to a power of two
-# >= 16 and masked (any D up to 256); any S (edges masked). num_stages starts at 3 (f16/bf16,
-# D <= 128) or 2 and drops if the compiled kernel does not fit in shared memory; a tile that does not
-# fit even with one stage (large f32 tiles with D = 256) raises ValueError. f32 with ieee wants small
-# tiles (FMA dot: e.g. 32x32 with 4 warps or 64x32 with 8 on H100) or F32_DOT=1.
-# @knob BLOCK_M=64 {16,32,64,128} query rows per program
-# @knob BLOCK_N=64 {16,32,64,128} keys per inner step
-# @knob NUM_WARPS=4 {2,4,8} warps per program
+# >= 16 and masked (any D up to 256); any S. num_stages drops if the compiled kernel does not fit
+# in shared memory; a tile that does not fit even with one stage raises ValueError.
+# @knob BLOCK_M=128 {64,128} query rows per program
+# @knob BLOCK_N=64 {32,64,128} keys per inner step
+# @knob NUM_WARPS=8 {4,8} warps per program
+# @knob NUM_STAGES=3 {2,3,4} key/value blocks in flight (lowered automatically when shared memory is short)
 # @knob F32_DOT=0 {0,1} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy)
 import math
 
@@ -23,62 +27,91 @@ import triton
 import triton.language as tl
 from triton.runtime.errors import OutOfResources
 
-BLOCK_M = globals().get("BLOCK_M", 64)
+BLOCK_M = globals().get("BLOCK_M", 128)
 BLOCK_N = globals().get("BLOCK_N", 64)
-NUM_WARPS = globals().get("NUM_WARPS", 4)
+NUM_WARPS = globals().get("NUM_WARPS", 8)
+NUM_STAGES = globals().get("NUM_STAGES", 3)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "flash_attention"
 
 
 @triton.jit
-def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, D, qk_scale,
-                            BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr,
-                            CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
-    pid_m = tl.program_id(0)
-    bh = tl.program_id(1).to(tl.int64)
-    base = bh * S * D
-    q_ptr += base
-    k_ptr += base
-    v_ptr += base
-    o_ptr += base
+def _load_rows(base, rows, offs_d, S, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, MASK_ROWS: tl.constexpr):
+    """Rows `rows` of a [S, HEAD_DIM] matrix at `base`, zero outside S and past HEAD_DIM."""
+    ptrs = base + rows[:, None] * HEAD_DIM + offs_d[None, :]
+    if MASK_ROWS:
+        if BLOCK_D == HEAD_DIM:
+            return tl.load(ptrs, mask=rows[:, None] < S, other=0.0)
+        return tl.load(ptrs, mask=(rows[:, None] < S) & (offs_d[None, :] < HEAD_DIM), other=0.0)
+    if BLOCK_D == HEAD_DIM:
+        return tl.load(ptrs)
+    return tl.load(ptrs, mask=offs_d[None, :] < HEAD_DIM, other=0.0)
 
+
+@triton.jit
+def _attend(acc, l_i, m_i, q, k_base, v_base, lo, hi, offs_m, offs_n, offs_d, S, qk_scale,
+            HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+            MASKED: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
+    """Fold key blocks [lo, hi) into the running (acc, l, m). MASKED: blocks that cross S or the diagonal."""
+    for start_n in range(lo, hi, BLOCK_N):
+        cols = start_n + offs_n
+        k = _load_rows(k_base, cols, offs_d, S, HEAD_DIM, BLOCK_D, MASKED)
+        qk = tl.dot(q, tl.trans(k), input_precision=PRECISION)
+        if MASKED:
+            valid = cols[None, :] < S
+            if CAUSAL:
+                valid = valid & (cols[None, :] <= offs_m[:, None])
+            qk = tl.where(valid, qk * qk_scale, float("-inf"))
+            # Every row has a visible key in its first block, so m_new stays finite.
+            m_new = tl.maximum(m_i, tl.max(qk, axis=1))
+            p = tl.exp2(qk - m_new[:, None])
+        else:
+            m_new = tl.maximum(m_i, tl.max(qk, axis=1) * qk_scale)
+            p = tl.exp2(qk * qk_scale - m_new[:, None])
+        alpha = tl.exp2(m_i - m_new)
+        l_i = l_i * alpha + tl.sum(p, axis=1)
+        acc = acc * alpha[:, None]
+        v = _load_rows(v_base, cols, offs_d, S, HEAD_DIM, BLOCK_D, MASKED)
+        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
+        m_i = m_new
+    return acc, l_i, m_i
+
+
+@triton.jit
+def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, qk_scale,
+                            HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
+                            BLOCK_D: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
+    if CAUSAL:
+        pid_m = tl.num_programs(0) - 1 - tl.program_id(0)  # longest programs first
+    else:
+        pid_m = tl.program_id(0)
+    base = tl.program_id(1).to(tl.int64) * S * HEAD_DIM
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
-    mask_d = offs_d[None, :] < D
-    q = tl.load(q_ptr + offs_m[:, None] * D + offs_d[None, :], mask=(offs_m[:, None] < S) & mask_d, other=0.0)
+    q = _load_rows(q_ptr + base, offs_m, offs_d, S, HEAD_DIM, BLOCK_D, True)
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
     acc = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
-
     if CAUSAL:
-        end_n = tl.minimum(S, (pid_m + 1) * BLOCK_M)
+        # Keys below the program's first query row, in whole blocks: visible to every row, inside S.
+        full_end = (pid_m * BLOCK_M) // BLOCK_N * BLOCK_N
+        masked_end = tl.minimum((pid_m + 1) * BLOCK_M, S)
     else:
-        end_n = S
-    for start_n in range(0, end_n, BLOCK_N):
-        cols = start_n + offs_n
-        kv_mask = (cols[:, None] < S) & mask_d
-        k = tl.load(k_ptr + cols[:, None] * D + offs_d[None, :], mask=kv_mask, other=0.0)
-        # qk in log2 units: scale * log2(e) folded into qk_scale.
-        qk = tl.dot(q, tl.trans(k), input_precision=PRECISION) * qk_scale
-        valid = cols[None, :] < S
-        if CAUSAL:
-            valid = valid & (cols[None, :] <= offs_m[:, None])
-        qk = tl.where(valid, qk, float("-inf"))
-        # Every row has key 0 in its first block, so m_new is finite from the first step on.
-        m_new = tl.maximum(m_i, tl.max(qk, axis=1))
-        alpha = tl.exp2(m_i - m_new)
-        p = tl.exp2(qk - m_new[:, None])
-        l_i = l_i * alpha + tl.sum(p, axis=1)
-        acc = acc * alpha[:, None]
-        v = tl.load(v_ptr + cols[:, None] * D + offs_d[None, :], mask=kv_mask, other=0.0)
-        acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
-        m_i = m_new
+        full_end = S // BLOCK_N * BLOCK_N
+        masked_end = S
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + base, v_ptr + base, 0, full_end, offs_m, offs_n, offs_d, S,
+                            qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + base, v_ptr + base, full_end, masked_end, offs_m, offs_n,
+                            offs_d, S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, True, CAUSAL, PRECISION)
 
     o = acc / l_i[:, None]
-    tl.store(o_ptr + offs_m[:, None] * D + offs_d[None, :], o.to(o_ptr.dtype.element_ty),
-             mask=(offs_m[:, None] < S) & mask_d)
+    o_ptrs = o_ptr + base + offs_m[:, None] * HEAD_DIM + offs_d[None, :]
+    mask = offs_m[:, None] < S
+    if BLOCK_D != HEAD_DIM:
+        mask = mask & (offs_d[None, :] < HEAD_DIM)
+    tl.store(o_ptrs, o.to(o_ptr.dtype.element_ty), mask=mask)
 
 
 _F32_PRECISION = {0: "ieee", 1: "tf32x3"}
@@ -111,6 +144,8 @@ def kernel_fn(inputs, outputs, scalars):
                          f"{tuple(k.shape)}, {tuple(v.shape)}")
     if D > 256:
         raise ValueError(f"flash_attention: head dim D={D} > 256 is not supported by this starter")
+    if not (q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and o.is_contiguous()):
+        raise ValueError("flash_attention: q, k, v and o must be contiguous [B, H, S, D]")
     causal = bool(scalars[0]) if len(scalars) > 0 else False
     scale = float(scalars[1]) if len(scalars) > 1 else 1.0 / math.sqrt(D)
     if B * H * S * D == 0:
@@ -118,12 +153,12 @@ def kernel_fn(inputs, outputs, scalars):
     block_d = max(16, triton.next_power_of_2(D))
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"flash_attention: F32_DOT={F32_DOT} is not one of 0, 1")
-    f32 = q.dtype == torch.float32
-    precision = _F32_PRECISION[F32_DOT] if f32 else "tf32"
-    num_stages = 3 if (not f32 and block_d <= 128) else 2
-    grid = (triton.cdiv(S, BLOCK_M), B * H)
-    key = (q.dtype, precision, block_d, causal, q.device)
-    _launch_fitting(_flash_attention_kernel, grid, key, num_stages, q, k, v, o, S, D, scale * 1.4426950408889634,
-                    BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_D=block_d, CAUSAL=causal,
-                    PRECISION=precision, num_warps=NUM_WARPS)
+    f32_fma = q.dtype == torch.float32 and F32_DOT == 0
+    precision = _F32_PRECISION[F32_DOT] if q.dtype == torch.float32 else "tf32"
+    bm, bn, warps = (min(BLOCK_M, 64), min(BLOCK_N, 32), 4) if f32_fma else (BLOCK_M, BLOCK_N, NUM_WARPS)
+    grid = (triton.cdiv(S, bm), B * H)
+    key = (q.dtype, precision, D, bm, bn, causal, q.device)
+    _launch_fitting(_flash_attention_kernel, grid, key, NUM_STAGES, q, k, v, o, S, scale * 1.4426950408889634,
+                    HEAD_DIM=D, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d, CAUSAL=causal,
+                    PRECISION=precision, num_warps=warps)
     return None

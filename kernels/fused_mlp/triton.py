@@ -7,12 +7,20 @@
 #      torch.empty, as eager PyTorch also rounds h to the input dtype).
 #   2. y = h Wd^T: a plain tiled matmul reading Wd through transposed strides.
 # f32 inputs use input_precision="ieee" by default; F32_DOT picks tf32x3 or tf32 instead.
-# Deterministic: no split-K, no atomics. num_warps follows the tile (8 from 128x128 up, else 4);
-# num_stages starts from the shared memory per stage (up to 4) and drops if the kernel does not fit.
-# Limits: f16/bf16/f32 (all tensors one dtype); edges masked, any M, E, F; offsets 32-bit (< 2^31).
-# @knob BLOCK_M=128 {32,64,128} rows of x per program (both kernels)
-# @knob BLOCK_N=128 {32,64,128} output columns per program (F in kernel 1, E in kernel 2)
-# @knob BLOCK_K=64 {16,32,64} depth of each tl.dot step
+# On sm_90+ with 16-byte aligned rows (TMA=1) the tiles move through tensor descriptors (the copy
+# engine, zero-filled past the edges, NUM_STAGES tiles in flight); elsewhere pointer kernels with
+# masked edges run. f32 inputs with ieee products run on tiles capped at 64x64x32 (an FMA dot needs
+# far more registers). Deterministic: no split-K, no atomics. num_stages drops if a kernel does not fit.
+# Limits: f16/bf16/f32 (all tensors one dtype); any M, E, F; pointer-path offsets 32-bit (< 2^31).
+# @knob BLOCK_M=128 {64,128} rows of x per program (both kernels)
+# @knob BLOCK_N=128 {64,128,256} columns of h per program in kernel 1 (two accumulators: gate and up)
+# @knob DOWN_BLOCK_N=256 {64,128,256} columns of y per program in kernel 2
+# @knob BLOCK_K=64 {32,64,128} depth of each tl.dot step
+# @knob GROUP_M=8 {1,4,8,16} tile-rows per group in the L2-friendly launch order
+# @knob NUM_STAGES=4 {2,3,4,5} tiles in flight (lowered automatically when shared memory is short)
+# @knob NUM_WARPS=8 {4,8} warps per program
+# @knob GATE_UP_LOOPS=2 {1,2} TMA path, kernel 1: 1 = one K loop with two dots, 2 = a K loop per dot
+# @knob TMA=1 {0,1} sm_90+: move tiles with tensor descriptors (the copy engine) instead of pointer loads
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
 import torch
 import triton
@@ -21,10 +29,15 @@ from triton.runtime.errors import OutOfResources
 
 BLOCK_M = globals().get("BLOCK_M", 128)
 BLOCK_N = globals().get("BLOCK_N", 128)
+DOWN_BLOCK_N = globals().get("DOWN_BLOCK_N", 256)
 BLOCK_K = globals().get("BLOCK_K", 64)
+GROUP_M = globals().get("GROUP_M", 8)
+NUM_STAGES = globals().get("NUM_STAGES", 4)
+NUM_WARPS = globals().get("NUM_WARPS", 8)
+GATE_UP_LOOPS = globals().get("GATE_UP_LOOPS", 2)
+TMA = globals().get("TMA", 1)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "fused_mlp"
-GROUP_M = 8  # tile-rows per group in the launch order (fixed in this starter)
 
 
 @triton.jit
@@ -95,6 +108,44 @@ def _down_kernel(h_ptr, wd_ptr, y_ptr, M, E, F,
     tl.store(y_ptr + offs_m[:, None] * E + offs_n[None, :], acc.to(y_ptr.dtype.element_ty), mask=mask_m & mask_n)
 
 
+@triton.jit
+def _gate_up_tma_kernel(x_desc, wg_desc, wu_desc, h_desc, M, F, E,
+                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                        GROUP_M: tl.constexpr, PRECISION: tl.constexpr, TWO_LOOPS: tl.constexpr):
+    pid_m, pid_n = _tile_ids(M, F, BLOCK_M, BLOCK_N, GROUP_M)
+    off_m = pid_m * BLOCK_M
+    off_n = pid_n * BLOCK_N
+    acc_g = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    acc_u = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    if TWO_LOOPS:
+        # One dot per loop: the pipeliner keeps each loop's tensor-core work overlapped with its loads
+        # (x is read twice, the second time mostly from L2).
+        for k in range(0, E, BLOCK_K):
+            acc_g = tl.dot(x_desc.load([off_m, k]), wg_desc.load([off_n, k]).T, acc_g, input_precision=PRECISION)
+        for k in range(0, E, BLOCK_K):
+            acc_u = tl.dot(x_desc.load([off_m, k]), wu_desc.load([off_n, k]).T, acc_u, input_precision=PRECISION)
+    else:
+        for k in range(0, E, BLOCK_K):
+            x = x_desc.load([off_m, k])
+            acc_g = tl.dot(x, wg_desc.load([off_n, k]).T, acc_g, input_precision=PRECISION)
+            acc_u = tl.dot(x, wu_desc.load([off_n, k]).T, acc_u, input_precision=PRECISION)
+    h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+    h_desc.store([off_m, off_n], h.to(h_desc.dtype))
+
+
+@triton.jit
+def _down_tma_kernel(h_desc, wd_desc, y_desc, M, E, F,
+                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                     GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+    pid_m, pid_n = _tile_ids(M, E, BLOCK_M, BLOCK_N, GROUP_M)
+    off_m = pid_m * BLOCK_M
+    off_n = pid_n * BLOCK_N
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, F, BLOCK_K):
+        acc = tl.dot(h_desc.load([off_m, k]), wd_desc.load([off_n, k]).T, acc, input_precision=PRECISION)
+    y_desc.store([off_m, off_n], acc.to(y_desc.dtype))
+
+
 _F32_PRECISION = {0: "ieee", 1: "tf32x3", 2: "tf32"}
 _STAGES = {}  # launch key -> num_stages that fitted in shared memory
 
@@ -116,12 +167,13 @@ def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
             ns -= 1
 
 
-def _launch_config(elem_bytes, n_b_tiles):
-    """num_warps from the tile size, a first num_stages from the shared memory one stage needs."""
-    num_warps = 8 if BLOCK_M * BLOCK_N >= 128 * 128 else 4
-    stage_bytes = (BLOCK_M + n_b_tiles * BLOCK_N) * BLOCK_K * elem_bytes
-    num_stages = max(1, min(4, (160 * 1024) // stage_bytes))
-    return num_warps, num_stages
+def _tma_ok(*tensors):
+    """Tensor descriptors need sm_90+, 16-byte aligned base addresses and row strides, unit inner strides."""
+    t0 = tensors[0]
+    if TMA != 1 or not t0.is_cuda or torch.cuda.get_device_capability(t0.device)[0] < 9:
+        return False
+    return all(t.stride(1) == 1 and (t.stride(0) * t.element_size()) % 16 == 0 and t.data_ptr() % 16 == 0
+               for t in tensors)
 
 
 def kernel_fn(inputs, outputs, scalars):
@@ -136,17 +188,27 @@ def kernel_fn(inputs, outputs, scalars):
         return None
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"fused_mlp: F32_DOT={F32_DOT} is not one of 0, 1, 2")
+    f32_fma = x.dtype == torch.float32 and F32_DOT == 0
     precision = _F32_PRECISION[F32_DOT] if x.dtype == torch.float32 else "tf32"
-    key = (x.dtype, precision, x.device)
+    bm, bn, bn2, bk = (min(BLOCK_M, 64), min(BLOCK_N, 64), min(DOWN_BLOCK_N, 64), min(BLOCK_K, 32)) if f32_fma \
+        else (BLOCK_M, BLOCK_N, DOWN_BLOCK_N, BLOCK_K)
     h = torch.empty((M, F), dtype=x.dtype, device=x.device)
-    nw, ns = _launch_config(x.element_size(), 2)
-    grid = (triton.cdiv(M, BLOCK_M) * triton.cdiv(F, BLOCK_N),)
-    _launch_fitting(_gate_up_kernel, grid, ("gate_up",) + key, ns, x, wg, wu, h, M, F, E,
-                    BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, GROUP_M=GROUP_M,
-                    PRECISION=precision, num_warps=nw)
-    nw, ns = _launch_config(x.element_size(), 1)
-    grid = (triton.cdiv(M, BLOCK_M) * triton.cdiv(E, BLOCK_N),)
-    _launch_fitting(_down_kernel, grid, ("down",) + key, ns, h, wd, y, M, E, F,
-                    BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, GROUP_M=GROUP_M,
-                    PRECISION=precision, num_warps=nw)
+    grid1 = (triton.cdiv(M, bm) * triton.cdiv(F, bn),)
+    grid2 = (triton.cdiv(M, bm) * triton.cdiv(E, bn2),)
+    consts = dict(BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, num_warps=NUM_WARPS)
+    key = (x.dtype, precision, bm, bn, bn2, bk, x.device)
+    if _tma_ok(x, wg, wu, wd, h, y):
+        from triton.tools.tensor_descriptor import TensorDescriptor
+        desc = TensorDescriptor.from_tensor
+        _launch_fitting(_gate_up_tma_kernel, grid1, ("gate_up_tma",) + key, NUM_STAGES,
+                        desc(x, [bm, bk]), desc(wg, [bn, bk]), desc(wu, [bn, bk]), desc(h, [bm, bn]), M, F, E,
+                        BLOCK_M=bm, BLOCK_N=bn, TWO_LOOPS=GATE_UP_LOOPS == 2, **consts)
+        _launch_fitting(_down_tma_kernel, grid2, ("down_tma",) + key, NUM_STAGES,
+                        desc(h, [bm, bk]), desc(wd, [bn2, bk]), desc(y, [bm, bn2]), M, E, F,
+                        BLOCK_M=bm, BLOCK_N=bn2, **consts)
+        return None
+    _launch_fitting(_gate_up_kernel, grid1, ("gate_up",) + key, NUM_STAGES, x, wg, wu, h, M, F, E,
+                    BLOCK_M=bm, BLOCK_N=bn, **consts)
+    _launch_fitting(_down_kernel, grid2, ("down",) + key, NUM_STAGES, h, wd, y, M, E, F,
+                    BLOCK_M=bm, BLOCK_N=bn2, **consts)
     return None

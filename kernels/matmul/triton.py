@@ -1,17 +1,22 @@
 # @autokernel type=matmul
 # Triton starter: C[M, N] = A[M, K] @ B[K, N], all row-major, f32 accumulation.
 # Algorithm: one program per BLOCK_M x BLOCK_N tile of C, walking K in BLOCK_K steps with tl.dot
-# (tensor cores for f16/bf16). Tiles are visited in groups of GROUP_M tile-rows ("grouped
-# ordering") so that programs running together share A and B tiles in L2. f32 inputs use
-# input_precision="ieee" (exact f32 products) by default; F32_DOT picks tf32x3 or tf32 instead.
-# Edges are masked: any M, N, K. num_warps follows the tile size (8 from 128x128 up, else 4);
-# num_stages starts from the shared memory a stage needs (up to 4) and drops if the compiled kernel
-# does not fit. Deterministic: no split-K, no atomics.
-# Limits: f16/bf16/f32 (A, B, C one dtype); in-tile offsets are 32-bit, so M*K, K*N, M*N < 2^31.
-# @knob BLOCK_M=128 {32,64,128} rows of C per program
-# @knob BLOCK_N=128 {32,64,128,256} columns of C per program
-# @knob BLOCK_K=64 {16,32,64} depth of each tl.dot step
-# @knob GROUP_M=8 {1,4,8,16} tile-rows per group in the L2-friendly launch order
+# (tensor cores for f16/bf16: wgmma on Hopper). Tiles are visited in groups of GROUP_M tile-rows
+# ("grouped ordering") so that programs running together share A and B tiles in L2.
+# On sm_90+ with 16-byte aligned rows (TMA=1) the tiles move through tensor descriptors: the copy
+# engine loads them into shared memory (zero-filled past the edges) and stores C, and NUM_STAGES of
+# them are kept in flight. Elsewhere (older GPUs, unaligned rows, the CPU interpreter, TMA=0) a
+# pointer kernel with masked edges runs. f32 inputs use input_precision="ieee" (exact f32 products)
+# by default, on a tile capped at 128x128x32 (an FMA dot needs far more registers); F32_DOT picks
+# tf32x3 or tf32 instead. Deterministic: no split-K, no atomics.
+# Limits: f16/bf16/f32 (A, B, C one dtype); pointer-path offsets are 32-bit (M*K, K*N, M*N < 2^31).
+# @knob BLOCK_M=128 {64,128,256} rows of C per program
+# @knob BLOCK_N=256 {64,128,256} columns of C per program
+# @knob BLOCK_K=64 {32,64,128} depth of each tl.dot step
+# @knob GROUP_M=16 {1,4,8,16} tile-rows per group in the L2-friendly launch order
+# @knob NUM_STAGES=3 {2,3,4,5} tiles in flight (lowered automatically when shared memory is short)
+# @knob NUM_WARPS=8 {4,8} warps per program
+# @knob TMA=1 {0,1} sm_90+: move tiles with tensor descriptors (the copy engine) instead of pointer loads
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
 import torch
 import triton
@@ -19,20 +24,19 @@ import triton.language as tl
 from triton.runtime.errors import OutOfResources
 
 BLOCK_M = globals().get("BLOCK_M", 128)
-BLOCK_N = globals().get("BLOCK_N", 128)
+BLOCK_N = globals().get("BLOCK_N", 256)
 BLOCK_K = globals().get("BLOCK_K", 64)
-GROUP_M = globals().get("GROUP_M", 8)
+GROUP_M = globals().get("GROUP_M", 16)
+NUM_STAGES = globals().get("NUM_STAGES", 3)
+NUM_WARPS = globals().get("NUM_WARPS", 8)
+TMA = globals().get("TMA", 1)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "matmul"
 
 
 @triton.jit
-def _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
-                   stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
-                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
-    # Grouped ordering: consecutive program ids cover GROUP_M tile-rows of one tile-column strip.
-    pid = tl.program_id(0)
+def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.constexpr):
+    """Grouped ordering: consecutive program ids cover GROUP_M tile-rows of one tile-column strip."""
     num_pid_m = tl.cdiv(M, BLOCK_M)
     num_pid_n = tl.cdiv(N, BLOCK_N)
     num_pid_in_group = GROUP_M * num_pid_n
@@ -41,7 +45,30 @@ def _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
     group_size_m = min(num_pid_m - first_pid_m, GROUP_M)
     pid_m = first_pid_m + ((pid % num_pid_in_group) % group_size_m)
     pid_n = (pid % num_pid_in_group) // group_size_m
+    return pid_m, pid_n
 
+
+@triton.jit
+def _matmul_tma_kernel(a_desc, b_desc, c_desc, M, N, K,
+                       BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+    pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
+    off_m = pid_m * BLOCK_M
+    off_n = pid_n * BLOCK_N
+    acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+    for k in range(0, K, BLOCK_K):
+        a = a_desc.load([off_m, k])  # zero-filled past M and K
+        b = b_desc.load([k, off_n])
+        acc = tl.dot(a, b, acc, input_precision=PRECISION)
+    c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
+
+
+@triton.jit
+def _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
+                   stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
+                   BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+    pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
     offs_k = tl.arange(0, BLOCK_K)
@@ -83,12 +110,13 @@ def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
             ns -= 1
 
 
-def _launch_config(elem_bytes):
-    """num_warps and a first num_stages for the chosen tile (shared memory of one stage: A and B tiles)."""
-    num_warps = 8 if BLOCK_M * BLOCK_N >= 128 * 128 else 4
-    stage_bytes = (BLOCK_M + BLOCK_N) * BLOCK_K * elem_bytes
-    num_stages = max(1, min(4, (160 * 1024) // stage_bytes))
-    return num_warps, num_stages
+def _tma_ok(*tensors):
+    """Tensor descriptors need sm_90+, 16-byte aligned base addresses and row strides, unit inner strides."""
+    t0 = tensors[0]
+    if TMA != 1 or not t0.is_cuda or torch.cuda.get_device_capability(t0.device)[0] < 9:
+        return False
+    return all(t.stride(1) == 1 and (t.stride(0) * t.element_size()) % 16 == 0 and t.data_ptr() % 16 == 0
+               for t in tensors)
 
 
 def kernel_fn(inputs, outputs, scalars):
@@ -103,13 +131,21 @@ def kernel_fn(inputs, outputs, scalars):
         return None
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"matmul: F32_DOT={F32_DOT} is not one of 0, 1, 2")
+    f32_fma = a.dtype == torch.float32 and F32_DOT == 0
     # input_precision only matters for f32 operands; "tf32" is Triton's default for the others.
     precision = _F32_PRECISION[F32_DOT] if a.dtype == torch.float32 else "tf32"
-    num_warps, num_stages = _launch_config(a.element_size())
-    grid = (triton.cdiv(M, BLOCK_M) * triton.cdiv(N, BLOCK_N),)
-    key = (a.dtype, precision, a.device)
-    _launch_fitting(_matmul_kernel, grid, key, num_stages, a, b, c, M, N, K,
-                    a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1),
-                    BLOCK_M=BLOCK_M, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, GROUP_M=GROUP_M,
-                    PRECISION=precision, num_warps=num_warps)
+    bm, bn, bk = (min(BLOCK_M, 128), min(BLOCK_N, 128), min(BLOCK_K, 32)) if f32_fma else (BLOCK_M, BLOCK_N, BLOCK_K)
+    grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
+    consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, num_warps=NUM_WARPS)
+    if _tma_ok(a, b, c):
+        from triton.tools.tensor_descriptor import TensorDescriptor
+        a_desc = TensorDescriptor.from_tensor(a, [bm, bk])
+        b_desc = TensorDescriptor.from_tensor(b, [bk, bn])
+        c_desc = TensorDescriptor.from_tensor(c, [bm, bn])
+        key = ("tma", a.dtype, bm, bn, bk, precision, a.device)
+        _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, M, N, K, **consts)
+    else:
+        key = ("ptr", a.dtype, bm, bn, bk, precision, a.device)
+        _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, M, N, K,
+                        a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1), **consts)
     return None

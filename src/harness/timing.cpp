@@ -68,6 +68,18 @@ void synchronize(const at::Device& device) {
   (void)device;
 }
 
+#ifdef AK_HAVE_CUDA
+namespace {
+/// Device-sleep cycles that outlast a host call of `host_ms`: twice it, at least ~20 us, at most ~20 ms.
+int64_t host_cover_cycles(const at::Device& device, double host_ms) {
+  int khz = 0;  // the peak SM clock, in cycles per ms
+  if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device.index()) != cudaSuccess || khz <= 0) khz = 2000000;
+  const double cycles_per_ms = khz;
+  return static_cast<int64_t>(std::clamp(2.0 * host_ms * cycles_per_ms, 40000.0, 20.0 * cycles_per_ms));
+}
+}  // namespace
+#endif
+
 TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options) {
   auto step = [](const std::function<void(int)>& f, int i) {
     if (f) f(i);
@@ -80,13 +92,19 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
   std::optional<c10::cuda::CUDAStreamGuard> guard;
   if (m_device.is_cuda()) guard.emplace(c10::cuda::getStreamFromPool(false, m_device.index()));
 #endif
+  double warm_host_ms = 0;  // the slowest host call after the first (which may compile)
   for (int i = 0; i < options.warmup_calls; ++i) {
     step(h.before, i);
+    const auto t0 = clock::now();
     step(h.run, i);
+    if (i > 0) warm_host_ms = std::max(warm_host_ms, ms_since(t0));
     step(h.snapshot, i);
     synchronize(m_device);
     step(h.after, i);
   }
+#ifdef AK_HAVE_CUDA
+  const int64_t sleep_cycles = m_device.is_cuda() ? host_cover_cycles(m_device, warm_host_ms) : 0;
+#endif
   std::vector<double> ms, host_ms;
   const auto start = clock::now();
   for (int i = 0; i < options.max_samples; ++i) {
@@ -95,9 +113,9 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
 #ifdef AK_HAVE_CUDA
     if (m_device.is_cuda() && options.method == TimingMethod::events) {
       at::cuda::CUDAEvent begin(cudaEventDefault), end(cudaEventDefault);
-      // Keep the GPU busy for ~20 us after the flush so the host's launch cost (large for a Python
-      // launcher) is not counted as kernel time.
-      at::cuda::sleep(40000);
+      // Keep the GPU busy after the flush for longer than the host takes to launch the call (large for
+      // a Python launcher), so that launch cost is not counted as kernel time.
+      at::cuda::sleep(sleep_cycles);
       begin.record();
       const auto t0 = clock::now();
       step(h.run, i);
