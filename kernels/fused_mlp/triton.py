@@ -14,11 +14,13 @@
 # Limits: f16/bf16/f32 (all tensors one dtype); any M, E, F; pointer-path offsets 32-bit (< 2^31).
 # @knob BLOCK_M=128 {64,128} rows of x per program (both kernels)
 # @knob BLOCK_N=128 {64,128,256} columns of h per program in kernel 1 (two accumulators: gate and up)
-# @knob DOWN_BLOCK_N=256 {64,128,256} columns of y per program in kernel 2
+# @knob DOWN_BLOCK_N=128 {64,128,256} columns of y per program in kernel 2
+# @knob DOWN_NUM_WARPS=4 {4,8} warps per program in kernel 2
+# @knob DOWN_STAGES=5 {2,3,4,5} tiles in flight in kernel 2
 # @knob BLOCK_K=64 {32,64,128} depth of each tl.dot step
 # @knob GROUP_M=8 {1,4,8,16} tile-rows per group in the L2-friendly launch order
-# @knob NUM_STAGES=4 {2,3,4,5} tiles in flight (lowered automatically when shared memory is short)
-# @knob NUM_WARPS=8 {4,8} warps per program
+# @knob NUM_STAGES=4 {2,3,4,5} tiles in flight in kernel 1 (lowered automatically when shared memory is short)
+# @knob NUM_WARPS=8 {4,8} warps per program in kernel 1
 # @knob GATE_UP_LOOPS=2 {1,2} TMA path, kernel 1: 1 = one K loop with two dots, 2 = a K loop per dot
 # @knob TMA=1 {0,1} sm_90+: move tiles with tensor descriptors (the copy engine) instead of pointer loads
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
@@ -29,7 +31,9 @@ from triton.runtime.errors import OutOfResources
 
 BLOCK_M = globals().get("BLOCK_M", 128)
 BLOCK_N = globals().get("BLOCK_N", 128)
-DOWN_BLOCK_N = globals().get("DOWN_BLOCK_N", 256)
+DOWN_BLOCK_N = globals().get("DOWN_BLOCK_N", 128)
+DOWN_NUM_WARPS = globals().get("DOWN_NUM_WARPS", 4)
+DOWN_STAGES = globals().get("DOWN_STAGES", 5)
 BLOCK_K = globals().get("BLOCK_K", 64)
 GROUP_M = globals().get("GROUP_M", 8)
 NUM_STAGES = globals().get("NUM_STAGES", 4)
@@ -195,20 +199,20 @@ def kernel_fn(inputs, outputs, scalars):
     h = torch.empty((M, F), dtype=x.dtype, device=x.device)
     grid1 = (triton.cdiv(M, bm) * triton.cdiv(F, bn),)
     grid2 = (triton.cdiv(M, bm) * triton.cdiv(E, bn2),)
-    consts = dict(BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, num_warps=NUM_WARPS)
+    consts = dict(BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision)
     key = (x.dtype, precision, bm, bn, bn2, bk, x.device)
     if _tma_ok(x, wg, wu, wd, h, y):
         from triton.tools.tensor_descriptor import TensorDescriptor
         desc = TensorDescriptor.from_tensor
         _launch_fitting(_gate_up_tma_kernel, grid1, ("gate_up_tma",) + key, NUM_STAGES,
                         desc(x, [bm, bk]), desc(wg, [bn, bk]), desc(wu, [bn, bk]), desc(h, [bm, bn]), M, F, E,
-                        BLOCK_M=bm, BLOCK_N=bn, TWO_LOOPS=GATE_UP_LOOPS == 2, **consts)
-        _launch_fitting(_down_tma_kernel, grid2, ("down_tma",) + key, NUM_STAGES,
+                        BLOCK_M=bm, BLOCK_N=bn, TWO_LOOPS=GATE_UP_LOOPS == 2, num_warps=NUM_WARPS, **consts)
+        _launch_fitting(_down_tma_kernel, grid2, ("down_tma",) + key, DOWN_STAGES,
                         desc(h, [bm, bk]), desc(wd, [bn2, bk]), desc(y, [bm, bn2]), M, E, F,
-                        BLOCK_M=bm, BLOCK_N=bn2, **consts)
+                        BLOCK_M=bm, BLOCK_N=bn2, num_warps=DOWN_NUM_WARPS, **consts)
         return None
     _launch_fitting(_gate_up_kernel, grid1, ("gate_up",) + key, NUM_STAGES, x, wg, wu, h, M, F, E,
-                    BLOCK_M=bm, BLOCK_N=bn, **consts)
-    _launch_fitting(_down_kernel, grid2, ("down",) + key, NUM_STAGES, h, wd, y, M, E, F,
-                    BLOCK_M=bm, BLOCK_N=bn2, **consts)
+                    BLOCK_M=bm, BLOCK_N=bn, num_warps=NUM_WARPS, **consts)
+    _launch_fitting(_down_kernel, grid2, ("down",) + key, DOWN_STAGES, h, wd, y, M, E, F,
+                    BLOCK_M=bm, BLOCK_N=bn2, num_warps=DOWN_NUM_WARPS, **consts)
     return None

@@ -1,12 +1,15 @@
 // @autokernel type=rotary_embedding
 // Rotary embedding on interleaved pairs: for x[B,H,S,D] and i < D/2,
 //   y[2i] = x[2i] cos[s,i] - x[2i+1] sin[s,i],  y[2i+1] = x[2i] sin[s,i] + x[2i+1] cos[s,i].
-// Element-wise: each thread rotates PAIRS_PER_THREAD pairs spaced one block apart, so a warp
-// touches contiguous memory; math in f32. When x and y are aligned to a pair, a pair moves as one
-// 4/8-byte access. cos/sin may be f16, bf16 or f32 (any mix; they are small and stay in cache).
-// Returns non-zero for odd D.
+// Element-wise, math in f32. Fast path (x and y 16-byte aligned, a row of D a whole number of 16-byte
+// chunks): each thread moves CHUNKS_PER_THREAD 16-byte chunks of x spaced one block apart (a warp
+// touches contiguous memory), and the row and position of a chunk come from one 32-bit division.
+// Otherwise each thread rotates PAIRS_PER_THREAD pairs, a pair as one 4/8-byte access when aligned.
+// cos/sin may be f16, bf16 or f32 (any mix; they are small and stay in cache). Returns non-zero
+// for odd D.
 // @knob BLOCK=256 {128,256,512,1024} threads per block
-// @knob PAIRS_PER_THREAD=2 {1,2,4,8} pairs rotated by each thread
+// @knob CHUNKS_PER_THREAD=2 {1,2,4} 16-byte chunks of x rotated by each thread (fast path)
+// @knob PAIRS_PER_THREAD=2 {1,2,4,8} pairs rotated by each thread (fallback path)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -20,6 +23,10 @@
 #ifndef PAIRS_PER_THREAD
 #define PAIRS_PER_THREAD 2
 #endif
+#ifndef CHUNKS_PER_THREAD
+#define CHUNKS_PER_THREAD 2
+#endif
+static_assert(CHUNKS_PER_THREAD >= 1, "CHUNKS_PER_THREAD must be positive");
 static_assert(BLOCK % 32 == 0 && BLOCK <= 1024, "BLOCK: a multiple of 32, <= 1024");
 static_assert(PAIRS_PER_THREAD >= 1, "PAIRS_PER_THREAD must be positive");
 
@@ -75,6 +82,45 @@ __global__ void __launch_bounds__(BLOCK)
   }
 }
 
+
+// 16 bytes of x: kPairs interleaved pairs.
+template <typename T> struct alignas(16) Chunk {
+  static constexpr int kPairs = 16 / (2 * sizeof(T));
+  T v[2 * kPairs];
+};
+
+template <typename T>
+__global__ void __launch_bounds__(BLOCK)
+    rotary_chunk_kernel(const T* __restrict__ x, const void* __restrict__ cos_tab, int cos_dtype,
+                        const void* __restrict__ sin_tab, int sin_dtype, T* __restrict__ y,
+                        uint32_t n_chunks, uint32_t chunks_per_row, uint32_t S, uint32_t half) {
+  constexpr int kPairs = Chunk<T>::kPairs;
+  const uint32_t first = blockIdx.x * (uint32_t)(BLOCK * CHUNKS_PER_THREAD) + threadIdx.x;
+  Chunk<T> in[CHUNKS_PER_THREAD];
+#pragma unroll
+  for (int k = 0; k < CHUNKS_PER_THREAD; ++k) {  // all loads first: CHUNKS_PER_THREAD x 16 B in flight
+    const uint32_t c = first + k * BLOCK;
+    if (c < n_chunks) in[k] = reinterpret_cast<const Chunk<T>*>(x)[c];
+  }
+#pragma unroll
+  for (int k = 0; k < CHUNKS_PER_THREAD; ++k) {
+    const uint32_t c = first + k * BLOCK;
+    if (c >= n_chunks) break;
+    const uint32_t row = c / chunks_per_row;
+    const uint32_t i0 = (c - row * chunks_per_row) * kPairs;  // first pair of the chunk within the row
+    const uint32_t t0 = (row % S) * half + i0;                 // its entry in the [S, D/2] tables
+    Chunk<T> out;
+#pragma unroll
+    for (int j = 0; j < kPairs; ++j) {
+      const float cs = load_table(cos_tab, cos_dtype, t0 + j), sn = load_table(sin_tab, sin_dtype, t0 + j);
+      const float x0 = to_f32(in[k].v[2 * j]), x1 = to_f32(in[k].v[2 * j + 1]);
+      out.v[2 * j] = from_f32<T>(x0 * cs - x1 * sn);
+      out.v[2 * j + 1] = from_f32<T>(x0 * sn + x1 * cs);
+    }
+    reinterpret_cast<Chunk<T>*>(y)[c] = out;
+  }
+}
+
 template <typename T>
 static int launch(const ak_call* call) {
   const ak_tensor *X = &call->inputs[0], *C = &call->inputs[1], *Sn = &call->inputs[2];
@@ -82,10 +128,20 @@ static int launch(const ak_call* call) {
   T* y = static_cast<T*>(call->outputs[0].data);
   const int64_t S = X->shape[2], half = X->shape[3] / 2, n_pairs = ak_numel(X) / 2;
   const bool pair_aligned = (uintptr_t)x % (2 * sizeof(T)) == 0 && (uintptr_t)y % (2 * sizeof(T)) == 0;
+  cudaStream_t stream = (cudaStream_t)call->stream;
+  const int64_t row_bytes = X->shape[3] * (int64_t)sizeof(T);
+  const int64_t n_chunks = ak_numel(X) * (int64_t)sizeof(T) / 16;
+  if ((uintptr_t)x % 16 == 0 && (uintptr_t)y % 16 == 0 && row_bytes % 16 == 0 && n_chunks < 0x7fffffffLL &&
+      S * half < 0x7fffffffLL) {
+    const int64_t chunk_blocks = (n_chunks + (int64_t)BLOCK * CHUNKS_PER_THREAD - 1) / ((int64_t)BLOCK * CHUNKS_PER_THREAD);
+    rotary_chunk_kernel<T><<<(unsigned)chunk_blocks, BLOCK, 0, stream>>>(
+        x, C->data, C->dtype, Sn->data, Sn->dtype, y, (uint32_t)n_chunks, (uint32_t)(row_bytes / 16), (uint32_t)S,
+        (uint32_t)half);
+    return cudaGetLastError() == cudaSuccess ? 0 : 1;
+  }
   const int64_t per_block = (int64_t)BLOCK * PAIRS_PER_THREAD;
   const int64_t blocks = (n_pairs + per_block - 1) / per_block;
   if (blocks > 0x7fffffff) return 1;
-  cudaStream_t stream = (cudaStream_t)call->stream;
   if (pair_aligned)
     rotary_kernel<T, true><<<(unsigned)blocks, BLOCK, 0, stream>>>(x, C->data, C->dtype, Sn->data, Sn->dtype,
                                                                    y, n_pairs, half, S);
