@@ -42,7 +42,7 @@
 #endif
 
 static_assert(THREADS % 32 == 0 && THREADS >= 32 && THREADS <= 1024, "THREADS: whole warps, <= 1024");
-static_assert(UNROLL >= 1 && UNROLL <= 16, "UNROLL: 1..16");
+static_assert(UNROLL == 1 || UNROLL == 2 || UNROLL == 4 || UNROLL == 8, "UNROLL must be 1, 2, 4 or 8");
 static_assert(ROWS_PER_BLOCK >= 1 && ROWS_PER_BLOCK <= 32, "ROWS_PER_BLOCK: 1..32 (a block of at most 1024 threads)");
 static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 2, "LOAD_HINT must be 0, 1 or 2");
 
@@ -138,27 +138,42 @@ __device__ __forceinline__ MaxSum block_merge(MaxSum v, float2* red) {
   }
   return v;
 }
-// Fold U x E values (-inf for none) into the state with at most one rescale.
-template <int U, int E> __device__ __forceinline__ MaxSum absorb(MaxSum st, const float (&f)[U][E]) {
+// Fold B x E values (-inf for none) into the state with at most one rescale. Serial max and sum:
+// pairwise trees would shorten the chains but cost ~10 registers, and occupancy matters more.
+template <int B, int E> __device__ __forceinline__ MaxSum absorb(MaxSum st, const float (&f)[B][E]) {
   float cm = f[0][0];
 #pragma unroll
-  for (int u = 0; u < U; ++u)
+  for (int u = 0; u < B; ++u)
 #pragma unroll
     for (int j = 0; j < E; ++j) cm = fmaxf(cm, f[u][j]);
   const float ms = fmaxf(st.ms, cm * kLog2e);
   if (ms == -INFINITY) return st;
   float s = st.s * ex2(st.ms - ms);
 #pragma unroll
-  for (int u = 0; u < U; ++u)
+  for (int u = 0; u < B; ++u)
 #pragma unroll
     for (int j = 0; j < E; ++j) s += ex2(fmaf(f[u][j], kLog2e, -ms));
   return {ms, s};
+}
+// The same for U packed chunks, in batches of at most 32 values (one rescale each), so that the
+// unpacked values never need more than 32 registers (UNROLL = 8 of f16 would be 64).
+template <typename T, int U> __device__ __forceinline__ MaxSum absorb(MaxSum st, const uint4 (&v)[U]) {
+  constexpr int E = kE<T>, B = 32 / E < U ? 32 / E : U;  // chunks per batch
+  static_assert(U % B == 0, "UNROLL: a power of two");
+#pragma unroll
+  for (int u0 = 0; u0 < U; u0 += B) {
+    float f[B][E];
+#pragma unroll
+    for (int u = 0; u < B; ++u) unpack<T>(v[u0 + u], f[u]);
+    st = absorb(st, f);
+  }
+  return st;
 }
 
 // ---- kernel ----------------------------------------------------------------------------------
 // kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
 template <typename T, bool kWarpRow>
-__global__ void __launch_bounds__(1024, 1)
+__global__ void __launch_bounds__(kWarpRow ? 32 * ROWS_PER_BLOCK : 1024, 1)
     cross_entropy_rows(const T* __restrict__ logits, const int64_t* __restrict__ target, float* __restrict__ loss,
                        int64_t M, int V) {
   constexpr int E = kE<T>;
@@ -182,13 +197,11 @@ __global__ void __launch_bounds__(1024, 1)
     uint4 v[UNROLL];  // all loads first, then the math; chunks past the row are -inf
 #pragma unroll
     for (int u = 0; u < UNROLL; ++u) v[u] = k0 + u * G < sp.nb ? ld16(xb + (k0 + u * G) * E) : kNegInf<T>;
-    float f[UNROLL][E];
-#pragma unroll
-    for (int u = 0; u < UNROLL; ++u) unpack<T>(v[u], f[u]);
-    st = absorb(st, f);
+    st = absorb<T>(st, v);
   }
-  st = absorb<1, 2>(st, {{lane < sp.h ? to_f32(xr[lane]) : -INFINITY,  // the head and tail elements
-                          lane < sp.t ? to_f32(xb[sp.nb * E + lane]) : -INFINITY}});
+  const float ht[1][2] = {{lane < sp.h ? to_f32(xr[lane]) : -INFINITY,  // the head and tail elements
+                          lane < sp.t ? to_f32(xb[sp.nb * E + lane]) : -INFINITY}};
+  st = absorb(st, ht);
   st = kWarpRow ? warp_merge(st) : block_merge(st, red);
   // loss = lse - picked in base 2: (ms - picked*log2(e)) is one rounding, with no cancellation of
   // two large numbers; log2(sum) carries the rounding of ms itself.
