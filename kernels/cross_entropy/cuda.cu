@@ -7,14 +7,14 @@
 // pass of a warp covers it; else a block of up to THREADS threads). It walks the row in 16-byte
 // chunks, chunk k to thread k % G (every warp load is 512 contiguous bytes), issuing UNROLL
 // independent loads per thread before using any. Each thread keeps an online (max, sum of exp)
-// pair, rescaled at most once per UNROLL chunks; the pairs are merged in a fixed shuffle tree (plus
+// pair, rescaled at most once per 32 values; the pairs are merged in a fixed shuffle tree (plus
 // one shared-memory step across warps): deterministic, no atomics. The target logit is loaded by
 // thread 0 at the start, so its latency hides under the row's.
 // exp is ex2.approx of x*log2(e) - max*log2(e) (one FFMA + MUFU per element, 2 ulp); the rounding
 // of the scaled max cancels between the exponents and the final log2(sum).
-// Any V and any 2-byte-aligned logits: a row whose start is not 16-byte aligned (V % 8 != 0, as
-// GPT-2's 50257) is split into a scalar head up to the first aligned address, aligned chunks, and
-// a scalar tail.
+// Any V and any element-aligned logits: a row whose start is not 16-byte aligned (V not a multiple
+// of 16 bytes, as GPT-2's 50257) is split into a scalar head up to the first aligned address,
+// aligned chunks, and a scalar tail.
 // @knob THREADS=128 {128,256,512,1024} threads per row (one block) for rows longer than one warp's pass
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it uses them
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp covers a row in one pass
@@ -200,7 +200,7 @@ __global__ void __launch_bounds__(kWarpRow ? 32 * ROWS_PER_BLOCK : 1024, 1)
     st = absorb<T>(st, v);
   }
   const float ht[1][2] = {{lane < sp.h ? to_f32(xr[lane]) : -INFINITY,  // the head and tail elements
-                          lane < sp.t ? to_f32(xb[sp.nb * E + lane]) : -INFINITY}};
+                            lane < sp.t ? to_f32(xb[sp.nb * E + lane]) : -INFINITY}};
   st = absorb(st, ht);
   st = kWarpRow ? warp_merge(st) : block_merge(st, red);
   // loss = lse - picked in base 2: (ms - picked*log2(e)) is one rounding, with no cancellation of

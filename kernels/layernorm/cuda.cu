@@ -9,8 +9,8 @@
 // then the mean of (x - mean)^2, so rows with mean 10 and std 1e-2 lose nothing to the
 // cancellation of E[x^2] - E[x]^2. Each sum is a shuffle tree plus one shared-memory step across
 // warps; the row is then written from the registers. x loads skip L1 so weight and bias, re-read
-// by every row, stay there. Rows that fit one warp are
-// packed ROWS_PER_BLOCK to a block, a warp each, with no __syncthreads.
+// by every row, stay there. Rows that fit one warp are packed ROWS_PER_BLOCK to a block, a warp
+// each, with no __syncthreads.
 // The main path needs N % (16 bytes) == 0 and x, weight, bias, y 16-byte aligned (every real
 // hidden size); other N, and rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32),
 // take a simple three-pass scalar kernel. Requires x, weight, bias and y to share one dtype.

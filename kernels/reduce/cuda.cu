@@ -7,9 +7,9 @@
 // thread k % G (every warp load is 512 contiguous bytes), issuing UNROLL independent loads per
 // thread before adding any, so enough bytes are in flight to cover DRAM latency. Each thread sums
 // in f32; the group combines the partial sums in a fixed shuffle tree (plus one shared-memory step
-// across warps): deterministic, no atomics. Any N and any 2-byte-aligned x: a row whose start is
-// not 16-byte aligned (N % 8 != 0) is split into a scalar head up to the first aligned address,
-// aligned chunks, and a scalar tail. N == 0 writes zeros.
+// across warps): deterministic, no atomics. Any N and any element-aligned x: a row whose start is
+// not 16-byte aligned (N not a multiple of 16 bytes) is split into a scalar head up to the first
+// aligned address, aligned chunks, and a scalar tail. N == 0 writes zeros.
 // @knob THREADS=128 {128,256,512,1024} threads per row (one block) for rows longer than one warp's pass
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it adds
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp covers a row in one pass

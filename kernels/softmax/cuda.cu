@@ -11,10 +11,10 @@
 // ROWS_PER_BLOCK to a block, a warp each, with no __syncthreads.
 // exp is ex2.approx of x*log2(e) - max*log2(e) (one FFMA + MUFU per element, 2 ulp); rounding of
 // the scaled max shifts every exponent of the row alike, and the normalisation cancels it.
-// Any N and any 2-byte-aligned x, y: a row whose start is not 16-byte aligned (N % 8 != 0) is
-// split into a scalar head (< 8 elements, up to the first aligned address), aligned 16-byte chunks,
-// and a scalar tail (< 8), so only x and y need the same address mod 16 (a scalar kernel runs
-// otherwise). Rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32) use a
+// Any N and any element-aligned x, y: a row whose start is not 16-byte aligned (N not a multiple
+// of 16 bytes) is split into a scalar head (up to the first aligned address), aligned 16-byte
+// chunks, and a scalar tail, each of fewer than 16 bytes; so x and y need only the same address
+// mod 16 (a scalar kernel runs otherwise). Rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32) use a
 // streaming two-pass kernel (online max/sum, then a re-read). A row of all -inf gives NaN, as torch.
 // @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
 // @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
