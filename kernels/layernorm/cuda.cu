@@ -1,14 +1,24 @@
 // @autokernel type=layernorm
-// y = (x - mean) / sqrt(var + eps) * weight + bias over the last dim. A group of THREADS_PER_ROW
-// threads owns one row (ROWS_PER_BLOCK rows per block). Statistics use the corrected two-pass
-// method in f32: pass 1 gives a first mean m0; pass 2 sums d = x - m0 and d^2 (d is exact when x
-// is close to m0), so mean = m0 + sum(d)/N and var = sum(d^2)/N - (sum(d)/N)^2 lose nothing to
-// cancellation even for rows with mean 100 and std 1e-4; pass 3 writes. Passes 2-3 re-read the
-// row, mostly from L2. Vector loads of VEC elements are used when N % VEC == 0 and every pointer
-// is aligned; otherwise a scalar path runs. Requires x, weight, bias, y to share one dtype.
-// @knob THREADS_PER_ROW=256 {32,64,128,256,512,1024} threads cooperating on one row
-// @knob ROWS_PER_BLOCK=1 {1,2,4,8} rows per thread block (blocks over 1024 threads do not compile)
-// @knob VEC=8 {1,2,4,8} elements per vector load/store on the aligned path
+// y = (x - mean) / sqrt(var + eps) * weight + bias over the last dim, f32 math. Memory-bound: the
+// goal is to move each byte once (x read, y written; weight and bias stay in L1/L2).
+//
+// Main path: a row is read from global memory exactly once and held in registers. Its 16-byte
+// chunks are dealt round-robin to G threads (chunk k goes to thread k % G, so every warp load is
+// 512 contiguous bytes), each thread holding C chunks (C a template parameter so the array stays in
+// registers). The statistics are the exact two-pass ones, both passes over the registers: the mean,
+// then the mean of (x - mean)^2, so rows with mean 10 and std 1e-2 lose nothing to the
+// cancellation of E[x^2] - E[x]^2. Each sum is a shuffle tree plus one shared-memory step across
+// warps; the row is then written from the registers. x loads skip L1 so weight and bias, re-read
+// by every row, stay there. Rows that fit one warp are packed ROWS_PER_BLOCK to a block, a warp
+// each, with no __syncthreads.
+// The main path needs N % (16 bytes) == 0 and x, weight, bias, y 16-byte aligned (every real
+// hidden size); other N, and rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32),
+// take a simple three-pass scalar kernel. Requires x, weight, bias and y to share one dtype.
+// @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
+// @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
+// @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
+// @knob LOAD_HINT=2 {0,1,2} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first
+// @knob STORE_HINT=0 {0,1} y stores: 0 plain, 1 st.global.cs (streaming, evict-first)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -16,23 +26,56 @@
 
 #include "autokernel/kernel_abi.h"
 
-#ifndef THREADS_PER_ROW
-#define THREADS_PER_ROW 256
+#ifndef CHUNKS
+#define CHUNKS 4
+#endif
+#ifndef MAX_THREADS
+#define MAX_THREADS 512
 #endif
 #ifndef ROWS_PER_BLOCK
-#define ROWS_PER_BLOCK 1
+#define ROWS_PER_BLOCK 4
 #endif
-#ifndef VEC
-#define VEC 8
+#ifndef LOAD_HINT
+#define LOAD_HINT 2
+#endif
+#ifndef STORE_HINT
+#define STORE_HINT 0
 #endif
 
-constexpr int kGroup = THREADS_PER_ROW;
-constexpr int kThreads = THREADS_PER_ROW * ROWS_PER_BLOCK;
-static_assert(kGroup % 32 == 0 && kGroup <= 1024, "THREADS_PER_ROW: a multiple of 32, <= 1024");
-static_assert(kThreads <= 1024, "THREADS_PER_ROW * ROWS_PER_BLOCK must be <= 1024");
-static_assert(VEC == 1 || VEC == 2 || VEC == 4 || VEC == 8, "VEC must be 1, 2, 4 or 8");
+static_assert(CHUNKS == 1 || CHUNKS == 2 || CHUNKS == 4 || CHUNKS == 8, "CHUNKS must be 1, 2, 4 or 8");
+static_assert(MAX_THREADS % 32 == 0 && MAX_THREADS >= 32 && MAX_THREADS <= 1024, "MAX_THREADS: warps, <= 1024");
+static_assert(ROWS_PER_BLOCK >= 1 && ROWS_PER_BLOCK <= 32, "ROWS_PER_BLOCK: 1..32 (a block of at most 1024 threads)");
+static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 2, "LOAD_HINT must be 0, 1 or 2");
+static_assert(STORE_HINT == 0 || STORE_HINT == 1, "STORE_HINT must be 0 or 1");
 
-// ---- dtype helpers -------------------------------------------------------------------------
+constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
+
+// ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
+__device__ __forceinline__ uint4 ld16(const void* p) {
+  uint4 r;
+#if LOAD_HINT == 0
+  r = *static_cast<const uint4*>(p);
+#elif LOAD_HINT == 1
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+#elif __CUDA_ARCH__ >= 800
+  uint64_t policy;  // L2 evict-first for every line this load brings in
+  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+#else
+  r = __ldg(static_cast<const uint4*>(p));
+#endif
+  return r;
+}
+__device__ __forceinline__ void st16(void* p, uint4 v) {
+#if STORE_HINT == 1
+  __stcs(static_cast<uint4*>(p), v);
+#else
+  *static_cast<uint4*>(p) = v;
+#endif
+}
+
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -43,90 +86,163 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(flo
   return __float2bfloat16_rn(v);
 }
 
-// V consecutive elements moved as one (up to 16-byte) access; p must be aligned to sizeof(T)*V.
-template <typename T, int V> struct alignas(sizeof(T) * V) Packed { T v[V]; };
-template <int V, typename T> __device__ __forceinline__ void load_vec(const T* p, float (&out)[V]) {
-  const Packed<T, V> pk = *reinterpret_cast<const Packed<T, V>*>(p);
-#pragma unroll
-  for (int i = 0; i < V; ++i) out[i] = to_f32(pk.v[i]);
+// A chunk is 16 bytes: kE elements of T, unpacked to / packed from f32 (bf16 is the top half of an f32).
+template <typename T> constexpr int kE = 16 / (int)sizeof(T);
+__device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
+  lo = __uint_as_float(w << 16), hi = __uint_as_float(w & 0xffff0000u);
 }
-template <int V, typename T> __device__ __forceinline__ void store_vec(T* p, const float (&in)[V]) {
-  Packed<T, V> pk;
-#pragma unroll
-  for (int i = 0; i < V; ++i) pk.v[i] = from_f32<T>(in[i]);
-  *reinterpret_cast<Packed<T, V>*>(p) = pk;
+__device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __half) {
+  lo = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));
+  hi = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+template <typename T> __device__ __forceinline__ void unpack(uint4 u, float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    f[0] = __uint_as_float(u.x), f[1] = __uint_as_float(u.y), f[2] = __uint_as_float(u.z), f[3] = __uint_as_float(u.w);
+  } else {
+    unpack2(u.x, f[0], f[1], T()), unpack2(u.y, f[2], f[3], T()), unpack2(u.z, f[4], f[5], T());
+    unpack2(u.w, f[6], f[7], T());
+  }
+}
+template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+  } else {
+    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
+  }
 }
 
-// ---- reductions ----------------------------------------------------------------------------
-__device__ __forceinline__ float warp_reduce_sum(float v) {
+
+// ---- reductions ------------------------------------------------------------------------------
+__device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
-
-// Sum over the kGroup threads of one row. Groups wider than a warp combine the per-warp sums
-// through shared memory in a fixed order, so the result is deterministic and every thread of
-// the group receives it. Must be reached by all threads of the block.
-__device__ __forceinline__ float group_reduce_sum(float v, float* smem) {
-  v = warp_reduce_sum(v);
-  if constexpr (kGroup > 32) {
-    constexpr int kWarps = kGroup / 32;
-    const int warp = threadIdx.x / 32, first = warp / kWarps * kWarps;
-    if (threadIdx.x % 32 == 0) smem[warp] = v;
+// Sum over the whole block (blockDim.x a multiple of 32), in a fixed order: every thread gets the
+// same bits, run after run.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+  v = warp_sum(v);
+  if (blockDim.x > 32) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) red[warp] = v;
     __syncthreads();
-    v = smem[first];
-    for (int w = 1; w < kWarps; ++w) v += smem[first + w];
-    __syncthreads();  // smem may be reused right after
+    v = warp_sum(lane < (int)blockDim.x / 32 ? red[lane] : 0.0f);
   }
   return v;
 }
 
-// ---- kernel --------------------------------------------------------------------------------
-template <typename T, int V>
-__global__ void __launch_bounds__(kThreads)
-    layernorm_kernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b,
-                     T* __restrict__ y, int64_t M, int64_t N, float eps) {
-  __shared__ float smem[kThreads / 32];
-  const int64_t row = (int64_t)blockIdx.x * ROWS_PER_BLOCK + threadIdx.x / kGroup;
-  const int lane = threadIdx.x % kGroup;
-  const int64_t n = row < M ? N : 0;  // rows past M do no work but join the reductions
+// ---- main path: the row in registers ---------------------------------------------------------
+// kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
+template <typename T, int C, bool kWarpRow>
+__global__ void __launch_bounds__(1024, 1)
+    layernorm_regs(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b, T* __restrict__ y,
+                   int64_t M, int N, float eps) {
+  constexpr int E = kE<T>;
+  __shared__ float red[2][32];  // one buffer per reduction: no second barrier between them
+  const int G = kWarpRow ? 32 : blockDim.x;
+  const int lane = kWarpRow ? threadIdx.x % 32 : threadIdx.x;
+  const int64_t row = kWarpRow ? (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
+  if (kWarpRow && row >= M) return;  // whole warps only; warp rows never __syncthreads
   const T* xr = x + row * N;
   T* yr = y + row * N;
-  const float inv_n = 1.0f / (float)N;
+  const int nb = N / E;
 
-  float s = 0.0f;  // pass 1: rough mean
-  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {
-    float v[V];
-    load_vec<V>(xr + i, v);
+  uint4 v[C];  // issue every load of the row before using any
 #pragma unroll
-    for (int j = 0; j < V; ++j) s += v[j];
+  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xr + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
+  float s = 0.0f;  // zero chunks add nothing
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    float f[E];
+    unpack<T>(v[c], f);
+#pragma unroll
+    for (int j = 0; j < E; ++j) s += f[j];
   }
-  const float mean0 = group_reduce_sum(s, smem) * inv_n;
-
-  float sd = 0.0f, sdd = 0.0f;  // pass 2: centred sums
-  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {
-    float v[V];
-    load_vec<V>(xr + i, v);
+  const float mean = (kWarpRow ? warp_sum(s) : block_sum(s, red[0])) / (float)N;
+  float q = 0.0f;
 #pragma unroll
-    for (int j = 0; j < V; ++j) {
-      const float d = v[j] - mean0;
-      sd += d;
-      sdd = fmaf(d, d, sdd);
+  for (int c = 0; c < C; ++c) {
+    if (c * G + lane < nb) {  // a zero chunk would add mean^2 here
+      float f[E];
+      unpack<T>(v[c], f);
+#pragma unroll
+      for (int j = 0; j < E; ++j) q = fmaf(f[j] - mean, f[j] - mean, q);
     }
   }
-  const float dmean = group_reduce_sum(sd, smem) * inv_n;
-  const float var = fmaxf(group_reduce_sum(sdd, smem) * inv_n - dmean * dmean, 0.0f);
+  const float var = (kWarpRow ? warp_sum(q) : block_sum(q, red[1])) / (float)N;
   const float rstd = rsqrtf(var + eps);
 
-  for (int64_t i = (int64_t)lane * V; i < n; i += (int64_t)kGroup * V) {  // pass 3: write
-    float v[V], wv[V], bv[V];
-    load_vec<V>(xr + i, v);
-    load_vec<V>(w + i, wv);
-    load_vec<V>(b + i, bv);
 #pragma unroll
-    for (int j = 0; j < V; ++j) v[j] = ((v[j] - mean0) - dmean) * rstd * wv[j] + bv[j];
-    store_vec<V>(yr + i, v);
+  for (int c = 0; c < C; ++c) {
+    const int k = c * G + lane;
+    if (k < nb) {
+      float f[E], g[E], h[E];
+      unpack<T>(v[c], f);
+      unpack<T>(__ldg(reinterpret_cast<const uint4*>(w + k * E)), g);
+      unpack<T>(__ldg(reinterpret_cast<const uint4*>(b + k * E)), h);
+#pragma unroll
+      for (int j = 0; j < E; ++j) f[j] = fmaf((f[j] - mean) * rstd, g[j], h[j]);
+      st16(yr + k * E, pack<T>(f));
+    }
   }
+}
+
+// ---- fallback: any N and alignment, scalar, three passes (the later ones mostly from L2) -----
+template <typename T>
+__global__ void __launch_bounds__(1024, 1) layernorm_scalar(const T* __restrict__ x, const T* __restrict__ w,
+                                                            const T* __restrict__ b, T* __restrict__ y, int N,
+                                                            float eps) {
+  __shared__ float red[2][32];
+  const T* xr = x + (int64_t)blockIdx.x * N;
+  T* yr = y + (int64_t)blockIdx.x * N;
+  float s = 0.0f;
+  for (int i = threadIdx.x; i < N; i += blockDim.x) s += to_f32(xr[i]);
+  const float mean = block_sum(s, red[0]) / (float)N;
+  float q = 0.0f;
+  for (int i = threadIdx.x; i < N; i += blockDim.x) q = fmaf(to_f32(xr[i]) - mean, to_f32(xr[i]) - mean, q);
+  const float rstd = rsqrtf(block_sum(q, red[1]) / (float)N + eps);
+  for (int i = threadIdx.x; i < N; i += blockDim.x)
+    yr[i] = from_f32<T>(fmaf((to_f32(xr[i]) - mean) * rstd, to_f32(w[i]), to_f32(b[i])));
+}
+
+// ---- host ------------------------------------------------------------------------------------
+// Threads per row G and chunks per thread C for a row of R chunks; C == 0 means "too long".
+struct Plan {
+  int C, G;
+  bool warp_row;
+};
+static Plan plan(int64_t R) {
+  int c = CHUNKS;
+  if (R <= 32 * c) {  // one warp holds the row: the fewest chunks per lane that do
+    int cw = 1;
+    while (32 * cw < R) cw *= 2;
+    return {cw, 32, true};
+  }
+  while (c < kMaxChunks && (R + c - 1) / c > MAX_THREADS) c *= 2;
+  const int64_t g = ((R + c - 1) / c + 31) / 32 * 32;
+  return g <= 1024 ? Plan{c, (int)g, false} : Plan{0, 0, false};
+}
+
+template <typename T, int C>
+static void launch_regs(const Plan& p, const T* x, const T* w, const T* b, T* y, int64_t M, int N, float eps,
+                        cudaStream_t s) {
+  if (p.warp_row)
+    layernorm_regs<T, C, true><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, s>>>(
+        x, w, b, y, M, N, eps);
+  else
+    layernorm_regs<T, C, false><<<(unsigned)M, p.G, 0, s>>>(x, w, b, y, M, N, eps);
 }
 
 template <typename T>
@@ -136,16 +252,17 @@ static int launch(const ak_call* call, int64_t M, int64_t N) {
   const T* b = static_cast<const T*>(call->inputs[2].data);
   T* y = static_cast<T*>(call->outputs[0].data);
   const float eps = (float)call->scalars[0];
-  cudaStream_t stream = (cudaStream_t)call->stream;
-  const unsigned bytes = sizeof(T) * VEC;
-  const bool aligned = N % VEC == 0 && (uintptr_t)x % bytes == 0 && (uintptr_t)w % bytes == 0 &&
-                       (uintptr_t)b % bytes == 0 && (uintptr_t)y % bytes == 0;
-  const int64_t blocks = (M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK;
-  if (blocks > 0x7fffffff) return 1;
-  if (aligned)
-    layernorm_kernel<T, VEC><<<(unsigned)blocks, kThreads, 0, stream>>>(x, w, b, y, M, N, eps);
-  else
-    layernorm_kernel<T, 1><<<(unsigned)blocks, kThreads, 0, stream>>>(x, w, b, y, M, N, eps);
+  cudaStream_t s = (cudaStream_t)call->stream;
+  if (M > 0x7fffffff || N > 0x7fffffff / 2) return 1;
+  const bool aligned = N % kE<T> == 0 && ((uintptr_t)x | (uintptr_t)w | (uintptr_t)b | (uintptr_t)y) % 16 == 0;
+  const Plan p = aligned ? plan(N / kE<T>) : Plan{0, 0, false};
+  switch (p.C) {
+    case 1: launch_regs<T, 1>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 2: launch_regs<T, 2>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 4: launch_regs<T, 4>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 8: launch_regs<T, 8>(p, x, w, b, y, M, (int)N, eps, s); break;
+    default: layernorm_scalar<T><<<(unsigned)M, MAX_THREADS, 0, s>>>(x, w, b, y, (int)N, eps);
+  }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
