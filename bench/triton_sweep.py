@@ -84,8 +84,10 @@ def fused_mlp_parts(mod, ins, outs):
     c = dict(BLOCK_K=bk, GROUP_M=mod.GROUP_M, PRECISION="tf32")
     c1 = dict(num_warps=mod.NUM_WARPS, num_stages=mod.NUM_STAGES)
     c2 = dict(num_warps=mod.DOWN_NUM_WARPS, num_stages=mod.DOWN_STAGES)
-    g1 = (triton.cdiv(M, bm) * triton.cdiv(Fd, bn),)
-    g2 = (triton.cdiv(M, bm) * triton.cdiv(E, bn2),)
+    sms = torch.cuda.get_device_properties(x.device).multi_processor_count
+    c["NUM_SMS"] = sms
+    g1 = (min(sms, triton.cdiv(M, bm) * triton.cdiv(Fd, bn)),)
+    g2 = (min(sms, triton.cdiv(M, bm) * triton.cdiv(E, bn2)),)
     a1 = (d(x, [bm, bk]), d(wg, [bn, bk]), d(wu, [bn, bk]), d(h, [bm, bn]), M, Fd, E)
     a2 = (d(h, [bm, bk]), d(wd, [bn2, bk]), d(y, [bm, bn2]), M, E, Fd)
     t1 = triton.testing.do_bench(lambda: mod._gate_up_tma_kernel[g1](*a1, BLOCK_M=bm, BLOCK_N=bn,

@@ -17,6 +17,7 @@
 # @knob NUM_STAGES=3 {2,3,4,5} tiles in flight (lowered automatically when shared memory is short)
 # @knob NUM_WARPS=8 {4,8} warps per program
 # @knob TMA=1 {0,1} sm_90+: move tiles with tensor descriptors (the copy engine) instead of pointer loads
+# @knob PERSISTENT=0 {0,1} TMA path: one program per SM walking the tiles instead of one program per tile
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
 import torch
 import triton
@@ -30,6 +31,7 @@ GROUP_M = globals().get("GROUP_M", 16)
 NUM_STAGES = globals().get("NUM_STAGES", 3)
 NUM_WARPS = globals().get("NUM_WARPS", 8)
 TMA = globals().get("TMA", 1)
+PERSISTENT = globals().get("PERSISTENT", 0)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "matmul"
 
@@ -61,6 +63,20 @@ def _matmul_tma_kernel(a_desc, b_desc, c_desc, M, N, K,
         b = b_desc.load([k, off_n])
         acc = tl.dot(a, b, acc, input_precision=PRECISION)
     c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
+
+
+@triton.jit
+def _matmul_persistent_kernel(a_desc, b_desc, c_desc, M, N, K,
+                              BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
+                              GROUP_M: tl.constexpr, PRECISION: tl.constexpr, NUM_SMS: tl.constexpr):
+    num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
+    for tile in range(tl.program_id(0), num_tiles, NUM_SMS):
+        pid_m, pid_n = _tile(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        for k in range(0, K, BLOCK_K):
+            acc = tl.dot(a_desc.load([pid_m * BLOCK_M, k]), b_desc.load([k, pid_n * BLOCK_N]), acc,
+                         input_precision=PRECISION)
+        c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
 
 
 @triton.jit
@@ -142,8 +158,13 @@ def kernel_fn(inputs, outputs, scalars):
         a_desc = TensorDescriptor.from_tensor(a, [bm, bk])
         b_desc = TensorDescriptor.from_tensor(b, [bk, bn])
         c_desc = TensorDescriptor.from_tensor(c, [bm, bn])
-        key = ("tma", a.dtype, bm, bn, bk, precision, a.device)
-        _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, M, N, K, **consts)
+        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, a.device)
+        if PERSISTENT == 1:
+            sms = torch.cuda.get_device_properties(a.device).multi_processor_count
+            _launch_fitting(_matmul_persistent_kernel, (min(sms, grid[0]),), key, NUM_STAGES, a_desc, b_desc, c_desc,
+                            M, N, K, NUM_SMS=sms, **consts)
+        else:
+            _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, M, N, K, **consts)
     else:
         key = ("ptr", a.dtype, bm, bn, bk, precision, a.device)
         _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, M, N, K,
