@@ -89,7 +89,23 @@ template <typename T> struct alignas(16) Chunk {
   T v[2 * kPairs];
 };
 
-template <typename T>
+// kPairs consecutive table entries: one 4/8-byte access when the tables have x's dtype, else one by one.
+template <typename T, bool kTablesLikeX> struct alignas(kTablesLikeX ? sizeof(T) * Chunk<T>::kPairs : 4) TableRun {
+  float v[Chunk<T>::kPairs];
+  __device__ __forceinline__ void load(const void* tab, int dtype, uint32_t t0) {
+    if constexpr (kTablesLikeX) {
+      struct alignas(sizeof(T) * Chunk<T>::kPairs) Raw { T e[Chunk<T>::kPairs]; };
+      const Raw r = reinterpret_cast<const Raw*>(tab)[t0 / Chunk<T>::kPairs];
+#pragma unroll
+      for (int j = 0; j < Chunk<T>::kPairs; ++j) v[j] = to_f32(r.e[j]);
+    } else {
+#pragma unroll
+      for (int j = 0; j < Chunk<T>::kPairs; ++j) v[j] = load_table(tab, dtype, t0 + j);
+    }
+  }
+};
+
+template <typename T, bool kTablesLikeX>
 __global__ void __launch_bounds__(BLOCK)
     rotary_chunk_kernel(const T* __restrict__ x, const void* __restrict__ cos_tab, int cos_dtype,
                         const void* __restrict__ sin_tab, int sin_dtype, T* __restrict__ y,
@@ -109,10 +125,13 @@ __global__ void __launch_bounds__(BLOCK)
     const uint32_t row = c / chunks_per_row;
     const uint32_t i0 = (c - row * chunks_per_row) * kPairs;  // first pair of the chunk within the row
     const uint32_t t0 = (row % S) * half + i0;                 // its entry in the [S, D/2] tables
+    TableRun<T, kTablesLikeX> cs_run, sn_run;
+    cs_run.load(cos_tab, cos_dtype, t0);
+    sn_run.load(sin_tab, sin_dtype, t0);
     Chunk<T> out;
 #pragma unroll
     for (int j = 0; j < kPairs; ++j) {
-      const float cs = load_table(cos_tab, cos_dtype, t0 + j), sn = load_table(sin_tab, sin_dtype, t0 + j);
+      const float cs = cs_run.v[j], sn = sn_run.v[j];
       const float x0 = to_f32(in[k].v[2 * j]), x1 = to_f32(in[k].v[2 * j + 1]);
       out.v[2 * j] = from_f32<T>(x0 * cs - x1 * sn);
       out.v[2 * j + 1] = from_f32<T>(x0 * sn + x1 * cs);
@@ -134,9 +153,14 @@ static int launch(const ak_call* call) {
   if ((uintptr_t)x % 16 == 0 && (uintptr_t)y % 16 == 0 && row_bytes % 16 == 0 && n_chunks < 0x7fffffffLL &&
       S * half < 0x7fffffffLL) {
     const int64_t chunk_blocks = (n_chunks + (int64_t)BLOCK * CHUNKS_PER_THREAD - 1) / ((int64_t)BLOCK * CHUNKS_PER_THREAD);
-    rotary_chunk_kernel<T><<<(unsigned)chunk_blocks, BLOCK, 0, stream>>>(
-        x, C->data, C->dtype, Sn->data, Sn->dtype, y, (uint32_t)n_chunks, (uint32_t)(row_bytes / 16), (uint32_t)S,
-        (uint32_t)half);
+    // A run of kPairs table entries starts at a multiple of kPairs (half is a multiple of it here).
+    const int x_dtype = X->dtype;
+    const uintptr_t run_bytes = sizeof(T) * Chunk<T>::kPairs;
+    const bool tables_like_x = C->dtype == x_dtype && Sn->dtype == x_dtype && (uintptr_t)C->data % run_bytes == 0 &&
+                               (uintptr_t)Sn->data % run_bytes == 0;
+    auto kernel = tables_like_x ? rotary_chunk_kernel<T, true> : rotary_chunk_kernel<T, false>;
+    kernel<<<(unsigned)chunk_blocks, BLOCK, 0, stream>>>(x, C->data, C->dtype, Sn->data, Sn->dtype, y, (uint32_t)n_chunks,
+                                                       (uint32_t)(row_bytes / 16), (uint32_t)S, (uint32_t)half);
     return cudaGetLastError() == cudaSuccess ? 0 : 1;
   }
   const int64_t per_block = (int64_t)BLOCK * PAIRS_PER_THREAD;
