@@ -1,0 +1,33 @@
+// The suite's configurations: per kernel type, the shapes it is measured at (dims in the type's dims_doc
+// order) and the dtypes. The defaults are GPU-sized; `--configs TYPE:DIMS,...` replaces them per type.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "catalog/kernel_type.hpp"
+#include "util/error.hpp"
+
+namespace ak::suite {
+
+/// Shapes per type name, in the order they are measured.
+using Configs = std::map<std::string, std::vector<catalog::Shape>>;
+
+/// The default shapes of one type (LLaMA-7B-sized, plus an odd size where it matters).
+std::vector<catalog::Shape> default_shapes(const std::string& type);
+/// The dtypes the suite measures by default: the 16-bit ones models run in.
+std::vector<std::string> default_dtypes();
+
+/// "softmax:64x128,matmul:256x256x256": every type must exist and every shape have as many positive dims as
+/// its dims_doc names (flash_attention's causal is 0 or 1; rotary's D is even). Each shape's label is its
+/// dims ("64x128").
+Expected<Configs> parse_configs(const std::string& text);
+
+/// "softmax,rmsnorm": known type names, in the given order, without repeats.
+Expected<std::vector<std::string>> parse_types(const std::string& text);
+
+/// `sep`-separated items, surrounding blanks trimmed; empty items dropped.
+std::vector<std::string> split_list(const std::string& text, char sep = ',');
+
+}  // namespace ak::suite
