@@ -65,8 +65,8 @@ Expected<std::vector<std::string>> parse_types(const std::string& text) {
   return out;
 }
 
-Expected<Configs> parse_configs(const std::string& text) {
-  Configs out;
+Expected<ConfigList> parse_configs(const std::string& text) {
+  ConfigList out;
   const auto items = split_list(text);
   if (items.empty()) return fail("--configs names no configuration", "e.g. --configs softmax:64x128,matmul:256x256x256");
   for (const auto& item : items) {
@@ -98,7 +98,9 @@ Expected<Configs> parse_configs(const std::string& text) {
       }
     }
     if (t.name() == "rotary_embedding" && shape.dims[3] % 2 != 0) return bad("D must be even (it rotates pairs)");
-    out[std::string(t.name())].push_back(shape);
+    auto known = std::find_if(out.begin(), out.end(), [&](const TypeShapes& c) { return c.type == t.name(); });
+    if (known == out.end()) known = out.insert(out.end(), {std::string(t.name()), {}});
+    known->shapes.push_back(shape);
   }
   return out;
 }

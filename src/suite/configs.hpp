@@ -14,6 +14,13 @@ namespace ak::suite {
 /// Shapes per type name, in the order they are measured.
 using Configs = std::map<std::string, std::vector<catalog::Shape>>;
 
+/// What --configs gives: per type, in the order first named, its shapes.
+struct TypeShapes {
+  std::string type;
+  std::vector<catalog::Shape> shapes;
+};
+using ConfigList = std::vector<TypeShapes>;
+
 /// The default shapes of one type (LLaMA-7B-sized, plus an odd size where it matters).
 std::vector<catalog::Shape> default_shapes(const std::string& type);
 /// The dtypes the suite measures by default: the 16-bit ones models run in.
@@ -22,7 +29,7 @@ std::vector<std::string> default_dtypes();
 /// "softmax:64x128,matmul:256x256x256": every type must exist and every shape have as many positive dims as
 /// its dims_doc names (flash_attention's causal is 0 or 1; rotary's D is even). Each shape's label is its
 /// dims ("64x128").
-Expected<Configs> parse_configs(const std::string& text);
+Expected<ConfigList> parse_configs(const std::string& text);
 
 /// "softmax,rmsnorm": known type names, in the given order, without repeats.
 Expected<std::vector<std::string>> parse_types(const std::string& text);

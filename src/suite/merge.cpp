@@ -129,17 +129,18 @@ json summarise(const std::vector<json>& rows) {
 }
 
 json kernel_json(const KernelRun& run) {
+  const auto report = run.report.is_object() ? run.report : json::object();  // none when the harness did not run
   json stages = json::array();
-  for (const auto& s : run.report.value("stages", json::array())) {
+  for (const auto& s : report.value("stages", json::array())) {
     stages.push_back({{"stage", s.value("stage", 0)}, {"name", s.value("name", "")}, {"status", s.value("status", "")},
                       {"cases", s.value("cases", 0)}, {"skipped", s.value("skipped", 0)}});
   }
   return {{"type", run.job.type},       {"backend", run.job.backend},
           {"path", run.job.path.string()}, {"knobs", run.job.knobs},
           {"status", run.status},       {"message", run.message},
-          {"compile_seconds", run.report.value("compile_seconds", 0.0)},
-          {"bench_seconds", run.report.value("bench_seconds", 0.0)},
-          {"stages", stages},           {"ceiling_cpp", run.report.value("ceiling", json::object())}};
+          {"compile_seconds", report.value("compile_seconds", 0.0)},
+          {"bench_seconds", report.value("bench_seconds", 0.0)},
+          {"stages", stages},           {"ceiling_cpp", report.value("ceiling", json::object())}};
 }
 
 }  // namespace
@@ -152,7 +153,7 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
   json doc = {{"autokernel_suite", 1}, {"date", utc_now()}};
   json device = {{"name", baselines.value("device_name", "")}, {"is_gpu", plan.gpu}};
   for (const auto& run : ours) {
-    if (run.report.contains("device") && run.report["device"].contains("spec")) {
+    if (run.report.is_object() && run.report.contains("device") && run.report["device"].contains("spec")) {
       device["spec"] = run.report["device"]["spec"];
       break;
     }

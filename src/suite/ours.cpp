@@ -37,6 +37,7 @@ std::string failure_message(const harness::BenchReport& rep) {
 }  // namespace
 
 nlohmann::json KernelRun::timing(const std::string& label, const std::string& dtype) const {
+  if (!report.is_object()) return nlohmann::json::object();
   for (const auto& t : report.value("timings", nlohmann::json::array())) {
     if (t.value("shape", "") == label && t.value("dtype", "") == dtype) return t;
   }

@@ -70,23 +70,23 @@ Expected<Plan> make_plan(const SuiteRequest& r, bool gpu) {
   plan.request = r;
   plan.types = r.types;
   if (plan.types.empty()) {
-    for (const auto& [type, shapes] : r.configs) plan.types.push_back(type);
+    for (const auto& c : r.configs) plan.types.push_back(c.type);
   }
   if (plan.types.empty()) {
     for (const auto& t : catalog::all_types()) plan.types.emplace_back(t->name());
   }
-  for (const auto& [type, shapes] : r.configs) {
-    if (!contains(plan.types, type)) {
-      return fail(fmt::format("--configs gives shapes for {}, which --types leaves out", type),
-                  fmt::format("add it: --types {},{}", joined(plan.types), type));
+  for (const auto& c : r.configs) {
+    if (!contains(plan.types, c.type)) {
+      return fail(fmt::format("--configs gives shapes for {}, which --types leaves out", c.type),
+                  fmt::format("add it: --types {},{}", joined(plan.types), c.type));
     }
   }
   std::vector<std::string> defaulted;
   for (const auto& type : plan.types) {
     if (auto t = catalog::find_type(type); !t) return std::unexpected(t.error());
-    auto given = r.configs.find(type);
+    auto given = std::find_if(r.configs.begin(), r.configs.end(), [&](const TypeShapes& c) { return c.type == type; });
     if (given == r.configs.end()) defaulted.push_back(type);
-    plan.configs[type] = given != r.configs.end() ? given->second : default_shapes(type);
+    plan.configs[type] = given != r.configs.end() ? given->shapes : default_shapes(type);
   }
   if (!gpu && !defaulted.empty()) {
     return fail(fmt::format("no GPU here, and the default configs of {} are GPU-sized (LLaMA-7B shapes)", joined(defaulted)),

@@ -15,7 +15,7 @@ namespace ak::suite {
 
 struct SuiteRequest {
   std::vector<std::string> types;      ///< empty: the types --configs names, else every type
-  Configs configs;                     ///< replaces the default shapes of the types it names
+  ConfigList configs;                  ///< replaces the default shapes of the types it names
   std::vector<std::string> dtypes;     ///< empty: default_dtypes()
   std::vector<std::string> backends;   ///< empty: cuda,triton with a GPU, else cpu
   std::filesystem::path kernels_dir = AK_KERNELS_DIR;  ///< <dir>/<type>/{cuda.cu,triton.py,cpu.cpp}
