@@ -326,6 +326,7 @@ def measure(config, timer, device, compile_mode, do_compile):
         out["library"] = dict(out["eager"], same_as="eager") if lib_fn is None else timed(lib_fn)
         out["library"]["name"] = lib_name
     if do_compile:
+        say(f"{config_name(out)}: torch.compile (mode {compile_mode or 'default'}) ...")  # max-autotune takes minutes
         try:
             compiled = torch.compile(eager, mode=compile_mode, dynamic=False)
             t0 = time.perf_counter()
@@ -344,6 +345,12 @@ def measure(config, timer, device, compile_mode, do_compile):
     return out
 
 
+def config_name(r):
+    dims = "x".join(str(d) for d in r["dims"] or [])
+    label = "" if r["label"] == dims else f"{r['label']} "
+    return f"{r['type']} {label}{dims} {r['dtype']}"
+
+
 def describe(r):
     def part(key, label):
         m = r.get(key)
@@ -356,7 +363,7 @@ def describe(r):
 
     parts = [p for p in (part("eager", "eager"), part("compile", "compile"),
                          part("library", r.get("library", {}).get("name", "library"))) if p]
-    head = f"{r['type']} {'x'.join(str(d) for d in r['dims'])} {r['dtype']}"
+    head = config_name(r)
     return f"{head}: {r['error']}" if "error" in r else f"{head}: {', '.join(parts)}"
 
 

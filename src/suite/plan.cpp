@@ -100,6 +100,10 @@ Expected<Plan> make_plan(const SuiteRequest& r, bool gpu) {
   auto b = resolve_backends(r, gpu);
   if (!b) return std::unexpected(b.error());
   plan.backends = *b;
+  if (contains(plan.backends, "cpu") && !defaulted.empty()) {
+    return fail(fmt::format("the cpu backend at the default configs of {} (GPU-sized) would run for hours", joined(defaulted)),
+                "give small shapes with --configs, or leave cpu out of --backends");
+  }
   std::error_code ec;
   if (!fs::is_directory(r.kernels_dir, ec)) {
     return fail(fmt::format("no kernels directory {}", r.kernels_dir.string()),

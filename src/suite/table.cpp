@@ -45,17 +45,17 @@ std::string format_table(const json& doc) {
   out += fmt::format("device: {}   torch {}   torch.compile mode: {}   copy ceiling: {:.0f} GB/s\n",
                      doc["device"].value("name", "?"), doc.value("torch", "?"), compile_mode(doc["settings"]),
                      ceiling.value("copy_gb_s", 0.0));
-  out += fmt::format("{:<17} {:<22} {:<5} {:<7} {:>10} {:>16} {:>7} {:>9} {:>10} {:>10}\n", "type", "config", "dtype",
+  out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10} {:>14} {:>7} {:>9} {:>10} {:>10}\n", "type", "config", "dtype",
                      "ours", "us", "throughput", "%ceil", "vs eager", "vs compile", "vs library");
   for (const auto& r : doc["rows"]) {
-    const auto label = config_label(r["config"].get<std::string>(), r["dims"].get<std::vector<int64_t>>(), 22);
+    const auto label = config_label(r["config"].get<std::string>(), r["dims"].get<std::vector<int64_t>>(), 28);
     if (!r["ours"].is_object()) {
-      out += fmt::format("{:<17} {:<22} {:<5} {:<7} {:>10} {:>16} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
+      out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10} {:>14} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
                          label, r["dtype"].get<std::string>(), "FAILED", "-", "-", "-", "-", "-", "-");
       continue;
     }
     const auto& o = r["ours"];
-    out += fmt::format("{:<17} {:<22} {:<5} {:<7} {:>10.2f} {:>16} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
+    out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10.2f} {:>14} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
                        label, r["dtype"].get<std::string>(), o["backend"].get<std::string>(), o["us"].get<double>(),
                        fmt::format("{:.1f} {}", o["throughput"].get<double>(), r["metric"].get<std::string>()),
                        r["pct_of_ceiling"].is_number() ? fmt::format("{:.1f}%", r["pct_of_ceiling"].get<double>()) : "-",

@@ -129,7 +129,7 @@ def test_a_run_measures_every_configuration_and_goes_on_past_a_bad_one(tmp_path)
     assert "unknown kernel type 'convolution'" in bad["error"]
     assert matmul["library"]["name"] == "CPU BLAS" and matmul["library"]["us"] == matmul["eager"]["us"]
     assert attention["library"]["name"] == "SDPA flash" and attention["library"]["us"] > 0
-    assert "softmax 16x64 f16: eager" in proc.stdout  # one progress line per configuration
+    assert "softmax a 16x64 f16: eager" in proc.stdout  # one progress line per configuration
 
 
 def test_compile_is_timed_after_its_first_call(tmp_path):

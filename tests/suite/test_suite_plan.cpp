@@ -98,6 +98,17 @@ TEST(SuitePlan, WithoutAGpuTheDefaultConfigsAreRefusedAndTheCpuBackendIsTheDefau
   EXPECT_EQ(p->backends, (std::vector<std::string>{"cpu"}));
 }
 
+TEST(SuitePlan, OnAGpuTheCpuBackendNeedsSmallConfigsToo) {
+  suite::SuiteRequest r;
+  r.kernels_dir = test::source_dir() / "kernels";
+  r.types = {"softmax"};
+  r.backends = {"cuda", "cpu"};
+  EXPECT_NE(error_of(suite::make_plan(r, true)).find("the cpu backend at the default configs of softmax"), std::string::npos)
+      << error_of(suite::make_plan(r, true));
+  r.configs = *suite::parse_configs("softmax:64x128");
+  EXPECT_TRUE(suite::make_plan(r, true));
+}
+
 TEST(SuitePlan, RefusesWhatCannotRun) {
   auto r = small("softmax:64x128");
   r.backends = {"cuda"};
