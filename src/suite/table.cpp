@@ -9,6 +9,14 @@ using nlohmann::json;
 
 std::string ratio(const json& x) { return x.is_number() ? fmt::format("{:.2f}x", x.get<double>()) : "-"; }
 
+/// Three significant digits or so, at any scale (GPU TFLOP/s and CPU GFLOP-sized rates alike).
+std::string rate(double x) {
+  if (x >= 100) return fmt::format("{:.0f}", x);
+  if (x >= 10) return fmt::format("{:.1f}", x);
+  if (x >= 0.1) return fmt::format("{:.2f}", x);
+  return fmt::format("{:.2g}", x);
+}
+
 std::string summary_line(const std::string& what, const json& s) {
   std::string line = fmt::format("{}: ours ran {} of {}", what, s["ours_ok"].get<int>(), s["rows"].get<int>());
   const std::pair<const char*, const char*> names[] = {{"eager", "eager"}, {"compile", "torch.compile"}, {"library", "the library"}};
@@ -57,7 +65,7 @@ std::string format_table(const json& doc) {
     const auto& o = r["ours"];
     out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10.2f} {:>14} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
                        label, r["dtype"].get<std::string>(), o["backend"].get<std::string>(), o["us"].get<double>(),
-                       fmt::format("{:.1f} {}", o["throughput"].get<double>(), r["metric"].get<std::string>()),
+                       rate(o["throughput"].get<double>()) + " " + r["metric"].get<std::string>(),
                        r["pct_of_ceiling"].is_number() ? fmt::format("{:.1f}%", r["pct_of_ceiling"].get<double>()) : "-",
                        ratio(r["speedup"]["eager"]), ratio(r["speedup"]["compile"]), ratio(r["speedup"]["library"]));
   }
