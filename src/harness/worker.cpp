@@ -276,7 +276,9 @@ int run_worker(const WorkerOptions& o) {
           {"matmul_what", ceiling.matmul_what}});
     for (const auto& s : timing_shapes(**type, o, budget)) {
       for (const auto dtype : dtypes) {
-        emit({{"event", "case_start"}, {"stage", "timing"}, {"case", s.label}});
+        // A hang or crash is attributed to this case: name the dtype when there are several.
+        const auto name = dtypes.size() > 1 ? s.label + " " + catalog::dtype_name(dtype) : s.label;
+        emit({{"event", "case_start"}, {"stage", "timing"}, {"case", name}});
         emit(time_shape(**type, **kernel, *device, info, ceiling, s, dtype, PlausibilityBound{o.max_speedup}));
       }
     }
