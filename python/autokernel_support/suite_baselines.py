@@ -402,6 +402,8 @@ def run(request, out_path):
                 r = measure(config, timer, device, compile_mode, do_compile)
             except Exception as e:  # noqa: BLE001 - building the inputs failed (out of memory, say)
                 traceback.print_exc()
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
                 r = {"type": config.get("type"), "label": config.get("label"), "dims": config.get("dims"),
                      "dtype": config.get("dtype"), "error": one_line(e)}
             doc["results"].append(r)

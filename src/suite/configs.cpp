@@ -41,6 +41,13 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
 
 std::vector<std::string> default_dtypes() { return {"f16", "bf16"}; }
 
+std::string config_label(const std::string& label, const std::vector<int64_t>& dims, std::size_t width) {
+  const auto shape = catalog::detail::shape_string(dims);
+  if (label == shape) return shape;
+  const auto both = label + " " + shape;
+  return both.size() > width ? label : both;
+}
+
 std::vector<std::string> split_list(const std::string& text, char sep) {
   std::vector<std::string> out;
   for (std::size_t pos = 0; pos <= text.size();) {

@@ -34,6 +34,10 @@ Expected<ConfigList> parse_configs(const std::string& text);
 /// "softmax,rmsnorm": known type names, in the given order, without repeats.
 Expected<std::vector<std::string>> parse_types(const std::string& text);
 
+/// "8k_sq 8192x8192", or just the dims when they are the label (a --configs shape); just the label when both
+/// exceed `width`.
+std::string config_label(const std::string& label, const std::vector<int64_t>& dims, std::size_t width = 40);
+
 /// `sep`-separated items, surrounding blanks trimmed; empty items dropped.
 std::vector<std::string> split_list(const std::string& text, char sep = ',');
 

@@ -36,7 +36,7 @@ json backend_entry(const KernelRun& run, const std::string& label, const std::st
             {"spread", t.value("kernel_spread", 0.0)},
             {"samples", t.value("kernel_samples", 0)},
             {"eager_cpp_us", t.value("reference_us", 0.0)},
-            {"knobs", run.job.knobs}};
+            {"knobs", run.knobs}};
   if (t.contains("implausible")) {
     e["implausible"] = t["implausible"];
     e["remeasured"] = t["remeasured"];
@@ -136,7 +136,7 @@ json kernel_json(const KernelRun& run) {
                       {"cases", s.value("cases", 0)}, {"skipped", s.value("skipped", 0)}});
   }
   return {{"type", run.job.type},       {"backend", run.job.backend},
-          {"path", run.job.path.string()}, {"knobs", run.job.knobs},
+          {"path", run.job.path.string()}, {"knobs", run.knobs}, {"knob_overrides", run.job.knobs},
           {"status", run.status},       {"message", run.message},
           {"compile_seconds", report.value("compile_seconds", 0.0)},
           {"bench_seconds", report.value("bench_seconds", 0.0)},

@@ -1,6 +1,6 @@
 #include "suite/table.hpp"
 
-#include "catalog/kernel_type.hpp"
+#include "suite/configs.hpp"
 
 namespace ak::suite {
 namespace {
@@ -27,17 +27,6 @@ std::string summary_line(const std::string& what, const json& s) {
   }
   return line;
 }
-
-}  // namespace
-
-std::string config_label(const std::string& label, const std::vector<int64_t>& dims, std::size_t width) {
-  const auto shape = catalog::detail::shape_string(dims);
-  if (label == shape) return shape;  // a --configs shape is labelled by its dims
-  const auto both = label + " " + shape;
-  return both.size() > width ? label : both;
-}
-
-namespace {
 
 std::string compile_mode(const json& settings) {
   if (!settings.value("compile", false)) return "not measured (--no-compile)";

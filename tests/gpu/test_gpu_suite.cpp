@@ -32,7 +32,7 @@ TEST(GpuSuite, MeasuresOursAndEveryBaselineAtTheSameShapes) {
   const auto doc = json::parse(*text);
   EXPECT_EQ(doc["device"]["is_gpu"], true);
   EXPECT_FALSE(doc["device"]["name"].get<std::string>().empty());
-  EXPECT_EQ(doc["settings"]["backends"], json({"cuda", "triton"}));
+  EXPECT_EQ(doc["settings"]["backends"], json::array({"cuda", "triton"}));
   EXPECT_EQ(doc["settings"]["compile_mode"], "max-autotune-no-cudagraphs");
   EXPECT_GT(doc["settings"]["timer"]["cycles_per_us"].get<double>(), 100);  // a GPU clock, in MHz
   const double copy = doc["ceiling"]["copy_gb_s"].get<double>();

@@ -27,7 +27,7 @@ suite::Plan plan_for(const std::string& configs, std::vector<std::string> backen
 suite::KernelRun passed(const suite::Plan& plan, const std::string& type, const std::string& backend,
                         std::vector<json> timings) {
   for (const auto& job : plan.jobs) {
-    if (job.type == type && job.backend == backend) return {job, "passed", "", {{"timings", timings}}};
+    if (job.type == type && job.backend == backend) return {job, "passed", "", {}, {{"timings", timings}}};
   }
   throw std::runtime_error("no such job");
 }
@@ -100,8 +100,8 @@ TEST(SuiteMerge, AFailedOrUnconfirmedBackendIsNeverOursAndIsNamed) {
   const std::vector<suite::KernelRun> runs = {
       passed(plan, "softmax", "cpu", {timing("64x128", 40)}),
       passed(plan, "softmax", "triton", {fast_but_unconfirmed}),
-      {plan.jobs[2], "incorrect", "incorrect at stage 1 (tiny f16): out of tolerance", {}},
-      {plan.jobs[3], "missing", "no kernel file x", {}}};
+      {plan.jobs[2], "incorrect", "incorrect at stage 1 (tiny f16): out of tolerance", {}, {}},
+      {plan.jobs[3], "missing", "no kernel file x", {}, {}}};
   const auto doc = suite::merge(plan, runs, baselines({measured("softmax", "64x128", {{"us", 30.0}})}));
   const auto& sm = doc["rows"][0];
   EXPECT_EQ(sm["ours"]["backend"], "cpu");
