@@ -21,6 +21,7 @@ Runner add_verify_command(CLI::App& app);
 Runner add_report_command(CLI::App& app);
 Runner add_profile_command(CLI::App& app);
 Runner add_extract_command(CLI::App& app);
+Runner add_suite_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;

@@ -57,6 +57,10 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   argv.insert(argv.end(), {"--dtype", r.timing_dtype});
   argv.insert(argv.end(), {"--max-speedup", fmt::format("{}", r.max_speedup)});
   if (r.max_timing_shapes > 0) argv.insert(argv.end(), {"--timing-shapes", std::to_string(r.max_timing_shapes)});
+  for (const auto& s : r.timing_shapes) {
+    argv.insert(argv.end(), {"--timing-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
+  }
+  for (const auto& d : r.timing_dtypes) argv.insert(argv.end(), {"--timing-dtype", d});
 
   BenchReport rep;
   rep.kernel = r.kernel_path;

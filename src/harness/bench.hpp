@@ -26,6 +26,8 @@ struct BenchRequest {
   std::string timing_dtype = "f16";
   int max_timing_shapes = 0;                 ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;
+  std::vector<catalog::Shape> timing_shapes;  ///< non-empty: time exactly these (see WorkerOptions)
+  std::vector<std::string> timing_dtypes;     ///< non-empty: time in each of these instead of timing_dtype
   double max_speedup = 10;                   ///< a speed-up over PyTorch above this is flagged and re-measured
   std::chrono::seconds case_timeout{60};     ///< a case with no progress for this long is a hang
   std::chrono::seconds compile_timeout{300};

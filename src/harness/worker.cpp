@@ -211,6 +211,7 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
 }
 
 std::vector<catalog::Shape> timing_shapes(const catalog::KernelType& type, const WorkerOptions& o, double budget) {
+  if (!o.timing_shapes.empty()) return o.timing_shapes;  // asked for by name: timed as given
   std::vector<catalog::Shape> shapes = o.model_shapes;
   for (const auto& s : type.bench_shapes()) shapes.push_back(s);
   std::vector<catalog::Shape> fit;
@@ -263,15 +264,23 @@ int run_worker(const WorkerOptions& o) {
   so.model_shapes = o.model_shapes;
   const auto outcome = run_stages(**type, **kernel, *device, so, emit);
   if (outcome.passed && o.timing) {
-    auto dtype = catalog::parse_dtype(o.timing_dtype);
-    if (!dtype) return error("input", dtype.error());
+    std::vector<at::ScalarType> dtypes;
+    for (const auto& name : o.timing_dtypes.empty() ? std::vector<std::string>{o.timing_dtype} : o.timing_dtypes) {
+      auto dtype = catalog::parse_dtype(name);
+      if (!dtype) return error("input", dtype.error());
+      dtypes.push_back(*dtype);
+    }
     emit({{"event", "timing_start"}});
     const auto ceiling = hw::measured_ceiling(*device, info);
     emit({{"event", "ceiling"}, {"copy_gb_s", ceiling.copy_gb_s}, {"matmul_tflops", ceiling.matmul_tflops},
           {"matmul_what", ceiling.matmul_what}});
     for (const auto& s : timing_shapes(**type, o, budget)) {
-      emit({{"event", "case_start"}, {"stage", "timing"}, {"case", s.label}});
-      emit(time_shape(**type, **kernel, *device, info, ceiling, s, *dtype, PlausibilityBound{o.max_speedup}));
+      for (const auto dtype : dtypes) {
+        // A hang or crash is attributed to this case: name the dtype when there are several.
+        const auto name = dtypes.size() > 1 ? s.label + " " + catalog::dtype_name(dtype) : s.label;
+        emit({{"event", "case_start"}, {"stage", "timing"}, {"case", name}});
+        emit(time_shape(**type, **kernel, *device, info, ceiling, s, dtype, PlausibilityBound{o.max_speedup}));
+      }
     }
   }
   emit({{"event", "done"}});

@@ -1,0 +1,435 @@
+"""`autokernel suite`, the baselines side (started as a child process by the C++ command).
+
+For each configuration of the request (kernel type, dims, dtype) it builds inputs with the shapes,
+layouts and dtypes of the catalog's make_problem (src/catalog/<type>.cpp) and times:
+  eager    the PyTorch op exactly as the type's C++ eager() calls it;
+  compile  torch.compile of that same function (the request's mode, dynamic=False); the first call
+           compiles (and autotunes), outside the timing, and its seconds are reported;
+  library  the vendor kernel where there is one: cuBLAS for matmul (torch.matmul, the eager op
+           itself, so its eager time), flash attention for flash_attention (F.scaled_dot_product_attention
+           under sdpa_kernel(SDPBackend.FLASH_ATTENTION)).
+Once per run it measures the copy ceiling: a device-to-device copy of 1 GiB, GB/s = 2 * bytes / time.
+
+Every time is taken the way the harness's SampleTimer (src/harness/timing.cpp) takes it, so the
+numbers compare with our kernels': see Timer.
+
+Reads --request (JSON), writes --out (JSON) again after every configuration, so a crash keeps what
+was measured ("done" is true only at the end). Prints one progress line per configuration.
+Exit 0: ran (a configuration that failed has an "error"); 2: could not run (the output has "error").
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+import traceback
+
+try:  # a missing torch is reported as one error line by run(), not as a traceback
+    import torch
+    import torch.nn.functional as F
+except ImportError as _e:
+    torch = F = None
+    TORCH_IMPORT_ERROR = _e
+
+SLEEP_CYCLES = 40000        # the C++ timer's device sleep before the start event (~20 us on an H100)
+GPU_OPTIONS = {"warmup": 3, "min_samples": 10, "max_samples": 300, "max_seconds": 3.0, "target_rel_error": 0.005}
+CPU_OPTIONS = {"warmup": 3, "min_samples": 5, "max_samples": 50, "max_seconds": 3.0, "target_rel_error": 0.01}
+INPUT_SETS = 3              # rotated, as the harness does
+CPU_FLUSH_BYTES = 64 << 20  # as the C++ timer: larger than the host caches we target
+RMSNORM_EPS, LAYERNORM_EPS, IGNORE_INDEX, ROPE_BASE = 1e-6, 1e-5, -100, 10000.0
+
+
+class SetupError(Exception):
+    """The whole run cannot go on: one line for the user, and a hint."""
+
+    def __init__(self, message, hint=""):
+        super().__init__(message)
+        self.hint = hint
+
+
+def say(line):
+    print(line, flush=True)
+
+
+# --- statistics: the same formulas as timing.cpp ---------------------------------------------------
+
+def quantile(values, q):
+    v = sorted(values)
+    pos = q * (len(v) - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (pos - lo)
+
+
+def summarise(ms, host_ms=()):
+    s = {"samples": len(ms), "median_ms": 0.0, "min_ms": 0.0, "p25_ms": 0.0, "p75_ms": 0.0, "rel_spread": 0.0,
+         "host_call_ms": quantile(list(host_ms), 0.5) if host_ms else 0.0}
+    if not ms:
+        return s
+    s.update(median_ms=quantile(ms, 0.5), p25_ms=quantile(ms, 0.25), p75_ms=quantile(ms, 0.75), min_ms=min(ms))
+    s["rel_spread"] = (s["p75_ms"] - s["p25_ms"]) / s["median_ms"] if s["median_ms"] > 0 else 0.0
+    return s
+
+
+def median_rel_error(s):
+    """Standard error of the median relative to it: 1.2533 * sigma / sqrt(n), sigma = IQR / 1.349."""
+    if s["samples"] < 2 or s["median_ms"] <= 0:
+        return 1.0
+    sigma = (s["p75_ms"] - s["p25_ms"]) / 1.349
+    return 1.2533 * sigma / math.sqrt(s["samples"]) / s["median_ms"]
+
+
+# --- the timer ---------------------------------------------------------------------------------------
+
+class Timer:
+    """SampleTimer's method: per sample the L2 is flushed (a write of twice its size), then on a GPU a
+    short device sleep is queued so the host's launch cost is not counted, and CUDA events bracket
+    exactly one call, on a stream of the timer's own. Warm-up calls first; median; stop once the
+    median's relative standard error is below the target, or after max_seconds or max_samples.
+
+    One difference, on purpose: the sleep is at least the C++ timer's, and longer when the call's own
+    host time (measured in the warm-up) needs it. A Python launcher (a compiled graph's guards and
+    wrapper) can take longer to launch than the C++ sleep covers, and the gap would be counted as
+    device time. A longer sleep changes nothing else: the events still bracket exactly the call."""
+
+    def __init__(self, device):
+        self.device = device
+        self.cuda = device.type == "cuda"
+        self.options = GPU_OPTIONS if self.cuda else CPU_OPTIONS
+        flush_bytes = 2 * torch.cuda.get_device_properties(device).L2_cache_size if self.cuda else CPU_FLUSH_BYTES
+        self.flush = torch.empty(flush_bytes, dtype=torch.uint8, device=device)
+        self.stream = torch.cuda.Stream(device) if self.cuda else None
+        self.cycles_per_us = self._sleep_rate() if self.cuda else 0.0
+
+    def _sleep_rate(self):
+        """Device clock cycles per microsecond, as torch.cuda._sleep counts them."""
+        begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        cycles = 10 * SLEEP_CYCLES
+        torch.cuda._sleep(cycles)  # the first launch loads the kernel
+        begin.record()
+        torch.cuda._sleep(cycles)
+        end.record()
+        end.synchronize()
+        return cycles / max(begin.elapsed_time(end) * 1e3, 1e-3)
+
+    def sync(self):
+        if self.cuda:
+            torch.cuda.synchronize(self.device)
+
+    def time(self, run):
+        """Times run(i) for samples i = 0, 1, ...; returns the statistics (milliseconds)."""
+        o = self.options
+        if self.cuda:
+            with torch.cuda.stream(self.stream):
+                return self._time(run, o)
+        return self._time(run, o)
+
+    def _time(self, run, o):
+        warm_host_us = []
+        for i in range(o["warmup"]):
+            t0 = time.perf_counter()
+            run(i)
+            warm_host_us.append((time.perf_counter() - t0) * 1e6)
+            self.sync()
+        sleep_cycles = SLEEP_CYCLES
+        if self.cuda and warm_host_us:
+            sleep_cycles = int(SLEEP_CYCLES + 2 * quantile(warm_host_us, 0.5) * self.cycles_per_us)
+        ms, host_ms = [], []
+        start = time.perf_counter()
+        for i in range(o["max_samples"]):
+            self.flush.fill_(random.randrange(256))
+            if self.cuda:
+                begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+                torch.cuda._sleep(sleep_cycles)
+                begin.record()
+                t0 = time.perf_counter()
+                run(i)
+                host_ms.append((time.perf_counter() - t0) * 1e3)
+                end.record()
+                end.synchronize()
+                ms.append(begin.elapsed_time(end))
+            else:
+                t0 = time.perf_counter()
+                run(i)
+                host_ms.append((time.perf_counter() - t0) * 1e3)
+                ms.append(host_ms[-1])
+            self.sync()
+            stats = summarise(ms)
+            if len(ms) >= o["min_samples"] and (median_rel_error(stats) < o["target_rel_error"]
+                                                 or time.perf_counter() - start > o["max_seconds"]):
+                break
+        stats = summarise(ms, host_ms)
+        stats["sleep_cycles"] = sleep_cycles if self.cuda else 0
+        return stats
+
+
+def timing_json(stats):
+    return {"us": stats["median_ms"] * 1e3, "min_us": stats["min_ms"] * 1e3, "spread": stats["rel_spread"],
+            "samples": stats["samples"], "host_us": stats["host_call_ms"] * 1e3, "sleep_cycles": stats["sleep_cycles"]}
+
+
+# --- the problems: inputs as the catalog's make_problem, eager as its eager() ------------------------
+
+def _gen(device, seed):
+    g = torch.Generator(device=device)
+    g.manual_seed(seed)
+    return g
+
+
+def randn(shape, dtype, device, seed, std=1.0):
+    return (torch.randn(shape, generator=_gen(device, seed), device=device, dtype=torch.float32) * std).to(dtype)
+
+
+def rand(shape, device, seed):
+    return torch.rand(shape, generator=_gen(device, seed), device=device, dtype=torch.float32)
+
+
+def make_inputs(type_name, dims, dtype, device, seed):
+    """(tensors, scalars) of one call, in the order the catalog gives them."""
+    if type_name in ("softmax", "reduce"):
+        return (randn(dims, dtype, device, seed),), {}
+    if type_name == "rmsnorm":
+        m, n = dims
+        return (randn((m, n), dtype, device, seed), (randn((n,), torch.float32, device, seed + 1, 0.1) + 1).to(dtype)), {}
+    if type_name == "layernorm":
+        m, n = dims
+        w = (randn((n,), torch.float32, device, seed + 1, 0.1) + 1).to(dtype)
+        return (randn((m, n), dtype, device, seed), w, randn((n,), dtype, device, seed + 2, 0.1)), {}
+    if type_name == "cross_entropy":
+        m, v = dims
+        target = (rand((m,), device, seed + 1) * v).floor().clamp_max(v - 1).long()
+        target = target.masked_fill(rand((m,), device, seed + 2) < 1.0 / 16, IGNORE_INDEX)  # padding rows
+        return (randn((m, v), dtype, device, seed, 2.0), target), {}
+    if type_name == "rotary_embedding":
+        b, h, s, d = dims
+        pos = torch.arange(s, dtype=torch.float64, device=device)
+        inv_freq = ROPE_BASE ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
+        theta = torch.outer(pos, inv_freq)  # [S, D/2]: pairs (x[2i], x[2i+1]) turn by theta[s, i]
+        return (randn((b, h, s, d), dtype, device, seed), theta.cos().to(dtype), theta.sin().to(dtype)), {}
+    if type_name == "matmul":
+        m, n, k = dims
+        return (randn((m, k), dtype, device, seed), randn((k, n), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
+    if type_name == "flash_attention":
+        b, h, s, d = dims[:4]
+        causal = len(dims) > 4 and dims[4] != 0
+        qkv = tuple(randn((b, h, s, d), dtype, device, seed + i) for i in range(3))
+        return qkv, {"causal": causal, "scale": 1 / math.sqrt(d)}
+    if type_name == "fused_mlp":
+        m, e, f = dims
+        return (randn((m, e), dtype, device, seed), randn((f, e), dtype, device, seed + 1, 1 / math.sqrt(e)),
+                randn((f, e), dtype, device, seed + 2, 1 / math.sqrt(e)),
+                randn((e, f), dtype, device, seed + 3, 1 / math.sqrt(f))), {}
+    raise KeyError(f"unknown kernel type '{type_name}'")
+
+
+def _softmax(x):
+    return x.softmax(-1)
+
+
+def _rmsnorm(x, w):
+    return F.rms_norm(x, (x.shape[-1],), w, RMSNORM_EPS)
+
+
+def _layernorm(x, w, b):
+    return F.layer_norm(x, (x.shape[-1],), w, b, LAYERNORM_EPS)
+
+
+def _reduce(x):
+    return x.sum(-1)
+
+
+def _cross_entropy(logits, target):
+    return F.cross_entropy(logits, target, reduction="none", ignore_index=IGNORE_INDEX)
+
+
+def _rotary(x, cos, sin):
+    pairs = x.unflatten(-1, (-1, 2))
+    x1, x2 = pairs[..., 0], pairs[..., 1]
+    return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2)
+
+
+def _matmul(a, b):
+    return a.matmul(b)
+
+
+def _attention(q, k, v, causal, scale):
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=causal, scale=scale)
+
+
+def _fused_mlp(x, wg, wu, wd):
+    return F.linear(F.silu(F.linear(x, wg)) * F.linear(x, wu), wd)
+
+
+EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
+         "cross_entropy": _cross_entropy, "rotary_embedding": _rotary, "matmul": _matmul,
+         "flash_attention": _attention, "fused_mlp": _fused_mlp}
+
+
+def library(type_name, device):
+    """(name, function or None) of the vendor kernel for a type; None: the eager op is it."""
+    if type_name == "matmul":
+        return ("cuBLAS" if device.type == "cuda" else "CPU BLAS"), None
+    if type_name == "flash_attention":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        def flash(q, k, v, causal, scale):
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+                return _attention(q, k, v, causal, scale)
+
+        return "SDPA flash", flash
+    return None, None
+
+
+# --- the run -------------------------------------------------------------------------------------------
+
+def one_line(e):
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0] if text else ''}"
+
+
+def copy_ceiling(timer, device):
+    nbytes = (1 << 30) if device.type == "cuda" else (256 << 20)
+    src = torch.empty(nbytes, dtype=torch.uint8, device=device).fill_(1)
+    dst = torch.empty_like(src)
+    stats = timer.time(lambda i: dst.copy_(src))
+    del src, dst
+    return {"bytes": nbytes, "us": stats["median_ms"] * 1e3, "copy_gb_s": 2 * nbytes / (stats["median_ms"] * 1e-3) / 1e9,
+            "samples": stats["samples"], "spread": stats["rel_spread"]}
+
+
+def measure(config, timer, device, compile_mode, do_compile):
+    """One configuration: eager, compile, library. A failing measurement is an "error" entry."""
+    name, dims = config["type"], config["dims"]
+    dtype = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}[config["dtype"]]
+    out = {"type": name, "label": config["label"], "dims": dims, "dtype": config["dtype"]}
+    if name not in EAGER:
+        out["error"] = f"unknown kernel type '{name}'"
+        return out
+    eager = EAGER[name]
+    seed = 1000
+    sets = [make_inputs(name, dims, dtype, device, seed + 10 * s) for s in range(INPUT_SETS)]
+
+    def timed(fn):
+        try:
+            return timing_json(timer.time(lambda i: fn(*sets[i % INPUT_SETS][0], **sets[i % INPUT_SETS][1])))
+        except Exception as e:  # noqa: BLE001 - one failed measurement, the others go on
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            return {"error": one_line(e)}
+
+    out["eager"] = timed(eager)
+    lib_name, lib_fn = library(name, device)
+    if lib_name:
+        # matmul: the eager op is the cuBLAS call itself, so its measurement is the library's.
+        out["library"] = dict(out["eager"], same_as="eager") if lib_fn is None else timed(lib_fn)
+        out["library"]["name"] = lib_name
+    if do_compile:
+        say(f"{config_name(out)}: torch.compile (mode {compile_mode or 'default'}) ...")  # max-autotune takes minutes
+        try:
+            compiled = torch.compile(eager, mode=compile_mode, dynamic=False)
+            t0 = time.perf_counter()
+            compiled(*sets[0][0], **sets[0][1])  # compiles (and autotunes) for this shape and dtype
+            timer.sync()
+            seconds = time.perf_counter() - t0
+            out["compile"] = timed(compiled)
+            out["compile"]["compile_s"] = seconds
+        except Exception as e:  # noqa: BLE001
+            out["compile"] = {"error": one_line(e)}
+        finally:
+            torch._dynamo.reset()  # each shape compiles afresh; no recompile limit is reached
+    del sets
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+def config_name(r):
+    dims = "x".join(str(d) for d in r["dims"] or [])
+    label = "" if r["label"] == dims else f"{r['label']} "
+    return f"{r['type']} {label}{dims} {r['dtype']}"
+
+
+def describe(r):
+    def part(key, label):
+        m = r.get(key)
+        if m is None:
+            return None
+        if "error" in m:
+            return f"{label} failed ({m['error']})"
+        extra = f" (compiled in {m['compile_s']:.1f} s)" if "compile_s" in m else ""
+        return f"{label} {m['us']:.2f} us{extra}"
+
+    parts = [p for p in (part("eager", "eager"), part("compile", "compile"),
+                         part("library", r.get("library", {}).get("name", "library"))) if p]
+    head = config_name(r)
+    return f"{head}: {r['error']}" if "error" in r else f"{head}: {', '.join(parts)}"
+
+
+def write(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=1)
+    os.replace(tmp, path)
+
+
+def run(request, out_path):
+    if torch is None:
+        raise SetupError(f"cannot import torch: {TORCH_IMPORT_ERROR}", f"pip install torch (for {sys.executable})")
+
+    if request.get("device", "cpu") == "cuda":
+        if not torch.cuda.is_available():
+            raise SetupError(f"torch {torch.__version__} sees no CUDA GPU", "install a CUDA build of torch")
+        device = torch.device("cuda", 0)
+        device_name = torch.cuda.get_device_name(device)
+    else:
+        device, device_name = torch.device("cpu"), "cpu"
+    do_compile = bool(request.get("compile", True))
+    compile_mode = request.get("compile_mode") or None
+    doc = {"device": device.type, "device_name": device_name, "torch": torch.__version__,
+           "python": sys.version.split()[0], "compile_mode": compile_mode if do_compile else None,
+           "results": [], "done": False}
+    with torch.no_grad():
+        timer = Timer(device)
+        doc["timer"] = dict(timer.options, sleep_cycles_min=SLEEP_CYCLES, cycles_per_us=timer.cycles_per_us,
+                            flush_bytes=timer.flush.numel(), input_sets=INPUT_SETS)
+        doc["ceiling"] = copy_ceiling(timer, device)
+        say(f"copy ceiling: {doc['ceiling']['copy_gb_s']:.0f} GB/s ({doc['ceiling']['bytes'] >> 20} MiB, device to device)")
+        write(out_path, doc)
+        for config in request.get("configs", []):
+            try:
+                r = measure(config, timer, device, compile_mode, do_compile)
+            except Exception as e:  # noqa: BLE001 - building the inputs failed (out of memory, say)
+                traceback.print_exc()
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+                r = {"type": config.get("type"), "label": config.get("label"), "dims": config.get("dims"),
+                     "dtype": config.get("dtype"), "error": one_line(e)}
+            doc["results"].append(r)
+            say(describe(r))
+            write(out_path, doc)
+    doc["done"] = True
+    return doc
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--request", required=True, help="JSON: device, compile, compile_mode, configs")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    try:
+        with open(args.request) as f:
+            request = json.load(f)
+        doc = run(request, args.out)
+    except SetupError as e:
+        doc = {"error": str(e), "hint": e.hint}
+    except Exception as e:  # noqa: BLE001 - one line for the user, the traceback for us
+        traceback.print_exc()
+        doc = {"error": one_line(e)}
+    write(args.out, doc)
+    sys.exit(2 if "error" in doc else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+#include "suite/baselines.hpp"
+
+#include "profile/model_run.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+namespace ak::suite {
+
+Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::path& work_dir,
+                                       const std::function<void(const std::string&)>& print) {
+  nlohmann::json request = {{"device", plan.gpu ? "cuda" : "cpu"},
+                            {"compile", plan.request.compile},
+                            {"compile_mode", plan.gpu ? nlohmann::json(k_compile_mode) : nlohmann::json(nullptr)},
+                            {"configs", nlohmann::json::array()}};
+  for (const auto& type : plan.types) {
+    for (const auto& shape : plan.configs.at(type)) {
+      for (const auto& dtype : plan.dtypes) {
+        request["configs"].push_back({{"type", type}, {"label", shape.label}, {"dims", shape.dims}, {"dtype", dtype}});
+      }
+    }
+  }
+  const auto request_path = work_dir / "baselines_request.json", out = work_dir / "baselines.json";
+  if (auto w = util::write_file_atomic(request_path, request.dump(1)); !w) return std::unexpected(w.error());
+  if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
+  const std::vector<std::string> argv = {profile::python_executable(),
+                                         std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/suite_baselines.py",
+                                         "--request", request_path.string(), "--out", out.string()};
+  util::ProcessOptions po;
+  po.quiet_limit = std::chrono::hours(1);  // max-autotune compiles silently for minutes
+  po.total_limit = std::chrono::hours(8);
+  po.extra_env = {"PYTHONUNBUFFERED=1"};
+  auto result = util::run_process(argv, po, print);
+  if (!result) return std::unexpected(result.error().context("starting " + argv[0]));
+  auto text = util::read_file(out);
+  if (!text) {
+    return fail(fmt::format("the baselines process stopped without a result ({}): {}",
+                            result->signaled ? fmt::format("signal {}", result->signal)
+                                             : fmt::format("exit code {}", result->exit_code),
+                            result->stderr_tail),
+                fmt::format("is torch installed for {}? (AUTOKERNEL_PYTHON picks another Python)", argv[0]));
+  }
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(*text);
+  } catch (const std::exception& e) {
+    return fail(fmt::format("{} is not valid JSON: {}", out.string(), e.what()));
+  }
+  if (doc.contains("error")) return fail("baselines: " + doc["error"].get<std::string>(), doc.value("hint", ""));
+  if (!doc.value("done", false)) {
+    // It died part way (out of memory, a crash in a compiler): keep what it measured, say why.
+    doc["died"] = result->signaled ? fmt::format("killed by signal {}", result->signal)
+                : result->timed_out ? std::string("stopped: no output for an hour")
+                                    : fmt::format("exited with code {}", result->exit_code);
+  }
+  return doc;
+}
+
+nlohmann::json baseline_for(const nlohmann::json& baselines, const std::string& type, const std::string& label,
+                            const std::string& dtype) {
+  for (const auto& r : baselines.value("results", nlohmann::json::array())) {
+    if (r.value("type", "") == type && r.value("label", "") == label && r.value("dtype", "") == dtype) return r;
+  }
+  return nlohmann::json::object();
+}
+
+}  // namespace ak::suite

@@ -1,0 +1,115 @@
+#include "suite/configs.hpp"
+
+#include <algorithm>
+#include <charconv>
+
+namespace ak::suite {
+namespace {
+
+/// The row-wise types share one set: square, tall, a LLaMA-7B activation block and one odd size that no
+/// power-of-two tiling divides.
+std::vector<catalog::Shape> rowwise() {
+  return {{"8k_sq", {8192, 8192}},
+          {"16k_8k", {16384, 8192}},
+          {"4k_sq", {4096, 4096}},
+          {"llama7b_rows", {2048, 4096}},
+          {"odd", {4097, 1537}}};
+}
+
+}  // namespace
+
+std::vector<catalog::Shape> default_shapes(const std::string& type) {
+  if (type == "rmsnorm" || type == "layernorm" || type == "softmax" || type == "reduce") return rowwise();
+  if (type == "cross_entropy") {
+    return {{"llama_8k", {8192, 32000}}, {"gpt2_8k", {8192, 50257}}, {"llama_4k", {4096, 32000}},
+            {"odd_gpt2", {1023, 50257}}};
+  }
+  if (type == "rotary_embedding") {
+    return {{"llama7b", {1, 32, 2048, 128}}, {"long", {2, 32, 4096, 128}}, {"gptj", {4, 16, 1024, 64}}};
+  }
+  if (type == "matmul") {
+    return {{"2k_cube", {2048, 2048, 2048}}, {"4k_cube", {4096, 4096, 4096}}, {"8k_cube", {8192, 8192, 8192}},
+            {"qkv", {2048, 12288, 4096}},    {"up", {2048, 11008, 4096}},     {"down", {2048, 4096, 11008}}};
+  }
+  if (type == "flash_attention") {
+    return {{"d128", {4, 32, 2048, 128, 0}}, {"d128_causal", {4, 32, 2048, 128, 1}},
+            {"d64", {8, 16, 2048, 64, 0}},   {"d64_causal", {8, 16, 2048, 64, 1}}};
+  }
+  if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
+  return {};
+}
+
+std::vector<std::string> default_dtypes() { return {"f16", "bf16"}; }
+
+std::string config_label(const std::string& label, const std::vector<int64_t>& dims, std::size_t width) {
+  const auto shape = catalog::detail::shape_string(dims);
+  if (label == shape) return shape;
+  const auto both = label + " " + shape;
+  return both.size() > width ? label : both;
+}
+
+std::vector<std::string> split_list(const std::string& text, char sep) {
+  std::vector<std::string> out;
+  for (std::size_t pos = 0; pos <= text.size();) {
+    auto end = text.find(sep, pos);
+    if (end == std::string::npos) end = text.size();
+    auto item = text.substr(pos, end - pos);
+    item.erase(0, item.find_first_not_of(" \t"));
+    item.erase(item.find_last_not_of(" \t") + 1);
+    if (!item.empty()) out.push_back(item);
+    pos = end + 1;
+  }
+  return out;
+}
+
+Expected<std::vector<std::string>> parse_types(const std::string& text) {
+  std::vector<std::string> out;
+  for (const auto& name : split_list(text)) {
+    if (auto t = catalog::find_type(name); !t) return std::unexpected(t.error());
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  if (out.empty()) return fail("--types names no kernel type");
+  return out;
+}
+
+Expected<ConfigList> parse_configs(const std::string& text) {
+  ConfigList out;
+  const auto items = split_list(text);
+  if (items.empty()) return fail("--configs names no configuration", "e.g. --configs softmax:64x128,matmul:256x256x256");
+  for (const auto& item : items) {
+    auto bad = [&](const std::string& why) {
+      return fail(fmt::format("bad --configs item '{}': {}", item, why), "e.g. --configs softmax:64x128,matmul:256x256x256");
+    };
+    const auto colon = item.find(':');
+    if (colon == std::string::npos) return bad("expected TYPE:DIMS");
+    auto type = catalog::find_type(item.substr(0, colon));
+    if (!type) return std::unexpected(type.error().context(fmt::format("--configs item '{}'", item)));
+    const auto& t = **type;
+    const auto dims_text = item.substr(colon + 1);
+    catalog::Shape shape{dims_text, {}};
+    for (const auto& d : split_list(dims_text, 'x')) {
+      int64_t v = -1;
+      const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+      if (ec != std::errc() || end != d.data() + d.size() || v < 0) return bad(fmt::format("'{}' is not a size", d));
+      shape.dims.push_back(v);
+    }
+    if (catalog::detail::shape_string(shape.dims) != dims_text) return bad("DIMS are sizes joined by 'x', e.g. 64x128");
+    const auto names = split_list(std::string(t.dims_doc()));
+    if (shape.dims.size() != names.size()) {
+      return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), names.size(), t.dims_doc(), shape.dims.size()));
+    }
+    for (std::size_t i = 0; i < shape.dims.size(); ++i) {
+      const bool is_flag = names[i] == "causal";  // attention's last dim is a flag, every other a size
+      if (is_flag ? shape.dims[i] > 1 : shape.dims[i] == 0) {
+        return bad(fmt::format("{} must be {}", names[i], is_flag ? "0 or 1" : "positive"));
+      }
+    }
+    if (t.name() == "rotary_embedding" && shape.dims[3] % 2 != 0) return bad("D must be even (it rotates pairs)");
+    auto known = std::find_if(out.begin(), out.end(), [&](const TypeShapes& c) { return c.type == t.name(); });
+    if (known == out.end()) known = out.insert(out.end(), {std::string(t.name()), {}});
+    known->shapes.push_back(shape);
+  }
+  return out;
+}
+
+}  // namespace ak::suite

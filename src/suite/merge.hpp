@@ -1,0 +1,19 @@
+// A suite run's results as one JSON document: per (type, configuration, dtype) one row with every backend of
+// ours, the best of them, the baselines, % of the ceiling and the speed-ups; per type and overall a summary.
+// `--json` writes it and the table is printed from it.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "suite/ours.hpp"
+
+namespace ak::suite {
+
+/// "TFLOP/s" for the types whose work is arithmetic (matmul, flash_attention, fused_mlp), "GB/s" otherwise.
+std::string metric_for(const std::string& type);
+
+/// Rows, summaries, settings, the ceiling, the device, torch's version and the date.
+nlohmann::json merge(const Plan& plan, const std::vector<KernelRun>& ours, const nlohmann::json& baselines);
+
+}  // namespace ak::suite

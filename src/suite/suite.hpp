@@ -1,0 +1,18 @@
+// `autokernel suite`: our kernels, PyTorch eager, torch.compile, the vendor libraries and the copy ceiling,
+// measured in one run at the same shapes and dtypes. The baselines run first (a child Python process), then
+// each of our kernels in its harness worker, one process at a time so nothing shares the device.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "suite/plan.hpp"
+
+namespace ak::suite {
+
+/// Run a checked plan; `print` gets progress lines. The result is the merged document (suite/merge.hpp).
+/// An Error means the baselines could not run at all (no Python, no torch).
+Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(const std::string&)>& print);
+
+}  // namespace ak::suite

@@ -1,0 +1,148 @@
+"""Checks python/autokernel_support/suite_baselines.py, the baselines child of `autokernel suite`.
+
+Run:  python3 -m pytest -q tests/suite
+"""
+import json
+import math
+import pathlib
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "python"))
+from autokernel_support import suite_baselines as sb  # noqa: E402
+
+SCRIPT = ROOT / "python" / "autokernel_support" / "suite_baselines.py"
+CPU = torch.device("cpu")
+
+
+def test_statistics_are_the_cpp_timers():
+    # timing.cpp: linear interpolation between order statistics.
+    assert sb.quantile([4.0, 1.0, 3.0, 2.0], 0.25) == pytest.approx(1.75)
+    assert sb.quantile([4.0, 1.0, 3.0, 2.0], 0.5) == pytest.approx(2.5)
+    s = sb.summarise([float(v) for v in range(1, 11)])
+    assert (s["median_ms"], s["p25_ms"], s["p75_ms"], s["min_ms"]) == pytest.approx((5.5, 3.25, 7.75, 1.0))
+    assert s["rel_spread"] == pytest.approx(4.5 / 5.5)
+    assert sb.median_rel_error(s) == pytest.approx(1.2533 * (4.5 / 1.349) / math.sqrt(10) / 5.5)
+    assert sb.median_rel_error(sb.summarise([1.0])) == 1.0  # one sample says nothing
+
+
+def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
+    timer = sb.Timer(CPU)
+    stats = timer.time(lambda i: time.sleep(0.002))
+    assert 1.9 <= stats["median_ms"] <= 4.0
+    assert sb.CPU_OPTIONS["min_samples"] <= stats["samples"] <= sb.CPU_OPTIONS["max_samples"]
+
+
+@pytest.mark.parametrize("name, dims, shapes", [
+    ("softmax", [4, 8], [(4, 8)]),
+    ("reduce", [4, 8], [(4, 8)]),
+    ("rmsnorm", [4, 8], [(4, 8), (8,)]),
+    ("layernorm", [4, 8], [(4, 8), (8,), (8,)]),
+    ("cross_entropy", [64, 10], [(64, 10), (64,)]),
+    ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (5, 4), (5, 4)]),
+    ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
+    ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
+    ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
+])
+def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
+    tensors, scalars = sb.make_inputs(name, dims, torch.bfloat16, CPU, 7)
+    assert [tuple(t.shape) for t in tensors] == shapes
+    for t in tensors:
+        assert t.dtype == (torch.int64 if name == "cross_entropy" and t.dim() == 1 else torch.bfloat16)
+    if name == "flash_attention":
+        assert scalars == {"causal": True, "scale": pytest.approx(1 / math.sqrt(8))}
+    if name == "cross_entropy":
+        target = tensors[1]
+        assert bool(((target == sb.IGNORE_INDEX) | ((target >= 0) & (target < 10))).all())
+    # Three input sets differ (the harness rotates three).
+    again, _ = sb.make_inputs(name, dims, torch.bfloat16, CPU, 17)
+    assert not torch.equal(tensors[0], again[0])
+
+
+def reference(name, tensors, scalars):
+    """The catalog's float64 oracles, written out independently."""
+    t = [x.double() if x.is_floating_point() else x for x in tensors]
+    if name == "rmsnorm":
+        x, w = t
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + sb.RMSNORM_EPS) * w
+    if name == "rotary_embedding":
+        x, cos, sin = t
+        z = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
+        return torch.view_as_real(z * torch.complex(cos, sin)).flatten(-2)
+    if name == "cross_entropy":
+        logits, target = t
+        picked = logits.gather(1, target.clamp_min(0)[:, None])[:, 0]
+        return (torch.logsumexp(logits, 1) - picked).masked_fill(target < 0, 0.0)
+    if name == "flash_attention":
+        q, k, v = t
+        s = q @ k.transpose(-1, -2) * scalars["scale"]
+        if scalars["causal"]:
+            s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
+        return s.softmax(-1) @ v
+    if name == "fused_mlp":
+        x, wg, wu, wd = t
+        g = x @ wg.T
+        return (g * torch.sigmoid(g) * (x @ wu.T)) @ wd.T
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("name, dims", [("rmsnorm", [8, 32]), ("rotary_embedding", [1, 2, 8, 16]),
+                                        ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
+                                        ("flash_attention", [1, 2, 32, 16, 0]), ("fused_mlp", [8, 16, 24])])
+def test_eager_computes_the_types_function(name, dims):
+    tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
+    got = sb.EAGER[name](*tensors, **scalars)
+    assert torch.allclose(got.double(), reference(name, tensors, scalars), rtol=1e-4, atol=1e-4)
+    _, flash = sb.library(name, CPU)
+    if flash is not None:
+        assert torch.allclose(flash(*tensors, **scalars).double(), reference(name, tensors, scalars), rtol=1e-4, atol=1e-4)
+
+
+def run_child(tmp_path, request):
+    req = tmp_path / "request.json"
+    out = tmp_path / "out.json"
+    req.write_text(json.dumps(request))
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--request", str(req), "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    return proc, json.loads(out.read_text())
+
+
+def test_a_run_measures_every_configuration_and_goes_on_past_a_bad_one(tmp_path):
+    configs = [{"type": "softmax", "label": "a", "dims": [16, 64], "dtype": "f16"},
+               {"type": "convolution", "label": "b", "dims": [3], "dtype": "f16"},
+               {"type": "matmul", "label": "c", "dims": [16, 16, 16], "dtype": "bf16"},
+               {"type": "flash_attention", "label": "d", "dims": [1, 2, 32, 16, 1], "dtype": "bf16"}]
+    proc, doc = run_child(tmp_path, {"device": "cpu", "compile": False, "configs": configs})
+    assert proc.returncode == 0, proc.stderr
+    assert doc["done"] is True
+    assert doc["ceiling"]["copy_gb_s"] > 0
+    assert doc["torch"] == torch.__version__
+    assert [(r["type"], r["label"], r["dtype"]) for r in doc["results"]] == [
+        (c["type"], c["label"], c["dtype"]) for c in configs]
+    softmax, bad, matmul, attention = doc["results"]
+    assert softmax["eager"]["us"] > 0 and "compile" not in softmax and "library" not in softmax
+    assert "unknown kernel type 'convolution'" in bad["error"]
+    assert matmul["library"]["name"] == "CPU BLAS" and matmul["library"]["us"] == matmul["eager"]["us"]
+    assert attention["library"]["name"] == "SDPA flash" and attention["library"]["us"] > 0
+    assert "softmax a 16x64 f16: eager" in proc.stdout  # one progress line per configuration
+
+
+def test_compile_is_timed_after_its_first_call(tmp_path):
+    configs = [{"type": "rmsnorm", "label": "a", "dims": [16, 64], "dtype": "f32"}]
+    proc, doc = run_child(tmp_path, {"device": "cpu", "compile": True, "configs": configs})
+    assert proc.returncode == 0, proc.stderr
+    compiled = doc["results"][0]["compile"]
+    assert "error" not in compiled, compiled
+    assert compiled["us"] > 0 and compiled["compile_s"] > 0 and compiled["samples"] >= 5
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_asking_for_a_gpu_without_one_is_one_error(tmp_path):
+    proc, doc = run_child(tmp_path, {"device": "cuda", "configs": []})
+    assert proc.returncode == 2
+    assert "sees no CUDA GPU" in doc["error"]
