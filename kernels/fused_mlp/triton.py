@@ -23,7 +23,7 @@
 # @knob GROUP_M=8 {1,4,8,16} tile-rows per group in the L2-friendly launch order
 # @knob NUM_STAGES=3 {2,3,4,5} tiles in flight in kernel 1 (lowered automatically when shared memory is short)
 # @knob NUM_WARPS=8 {4,8} warps per program in kernel 1
-# @knob GATE_UP_LOOPS=2 {1,2} TMA path, kernel 1: 1 = one K loop with two dots, 2 = a K loop per dot
+# @knob GATE_UP_LOOPS=1 {1,2} TMA path, kernel 1: 1 = one K loop with two dots, 2 = a K loop per dot
 # @knob TMA=1 {0,1} sm_90+: move tiles with tensor descriptors (the copy engine) instead of pointer loads
 # @knob F32_DOT=0 {0,1,2} f32 inputs only: 0 = ieee (exact f32 FMA), 1 = tf32x3 (3 TF32 passes, ~f32 accuracy), 2 = tf32 (~1e-3 relative)
 import torch
@@ -40,7 +40,7 @@ BLOCK_K = globals().get("BLOCK_K", 64)
 GROUP_M = globals().get("GROUP_M", 8)
 NUM_STAGES = globals().get("NUM_STAGES", 3)
 NUM_WARPS = globals().get("NUM_WARPS", 8)
-GATE_UP_LOOPS = globals().get("GATE_UP_LOOPS", 2)
+GATE_UP_LOOPS = globals().get("GATE_UP_LOOPS", 1)
 TMA = globals().get("TMA", 1)
 F32_DOT = globals().get("F32_DOT", 0)
 NAME = "fused_mlp"
