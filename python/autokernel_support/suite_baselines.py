@@ -33,7 +33,7 @@ except ImportError as _e:
     torch = F = None
     TORCH_IMPORT_ERROR = _e
 
-SLEEP_CYCLES = 40000        # the C++ timer's device sleep before the start event (~20 us on an H100)
+SLEEP_CYCLES = 40000        # the C++ timer's shortest device sleep before the start event (~20 us on an H100)
 GPU_OPTIONS = {"warmup": 3, "min_samples": 10, "max_samples": 300, "max_seconds": 3.0, "target_rel_error": 0.005}
 CPU_OPTIONS = {"warmup": 3, "min_samples": 5, "max_samples": 50, "max_seconds": 3.0, "target_rel_error": 0.01}
 INPUT_SETS = 3              # rotated, as the harness does
@@ -89,10 +89,10 @@ class Timer:
     exactly one call, on a stream of the timer's own. Warm-up calls first; median; stop once the
     median's relative standard error is below the target, or after max_seconds or max_samples.
 
-    One difference, on purpose: the sleep is at least the C++ timer's, and longer when the call's own
-    host time (measured in the warm-up) needs it. A Python launcher (a compiled graph's guards and
-    wrapper) can take longer to launch than the C++ sleep covers, and the gap would be counted as
-    device time. A longer sleep changes nothing else: the events still bracket exactly the call."""
+    As in the C++ timer, the sleep outlasts twice the call's own host time (measured in the warm-up):
+    a Python launcher (a compiled graph's guards and wrapper) can take over 100 us, and a gap left
+    would be counted as device time. A longer sleep changes nothing else: the events still bracket
+    exactly the call."""
 
     def __init__(self, device):
         self.device = device
