@@ -6,7 +6,7 @@
 #include "deploy/export.hpp"
 #include "profile/model_run.hpp"
 #include "util/fs.hpp"
-#include "util/process.hpp"
+#include "util/json_child.hpp"
 
 namespace ak::deploy {
 namespace fs = std::filesystem;
@@ -76,22 +76,9 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   po.quiet_limit = std::chrono::hours(1);  // torch.compile with max-autotune is silent for minutes
   po.total_limit = std::chrono::hours(4);
   po.extra_env = {"PYTHONUNBUFFERED=1"};
-  auto result = util::run_process(argv, po, [&](const std::string& line) { print(line); });
-  if (!result) return std::unexpected(result.error().context("starting " + argv[0]));
-  auto text = util::read_file(out);
-  if (!text) {
-    return fail(fmt::format("the model runner stopped without a result ({}): {}",
-                            result->signaled ? fmt::format("signal {}", result->signal)
-                                             : fmt::format("exit code {}", result->exit_code),
-                            result->stderr_tail),
-                fmt::format("is torch installed for {}? (AUTOKERNEL_PYTHON picks another Python)", argv[0]));
-  }
-  nlohmann::json report;
-  try {
-    report = nlohmann::json::parse(*text);
-  } catch (const std::exception& e) {
-    return fail(fmt::format("{} is not valid JSON: {}", out.string(), e.what()));
-  }
+  auto parsed = util::run_json_child(argv, po, print, out, "model runner");
+  if (!parsed) return std::unexpected(parsed.error());
+  nlohmann::json report = std::move(parsed->doc);
   if (report.contains("error")) return fail(report["error"].get<std::string>(), report.value("hint", ""));
   return report;
 }

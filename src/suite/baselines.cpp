@@ -2,7 +2,7 @@
 
 #include "profile/model_run.hpp"
 #include "util/fs.hpp"
-#include "util/process.hpp"
+#include "util/json_child.hpp"
 
 namespace ak::suite {
 
@@ -29,28 +29,16 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   po.quiet_limit = std::chrono::hours(1);  // max-autotune compiles silently for minutes
   po.total_limit = std::chrono::hours(8);
   po.extra_env = {"PYTHONUNBUFFERED=1"};
-  auto result = util::run_process(argv, po, print);
-  if (!result) return std::unexpected(result.error().context("starting " + argv[0]));
-  auto text = util::read_file(out);
-  if (!text) {
-    return fail(fmt::format("the baselines process stopped without a result ({}): {}",
-                            result->signaled ? fmt::format("signal {}", result->signal)
-                                             : fmt::format("exit code {}", result->exit_code),
-                            result->stderr_tail),
-                fmt::format("is torch installed for {}? (AUTOKERNEL_PYTHON picks another Python)", argv[0]));
-  }
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(*text);
-  } catch (const std::exception& e) {
-    return fail(fmt::format("{} is not valid JSON: {}", out.string(), e.what()));
-  }
+  auto parsed = util::run_json_child(argv, po, print, out, "baselines process");
+  if (!parsed) return std::unexpected(parsed.error());
+  nlohmann::json doc = std::move(parsed->doc);
+  const auto& result = parsed->process;
   if (doc.contains("error")) return fail("baselines: " + doc["error"].get<std::string>(), doc.value("hint", ""));
   if (!doc.value("done", false)) {
     // It died part way (out of memory, a crash in a compiler): keep what it measured, say why.
-    doc["died"] = result->signaled ? fmt::format("killed by signal {}", result->signal)
-                : result->timed_out ? std::string("stopped: no output for an hour")
-                                    : fmt::format("exited with code {}", result->exit_code);
+    doc["died"] = result.signaled ? fmt::format("killed by signal {}", result.signal)
+                : result.timed_out ? std::string("stopped: no output for an hour")
+                                    : fmt::format("exited with code {}", result.exit_code);
   }
   return doc;
 }
