@@ -11,9 +11,14 @@
 // warps; the row is then written from the registers. x loads skip L1 so weight and bias, re-read
 // by every row, stay there. Rows that fit one warp are packed ROWS_PER_BLOCK to a block, a warp
 // each, with no __syncthreads.
-// The main path needs N % (16 bytes) == 0 and x, weight, bias, y 16-byte aligned (every real
-// hidden size); other N, and rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32),
-// take a simple three-pass scalar kernel. Requires x, weight, bias and y to share one dtype.
+// Any N and any element-aligned x, y, weight, bias: a row whose start is not 16-byte aligned (N not
+// a multiple of 16 bytes) is split into a scalar head (up to the first aligned address), aligned
+// 16-byte chunks, and a scalar tail, each of fewer than 16 bytes; so x and y need only the same
+// address mod 16. Weight and bias are indexed like the row (head, chunks, tail); in a row where
+// weight + head (bias + head) is not 16-byte aligned its chunks are read as scalars (from L1).
+// Rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32), and x, y of different
+// address mod 16, take a simple three-pass scalar kernel. Requires x, weight, bias and y to share
+// one dtype.
 // @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
 // @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
@@ -123,6 +128,27 @@ template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<
   }
 }
 
+// A row as scalar head [0, h), 16-byte chunks [h, h + nb*kE), scalar tail of t elements. h < kE and
+// t < kE, so threads 0..kE-1 of any group (>= 32 threads) cover them with one element each.
+struct Split {
+  int h, nb, t;
+};
+template <typename T> __device__ __forceinline__ Split split_row(const T* row, int n) {
+  int h = (int)((16u - ((unsigned)(uintptr_t)row & 15u)) & 15u) / (int)sizeof(T);
+  h = min(h, n);
+  const int nb = (n - h) / kE<T>;
+  return {h, nb, n - h - nb * kE<T>};
+}
+// kE elements of a parameter vector (weight, bias) at p: one 16-byte load when p is 16-byte aligned
+// (vec, the same for the whole row), else kE scalar loads.
+template <typename T> __device__ __forceinline__ void load_param(const T* p, bool vec, float (&g)[kE<T>]) {
+  if (vec) {
+    unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), g);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kE<T>; ++j) g[j] = to_f32(p[j]);
+  }
+}
 
 // ---- reductions ------------------------------------------------------------------------------
 __device__ __forceinline__ float warp_sum(float v) {
@@ -145,7 +171,9 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
 
 // ---- main path: the row in registers ---------------------------------------------------------
 // kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
-template <typename T, int C, bool kWarpRow>
+// kAny: any N and alignment (head/tail split); without it N % kE == 0 and every pointer 16-byte
+// aligned, and the split and scalar loads compile away.
+template <typename T, int C, bool kWarpRow, bool kAny>
 __global__ void __launch_bounds__(1024, 1)
     layernorm_regs(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ b, T* __restrict__ y,
                    int64_t M, int N, float eps) {
@@ -155,14 +183,22 @@ __global__ void __launch_bounds__(1024, 1)
   const int lane = kWarpRow ? threadIdx.x % 32 : threadIdx.x;
   const int64_t row = kWarpRow ? (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
   if (kWarpRow && row >= M) return;  // whole warps only; warp rows never __syncthreads
-  const T* xr = x + row * N;
-  T* yr = y + row * N;
-  const int nb = N / E;
+  // Everything is addressed from the first chunk: the head is at [-h, 0), the tail at nb*E.
+  const Split sp = kAny ? split_row(x + row * N, N) : Split{0, N / E, 0};
+  const int nb = sp.nb, ih = lane - sp.h, it = nb * E + lane;
+  const T* xb = x + row * N + sp.h;  // 16-byte aligned
+  T* yb = y + row * N + sp.h;        // y has x's address mod 16
+  const T* wb = w + sp.h;            // weight and bias of the chunks: aligned or not, alike for the whole row
+  const T* bb = b + sp.h;
+  const bool wvec = !kAny || ((uintptr_t)wb & 15u) == 0, bvec = !kAny || ((uintptr_t)bb & 15u) == 0;
 
   uint4 v[C];  // issue every load of the row before using any
 #pragma unroll
-  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xr + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
-  float s = 0.0f;  // zero chunks add nothing
+  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xb + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
+  const bool has_h = lane < sp.h, has_t = lane < sp.t;
+  const float xh = has_h ? to_f32(xb[ih]) : 0.0f;
+  const float xt = has_t ? to_f32(xb[it]) : 0.0f;
+  float s = xh + xt;  // zero chunks (and a missing head or tail) add nothing
 #pragma unroll
   for (int c = 0; c < C; ++c) {
     float f[E];
@@ -171,7 +207,9 @@ __global__ void __launch_bounds__(1024, 1)
     for (int j = 0; j < E; ++j) s += f[j];
   }
   const float mean = (kWarpRow ? warp_sum(s) : block_sum(s, red[0])) / (float)N;
-  float q = 0.0f;
+  float q = 0.0f;  // a missing head or tail would add mean^2
+  if (has_h) q = fmaf(xh - mean, xh - mean, q);
+  if (has_t) q = fmaf(xt - mean, xt - mean, q);
 #pragma unroll
   for (int c = 0; c < C; ++c) {
     if (c * G + lane < nb) {  // a zero chunk would add mean^2 here
@@ -190,16 +228,19 @@ __global__ void __launch_bounds__(1024, 1)
     if (k < nb) {
       float f[E], g[E], h[E];
       unpack<T>(v[c], f);
-      unpack<T>(__ldg(reinterpret_cast<const uint4*>(w + k * E)), g);
-      unpack<T>(__ldg(reinterpret_cast<const uint4*>(b + k * E)), h);
+      load_param<T>(wb + k * E, wvec, g);
+      load_param<T>(bb + k * E, bvec, h);
 #pragma unroll
       for (int j = 0; j < E; ++j) f[j] = fmaf((f[j] - mean) * rstd, g[j], h[j]);
-      st16(yr + k * E, pack<T>(f));
+      st16(yb + k * E, pack<T>(f));
     }
   }
+  if (has_h) yb[ih] = from_f32<T>(fmaf((xh - mean) * rstd, to_f32(wb[ih]), to_f32(bb[ih])));
+  if (has_t) yb[it] = from_f32<T>(fmaf((xt - mean) * rstd, to_f32(wb[it]), to_f32(bb[it])));
 }
 
-// ---- fallback: any N and alignment, scalar, three passes (the later ones mostly from L2) -----
+// ---- fallback: rows too long for registers, or x and y aligned differently ------------------
+// Scalar, three passes (the later ones mostly from L2).
 template <typename T>
 __global__ void __launch_bounds__(1024, 1) layernorm_scalar(const T* __restrict__ x, const T* __restrict__ w,
                                                             const T* __restrict__ b, T* __restrict__ y, int N,
@@ -235,14 +276,14 @@ static Plan plan(int64_t R) {
   return g <= 1024 ? Plan{c, (int)g, false} : Plan{0, 0, false};
 }
 
-template <typename T, int C>
+template <typename T, int C, bool kAny>
 static void launch_regs(const Plan& p, const T* x, const T* w, const T* b, T* y, int64_t M, int N, float eps,
                         cudaStream_t s) {
   if (p.warp_row)
-    layernorm_regs<T, C, true><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, s>>>(
+    layernorm_regs<T, C, true, kAny><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, s>>>(
         x, w, b, y, M, N, eps);
   else
-    layernorm_regs<T, C, false><<<(unsigned)M, p.G, 0, s>>>(x, w, b, y, M, N, eps);
+    layernorm_regs<T, C, false, kAny><<<(unsigned)M, p.G, 0, s>>>(x, w, b, y, M, N, eps);
 }
 
 template <typename T>
@@ -254,13 +295,20 @@ static int launch(const ak_call* call, int64_t M, int64_t N) {
   const float eps = (float)call->scalars[0];
   cudaStream_t s = (cudaStream_t)call->stream;
   if (M > 0x7fffffff || N > 0x7fffffff / 2) return 1;
+  // aligned: every row starts on 16 bytes and weight and bias too (every real hidden size), the plain
+  // chunk kernel; else the head/tail split, which needs only x and y at one address mod 16.
   const bool aligned = N % kE<T> == 0 && ((uintptr_t)x | (uintptr_t)w | (uintptr_t)b | (uintptr_t)y) % 16 == 0;
-  const Plan p = aligned ? plan(N / kE<T>) : Plan{0, 0, false};
-  switch (p.C) {
-    case 1: launch_regs<T, 1>(p, x, w, b, y, M, (int)N, eps, s); break;
-    case 2: launch_regs<T, 2>(p, x, w, b, y, M, (int)N, eps, s); break;
-    case 4: launch_regs<T, 4>(p, x, w, b, y, M, (int)N, eps, s); break;
-    case 8: launch_regs<T, 8>(p, x, w, b, y, M, (int)N, eps, s); break;
+  const bool same_phase = ((uintptr_t)x & 15) == ((uintptr_t)y & 15);
+  const Plan p = same_phase ? plan((N + kE<T> - 1) / kE<T>) : Plan{0, 0, false};
+  switch (p.C * 2 + !aligned) {
+    case 2: launch_regs<T, 1, false>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 3: launch_regs<T, 1, true>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 4: launch_regs<T, 2, false>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 5: launch_regs<T, 2, true>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 8: launch_regs<T, 4, false>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 9: launch_regs<T, 4, true>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 16: launch_regs<T, 8, false>(p, x, w, b, y, M, (int)N, eps, s); break;
+    case 17: launch_regs<T, 8, true>(p, x, w, b, y, M, (int)N, eps, s); break;
     default: layernorm_scalar<T><<<(unsigned)M, MAX_THREADS, 0, s>>>(x, w, b, y, (int)N, eps);
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;

@@ -9,9 +9,13 @@
 // shuffle tree plus one shared-memory step across warps, and the row is written from the registers.
 // x loads skip L1 so the weight, re-read by every row, stays there. Rows that fit one warp are
 // packed ROWS_PER_BLOCK to a block, a warp each, with no __syncthreads.
-// The main path needs N % (16 bytes) == 0 and x, weight, y 16-byte aligned (every real hidden
-// size); other N, and rows longer than 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32), take a
-// simple two-pass scalar kernel. Requires x, weight and y to share one dtype.
+// Any N and any element-aligned x, y, weight: a row whose start is not 16-byte aligned (N not a
+// multiple of 16 bytes) is split into a scalar head (up to the first aligned address), aligned
+// 16-byte chunks, and a scalar tail, each of fewer than 16 bytes; so x and y need only the same
+// address mod 16. The weight is indexed like the row (head, chunks, tail); in a row where
+// weight + head is not 16-byte aligned its chunks are read as scalars (from L1). Rows longer than
+// 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32), and x, y of different address mod 16, take
+// a simple two-pass scalar kernel. Requires x, weight and y to share one dtype.
 // @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
 // @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
@@ -121,6 +125,27 @@ template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<
   }
 }
 
+// A row as scalar head [0, h), 16-byte chunks [h, h + nb*kE), scalar tail of t elements. h < kE and
+// t < kE, so threads 0..kE-1 of any group (>= 32 threads) cover them with one element each.
+struct Split {
+  int h, nb, t;
+};
+template <typename T> __device__ __forceinline__ Split split_row(const T* row, int n) {
+  int h = (int)((16u - ((unsigned)(uintptr_t)row & 15u)) & 15u) / (int)sizeof(T);
+  h = min(h, n);
+  const int nb = (n - h) / kE<T>;
+  return {h, nb, n - h - nb * kE<T>};
+}
+// kE elements of a parameter vector (weight, bias) at p: one 16-byte load when p is 16-byte aligned
+// (vec, the same for the whole row), else kE scalar loads.
+template <typename T> __device__ __forceinline__ void load_param(const T* p, bool vec, float (&g)[kE<T>]) {
+  if (vec) {
+    unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), g);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kE<T>; ++j) g[j] = to_f32(p[j]);
+  }
+}
 
 // ---- reductions ------------------------------------------------------------------------------
 __device__ __forceinline__ float warp_sum(float v) {
@@ -143,7 +168,9 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
 
 // ---- main path: the row in registers ---------------------------------------------------------
 // kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
-template <typename T, int C, bool kWarpRow>
+// kAny: any N and alignment (head/tail split); without it N % kE == 0 and every pointer 16-byte
+// aligned, and the split and scalar loads compile away.
+template <typename T, int C, bool kWarpRow, bool kAny>
 __global__ void __launch_bounds__(1024, 1) rmsnorm_regs(const T* __restrict__ x, const T* __restrict__ w,
                                                      T* __restrict__ y, int64_t M, int N, float eps) {
   constexpr int E = kE<T>;
@@ -152,14 +179,20 @@ __global__ void __launch_bounds__(1024, 1) rmsnorm_regs(const T* __restrict__ x,
   const int lane = kWarpRow ? threadIdx.x % 32 : threadIdx.x;
   const int64_t row = kWarpRow ? (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
   if (kWarpRow && row >= M) return;  // whole warps only; warp rows never __syncthreads
-  const T* xr = x + row * N;
-  T* yr = y + row * N;
-  const int nb = N / E;
+  // Everything is addressed from the first chunk: the head is at [-h, 0), the tail at nb*E.
+  const Split sp = kAny ? split_row(x + row * N, N) : Split{0, N / E, 0};
+  const int nb = sp.nb, ih = lane - sp.h, it = nb * E + lane;
+  const T* xb = x + row * N + sp.h;  // 16-byte aligned
+  T* yb = y + row * N + sp.h;        // y has x's address mod 16
+  const T* wb = w + sp.h;            // the weight of the chunks: aligned or not, alike for the whole row
+  const bool wvec = !kAny || ((uintptr_t)wb & 15u) == 0;
 
   uint4 v[C];  // issue every load of the row before using any
 #pragma unroll
-  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xr + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
-  float ss = 0.0f;  // zero chunks add nothing
+  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xb + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
+  const float xh = lane < sp.h ? to_f32(xb[ih]) : 0.0f;
+  const float xt = lane < sp.t ? to_f32(xb[it]) : 0.0f;
+  float ss = fmaf(xt, xt, xh * xh);  // zero chunks (and a missing head or tail) add nothing
 #pragma unroll
   for (int c = 0; c < C; ++c) {
     float f[E];
@@ -176,15 +209,18 @@ __global__ void __launch_bounds__(1024, 1) rmsnorm_regs(const T* __restrict__ x,
     if (k < nb) {
       float f[E], g[E];
       unpack<T>(v[c], f);
-      unpack<T>(__ldg(reinterpret_cast<const uint4*>(w + k * E)), g);
+      load_param<T>(wb + k * E, wvec, g);
 #pragma unroll
       for (int j = 0; j < E; ++j) f[j] = f[j] * rstd * g[j];
-      st16(yr + k * E, pack<T>(f));
+      st16(yb + k * E, pack<T>(f));
     }
   }
+  if (lane < sp.h) yb[ih] = from_f32<T>(xh * rstd * to_f32(wb[ih]));
+  if (lane < sp.t) yb[it] = from_f32<T>(xt * rstd * to_f32(wb[it]));
 }
 
-// ---- fallback: any N and alignment, scalar, two passes (the second mostly from L2) -----------
+// ---- fallback: rows too long for registers, or x and y aligned differently ------------------
+// Scalar, two passes (the second mostly from L2).
 template <typename T>
 __global__ void __launch_bounds__(1024, 1) rmsnorm_scalar(const T* __restrict__ x, const T* __restrict__ w,
                                                        T* __restrict__ y, int N, float eps) {
@@ -215,13 +251,13 @@ static Plan plan(int64_t R) {
   return g <= 1024 ? Plan{c, (int)g, false} : Plan{0, 0, false};
 }
 
-template <typename T, int C>
+template <typename T, int C, bool kAny>
 static void launch_regs(const Plan& p, const T* x, const T* w, T* y, int64_t M, int N, float eps, cudaStream_t s) {
   if (p.warp_row)
-    rmsnorm_regs<T, C, true><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, s>>>(
+    rmsnorm_regs<T, C, true, kAny><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, s>>>(
         x, w, y, M, N, eps);
   else
-    rmsnorm_regs<T, C, false><<<(unsigned)M, p.G, 0, s>>>(x, w, y, M, N, eps);
+    rmsnorm_regs<T, C, false, kAny><<<(unsigned)M, p.G, 0, s>>>(x, w, y, M, N, eps);
 }
 
 template <typename T>
@@ -232,13 +268,20 @@ static int launch(const ak_call* call, int64_t M, int64_t N) {
   const float eps = (float)call->scalars[0];
   cudaStream_t s = (cudaStream_t)call->stream;
   if (M > 0x7fffffff || N > 0x7fffffff / 2) return 1;
+  // aligned: every row starts on 16 bytes and the weight too (every real hidden size), the plain
+  // chunk kernel; else the head/tail split, which needs only x and y at one address mod 16.
   const bool aligned = N % kE<T> == 0 && ((uintptr_t)x | (uintptr_t)w | (uintptr_t)y) % 16 == 0;
-  const Plan p = aligned ? plan(N / kE<T>) : Plan{0, 0, false};
-  switch (p.C) {
-    case 1: launch_regs<T, 1>(p, x, w, y, M, (int)N, eps, s); break;
-    case 2: launch_regs<T, 2>(p, x, w, y, M, (int)N, eps, s); break;
-    case 4: launch_regs<T, 4>(p, x, w, y, M, (int)N, eps, s); break;
-    case 8: launch_regs<T, 8>(p, x, w, y, M, (int)N, eps, s); break;
+  const bool same_phase = ((uintptr_t)x & 15) == ((uintptr_t)y & 15);
+  const Plan p = same_phase ? plan((N + kE<T> - 1) / kE<T>) : Plan{0, 0, false};
+  switch (p.C * 2 + !aligned) {
+    case 2: launch_regs<T, 1, false>(p, x, w, y, M, (int)N, eps, s); break;
+    case 3: launch_regs<T, 1, true>(p, x, w, y, M, (int)N, eps, s); break;
+    case 4: launch_regs<T, 2, false>(p, x, w, y, M, (int)N, eps, s); break;
+    case 5: launch_regs<T, 2, true>(p, x, w, y, M, (int)N, eps, s); break;
+    case 8: launch_regs<T, 4, false>(p, x, w, y, M, (int)N, eps, s); break;
+    case 9: launch_regs<T, 4, true>(p, x, w, y, M, (int)N, eps, s); break;
+    case 16: launch_regs<T, 8, false>(p, x, w, y, M, (int)N, eps, s); break;
+    case 17: launch_regs<T, 8, true>(p, x, w, y, M, (int)N, eps, s); break;
     default: rmsnorm_scalar<T><<<(unsigned)M, MAX_THREADS, 0, s>>>(x, w, y, (int)N, eps);
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
