@@ -8,9 +8,10 @@
 // registers). The statistics are the exact two-pass ones, both passes over the registers: the mean,
 // then the mean of (x - mean)^2, so rows with mean 10 and std 1e-2 lose nothing to the
 // cancellation of E[x^2] - E[x]^2. Each sum is a shuffle tree plus one shared-memory step across
-// warps; the row is then written from the registers. x loads skip L1 so weight and bias, re-read
-// by every row, stay there. Rows that fit one warp are packed ROWS_PER_BLOCK to a block, a warp
-// each, with no __syncthreads.
+// warps; the row is then written from the registers. LOAD_HINT 1 and 2 make x loads skip L1 so
+// weight and bias, re-read by every row, stay there; on the H100 plain loads (0) measured ~1%
+// faster at 8192^2, hence the default. Rows that fit one warp are packed ROWS_PER_BLOCK to a
+// block, a warp each, with no __syncthreads.
 // Any N and any element-aligned x, y, weight, bias: a row whose start is not 16-byte aligned (N not
 // a multiple of 16 bytes) is split into a scalar head (up to the first aligned address), aligned
 // 16-byte chunks, and a scalar tail, each of fewer than 16 bytes; so x and y need only the same
@@ -22,7 +23,7 @@
 // @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
 // @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
-// @knob LOAD_HINT=2 {0,1,2} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first
+// @knob LOAD_HINT=0 {0,1,2} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first
 // @knob STORE_HINT=0 {0,1} y stores: 0 plain, 1 st.global.cs (streaming, evict-first)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -41,7 +42,7 @@
 #define ROWS_PER_BLOCK 4
 #endif
 #ifndef LOAD_HINT
-#define LOAD_HINT 2
+#define LOAD_HINT 0
 #endif
 #ifndef STORE_HINT
 #define STORE_HINT 0

@@ -10,7 +10,7 @@
 // across warps): deterministic, no atomics. Any N and any element-aligned x: a row whose start is
 // not 16-byte aligned (N not a multiple of 16 bytes) is split into a scalar head up to the first
 // aligned address, aligned chunks, and a scalar tail. N == 0 writes zeros.
-// @knob THREADS=128 {128,256,512,1024} threads per row (one block) for rows longer than one warp's pass
+// @knob THREADS=256 {128,256,512,1024} threads per row (one block) for rows longer than one warp's pass
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it adds
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp covers a row in one pass
 // @knob LOAD_HINT=2 {0,1,2} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first
@@ -22,7 +22,7 @@
 #include "autokernel/kernel_abi.h"
 
 #ifndef THREADS
-#define THREADS 128
+#define THREADS 256
 #endif
 #ifndef UNROLL
 #define UNROLL 4
