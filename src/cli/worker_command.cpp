@@ -2,6 +2,7 @@
 #include "catalog/kernel_type.hpp"
 #include "cli/commands.hpp"
 #include "harness/worker.hpp"
+#include "suite/configs.hpp"
 
 namespace ak::cli {
 
@@ -22,15 +23,9 @@ namespace {
 /// "LABEL=AxBxC", as bench.cpp writes it.
 catalog::Shape parse_labelled_shape(const std::string& s) {
   const auto eq = s.find('=');
-  catalog::Shape shape{s.substr(0, eq), {}};
-  std::string dims = s.substr(eq + 1);
-  for (std::size_t pos = 0; pos <= dims.size();) {
-    auto x = dims.find('x', pos);
-    shape.dims.push_back(std::stoll(dims.substr(pos, x - pos)));
-    if (x == std::string::npos) break;
-    pos = x + 1;
-  }
-  return shape;
+  auto dims = suite::parse_dims(s.substr(eq + 1));
+  if (!dims) throw Fatal(Error{fmt::format("bad shape '{}': {}", s, dims.error().message)});
+  return {s.substr(0, eq), *dims};
 }
 
 }  // namespace

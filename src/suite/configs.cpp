@@ -72,6 +72,18 @@ Expected<std::vector<std::string>> parse_types(const std::string& text) {
   return out;
 }
 
+Expected<std::vector<int64_t>> parse_dims(const std::string& text) {
+  std::vector<int64_t> dims;
+  for (const auto& d : split_list(text, 'x')) {
+    int64_t v = -1;
+    const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
+    if (ec != std::errc() || end != d.data() + d.size() || v < 0) return fail(fmt::format("'{}' is not a size", d));
+    dims.push_back(v);
+  }
+  if (catalog::detail::shape_string(dims) != text) return fail("DIMS are sizes joined by 'x', e.g. 64x128");
+  return dims;
+}
+
 Expected<ConfigList> parse_configs(const std::string& text) {
   ConfigList out;
   const auto items = split_list(text);
@@ -86,14 +98,9 @@ Expected<ConfigList> parse_configs(const std::string& text) {
     if (!type) return std::unexpected(type.error().context(fmt::format("--configs item '{}'", item)));
     const auto& t = **type;
     const auto dims_text = item.substr(colon + 1);
-    catalog::Shape shape{dims_text, {}};
-    for (const auto& d : split_list(dims_text, 'x')) {
-      int64_t v = -1;
-      const auto [end, ec] = std::from_chars(d.data(), d.data() + d.size(), v);
-      if (ec != std::errc() || end != d.data() + d.size() || v < 0) return bad(fmt::format("'{}' is not a size", d));
-      shape.dims.push_back(v);
-    }
-    if (catalog::detail::shape_string(shape.dims) != dims_text) return bad("DIMS are sizes joined by 'x', e.g. 64x128");
+    auto dims = parse_dims(dims_text);
+    if (!dims) return bad(dims.error().message);
+    catalog::Shape shape{dims_text, *dims};
     const auto names = split_list(std::string(t.dims_doc()));
     if (shape.dims.size() != names.size()) {
       return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), names.size(), t.dims_doc(), shape.dims.size()));
