@@ -156,29 +156,34 @@ __global__ void __launch_bounds__(kThreads)
   const int KT = (K + BK - 1) / BK;
 
   // Issue the cp.async copies of K slice kt into ring slot `slot`. K % 8 == 0 and N % 8 == 0, so a
-  // 16-byte chunk is either wholly inside the matrix or wholly outside (then zero-filled).
+  // 16-byte chunk is either wholly inside the matrix or wholly outside (then zero-filled). Thread
+  // tid copies chunks tid, tid + kThreads, ...: with kThreads a multiple of the chunks per row, its
+  // column chunk is fixed and its rows step by kThreads / chunks-per-row.
+  constexpr int kAC = BK / 8, kAChunks = BM * kAC, kARows = kThreads / kAC;
+  constexpr int kBC = BN / 8, kBChunks = BK * kBC, kBRows = kThreads / kBC;
+  static_assert(kThreads % kAC == 0, "threads must cover whole A rows");
+  const int a_r = tid / kAC, a_c = tid % kAC;
+  const int b_r = tid / kBC, b_c = tid % kBC;  // b_r may be >= BK when kThreads > kBChunks
+  const T* const a_src = A + (int64_t)(m0 + a_r) * K + a_c * 8;
+  const T* const b_src = B + (int64_t)b_r * N + n0 + b_c * 8;
   auto load_slice = [&](int slot, int kt) {
     const int k0 = kt * BK;
     T* a = sA + slot * kAStage;
     T* b = sB + slot * kBStage;
-    constexpr int kAC = BK / 8, kAChunks = BM * kAC;
 #pragma unroll
     for (int it = 0; it < (kAChunks + kThreads - 1) / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      if (kAChunks % kThreads == 0 || i < kAChunks) {
-        const int r = i / kAC, c = i % kAC, gm = m0 + r, gk = k0 + c * 8;
-        const bool ok = gm < M && gk < K;
-        cp_async16(a + swz<kAC>(r, c), ok ? A + (int64_t)gm * K + gk : A, ok);
+      const int r = a_r + it * kARows;
+      if (kAChunks % kThreads == 0 || r < BM) {
+        const bool ok = m0 + r < M && k0 + a_c * 8 < K;
+        cp_async16(a + swz<kAC>(r, a_c), ok ? a_src + (int64_t)it * kARows * K + k0 : A, ok);
       }
     }
-    constexpr int kBC = BN / 8, kBChunks = BK * kBC;
 #pragma unroll
     for (int it = 0; it < (kBChunks + kThreads - 1) / kThreads; ++it) {
-      const int i = tid + it * kThreads;
-      if (kBChunks % kThreads == 0 || i < kBChunks) {
-        const int r = i / kBC, c = i % kBC, gk = k0 + r, gn = n0 + c * 8;
-        const bool ok = gk < K && gn < N;
-        cp_async16(b + swz<kBC>(r, c), ok ? B + (int64_t)gk * N + gn : B, ok);
+      const int r = b_r + it * kBRows;
+      if (kBChunks % kThreads == 0 || r < BK) {
+        const bool ok = k0 + r < K && n0 + b_c * 8 < N;
+        cp_async16(b + swz<kBC>(r, b_c), ok ? b_src + (int64_t)(k0 + it * kBRows) * N : B, ok);
       }
     }
   };
@@ -208,22 +213,27 @@ __global__ void __launch_bounds__(kThreads)
     }
     const T* a = sA + (kt % STAGES) * kAStage;
     const T* b = sB + (kt % STAGES) * kBStage;
-#pragma unroll
-    for (int kk = 0; kk < BK / 16; ++kk) {
-      uint32_t af[kMI][4], bf[kNI][2];
+    // Fragments double-buffered across the BK/16 steps: step kk+1 loads while step kk multiplies.
+    uint32_t af[2][kMI][4], bf[2][kNI][2];
+    auto load_frags = [&](int kk, uint32_t (&fa)[kMI][4], uint32_t (&fb)[kNI][2]) {
 #pragma unroll
       for (int i = 0; i < kMI; ++i)  // x4: rows 0-7/8-15 x k 0-7/8-15 = a0..a3
-        ldsm_x4(af[i], a + swz<BK / 8>(wm + i * 16 + (lane & 15), kk * 2 + (lane >> 4)));
+        ldsm_x4(fa[i], a + swz<BK / 8>(wm + i * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 #pragma unroll
       for (int j = 0; j < kNI; j += 2) {  // x4.trans: k 0-7/8-15 x n 0-7/8-15 = b0,b1 of two n8 tiles
         uint32_t t[4];
         ldsm_x4_trans(t, b + swz<BN / 8>(kk * 16 + (lane & 15), (wn + j * 8) / 8 + (lane >> 4)));
-        bf[j][0] = t[0], bf[j][1] = t[1], bf[j + 1][0] = t[2], bf[j + 1][1] = t[3];
+        fb[j][0] = t[0], fb[j][1] = t[1], fb[j + 1][0] = t[2], fb[j + 1][1] = t[3];
       }
+    };
+    load_frags(0, af[0], bf[0]);
+#pragma unroll
+    for (int kk = 0; kk < BK / 16; ++kk) {
+      if (kk + 1 < BK / 16) load_frags(kk + 1, af[(kk + 1) % 2], bf[(kk + 1) % 2]);
 #pragma unroll
       for (int i = 0; i < kMI; ++i)
 #pragma unroll
-        for (int j = 0; j < kNI; ++j) mma16816<T>(acc[i][j], af[i], bf[j][0], bf[j][1]);
+        for (int j = 0; j < kNI; ++j) mma16816<T>(acc[i][j], af[kk % 2][i], bf[kk % 2][j][0], bf[kk % 2][j][1]);
     }
   }
 
