@@ -18,7 +18,7 @@
 // @knob BM=128 {64,128,256} rows (tokens) per block, both GEMMs
 // @knob BN=128 {64,128,256} output columns per block of the down GEMM (the gate/up GEMM: BN/2 columns of h)
 // @knob BK=32 {32,64} depth of one shared-memory K slice
-// @knob WARPS_M=2 {1,2,4} warps along M; warp tiles over 64x64 accumulators (they spill) do not compile
+// @knob WARPS_M=2 {1,2,4} warps along M; over 64x64 accumulators per warp or 32K per block (spills) do not compile
 // @knob WARPS_N=2 {1,2,4} warps along N; BN/2 must split into 16-column warp tiles (BN=64 with 4 does not compile)
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
 // @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order
@@ -64,6 +64,7 @@ struct Geo {
   static constexpr int kMI = kWM / 16, kNI = kWN / 8;            // m16 x n8 MMA tiles per warp
   static_assert(BM % (16 * WARPS_M) == 0 && kBN % (16 * WARPS_N) == 0, "warp tiles must be multiples of 16x16");
   static_assert(kNB * kWM * kWN <= 64 * 64, "over 64x64 f32 accumulators per warp: they would spill");
+  static_assert(kNB * kWM * kWN / 32 * kThreads <= 32768, "over 32K f32 accumulators per block: they would spill");
   static constexpr int kAStage = BM * BK, kWStage = kBN * BK;  // elements of one ring slot, per operand
   static constexpr int kCStride = kBN + 8;                     // epilogue tile row, padded
   static constexpr int kPipeBytes = STAGES * (kAStage + kNB * kWStage) * 2;

@@ -14,7 +14,7 @@
 // @knob BM=128 {64,128,256} rows of C per block
 // @knob BN=128 {64,128,256} columns of C per block
 // @knob BK=32 {32,64} depth of one shared-memory K slice
-// @knob WARPS_M=2 {1,2,4} warps along M; warp tiles over 64x64 outputs (accumulators spill) do not compile
+// @knob WARPS_M=2 {1,2,4} warps along M; over 64x64 accumulators per warp or 32K per block (spills) do not compile
 // @knob WARPS_N=2 {1,2,4} warps along N
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
 // @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order
@@ -52,6 +52,7 @@ constexpr int kWM = BM / WARPS_M, kWN = BN / WARPS_N;  // warp tile
 constexpr int kMI = kWM / 16, kNI = kWN / 8;           // m16 x n8 MMA tiles per warp
 static_assert(BM % (16 * WARPS_M) == 0 && BN % (16 * WARPS_N) == 0, "warp tiles must be multiples of 16x16");
 static_assert(kWM * kWN <= 64 * 64, "warp tile over 64x64 outputs: its f32 accumulators would spill");
+static_assert(kWM * kWN / 32 * kThreads <= 32768, "over 32K f32 accumulators per block: they would spill");
 static_assert(BK == 32 || BK == 64, "BK must be 32 or 64");
 static_assert(STAGES >= 2, "STAGES must be >= 2");
 static_assert(GROUP_M >= 1, "GROUP_M must be >= 1");
