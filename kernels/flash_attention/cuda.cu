@@ -396,7 +396,7 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 // ---- SIMT fallback -------------------------------------------------------------------------
-// One warp per FB_ROWS query rows... kept simple: f32 staging, lane-per-key scores, shuffles.
+// Fixed shape (no knobs): 4 warps of 2 query rows each, 32-key tiles.
 constexpr int kFbWarps = 4, kFbRows = 2, kFbKeys = 32;
 constexpr int kFbThreads = kFbWarps * 32, kFbBlockQ = kFbWarps * kFbRows;
 
