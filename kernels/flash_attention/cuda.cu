@@ -1,16 +1,39 @@
 // @autokernel type=flash_attention
 // o = softmax(scale * q k^T [+ causal mask]) v for q, k, v, o [B,H,S,D]; scalars: [0] causal
-// (!= 0: key j visible to query i iff j <= i), [1] scale. Online-softmax ("flash") SIMT kernel:
-// one block per (batch*head, tile of NWARPS*ROWS_PER_WARP queries); each warp owns
-// ROWS_PER_WARP query rows. Per BKV-key tile staged in shared memory (f32): every lane scores
-// BKV/32 keys against the row's (pre-scaled) query, the warp takes the tile max, rescales its
-// running (max, sum, output) and accumulates p.V with lane d owning output columns d, d+32, ...
-// The max is subtracted before exp2, so -inf scores give 0, never NaN (a causal row always sees
-// key 0). Head dims up to 256 (padded to a multiple of 32); non-zero is returned above 256 or
-// when the shared memory does not fit the device. No tensor cores.
-// @knob NWARPS=4 {2,4,8} warps per block
-// @knob ROWS_PER_WARP=2 {1,2,4} query rows owned by each warp
-// @knob BKV=32 {32,64} keys per shared-memory tile
+// (!= 0: key j visible to query i iff j <= i), [1] scale.
+//
+// Main path (f16/bf16, D a multiple of 8 up to 256, 16-byte aligned tensors, scale > 0):
+// FlashAttention-2 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+). One block per
+// (batch*head, BLOCK_M query tile); each of the NWARPS warps owns BLOCK_M/NWARPS query rows (16
+// per m16 tile) and all D output columns, so softmax needs no cross-warp communication. The head
+// dim is a compile-time kD in {32, 64, 128, 256} (D rounded up; the pad is zero-filled).
+//  - Q is staged once through shared memory; its A fragments are kept in registers when they
+//    are small (m-tiles * kD <= 128), else re-read with ldmatrix each key tile (FA2 does so).
+//  - K and V tiles of BLOCK_N keys stream through shared memory with cp.async (zero fill past S
+//    and past D). STAGES=1 is FA2's schedule (one K and one V buffer: V(j) loads during Q K(j),
+//    K(j+1) during softmax and P V(j)); STAGES>=2 is a ring of K+V buffers, tile j+STAGES-1
+//    loading while tile j is computed, one __syncthreads per tile.
+//  - Shared tiles are rows of kD/8 16-byte chunks, the chunk index XOR-swizzled with the row,
+//    so the 8 rows an ldmatrix phase reads (and the 8 chunks a cp.async phase writes) fall in
+//    distinct banks.
+//  - S = Q K^T: ldmatrix (K rows are the col-major B operand as stored); online softmax in
+//    registers in log2 units (exp2 of s*scale*log2e - max*scale*log2e: one FFMA + ex2), the
+//    row max/sum reduced across the 4 lanes sharing a row; P is packed to 16 bits in registers
+//    and used directly as the A operand of P V (the m16n8 accumulator layout of two adjacent
+//    key n-tiles is the m16n8k16 A layout), V via ldmatrix.trans. The row sum is kept in f32
+//    (unrounded p) and divides the output once at the end; O is staged through the warp's own
+//    Q rows in shared memory for 16-byte stores.
+//  - Causal: key tiles beyond the block's last query are never loaded, scores are masked only
+//    in tiles that cross the diagonal or S, warps skip tiles wholly above their rows, and the
+//    grid runs the longest query tiles first. A masked score is -inf and the max used for the
+//    exponent is 0 while a row has seen only -inf, so nothing becomes NaN (a causal row always
+//    sees key 0).
+// Fallback (f32, other D, unaligned pointers, scale <= 0 or not finite, shared memory of the
+// chosen tile too large for the device): a simple online-softmax SIMT kernel, f32 throughout.
+// @knob BLOCK_M=128 {64,128} query rows per block
+// @knob BLOCK_N=64 {32,64,128} keys per K/V shared-memory tile
+// @knob NWARPS=4 {4,8} warps per block; each owns BLOCK_M/NWARPS query rows (must be a multiple of 16)
+// @knob STAGES=2 {1,2,3} K/V pipeline: 1 = FA2 K/V interleave (one buffer each), >=2 = ring of STAGES K+V tiles
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -18,24 +41,365 @@
 
 #include "autokernel/kernel_abi.h"
 
+#ifndef BLOCK_M
+#define BLOCK_M 128
+#endif
+#ifndef BLOCK_N
+#define BLOCK_N 64
+#endif
 #ifndef NWARPS
 #define NWARPS 4
 #endif
-#ifndef ROWS_PER_WARP
-#define ROWS_PER_WARP 2
-#endif
-#ifndef BKV
-#define BKV 32
+#ifndef STAGES
+#define STAGES 2
 #endif
 
 constexpr int kThreads = NWARPS * 32;
-constexpr int kBlockQ = NWARPS * ROWS_PER_WARP;  // query rows per block
-constexpr int kKeyChunks = BKV / 32;             // keys scored by each lane per tile
-static_assert(NWARPS >= 1 && NWARPS <= 32, "NWARPS must be in [1, 32]");
-static_assert(ROWS_PER_WARP >= 1, "ROWS_PER_WARP must be positive");
-static_assert(BKV % 32 == 0 && BKV > 0, "BKV must be a positive multiple of 32");
+constexpr int kWarpRows = BLOCK_M / NWARPS;  // query rows per warp
+constexpr int kMT = kWarpRows / 16;          // m16 tiles per warp
+constexpr int kNT = BLOCK_N / 8;             // n8 key tiles per K tile
+constexpr int kKVBufs = STAGES;              // K buffers (and as many V buffers)
+static_assert(NWARPS >= 1 && NWARPS <= 16, "NWARPS must be in [1, 16]");
+static_assert(BLOCK_M % (16 * NWARPS) == 0, "BLOCK_M / NWARPS must be a multiple of 16 (each warp owns m16 tiles)");
+static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 16, "BLOCK_N must be a positive multiple of 16");
+static_assert(STAGES >= 1 && STAGES <= 4, "STAGES must be in [1, 4]");
 
-// ---- dtype helpers -------------------------------------------------------------------------
+// ---- PTX helpers (sm_80+) ------------------------------------------------------------------
+__device__ __forceinline__ uint32_t smem_addr(const void* p) {
+  return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+}
+// 16-byte global -> shared copy; src_ok false writes 16 zero bytes (src is then not read).
+__device__ __forceinline__ void cp_async16(uint32_t dst, const void* src, bool src_ok) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(src_ok ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N> __device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr));
+}
+// d += a * b for one m16n8k16 tile: a row-major A fragment, (b0, b1) a col-major B fragment.
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                         uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm volatile(
+      "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+      "{%0, %1, %2, %3};\n"
+      : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+// Two floats as one 32-bit register of 16-bit values, lo in the low half (round to nearest).
+template <typename T> __device__ __forceinline__ uint32_t pack2(float lo, float hi);
+template <> __device__ __forceinline__ uint32_t pack2<__nv_bfloat16>(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.bf16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+template <> __device__ __forceinline__ uint32_t pack2<__half>(float lo, float hi) {
+  uint32_t r;
+  asm("cvt.rn.f16x2.f32 %0, %1, %2;\n" : "=r"(r) : "f"(hi), "f"(lo));
+  return r;
+}
+__device__ __forceinline__ float ex2(float x) {  // 2^x, -inf -> 0
+  float r;
+  asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+  return r;
+}
+__device__ __forceinline__ void sts32(void* p, uint32_t v) { *reinterpret_cast<uint32_t*>(p) = v; }
+__device__ __forceinline__ void copy16(void* dst, const void* src) {
+  *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+}
+// ---- end PTX helpers -----------------------------------------------------------------------
+
+// Element offset of 16-byte chunk `c` of row `r` in a [rows][kD] shared tile. The chunk index is
+// XORed with bits of the row so that 8 consecutive rows at one chunk (an ldmatrix phase) and 8
+// consecutive chunks (a cp.async phase) each cover all 32 banks. Depends on r only through r & 7.
+template <int kD> __device__ __forceinline__ int swz(int r, int c) {
+  constexpr int C = kD / 8;  // chunks per row: 4, 8, 16 or 32
+  static_assert(C == 4 || C % 8 == 0, "kD must be 32 or a multiple of 64");
+  const int x = C >= 8 ? (r & 7) : ((r >> 1) & 3);
+  return r * kD + ((c ^ x) << 3);
+}
+
+// Issue the copies of rows [row0, row0 + kRows) of a [S][D] matrix into a swizzled [kRows][kD]
+// shared tile at shared address `sm`; rows >= S and columns >= D are zero-filled.
+template <int kRows, int kD, typename T>
+__device__ __forceinline__ void load_tile(uint32_t sm, const T* __restrict__ g, int row0, int S, int D) {
+  constexpr int C = kD / 8, kChunks = kRows * C, kIters = (kChunks + kThreads - 1) / kThreads;
+#pragma unroll
+  for (int i = 0; i < kIters; ++i) {
+    const int e = threadIdx.x + i * kThreads;
+    if (kChunks % kThreads == 0 || e < kChunks) {
+      const int r = e / C, c = e % C, gr = row0 + r;
+      const bool ok = gr < S && c * 8 < D;
+      cp_async16(sm + 2 * swz<kD>(r, c), ok ? g + (int64_t)gr * D + c * 8 : g, ok);
+    }
+  }
+}
+
+template <int kD> constexpr size_t tc_smem_bytes() { return (size_t)(BLOCK_M + 2 * kKVBufs * BLOCK_N) * kD * 2; }
+
+// ---- tensor-core kernel --------------------------------------------------------------------
+template <typename T, int kD>
+__global__ void __launch_bounds__(kThreads)
+    flash_attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
+                       int S, int D, int n_qtiles, int BH, float scale_log2e, int causal) {
+  constexpr int kKS = kD / 16;                        // k16 steps of Q K^T
+  constexpr bool kQRegs = kMT * kD <= 128;            // Q A fragments live in registers
+  extern __shared__ __align__(128) unsigned char smem_raw[];
+  T* Qs = reinterpret_cast<T*>(smem_raw);             // [BLOCK_M][kD], later this block's O
+  constexpr uint32_t kTileBytes = BLOCK_N * kD * 2;   // one K or V buffer
+  const uint32_t sQ = smem_addr(Qs);                  // shared-space addresses
+  const uint32_t sK = sQ + BLOCK_M * kD * 2;          // [kKVBufs][BLOCK_N][kD]
+  const uint32_t sV = sK + kKVBufs * kTileBytes;      // [kKVBufs][BLOCK_N][kD]
+
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int g = lane >> 2, t4 = lane & 3;             // mma fragment row group / column pair
+  // Causal: query tiles from the longest (last) down, across all heads first; else head-major.
+  int qt, bh;
+  if (causal) {
+    qt = n_qtiles - 1 - (int)(blockIdx.x / BH), bh = (int)(blockIdx.x % BH);
+  } else {
+    qt = (int)(blockIdx.x % n_qtiles), bh = (int)(blockIdx.x / n_qtiles);
+  }
+  const int q0 = qt * BLOCK_M;
+  const int64_t base = (int64_t)bh * S * D;
+  q += base, k += base, v += base, o += base;
+
+  const int row_lo = q0 + warp * kWarpRows;           // this warp's first query row
+  const int kv_len = causal ? min(S, q0 + BLOCK_M) : S;
+  const int n_tiles = (kv_len + BLOCK_N - 1) / BLOCK_N;
+
+  // Per-lane ldmatrix byte offsets. The swizzle depends on the row only via row & 7 and changes
+  // only the low 3 bits of the chunk, so step i (chunks 2i, 2i+1) of rows r + 16n lies at
+  // off[i & 3] + 128 * (i >> 2) + 32 * n * kD bytes: 4 registers per operand.
+  const int a_row = (lane & 7) + ((lane >> 3) & 1) * 8, a_chunk = lane >> 4;  // Q (A) x4
+  const int b_row = (lane & 7) + (lane >> 4) * 8, b_chunk = (lane >> 3) & 1;  // K x4: 2 n8 tiles
+  const int v_row = (lane & 7) + ((lane >> 3) & 1) * 8, v_chunk = lane >> 4;  // V x4.trans
+  uint32_t q_off[4], k_off[4], v_off[4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int c = 2 * (i % (kD / 16));  // kD = 32 has two steps only
+    q_off[i] = sQ + 2 * swz<kD>(warp * kWarpRows + a_row, c + a_chunk);
+    k_off[i] = 2 * swz<kD>(b_row, c + b_chunk);
+    v_off[i] = 2 * swz<kD>(v_row, c + v_chunk);
+  }
+
+  uint32_t qf[kQRegs ? kMT : 1][kQRegs ? kKS : 1][4];
+  float acc[kMT][kD / 8][4];
+  float m_run[kMT][2], l_run[kMT][2];                 // raw running max; per-lane partial sums
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+    for (int h = 0; h < 2; ++h) m_run[mt][h] = -INFINITY, l_run[mt][h] = 0.0f;
+#pragma unroll
+    for (int dn = 0; dn < kD / 8; ++dn)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[mt][dn][e] = 0.0f;
+  }
+
+  // Prologue: Q and the first K (+V) tiles.
+  load_tile<BLOCK_M, kD>(sQ, q, q0, S, D);
+  if (STAGES == 1) {
+    load_tile<BLOCK_N, kD>(sK, k, 0, S, D);
+    cp_async_commit();
+  } else {
+#pragma unroll
+    for (int s = 0; s < STAGES - 1; ++s) {
+      if (s < n_tiles) {
+        load_tile<BLOCK_N, kD>(sK + s * kTileBytes, k, s * BLOCK_N, S, D);
+        load_tile<BLOCK_N, kD>(sV + s * kTileBytes, v, s * BLOCK_N, S, D);
+      }
+      cp_async_commit();  // always, so the group count per tile stays fixed
+    }
+  }
+
+  for (int j = 0; j < n_tiles; ++j) {
+    const int n0 = j * BLOCK_N;
+    uint32_t sKt, sVt;  // this tile's K and V buffers
+    if (STAGES == 1) {
+      cp_async_wait<0>();
+      __syncthreads();  // K(j) (and Q) landed; every warp is done with V(j-1)
+      load_tile<BLOCK_N, kD>(sV, v, n0, S, D);
+      cp_async_commit();
+      sKt = sK, sVt = sV;
+    } else {
+      cp_async_wait<(STAGES >= 2 ? STAGES - 2 : 0)>();
+      __syncthreads();  // tile j landed; every warp is done with tile j-1, whose buffers refill now
+      const int nj = j + STAGES - 1;
+      if (nj < n_tiles) {
+        load_tile<BLOCK_N, kD>(sK + (nj % STAGES) * kTileBytes, k, nj * BLOCK_N, S, D);
+        load_tile<BLOCK_N, kD>(sV + (nj % STAGES) * kTileBytes, v, nj * BLOCK_N, S, D);
+      }
+      cp_async_commit();
+      sKt = sK + (j % STAGES) * kTileBytes, sVt = sV + (j % STAGES) * kTileBytes;
+    }
+    if (kQRegs && j == 0) {
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+        for (int ks = 0; ks < kKS; ++ks)
+          ldsm_x4(qf[kQRegs ? mt : 0][kQRegs ? ks : 0], q_off[ks & 3] + 128 * (ks >> 2) + mt * 32 * kD);
+    }
+    // Warp-uniform: rows past S, or (causal) every key of the tile above every row of the warp.
+    const bool active = row_lo < S && !(causal && n0 > row_lo + kWarpRows - 1);
+
+    // ---- S = Q K^T ----
+    float s[kMT][kNT][4];
+    if (active) {
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e) s[mt][nt][e] = 0.0f;
+#pragma unroll
+      for (int ks = 0; ks < kKS; ++ks) {
+        uint32_t qa[kMT][4];
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          if (kQRegs) {
+#pragma unroll
+            for (int e = 0; e < 4; ++e) qa[mt][e] = qf[kQRegs ? mt : 0][kQRegs ? ks : 0][e];
+          } else {
+            ldsm_x4(qa[mt], q_off[ks & 3] + 128 * (ks >> 2) + mt * 32 * kD);
+          }
+        }
+#pragma unroll
+        for (int np = 0; np < kNT / 2; ++np) {
+          uint32_t kb[4];
+          ldsm_x4(kb, sKt + k_off[ks & 3] + 128 * (ks >> 2) + np * 32 * kD);
+#pragma unroll
+          for (int mt = 0; mt < kMT; ++mt) {
+            mma16816<T>(s[mt][2 * np], qa[mt], kb[0], kb[1]);
+            mma16816<T>(s[mt][2 * np + 1], qa[mt], kb[2], kb[3]);
+          }
+        }
+      }
+      // Mask keys >= S and (causal) keys after the query, only where the tile needs it.
+      if (n0 + BLOCK_N > S || (causal && n0 + BLOCK_N - 1 > row_lo)) {
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+          for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+              const int key = n0 + nt * 8 + 2 * t4 + (e & 1);
+              const int row = row_lo + mt * 16 + g + (e >> 1) * 8;
+              if (key >= S || (causal && key > row)) s[mt][nt][e] = -INFINITY;
+            }
+      }
+    }
+
+    if (STAGES == 1) {
+      cp_async_wait<0>();
+      __syncthreads();  // V(j) landed; every warp is done with K(j)
+      if (j + 1 < n_tiles) load_tile<BLOCK_N, kD>(sK, k, n0 + BLOCK_N, S, D);
+      cp_async_commit();
+    }
+    if (!active) continue;
+
+    // ---- online softmax (log2 units) ----
+#pragma unroll
+    for (int mt = 0; mt < kMT; ++mt) {
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        float mx = m_run[mt][h];
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt) mx = fmaxf(mx, fmaxf(s[mt][nt][2 * h], s[mt][nt][2 * h + 1]));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+        mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+        // While the row has seen only -inf, subtract 0 (not -inf - -inf = NaN): p = 0, alpha = 0.
+        const float m_sub = mx == -INFINITY ? 0.0f : mx * scale_log2e;
+        const float alpha = ex2(m_run[mt][h] * scale_log2e - m_sub);
+        m_run[mt][h] = mx;
+        float sum = 0.0f;
+#pragma unroll
+        for (int nt = 0; nt < kNT; ++nt)
+#pragma unroll
+          for (int e = 2 * h; e < 2 * h + 2; ++e) {
+            s[mt][nt][e] = ex2(fmaf(s[mt][nt][e], scale_log2e, -m_sub));
+            sum += s[mt][nt][e];
+          }
+        l_run[mt][h] = l_run[mt][h] * alpha + sum;
+#pragma unroll
+        for (int dn = 0; dn < kD / 8; ++dn) acc[mt][dn][2 * h] *= alpha, acc[mt][dn][2 * h + 1] *= alpha;
+      }
+    }
+
+    // ---- O += P V ----
+#pragma unroll
+    for (int kk = 0; kk < kNT / 2; ++kk) {
+      uint32_t pa[kMT][4];  // P of keys [16kk, 16kk+16) packed to 16 bits: the A fragment
+#pragma unroll
+      for (int mt = 0; mt < kMT; ++mt) {
+        pa[mt][0] = pack2<T>(s[mt][2 * kk][0], s[mt][2 * kk][1]);
+        pa[mt][1] = pack2<T>(s[mt][2 * kk][2], s[mt][2 * kk][3]);
+        pa[mt][2] = pack2<T>(s[mt][2 * kk + 1][0], s[mt][2 * kk + 1][1]);
+        pa[mt][3] = pack2<T>(s[mt][2 * kk + 1][2], s[mt][2 * kk + 1][3]);
+      }
+#pragma unroll
+      for (int dp = 0; dp < kD / 16; ++dp) {
+        uint32_t vb[4];
+        ldsm_x4_trans(vb, sVt + v_off[dp & 3] + 128 * (dp >> 2) + kk * 32 * kD);
+#pragma unroll
+        for (int mt = 0; mt < kMT; ++mt) {
+          mma16816<T>(acc[mt][2 * dp], pa[mt], vb[0], vb[1]);
+          mma16816<T>(acc[mt][2 * dp + 1], pa[mt], vb[2], vb[3]);
+        }
+      }
+    }
+  }
+
+  // ---- epilogue: O / l, staged through this warp's own Q rows, 16-byte stores ----
+  __syncwarp();  // every lane of the warp is past its last ldmatrix of these rows
+#pragma unroll
+  for (int mt = 0; mt < kMT; ++mt)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float l = l_run[mt][h];
+      l += __shfl_xor_sync(0xffffffffu, l, 1);
+      l += __shfl_xor_sync(0xffffffffu, l, 2);
+      const float inv = l > 0.0f ? 1.0f / l : 0.0f;
+      const int r = warp * kWarpRows + mt * 16 + g + h * 8;
+#pragma unroll
+      for (int dn = 0; dn < kD / 8; ++dn)
+        sts32(Qs + swz<kD>(r, dn) + 2 * t4, pack2<T>(acc[mt][dn][2 * h] * inv, acc[mt][dn][2 * h + 1] * inv));
+    }
+  __syncwarp();
+  constexpr int C = kD / 8;
+#pragma unroll
+  for (int i = 0; i < (kWarpRows * C + 31) / 32; ++i) {
+    const int e = lane + i * 32;
+    const int r = e / C, c = e % C, gr = row_lo + r;
+    if ((kWarpRows * C % 32 == 0 || e < kWarpRows * C) && gr < S && c * 8 < D)
+      copy16(o + (int64_t)gr * D + c * 8, Qs + swz<kD>(warp * kWarpRows + r, c));
+  }
+}
+
+// ---- SIMT fallback -------------------------------------------------------------------------
+// Fixed shape (no knobs): 4 warps of 2 query rows each, 32-key tiles.
+constexpr int kFbWarps = 4, kFbRows = 2, kFbKeys = 32;
+constexpr int kFbThreads = kFbWarps * 32, kFbBlockQ = kFbWarps * kFbRows;
+
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -45,155 +409,159 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
-
-// ---- warp reductions -----------------------------------------------------------------------
 __device__ __forceinline__ float warp_reduce_max(float v) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int s = 16; s > 0; s >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, s));
   return v;
 }
 __device__ __forceinline__ float warp_reduce_sum(float v) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  for (int s = 16; s > 0; s >>= 1) v += __shfl_xor_sync(0xffffffffu, v, s);
   return v;
 }
-
-// Shared memory (floats) for a head dim padded to kDP = 32 * DCH.
-template <int DCH> constexpr size_t smem_floats() {
-  return (size_t)kBlockQ * (32 * DCH) + 2 * (size_t)BKV * (32 * DCH + 1);
+template <int DCH> constexpr size_t fb_smem_bytes() {
+  return ((size_t)kFbBlockQ * (32 * DCH) + 2 * (size_t)kFbKeys * (32 * DCH + 1)) * sizeof(float);
 }
 
-// ---- kernel --------------------------------------------------------------------------------
+// Each warp owns kFbRows query rows; per tile of kFbKeys keys staged in shared memory (f32),
+// lane j scores key j, the warp takes the tile max, rescales its running (max, sum, output), and
+// accumulates p.V with lane d owning output columns d, d+32, ... Any D up to 32*DCH, any scale.
 template <typename T, int DCH>
-__global__ void __launch_bounds__(kThreads)
-    flash_attention_kernel(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                           T* __restrict__ o, int S, int D, int n_qtiles, float scale_log2e, bool causal) {
-  constexpr int kDP = 32 * DCH;  // padded head dim: lane owns output columns lane + 32 * c
-  constexpr int kPitch = kDP + 1;  // odd pitch: lanes reading different K rows hit different banks
-  extern __shared__ float smem[];
-  float* Qs = smem;                  // [kBlockQ][kDP]  q * scale * log2(e)
-  float* Ks = Qs + kBlockQ * kDP;    // [BKV][kPitch]   zero past S and past D
-  float* Vs = Ks + BKV * kPitch;     // [BKV][kPitch]
-
+__global__ void __launch_bounds__(kFbThreads)
+    flash_attention_simt(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
+                         T* __restrict__ o, int S, int D, int n_qtiles, float scale_log2e, int causal) {
+  constexpr int kDP = 32 * DCH, kPitch = kDP + 1;  // odd pitch: lanes reading different K rows
+  extern __shared__ __align__(16) float fsm[];
+  float* Qs = fsm;                    // [kFbBlockQ][kDP]  q * scale * log2(e)
+  float* Ks = Qs + kFbBlockQ * kDP;   // [kFbKeys][kPitch] zero past S and past D
+  float* Vs = Ks + kFbKeys * kPitch;  // [kFbKeys][kPitch]
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / n_qtiles;
-  const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kBlockQ;  // long causal tiles first
+  const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kFbBlockQ;
   const int64_t base = bh * S * D;
 
-  for (int e = threadIdx.x; e < kBlockQ * D; e += kThreads) {
+  for (int e = threadIdx.x; e < kFbBlockQ * D; e += kFbThreads) {
     const int r = e / D, d = e % D, qi = q0 + r;
     Qs[r * kDP + d] = qi < S ? to_f32(q[base + (int64_t)qi * D + d]) * scale_log2e : 0.0f;
   }
-
-  float m[ROWS_PER_WARP], l[ROWS_PER_WARP], acc[ROWS_PER_WARP][DCH];
+  float m[kFbRows], l[kFbRows], acc[kFbRows][DCH];
 #pragma unroll
-  for (int r = 0; r < ROWS_PER_WARP; ++r) {
-    m[r] = -INFINITY, l[r] = 0.0f;  // l is a per-lane partial sum, reduced once at the end
+  for (int r = 0; r < kFbRows; ++r) {
+    m[r] = -INFINITY, l[r] = 0.0f;
 #pragma unroll
     for (int c = 0; c < DCH; ++c) acc[r][c] = 0.0f;
   }
-
-  const int kv_end = causal ? min(S, q0 + kBlockQ) : S;
-  for (int kv0 = 0; kv0 < kv_end; kv0 += BKV) {
-    __syncthreads();  // the previous K/V tile is consumed (and Qs is staged, first time round)
-    for (int e = threadIdx.x; e < BKV * kDP; e += kThreads) {
+  const int kv_end = causal ? min(S, q0 + kFbBlockQ) : S;
+  for (int kv0 = 0; kv0 < kv_end; kv0 += kFbKeys) {
+    __syncthreads();
+    for (int e = threadIdx.x; e < kFbKeys * kDP; e += kFbThreads) {
       const int j = e / kDP, d = e % kDP, kj = kv0 + j;
       const bool in = kj < S && d < D;
-      const int64_t g = base + (int64_t)kj * D + d;
-      Ks[j * kPitch + d] = in ? to_f32(k[g]) : 0.0f;
-      Vs[j * kPitch + d] = in ? to_f32(v[g]) : 0.0f;
+      const int64_t gi = base + (int64_t)kj * D + d;
+      Ks[j * kPitch + d] = in ? to_f32(k[gi]) : 0.0f;
+      Vs[j * kPitch + d] = in ? to_f32(v[gi]) : 0.0f;
     }
     __syncthreads();
-
 #pragma unroll
-    for (int r = 0; r < ROWS_PER_WARP; ++r) {
-      const int row = warp * ROWS_PER_WARP + r, qi = q0 + row;
-      if (qi >= S || (causal && kv0 > qi)) continue;  // warp-uniform: nothing visible here
-      const float* qrow = Qs + row * kDP;
-
-      // Scores (already in log2 units) of this lane's keys; masked keys get -inf.
-      float p[kKeyChunks];
-      float tile_max = -INFINITY;
-#pragma unroll
-      for (int c = 0; c < kKeyChunks; ++c) {
-        const int j = c * 32 + lane, kj = kv0 + j;
-        const float* krow = Ks + j * kPitch;
-        float dot = 0.0f;
-#pragma unroll 8
-        for (int d = 0; d < D; ++d) dot = fmaf(qrow[d], krow[d], dot);
-        p[c] = (kj >= S || (causal && kj > qi)) ? -INFINITY : dot;
-        tile_max = fmaxf(tile_max, p[c]);
-      }
-      const float m_new = fmaxf(m[r], warp_reduce_max(tile_max));
-      if (m_new == -INFINITY) continue;  // every key so far masked: keep the empty state
-      const float alpha = exp2f(m[r] - m_new);  // 0 on the first visible tile
+    for (int r = 0; r < kFbRows; ++r) {
+      const int row = warp * kFbRows + r, qi = q0 + row;
+      if (qi >= S || (causal && kv0 > qi)) continue;  // warp-uniform
+      const int kj = kv0 + lane;
+      float dot = 0.0f;
+      for (int d = 0; d < D; ++d) dot = fmaf(Qs[row * kDP + d], Ks[lane * kPitch + d], dot);
+      const float p_raw = (kj >= S || (causal && kj > qi)) ? -INFINITY : dot;
+      const float m_new = fmaxf(m[r], warp_reduce_max(p_raw));
+      if (m_new == -INFINITY) continue;
+      const float alpha = exp2f(m[r] - m_new);
       m[r] = m_new;
-      float psum = 0.0f;
-#pragma unroll
-      for (int c = 0; c < kKeyChunks; ++c) {
-        p[c] = exp2f(p[c] - m_new);
-        psum += p[c];
-      }
-      l[r] = l[r] * alpha + psum;
-
-      // acc = acc * alpha + p . V, broadcasting each key's weight from the lane that owns it.
+      const float p = exp2f(p_raw - m_new);
+      l[r] = l[r] * alpha + p;
 #pragma unroll
       for (int c = 0; c < DCH; ++c) acc[r][c] *= alpha;
+      for (int src = 0; src < kFbKeys; ++src) {
+        const float pj = __shfl_sync(0xffffffffu, p, src);
 #pragma unroll
-      for (int c = 0; c < kKeyChunks; ++c)
-#pragma unroll 4
-        for (int src = 0; src < 32; ++src) {
-          const float pj = __shfl_sync(0xffffffffu, p[c], src);
-          const float* vrow = Vs + (c * 32 + src) * kPitch;
-#pragma unroll
-          for (int dc = 0; dc < DCH; ++dc) acc[r][dc] = fmaf(pj, vrow[dc * 32 + lane], acc[r][dc]);
-        }
+        for (int c = 0; c < DCH; ++c) acc[r][c] = fmaf(pj, Vs[src * kPitch + c * 32 + lane], acc[r][c]);
+      }
     }
   }
-
 #pragma unroll
-  for (int r = 0; r < ROWS_PER_WARP; ++r) {
-    const int qi = q0 + warp * ROWS_PER_WARP + r;
+  for (int r = 0; r < kFbRows; ++r) {
+    const int qi = q0 + warp * kFbRows + r;
     if (qi >= S) continue;
     const float inv = 1.0f / warp_reduce_sum(l[r]);
 #pragma unroll
-    for (int dc = 0; dc < DCH; ++dc) {
-      const int d = dc * 32 + lane;
-      if (d < D) o[base + (int64_t)qi * D + d] = from_f32<T>(acc[r][dc] * inv);
+    for (int c = 0; c < DCH; ++c) {
+      const int d = c * 32 + lane;
+      if (d < D) o[base + (int64_t)qi * D + d] = from_f32<T>(acc[r][c] * inv);
     }
   }
 }
 
-template <typename T, int DCH>
-static int launch(const ak_call* call, int64_t BH, int S, int D, bool causal, float scale) {
-  const size_t smem = smem_floats<DCH>() * sizeof(float);
-  auto kernel = flash_attention_kernel<T, DCH>;
-  if (smem > 48 * 1024) {  // beyond the default limit: opt in, if the device allows it
-    int dev = 0, max_optin = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
-        smem > (size_t)max_optin ||
-        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) != cudaSuccess)
-      return 1;
-  }
-  const int n_qtiles = (S + kBlockQ - 1) / kBlockQ;
-  if (BH * n_qtiles > 0x7fffffff) return 1;
-  kernel<<<(unsigned)(BH * n_qtiles), kThreads, smem, (cudaStream_t)call->stream>>>(
-      static_cast<const T*>(call->inputs[0].data), static_cast<const T*>(call->inputs[1].data),
-      static_cast<const T*>(call->inputs[2].data), static_cast<T*>(call->outputs[0].data), S, D, n_qtiles,
-      scale * 1.4426950408889634f, causal);
-  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+// ---- host side -----------------------------------------------------------------------------
+// Opt in to `smem` bytes of dynamic shared memory for `kernel`; false if the device has less.
+template <typename K> static bool smem_fits(K kernel, size_t smem) {
+  if (smem <= 48 * 1024) return true;
+  int dev = 0, max_optin = 0;
+  return cudaGetDevice(&dev) == cudaSuccess &&
+         cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) == cudaSuccess &&
+         smem <= (size_t)max_optin &&
+         cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem) == cudaSuccess;
 }
 
-template <typename T>
-static int dispatch_head_dim(const ak_call* call, int64_t BH, int S, int D, bool causal, float scale) {
-  if (D <= 32) return launch<T, 1>(call, BH, S, D, causal, scale);
-  if (D <= 64) return launch<T, 2>(call, BH, S, D, causal, scale);
-  if (D <= 96) return launch<T, 3>(call, BH, S, D, causal, scale);
-  if (D <= 128) return launch<T, 4>(call, BH, S, D, causal, scale);
-  if (D <= 192) return launch<T, 6>(call, BH, S, D, causal, scale);
-  if (D <= 256) return launch<T, 8>(call, BH, S, D, causal, scale);
+struct Args {
+  const void *q, *k, *v;
+  void* o;
+  int64_t BH;
+  int S, D;
+  bool causal;
+  float scale;
+  cudaStream_t stream;
+};
+
+template <typename T, int DCH> static int launch_simt(const Args& a) {
+  auto kernel = flash_attention_simt<T, DCH>;
+  const size_t smem = fb_smem_bytes<DCH>();
+  if (!smem_fits(kernel, smem)) return 1;
+  const int n_qtiles = (a.S + kFbBlockQ - 1) / kFbBlockQ;
+  if (a.BH * n_qtiles > 0x7fffffff) return 1;
+  kernel<<<(unsigned)(a.BH * n_qtiles), kFbThreads, smem, a.stream>>>(
+      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
+      a.D, n_qtiles, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+template <typename T> static int simt(const Args& a) {
+  if (a.D <= 32) return launch_simt<T, 1>(a);
+  if (a.D <= 64) return launch_simt<T, 2>(a);
+  if (a.D <= 128) return launch_simt<T, 4>(a);
+  if (a.D <= 256) return launch_simt<T, 8>(a);
   return 1;
+}
+
+// 1: launched or failed to launch (rc in *rc); 0: not applicable (shared memory), use the fallback.
+template <typename T, int kD> static bool launch_tc(const Args& a, int* rc) {
+  auto kernel = flash_attention_tc<T, kD>;
+  const size_t smem = tc_smem_bytes<kD>();
+  if (!smem_fits(kernel, smem)) return false;
+  const int n_qtiles = (a.S + BLOCK_M - 1) / BLOCK_M;
+  if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
+  kernel<<<(unsigned)(a.BH * n_qtiles), kThreads, smem, a.stream>>>(
+      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
+      a.D, n_qtiles, (int)a.BH, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+  *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
+  return true;
+}
+template <typename T> static int run(const Args& a) {
+  const bool aligned = ((uintptr_t)a.q | (uintptr_t)a.k | (uintptr_t)a.v | (uintptr_t)a.o) % 16 == 0;
+  if (aligned && a.D % 8 == 0 && a.scale > 0.0f && a.scale <= 3.0e38f && a.BH <= 0x7fffffff) {
+    int rc = 0;
+    if (a.D <= 32 ? launch_tc<T, 32>(a, &rc)
+        : a.D <= 64 ? launch_tc<T, 64>(a, &rc)
+        : a.D <= 128 ? launch_tc<T, 128>(a, &rc)
+                     : launch_tc<T, 256>(a, &rc))
+      return rc;
+  }
+  return simt<T>(a);
 }
 
 extern "C" int ak_kernel(const ak_call* call) {
@@ -203,18 +571,18 @@ extern "C" int ak_kernel(const ak_call* call) {
     const ak_tensor* t = i < 3 ? &call->inputs[i] : &call->outputs[0];
     if (t->ndim != 4 || t->dtype != Q->dtype) return 1;
     for (int d = 0; d < 4; ++d)
-      if (t->shape[d] != Q->shape[d]) return 1;
+      if (t->shape[d] != Q->shape[d]) return 1;  // S_q == S_k (and equal D) as the catalog prescribes
   }
   const int64_t BH = Q->shape[0] * Q->shape[1], S = Q->shape[2], D = Q->shape[3];
   if (S > INT32_MAX / 2 || D > 256 || S * D > INT32_MAX) return 1;
   if (BH == 0 || S == 0) return 0;
   if (D == 0) return 1;
-  const bool causal = call->scalars[0] != 0.0;
-  const float scale = (float)call->scalars[1];
+  const Args a{call->inputs[0].data, call->inputs[1].data, call->inputs[2].data, call->outputs[0].data, BH, (int)S,
+               (int)D, call->scalars[0] != 0.0, (float)call->scalars[1], (cudaStream_t)call->stream};
   switch (Q->dtype) {
-    case AK_F16: return dispatch_head_dim<__half>(call, BH, (int)S, (int)D, causal, scale);
-    case AK_BF16: return dispatch_head_dim<__nv_bfloat16>(call, BH, (int)S, (int)D, causal, scale);
-    case AK_F32: return dispatch_head_dim<float>(call, BH, (int)S, (int)D, causal, scale);
+    case AK_F16: return run<__half>(a);
+    case AK_BF16: return run<__nv_bfloat16>(a);
+    case AK_F32: return simt<float>(a);
     default: return 1;
   }
 }
