@@ -5,22 +5,23 @@
 // A group of G threads owns a row (G a power of two from 32 to THREADS; THREADS / G rows per block).
 // It walks the row in 16-byte chunks, chunk k to thread k % G (every warp load is 512 contiguous
 // bytes), issuing UNROLL independent loads per thread before adding any, so enough bytes are in
-// flight to cover DRAM latency. ROW_THREADS=0 picks G per shape: the whole block when the row has
-// a chunk per thread or more, else the fewest threads that cover it in one pass. Each thread
+// flight to cover DRAM latency. ROW_THREADS=0 picks G per shape: the fewest threads (up to
+// THREADS) that cover the row in one pass of UNROLL loads each. Each thread
 // sums in f32; the group combines the partial sums in a fixed shuffle tree (plus one shared-memory
 // step across its warps): deterministic, no atomics. Any N and any element-aligned x: a row whose
 // start is not 16-byte aligned (N not a multiple of 16 bytes) is split into a scalar head up to
-// the first aligned address, aligned chunks, and a scalar tail. N == 0 writes zeros. On large x
-// (CAP_FROM_MB) at most BLOCKS_PER_SM blocks share an SM (shared memory is reserved to cap them):
-// on the H100, 4 blocks of 256 threads measured 90.9% and 97.6% of copy at 8192^2 and 16384x8192
-// bf16 against 88.5% and 92.7% uncapped (8 blocks): fewer rows read at once, each closer to a
-// sequential stream. On small x (2048x4096, 4096^2) the cap cost 1-3%.
+// the first aligned address, aligned chunks, and a scalar tail. N == 0 writes zeros. At most
+// BLOCKS_PER_SM blocks share an SM (shared memory is reserved to cap them) when x has at least
+// CAP_FROM_MB MiB: on the H100, 4 blocks of 256 threads measured 90.9% and 97.6% of copy at 8192^2
+// and 16384x8192 bf16 against 88.5% and 92.7% uncapped (8 blocks): fewer rows read at once, each
+// closer to a sequential stream. At 2048x4096 and 4096^2 no cap and UNROLL=2 measured 3-5% faster
+// (bench/results/2026-11-25_*_membound/sweep3_small_rows.txt); a per-shape setting for the search.
 // @knob THREADS=256 {128,256,512,1024} threads per block
 // @knob ROW_THREADS=0 {0,32,64,128,256,512} threads per row (0: chosen per shape, see above); above THREADS, the block is one row
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it adds
 // @knob LOAD_HINT=2 {0,1,2,3} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last
 // @knob BLOCKS_PER_SM=4 {0,1,2,3,4,5,6,8} most blocks resident per SM (0: no cap), by reserving shared memory
-// @knob CAP_FROM_MB=64 {0,16,64,256} the BLOCKS_PER_SM cap applies only when x has at least this many MiB
+// @knob CAP_FROM_MB=0 {0,16,64,256} the BLOCKS_PER_SM cap applies only when x has at least this many MiB
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -44,7 +45,7 @@
 #define BLOCKS_PER_SM 4
 #endif
 #ifndef CAP_FROM_MB
-#define CAP_FROM_MB 64
+#define CAP_FROM_MB 0
 #endif
 
 static_assert(THREADS % 32 == 0 && THREADS >= 32 && THREADS <= 1024, "THREADS: whole warps, <= 1024");
@@ -175,9 +176,8 @@ __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* 
 // Threads per row for a row of R chunks (see the header).
 static int row_threads(int64_t R) {
   if (ROW_THREADS) return ROW_THREADS;
-  if (R >= THREADS) return THREADS;  // a chunk or more per thread: the whole block on one row
   int g = 32;
-  while ((int64_t)g * UNROLL < R) g *= 2;
+  while (g < THREADS && (int64_t)g * UNROLL < R) g *= 2;
   return g;
 }
 

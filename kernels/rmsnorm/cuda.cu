@@ -20,8 +20,8 @@
 // weight + head is not 16-byte aligned its chunks are read as scalars (from L1). Rows longer than
 // 1024 threads x 8 chunks (65536 f16/bf16, 32768 f32), and x, y of different address mod 16, take
 // a simple two-pass scalar kernel. Requires x, weight and y to share one dtype.
-// @knob CHUNKS=2 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
-// @knob MAX_THREADS=256 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
+// @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
+// @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
 // @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
 // @knob LOAD_HINT=3 {0,1,2,3} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last
 // @knob STORE_HINT=3 {0,1,2,3} y stores: 0 plain, 1 st.global.cs (streaming), 2 L2 evict-first, 3 L2 evict-last
@@ -35,10 +35,10 @@
 #include "autokernel/kernel_abi.h"
 
 #ifndef CHUNKS
-#define CHUNKS 2
+#define CHUNKS 4
 #endif
 #ifndef MAX_THREADS
-#define MAX_THREADS 256
+#define MAX_THREADS 512
 #endif
 #ifndef ROWS_PER_BLOCK
 #define ROWS_PER_BLOCK 4
