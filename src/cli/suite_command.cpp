@@ -1,7 +1,7 @@
 // `autokernel suite`: our kernels against PyTorch eager, torch.compile, the vendor libraries and the copy
 // ceiling, at the same shapes and dtypes, in one run (see suite/suite.hpp). The table goes to stdout,
-// progress to stderr, everything to --json FILE. Exit 0 when it ran (failed kernels are rows that say so),
-// 2 on bad input.
+// progress to stderr, everything to --json FILE (also written as the run goes: an interrupted run keeps
+// what it measured). Exit 0 when it ran (failed kernels are rows that say so), 2 on bad input.
 #include <cstdio>
 
 #include "backends/backend.hpp"
@@ -57,7 +57,18 @@ Runner add_suite_command(CLI::App& app) {
       fmt::print(stderr, "{}\n", line);
       std::fflush(stderr);
     };
-    const auto doc = value_or_throw(suite::run_suite(plan, print));
+    // --json is rewritten after the baselines and after each kernel, so a run that is stopped keeps them.
+    bool told = false;
+    auto partial = [&](const nlohmann::json& doc) {
+      if (a->json.empty()) return;
+      if (auto w = util::write_file_atomic(a->json, doc.dump(2) + "\n"); !w) {
+        print(fmt::format("warning: cannot write {}: {}", a->json, w.error().message));
+      } else if (!told) {
+        print(fmt::format("partial results go to {} as each kernel finishes", a->json));
+        told = true;
+      }
+    };
+    const auto doc = value_or_throw(suite::run_suite(plan, print, partial));
     if (!a->json.empty()) {
       value_or_throw(util::write_file_atomic(a->json, doc.dump(2) + "\n"), "writing " + a->json);
       print("written to " + a->json);

@@ -1,5 +1,6 @@
 #include "suite/merge.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 
@@ -59,7 +60,8 @@ json baseline_entry(const json& measured, const std::string& metric, double flop
 double us_of(const json& entry) { return entry.is_object() && !entry.contains("error") ? entry.value("us", 0.0) : 0.0; }
 
 json make_row(const catalog::KernelType& type, const catalog::Shape& shape, const std::string& dtype,
-              const std::vector<const KernelRun*>& runs, const json& baselines) {
+              const std::vector<const KernelRun*>& runs, const std::vector<std::string>& pending,
+              const json& baselines) {
   const auto t = std::string(type.name());
   const auto metric = metric_for(t);
   const double flops = type.flops(shape), bytes = type.bytes(shape, *catalog::parse_dtype(dtype));
@@ -76,6 +78,9 @@ json make_row(const catalog::KernelType& type, const catalog::Shape& shape, cons
       failures += fmt::format("{}{}: {}", failures.empty() ? "" : "; ", run->job.backend, e.value("message", ""));
     }
     row["backends"][run->job.backend] = e;
+  }
+  for (const auto& backend : pending) {
+    row["backends"][backend] = {{"status", "pending"}, {"message", "not run yet (the run stopped before it, or is still going)"}};
   }
   if (!failures.empty()) row["failures"] = failures;
   const auto b = baseline_for(baselines, t, shape.label, dtype);
@@ -170,6 +175,15 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
   doc["kernels"] = json::array();
   for (const auto& run : ours) doc["kernels"].push_back(kernel_json(run));
 
+  json pending = json::array();
+  for (const auto& job : plan.jobs) {
+    const bool ran = std::any_of(ours.begin(), ours.end(), [&](const KernelRun& r) {
+      return r.job.type == job.type && r.job.backend == job.backend;
+    });
+    if (!ran) pending.push_back(job.type + " " + job.backend);
+  }
+  if (!pending.empty()) doc["pending"] = pending;
+
   std::vector<json> all;
   doc["rows"] = json::array();
   doc["summary"] = {{"types", json::object()}};
@@ -179,9 +193,14 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
     for (const auto& run : ours) {
       if (run.job.type == type_name) runs.push_back(&run);
     }
+    std::vector<std::string> pending_backends;
+    for (const auto& p : pending) {
+      const auto name = p.get<std::string>();
+      if (name.starts_with(type_name + " ")) pending_backends.push_back(name.substr(type_name.size() + 1));
+    }
     std::vector<json> rows;
     for (const auto& shape : plan.configs.at(type_name)) {
-      for (const auto& dtype : plan.dtypes) rows.push_back(make_row(*type, shape, dtype, runs, baselines));
+      for (const auto& dtype : plan.dtypes) rows.push_back(make_row(*type, shape, dtype, runs, pending_backends, baselines));
     }
     doc["summary"]["types"][type_name] = summarise(rows);
     for (auto& r : rows) {

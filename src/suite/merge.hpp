@@ -13,7 +13,9 @@ namespace ak::suite {
 /// "TFLOP/s" for the types whose work is arithmetic (matmul, flash_attention, fused_mlp), "GB/s" otherwise.
 std::string metric_for(const std::string& type);
 
-/// Rows, summaries, settings, the ceiling, the device, torch's version and the date.
+/// Rows, summaries, settings, the ceiling, the device, torch's version and the date. Planned kernels that
+/// `ours` lacks (a run still going, or stopped) are "pending": listed in "pending", their rows' entries
+/// say so.
 nlohmann::json merge(const Plan& plan, const std::vector<KernelRun>& ours, const nlohmann::json& baselines);
 
 }  // namespace ak::suite

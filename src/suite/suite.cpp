@@ -8,7 +8,8 @@
 
 namespace ak::suite {
 
-Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(const std::string&)>& print) {
+Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(const std::string&)>& print,
+                                   const std::function<void(const nlohmann::json&)>& partial) {
   std::size_t configs = 0;
   for (const auto& [type, shapes] : plan.configs) configs += shapes.size();
   std::string backends;
@@ -32,7 +33,10 @@ Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(co
                       (*baselines)["died"].get<std::string>()));
   }
   std::vector<KernelRun> ours;
-  for (const auto& job : plan.jobs) ours.push_back(run_kernel(plan, job, print));
+  for (const auto& job : plan.jobs) {
+    if (partial) partial(merge(plan, ours, *baselines));  // the minutes each kernel takes are not lost
+    ours.push_back(run_kernel(plan, job, print));
+  }
   return merge(plan, ours, *baselines);
 }
 

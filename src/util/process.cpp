@@ -5,7 +5,7 @@
 #include <cstring>
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,14 +42,9 @@ Expected<ProcessResult> run_process(const std::vector<std::string>& argv, const 
   if (::pipe2(out.fd, O_CLOEXEC) != 0 || ::pipe2(err.fd, O_CLOEXEC) != 0) {
     return fail(fmt::format("pipe: {}", std::strerror(errno)));
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out.fd[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err.fd[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
-  posix_spawnattr_setpgroup(&attr, 0);
+  // The child learns of a failed exec through this pipe (closed by a successful one).
+  Pipe exec_err;
+  if (::pipe2(exec_err.fd, O_CLOEXEC) != 0) return fail(fmt::format("pipe: {}", std::strerror(errno)));
 
   std::vector<std::string> args = argv;
   std::vector<std::string> env;
@@ -58,13 +53,33 @@ Expected<ProcessResult> run_process(const std::vector<std::string>& argv, const 
   auto cargs = to_cstrings(args);
   auto cenv = to_cstrings(env);
 
-  pid_t pid = -1;
+  const pid_t parent = ::getpid();
   const auto start = std::chrono::steady_clock::now();
-  int rc = ::posix_spawn(&pid, args[0].c_str(), &actions, &attr, cargs.data(), cenv.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    return fail(fmt::format("cannot start {}: {}", args[0], std::strerror(rc)));
+  // fork, not posix_spawn: the child must ask to be killed when we die (prctl), or a worker spinning on
+  // the GPU outlives an autokernel stopped by Ctrl-C or kill: it has its own process group (below), so
+  // neither reaches it. Only async-signal-safe calls between fork and exec.
+  const pid_t pid = ::fork();
+  if (pid < 0) return fail(fmt::format("cannot start {}: fork: {}", args[0], std::strerror(errno)));
+  if (pid == 0) {
+    ::setpgid(0, 0);  // its own group: a timeout kills everything it started
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);  // we died before prctl
+    ::dup2(out.fd[1], 1);
+    ::dup2(err.fd[1], 2);
+    ::execve(cargs[0], cargs.data(), cenv.data());
+    const int e = errno;
+    (void)!::write(exec_err.fd[1], &e, sizeof e);
+    ::_exit(127);
+  }
+  ::close(exec_err.fd[1]);
+  exec_err.fd[1] = -1;
+  int exec_errno = 0;
+  ssize_t got;
+  while ((got = ::read(exec_err.fd[0], &exec_errno, sizeof exec_errno)) < 0 && errno == EINTR) {
+  }
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    return fail(fmt::format("cannot start {}: {}", args[0], std::strerror(exec_errno)));
   }
   ::close(out.fd[1]);
   out.fd[1] = -1;

@@ -26,7 +26,8 @@ struct ProcessOptions {
 };
 
 /// Start argv[0] (a path) with argv, call on_line for each stdout line as it arrives, wait for it.
-/// The child gets its own process group, so a timeout kills everything it started.
+/// The child gets its own process group, so a timeout kills everything it started, and it is killed
+/// when this process dies (Linux's parent-death signal), so nothing outlives an interrupted run.
 Expected<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options,
                                     const std::function<void(const std::string&)>& on_line);
 

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
 #include "backends/backend.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 namespace ak {
 namespace {
@@ -33,6 +35,21 @@ json read_json(const fs::path& p) {
 std::string error_line(const std::string& out) {
   const auto at = out.find("autokernel: error:");
   return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
+}
+
+/// How many processes still have `text` in their command line after waiting up to `patience` for it to be none.
+int processes_mentioning(const std::string& text, std::chrono::seconds patience) {
+  const auto until = std::chrono::steady_clock::now() + patience;
+  for (;;) {
+    int n = 0;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator("/proc", ec)) {
+      auto cmd = util::read_file(e.path() / "cmdline");
+      if (cmd && cmd->find(text) != std::string::npos) ++n;
+    }
+    if (n == 0 || std::chrono::steady_clock::now() > until) return n;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
 }
 
 void expect_usage_error(const std::vector<std::string>& args, const std::string& why) {
@@ -157,6 +174,33 @@ TEST(SuiteCli, ABrokenOrMissingKernelIsAFailedRowAndTheOthersStillRun) {
   ASSERT_TRUE(sm["ours"].is_object()) << sm.dump(1);
   EXPECT_GT(sm["ours"]["us"].get<double>(), 0);
   EXPECT_EQ(doc["summary"]["overall"]["ours_ok"], 1);
+}
+
+TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinished) {
+  const auto dir = fresh_dir("stopped");
+  const auto kernels = dir / "kernels";
+  fs::create_directories(kernels / "softmax");
+  fs::create_directories(kernels / "rmsnorm");
+  fs::copy_file(test::starter("softmax", "cpu.cpp"), kernels / "softmax" / "cpu.cpp");
+  fs::copy_file(test::bad_kernel("hang.cpp"), kernels / "rmsnorm" / "cpu.cpp");  // runs until the run is killed
+  fs::copy_file(test::bad_kernel("rmsnorm_base.h"), kernels / "rmsnorm" / "rmsnorm_base.h");
+  const auto out = dir / "out.json";
+  auto argv = std::vector<std::string>{AK_BINARY, "suite", "--configs", "softmax:64x128,rmsnorm:32x256", "--dtypes", "f16",
+                                       "--backends", "cpu", "--no-compile", "--case-timeout", "600", "--kernels-dir",
+                                       kernels.string(), "--json", out.string()};
+  const auto r = util::run_command(argv, std::chrono::seconds(45));  // killed (SIGKILL) while rmsnorm hangs
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  ASSERT_TRUE(r->timed_out) << r->output;
+  EXPECT_NE(r->output.find("partial results go to"), std::string::npos) << r->output;
+  const auto doc = read_json(out);
+  EXPECT_EQ(doc["pending"], json({"rmsnorm cpu"})) << doc.dump(1);
+  ASSERT_EQ(doc["rows"].size(), 2u);
+  ASSERT_TRUE(doc["rows"][0]["ours"].is_object()) << doc["rows"][0].dump(1);
+  EXPECT_GT(doc["rows"][0]["ours"]["us"].get<double>(), 0);
+  EXPECT_EQ(doc["rows"][1]["backends"]["cpu"]["status"], "pending");
+  EXPECT_GT(doc["rows"][1]["eager"]["us"].get<double>(), 0);
+  // The worker that ran the hanging kernel (its own process group) died with autokernel.
+  EXPECT_EQ(processes_mentioning(kernels.string(), std::chrono::seconds(5)), 0);
 }
 
 TEST(SuiteCli, AKnobReachesTheBuildAndQuickRunsTheQuickStages) {

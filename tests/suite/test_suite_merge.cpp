@@ -68,6 +68,33 @@ TEST(SuiteMerge, OursIsTheFastestCorrectBackendAndRatiosAreBaselineOverOurs) {
   EXPECT_DOUBLE_EQ(r["backends"]["cpu"]["us"].get<double>(), 40);
 }
 
+TEST(SuiteMerge, KernelsNotYetRunArePendingAndTheFinishedOnesKeepTheirRows) {
+  const auto plan = plan_for("softmax:64x128,rmsnorm:32x256", {"cpu", "triton"});
+  const auto base = baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
+  // Stopped after softmax's cpu kernel: softmax triton and both rmsnorm kernels never ran.
+  const auto doc = suite::merge(plan, {passed(plan, "softmax", "cpu", {timing("64x128", 15)})}, base);
+  EXPECT_EQ(doc["pending"], json({"softmax triton", "rmsnorm cpu", "rmsnorm triton"}));
+  ASSERT_EQ(doc["rows"].size(), 2u);
+  const auto& sm = doc["rows"][0];
+  EXPECT_EQ(sm["ours"]["backend"], "cpu");
+  EXPECT_DOUBLE_EQ(sm["speedup"]["eager"].get<double>(), 2.0);
+  EXPECT_EQ(sm["backends"]["triton"]["status"], "pending");
+  const auto& rms = doc["rows"][1];
+  EXPECT_TRUE(rms["ours"].is_null());
+  EXPECT_EQ(rms["backends"]["cpu"]["status"], "pending");
+  EXPECT_DOUBLE_EQ(rms["eager"]["us"].get<double>(), 8.0);  // its baselines are kept all the same
+  EXPECT_EQ(doc["summary"]["overall"]["ours_ok"], 1);
+  // Once every kernel has run, nothing is pending.
+  const auto done = suite::merge(plan,
+                                 {passed(plan, "softmax", "cpu", {timing("64x128", 15)}),
+                                  passed(plan, "softmax", "triton", {timing("64x128", 12)}),
+                                  passed(plan, "rmsnorm", "cpu", {timing("32x256", 4)}),
+                                  passed(plan, "rmsnorm", "triton", {timing("32x256", 5)})},
+                                 base);
+  EXPECT_FALSE(done.contains("pending"));
+  EXPECT_EQ(done["rows"][1]["ours"]["backend"], "cpu");
+}
+
 TEST(SuiteMerge, ComputeTypesAreQuotedAgainstTheirLibraryOrEager) {
   const auto plan = plan_for("matmul:64x64x64,flash_attention:1x2x64x32x1,fused_mlp:16x32x64", {"cpu"});
   const std::vector<suite::KernelRun> runs = {passed(plan, "matmul", "cpu", {timing("64x64x64", 50)}),
