@@ -57,11 +57,14 @@ Runner add_suite_command(CLI::App& app) {
       fmt::print(stderr, "{}\n", line);
       std::fflush(stderr);
     };
+    auto write_json = [&](const nlohmann::json& doc) {
+      return util::write_file_atomic(a->json, doc.dump(2) + "\n");
+    };
     // --json is rewritten after the baselines and after each kernel, so a run that is stopped keeps them.
     bool told = false;
     auto partial = [&](const nlohmann::json& doc) {
       if (a->json.empty()) return;
-      if (auto w = util::write_file_atomic(a->json, doc.dump(2) + "\n"); !w) {
+      if (auto w = write_json(doc); !w) {
         print(fmt::format("warning: cannot write {}: {}", a->json, w.error().message));
       } else if (!told) {
         print(fmt::format("partial results go to {} as each kernel finishes", a->json));
@@ -70,7 +73,7 @@ Runner add_suite_command(CLI::App& app) {
     };
     const auto doc = value_or_throw(suite::run_suite(plan, print, partial));
     if (!a->json.empty()) {
-      value_or_throw(util::write_file_atomic(a->json, doc.dump(2) + "\n"), "writing " + a->json);
+      value_or_throw(write_json(doc), "writing " + a->json);
       print("written to " + a->json);
     }
     fmt::print("{}", suite::format_table(doc));

@@ -175,14 +175,14 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
   doc["kernels"] = json::array();
   for (const auto& run : ours) doc["kernels"].push_back(kernel_json(run));
 
-  json pending = json::array();
+  std::vector<const KernelJob*> pending;
   for (const auto& job : plan.jobs) {
     const bool ran = std::any_of(ours.begin(), ours.end(), [&](const KernelRun& r) {
       return r.job.type == job.type && r.job.backend == job.backend;
     });
-    if (!ran) pending.push_back(job.type + " " + job.backend);
+    if (!ran) pending.push_back(&job);
   }
-  if (!pending.empty()) doc["pending"] = pending;
+  for (const auto* job : pending) doc["pending"].push_back(job->type + " " + job->backend);
 
   std::vector<json> all;
   doc["rows"] = json::array();
@@ -194,9 +194,8 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
       if (run.job.type == type_name) runs.push_back(&run);
     }
     std::vector<std::string> pending_backends;
-    for (const auto& p : pending) {
-      const auto name = p.get<std::string>();
-      if (name.starts_with(type_name + " ")) pending_backends.push_back(name.substr(type_name.size() + 1));
+    for (const auto* job : pending) {
+      if (job->type == type_name) pending_backends.push_back(job->backend);
     }
     std::vector<json> rows;
     for (const auto& shape : plan.configs.at(type_name)) {
