@@ -11,17 +11,20 @@
 // step across its warps): deterministic, no atomics. Any N and any element-aligned x: a row whose
 // start is not 16-byte aligned (N not a multiple of 16 bytes) is split into a scalar head up to
 // the first aligned address, aligned chunks, and a scalar tail. N == 0 writes zeros. At most
-// BLOCKS_PER_SM blocks share an SM (shared memory is reserved to cap them) when x has at least
-// CAP_FROM_MB MiB: on the H100, 4 blocks of 256 threads measured 90.9% and 97.6% of copy at 8192^2
-// and 16384x8192 bf16 against 88.5% and 92.7% uncapped (8 blocks): fewer rows read at once, each
-// closer to a sequential stream. At 2048x4096 and 4096^2 no cap and UNROLL=2 measured 3-5% faster
-// (bench/results/2026-11-25_*_membound/sweep3_small_rows.txt); a per-shape setting for the search.
+// BLOCKS_PER_SM blocks share an SM (shared memory is reserved to cap them): on the H100, 4 blocks of
+// 256 threads measured 90.9% and 97.6% of copy at 8192^2 and 16384x8192 bf16 against 88.5% and
+// 92.7% uncapped (8 blocks): fewer rows read at once, each closer to a sequential stream. An x that
+// fits the L2 (at most SMALL_L2_PCT % of it) takes SMALL_UNROLL and SMALL_BLOCKS_PER_SM instead: at
+// 2048x4096 and 4096^2 bf16 no cap and UNROLL=2 measured 3-5% faster
+// (bench/results/2026-11-25_*_membound/sweep3_small_rows.txt, ..._default_suite/sweep_small_rows.txt).
 // @knob THREADS=256 {128,256,512,1024} threads per block
 // @knob ROW_THREADS=0 {0,32,64,128,256,512} threads per row (0: chosen per shape, see above); above THREADS, the block is one row
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it adds
 // @knob LOAD_HINT=2 {0,1,2,3} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last
 // @knob BLOCKS_PER_SM=4 {0,1,2,3,4,5,6,8} most blocks resident per SM (0: no cap), by reserving shared memory
-// @knob CAP_FROM_MB=0 {0,16,64,256} the BLOCKS_PER_SM cap applies only when x has at least this many MiB
+// @knob SMALL_L2_PCT=75 {0,50,75,100} x at most this % of the L2: SMALL_UNROLL and SMALL_BLOCKS_PER_SM instead (0: never)
+// @knob SMALL_UNROLL=2 {1,2,4,8} UNROLL where x fits the L2 (SMALL_L2_PCT)
+// @knob SMALL_BLOCKS_PER_SM=0 {0,2,4,8} BLOCKS_PER_SM where x fits the L2 (SMALL_L2_PCT)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -44,8 +47,14 @@
 #ifndef BLOCKS_PER_SM
 #define BLOCKS_PER_SM 4
 #endif
-#ifndef CAP_FROM_MB
-#define CAP_FROM_MB 0
+#ifndef SMALL_L2_PCT
+#define SMALL_L2_PCT 75
+#endif
+#ifndef SMALL_UNROLL
+#define SMALL_UNROLL 2
+#endif
+#ifndef SMALL_BLOCKS_PER_SM
+#define SMALL_BLOCKS_PER_SM 0
 #endif
 
 static_assert(THREADS % 32 == 0 && THREADS >= 32 && THREADS <= 1024, "THREADS: whole warps, <= 1024");
@@ -54,6 +63,9 @@ static_assert(ROW_THREADS == 0 || (ROW_THREADS >= 32 && ROW_THREADS <= 1024 && (
               "ROW_THREADS: 0 or a power of two from 32 to 1024");
 static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 3, "LOAD_HINT must be 0, 1, 2 or 3");
 static_assert(BLOCKS_PER_SM >= 0 && BLOCKS_PER_SM <= 32, "BLOCKS_PER_SM: 0..32");
+static_assert(SMALL_L2_PCT >= 0 && SMALL_L2_PCT <= 1000, "SMALL_L2_PCT: 0..1000");
+static_assert(SMALL_UNROLL >= 1 && SMALL_UNROLL <= 16, "SMALL_UNROLL: 1..16");
+static_assert(SMALL_BLOCKS_PER_SM >= 0 && SMALL_BLOCKS_PER_SM <= 32, "SMALL_BLOCKS_PER_SM: 0..32");
 
 // ---- 16-byte chunks: loads, f32 conversion ------------------------------------------------
 __device__ __forceinline__ uint4 ld16(const void* p) {
@@ -126,8 +138,8 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// G threads per row, blockDim.x / G rows per block.
-template <typename T, int G>
+// G threads per row, blockDim.x / G rows per block, U loads in flight per thread.
+template <typename T, int G, int U>
 __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* __restrict__ y, int64_t M, int N) {
   constexpr int E = kE<T>;
   __shared__ float red[32];
@@ -140,13 +152,13 @@ __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* 
     const T* xr = x + row * N;
     const Split sp = split_row(xr, N);
     const T* xb = xr + sp.h;  // 16-byte aligned
-    for (int k0 = lane; k0 < sp.nb; k0 += UNROLL * G) {
-      uint4 v[UNROLL];  // all loads first, then the adds
+    for (int k0 = lane; k0 < sp.nb; k0 += U * G) {
+      uint4 v[U];  // all loads first, then the adds
 #pragma unroll
-      for (int u = 0; u < UNROLL; ++u)
+      for (int u = 0; u < U; ++u)
         v[u] = k0 + u * G < sp.nb ? ld16(xb + (k0 + u * G) * E) : make_uint4(0, 0, 0, 0);  // zeros add nothing
 #pragma unroll
-      for (int u = 0; u < UNROLL; ++u) {
+      for (int u = 0; u < U; ++u) {
         float f[E];
         unpack<T>(v[u], f);
 #pragma unroll
@@ -173,32 +185,47 @@ __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* 
 }
 
 // ---- host ------------------------------------------------------------------------------------
-// Threads per row for a row of R chunks (see the header).
-static int row_threads(int64_t R) {
+// Threads per row for a row of R chunks and u loads per thread (see the header).
+static int row_threads(int64_t R, int u) {
   if (ROW_THREADS) return ROW_THREADS;
   int g = 32;
-  while (g < THREADS && (int64_t)g * UNROLL < R) g *= 2;
+  while (g < THREADS && (int64_t)g * u < R) g *= 2;
   return g;
 }
 
-// Dynamic shared memory that leaves room for at most BLOCKS_PER_SM blocks on an SM (0, or x under
-// CAP_FROM_MB MiB: none).
+// Whether x (bytes) fills at most SMALL_L2_PCT % of the L2.
+static bool fits_l2(int64_t bytes) {
+  if (SMALL_L2_PCT == 0) return false;
+  int dev = 0, l2 = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
+  return bytes * 100 <= (int64_t)l2 * SMALL_L2_PCT;
+}
+
+// Dynamic shared memory that leaves room for at most cap blocks on an SM (0: no cap).
 template <typename K>
-static size_t occupancy_cap_smem(K kernel, int64_t bytes_read) {
-  if (BLOCKS_PER_SM == 0 || bytes_read < ((int64_t)CAP_FROM_MB << 20)) return 0;
+static size_t occupancy_cap_smem(K kernel, int cap) {
+  if (cap == 0) return 0;
   int dev = 0, per_sm = 0;
   cudaGetDevice(&dev);
   cudaDeviceGetAttribute(&per_sm, cudaDevAttrMaxSharedMemoryPerMultiprocessor, dev);
-  const size_t bytes = (size_t)per_sm / (BLOCKS_PER_SM ? BLOCKS_PER_SM : 1) - 1024 - 32 * sizeof(float);  // 1 KB: the per-block reserve
+  const size_t bytes = (size_t)per_sm / cap - 1024 - 32 * sizeof(float);  // 1 KB: the per-block reserve
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
   return bytes;
 }
 
-template <typename T, int G>
-static void launch_g(const T* x, T* y, int64_t M, int N, cudaStream_t s) {
+template <typename T, int G, int U>
+static void launch_gu(const T* x, T* y, int64_t M, int N, int cap, cudaStream_t s) {
   const int block = G > THREADS ? G : THREADS, rows = block / G;
-  auto k = reduce_rows<T, G>;
-  k<<<(unsigned)((M + rows - 1) / rows), block, occupancy_cap_smem(k, M * N * (int64_t)sizeof(T)), s>>>(x, y, M, N);
+  auto k = reduce_rows<T, G, U>;
+  k<<<(unsigned)((M + rows - 1) / rows), block, occupancy_cap_smem(k, cap), s>>>(x, y, M, N);
+}
+template <typename T, int G>
+static void launch_g(const T* x, T* y, int64_t M, int N, bool small, cudaStream_t s) {
+  if (small)
+    launch_gu<T, G, SMALL_UNROLL>(x, y, M, N, SMALL_BLOCKS_PER_SM, s);
+  else
+    launch_gu<T, G, UNROLL>(x, y, M, N, BLOCKS_PER_SM, s);
 }
 
 template <typename T>
@@ -206,13 +233,14 @@ static int launch(const ak_tensor* X, const ak_tensor* Y, int64_t M, int64_t N, 
   const T* x = static_cast<const T*>(X->data);
   T* y = static_cast<T*>(Y->data);
   if (M > 0x7fffffff || N > 0x7fffffff / 2) return 1;
-  switch (row_threads((N + kE<T> - 1) / kE<T>)) {
-    case 32: launch_g<T, 32>(x, y, M, (int)N, s); break;
-    case 64: launch_g<T, 64>(x, y, M, (int)N, s); break;
-    case 128: launch_g<T, 128>(x, y, M, (int)N, s); break;
-    case 256: launch_g<T, 256>(x, y, M, (int)N, s); break;
-    case 512: launch_g<T, 512>(x, y, M, (int)N, s); break;
-    default: launch_g<T, 1024>(x, y, M, (int)N, s); break;
+  const bool small = fits_l2(M * N * (int64_t)sizeof(T));
+  switch (row_threads((N + kE<T> - 1) / kE<T>, small ? SMALL_UNROLL : UNROLL)) {
+    case 32: launch_g<T, 32>(x, y, M, (int)N, small, s); break;
+    case 64: launch_g<T, 64>(x, y, M, (int)N, small, s); break;
+    case 128: launch_g<T, 128>(x, y, M, (int)N, small, s); break;
+    case 256: launch_g<T, 256>(x, y, M, (int)N, small, s); break;
+    case 512: launch_g<T, 512>(x, y, M, (int)N, small, s); break;
+    default: launch_g<T, 1024>(x, y, M, (int)N, small, s); break;
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }

@@ -11,8 +11,9 @@
 // on the H100 at 8192^2 bf16 as 95.9% of copy with plain loads and stores, 97.0% with evict-last
 // loads, 98.4% with evict-last stores: the L2 then evicts clean lines before dirty ones, so less
 // write-back competes with the reads, and the next kernel, which reads y, finds the last of it in
-// L2. Rows that
-// fit one warp are packed ROWS_PER_BLOCK to a block, a warp each, with no __syncthreads.
+// L2. Where x and y fit the L2 (SMALL_L2_PCT) the loads are evict-first and the rows get twice the
+// threads (SMALL_LOAD_HINT, SMALL_CHUNKS; see fits_l2). Rows that fit one warp are packed
+// ROWS_PER_BLOCK to a block, a warp each, with no __syncthreads.
 // Any N and any element-aligned x, y, weight: a row whose start is not 16-byte aligned (N not a
 // multiple of 16 bytes) is split into a scalar head (up to the first aligned address), aligned
 // 16-byte chunks, and a scalar tail, each of fewer than 16 bytes; so x and y need only the same
@@ -27,6 +28,9 @@
 // @knob STORE_HINT=3 {0,1,2,3} y stores: 0 plain, 1 st.global.cs (streaming), 2 L2 evict-first, 3 L2 evict-last
 // @knob WEIGHT_EARLY=0 {0,1} 1: load the weight chunks with the row, before the reduction, not after it
 // @knob BLOCKS_PER_SM=0 {0,1,2,3,4,6,8} most blocks resident per SM (0: no cap), by reserving shared memory
+// @knob SMALL_L2_PCT=75 {0,50,75,100} x and y together at most this % of the L2: SMALL_CHUNKS and SMALL_LOAD_HINT instead (0: never)
+// @knob SMALL_CHUNKS=2 {1,2,4,8} CHUNKS where x and y fit the L2 (SMALL_L2_PCT)
+// @knob SMALL_LOAD_HINT=2 {0,1,2,3} LOAD_HINT where x and y fit the L2 (SMALL_L2_PCT)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -55,6 +59,15 @@
 #ifndef BLOCKS_PER_SM
 #define BLOCKS_PER_SM 0
 #endif
+#ifndef SMALL_L2_PCT
+#define SMALL_L2_PCT 75
+#endif
+#ifndef SMALL_CHUNKS
+#define SMALL_CHUNKS 2
+#endif
+#ifndef SMALL_LOAD_HINT
+#define SMALL_LOAD_HINT 2
+#endif
 
 static_assert(CHUNKS == 1 || CHUNKS == 2 || CHUNKS == 4 || CHUNKS == 8, "CHUNKS must be 1, 2, 4 or 8");
 static_assert(MAX_THREADS % 32 == 0 && MAX_THREADS >= 32 && MAX_THREADS <= 1024, "MAX_THREADS: warps, <= 1024");
@@ -63,31 +76,43 @@ static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 3, "LOAD_HINT must be 0, 1, 2 or 3"
 static_assert(STORE_HINT >= 0 && STORE_HINT <= 3, "STORE_HINT must be 0, 1, 2 or 3");
 static_assert(WEIGHT_EARLY == 0 || WEIGHT_EARLY == 1, "WEIGHT_EARLY must be 0 or 1");
 static_assert(BLOCKS_PER_SM >= 0 && BLOCKS_PER_SM <= 32, "BLOCKS_PER_SM: 0..32");
+static_assert(SMALL_L2_PCT >= 0 && SMALL_L2_PCT <= 1000, "SMALL_L2_PCT: 0..1000");
+static_assert(SMALL_CHUNKS == 1 || SMALL_CHUNKS == 2 || SMALL_CHUNKS == 4 || SMALL_CHUNKS == 8, "SMALL_CHUNKS must be 1, 2, 4 or 8");
+static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 3, "SMALL_LOAD_HINT must be 0, 1, 2 or 3");
 
 constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
 
 // ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
+// H: the LOAD_HINT value (one of two, picked per call: see SMALL_L2_PCT).
+template <int H>
 __device__ __forceinline__ uint4 ld16(const void* p) {
   uint4 r;
-#if LOAD_HINT == 0
-  r = *static_cast<const uint4*>(p);
-#elif LOAD_HINT == 1
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#elif LOAD_HINT == 2 && __CUDA_ARCH__ >= 800
-  uint64_t policy;  // L2 evict-first for every line this load brings in
-  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
-#elif LOAD_HINT == 3 && __CUDA_ARCH__ >= 800
-  uint64_t policy;  // L2 evict-last, as torch.compile's first pass over a row
-  asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
-  asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+  if constexpr (H == 0) {
+    r = *static_cast<const uint4*>(p);
+  } else if constexpr (H == 1) {
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  } else {
+#if __CUDA_ARCH__ >= 800
+    uint64_t policy;
+    if constexpr (H == 2) {  // L2 evict-first for every line this load brings in
+      asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    } else {  // L2 evict-last, as torch.compile's first pass over a row
+      asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    }
 #else
-  r = __ldg(static_cast<const uint4*>(p));
+    r = __ldg(static_cast<const uint4*>(p));
 #endif
+  }
   return r;
+}
+// A chunk of x: small (x and y fit the L2) is the same for the whole launch.
+__device__ __forceinline__ uint4 ld_x(const void* p, bool small) {
+  return small ? ld16<SMALL_LOAD_HINT>(p) : ld16<LOAD_HINT>(p);
 }
 __device__ __forceinline__ void st16(void* p, uint4 v) {
 #if STORE_HINT == 1
@@ -199,7 +224,7 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
 // aligned, and the split and scalar loads compile away.
 template <typename T, int C, bool kWarpRow, bool kAny>
 __global__ void __launch_bounds__(1024, 1) rmsnorm_regs(const T* __restrict__ x, const T* __restrict__ w,
-                                                     T* __restrict__ y, int64_t M, int N, float eps) {
+                                                     T* __restrict__ y, int64_t M, int N, float eps, bool small) {
   constexpr int E = kE<T>;
   __shared__ float red[32];
   const int G = kWarpRow ? 32 : blockDim.x;
@@ -216,7 +241,7 @@ __global__ void __launch_bounds__(1024, 1) rmsnorm_regs(const T* __restrict__ x,
 
   uint4 v[C];  // issue every load of the row before using any
 #pragma unroll
-  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld16(xb + (c * G + lane) * E) : make_uint4(0, 0, 0, 0);
+  for (int c = 0; c < C; ++c) v[c] = c * G + lane < nb ? ld_x(xb + (c * G + lane) * E, small) : make_uint4(0, 0, 0, 0);
 #if WEIGHT_EARLY
   uint4 wv[C];  // packed, so the early weight costs 4 registers per chunk
 #pragma unroll
@@ -273,20 +298,34 @@ __global__ void __launch_bounds__(1024, 1) rmsnorm_scalar(const T* __restrict__ 
 
 // ---- host ------------------------------------------------------------------------------------
 // Threads per row G and chunks per thread C for a row of R chunks; C == 0 means "too long".
+// small: x and y fit the L2 (SMALL_L2_PCT), which takes SMALL_CHUNKS and SMALL_LOAD_HINT.
 struct Plan {
   int C, G;
-  bool warp_row;
+  bool warp_row, small;
 };
-static Plan plan(int64_t R) {
-  int c = CHUNKS;
+static Plan plan(int64_t R, bool small) {
+  int c = small ? SMALL_CHUNKS : CHUNKS;
   if (R <= 32 * c) {  // one warp holds the row: the fewest chunks per lane that do
     int cw = 1;
     while (32 * cw < R) cw *= 2;
-    return {cw, 32, true};
+    return {cw, 32, true, small};
   }
   while (c < kMaxChunks && (R + c - 1) / c > MAX_THREADS) c *= 2;
   const int64_t g = ((R + c - 1) / c + 31) / 32 * 32;
-  return g <= 1024 ? Plan{c, (int)g, false} : Plan{0, 0, false};
+  return g <= 1024 ? Plan{c, (int)g, false, small} : Plan{0, 0, false, small};
+}
+
+// Whether x and y (bytes, together) fill at most SMALL_L2_PCT % of the L2. Measured on the H100, bf16
+// (bench/results/2026-11-25_*_default_suite/sweep_small_rows.txt): at 2048x4096 (32 MiB moved, 64%
+// of the 50 MB L2) evict-first x loads with twice the threads per row were 8-10% faster than the
+// defaults, at 4096^2 (64 MiB) 2% slower. The guess at why: x's evict-first lines replace each other
+// instead of the dirty lines the L2 already holds, which would have to be written back first.
+static bool fits_l2(int64_t bytes) {
+  if (SMALL_L2_PCT == 0) return false;
+  int dev = 0, l2 = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
+  return bytes * 100 <= (int64_t)l2 * SMALL_L2_PCT;
 }
 
 // Dynamic shared memory that leaves room for at most BLOCKS_PER_SM blocks on an SM (0: none).
@@ -306,10 +345,10 @@ static void launch_regs(const Plan& p, const T* x, const T* w, T* y, int64_t M, 
   if (p.warp_row) {
     auto k = rmsnorm_regs<T, C, true, kAny>;
     k<<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, occupancy_cap_smem(k), s>>>(
-        x, w, y, M, N, eps);
+        x, w, y, M, N, eps, p.small);
   } else {
     auto k = rmsnorm_regs<T, C, false, kAny>;
-    k<<<(unsigned)M, p.G, occupancy_cap_smem(k), s>>>(x, w, y, M, N, eps);
+    k<<<(unsigned)M, p.G, occupancy_cap_smem(k), s>>>(x, w, y, M, N, eps, p.small);
   }
 }
 
@@ -325,7 +364,7 @@ static int launch(const ak_call* call, int64_t M, int64_t N) {
   // chunk kernel; else the head/tail split, which needs only x and y at one address mod 16.
   const bool aligned = N % kE<T> == 0 && ((uintptr_t)x | (uintptr_t)w | (uintptr_t)y) % 16 == 0;
   const bool same_phase = ((uintptr_t)x & 15) == ((uintptr_t)y & 15);
-  const Plan p = same_phase ? plan((N + kE<T> - 1) / kE<T>) : Plan{0, 0, false};
+  const Plan p = same_phase ? plan((N + kE<T> - 1) / kE<T>, fits_l2(2 * M * N * (int64_t)sizeof(T))) : Plan{0, 0, false, false};
   switch (p.C * 2 + !aligned) {
     case 2: launch_regs<T, 1, false>(p, x, w, y, M, (int)N, eps, s); break;
     case 3: launch_regs<T, 1, true>(p, x, w, y, M, (int)N, eps, s); break;

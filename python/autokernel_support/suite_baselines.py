@@ -127,6 +127,7 @@ class Timer:
         return self._time(run, o)
 
     def _time(self, run, o):
+        self.sync()  # the inputs were made on another stream, which ours does not wait for
         warm_host_us = []
         for i in range(o["warmup"]):
             t0 = time.perf_counter()

@@ -12,6 +12,24 @@
 
 namespace ak::harness {
 
+namespace {
+/// The line of a dead worker's stderr that says why: its own "autokernel: error:" line (an exception:
+/// a device-side assert, a CUDA error), else the last non-empty line, cut to 400 characters.
+std::string stderr_reason(const std::string& tail) {
+  constexpr std::string_view k_own = "autokernel: error: ";
+  std::string last;
+  std::size_t pos = 0;
+  while (pos < tail.size()) {
+    const auto end = std::min(tail.find('\n', pos), tail.size());
+    const auto line = tail.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.starts_with(k_own)) return line.substr(k_own.size(), 400);
+    if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
+  }
+  return last.substr(0, 400);
+}
+}  // namespace
+
 std::string_view outcome_name(Outcome o) {
   switch (o) {
     case Outcome::passed: return "passed";
@@ -159,6 +177,7 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
     rep.message = result->signaled ? fmt::format("the worker died of signal {} ({}) {}", result->signal,
                                                  ::strsignal(result->signal), where)
                                    : fmt::format("the worker exited with code {} {}", result->exit_code, where);
+    if (const auto why = stderr_reason(result->stderr_tail); !why.empty()) rep.message += ": " + why;
   } else if (rep.outcome == Outcome::error && rep.message.empty()) {
     rep.outcome = Outcome::passed;
   }

@@ -92,6 +92,10 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
   std::optional<c10::cuda::CUDAStreamGuard> guard;
   if (m_device.is_cuda()) guard.emplace(c10::cuda::getStreamFromPool(false, m_device.index()));
 #endif
+  // The inputs were made on another stream (the default one), which ours does not wait for: without
+  // this the first warm-up call could read them half written (an eager cross-entropy then saw
+  // targets out of range and the device asserted).
+  synchronize(m_device);
   double warm_host_ms = 0;  // the slowest host call after the first (which may compile)
   for (int i = 0; i < options.warmup_calls; ++i) {
     step(h.before, i);

@@ -46,6 +46,11 @@ TEST(RejectsWrongKernels, ACrashCostsOneResultAndNamesTheCase) {
   expect_rejected("crash.cpp", Outcome::crashed, 1, "signal 11");
 }
 
+TEST(RejectsWrongKernels, AWorkerThatExitsIsACrashThatQuotesItsStderr) {
+  expect_rejected("exits.cpp", Outcome::crashed, 1, "exited with code 3 at stage 1");
+  expect_rejected("exits.cpp", Outcome::crashed, 1, ": kernel: the weight table is missing (2 inputs)");
+}
+
 TEST(RejectsWrongKernels, AHangIsKilledAfterTheCaseTimeout) {
   expect_rejected("hang.cpp", Outcome::timed_out, 1, "a hang", /*case_timeout_s=*/3);
 }
