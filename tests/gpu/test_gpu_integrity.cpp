@@ -59,9 +59,10 @@ TEST(GpuIntegrity, AnIllegalMemoryAccessDoesNotPoisonTheNextExperimentOfTheRun) 
   const auto ws = std::filesystem::temp_directory_path() / "ak_ws_gpu_fault";
   (void)util::remove_tree(ws);
   const auto kernel = faulting_starter(std::filesystem::temp_directory_path() / "ak_gpu_fault_src");
-  // Baseline FAULT=0, then the search tries the neighbour FAULT=1 (faults), then FAULT=2 (correct).
+  // Baseline FAULT=0, then the search tries the neighbour FAULT=1 (faults), then FAULT=2 (correct). The
+  // starter is at ~98% of the copy ceiling, where the loop would call it done after the baseline.
   const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", kernel.string(), "--max-experiments",
-                                   "3", "--tag", "fault"});
+                                   "3", "--done-pct", "101", "--tag", "fault"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 3u) << r.output;
