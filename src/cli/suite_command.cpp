@@ -3,6 +3,8 @@
 // progress to stderr, everything to --json FILE (also written as the run goes: an interrupted run keeps
 // what it measured). Exit 0 when it ran (failed kernels are rows that say so), 2 on bad input.
 #include <cstdio>
+#include <filesystem>
+#include <optional>
 
 #include "backends/backend.hpp"
 #include "cli/commands.hpp"
@@ -17,7 +19,7 @@ struct SuiteArgs {
   std::string types, configs, dtypes, backends, json;
   std::string kernels_dir = AK_KERNELS_DIR;
   std::vector<std::string> knobs;
-  bool quick = false, no_compile = false;
+  bool quick = false, no_compile = false, resume = false;
   int case_timeout_s = 60;
   double max_speedup = 10;
 };
@@ -36,6 +38,7 @@ Runner add_suite_command(CLI::App& app) {
   cmd->add_flag("--quick", a->quick, "check our kernels with the quick stages (1-2) only");
   cmd->add_flag("--no-compile", a->no_compile, "do not measure torch.compile");
   cmd->add_option("--json", a->json, "write every number (all backends, baselines, ceiling, device) to FILE");
+  cmd->add_flag("--resume", a->resume, "go on with the stopped run whose --json FILE this is: keep its baselines and finished kernels");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
       ->capture_default_str();
   cmd->add_option("--max-speedup", a->max_speedup, "flag and re-measure a speed-up over PyTorch above this")
@@ -53,6 +56,19 @@ Runner add_suite_command(CLI::App& app) {
     r.case_timeout = std::chrono::seconds(a->case_timeout_s);
     r.max_speedup = a->max_speedup;
     const auto plan = value_or_throw(suite::make_plan(r, backends::cuda_available()));
+    std::optional<suite::Resumed> resumed;
+    if (a->resume) {
+      if (a->json.empty()) throw Fatal({"--resume needs --json FILE: the document of the run to go on with"});
+      if (std::filesystem::exists(a->json)) {
+        nlohmann::json earlier;
+        try {
+          earlier = nlohmann::json::parse(value_or_throw(util::read_file(a->json), "reading " + a->json));
+        } catch (const nlohmann::json::exception& e) {
+          throw Fatal({fmt::format("--resume: {} is not JSON: {}", a->json, e.what())});
+        }
+        resumed = value_or_throw(suite::resume_from(plan, earlier), "--resume " + a->json);
+      }
+    }
     auto print = [](const std::string& line) {
       fmt::print(stderr, "{}\n", line);
       std::fflush(stderr);
@@ -71,7 +87,8 @@ Runner add_suite_command(CLI::App& app) {
         told = true;
       }
     };
-    const auto doc = value_or_throw(suite::run_suite(plan, print, partial));
+    if (a->resume && !resumed) print(fmt::format("--resume: {} does not exist yet; starting from the beginning", a->json));
+    const auto doc = value_or_throw(suite::run_suite(plan, print, partial, resumed ? &*resumed : nullptr));
     if (!a->json.empty()) {
       value_or_throw(write_json(doc), "writing " + a->json);
       print("written to " + a->json);

@@ -145,10 +145,23 @@ json kernel_json(const KernelRun& run) {
           {"status", run.status},       {"message", run.message},
           {"compile_seconds", report.value("compile_seconds", 0.0)},
           {"bench_seconds", report.value("bench_seconds", 0.0)},
-          {"stages", stages},           {"ceiling_cpp", report.value("ceiling", json::object())}};
+          {"stages", stages},           {"ceiling_cpp", report.value("ceiling", json::object())},
+          {"file_hash", run.file_hash}, {"report", report}};  // what --resume checks and rebuilds the run from
 }
 
 }  // namespace
+
+json plan_settings(const Plan& plan) {
+  json configs = json::object();
+  for (const auto& [type, shapes] : plan.configs) {
+    for (const auto& shape : shapes) configs[type].push_back({{"label", shape.label}, {"dims", shape.dims}});
+  }
+  return {{"types", plan.types},       {"dtypes", plan.dtypes},
+          {"backends", plan.backends}, {"configs", configs},
+          {"knobs", plan.request.knobs}, {"quick", plan.request.quick},
+          {"compile", plan.request.compile}, {"kernels_dir", plan.request.kernels_dir.string()},
+          {"gpu", plan.gpu}};
+}
 
 std::string metric_for(const std::string& type) {
   return type == "matmul" || type == "flash_attention" || type == "fused_mlp" ? "TFLOP/s" : "GB/s";
@@ -166,12 +179,12 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
   doc["device"] = device;
   doc["torch"] = baselines.value("torch", "");
   doc["python"] = baselines.value("python", "");
-  doc["settings"] = {{"types", plan.types},     {"dtypes", plan.dtypes},     {"backends", plan.backends},
-                     {"quick", plan.request.quick}, {"compile", plan.request.compile},
-                     {"compile_mode", baselines.value("compile_mode", json())},
-                     {"kernels_dir", plan.request.kernels_dir.string()}, {"timer", baselines.value("timer", json())}};
+  doc["settings"] = plan_settings(plan);
+  doc["settings"]["compile_mode"] = baselines.value("compile_mode", json());
+  doc["settings"]["timer"] = baselines.value("timer", json());
   doc["ceiling"] = baselines.value("ceiling", json::object());
   if (baselines.contains("died")) doc["baselines_died"] = baselines["died"];
+  doc["baselines"] = baselines;  // the child's result as it came: what --resume reuses
   doc["kernels"] = json::array();
   for (const auto& run : ours) doc["kernels"].push_back(kernel_json(run));
 

@@ -2,6 +2,7 @@
 
 #include "backends/candidate.hpp"
 #include "harness/bench.hpp"
+#include "util/fs.hpp"
 
 namespace ak::suite {
 namespace {
@@ -44,7 +45,7 @@ nlohmann::json KernelRun::timing(const std::string& label, const std::string& dt
 }
 
 KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function<void(const std::string&)>& print) {
-  KernelRun run{job, "error", "", {}, nlohmann::json::object()};
+  KernelRun run{job, "error", "", {}, nlohmann::json::object(), ""};
   const auto who = job.type + " " + job.backend;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(job.path, ec)) {
@@ -62,6 +63,7 @@ KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function
     return run;
   }
   run.knobs = candidate->knob_values;
+  if (const auto text = util::read_file(job.path)) run.file_hash = util::content_hash(*text);
   harness::BenchRequest req;
   req.kernel_path = job.path.string();
   req.backend = job.backend;

@@ -8,14 +8,17 @@
 #include <string>
 
 #include "suite/plan.hpp"
+#include "suite/resume.hpp"
 
 namespace ak::suite {
 
 /// Run a checked plan; `print` gets progress lines. The result is the merged document (suite/merge.hpp).
 /// `partial` (when set) gets the document so far after the baselines and after each of our kernels but
 /// the last, its not-yet-run kernels listed under "pending": what an interrupted run keeps.
-/// An Error means the baselines could not run at all (no Python, no torch).
+/// `resumed` (when set): the baselines and kernels an earlier, stopped run of this plan finished, which are
+/// not run again (suite/resume.hpp). An Error means the baselines could not run at all (no Python, no torch).
 Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(const std::string&)>& print,
-                                   const std::function<void(const nlohmann::json&)>& partial = {});
+                                   const std::function<void(const nlohmann::json&)>& partial = {},
+                                   const Resumed* resumed = nullptr);
 
 }  // namespace ak::suite

@@ -176,7 +176,7 @@ TEST(SuiteCli, ABrokenOrMissingKernelIsAFailedRowAndTheOthersStillRun) {
   EXPECT_EQ(doc["summary"]["overall"]["ours_ok"], 1);
 }
 
-TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinished) {
+TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinishedAndResumeGoesOn) {
   const auto dir = fresh_dir("stopped");
   const auto kernels = dir / "kernels";
   fs::create_directories(kernels / "softmax");
@@ -201,6 +201,30 @@ TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinished) {
   EXPECT_GT(doc["rows"][1]["eager"]["us"].get<double>(), 0);
   // The worker that ran the hanging kernel (its own process group) died with autokernel.
   EXPECT_EQ(processes_mentioning(kernels.string(), std::chrono::seconds(5)), 0);
+
+  // --resume with other settings is refused, before anything runs.
+  auto other = argv;
+  other[5] = "bf16";  // --dtypes f16 before
+  other.push_back("--resume");
+  const auto refused = util::run_command(other, std::chrono::seconds(60));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->exit_code, 2) << refused->output;
+  EXPECT_NE(refused->output.find("its dtypes is [\"f16\"]"), std::string::npos) << refused->output;
+  // The hang fixed, --resume keeps the baselines and softmax's result and runs only rmsnorm.
+  fs::copy_file(test::starter("rmsnorm", "cpu.cpp"), kernels / "rmsnorm" / "cpu.cpp", fs::copy_options::overwrite_existing);
+  argv.push_back("--resume");
+  const auto resumed = util::run_command(argv, std::chrono::seconds(300));
+  ASSERT_TRUE(resumed.has_value());
+  ASSERT_EQ(resumed->exit_code, 0) << resumed->output;
+  EXPECT_NE(resumed->output.find("baselines: kept from the earlier run"), std::string::npos) << resumed->output;
+  EXPECT_NE(resumed->output.find("softmax cpu: kept from the earlier run (passed)"), std::string::npos) << resumed->output;
+  EXPECT_NE(resumed->output.find("rmsnorm cpu: stage 1"), std::string::npos) << resumed->output;
+  const auto done = read_json(out);
+  EXPECT_FALSE(done.contains("pending")) << done.dump(1);
+  EXPECT_EQ(done["rows"][0]["ours"]["us"], doc["rows"][0]["ours"]["us"]);  // softmax's, not measured again
+  EXPECT_EQ(done["rows"][0]["eager"]["us"], doc["rows"][0]["eager"]["us"]);
+  ASSERT_TRUE(done["rows"][1]["ours"].is_object()) << done["rows"][1].dump(1);
+  EXPECT_EQ(done["rows"][1]["backends"]["cpu"]["status"], "passed");
 }
 
 TEST(SuiteCli, AKnobReachesTheBuildAndQuickRunsTheQuickStages) {

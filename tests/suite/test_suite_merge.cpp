@@ -5,8 +5,10 @@
 #include <cmath>
 
 #include "suite/merge.hpp"
+#include "suite/resume.hpp"
 #include "suite/table.hpp"
 #include "test_support.hpp"
+#include "util/fs.hpp"
 
 namespace ak {
 namespace {
@@ -27,7 +29,9 @@ suite::Plan plan_for(const std::string& configs, std::vector<std::string> backen
 suite::KernelRun passed(const suite::Plan& plan, const std::string& type, const std::string& backend,
                         std::vector<json> timings) {
   for (const auto& job : plan.jobs) {
-    if (job.type == type && job.backend == backend) return {job, "passed", "", {}, {{"timings", timings}}};
+    if (job.type == type && job.backend == backend) {
+      return {job, "passed", "", {}, {{"timings", timings}}, util::content_hash(*util::read_file(job.path))};
+    }
   }
   throw std::runtime_error("no such job");
 }
@@ -95,6 +99,49 @@ TEST(SuiteMerge, KernelsNotYetRunArePendingAndTheFinishedOnesKeepTheirRows) {
   EXPECT_EQ(done["rows"][1]["ours"]["backend"], "cpu");
 }
 
+TEST(SuiteResume, AStoppedRunsDocumentGivesBackItsBaselinesAndFinishedKernels) {
+  const auto plan = plan_for("softmax:64x128,rmsnorm:32x256", {"cpu", "triton"});
+  const auto base = baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
+  const std::vector<suite::KernelRun> finished = {passed(plan, "softmax", "cpu", {timing("64x128", 15)}),
+                                                  passed(plan, "softmax", "triton", {timing("64x128", 12)})};
+  const auto doc = json::parse(suite::merge(plan, finished, base).dump());  // as read back from the file
+  const auto r = suite::resume_from(plan, doc);
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_EQ(r->baselines, base);
+  ASSERT_EQ(r->ours.size(), 2u);
+  EXPECT_EQ(r->ours[1].job.backend, "triton");
+  EXPECT_EQ(r->ours[1].report, finished[1].report);
+  // Merged again, the rows are the same: nothing measured is lost on the way through the file.
+  EXPECT_EQ(suite::merge(plan, r->ours, r->baselines)["rows"], doc["rows"]);
+}
+
+TEST(SuiteResume, AChangedKernelFileOrUnfinishedBaselinesRunAgain) {
+  const auto plan = plan_for("softmax:64x128", {"cpu", "triton"});
+  auto cpu = passed(plan, "softmax", "cpu", {timing("64x128", 15)});
+  cpu.file_hash = "0123456789abcdef";  // the file was different when it ran
+  auto died = baselines({measured("softmax", "64x128", {{"us", 30.0}})});
+  died["done"] = false;
+  died["died"] = "killed by signal 9";
+  const auto r = suite::resume_from(plan, suite::merge(plan, {cpu, passed(plan, "softmax", "triton", {})}, died));
+  ASSERT_TRUE(r.has_value()) << r.error().message;
+  EXPECT_TRUE(r->baselines.is_null());
+  ASSERT_EQ(r->ours.size(), 1u);
+  EXPECT_EQ(r->ours[0].job.backend, "triton");
+}
+
+TEST(SuiteResume, ADocumentOfAnotherPlanOrNoSuiteDocumentIsRefused) {
+  const auto plan = plan_for("softmax:64x128", {"cpu"});
+  const auto doc = suite::merge(plan, {}, baselines({}));
+  const auto other = suite::resume_from(plan_for("softmax:64x256", {"cpu"}), doc);
+  ASSERT_FALSE(other.has_value());
+  EXPECT_NE(other.error().message.find("its configs is"), std::string::npos) << other.error().message;
+  EXPECT_NE(other.error().hint.find("--configs"), std::string::npos);
+  EXPECT_FALSE(suite::resume_from(plan_for("softmax:64x128", {"triton"}), doc).has_value());
+  const auto junk = suite::resume_from(plan, json{{"rows", json::array()}});
+  ASSERT_FALSE(junk.has_value());
+  EXPECT_NE(junk.error().message.find("not a document"), std::string::npos);
+}
+
 TEST(SuiteMerge, ComputeTypesAreQuotedAgainstTheirLibraryOrEager) {
   const auto plan = plan_for("matmul:64x64x64,flash_attention:1x2x64x32x1,fused_mlp:16x32x64", {"cpu"});
   const std::vector<suite::KernelRun> runs = {passed(plan, "matmul", "cpu", {timing("64x64x64", 50)}),
@@ -127,8 +174,8 @@ TEST(SuiteMerge, AFailedOrUnconfirmedBackendIsNeverOursAndIsNamed) {
   const std::vector<suite::KernelRun> runs = {
       passed(plan, "softmax", "cpu", {timing("64x128", 40)}),
       passed(plan, "softmax", "triton", {fast_but_unconfirmed}),
-      {plan.jobs[2], "incorrect", "incorrect at stage 1 (tiny f16): out of tolerance", {}, {}},
-      {plan.jobs[3], "missing", "no kernel file x", {}, {}}};
+      {plan.jobs[2], "incorrect", "incorrect at stage 1 (tiny f16): out of tolerance", {}, {}, ""},
+      {plan.jobs[3], "missing", "no kernel file x", {}, {}, ""}};
   const auto doc = suite::merge(plan, runs, baselines({measured("softmax", "64x128", {{"us", 30.0}})}));
   const auto& sm = doc["rows"][0];
   EXPECT_EQ(sm["ours"]["backend"], "cpu");
