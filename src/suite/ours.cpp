@@ -63,7 +63,7 @@ KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function
     return run;
   }
   run.knobs = candidate->knob_values;
-  if (const auto text = util::read_file(job.path)) run.file_hash = util::content_hash(*text);
+  run.file_hash = util::content_hash(candidate->source);
   harness::BenchRequest req;
   req.kernel_path = job.path.string();
   req.backend = job.backend;

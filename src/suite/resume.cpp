@@ -24,8 +24,9 @@ Expected<Resumed> resume_from(const Plan& plan, const json& doc) {
   Resumed r;
   const auto& baselines = doc.value("baselines", json());
   if (baselines.is_object() && baselines.value("done", false) && !baselines.contains("died")) r.baselines = baselines;
+  const auto kernels = doc.value("kernels", json::array());  // one copy, not one per job
   for (const auto& job : plan.jobs) {
-    for (const auto& k : doc.value("kernels", json::array())) {
+    for (const auto& k : kernels) {
       if (k.value("type", "") != job.type || k.value("backend", "") != job.backend || !k.contains("report")) continue;
       // A file changed since (the user fixed it, or tuned it): its result is stale, so it runs again.
       const auto text = util::read_file(job.path);
