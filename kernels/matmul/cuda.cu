@@ -1,27 +1,37 @@
 // @autokernel type=matmul
 // C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation for every dtype.
-// bf16/f16: tensor-core GEMM on mma.sync.m16n8k16 (any sm_80+ GPU; on H100 it is the portable
-// path short of wgmma). A block computes a BM x BN tile of C with WARPS_M x WARPS_N warps, each
-// owning a (BM/WARPS_M) x (BN/WARPS_N) tile of f32 accumulators. BK-deep slices of A and B stream
-// through a STAGES-deep shared-memory ring filled by 16-byte cp.async copies (zero fill past the
-// M/N/K edges through the src-size operand), so the loads of later slices overlap the MMAs of this
-// one. Shared tiles are XOR-swizzled in 16-byte chunks so ldmatrix (.trans for B, which is stored
-// K-major) reads them without bank conflicts. Blocks are ordered in groups of GROUP_M tile rows so
-// that blocks running together share A rows and B columns in L2. The epilogue rounds C into shared
-// memory and writes it back in coalesced 16-byte stores.
-// The 16-byte path needs N and K multiples of 8 and 16-byte aligned pointers; other calls, and f32,
-// take a plain shared-memory tiled SIMT kernel (correct, not fast).
+// bf16/f16 on Hopper (compute capability 9.x): TMA copies and wgmma in a warp-specialised kernel,
+// its tile set by the H_* knobs (see "Hopper kernel" below); the epilogue stores C through TMA too.
+// bf16/f16 on other sm_80+ GPUs: tensor-core GEMM on mma.sync.m16n8k16. A block computes a BM x BN
+// tile of C with WARPS_M x WARPS_N warps, each owning a (BM/WARPS_M) x (BN/WARPS_N) tile of f32
+// accumulators. BK-deep slices of A and B stream through a STAGES-deep shared-memory ring filled by
+// 16-byte cp.async copies (zero fill past the M/N/K edges through the src-size operand), so the loads
+// of later slices overlap the MMAs of this one. Shared tiles are XOR-swizzled in 16-byte chunks so
+// ldmatrix (.trans for B, which is stored K-major) reads them without bank conflicts. The epilogue
+// rounds C into shared memory and writes it back in coalesced 16-byte stores.
+// Both tensor-core kernels order blocks in groups of GROUP_M tile rows, so that blocks running
+// together share A rows and B columns in L2, and need N and K multiples of 8 and 16-byte aligned
+// pointers; other calls, and f32, take a plain shared-memory tiled SIMT kernel (correct, not fast).
 // @knob BM=128 {64,128,256} rows of C per block
 // @knob BN=128 {64,128,256} columns of C per block
 // @knob BK=32 {32,64} depth of one shared-memory K slice
 // @knob WARPS_M=2 {1,2,4} warps along M; over 64x64 accumulators per warp or 32K per block (spills) do not compile
 // @knob WARPS_N=2 {1,2,4} warps along N
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
-// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order
+// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order (both tensor-core kernels)
+// @knob H_BN=256 {128,256} Hopper: columns of C per block (the wgmma N)
+// @knob H_MI=1 {1,2} Hopper: 64-row wgmma tiles per consumer warpgroup; 2 with H_BN=256 does not compile (spills)
+// @knob H_CONSUMERS=2 {1,2} Hopper: consumer warpgroups per block; rows per block = 64 * H_MI * H_CONSUMERS
+// @knob H_STAGES=4 {2,3,4,5,6} Hopper: depth of the TMA ring; a ring over the device's shared memory fails the call
+#include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
+#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+
+#include <atomic>
+#include <type_traits>
 
 #include "autokernel/kernel_abi.h"
 
@@ -45,6 +55,18 @@
 #endif
 #ifndef GROUP_M
 #define GROUP_M 8
+#endif
+#ifndef H_BN
+#define H_BN 256
+#endif
+#ifndef H_MI
+#define H_MI 1
+#endif
+#ifndef H_CONSUMERS
+#define H_CONSUMERS 2
+#endif
+#ifndef H_STAGES
+#define H_STAGES 4
 #endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -264,6 +286,332 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// ---- Hopper kernel: TMA + wgmma, warp-specialised ------------------------------------------
+// One producer warpgroup (one thread issues the TMA copies) and H_CONSUMERS consumer warpgroups,
+// each owning H_MI x 64 rows of the block's tile and all H_BN of its columns. K slices of 64 stream
+// through an H_STAGES ring: "full" barriers count the TMA bytes in, "empty" barriers count the
+// consumers out. A is K-major (a 128-byte row of 64 K values per tile row); B [K,N] is N-major, so
+// it lands as H_BN/64 panels of 64 columns x 64 K rows, each 128-byte swizzled by the TMA and read
+// by wgmma with imm-trans-b. Compiled only for sm_90a; the host takes this path on compute
+// capability 9.x, where the backend always builds sm_90a (on a plain sm_90 build it traps).
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AK_HOPPER_DEVICE 1
+#endif
+
+namespace hopper {
+constexpr int kBK = 64;                                 // one 128-byte swizzle row of 16-bit values
+constexpr int kBM = 64 * H_MI * H_CONSUMERS, kBN = H_BN;
+constexpr int kThreads = 128 * (1 + H_CONSUMERS);
+constexpr int kAcc = H_BN / 2;                          // f32 accumulators per thread per m64 tile
+constexpr int kABytes = kBM * kBK * 2, kBPanelBytes = kBK * 64 * 2, kBBytes = kBN / 64 * kBPanelBytes;
+constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + 2 * H_STAGES * 8;
+static_assert(H_BN == 128 || H_BN == 256, "H_BN must be 128 or 256");
+static_assert(H_MI == 1 || H_MI == 2, "H_MI must be 1 or 2");
+static_assert(H_CONSUMERS == 1 || H_CONSUMERS == 2, "H_CONSUMERS must be 1 or 2");
+static_assert(H_MI * kAcc <= 128, "over 128 accumulators per thread (H_MI=2 with H_BN=256): they would spill");
+static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
+static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
+static_assert(kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
+
+// Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
+// 128-byte swizzle (layout type 1 in bits 62-63). Tiles start 1024-byte aligned (base offset 0).
+__device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((saddr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 |
+         (uint64_t)((sbo >> 4) & 0x3FFF) << 32 | 1ull << 62;
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+// 2-D tile copy global -> shared; completion is counted in bytes on `bar`. Out-of-range parts are zeros.
+__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1)
+      : "memory");
+}
+// 2-D tile copy shared -> global, clipped at the tensor's edges.
+__device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, int c0, int c1) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(src), "r"(c0), "r"(c1)
+               : "memory");
+}
+// Two f32 rounded to T, one 32-bit shared-memory store.
+template <typename T>
+__device__ __forceinline__ void st_shared_pair(uint32_t addr, float lo, float hi) {
+  uint32_t v;
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+    v = *reinterpret_cast<uint32_t*>(&p);
+  } else {
+    __half2 p = __floats2half2_rn(lo, hi);
+    v = *reinterpret_cast<uint32_t*>(&p);
+  }
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+template <int R>
+__device__ __forceinline__ void fence_regs(float (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t da, uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+}
+// d (+)= A[64x16] * B[16x128]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t da, uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(1));
+}
+
+template <typename T>
+__device__ __forceinline__ void wgmma_tile(float (&d)[kAcc], uint64_t da, uint64_t db) {
+  if constexpr (kBN == 256) wgmma_n256<T>(d, da, db);
+  else wgmma_n128<T>(d, da, db);
+}
+
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
+         const __grid_constant__ CUtensorMap map_c, int M, int N, int K) {
+#ifdef AK_HOPPER_DEVICE
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;  // swizzled tiles want 1024-byte alignment
+  auto a_tile = [&](int s) { return base + s * kStageBytes; };
+  auto b_tile = [&](int s) { return base + s * kStageBytes + kABytes; };
+  const uint32_t full0 = base + H_STAGES * kStageBytes, empty0 = full0 + H_STAGES * 8;
+
+  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN;
+  const int pid = blockIdx.x, per_group = GROUP_M * tiles_n;
+  const int first_m = (pid / per_group) * GROUP_M;
+  const int group_rows = min(tiles_m - first_m, GROUP_M);
+  const int m0 = (first_m + (pid % per_group) % group_rows) * kBM;
+  const int n0 = ((pid % per_group) / group_rows) * kBN;
+  const int KT = (K + kBK - 1) / kBK;
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < H_STAGES; ++s) mbar_init(full0 + 8 * s, 1), mbar_init(empty0 + 8 * s, H_CONSUMERS);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {  // producer
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) {
+      for (int kt = 0; kt < KT; ++kt) {
+        const int s = kt % H_STAGES;
+        mbar_wait(empty0 + 8 * s, ((kt / H_STAGES) & 1) ^ 1);  // the first round passes at once
+        mbar_expect_tx(full0 + 8 * s, kStageBytes);
+        tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, m0);
+#pragma unroll
+        for (int p = 0; p < kBN / 64; ++p) tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+      }
+    }
+    return;
+  }
+
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int c = wg - 1;  // consumer index: rows c*H_MI*64 .. of the tile
+  float acc[H_MI][kAcc];
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+    for (int j = 0; j < kAcc; ++j) acc[i][j] = 0.0f;
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
+
+  for (int kt = 0; kt < KT; ++kt) {
+    const int s = kt % H_STAGES;
+    mbar_wait(full0 + 8 * s, (kt / H_STAGES) & 1);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kBK / 16; ++kk) {
+      // B: the k16 step is 16 rows (2048 bytes) down every panel; panels kBPanelBytes apart (LBO),
+      // 8-row groups 1024 bytes apart (SBO).
+      const uint64_t db = desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
+#pragma unroll
+      for (int i = 0; i < H_MI; ++i) {
+        // A: 64 rows of 128 bytes from row (c*H_MI + i)*64; the k16 step is 32 bytes along the
+        // swizzled row; 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
+        const uint64_t da = desc(a_tile(s) + (c * H_MI + i) * 64 * 128 + kk * 32, 16, 1024);
+        wgmma_tile<T>(acc[i], da, db);
+      }
+    }
+    wgmma_commit();
+    // Keep this slice's MMAs in flight; the previous slice's are done, so its slot goes back.
+    wgmma_wait<1>();
+    if (kt > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty0 + 8 * ((kt - 1) % H_STAGES));
+  }
+  wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
+
+  // Epilogue: round the tile into shared memory and store it with TMA (which clips at the M/N edges).
+  // Once every consumer's MMAs are done, every slice has landed and been read: the ring is free.
+  // The tile is kept as 64-column panels of 64 rows x 128 bytes, 128-byte swizzled like the TMA box,
+  // so a warp's 8 rows of one 16-byte column chunk fall in 8 different bank groups.
+  // Accumulator layout of m64nN: warp w of the warpgroup holds rows 16w..16w+15; register 4j+{0,1}
+  // is (row lane/4, cols 8j + 2(lane%4) + {0,1}), 4j+{2,3} the same 8 rows further down.
+  asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
+  const int t = threadIdx.x % 128, w = t / 32, lane = t % 32;
+  const uint32_t c_tile = base + c * H_MI * (kBN / 64) * 8192;  // this warpgroup's panels
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+    for (int j = 0; j < kBN / 8; ++j) {
+      const uint32_t panel = c_tile + (i * (kBN / 64) + j / 8) * 8192;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = 16 * w + lane / 4 + 8 * h;
+        const uint32_t addr = panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
+        st_shared_pair<T>(addr, acc[i][4 * j + 2 * h], acc[i][4 * j + 2 * h + 1]);
+      }
+    }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
+  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
+  if (t == 0) {
+#pragma unroll
+    for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+      for (int p = 0; p < kBN / 64; ++p)
+        tma_store(&map_c, c_tile + (i * (kBN / 64) + p) * 8192, n0 + 64 * p, m0 + (c * H_MI + i) * 64);
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // shared memory stays until read
+  }
+#else
+  __trap();  // not an sm_90a build: the host should not have chosen this path
+#endif
+}
+}  // namespace hopper
+
 // ---- SIMT fallback (f32; unaligned pointers; N or K not a multiple of 8) -----------------------
 // A 64x64 tile per block, 16-deep K slices staged in shared memory as f32 (zero past the edges),
 // each of 256 threads owning a 4x4 micro-tile spaced 16 rows / 16 columns apart.
@@ -333,6 +681,61 @@ static int launch_simt(const T* A, const T* B, T* C, int64_t M, int64_t N, int64
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+// The driver's tensor-map encoder, looked up once through the runtime.
+static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+      p = nullptr;
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+  }();
+  return fn;
+}
+
+// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled.
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows) {
+  const auto encode = tensor_map_encoder();
+  if (!encode) return false;
+  cuuint64_t dims[2] = {cols, rows};
+  cuuint64_t strides[1] = {cols * 2};
+  cuuint32_t box[2] = {64, box_rows};
+  cuuint32_t elem_strides[2] = {1, 1};
+  return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(ptr),
+                dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Raises a kernel's dynamic shared-memory limit once per device (a driver call costs host time on every launch).
+template <typename T, typename Kernel>
+static bool opted_in(Kernel kernel, int bytes) {
+  static std::atomic<uint64_t> done{0};  // bit d: device d is set
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  const uint64_t bit = dev < 64 ? 1ull << dev : 0;
+  if (bit && (done.load() & bit)) return true;
+  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) != cudaSuccess) return false;
+  done.fetch_or(bit);
+  return true;
+}
+
+template <typename T>
+static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int optin, cudaStream_t stream) {
+  using hopper::kBM, hopper::kBN, hopper::kBK;
+  constexpr int kSmem = hopper::kSmemBytes;
+  const int64_t blocks = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  if (blocks > INT32_MAX || kSmem > optin) return 1;
+  CUtensorMap map_a, map_b, map_c;
+  const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+  if (!make_map(&map_a, A, bf16, M, K, kBM) || !make_map(&map_b, B, bf16, K, N, kBK) ||
+      !make_map(&map_c, C, bf16, M, N, 64))
+    return 1;
+  if (!opted_in<T>(hopper::gemm<T>, kSmem)) return 1;
+  hopper::gemm<T><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M, (int)N, (int)K);
+  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
 template <typename T>
 static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K) {
   const T* A = static_cast<const T*>(call->inputs[0].data);
@@ -341,12 +744,14 @@ static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K) {
   cudaStream_t stream = (cudaStream_t)call->stream;
   if (N % 8 != 0 || K % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
     return launch_simt(A, B, C, M, N, K, stream);
+  int dev = 0, optin = 0, major = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+    return 1;
+  if (major == 9 && K > 0) return launch_hopper(A, B, C, M, N, K, optin, stream);
   const int64_t blocks = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   if (blocks > INT32_MAX) return 1;
-  int dev = 0, optin = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
-    return 1;
   if (kSmemBytes > optin) return 1;  // this ring does not fit the device
   if (kSmemBytes > 48 * 1024 &&
       cudaFuncSetAttribute(mma_gemm<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes) != cudaSuccess)
