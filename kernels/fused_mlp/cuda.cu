@@ -7,7 +7,9 @@
 //      and shared memory per block as step 2) and the silu * mul is fused into the epilogue. h is
 //      rounded to the input dtype, as eager PyTorch does;
 //   2. y = h Wd^T, a BM x BN tile per block.
-// Each GEMM: mma.sync.m16n8k16 (any sm_80+ GPU) on WARPS_M x WARPS_N warps; BK-deep slices stream
+// On Hopper (compute capability 9.x) each GEMM is a TMA + wgmma kernel with a TMA-store epilogue,
+// its tile set by the H_* knobs (see "Hopper kernel" below). On other sm_80+ GPUs, each GEMM is
+// mma.sync.m16n8k16 (any sm_80+ GPU) on WARPS_M x WARPS_N warps; BK-deep slices stream
 // through a STAGES-deep shared-memory ring of 16-byte cp.async copies (zero fill past the edges);
 // the shared tiles are XOR-swizzled so ldmatrix is bank-conflict free; blocks run in groups of
 // GROUP_M tile rows for L2 reuse; the epilogue stages the tile in shared memory for 16-byte stores.
@@ -21,11 +23,20 @@
 // @knob WARPS_M=2 {1,2,4} warps along M; over 64x64 accumulators per warp or 32K per block (spills) do not compile
 // @knob WARPS_N=2 {1,2,4} warps along N; BN/2 must split into 16-column warp tiles (BN=64 with 4 does not compile)
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
-// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order
+// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order (both tensor-core kernels)
+// @knob H_BN=256 {128,256} Hopper: weight rows per block (the gate/up GEMM: H_BN/2 of Wg and of Wu)
+// @knob H_MI=1 {1,2} Hopper: 64-row wgmma tiles per consumer warpgroup; 2 with H_BN=256 does not compile (spills)
+// @knob H_CONSUMERS=2 {1,2} Hopper: consumer warpgroups per block; rows per block = 64 * H_MI * H_CONSUMERS
+// @knob H_STAGES=4 {2,3,4,5,6} Hopper: depth of the TMA ring; a ring over the device's shared memory fails the call
+#include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
+#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+
+#include <atomic>
+#include <type_traits>
 
 #include "autokernel/kernel_abi.h"
 
@@ -49,6 +60,18 @@
 #endif
 #ifndef GROUP_M
 #define GROUP_M 8
+#endif
+#ifndef H_BN
+#define H_BN 256
+#endif
+#ifndef H_MI
+#define H_MI 1
+#endif
+#ifndef H_CONSUMERS
+#define H_CONSUMERS 2
+#endif
+#ifndef H_STAGES
+#define H_STAGES 4
 #endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -282,6 +305,378 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// ---- Hopper kernel: TMA + wgmma, warp-specialised ------------------------------------------
+// The matmul starter's Hopper kernel for "NT" operands: one producer warpgroup (one thread issues
+// the TMA copies) and H_CONSUMERS consumer warpgroups, each owning H_MI x 64 rows of the block's
+// tile. K slices of 64 stream through an H_STAGES ring: "full" barriers count the TMA bytes in,
+// "empty" barriers count the consumers out. The activations and the H_BN weight rows are both
+// K-major (128-byte rows of 64 K values), 128-byte swizzled by the TMA. Compiled only for sm_90a;
+// the host takes this path on compute capability 9.x, where the backend always builds sm_90a (on a
+// plain sm_90 build it traps).
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AK_HOPPER_DEVICE 1
+#endif
+
+namespace hopper {
+constexpr int kBK = 64;                                 // one 128-byte swizzle row of 16-bit values
+constexpr int kBM = 64 * H_MI * H_CONSUMERS, kBN = H_BN;
+constexpr int kThreads = 128 * (1 + H_CONSUMERS);
+constexpr int kAcc = H_BN / 2;                          // f32 accumulators per thread per m64 tile
+constexpr int kABytes = kBM * kBK * 2, kBBytes = kBN * kBK * 2;
+constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + 2 * H_STAGES * 8;
+static_assert(H_BN == 128 || H_BN == 256, "H_BN must be 128 or 256");
+static_assert(H_MI == 1 || H_MI == 2, "H_MI must be 1 or 2");
+static_assert(H_CONSUMERS == 1 || H_CONSUMERS == 2, "H_CONSUMERS must be 1 or 2");
+static_assert(H_MI * kAcc <= 128, "over 128 accumulators per thread (H_MI=2 with H_BN=256): they would spill");
+static_assert(kBM <= 256, "a TMA box is at most 256 rows");
+static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
+static_assert(kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
+
+// Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
+// 128-byte swizzle (layout type 1 in bits 62-63). Tiles start 1024-byte aligned (base offset 0).
+__device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((saddr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 |
+         (uint64_t)((sbo >> 4) & 0x3FFF) << 32 | 1ull << 62;
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+// 2-D tile copy global -> shared; completion is counted in bytes on `bar`. Out-of-range parts are zeros.
+__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4}], [%2];\n" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1)
+      : "memory");
+}
+// 2-D tile copy shared -> global, clipped at the tensor's edges.
+__device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, int c0, int c1) {
+  asm volatile("cp.async.bulk.tensor.2d.global.shared::cta.bulk_group [%0, {%2, %3}], [%1];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(src), "r"(c0), "r"(c1)
+               : "memory");
+}
+// Two f32 rounded to T, one 32-bit shared-memory store.
+template <typename T>
+__device__ __forceinline__ void st_shared_pair(uint32_t addr, float lo, float hi) {
+  uint32_t v;
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) {
+    __nv_bfloat162 p = __floats2bfloat162_rn(lo, hi);
+    v = *reinterpret_cast<uint32_t*>(&p);
+  } else {
+    __half2 p = __floats2half2_rn(lo, hi);
+    v = *reinterpret_cast<uint32_t*>(&p);
+  }
+  asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+template <int R>
+__device__ __forceinline__ void fence_regs(float (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+
+// d (+)= A[64x16] * B[16x256]; A and B K-major, 128B-swizzled in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t da, uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.bf16.bf16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k16.f32.f16.f16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"
+        "}, %128, %129, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(da), "l"(db), "r"(1));
+}
+// d (+)= A[64x16] * B[16x128]; A and B K-major, 128B-swizzled in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t da, uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(1));
+}
+// d (+)= A[64x16] * B[16x64]; A and B K-major, 128B-swizzled in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_n64(float (&d)[32], uint64_t da, uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, %32, %33, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{" 
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, %32, %33, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(1));
+}
+
+template <typename T, int N>
+__device__ __forceinline__ void wgmma_tile(float (&d)[N / 2], uint64_t da, uint64_t db) {
+  if constexpr (N == 256) wgmma_n256<T>(d, da, db);
+  else if constexpr (N == 128) wgmma_n128<T>(d, da, db);
+  else wgmma_n64<T>(d, da, db);
+}
+
+__device__ __forceinline__ float silu(float v) { return v / (1.0f + __expf(-v)); }
+
+// C[M,N] = A[M,K] W^T with W [N,K] (kGated: h = silu(A Wg^T) * (A Wu^T), Wg and Wu each giving
+// half of the block's H_BN weight rows, so both GEMMs stage the same bytes per slice).
+template <typename T, bool kGated>
+__global__ void __launch_bounds__(kThreads, 1)
+    gemm_nt(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_w0,
+            const __grid_constant__ CUtensorMap map_w1, const __grid_constant__ CUtensorMap map_c, int M, int N,
+            int K) {
+#ifdef AK_HOPPER_DEVICE
+  constexpr int kNB = kGated ? 2 : 1, kBNop = kBN / kNB;  // weight operands; rows (= columns of C) of each
+  constexpr int kAccOp = kBNop / 2;
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;  // swizzled tiles want 1024-byte alignment
+  auto a_tile = [&](int s) { return base + s * kStageBytes; };
+  auto w_tile = [&](int s, int b) { return base + s * kStageBytes + kABytes + b * kBNop * 128; };
+  const uint32_t full0 = base + H_STAGES * kStageBytes, empty0 = full0 + H_STAGES * 8;
+
+  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBNop - 1) / kBNop;
+  const int pid = blockIdx.x, per_group = GROUP_M * tiles_n;
+  const int first_m = (pid / per_group) * GROUP_M;
+  const int group_rows = min(tiles_m - first_m, GROUP_M);
+  const int m0 = (first_m + (pid % per_group) % group_rows) * kBM;
+  const int n0 = ((pid % per_group) / group_rows) * kBNop;
+  const int KT = (K + kBK - 1) / kBK;
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < H_STAGES; ++s) mbar_init(full0 + 8 * s, 1), mbar_init(empty0 + 8 * s, H_CONSUMERS);
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {  // producer
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) {
+      for (int kt = 0; kt < KT; ++kt) {
+        const int s = kt % H_STAGES;
+        mbar_wait(empty0 + 8 * s, ((kt / H_STAGES) & 1) ^ 1);  // the first round passes at once
+        mbar_expect_tx(full0 + 8 * s, kStageBytes);
+        tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, m0);
+        tma_load(w_tile(s, 0), &map_w0, full0 + 8 * s, kt * kBK, n0);
+        if constexpr (kGated) tma_load(w_tile(s, 1), &map_w1, full0 + 8 * s, kt * kBK, n0);
+      }
+    }
+    return;
+  }
+
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int c = wg - 1;  // consumer index: rows c*H_MI*64 .. of the tile
+  float acc[H_MI][kNB][kAccOp];
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+    for (int b = 0; b < kNB; ++b) {
+#pragma unroll
+      for (int j = 0; j < kAccOp; ++j) acc[i][b][j] = 0.0f;
+      fence_regs(acc[i][b]);
+    }
+
+  for (int kt = 0; kt < KT; ++kt) {
+    const int s = kt % H_STAGES;
+    mbar_wait(full0 + 8 * s, (kt / H_STAGES) & 1);
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kBK / 16; ++kk) {
+#pragma unroll
+      for (int i = 0; i < H_MI; ++i) {
+        // Both operands K-major, 128-byte rows: the k16 step is 32 bytes along the swizzled row;
+        // 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
+        const uint64_t da = desc(a_tile(s) + (c * H_MI + i) * 64 * 128 + kk * 32, 16, 1024);
+#pragma unroll
+        for (int b = 0; b < kNB; ++b) wgmma_tile<T, kBNop>(acc[i][b], da, desc(w_tile(s, b) + kk * 32, 16, 1024));
+      }
+    }
+    wgmma_commit();
+    // Keep this slice's MMAs in flight; the previous slice's are done, so its slot goes back.
+    wgmma_wait<1>();
+    if (kt > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty0 + 8 * ((kt - 1) % H_STAGES));
+  }
+  wgmma_wait<0>();
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+    for (int b = 0; b < kNB; ++b) fence_regs(acc[i][b]);
+
+  // Epilogue (as the matmul starter's): round the tile into the freed ring as 64-column panels of
+  // 64 rows x 128 bytes, 128-byte swizzled like the TMA box, and store it with TMA (clipped at the
+  // edges). Accumulator layout of m64nN: warp w holds rows 16w..16w+15; register 4j+{0,1} is (row
+  // lane/4, cols 8j + 2(lane%4) + {0,1}), 4j+{2,3} the same 8 rows further down.
+  asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
+  const int t = threadIdx.x % 128, w = t / 32, lane = t % 32;
+  constexpr int kPanels = kBNop / 64;
+  const uint32_t c_tile = base + c * H_MI * kPanels * 8192;  // this warpgroup's panels
+#pragma unroll
+  for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+    for (int j = 0; j < kBNop / 8; ++j) {
+      const uint32_t panel = c_tile + (i * kPanels + j / 8) * 8192;
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = 16 * w + lane / 4 + 8 * h;
+        float lo = acc[i][0][4 * j + 2 * h], hi = acc[i][0][4 * j + 2 * h + 1];
+        if constexpr (kGated) {
+          lo = silu(lo) * acc[i][kNB - 1][4 * j + 2 * h];
+          hi = silu(hi) * acc[i][kNB - 1][4 * j + 2 * h + 1];
+        }
+        st_shared_pair<T>(panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4, lo, hi);
+      }
+    }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
+  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
+  if (t == 0) {
+#pragma unroll
+    for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+      for (int p = 0; p < kPanels; ++p)
+        tma_store(&map_c, c_tile + (i * kPanels + p) * 8192, n0 + 64 * p, m0 + (c * H_MI + i) * 64);
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // shared memory stays until read
+  }
+#else
+  __trap();  // not an sm_90a build: the host should not have chosen this path
+#endif
+}
+}  // namespace hopper
+
 // ---- SIMT fallback (f32; unaligned pointers; E or F not a multiple of 8) ---------------------
 // One shared-memory tiled GEMM ("NT"), a 64x64 tile per block, 16-deep K slices staged as f32,
 // each of 256 threads owning a 4x4 micro-tile; h is kept in f32.
@@ -399,6 +794,77 @@ static bool prepare(int optin) {
              cudaSuccess;
 }
 
+// The driver's tensor-map encoder, looked up once through the runtime.
+static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+      p = nullptr;
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+  }();
+  return fn;
+}
+
+// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled.
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows) {
+  const auto encode = tensor_map_encoder();
+  if (!encode) return false;
+  cuuint64_t dims[2] = {cols, rows};
+  cuuint64_t strides[1] = {cols * 2};
+  cuuint32_t box[2] = {64, box_rows};
+  cuuint32_t elem_strides[2] = {1, 1};
+  return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(ptr),
+                dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Raises a kernel's dynamic shared-memory limit once per device (a driver call costs host time on every launch).
+template <typename T, bool kGated>
+static bool opted_in(int bytes) {
+  static std::atomic<uint64_t> done{0};  // bit d: device d is set
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  const uint64_t bit = dev < 64 ? 1ull << dev : 0;
+  if (bit && (done.load() & bit)) return true;
+  if (cudaFuncSetAttribute(hopper::gemm_nt<T, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) !=
+      cudaSuccess)
+    return false;
+  done.fetch_or(bit);
+  return true;
+}
+
+// One Hopper GEMM: C[M,N] = A[M,K] W0^T, or with kGated silu(A W0^T) * (A W1^T).
+template <typename T, bool kGated>
+static bool launch_hopper_gemm(const T* A, const T* W0, const T* W1, T* C, int M, int N, int K, cudaStream_t stream) {
+  constexpr int kBNop = hopper::kBN / (kGated ? 2 : 1);
+  const int blocks = blocks_for(M, N, hopper::kBM, kBNop);
+  const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+  CUtensorMap map_a, map_w0, map_w1, map_c;
+  if (blocks < 0 || !opted_in<T, kGated>(hopper::kSmemBytes) || !make_map(&map_a, A, bf16, M, K, hopper::kBM) ||
+      !make_map(&map_w0, W0, bf16, N, K, kBNop) || !make_map(&map_w1, W1, bf16, N, K, kBNop) ||
+      !make_map(&map_c, C, bf16, M, N, 64))
+    return false;
+  hopper::gemm_nt<T, kGated><<<(unsigned)blocks, hopper::kThreads, hopper::kSmemBytes, stream>>>(
+      map_a, map_w0, map_w1, map_c, M, N, K);
+  return true;
+}
+
+// Hopper: the two GEMMs on TMA + wgmma (E, F > 0, multiples of 8, 16-byte aligned pointers).
+template <typename T>
+static int run_hopper(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F, int optin,
+                      cudaStream_t stream) {
+  if (hopper::kSmemBytes > optin) return 1;  // this ring does not fit the device
+  T* h = nullptr;                             // cudaMallocAsync memory is 256-byte aligned
+  if (cudaMallocAsync((void**)&h, (size_t)M * F * sizeof(T), stream) != cudaSuccess) return 1;
+  const bool ok = launch_hopper_gemm<T, true>(x, wg, wu, h, M, F, E, stream) &&
+                  launch_hopper_gemm<T, false>(h, wd, wd, y, M, E, F, stream);
+  const cudaError_t launch_err = cudaGetLastError();
+  if (cudaFreeAsync(h, stream) != cudaSuccess) return 1;
+  return ok && launch_err == cudaSuccess ? 0 : 1;
+}
+
 template <typename T>
 static int run(const ak_call* call, int M, int E, int F) {
   const T* x = static_cast<const T*>(call->inputs[0].data);
@@ -411,10 +877,12 @@ static int run(const ak_call* call, int M, int E, int F) {
       !aligned16(y))
     return run_simt(x, wg, wu, wd, y, M, E, F, stream);
 
-  int dev = 0, optin = 0;
+  int dev = 0, optin = 0, major = 0;
   if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess)
+      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
     return 1;
+  if (major == 9 && F > 0) return run_hopper(x, wg, wu, wd, y, M, E, F, optin, stream);
   if (!prepare<T, true>(optin) || !prepare<T, false>(optin)) return 1;  // the ring does not fit the device
   const int b_up = blocks_for(M, F, BM, Geo<true>::kBN), b_down = blocks_for(M, E, BM, BN);
   if (b_up < 0 || b_down < 0) return 1;
