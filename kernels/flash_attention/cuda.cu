@@ -28,16 +28,25 @@
 //    grid runs the longest query tiles first. A masked score is -inf and the max used for the
 //    exponent is 0 while a row has seen only -inf, so nothing becomes NaN (a causal row always
 //    sees key 0).
+// Hopper (compute capability 9.x, D 64 or 128, the main path's other conditions): TMA + wgmma
+// with warp specialisation instead, see "Hopper kernel" below.
 // Fallback (f32, other D, unaligned pointers, scale <= 0 or not finite, shared memory of the
 // chosen tile too large for the device): a simple online-softmax SIMT kernel, f32 throughout.
 // @knob BLOCK_M=128 {64,128} query rows per block
 // @knob BLOCK_N=64 {32,64,128} keys per K/V shared-memory tile
 // @knob NWARPS=4 {4,8} warps per block; each owns BLOCK_M/NWARPS query rows (must be a multiple of 16)
 // @knob STAGES=2 {1,2,3} K/V pipeline: 1 = FA2 K/V interleave (one buffer each), >=2 = ring of STAGES K+V tiles
+// @knob H_BLOCK_N=128 {64,128} Hopper: keys per K/V tile
+// @knob H_STAGES=2 {1,2,3} Hopper: depth of the K and V rings (TMA); a ring over the device's shared memory fails the call
+#include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
+#include <cudaTypedefs.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+
+#include <atomic>
+#include <type_traits>
 
 #include "autokernel/kernel_abi.h"
 
@@ -52,6 +61,12 @@
 #endif
 #ifndef STAGES
 #define STAGES 2
+#endif
+#ifndef H_BLOCK_N
+#define H_BLOCK_N 128
+#endif
+#ifndef H_STAGES
+#define H_STAGES 2
 #endif
 
 constexpr int kThreads = NWARPS * 32;
@@ -395,6 +410,424 @@ __global__ void __launch_bounds__(kThreads)
   }
 }
 
+// ---- Hopper kernel: TMA + wgmma, warp-specialised (D 64 or 128, f16/bf16) --------------------
+// One producer warpgroup (one thread issues TMA copies) and two consumer warpgroups of 64 query
+// rows each (a 128-row query tile per block). Q is loaded once; K and V tiles of H_BLOCK_N keys
+// stream through an H_STAGES ring with their own "full" / "empty" mbarriers, so S = Q K^T of a
+// tile can start before its V has landed. Per key tile a consumer runs S = Q K^T (wgmma, both
+// operands K-major in shared memory), the online softmax on S in registers (base 2, as the
+// mma.sync kernel), and O += P V with P taken straight from registers as wgmma's A operand and V
+// read N-major (imm-trans-b). The tensors are seen by the TMA as [B*H][S][D] (3-D maps), so tiles
+// never cross into the next head: rows past S load as zeros (their keys are masked) and the
+// output tile, staged in the warpgroup's own Q rows, is stored clipped at S. Compiled only for
+// sm_90a; the host takes this path on compute capability 9.x (on a plain sm_90 build it traps).
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define AK_HOPPER_DEVICE 1
+#endif
+
+namespace hopper {
+constexpr int kBlockM = 128, kThreads = 384;  // producer + 2 consumer warpgroups of 64 rows
+static_assert(H_BLOCK_N == 64 || H_BLOCK_N == 128, "H_BLOCK_N must be 64 or 128");
+static_assert(H_STAGES >= 1 && H_STAGES <= 4, "H_STAGES must be in [1, 4]");
+
+template <int kD>
+struct Geo {
+  static constexpr int kPanels = kD / 64;                 // 64-column (128-byte) panels of a row
+  static constexpr int kQBytes = kBlockM * kD * 2;        // also the output staging
+  static constexpr int kKVBytes = H_BLOCK_N * kD * 2;     // one K (or V) tile
+  static constexpr int kQPanel = kBlockM * 128, kKVPanel = H_BLOCK_N * 128;
+  static constexpr int kBarOffset = kQBytes + 2 * H_STAGES * kKVBytes;
+  static constexpr int kSmemBytes = 1024 + kBarOffset + (1 + 4 * H_STAGES) * 8;
+};
+
+__device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
+  return (uint64_t)((saddr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 |
+         (uint64_t)((sbo >> 4) & 0x3FFF) << 32 | 1ull << 62;
+}
+__device__ __forceinline__ void mbar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count));
+}
+__device__ __forceinline__ void mbar_expect_tx(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void mbar_arrive(uint32_t bar) {
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1, int c2) {
+  asm volatile(
+      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(
+          dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
+      : "memory");
+}
+__device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, int c0, int c1, int c2) {
+  asm volatile("cp.async.bulk.tensor.3d.global.shared::cta.bulk_group [%0, {%2, %3, %4}], [%1];\n" ::"l"(
+                   reinterpret_cast<uint64_t>(map)),
+               "r"(src), "r"(c0), "r"(c1), "r"(c2)
+               : "memory");
+}
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+template <int R>
+__device__ __forceinline__ void fence_regs(float (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+
+// d = A[64x16] * B[16x128] (+ d when accumulate); A and B K-major in shared memory, 128B-swizzled.
+template <typename T>
+__device__ __forceinline__ void wgmma_ss_n128(float (&d)[64], uint64_t da, uint64_t db, int accumulate) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(accumulate));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, %64, %65, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "l"(da), "l"(db), "r"(accumulate));
+}
+// d = A[64x16] * B[16x64] (+ d when accumulate); A and B K-major in shared memory, 128B-swizzled.
+template <typename T>
+__device__ __forceinline__ void wgmma_ss_n64(float (&d)[32], uint64_t da, uint64_t db, int accumulate) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, %32, %33, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(accumulate));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %34, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, %32, %33, p, 1, 1, 0, 0;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "l"(da), "l"(db), "r"(accumulate));
+}
+// d += A[64x16] * B[16x128]; A in registers (m16k16 fragments per warp), B N-major in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_rs_n128(float (&d)[64], const uint32_t (&a)[4], uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %69, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k16.f32.f16.f16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"
+        "}, {%64, %65, %66, %67}, %68, p, 1, 1, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+// d += A[64x16] * B[16x64]; A in registers (m16k16 fragments per warp), B N-major in shared memory.
+template <typename T>
+__device__ __forceinline__ void wgmma_rs_n64(float (&d)[32], const uint32_t (&a)[4], uint64_t db) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>)
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+  else
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n64k16.f32.f16.f16 "
+        "{"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31"
+        "}, {%32, %33, %34, %35}, %36, p, 1, 1, 1;\n"
+        "}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+template <typename T, int N>
+__device__ __forceinline__ void wgmma_ss(float (&d)[N / 2], uint64_t da, uint64_t db, int accumulate) {
+  if constexpr (N == 128) wgmma_ss_n128<T>(d, da, db, accumulate);
+  else wgmma_ss_n64<T>(d, da, db, accumulate);
+}
+template <typename T, int N>
+__device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[4], uint64_t db) {
+  if constexpr (N == 128) wgmma_rs_n128<T>(d, a, db);
+  else wgmma_rs_n64<T>(d, a, db);
+}
+
+template <typename T, int kD>
+__global__ void __launch_bounds__(kThreads, 1)
+    attention(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
+              const __grid_constant__ CUtensorMap map_v, const __grid_constant__ CUtensorMap map_o, int S,
+              int n_qtiles, float scale_log2e, int causal) {
+#ifdef AK_HOPPER_DEVICE
+  using G = Geo<kD>;
+  constexpr int kBN = H_BLOCK_N, kS = kBN / 2, kO = kD / 2;  // S and O accumulators per thread
+  extern __shared__ unsigned char smem_raw[];
+  const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
+  const uint32_t q_tile = base;
+  auto k_tile = [&](int s) { return base + G::kQBytes + s * G::kKVBytes; };
+  auto v_tile = [&](int s) { return base + G::kQBytes + (H_STAGES + s) * G::kKVBytes; };
+  const uint32_t q_full = base + G::kBarOffset;
+  auto k_full = [&](int s) { return q_full + 8 * (1 + s); };
+  auto k_empty = [&](int s) { return q_full + 8 * (1 + H_STAGES + s); };
+  auto v_full = [&](int s) { return q_full + 8 * (1 + 2 * H_STAGES + s); };
+  auto v_empty = [&](int s) { return q_full + 8 * (1 + 3 * H_STAGES + s); };
+
+  // Longest causal query tiles first.
+  const int bh = blockIdx.x / n_qtiles;
+  const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kBlockM;
+  const int kv_end = causal ? min(S, q0 + kBlockM) : S;
+  const int n_kv = (kv_end + kBN - 1) / kBN;
+  const int wg = threadIdx.x / 128;
+
+  if (threadIdx.x == 0) {
+    mbar_init(q_full, 1);
+    for (int s = 0; s < H_STAGES; ++s) {
+      mbar_init(k_full(s), 1), mbar_init(v_full(s), 1);
+      mbar_init(k_empty(s), 2), mbar_init(v_empty(s), 2);  // one arrival per consumer warpgroup
+    }
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+  }
+  __syncthreads();
+
+  if (wg == 0) {  // producer
+    asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
+    if (threadIdx.x == 0) {
+      mbar_expect_tx(q_full, G::kQBytes);
+#pragma unroll
+      for (int p = 0; p < G::kPanels; ++p) tma_load(q_tile + p * G::kQPanel, &map_q, q_full, 64 * p, q0, bh);
+      for (int j = 0; j < n_kv; ++j) {
+        const int s = j % H_STAGES;
+        const uint32_t parity = ((j / H_STAGES) & 1) ^ 1;  // the first round passes at once
+        mbar_wait(k_empty(s), parity);
+        mbar_expect_tx(k_full(s), G::kKVBytes);
+#pragma unroll
+        for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, bh);
+        mbar_wait(v_empty(s), parity);
+        mbar_expect_tx(v_full(s), G::kKVBytes);
+#pragma unroll
+        for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, bh);
+      }
+    }
+    return;
+  }
+
+  asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
+  const int c = wg - 1, t = threadIdx.x % 128, w = t / 32, lane = t % 32;
+  // This thread's two rows of the block: r and r + 8 (the m64nN accumulator layout).
+  const int row0 = q0 + 64 * c + 16 * w + lane / 4;
+  float o[kO], sc[kS];
+#pragma unroll
+  for (int i = 0; i < kO; ++i) o[i] = 0.0f;
+  fence_regs(o);
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+  mbar_wait(q_full, 0);
+  for (int j = 0; j < n_kv; ++j) {
+    const int s = j % H_STAGES;
+    const uint32_t parity = (j / H_STAGES) & 1;
+    const int kv0 = j * kBN;
+    mbar_wait(k_full(s), parity);
+    // S = Q K^T over kD / 16 steps: Q rows 64c.. of panel kk/4, K tile rows all kBN; 32 bytes per step.
+    wgmma_fence();
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      const uint32_t off = (kk % 4) * 32;
+      const uint64_t dq = desc(q_tile + (kk / 4) * G::kQPanel + c * 64 * 128 + off, 16, 1024);
+      const uint64_t dk = desc(k_tile(s) + (kk / 4) * G::kKVPanel + off, 16, 1024);
+      wgmma_ss<T, kBN>(sc, dq, dk, kk > 0);
+    }
+    wgmma_commit();
+    wgmma_wait0();
+    fence_regs(sc);
+    if (t == 0) mbar_arrive(k_empty(s));
+
+    // Mask keys past S, and (causal) keys after the row's query; only tiles that reach them.
+    const bool edge = kv0 + kBN > S || (causal && kv0 + kBN - 1 > q0 + 64 * c);
+    if (edge) {
+#pragma unroll
+      for (int n = 0; n < kBN / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int key = kv0 + 8 * n + 2 * (lane % 4) + (e & 1), row = row0 + 8 * (e >> 1);
+          if (key >= S || (causal && key > row)) sc[4 * n + e] = -INFINITY;
+        }
+    }
+    // Online softmax in base 2: p = 2^(s*scale*log2e - m*scale*log2e); a row that has seen only
+    // -inf uses 0 for its max, so nothing becomes NaN.
+    float alpha[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      float mx = m[h];
+#pragma unroll
+      for (int n = 0; n < kBN / 8; ++n) mx = fmaxf(mx, fmaxf(sc[4 * n + 2 * h], sc[4 * n + 2 * h + 1]));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_use = mx == -INFINITY ? 0.0f : mx * scale_log2e;
+      alpha[h] = ex2(m[h] * scale_log2e - m_use);  // m = -inf: 0 (o and l are 0 then anyway)
+      m[h] = mx;
+      float sum = 0.0f;
+#pragma unroll
+      for (int n = 0; n < kBN / 8; ++n)
+#pragma unroll
+        for (int e = 0; e < 2; ++e) {
+          float& v = sc[4 * n + 2 * h + e];
+          v = ex2(fmaf(v, scale_log2e, -m_use));
+          sum += v;
+        }
+      l[h] = l[h] * alpha[h] + sum;
+    }
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
+      o[4 * n + 2] *= alpha[1], o[4 * n + 3] *= alpha[1];
+    }
+    // P as A fragments: keys 16k..16k+15 are the accumulators of n8 tiles 2k and 2k+1.
+    uint32_t pa[kBN / 16][4];
+#pragma unroll
+    for (int k = 0; k < kBN / 16; ++k) {
+      pa[k][0] = pack2<T>(sc[8 * k + 0], sc[8 * k + 1]);
+      pa[k][1] = pack2<T>(sc[8 * k + 2], sc[8 * k + 3]);
+      pa[k][2] = pack2<T>(sc[8 * k + 4], sc[8 * k + 5]);
+      pa[k][3] = pack2<T>(sc[8 * k + 6], sc[8 * k + 7]);
+    }
+
+    mbar_wait(v_full(s), parity);
+    // O += P V: V tile rows are keys (16 rows = 2048 bytes per step), its 64-column panels LBO apart.
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < kBN / 16; ++k) wgmma_rs<T, kD>(o, pa[k], desc(v_tile(s) + k * 2048, G::kKVPanel, 1024));
+    wgmma_commit();
+    wgmma_wait0();
+    fence_regs(o);
+    if (t == 0) mbar_arrive(v_empty(s));
+  }
+
+  // Epilogue: O / l, rounded into this warpgroup's own Q rows (128-byte swizzled like the TMA box),
+  // then one TMA store per 64-column panel, clipped at S.
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
+  }
+  const float inv[2] = {l[0] > 0.0f ? 1.0f / l[0] : 0.0f, l[1] > 0.0f ? 1.0f / l[1] : 0.0f};
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      const int r = 64 * c + 16 * w + lane / 4 + 8 * h;  // row in the block's Q tile
+      const uint32_t addr = q_tile + (n / 8) * G::kQPanel + r * 128 + (((n % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
+      const uint32_t v = pack2<T>(o[4 * n + 2 * h] * inv[h], o[4 * n + 2 * h + 1] * inv[h]);
+      asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+    }
+  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
+  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
+  if (t == 0) {
+#pragma unroll
+    for (int p = 0; p < G::kPanels; ++p) tma_store(&map_o, q_tile + p * G::kQPanel + c * 64 * 128, 64 * p, q0 + 64 * c, bh);
+    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+  }
+#else
+  __trap();  // not an sm_90a build: the host should not have chosen this path
+#endif
+}
+}  // namespace hopper
+
 // ---- SIMT fallback -------------------------------------------------------------------------
 // Fixed shape (no knobs): 4 warps of 2 query rows each, 32-key tiles.
 constexpr int kFbWarps = 4, kFbRows = 2, kFbKeys = 32;
@@ -551,10 +984,73 @@ template <typename T, int kD> static bool launch_tc(const Args& a, int* rc) {
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
+// The driver's tensor-map encoder, looked up once through the runtime.
+static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
+  static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
+    void* p = nullptr;
+    cudaDriverEntryPointQueryResult q{};
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &p, 12000, cudaEnableDefault, &q) != cudaSuccess ||
+        q != cudaDriverEntryPointSuccess)
+      p = nullptr;
+    return reinterpret_cast<PFN_cuTensorMapEncodeTiled_v12000>(p);
+  }();
+  return fn;
+}
+
+// A [BH][S][D] 16-bit tensor read or written in boxes of 64 columns (128 bytes) x `rows` x 1 head, 128-byte swizzled.
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, const Args& a, uint32_t rows) {
+  const auto encode = tensor_map_encoder();
+  if (!encode) return false;
+  cuuint64_t dims[3] = {(cuuint64_t)a.D, (cuuint64_t)a.S, (cuuint64_t)a.BH};
+  cuuint64_t strides[2] = {(cuuint64_t)a.D * 2, (cuuint64_t)a.S * a.D * 2};
+  cuuint32_t box[3] = {64, rows, 1};
+  cuuint32_t elem_strides[3] = {1, 1, 1};
+  return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, const_cast<void*>(ptr),
+                dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
+                CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+// Raises the Hopper kernel's dynamic shared-memory limit once per device; false if the device has less.
+template <typename T, int kD> static bool hopper_smem_fits() {
+  static std::atomic<uint64_t> done{0};  // bit d: device d is set
+  constexpr int bytes = hopper::Geo<kD>::kSmemBytes;
+  int dev = 0, max_optin = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return false;
+  const uint64_t bit = dev < 64 ? 1ull << dev : 0;
+  if (bit && (done.load() & bit)) return true;
+  if (cudaDeviceGetAttribute(&max_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      bytes > max_optin ||
+      cudaFuncSetAttribute(hopper::attention<T, kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) != cudaSuccess)
+    return false;
+  done.fetch_or(bit);
+  return true;
+}
+
+// 1: launched or failed to launch (rc in *rc); 0: not applicable (shared memory), use another path.
+template <typename T, int kD> static bool launch_hopper(const Args& a, int* rc) {
+  if (!hopper_smem_fits<T, kD>()) return false;
+  const int n_qtiles = (a.S + hopper::kBlockM - 1) / hopper::kBlockM;
+  if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
+  const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
+  CUtensorMap mq, mk, mv, mo;
+  if (!make_map(&mq, a.q, bf16, a, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, H_BLOCK_N) ||
+      !make_map(&mv, a.v, bf16, a, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, 64))
+    return *rc = 1, true;
+  hopper::attention<T, kD><<<(unsigned)(a.BH * n_qtiles), hopper::kThreads, hopper::Geo<kD>::kSmemBytes, a.stream>>>(
+      mq, mk, mv, mo, a.S, n_qtiles, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+  *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
+  return true;
+}
+
 template <typename T> static int run(const Args& a) {
   const bool aligned = ((uintptr_t)a.q | (uintptr_t)a.k | (uintptr_t)a.v | (uintptr_t)a.o) % 16 == 0;
   if (aligned && a.D % 8 == 0 && a.scale > 0.0f && a.scale <= 3.0e38f && a.BH <= 0x7fffffff) {
-    int rc = 0;
+    int rc = 0, dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+      return 1;
+    if (major == 9 && (a.D == 64 ? launch_hopper<T, 64>(a, &rc) : a.D == 128 && launch_hopper<T, 128>(a, &rc)))
+      return rc;
     if (a.D <= 32 ? launch_tc<T, 32>(a, &rc)
         : a.D <= 64 ? launch_tc<T, 64>(a, &rc)
         : a.D <= 128 ? launch_tc<T, 128>(a, &rc)
