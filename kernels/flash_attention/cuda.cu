@@ -417,7 +417,9 @@ __global__ void __launch_bounds__(kThreads)
 // tile can start before its V has landed. Per key tile a consumer runs S = Q K^T (wgmma, both
 // operands K-major in shared memory), the online softmax on S in registers (base 2, as the
 // mma.sync kernel), and O += P V with P taken straight from registers as wgmma's A operand and V
-// read N-major (imm-trans-b). The tensors are seen by the TMA as [B*H][S][D] (3-D maps), so tiles
+// read N-major (imm-trans-b). Within a warpgroup, the softmax of tile j runs while P V of tile
+// j-1 is still on the tensor cores (S_j is issued first; wgmma groups complete in order), and the
+// two warpgroups interleave on their own. The tensors are seen by the TMA as [B*H][S][D] (3-D maps), so tiles
 // never cross into the next head: rows past S load as zeros (their keys are masked) and the
 // output tile, staged in the warpgroup's own Q rows, is stored clipped at S. Compiled only for
 // sm_90a; the host takes this path on compute capability 9.x (on a plain sm_90 build it traps).
@@ -476,7 +478,10 @@ __device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, 
 }
 __device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
 __device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
 // Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
 template <int R>
 __device__ __forceinline__ void fence_regs(float (&d)[R]) {
@@ -716,13 +721,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   fence_regs(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
-  mbar_wait(q_full, 0);
-  for (int j = 0; j < n_kv; ++j) {
+  // S_j = Q K_j^T over kD / 16 steps (Q rows 64c.. of panel kk/4, all kBN rows of the K tile; 32
+  // bytes along the swizzled rows per step), issued and committed, not waited for.
+  auto issue_s = [&](int j) {
     const int s = j % H_STAGES;
-    const uint32_t parity = (j / H_STAGES) & 1;
-    const int kv0 = j * kBN;
-    mbar_wait(k_full(s), parity);
-    // S = Q K^T over kD / 16 steps: Q rows 64c.. of panel kk/4, K tile rows all kBN; 32 bytes per step.
+    mbar_wait(k_full(s), (j / H_STAGES) & 1);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
@@ -732,13 +735,23 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_ss<T, kBN>(sc, dq, dk, kk > 0);
     }
     wgmma_commit();
-    wgmma_wait0();
-    fence_regs(sc);
-    if (t == 0) mbar_arrive(k_empty(s));
-
+  };
+  // O += P_j V_j: V tile rows are keys (16 rows = 2048 bytes per step), its 64-column panels LBO apart.
+  uint32_t pa[kBN / 16][4];
+  auto issue_pv = [&](int j) {
+    const int s = j % H_STAGES;
+    mbar_wait(v_full(s), (j / H_STAGES) & 1);
+    wgmma_fence();
+#pragma unroll
+    for (int k = 0; k < kBN / 16; ++k) wgmma_rs<T, kD>(o, pa[k], desc(v_tile(s) + k * 2048, G::kKVPanel, 1024));
+    wgmma_commit();
+  };
+  // Online softmax of S_j in base 2, in place (p = 2^(s*scale*log2e - m*scale*log2e)); alpha is the
+  // factor O must be rescaled by. A row that has seen only -inf uses 0 for its max: nothing is NaN.
+  auto softmax = [&](int j, float (&alpha)[2]) {
+    const int kv0 = j * kBN;
     // Mask keys past S, and (causal) keys after the row's query; only tiles that reach them.
-    const bool edge = kv0 + kBN > S || (causal && kv0 + kBN - 1 > q0 + 64 * c);
-    if (edge) {
+    if (kv0 + kBN > S || (causal && kv0 + kBN - 1 > q0 + 64 * c)) {
 #pragma unroll
       for (int n = 0; n < kBN / 8; ++n)
 #pragma unroll
@@ -747,9 +760,6 @@ __global__ void __launch_bounds__(kThreads, 1)
           if (key >= S || (causal && key > row)) sc[4 * n + e] = -INFINITY;
         }
     }
-    // Online softmax in base 2: p = 2^(s*scale*log2e - m*scale*log2e); a row that has seen only
-    // -inf uses 0 for its max, so nothing becomes NaN.
-    float alpha[2];
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
       float mx = m[h];
@@ -771,31 +781,54 @@ __global__ void __launch_bounds__(kThreads, 1)
         }
       l[h] = l[h] * alpha[h] + sum;
     }
+  };
+  // O *= alpha; P_j as A fragments: keys 16k..16k+15 are the accumulators of n8 tiles 2k and 2k+1.
+  auto rescale_and_pack = [&](const float (&alpha)[2]) {
 #pragma unroll
     for (int n = 0; n < kD / 8; ++n) {
       o[4 * n] *= alpha[0], o[4 * n + 1] *= alpha[0];
       o[4 * n + 2] *= alpha[1], o[4 * n + 3] *= alpha[1];
     }
-    // P as A fragments: keys 16k..16k+15 are the accumulators of n8 tiles 2k and 2k+1.
-    uint32_t pa[kBN / 16][4];
 #pragma unroll
-    for (int k = 0; k < kBN / 16; ++k) {
-      pa[k][0] = pack2<T>(sc[8 * k + 0], sc[8 * k + 1]);
-      pa[k][1] = pack2<T>(sc[8 * k + 2], sc[8 * k + 3]);
-      pa[k][2] = pack2<T>(sc[8 * k + 4], sc[8 * k + 5]);
-      pa[k][3] = pack2<T>(sc[8 * k + 6], sc[8 * k + 7]);
-    }
+    for (int k = 0; k < kBN / 16; ++k)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) pa[k][i] = pack2<T>(sc[8 * k + 2 * i], sc[8 * k + 2 * i + 1]);
+  };
+  // P_j's registers are read by the asynchronous P V: keep them live (unreused) until it is waited for.
+  auto hold_pa = [&] {
+#pragma unroll
+    for (int k = 0; k < kBN / 16; ++k)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(pa[k][i])::"memory");
+  };
 
-    mbar_wait(v_full(s), parity);
-    // O += P V: V tile rows are keys (16 rows = 2048 bytes per step), its 64-column panels LBO apart.
-    wgmma_fence();
-#pragma unroll
-    for (int k = 0; k < kBN / 16; ++k) wgmma_rs<T, kD>(o, pa[k], desc(v_tile(s) + k * 2048, G::kKVPanel, 1024));
-    wgmma_commit();
-    wgmma_wait0();
+  // The softmax of tile j runs while P_{j-1} V_{j-1} is on the tensor cores (groups complete in order).
+  mbar_wait(q_full, 0);
+  float alpha[2];
+  issue_s(0);
+  wgmma_wait<0>();
+  fence_regs(sc);
+  if (t == 0) mbar_arrive(k_empty(0));
+  softmax(0, alpha);
+  rescale_and_pack(alpha);
+  for (int j = 1; j < n_kv; ++j) {
+    issue_s(j);
+    issue_pv(j - 1);
+    wgmma_wait<1>();  // S_j is done
+    fence_regs(sc);
+    if (t == 0) mbar_arrive(k_empty(j % H_STAGES));
+    softmax(j, alpha);
+    wgmma_wait<0>();  // P_{j-1} V_{j-1} is done
     fence_regs(o);
-    if (t == 0) mbar_arrive(v_empty(s));
+    hold_pa();
+    if (t == 0) mbar_arrive(v_empty((j - 1) % H_STAGES));
+    rescale_and_pack(alpha);
   }
+  issue_pv(n_kv - 1);
+  wgmma_wait<0>();
+  fence_regs(o);
+  hold_pa();
+  if (t == 0) mbar_arrive(v_empty((n_kv - 1) % H_STAGES));
 
   // Epilogue: O / l, rounded into this warpgroup's own Q rows (128-byte swizzled like the TMA box),
   // then one TMA store per 64-column panel, clipped at S.
