@@ -47,13 +47,6 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   return r;
 }
 
-/// The model's dtype when extract recorded one (the model shapes are timed first, in it), else f16.
-std::string timing_dtype_of(const std::filesystem::path& kernel_file) {
-  auto m = harness::read_model_shapes(kernel_file);
-  if (m && *m && !(*m)->dtype.empty() && catalog::parse_dtype((*m)->dtype)) return (*m)->dtype;
-  return "f16";
-}
-
 harness::BenchReport bench(const std::filesystem::path& file, const BenchSettings& s) {
   harness::BenchRequest req;
   req.kernel_path = file.string();
@@ -73,6 +66,13 @@ harness::BenchReport bench(const std::filesystem::path& file, const BenchSetting
 }
 
 }  // namespace
+
+std::string timing_dtype_of(const std::filesystem::path& kernel_file) {
+  auto m = harness::read_model_shapes(kernel_file);
+  if (m && *m && !(*m)->dtype.empty() && catalog::parse_dtype((*m)->dtype)) return (*m)->dtype;
+  return "f16";
+}
+
 
 Workspace::Workspace(std::filesystem::path dir, std::string tag, int lock_fd)
     : m_dir(dir), m_tag(std::move(tag)), m_lock_fd(lock_fd), m_repo(dir), m_log(dir / k_results_file) {}

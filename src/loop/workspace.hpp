@@ -23,6 +23,10 @@ struct WorkspaceKernel {
   double model_share = 0;      ///< of the model's time, from extract's model.json (0: not known)
 };
 
+/// The dtype a kernel is timed in when BenchSettings::dtype is empty: its model's dtype (model.json
+/// beside the kernel, written by extract; the model's shapes are timed first, in it), else f16.
+std::string timing_dtype_of(const std::filesystem::path& kernel_file);
+
 /// How a candidate is benched inside the loop.
 struct BenchSettings {
   std::string dtype;  ///< timed in; empty: the model's dtype (model.json beside the kernel), else f16

@@ -6,6 +6,7 @@
 #include "backends/candidate.hpp"
 #include "catalog/kernel_type.hpp"
 #include "loop/git_repo.hpp"
+#include "loop/workspace.hpp"
 
 namespace ak::report {
 namespace {
@@ -35,6 +36,12 @@ std::string type_of(const fs::path& ws, const std::string& name) {
   }
   const auto cut = name.rfind('_');
   return cut == std::string::npos ? name : name.substr(0, cut);
+}
+
+/// The dtype the loop timed the kernel in when the run named none (see loop::timing_dtype_of).
+std::string timing_dtype(const fs::path& ws, const std::string& name) {
+  auto path = backends::resolve_kernel_path(ws / "kernels" / name, "");
+  return path ? loop::timing_dtype_of(*path) : "f16";
 }
 
 KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::string& name,
@@ -70,7 +77,7 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
   if (k.best) {
     if (auto type = catalog::find_type(k.type); !type) {
       k.placement.note = type.error().message;
-    } else if (auto d = catalog::parse_dtype(dtype); !d) {
+    } else if (auto d = catalog::parse_dtype(dtype.empty() ? timing_dtype(ws, name) : dtype); !d) {
       k.placement.note = d.error().message;
     } else {
       k.placement = place(**type, *k.best, *d);

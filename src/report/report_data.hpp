@@ -50,7 +50,7 @@ struct RunData {
 };
 
 /// Read the run `tag` of the workspace (the last row's tag when empty). `dtype` is the dtype the run timed
-/// in (see place()). An error when `workspace` is not a workspace or the tag has no rows.
+/// in (see place()); empty: each kernel's, as the loop chose it (loop::timing_dtype_of). An error when `workspace` is not a workspace or the tag has no rows.
 Expected<RunData> collect(const std::filesystem::path& workspace, const std::string& tag, const std::string& dtype);
 
 }  // namespace ak::report

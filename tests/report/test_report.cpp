@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "catalog/kernel_type.hpp"
 #include "loop/results_log.hpp"
 #include "report/amdahl.hpp"
 #include "test_support.hpp"
@@ -349,6 +350,45 @@ TEST(Report, AnUnknownTagListsTheKnownOnes) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("no experiments tagged 'nope'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hint: tags there: hand"), std::string::npos) << r.output;
+}
+
+// results.tsv does not record the dtype: without --dtype the report takes the one the loop timed in,
+// the model's dtype from extract's model.json beside the kernel (a compute-bound row's FLOPs cannot tell).
+TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
+  const auto ws = fresh_dir("dtype");
+  fs::create_directories(ws / "kernels/matmul_cpu");
+  git(ws, {"init", "-q"});
+  git(ws, {"config", "user.email", "t@localhost"});
+  git(ws, {"config", "user.name", "t"});
+  git(ws, {"checkout", "-q", "-b", "autokernel/hand"});
+  fs::copy_file(test::starter("matmul", "cpu.cpp"), ws / "kernels/matmul_cpu/kernel.cpp");
+  std::ofstream(ws / "kernels/matmul_cpu/model.json")
+      << R"({"type": "matmul", "dtype": "bf16", "share": 0.5, "shapes": [{"label": "model_1", "dims": [64, 64, 64]}]})";
+  git(ws, {"add", "-A"});
+  git(ws, {"commit", "-q", "-m", "add matmul_cpu"});
+  const auto* type = *catalog::find_type("matmul");
+  const auto shape = type->bench_shapes().front();
+  const double latency_us = 1000.0;
+  const double tflops = std::round(type->flops(shape) / (latency_us * 1e-6) / 1e12 * 1e4) / 1e4;
+  ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv")
+                  .append({0, "hand", "matmul_cpu", "cpu", "baseline", "PASS", tflops, "TFLOP/s", latency_us, 0.01, 10.0,
+                           1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
+  const auto placed_in = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"report", "--workspace", ws.string(), "--no-plots"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = autokernel(args);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    const auto rows = table_rows(read(ws / "report/report.md"), "matmul_cpu", fmt::format("{} ({}, bf16)", shape.label,
+                                                                                          catalog::detail::shape_string(shape.dims)));
+    const auto f16 = table_rows(read(ws / "report/report.md"), "matmul_cpu", fmt::format("{} ({}, f16)", shape.label,
+                                                                                         catalog::detail::shape_string(shape.dims)));
+    return std::make_pair(rows.size(), f16.size());
+  };
+  EXPECT_EQ(placed_in({}), std::make_pair(std::size_t{1}, std::size_t{0}));
+  EXPECT_EQ(placed_in({"--dtype", "f16"}), std::make_pair(std::size_t{0}, std::size_t{1}));
+  // Without model.json the loop timed in f16, and so does the report.
+  fs::remove(ws / "kernels/matmul_cpu/model.json");
+  EXPECT_EQ(placed_in({}), std::make_pair(std::size_t{0}, std::size_t{1}));
 }
 
 TEST(Amdahl, EqualSharesWithoutAProfileAndSlowerKernelsCountAsUnchanged) {
