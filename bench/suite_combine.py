@@ -1,21 +1,56 @@
 """One table from several `autokernel suite --json` files (a default suite run in parts, each within a
 device call's time limit): every row with both backends' times, the baselines, and per type how many
-rows the best of ours beats torch.compile and the library on. A row in several files: the last wins.
+rows the best of ours beats torch.compile and the library on. A row (type, dims, dtype) in several
+files: the last wins,
+or with --median (the same suite run repeated, to see past run-to-run noise) each time is the median
+of the runs that measured it and the ratios are taken between those medians.
     python3 bench/suite_combine.py norms.json reduce.json ... > combined.txt
+    python3 bench/suite_combine.py --median run1.json run2.json run3.json
 """
 import json
 import math
+import statistics
 import sys
 
-rows = {}
-for path in sys.argv[1:]:
-    doc = json.load(open(path))
-    for r in doc["rows"]:
-        rows[(r["type"], r["config"], r["dtype"])] = (r, path.rsplit("/", 1)[-1])
+args = sys.argv[1:]
+median_mode = "--median" in args
+paths = [a for a in args if a != "--median"]
 
 
 def us(block):
     return block.get("us") if block and block.get("status", "passed") == "passed" else None
+
+
+def median_row(seen):
+    """One row whose times are the medians over `seen` (rows of one configuration from several runs)."""
+    def med(values):
+        values = [v for v in values if v is not None]
+        return statistics.median(values) if values else None
+
+    first = seen[0]
+    backends = {}
+    for name in sorted({n for r in seen for n in r.get("backends", {})}):
+        m = med(us(r.get("backends", {}).get(name)) for r in seen)
+        backends[name] = {"status": "passed", "us": m} if m is not None else {"status": "failed"}
+    out = dict(first, backends=backends)
+    for key in ("eager", "compile", "library"):
+        m = med(us(r.get(key)) for r in seen)
+        out[key] = {"us": m} if m is not None else None
+    best = min((b["us"] for b in backends.values() if b.get("us") is not None), default=None)
+    out["speedup"] = {k: out[k]["us"] / best for k in ("eager", "compile", "library") if out[k] and best}
+    out["pct_of_ceiling"] = med(r.get("pct_of_ceiling") for r in seen)
+    return out
+
+
+rows, seen = {}, {}
+for path in paths:
+    doc = json.load(open(path))
+    for r in doc["rows"]:
+        key = (r["type"], tuple(r["dims"]), r["dtype"])  # a shape's label may differ between runs
+        rows[key] = (r, path.rsplit("/", 1)[-1])
+        seen.setdefault(key, []).append(r)
+if median_mode:
+    rows = {k: (median_row(v), f"median of {len(v)}") for k, v in seen.items()}
 
 
 def fmt(v, spec, unit=""):
@@ -26,7 +61,8 @@ def fmt(v, spec, unit=""):
 print(f"{'type':<17}{'config':<28}{'dtype':<6}{'cuda us':>10}{'triton us':>10}{'eager':>10}{'compile':>10}"
       f"{'library':>10}{'%ceil':>8}{'vs compile':>11}{'vs library':>11}  file")
 tally = {}
-for (t, config, dtype), (r, src) in rows.items():
+for (t, _, dtype), (r, src) in rows.items():
+    config = r["config"]
     b = r.get("backends", {})
     cu, tr = us(b.get("cuda")), us(b.get("triton"))
     best = min(v for v in (cu, tr) if v is not None) if (cu or tr) else None
