@@ -73,7 +73,6 @@ std::string timing_dtype_of(const std::filesystem::path& kernel_file) {
   return "f16";
 }
 
-
 Workspace::Workspace(std::filesystem::path dir, std::string tag, int lock_fd)
     : m_dir(dir), m_tag(std::move(tag)), m_lock_fd(lock_fd), m_repo(dir), m_log(dir / k_results_file) {}
 
