@@ -2,8 +2,10 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <set>
 
 #include "autokernel/kernel_abi.h"
 #include "backends/abi_tensor.hpp"
@@ -38,7 +40,33 @@ class NativeKernel final : public LoadedKernel {
   void* (*m_stream)();
 };
 
+bool is_header(const std::filesystem::path& p) {
+  static const std::set<std::string> exts = {".h", ".hpp", ".hh", ".cuh", ".inc", ".inl"};
+  return exts.count(p.extension().string()) > 0;
+}
+
 }  // namespace
+
+std::string headers_key(const std::filesystem::path& dir, bool recursive) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  auto add = [&](const std::filesystem::directory_entry& e) {
+    std::error_code fec;
+    if (e.is_regular_file(fec) && is_header(e.path())) files.push_back(e.path());
+  };
+  if (recursive) {
+    for (std::filesystem::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) add(*it);
+  } else {
+    for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) add(*it);
+  }
+  std::sort(files.begin(), files.end());  // the directory's order is the filesystem's
+  std::string key;
+  for (const auto& f : files) {
+    key += f.lexically_relative(dir).string() + '\x1f';
+    key += util::read_file(f).value_or("(unreadable)") + '\x1f';
+  }
+  return key;
+}
 
 std::filesystem::path kernel_include_dir() {
   if (const char* e = std::getenv("AUTOKERNEL_INCLUDE"); e && *e) return e;
@@ -68,11 +96,15 @@ std::string find_tool(const char* env_var, const std::string& name, const std::s
 Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& spec) {
   std::vector<std::string> cmd = spec.command;
   cmd.push_back("-I" + kernel_include_dir().string());
-  // The build compiles a copy in the cache; headers beside the original still resolve (they are not hashed).
+  // The build compiles a copy in the cache; headers beside the original still resolve.
   cmd.push_back("-I" + c.path.parent_path().string());
   for (const auto& [name, value] : c.knob_values) cmd.push_back(fmt::format("-D{}={}", name, value));
+  // The key: the source, the command, and every header it could include from outside itself (the ABI
+  // and helper headers, those beside it), so that editing one, or upgrading autokernel, rebuilds.
   std::string key = c.source;
   for (const auto& a : cmd) key += '\x1f' + a;
+  key += '\x1e' + headers_key(kernel_include_dir(), /*recursive=*/true);
+  if (!c.path.parent_path().empty()) key += '\x1e' + headers_key(c.path.parent_path(), /*recursive=*/false);
   const auto dir = util::cache_dir() / "build";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -24,6 +24,10 @@ Expected<std::unique_ptr<LoadedKernel>> load_library(const std::filesystem::path
 /// Where kernels/include lives (the ABI headers).
 std::filesystem::path kernel_include_dir();
 
+/// The relative path and text of every header (.h .hpp .hh .cuh .inc .inl) in `dir` (and below it when
+/// `recursive`), in path order; empty for a missing directory. Part of a build's cache key.
+std::string headers_key(const std::filesystem::path& dir, bool recursive);
+
 /// First of $env_var, PATH lookup of `name`, `fallback` that exists; empty if none.
 std::string find_tool(const char* env_var, const std::string& name, const std::string& fallback);
 
