@@ -33,7 +33,7 @@ except ImportError as _e:
     torch = F = None
     TORCH_IMPORT_ERROR = _e
 
-SLEEP_CYCLES = 40000        # the C++ timer's shortest device sleep before the start event (~20 us on an H100)
+MIN_IDLE_US = 200           # device idle before every timed call, as the C++ timer's k_min_idle_us (timing.hpp)
 GPU_OPTIONS = {"warmup": 3, "min_samples": 10, "max_samples": 300, "max_seconds": 3.0, "target_rel_error": 0.005}
 CPU_OPTIONS = {"warmup": 3, "min_samples": 5, "max_samples": 50, "max_seconds": 3.0, "target_rel_error": 0.01}
 INPUT_SETS = 3              # rotated, as the harness does
@@ -83,6 +83,12 @@ def median_rel_error(s):
 
 # --- the timer ---------------------------------------------------------------------------------------
 
+def idle_sleep_cycles(host_us, cycles_per_us):
+    """Device-sleep cycles before a call launched in host_us: twice that, never below MIN_IDLE_US, at
+    most 20 ms (the C++ timer's idle_sleep_cycles)."""
+    return int(min(max(2 * host_us, MIN_IDLE_US), 20e3) * cycles_per_us)
+
+
 class Timer:
     """SampleTimer's method: per sample the L2 is flushed (a write of twice its size), then on a GPU a
     short device sleep is queued so the host's launch cost is not counted, and CUDA events bracket
@@ -91,8 +97,9 @@ class Timer:
 
     As in the C++ timer, the sleep outlasts twice the call's own host time (measured in the warm-up):
     a Python launcher (a compiled graph's guards and wrapper) can take over 100 us, and a gap left
-    would be counted as device time. A longer sleep changes nothing else: the events still bracket
-    exactly the call."""
+    would be counted as device time. It is never shorter than MIN_IDLE_US, the C++ timer's floor: the
+    flush's dirty lines drain for tens of microseconds, and a call that starts sooner pays for part
+    of that, so every caller gets the same settled L2."""
 
     def __init__(self, device):
         self.device = device
@@ -106,7 +113,7 @@ class Timer:
     def _sleep_rate(self):
         """Device clock cycles per microsecond, as torch.cuda._sleep counts them."""
         begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 10 * SLEEP_CYCLES
+        cycles = 400000
         torch.cuda._sleep(cycles)  # the first launch loads the kernel
         begin.record()
         torch.cuda._sleep(cycles)
@@ -134,9 +141,7 @@ class Timer:
             run(i)
             warm_host_us.append((time.perf_counter() - t0) * 1e6)
             self.sync()
-        sleep_cycles = SLEEP_CYCLES
-        if self.cuda and warm_host_us:
-            sleep_cycles = int(SLEEP_CYCLES + 2 * quantile(warm_host_us, 0.5) * self.cycles_per_us)
+        sleep_cycles = idle_sleep_cycles(quantile(warm_host_us, 0.5) if warm_host_us else 0.0, self.cycles_per_us)
         ms, host_ms = [], []
         start = time.perf_counter()
         for i in range(o["max_samples"]):
@@ -393,7 +398,7 @@ def run(request, out_path):
            "results": [], "done": False}
     with torch.no_grad():
         timer = Timer(device)
-        doc["timer"] = dict(timer.options, sleep_cycles_min=SLEEP_CYCLES, cycles_per_us=timer.cycles_per_us,
+        doc["timer"] = dict(timer.options, min_idle_us=MIN_IDLE_US, cycles_per_us=timer.cycles_per_us,
                             flush_bytes=timer.flush.numel(), input_sets=INPUT_SETS)
         doc["ceiling"] = copy_ceiling(timer, device)
         say(f"copy ceiling: {doc['ceiling']['copy_gb_s']:.0f} GB/s ({doc['ceiling']['bytes'] >> 20} MiB, device to device)")

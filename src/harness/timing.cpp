@@ -48,12 +48,36 @@ double median_rel_error(const TimingStats& s) {
 
 }  // namespace
 
+#ifdef AK_HAVE_CUDA
+namespace {
+/// Cycles of at::cuda::sleep per microsecond, measured: it counts the SM clock as it runs, which can sit
+/// well below the peak the device attribute reports (1.0-1.9 GHz seen on the H100, whose peak is 1.98).
+double measure_sleep_rate() {
+  constexpr int64_t cycles = 400000;
+  at::cuda::CUDAEvent begin(cudaEventDefault), end(cudaEventDefault);
+  at::cuda::sleep(cycles);  // the first launch loads the kernel
+  begin.record();
+  at::cuda::sleep(cycles);
+  end.record();
+  end.synchronize();
+  return cycles / std::max(double(begin.elapsed_time(end)) * 1e3, 1e-3);
+}
+}  // namespace
+#endif
+
 SampleTimer::SampleTimer(const at::Device& device) : m_device(device) {
   int64_t bytes = k_cpu_flush_bytes;
 #ifdef AK_HAVE_CUDA
   if (device.is_cuda()) bytes = 2LL * at::cuda::getCurrentDeviceProperties()->l2CacheSize;
 #endif
   m_flush = at::empty({bytes}, at::TensorOptions().dtype(at::kByte).device(device));
+#ifdef AK_HAVE_CUDA
+  if (device.is_cuda()) m_sleep_cycles_per_us = measure_sleep_rate();
+#endif
+}
+
+int64_t idle_sleep_cycles(double host_ms, double cycles_per_us) {
+  return static_cast<int64_t>(std::clamp(2e3 * host_ms, k_min_idle_us, 20e3) * cycles_per_us);
 }
 
 void SampleTimer::flush_cache() { m_flush.fill_(static_cast<int64_t>(std::rand() & 0xff)); }
@@ -68,17 +92,6 @@ void synchronize(const at::Device& device) {
   (void)device;
 }
 
-#ifdef AK_HAVE_CUDA
-namespace {
-/// Device-sleep cycles that outlast a host call of `host_ms`: twice it, at least ~20 us, at most ~20 ms.
-int64_t host_cover_cycles(const at::Device& device, double host_ms) {
-  int khz = 0;  // the peak SM clock, in cycles per ms
-  if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, device.index()) != cudaSuccess || khz <= 0) khz = 2000000;
-  const double cycles_per_ms = khz;
-  return static_cast<int64_t>(std::clamp(2.0 * host_ms * cycles_per_ms, 40000.0, 20.0 * cycles_per_ms));
-}
-}  // namespace
-#endif
 
 TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options) {
   auto step = [](const std::function<void(int)>& f, int i) {
@@ -107,7 +120,7 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
     step(h.after, i);
   }
 #ifdef AK_HAVE_CUDA
-  const int64_t sleep_cycles = m_device.is_cuda() ? host_cover_cycles(m_device, warm_host_ms) : 0;
+  const int64_t sleep_cycles = idle_sleep_cycles(warm_host_ms, m_sleep_cycles_per_us);
 #endif
   std::vector<double> ms, host_ms;
   const auto start = clock::now();

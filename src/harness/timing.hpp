@@ -48,6 +48,18 @@ struct SampleHooks {
   std::function<void(int)> after;     ///< untimed: check sample i (the device is synchronised first)
 };
 
+/// Device idle time before every timed call on a GPU, whoever launches it [us]. The flush leaves the L2
+/// full of dirty lines that drain for tens of microseconds after it: a call that starts sooner pays for
+/// some of that writeback. Measured on the H100 (torch.compile's sum over 4096x4096 bf16): 17.66 us
+/// after 20 us of idle, 17.22 us after 60, 250 or 1000 us. The Python baselines use the same floor, so
+/// a C++ kernel launched in 5 us and a compiled graph launched in 80 us both start on a settled L2.
+inline constexpr double k_min_idle_us = 200;
+
+/// Device-sleep cycles before a timed call whose launch takes `host_ms` on the host: twice that (a gap
+/// would count as device time), never less than k_min_idle_us, at most 20 ms; at the sleep's measured
+/// `cycles_per_us`.
+int64_t idle_sleep_cycles(double host_ms, double cycles_per_us);
+
 /// Times `run(i)` for samples i = 0, 1, ... On a GPU everything (preparation, the call, the checks) runs
 /// on a stream of the timer's own, which does not synchronise implicitly with any other: work a candidate
 /// puts on a stream of its own is not waited for by the end event, so the snapshot does not contain it.
@@ -64,6 +76,7 @@ class SampleTimer {
  private:
   void flush_cache();
   at::Device m_device;
+  double m_sleep_cycles_per_us = 0;  ///< the device sleep's rate, measured (its clock is not the peak one)
   at::Tensor m_flush;  ///< twice the last-level cache, rewritten before every sample
 };
 

@@ -5,6 +5,7 @@ Run:  python3 -m pytest -q tests/suite
 import json
 import math
 import pathlib
+import re
 import subprocess
 import sys
 import time
@@ -29,6 +30,16 @@ def test_statistics_are_the_cpp_timers():
     assert s["rel_spread"] == pytest.approx(4.5 / 5.5)
     assert sb.median_rel_error(s) == pytest.approx(1.2533 * (4.5 / 1.349) / math.sqrt(10) / 5.5)
     assert sb.median_rel_error(sb.summarise([1.0])) == 1.0  # one sample says nothing
+
+
+def test_the_idle_before_a_call_is_the_cpp_timers():
+    # The same floor as timing.hpp's k_min_idle_us, so a kernel and a baseline start on the same settled L2.
+    header = (pathlib.Path(__file__).resolve().parents[2] / "src/harness/timing.hpp").read_text()
+    cpp_floor = float(re.search(r"k_min_idle_us = ([0-9.]+);", header).group(1))
+    assert sb.MIN_IDLE_US == cpp_floor
+    assert sb.idle_sleep_cycles(5.0, 1000.0) == int(cpp_floor * 1000)  # a fast launch waits the floor
+    assert sb.idle_sleep_cycles(150.0, 1000.0) == 300 * 1000             # a slow one is covered twice over
+    assert sb.idle_sleep_cycles(1e6, 1000.0) == 20000 * 1000             # at most 20 ms
 
 
 def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
