@@ -7,14 +7,17 @@ of the runs that measured it and the ratios are taken between those medians.
     python3 bench/suite_combine.py norms.json reduce.json ... > combined.txt
     python3 bench/suite_combine.py --median run1.json run2.json run3.json
 """
+import argparse
 import json
 import math
 import statistics
-import sys
 
-args = sys.argv[1:]
-median_mode = "--median" in args
-paths = [a for a in args if a != "--median"]
+parser = argparse.ArgumentParser(description="One table from several `autokernel suite --json` files.",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+parser.add_argument("--median", action="store_true", help="times are medians over the files, not the last file's")
+parser.add_argument("paths", nargs="+", metavar="SUITE.json")
+cli = parser.parse_args()
+median_mode, paths = cli.median, cli.paths
 
 
 def us(block):
@@ -44,7 +47,11 @@ def median_row(seen):
 
 rows, seen = {}, {}
 for path in paths:
-    doc = json.load(open(path))
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        parser.error(f"{path}: {e}")
     for r in doc["rows"]:
         key = (r["type"], tuple(r["dims"]), r["dtype"])  # a shape's label may differ between runs
         rows[key] = (r, path.rsplit("/", 1)[-1])
