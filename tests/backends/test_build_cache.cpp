@@ -85,6 +85,17 @@ class BuildCache : public ::testing::Test {
     return {*so, y.item<float>()};
   }
 
+  /// Build, rewrite one header (a path under the test's folder), build again: another library, and it
+  /// computes what the new header says (the stale one would not).
+  void expect_rebuild_after_editing(const std::string& header, const std::string& text, float expected) {
+    const auto [before, y1] = build_and_run();
+    EXPECT_FLOAT_EQ(y1, 3.0f * 2.0f + 1.0f);
+    write(m_dir / header, text);
+    const auto [after, y2] = build_and_run();
+    EXPECT_NE(before, after);
+    EXPECT_FLOAT_EQ(y2, expected) << "the stale build was loaded";
+  }
+
   fs::path m_dir;
   std::optional<ScopedEnv> m_include, m_cache;
   static inline int m_counter = 0;
@@ -100,19 +111,11 @@ TEST_F(BuildCache, AnUnchangedCandidateIsReused) {
 }
 
 TEST_F(BuildCache, EditingAHeaderBesideTheCandidateRebuildsIt) {
-  const auto [before, y1] = build_and_run();
-  write(m_dir / "kernel/scale.h", "#define SCALE 5.0f\n");
-  const auto [after, y2] = build_and_run();
-  EXPECT_NE(before, after);
-  EXPECT_FLOAT_EQ(y2, 3.0f * 5.0f + 1.0f) << "the stale build (SCALE 2) was loaded";
+  expect_rebuild_after_editing("kernel/scale.h", "#define SCALE 5.0f\n", 3.0f * 5.0f + 1.0f);
 }
 
 TEST_F(BuildCache, EditingAHeaderInTheIncludeDirRebuildsIt) {
-  const auto [before, y1] = build_and_run();
-  write(m_dir / "include/autokernel/offset.h", "#define OFFSET 10.0f\n");
-  const auto [after, y2] = build_and_run();
-  EXPECT_NE(before, after);
-  EXPECT_FLOAT_EQ(y2, 3.0f * 2.0f + 10.0f) << "the stale build (OFFSET 1) was loaded";
+  expect_rebuild_after_editing("include/autokernel/offset.h", "#define OFFSET 10.0f\n", 3.0f * 2.0f + 10.0f);
 }
 
 TEST(HeadersKey, NamesAndTextsOfHeadersOnlyInPathOrderAndBelowOnlyWhenRecursive) {
