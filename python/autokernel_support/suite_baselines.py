@@ -97,9 +97,9 @@ class Timer:
 
     As in the C++ timer, the sleep outlasts twice the call's own host time (measured in the warm-up):
     a Python launcher (a compiled graph's guards and wrapper) can take over 100 us, and a gap left
-    would be counted as device time. It is never shorter than MIN_IDLE_US, the C++ timer's floor: the
-    flush's dirty lines drain for tens of microseconds, and a call that starts sooner pays for part
-    of that, so every caller gets the same settled L2."""
+    would be counted as device time. It is never shorter than MIN_IDLE_US, the C++ timer's floor: a
+    memory-bound call that starts within tens of microseconds of the flush runs slower, so every
+    caller waits alike."""
 
     def __init__(self, device):
         self.device = device
@@ -113,7 +113,7 @@ class Timer:
     def _sleep_rate(self):
         """Device clock cycles per microsecond, as torch.cuda._sleep counts them."""
         begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        cycles = 400000
+        cycles = 400000  # a few hundred microseconds
         torch.cuda._sleep(cycles)  # the first launch loads the kernel
         begin.record()
         torch.cuda._sleep(cycles)

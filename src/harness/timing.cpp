@@ -92,7 +92,6 @@ void synchronize(const at::Device& device) {
   (void)device;
 }
 
-
 TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options) {
   auto step = [](const std::function<void(int)>& f, int i) {
     if (f) f(i);

@@ -48,11 +48,11 @@ struct SampleHooks {
   std::function<void(int)> after;     ///< untimed: check sample i (the device is synchronised first)
 };
 
-/// Device idle time before every timed call on a GPU, whoever launches it [us]. The flush leaves the L2
-/// full of dirty lines that drain for tens of microseconds after it: a call that starts sooner pays for
-/// some of that writeback. Measured on the H100 (torch.compile's sum over 4096x4096 bf16): 17.66 us
-/// after 20 us of idle, 17.22 us after 60, 250 or 1000 us. The Python baselines use the same floor, so
-/// a C++ kernel launched in 5 us and a compiled graph launched in 80 us both start on a settled L2.
+/// Device idle time before every timed call on a GPU, whoever launches it [us]. A memory-bound call that
+/// starts within tens of microseconds of the flush runs slower (we take it to be the flush's dirty lines
+/// still being written back): on the H100, torch.compile's sum over 4096x4096 bf16 took 17.66 us after
+/// 20 us of idle, 17.22 us after 60, 250 or 1000 us (bench/idle_probe.py). The Python baselines use the
+/// same floor, so a C++ kernel launched in 5 us and a compiled graph launched in 80 us start alike.
 inline constexpr double k_min_idle_us = 200;
 
 /// Device-sleep cycles before a timed call whose launch takes `host_ms` on the host: twice that (a gap
