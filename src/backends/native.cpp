@@ -94,17 +94,18 @@ std::string find_tool(const char* env_var, const std::string& name, const std::s
 }
 
 Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& spec) {
+  const auto include_dir = kernel_include_dir(), beside = c.path.parent_path();
   std::vector<std::string> cmd = spec.command;
-  cmd.push_back("-I" + kernel_include_dir().string());
+  cmd.push_back("-I" + include_dir.string());
   // The build compiles a copy in the cache; headers beside the original still resolve.
-  cmd.push_back("-I" + c.path.parent_path().string());
+  cmd.push_back("-I" + beside.string());
   for (const auto& [name, value] : c.knob_values) cmd.push_back(fmt::format("-D{}={}", name, value));
   // The key: the source, the command, and every header it could include from outside itself (the ABI
   // and helper headers, those beside it), so that editing one, or upgrading autokernel, rebuilds.
   std::string key = c.source;
   for (const auto& a : cmd) key += '\x1f' + a;
-  key += '\x1e' + headers_key(kernel_include_dir(), /*recursive=*/true);
-  if (!c.path.parent_path().empty()) key += '\x1e' + headers_key(c.path.parent_path(), /*recursive=*/false);
+  key += '\x1e' + headers_key(include_dir, /*recursive=*/true);
+  if (!beside.empty()) key += '\x1e' + headers_key(beside, /*recursive=*/false);
   const auto dir = util::cache_dir() / "build";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

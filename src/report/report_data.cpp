@@ -30,25 +30,23 @@ std::string cut_lines(const std::string& text, std::size_t max_lines) {
 }
 
 /// The kernel's type from its file's `@autokernel type=` line; from its name (rmsnorm_cuda) if the file is gone.
-std::string type_of(const fs::path& ws, const std::string& name) {
-  if (auto path = backends::resolve_kernel_path(ws / "kernels" / name, ""); path) {
-    if (auto c = backends::load_candidate(*path, ""); c) return c->type;
+std::string type_of(const Expected<fs::path>& file, const std::string& name) {
+  if (file) {
+    if (auto c = backends::load_candidate(*file, ""); c) return c->type;
   }
   const auto cut = name.rfind('_');
   return cut == std::string::npos ? name : name.substr(0, cut);
 }
 
 /// The dtype the loop timed the kernel in when the run named none (see loop::timing_dtype_of).
-std::string timing_dtype(const fs::path& ws, const std::string& name) {
-  auto path = backends::resolve_kernel_path(ws / "kernels" / name, "");
-  return path ? loop::timing_dtype_of(*path) : "f16";
-}
+std::string timing_dtype(const Expected<fs::path>& file) { return file ? loop::timing_dtype_of(*file) : "f16"; }
 
 KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::string& name,
                         std::vector<loop::ResultRow> rows, const std::string& dtype) {
   KernelSummary k;
   k.name = name;
-  k.type = type_of(ws, name);
+  const auto file = backends::resolve_kernel_path(ws / "kernels" / name, "");  // gone: the name decides
+  k.type = type_of(file, name);
   k.backend = rows.front().backend;
   k.rows = std::move(rows);
   std::vector<double> references, ceilings;
@@ -77,7 +75,7 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
   if (k.best) {
     if (auto type = catalog::find_type(k.type); !type) {
       k.placement.note = type.error().message;
-    } else if (auto d = catalog::parse_dtype(dtype.empty() ? timing_dtype(ws, name) : dtype); !d) {
+    } else if (auto d = catalog::parse_dtype(dtype.empty() ? timing_dtype(file) : dtype); !d) {
       k.placement.note = d.error().message;
     } else {
       k.placement = place(**type, *k.best, *d);
