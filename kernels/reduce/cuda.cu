@@ -14,17 +14,21 @@
 // BLOCKS_PER_SM blocks share an SM (shared memory is reserved to cap them): on the H100, 4 blocks of
 // 256 threads measured 90.9% and 97.6% of copy at 8192^2 and 16384x8192 bf16 against 88.5% and
 // 92.7% uncapped (8 blocks): fewer rows read at once, each closer to a sequential stream. An x that
-// fits the L2 (at most SMALL_L2_PCT % of it) takes SMALL_UNROLL and SMALL_BLOCKS_PER_SM instead: at
-// 2048x4096 and 4096^2 bf16 no cap and UNROLL=2 measured 3-5% faster
-// (bench/results/2026-11-25_*_membound/sweep3_small_rows.txt, ..._default_suite/sweep_small_rows.txt).
+// fits the L2 (at most SMALL_L2_PCT % of it) takes SMALL_UNROLL, SMALL_BLOCKS_PER_SM and
+// SMALL_LOAD_HINT instead: at 2048x4096 and 4096^2 bf16 no cap and UNROLL=2 measured 3-5% faster
+// (bench/results/2026-11-25_*_membound/sweep3_small_rows.txt, ..._default_suite/sweep_small_rows.txt);
+// loads through the plain path with a 256-byte L2 prefetch (hint 4) measured 2.6% faster at 4097x1537
+// bf16 (9.88 against 10.15 us, four samples each) and level within 1% at 2048x4096 and 4096^2, but
+// 0.7% slower at 16384x8192, so large rows keep hint 2 (..._idle_floor_membound/sweep_*.txt).
 // @knob THREADS=256 {128,256,512,1024} threads per block
 // @knob ROW_THREADS=0 {0,32,64,128,256,512} threads per row (0: chosen per shape, see above); above THREADS, the block is one row
 // @knob UNROLL=4 {1,2,4,8} 16-byte loads each thread issues before it adds
-// @knob LOAD_HINT=2 {0,1,2,3} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last
+// @knob LOAD_HINT=2 {0,1,2,3,4} x loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last, 4 plain ld.global with L2 evict-first and a 256-byte L2 prefetch
 // @knob BLOCKS_PER_SM=4 {0,1,2,3,4,5,6,8} most blocks resident per SM (0: no cap), by reserving shared memory
-// @knob SMALL_L2_PCT=75 {0,50,75,100} x at most this % of the L2: SMALL_UNROLL and SMALL_BLOCKS_PER_SM instead (0: never)
+// @knob SMALL_L2_PCT=75 {0,50,75,100} x at most this % of the L2: SMALL_UNROLL, SMALL_BLOCKS_PER_SM and SMALL_LOAD_HINT instead (0: never)
 // @knob SMALL_UNROLL=2 {1,2,4,8} UNROLL where x fits the L2 (SMALL_L2_PCT)
 // @knob SMALL_BLOCKS_PER_SM=0 {0,2,4,8} BLOCKS_PER_SM where x fits the L2 (SMALL_L2_PCT)
+// @knob SMALL_LOAD_HINT=4 {0,1,2,3,4} LOAD_HINT where x fits the L2 (SMALL_L2_PCT)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -56,38 +60,51 @@
 #ifndef SMALL_BLOCKS_PER_SM
 #define SMALL_BLOCKS_PER_SM 0
 #endif
+#ifndef SMALL_LOAD_HINT
+#define SMALL_LOAD_HINT 4
+#endif
 
 static_assert(THREADS % 32 == 0 && THREADS >= 32 && THREADS <= 1024, "THREADS: whole warps, <= 1024");
 static_assert(UNROLL >= 1 && UNROLL <= 16, "UNROLL: 1..16");
 static_assert(ROW_THREADS == 0 || (ROW_THREADS >= 32 && ROW_THREADS <= 1024 && (ROW_THREADS & (ROW_THREADS - 1)) == 0),
               "ROW_THREADS: 0 or a power of two from 32 to 1024");
-static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 3, "LOAD_HINT must be 0, 1, 2 or 3");
+static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 4, "LOAD_HINT: 0..4");
+static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 4, "SMALL_LOAD_HINT: 0..4");
 static_assert(BLOCKS_PER_SM >= 0 && BLOCKS_PER_SM <= 32, "BLOCKS_PER_SM: 0..32");
 static_assert(SMALL_L2_PCT >= 0 && SMALL_L2_PCT <= 1000, "SMALL_L2_PCT: 0..1000");
 static_assert(SMALL_UNROLL >= 1 && SMALL_UNROLL <= 16, "SMALL_UNROLL: 1..16");
 static_assert(SMALL_BLOCKS_PER_SM >= 0 && SMALL_BLOCKS_PER_SM <= 32, "SMALL_BLOCKS_PER_SM: 0..32");
 
 // ---- 16-byte chunks: loads, f32 conversion ------------------------------------------------
+// H: the LOAD_HINT value (LOAD_HINT or SMALL_LOAD_HINT, picked per launch: see SMALL_L2_PCT).
+template <int H>
 __device__ __forceinline__ uint4 ld16(const void* p) {
   uint4 r;
-#if LOAD_HINT == 0
-  r = *static_cast<const uint4*>(p);
-#elif LOAD_HINT == 1
-  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
-#elif LOAD_HINT == 2 && __CUDA_ARCH__ >= 800
-  uint64_t policy;  // L2 evict-first for every line this load brings in
-  asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
-  asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
-#elif LOAD_HINT == 3 && __CUDA_ARCH__ >= 800
-  uint64_t policy;  // L2 evict-last, as torch.compile's first pass over a row
-  asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
-  asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
-               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+  if constexpr (H == 0) {
+    r = *static_cast<const uint4*>(p);
+  } else if constexpr (H == 1) {
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  } else {
+#if __CUDA_ARCH__ >= 800
+    uint64_t policy;
+    if constexpr (H == 2) {  // L2 evict-first for every line this load brings in
+      asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    } else if constexpr (H == 3) {  // L2 evict-last, as torch.compile's first pass over a row
+      asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    } else {  // L2 evict-first through the plain (not .nc) path, with a 256-byte L2 prefetch
+      asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.L2::cache_hint.L2::256B.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    }
 #else
-  r = __ldg(static_cast<const uint4*>(p));
+    r = __ldg(static_cast<const uint4*>(p));
 #endif
+  }
   return r;
 }
 __device__ __forceinline__ float to_f32(float v) { return v; }
@@ -138,8 +155,8 @@ __device__ __forceinline__ float warp_sum(float v) {
   return v;
 }
 
-// G threads per row, blockDim.x / G rows per block, U loads in flight per thread.
-template <typename T, int G, int U>
+// G threads per row, blockDim.x / G rows per block, U loads in flight per thread, loads with hint H.
+template <typename T, int G, int U, int H>
 __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* __restrict__ y, int64_t M, int N) {
   constexpr int E = kE<T>;
   __shared__ float red[32];
@@ -156,7 +173,7 @@ __global__ void __launch_bounds__(1024) reduce_rows(const T* __restrict__ x, T* 
       uint4 v[U];  // all loads first, then the adds
 #pragma unroll
       for (int u = 0; u < U; ++u)
-        v[u] = k0 + u * G < sp.nb ? ld16(xb + (k0 + u * G) * E) : make_uint4(0, 0, 0, 0);  // zeros add nothing
+        v[u] = k0 + u * G < sp.nb ? ld16<H>(xb + (k0 + u * G) * E) : make_uint4(0, 0, 0, 0);  // zeros add nothing
 #pragma unroll
       for (int u = 0; u < U; ++u) {
         float f[E];
@@ -214,18 +231,18 @@ static size_t occupancy_cap_smem(K kernel, int cap) {
   return bytes;
 }
 
-template <typename T, int G, int U>
+template <typename T, int G, int U, int H>
 static void launch_gu(const T* x, T* y, int64_t M, int N, int cap, cudaStream_t s) {
   const int block = G > THREADS ? G : THREADS, rows = block / G;
-  auto k = reduce_rows<T, G, U>;
+  auto k = reduce_rows<T, G, U, H>;
   k<<<(unsigned)((M + rows - 1) / rows), block, occupancy_cap_smem(k, cap), s>>>(x, y, M, N);
 }
 template <typename T, int G>
 static void launch_g(const T* x, T* y, int64_t M, int N, bool small, cudaStream_t s) {
   if (small)
-    launch_gu<T, G, SMALL_UNROLL>(x, y, M, N, SMALL_BLOCKS_PER_SM, s);
+    launch_gu<T, G, SMALL_UNROLL, SMALL_LOAD_HINT>(x, y, M, N, SMALL_BLOCKS_PER_SM, s);
   else
-    launch_gu<T, G, UNROLL>(x, y, M, N, BLOCKS_PER_SM, s);
+    launch_gu<T, G, UNROLL, LOAD_HINT>(x, y, M, N, BLOCKS_PER_SM, s);
 }
 
 template <typename T>
