@@ -2,7 +2,8 @@
 # Installs what autokernel builds and runs with, only where it is missing:
 # Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json, libcurl) and, from PyPI,
 # torch (libtorch and the PyTorch references), Triton (comes with torch), numpy, pytest and matplotlib
-# (the plots of `autokernel report`).
+# (the plots of `autokernel report`), transformers (the Hugging Face families `profile --model hf:NAME` builds
+# from their configs; the device machine has 5.17).
 set -euo pipefail
 
 TORCH_VERSION="${AUTOKERNEL_TORCH_VERSION:-2.11.0}"
@@ -22,7 +23,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # numpy < 2.3: Triton 3.6's CPU interpreter converts 1-element arrays with int(), which numpy 2.3 rejects.
-if ! "$PY" -c "import torch, triton, pytest, numpy, matplotlib; assert tuple(map(int, numpy.__version__.split('.')[:2])) < (2, 3)" >/dev/null 2>&1; then
-  echo "[install] pip install torch==${TORCH_VERSION} 'numpy<2.3' pytest matplotlib (torch is a large download)"
-  "$PY" -m pip install -q --disable-pip-version-check "torch==${TORCH_VERSION}" "numpy<2.3" pytest matplotlib
+TRANSFORMERS_VERSION="${AUTOKERNEL_TRANSFORMERS_VERSION:-5.17.0}"
+if ! "$PY" -c "import torch, triton, pytest, numpy, matplotlib, transformers; assert tuple(map(int, numpy.__version__.split('.')[:2])) < (2, 3)" >/dev/null 2>&1; then
+  echo "[install] pip install torch==${TORCH_VERSION} transformers==${TRANSFORMERS_VERSION} 'numpy<2.3' pytest matplotlib (torch is a large download)"
+  "$PY" -m pip install -q --disable-pip-version-check "torch==${TORCH_VERSION}" "transformers==${TRANSFORMERS_VERSION}" \
+    "numpy<2.3" pytest matplotlib
 fi

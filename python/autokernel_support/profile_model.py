@@ -17,6 +17,7 @@ import time
 import traceback
 
 MODULE_SCOPE_PREFIX = "ak.module:"
+KIND_SCOPE_PREFIX = "ak.kind:"
 STEP_SCOPE = "ak.step"
 
 
@@ -158,6 +159,32 @@ def add_module_scopes(model):
         m.register_forward_hook(post)
 
 
+def add_kind_scopes(model):
+    """Wrap every module and function whose behaviour a kernel type covers (autokernel_kernels._routing, the
+    same finder `patch` uses) in a scope ak.kind:<type>:<variant>:<path>, so the trace attributes their ops
+    to that type whatever the class is called. Returns the routes found."""
+    import functools
+
+    import torch
+
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from autokernel_kernels import _routing
+
+    routes = _routing.find_routes(model)
+    for r in routes:
+        label = f"{KIND_SCOPE_PREFIX}{r.kind}:{r.variant}:{r.path}"
+        original = getattr(r.owner, r.attr)
+
+        def scoped(*args, _label=label, _original=original, **kwargs):
+            with torch.profiler.record_function(_label):
+                return _original(*args, **kwargs)
+        if isinstance(r.owner, torch.nn.Module):
+            setattr(r.owner, r.attr, scoped)
+        else:
+            setattr(r.owner, r.attr, functools.wraps(original)(scoped))
+    return routes
+
+
 def settings(args):
     """(dtype, device, constructor arguments) from --dtype, --device and --init-args; bad ones are a ModelError."""
     import torch
@@ -198,6 +225,7 @@ def run(args):
                          "check --input-shape / --inputs and --init-args") from e
 
     add_module_scopes(model)
+    routes = add_kind_scopes(model)
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
@@ -231,6 +259,7 @@ def run(args):
         "step_wall_ms": sorted(wall)[len(wall) // 2],
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch_version": torch.__version__,
+        "routes": [f"{r.kind}:{r.variant}:{r.path}" for r in routes],
     }
 
 

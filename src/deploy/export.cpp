@@ -127,8 +127,11 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
   const auto ops = ops_library();
   if (!fs::exists(ops, ec)) return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
-  const auto init = fs::path(AK_PYTHON_SUPPORT_DIR) / k_package_name / "__init__.py";
-  if (auto c = copy_into(init, pkg / "__init__.py"); !c) return std::unexpected(c.error());
+  // The package's Python: __init__.py (loading, patch), _ops.py (the operators), _routing.py (what they replace).
+  for (const auto& entry : fs::directory_iterator(fs::path(AK_PYTHON_SUPPORT_DIR) / k_package_name, ec)) {
+    if (entry.path().extension() != ".py") continue;
+    if (auto c = copy_into(entry.path(), pkg / entry.path().filename()); !c) return std::unexpected(c.error());
+  }
   nlohmann::json manifest{{"workspace", ws.string()},
                           {"branch", *branch},
                           {"torch", TORCH_VERSION},

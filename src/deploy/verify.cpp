@@ -70,6 +70,9 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   if (!r.input_shape.empty()) argv.insert(argv.end(), {"--input-shape", r.input_shape});
   if (!r.inputs.empty()) argv.insert(argv.end(), {"--inputs", r.inputs});
   if (!r.init_args.empty()) argv.insert(argv.end(), {"--init-args", r.init_args});
+  if (std::error_code ec; fs::exists(r.workspace / "profile.json", ec)) {
+    argv.insert(argv.end(), {"--profile", (r.workspace / "profile.json").string()});  // names the uncovered time
+  }
   if (!r.compile) argv.push_back("--no-compile");
   if (r.diagnose) argv.push_back("--diagnose");
   util::ProcessOptions po;

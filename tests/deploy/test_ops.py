@@ -1,0 +1,205 @@
+"""The exported package's operators and routing, in Python (CPU; the CUDA cases run where there is a GPU).
+
+Kernels here are stand-ins that follow the kernel ABI (inputs, preallocated outputs, scalars) and compute
+the type's formula, so what is tested is the package: schemas, fake implementations (torch.library.opcheck),
+the ABI mapping, routing by behaviour in Hugging Face families, and torch.compile with no graph break.
+"""
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+import autokernel_kernels as ak  # noqa: E402
+from autokernel_kernels import _ops  # noqa: E402
+
+transformers = pytest.importorskip("transformers")
+
+
+class StandIn:
+    """A kernel of the ABI: writes the formula's result into the outputs it is given."""
+
+    def __init__(self, name, op):
+        self.name, self.op = name, _ops.BY_NAME[op]
+
+    def __call__(self, inputs, outputs, scalars=()):
+        self.calls = getattr(self, "calls", 0) + 1
+        got = FORMULA[self.name](inputs, scalars)
+        for o, g in zip(outputs, got if isinstance(got, tuple) else (got,)):
+            o.copy_(g.reshape(o.shape))
+
+
+FORMULA = {
+    "rmsnorm": lambda i, s: _ops._rms_norm_eager(i[0], i[1], s[0]),
+    "layernorm": lambda i, s: _ops._layer_norm_eager(i[0], i[1], i[2], s[0]),
+    "softmax": lambda i, s: _ops._softmax_eager(i[0]),
+    "matmul": lambda i, s: i[0] @ i[1],
+    "flash_attention": lambda i, s: _ops._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
+    "rotary_embedding": lambda i, s: _ops._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
+    "fused_mlp": lambda i, s: _ops._swiglu_eager(*i),
+    "cross_entropy": lambda i, s: _ops._cross_entropy_eager(i[0], i[1]),
+    "reduce": lambda i, s: _ops._row_sum_eager(i[0]),
+}
+
+
+@pytest.fixture
+def stand_ins():
+    table = {kind: {"cpu": StandIn(kind, op), "cuda": StandIn(kind, op)}
+             for kind, op in [("rmsnorm", "rms_norm"), ("layernorm", "layer_norm"), ("softmax", "softmax"),
+                              ("matmul", "linear"), ("flash_attention", "attention"), ("rotary_embedding", "rotary"),
+                              ("fused_mlp", "swiglu"), ("cross_entropy", "cross_entropy"), ("reduce", "row_sum")]}
+    saved = ak._state["kernels"]
+    ak._state["kernels"] = table
+    _ops.set_table(table)
+    yield table
+    ak._state["kernels"] = saved
+    _ops.set_table({})
+
+
+def op_samples(device):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*shape, dtype=torch.float32):
+        return torch.randn(*shape, generator=g).to(device=device, dtype=dtype)
+    theta = r(16, 4)
+    return {
+        "rms_norm": (r(3, 5, 32), r(32), 1e-6),
+        "layer_norm": (r(6, 32), r(32), r(32), 1e-5),
+        "softmax": (r(4, 7, 33),),
+        "linear": (r(2, 5, 24), r(40, 24), r(40)),
+        "matmul": (r(10, 24), r(24, 12), None),
+        "attention": (r(1, 4, 16, 8), r(1, 2, 16, 8), r(1, 2, 16, 8), True, 0.35),
+        "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 1),
+        "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
+        "cross_entropy": (r(6, 50), torch.tensor([1, -1, 3, 49, 0, 7], device=device)),
+        "row_sum": (r(5, 3, 20),),
+    }
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", [op.name for op in _ops.OPS])
+def test_every_op_passes_opcheck_and_runs_its_kernel(stand_ins, device, name):
+    args = op_samples(device)[name]
+    kernel = stand_ins[_ops.BY_NAME[name].kind][device]
+    kernel.calls = 0
+    torch.library.opcheck(_ops.op(name), args)
+    assert kernel.calls > 0, "opcheck never reached the kernel: the call did not fit it"
+    got = _ops.op(name)(*args)
+    want = _ops.BY_NAME[name].eager(*args)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        torch.testing.assert_close(g, w)
+
+
+def test_a_call_no_kernel_fits_runs_pytorch(stand_ins):
+    x = torch.randn(4, 8, dtype=torch.float64)  # no kernel takes float64
+    ak.reset_stats()
+    torch.testing.assert_close(_ops.op("softmax")(x), torch.softmax(x, -1))
+    assert ak.stats() == {}
+
+
+def test_the_per_call_check_catches_a_kernel_wrong_by_one_percent(stand_ins):
+    x, w = torch.randn(64, 256), torch.randn(256)
+    with ak.checking():
+        _ops.op("rms_norm")(x, w, 1e-6)
+    good = ak.check_log()["rmsnorm"]
+    assert good["error"] < 1e-5
+    stand_ins["rmsnorm"]["cpu"] = type("Wrong", (StandIn,), {"__call__": lambda self, i, o, s=(): o[0].copy_(
+        _ops._rms_norm_eager(i[0], i[1], s[0]) * 1.01)})("rmsnorm", "rms_norm")
+    with ak.checking():
+        _ops.op("rms_norm")(x, w, 1e-6)
+    assert abs(ak.check_log()["rmsnorm"]["error"] - 0.01) < 1e-4
+
+
+def tiny(family):
+    if family == "gpt2":
+        cfg = dict(n_embd=64, n_layer=2, n_head=4, vocab_size=512)
+    else:
+        cfg = dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, vocab_size=512)
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(transformers.CONFIG_MAPPING[family](**cfg)).eval()
+
+
+ROUTED = {
+    "llama": {"rmsnorm": 5, "fused_mlp": 2, "rotary_embedding": 2, "flash_attention": 2, "matmul": 9},
+    "mistral": {"rmsnorm": 5, "fused_mlp": 2, "rotary_embedding": 2, "flash_attention": 2, "matmul": 9},
+    "qwen2": {"rmsnorm": 5, "fused_mlp": 2, "rotary_embedding": 2, "flash_attention": 2, "matmul": 9},
+    "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2},
+}
+
+
+@pytest.mark.parametrize("family", sorted(ROUTED))
+def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, family):
+    model = tiny(family)
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            ak.reset_stats()
+            got = model(x).logits
+            calls = {k: v for k, v in ak.stats().items() if v}
+            assert calls == ROUTED[family], calls
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+            explain = torch._dynamo.explain(model)(x)
+            assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+            torch._dynamo.reset()
+            ak.reset_stats()
+            compiled = torch.compile(model)(x).logits
+            assert {k: v for k, v in ak.stats().items() if v} == ROUTED[family]
+            torch.testing.assert_close(compiled, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch.nn.functional.scaled_dot_product_attention is _ops._orig["sdpa"], "unpatch left a function swapped"
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):
+    class NotRMSNorm(torch.nn.Module):  # has weight and eps, ignores the weight
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(32))
+            self.eps = 1e-6
+
+        def forward(self, x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    class Gelu3(torch.nn.Module):  # three linears, a GELU gate
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = (torch.nn.Linear(16, 40, bias=False), torch.nn.Linear(16, 40, bias=False),
+                                      torch.nn.Linear(40, 16, bias=False))
+
+        def forward(self, x):
+            return self.c(torch.nn.functional.gelu(self.a(x)) * self.b(x))
+
+    kinds = {r.kind for r in ak.routes(torch.nn.Sequential(NotRMSNorm(), torch.nn.Linear(32, 16), Gelu3()))}
+    assert kinds == set()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_graphs_and_no_weight_copies(stand_ins):
+    model = tiny("llama").cuda().to(torch.bfloat16)
+    x = torch.randint(0, 512, (1, 64), device="cuda")
+    with torch.no_grad():
+        torch.cuda.reset_peak_memory_stats()
+        want = model(x).logits
+        eager_peak = torch.cuda.max_memory_allocated()
+        ak.patch(model)
+        try:
+            torch.cuda.reset_peak_memory_stats()
+            model(x)
+            assert torch.cuda.max_memory_allocated() <= 1.05 * eager_peak
+            graphed = torch.compile(model, mode="reduce-overhead")
+            for _ in range(3):
+                got = graphed(x).logits
+            torch.testing.assert_close(got.float(), want.float(), rtol=5e-2, atol=5e-2)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
