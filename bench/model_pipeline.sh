@@ -4,7 +4,7 @@
 #   bash bench/model_pipeline.sh NAME MODEL INIT_ARGS [BUDGET] [TOP]
 # e.g. bash bench/model_pipeline.sh hf_llama hf:llama '{"hidden_size": 4096, ...}' 2m 6
 # Writes $OUT/NAME/{pipeline.txt,profile.json,verify.json,results.tsv} when OUT is set (the device tool's
-# folder), else under bench/results/tmp/. Expects build/autokernel (bash scripts/build.sh).
+# folder), else under bench/results/tmp/. Expects build-gpu/autokernel (bash bench/gpu_session.sh build).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NAME="$1" MODEL="$2" INIT="$3" BUDGET="${4:-2m}" TOP="${5:-6}"
@@ -12,7 +12,8 @@ DEST="${OUT:-bench/results/tmp}/$NAME"
 WS="/tmp/ak_ws_$NAME"
 mkdir -p "$DEST"
 rm -rf "$WS"
-AK=build/autokernel
+AK=build-gpu/autokernel
+export AUTOKERNEL_CACHE="${AUTOKERNEL_CACHE:-/tmp/ak_cache}" PYTHONUNBUFFERED=1
 {
   echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1): $MODEL $INIT, bf16, 1x2048"
   "$AK" profile --workspace "$WS" --model "$MODEL" --input-shape 1,2048 --init-args "$INIT" --device cuda --dtype bf16 &&
