@@ -168,7 +168,8 @@ def _rotary_run(k, q, k_, cos, sin, style):
     ko = torch.empty(k_.shape, dtype=k_.dtype, device=k_.device)
     c, s = cos.contiguous(), sin.contiguous()
     for x, y in ((q, qo), (k_, ko)):  # x [B, H, S, D], cos, sin [S, D/2]; y: interleaved pairs rotated
-        k([x.contiguous(), c, s], [y])
+        if x.numel():  # k has no heads when a module rotates one tensor at a time
+            k([x.contiguous(), c, s], [y])
     return qo, ko
 
 
@@ -236,13 +237,21 @@ class Op:
         tensors = [a for a in args[: self.n_tensors] if a is not None]
         k = _kernel(self.kind, *tensors) if tensors else None
         if k is None or not self.fits(*args):
-            return self.eager(*args)
+            return self._like_fake(self.eager(*args), args)
         with _lock:
             _stats[k.name] = _stats.get(k.name, 0) + 1
         out = self.run(k, *args)
         if _check["on"]:
             _record(self, args, out)
         return out
+
+    def _like_fake(self, out, args):
+        """PyTorch's result in the layout the fake implementation promises (torch.compile plans with it):
+        SDPA, say, returns q's transposed layout, where the op promises a contiguous tensor."""
+        fake = self.fake(*args)
+        if isinstance(out, tuple):
+            return tuple(f.copy_(o) if f.stride() != o.stride() else o for f, o in zip(fake, out))
+        return fake.copy_(out) if fake.stride() != out.stride() else out
 
 
 def _same_fake(x, *rest):

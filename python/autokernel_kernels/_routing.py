@@ -5,7 +5,8 @@
     x * rsqrt(mean(x^2) + eps) * weight (rmsnorm);
   - a module holding three bias-free Linear layers E->F, E->F, F->E whose forward gives
     down(silu(gate(x)) * up(x)), whatever its activation's class (fused_mlp);
-  - a module with `cos` / `sin` tables [S, D/2] whose forward(q, k) rotates both (rotary_embedding);
+  - a module with `cos` / `sin` tables [S, D/2] whose forward(q, k) rotates both, or forward(x) one
+    (rotary_embedding);
   - a function of the modules that define the model's classes, taking (q, k, cos, sin, ...), that gives
     Hugging Face's rotate-half rotary embedding (rotary_embedding, `half`);
   - PyTorch's own functions (F.scaled_dot_product_attention, F.linear, torch.addmm, F.layer_norm,
@@ -149,13 +150,14 @@ def _rotary_module_style(m):
         return None
     s, d = min(cos.shape[0], 5), cos.shape[1] * 2
     q, k = _randn((1, 2, s, d), cos, 3), _randn((1, 1, s, d), cos, 4)
-    got = _probe(m.forward, q, k)
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return None
+    pair = _probe(m.forward, q, k)
+    one = None if pair is not None else _probe(m.forward, q)  # a module that rotates one tensor per call
     for style in (0, 1):
         want = _ops._rotary_eager(q, k, cos[:s], sin[:s], style)
-        if all(_close(g, w, q.dtype) for g, w in zip(got, want)):
-            return style
+        if isinstance(pair, (tuple, list)) and len(pair) == 2 and all(_close(g, w, q.dtype) for g, w in zip(pair, want)):
+            return style, 2
+        if one is not None and _close(one, want[0], q.dtype):
+            return style, 1
     return None
 
 
@@ -177,12 +179,17 @@ def _module_routes(model):
                 return lambda x: _ops.op("swiglu")(x, gate.weight, up.weight, down.weight)
             routes.append(Route("fused_mlp", "-", path, m, "forward", make))
             continue
-        style = _rotary_module_style(m)
-        if style is not None:
-            def make(original, m=m, style=style):
-                def rotary(q, k):
+        found = _rotary_module_style(m)
+        if found is not None:
+            style, tensors = found
+
+            def make(original, m=m, style=style, tensors=tensors):
+                def rotary(q, k=None):
                     s = q.shape[2]
-                    return _ops.op("rotary")(q, k, m.cos[:s].to(q.dtype), m.sin[:s].to(q.dtype), style)
+                    cos, sin = m.cos[:s].to(q.dtype), m.sin[:s].to(q.dtype)
+                    if tensors == 1:  # forward(x): k is an empty stand-in
+                        return _ops.op("rotary")(q, q[:, :0], cos, sin, style)[0]
+                    return _ops.op("rotary")(q, k, cos, sin, style)
                 return rotary
             routes.append(Route("rotary_embedding", "interleaved" if style == 0 else "half", path, m, "forward", make))
     return routes

@@ -101,6 +101,11 @@ def test_grouped_query_and_rotate_half_calls_run_pytorch_inside_the_op_until_the
     ak.reset_stats()
     out = _ops.op("attention")(q, kv, kv, True, 0.35)
     torch.testing.assert_close(out, _ops._attention_eager(q, kv, kv, True, 0.35))
+    # PyTorch's SDPA returns q's layout; the op's result keeps the contiguous layout its fake promises.
+    qt = q.transpose(1, 2).contiguous().transpose(1, 2)
+    out = _ops.op("attention")(qt, kv, kv, True, 0.35)
+    assert out.is_contiguous()
+    torch.testing.assert_close(out, _ops._attention_eager(qt, kv, kv, True, 0.35))
     q, k, cos, sin, _ = args["rotary"]
     for got, want in zip(_ops.op("rotary")(q, k, cos, sin, 1), _ops._rotary_eager(q, k, cos, sin, 1)):
         torch.testing.assert_close(got, want)
