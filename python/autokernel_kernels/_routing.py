@@ -90,10 +90,6 @@ def _randn(shape, like, seed, scale=1.0):
     return (torch.randn(shape, generator=g) * scale).to(device=like.device, dtype=like.dtype)
 
 
-def _forward_of(module):
-    return module.forward
-
-
 # ---- modules ----------------------------------------------------------------------------------------
 
 def _rmsnorm_eps(m):
