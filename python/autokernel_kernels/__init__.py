@@ -13,7 +13,8 @@ What gets swapped, for every call whose tensors are on the kernel's device and w
   - functions, through a TorchFunctionMode around the model's forward: F.linear (matmul),
     F.softmax / Tensor.softmax over the last dim (softmax), F.layer_norm (layernorm), F.rms_norm
     (rmsnorm), F.cross_entropy (cross_entropy), F.scaled_dot_product_attention without a mask or
-    dropout (flash_attention), torch.sum / Tensor.sum over the last dim (reduce);
+    dropout, with enable_gqa=True too (flash_attention: k and v keep their HKV heads, no copies),
+    torch.sum / Tensor.sum over the last dim (reduce);
   - modules, by what they hold: an *RMSNorm module with `weight` and `eps` (rmsnorm), a SwiGLU MLP with
     gate_proj/up_proj/down_proj or w1/w3/w2 Linear layers without bias (fused_mlp), a *Rotary* module
     with `cos`/`sin` buffers [S, D/2] rotating interleaved pairs of x [B, H, S, D] (rotary_embedding).
@@ -198,8 +199,15 @@ def _cross_entropy(logits, target, ignore_index=-100, reduction="mean"):
     return (total / (t >= 0).sum()).to(logits.dtype)
 
 
-def _attention(q, k_, v, causal, scale):
-    if q.dim() != 4 or q.shape != k_.shape or q.shape != v.shape:
+def _attention(q, k_, v, causal, scale, enable_gqa=False):
+    if q.dim() != 4 or k_.dim() != 4 or k_.shape != v.shape:
+        return None
+    # [B, H, S, D] queries over [B, HKV, S, D] keys and values; HKV < H only where the call allows GQA.
+    B, H, S, D = q.shape
+    HKV = k_.shape[1]
+    if (k_.shape[0], k_.shape[2], k_.shape[3]) != (B, S, D) or HKV == 0 or H % HKV != 0:
+        return None
+    if HKV != H and not enable_gqa:
         return None
     k = _pick("flash_attention", q, k_, v)
     if k is None or q.numel() == 0:
@@ -271,10 +279,9 @@ class _Mode(TorchFunctionMode):
                 out = _cross_entropy(args[0], _arg(args, kwargs, 1, "target"), kwargs.get("ignore_index", -100),
                                      kwargs.get("reduction", "mean"))
         elif func is F.scaled_dot_product_attention:
-            if (_arg(args, kwargs, 3, "attn_mask") is None and _arg(args, kwargs, 4, "dropout_p", 0.0) == 0.0
-                    and not kwargs.get("enable_gqa", False)):
+            if _arg(args, kwargs, 3, "attn_mask") is None and _arg(args, kwargs, 4, "dropout_p", 0.0) == 0.0:
                 out = _attention(args[0], args[1], args[2], _arg(args, kwargs, 5, "is_causal", False),
-                                 kwargs.get("scale"))
+                                 kwargs.get("scale"), bool(kwargs.get("enable_gqa", False)))
         elif func in (torch.sum, torch.Tensor.sum):
             dim = _arg(args, kwargs, 1, "dim")
             if (isinstance(args[0], torch.Tensor) and dim in (-1, args[0].dim() - 1, [-1], (-1,))
