@@ -1,8 +1,10 @@
 // @autokernel type=flash_attention
-// o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), on the host. K and V of one
-// head are converted to f32 once; for each query row all scores are formed, the row max is
-// subtracted before exp (masked keys are simply skipped), and o is accumulated in f32.
-// scalars: [0] causal (!= 0), [1] scale. Limits: single-threaded, O(S^2 D) per head,
+// o = softmax(scale * q k^T [+ causal mask]) v per (batch, query head), on the host, for q, o
+// [B,H,S,D] and k, v [B,HKV,S,D] (grouped-query attention: query head h reads kv head h / (H/HKV);
+// H % HKV != 0 is refused). The heads are walked kv head by kv head: its K and V are converted to
+// f32 once and serve the H/HKV query heads of its group; for each query row all scores are formed,
+// the row max is subtracted before exp (masked keys are simply skipped), and o is accumulated in f32.
+// scalars: [0] causal (!= 0), [1] scale. Limits: single-threaded, O(S^2 D) per query head,
 // (2 S D + S) floats of scratch.
 // @knob LANES=4 {1,2,4,8} independent partial sums in the q.k dot products
 #include <cmath>
@@ -32,18 +34,22 @@ extern "C" int ak_kernel(const ak_call* call) {
   const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *V = &call->inputs[2];
   const ak_tensor* O = &call->outputs[0];
   for (const ak_tensor* t : {Q, K, V, O})
-    if (t->ndim != 4 || t->dtype == AK_I64 || ak_numel(t) != ak_numel(Q)) return 1;
+    if (t->ndim != 4 || t->dtype == AK_I64) return 1;
   for (int d = 0; d < 4; ++d)
-    if (K->shape[d] != Q->shape[d] || V->shape[d] != Q->shape[d]) return 1;
+    if (O->shape[d] != Q->shape[d] || V->shape[d] != K->shape[d] || (d != 1 && K->shape[d] != Q->shape[d])) return 1;
+  const int64_t B = Q->shape[0], H = Q->shape[1], HKV = K->shape[1], S = Q->shape[2], D = Q->shape[3];
+  if (HKV < 1 ? H != 0 : H % HKV != 0) return 1;  // no heads at all is an empty call
   const bool causal = call->scalars[0] != 0.0;
   const float scale = (float)call->scalars[1];
-  const int64_t BH = Q->shape[0] * Q->shape[1], S = Q->shape[2], D = Q->shape[3];
+  const int64_t group = HKV > 0 ? H / HKV : 0;
 
   std::vector<float> k(S * D), v(S * D), q(D), p(S), o(D);
-  for (int64_t bh = 0; bh < BH; ++bh) {
-    const int64_t base = bh * S * D;
-    for (int64_t i = 0; i < S * D; ++i) k[i] = ak_load(K, base + i), v[i] = ak_load(V, base + i);
-    for (int64_t i = 0; i < S; ++i) {
+  for (int64_t bkv = 0; bkv < B * HKV; ++bkv) {
+    const int64_t kv_base = bkv * S * D;
+    for (int64_t i = 0; i < S * D; ++i) k[i] = ak_load(K, kv_base + i), v[i] = ak_load(V, kv_base + i);
+    // Query heads bkv*group .. bkv*group + group - 1: batch b = bkv / HKV, heads (bkv % HKV) * group + g.
+    for (int64_t qi = 0; qi < group * S; ++qi) {
+      const int64_t base = (bkv * group + qi / S) * S * D, i = qi % S;
       for (int64_t d = 0; d < D; ++d) q[d] = ak_load(Q, base + i * D + d);
       const int64_t n_keys = causal ? i + 1 : S;  // causal: keys j <= i, never empty
       float mx = -INFINITY;

@@ -1,6 +1,10 @@
 // @autokernel type=flash_attention
-// o = softmax(scale * q k^T [+ causal mask]) v for q, k, v, o [B,H,S,D]; scalars: [0] causal
-// (!= 0: key j visible to query i iff j <= i), [1] scale.
+// o = softmax(scale * q k^T [+ causal mask]) v for q, o [B,H,S,D] and k, v [B,HKV,S,D]; scalars:
+// [0] causal (!= 0: key j visible to query i iff j <= i), [1] scale.
+// Grouped-query attention is native on every path: query head h reads kv head h / (H / HKV)
+// (HKV == H: multi-head, HKV == 1: multi-query; H % HKV != 0 is refused). With the heads flattened,
+// the query head bh = b*H + h reads kv head bh / group = b*HKV + h / group (group = H / HKV), so
+// each block finds its K/V from its own bh; k and v are never copied per query head.
 //
 // Main path (f16/bf16, D a multiple of 8 up to 256, 16-byte aligned tensors, scale > 0):
 // FlashAttention-2 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+). One block per
@@ -176,7 +180,7 @@ template <int kD> constexpr size_t tc_smem_bytes() { return (size_t)(BLOCK_M + 2
 template <typename T, int kD>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
-                       int S, int D, int n_qtiles, int BH, float scale_log2e, int causal) {
+                       int S, int D, int n_qtiles, int BH, int group, float scale_log2e, int causal) {
   constexpr int kKS = kD / 16;                        // k16 steps of Q K^T
   constexpr bool kQRegs = kMT * kD <= 128;            // Q A fragments live in registers
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -196,8 +200,8 @@ __global__ void __launch_bounds__(kThreads)
     qt = (int)(blockIdx.x % n_qtiles), bh = (int)(blockIdx.x / n_qtiles);
   }
   const int q0 = qt * BLOCK_M;
-  const int64_t base = (int64_t)bh * S * D;
-  q += base, k += base, v += base, o += base;
+  const int64_t base = (int64_t)bh * S * D, kv_base = (int64_t)(bh / group) * S * D;  // GQA: the group's kv head
+  q += base, o += base, k += kv_base, v += kv_base;
 
   const int row_lo = q0 + warp * kWarpRows;           // this warp's first query row
   const int kv_len = causal ? min(S, q0 + BLOCK_M) : S;
@@ -419,7 +423,8 @@ __global__ void __launch_bounds__(kThreads)
 // mma.sync kernel), and O += P V with P taken straight from registers as wgmma's A operand and V
 // read N-major (imm-trans-b). Within a warpgroup, the softmax of tile j runs while P V of tile
 // j-1 is still on the tensor cores (S_j is issued first; wgmma groups complete in order), and the
-// two warpgroups interleave on their own. The tensors are seen by the TMA as [B*H][S][D] (3-D maps), so tiles
+// two warpgroups interleave on their own. The tensors are seen by the TMA as 3-D maps, q and o as
+// [B*H][S][D], k and v as [B*HKV][S][D] (the block of query head bh loads kv head bh / group), so tiles
 // never cross into the next head: rows past S load as zeros (their keys are masked) and the
 // output tile, staged in the warpgroup's own Q rows, is stored clipped at S. Compiled only for
 // sm_90a; the host takes this path on compute capability 9.x (on a plain sm_90 build it traps).
@@ -601,7 +606,7 @@ template <typename T, int kD>
 __global__ void __launch_bounds__(kThreads, 1)
     attention(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
               const __grid_constant__ CUtensorMap map_v, const __grid_constant__ CUtensorMap map_o, int S,
-              int n_qtiles, float scale_log2e, int causal) {
+              int n_qtiles, int group, float scale_log2e, int causal) {
 #ifdef AK_HOPPER_DEVICE
   using G = Geo<kD>;
   constexpr int kBN = H_BLOCK_N, kS = kBN / 2, kO = kD / 2;  // S and O accumulators per thread
@@ -617,7 +622,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto v_empty = [&](int s) { return q_full + 8 * (1 + 3 * H_STAGES + s); };
 
   // Longest causal query tiles first.
-  const int bh = blockIdx.x / n_qtiles;
+  const int bh = blockIdx.x / n_qtiles, kv_bh = bh / group;  // row of the [B*H] q/o and [B*HKV] k/v maps
   const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kBlockM;
   const int kv_end = causal ? min(S, q0 + kBlockM) : S;
   const int n_kv = (kv_end + kBN - 1) / kBN;
@@ -645,11 +650,11 @@ __global__ void __launch_bounds__(kThreads, 1)
         mbar_wait(k_empty(s), parity);
         mbar_expect_tx(k_full(s), G::kKVBytes);
 #pragma unroll
-        for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, bh);
+        for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, kv_bh);
         mbar_wait(v_empty(s), parity);
         mbar_expect_tx(v_full(s), G::kKVBytes);
 #pragma unroll
-        for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, bh);
+        for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, kv_bh);
       }
     }
     return;
@@ -839,7 +844,7 @@ template <int DCH> constexpr size_t fb_smem_bytes() {
 template <typename T, int DCH>
 __global__ void __launch_bounds__(kFbThreads)
     flash_attention_simt(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                         T* __restrict__ o, int S, int D, int n_qtiles, float scale_log2e, int causal) {
+                         T* __restrict__ o, int S, int D, int n_qtiles, int group, float scale_log2e, int causal) {
   constexpr int kDP = 32 * DCH, kPitch = kDP + 1;  // odd pitch: lanes reading different K rows
   extern __shared__ __align__(16) float fsm[];
   float* Qs = fsm;                    // [kFbBlockQ][kDP]  q * scale * log2(e)
@@ -848,7 +853,7 @@ __global__ void __launch_bounds__(kFbThreads)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / n_qtiles;
   const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kFbBlockQ;
-  const int64_t base = bh * S * D;
+  const int64_t base = bh * S * D, kv_base = (bh / group) * S * D;  // GQA: the group's kv head
 
   for (int e = threadIdx.x; e < kFbBlockQ * D; e += kFbThreads) {
     const int r = e / D, d = e % D, qi = q0 + r;
@@ -867,7 +872,7 @@ __global__ void __launch_bounds__(kFbThreads)
     for (int e = threadIdx.x; e < kFbKeys * kDP; e += kFbThreads) {
       const int j = e / kDP, d = e % kDP, kj = kv0 + j;
       const bool in = kj < S && d < D;
-      const int64_t gi = base + (int64_t)kj * D + d;
+      const int64_t gi = kv_base + (int64_t)kj * D + d;
       Ks[j * kPitch + d] = in ? to_f32(k[gi]) : 0.0f;
       Vs[j * kPitch + d] = in ? to_f32(v[gi]) : 0.0f;
     }
@@ -922,7 +927,8 @@ template <typename K> static bool smem_fits(K kernel, size_t smem) {
 struct Args {
   const void *q, *k, *v;
   void* o;
-  int64_t BH;
+  int64_t BH;  // query heads, B * H
+  int group;   // query heads per kv head, H / HKV: k and v hold BH / group heads
   int S, D;
   bool causal;
   float scale;
@@ -937,7 +943,7 @@ template <typename T, int DCH> static int launch_simt(const Args& a) {
   if (a.BH * n_qtiles > 0x7fffffff) return 1;
   kernel<<<(unsigned)(a.BH * n_qtiles), kFbThreads, smem, a.stream>>>(
       static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
-      a.D, n_qtiles, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+      a.D, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 template <typename T> static int simt(const Args& a) {
@@ -957,7 +963,7 @@ template <typename T, int kD> static bool launch_tc(const Args& a, int* rc) {
   if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
   kernel<<<(unsigned)(a.BH * n_qtiles), kThreads, smem, a.stream>>>(
       static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
-      a.D, n_qtiles, (int)a.BH, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+      a.D, n_qtiles, (int)a.BH, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
@@ -974,11 +980,12 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   return fn;
 }
 
-// A [BH][S][D] 16-bit tensor read or written in boxes of 64 columns (128 bytes) x `rows` x 1 head, 128-byte swizzled.
-static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, const Args& a, uint32_t rows) {
+// A [heads][S][D] 16-bit tensor (q, o: B*H heads; k, v: B*HKV) read or written in boxes of 64 columns
+// (128 bytes) x `rows` x 1 head, 128-byte swizzled.
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, const Args& a, int64_t heads, uint32_t rows) {
   const auto encode = tensor_map_encoder();
   if (!encode) return false;
-  cuuint64_t dims[3] = {(cuuint64_t)a.D, (cuuint64_t)a.S, (cuuint64_t)a.BH};
+  cuuint64_t dims[3] = {(cuuint64_t)a.D, (cuuint64_t)a.S, (cuuint64_t)heads};
   cuuint64_t strides[2] = {(cuuint64_t)a.D * 2, (cuuint64_t)a.S * a.D * 2};
   cuuint32_t box[3] = {64, rows, 1};
   cuuint32_t elem_strides[3] = {1, 1, 1};
@@ -1010,11 +1017,12 @@ template <typename T, int kD> static bool launch_hopper(const Args& a, int* rc) 
   if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   CUtensorMap mq, mk, mv, mo;
-  if (!make_map(&mq, a.q, bf16, a, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, H_BLOCK_N) ||
-      !make_map(&mv, a.v, bf16, a, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, 64))
+  const int64_t kv_heads = a.BH / a.group;
+  if (!make_map(&mq, a.q, bf16, a, a.BH, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, kv_heads, H_BLOCK_N) ||
+      !make_map(&mv, a.v, bf16, a, kv_heads, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, a.BH, 64))
     return *rc = 1, true;
   hopper::attention<T, kD><<<(unsigned)(a.BH * n_qtiles), hopper::kThreads, hopper::Geo<kD>::kSmemBytes, a.stream>>>(
-      mq, mk, mv, mo, a.S, n_qtiles, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+      mq, mk, mv, mo, a.S, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
@@ -1039,19 +1047,23 @@ template <typename T> static int run(const Args& a) {
 
 extern "C" int ak_kernel(const ak_call* call) {
   if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 2) return 1;
-  const ak_tensor* Q = &call->inputs[0];
+  const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1];
   for (int i = 0; i < 4; ++i) {
     const ak_tensor* t = i < 3 ? &call->inputs[i] : &call->outputs[0];
+    const ak_tensor* like = i == 1 || i == 2 ? K : Q;  // k and v: [B,HKV,S,D]; q and o: [B,H,S,D]
     if (t->ndim != 4 || t->dtype != Q->dtype) return 1;
     for (int d = 0; d < 4; ++d)
-      if (t->shape[d] != Q->shape[d]) return 1;  // S_q == S_k (and equal D) as the catalog prescribes
+      if (t->shape[d] != like->shape[d] || (d != 1 && t->shape[d] != Q->shape[d])) return 1;  // S_q == S_k, one D
   }
-  const int64_t BH = Q->shape[0] * Q->shape[1], S = Q->shape[2], D = Q->shape[3];
+  const int64_t H = Q->shape[1], HKV = K->shape[1];
+  const int64_t BH = Q->shape[0] * H, S = Q->shape[2], D = Q->shape[3];
+  if (HKV < 1 ? H != 0 : H % HKV != 0) return 1;  // GQA: each kv head serves H / HKV query heads
   if (S > INT32_MAX / 2 || D > 256 || S * D > INT32_MAX) return 1;
   if (BH == 0 || S == 0) return 0;
   if (D == 0) return 1;
-  const Args a{call->inputs[0].data, call->inputs[1].data, call->inputs[2].data, call->outputs[0].data, BH, (int)S,
-               (int)D, call->scalars[0] != 0.0, (float)call->scalars[1], (cudaStream_t)call->stream};
+  const Args a{call->inputs[0].data, call->inputs[1].data, call->inputs[2].data, call->outputs[0].data, BH,
+               (int)(H / HKV), (int)S, (int)D, call->scalars[0] != 0.0, (float)call->scalars[1],
+               (cudaStream_t)call->stream};
   switch (Q->dtype) {
     case AK_F16: return run<__half>(a);
     case AK_BF16: return run<__nv_bfloat16>(a);

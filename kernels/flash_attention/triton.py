@@ -1,6 +1,9 @@
 # @autokernel type=flash_attention
-# Triton starter: o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), q, k, v, o of
-# shape [B, H, S, D]; scalars = (causal 0|1, scale). Causal: query i sees keys j <= i.
+# Triton starter: o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), q and o of shape
+# [B, H, S, D], k and v of shape [B, HKV, S, D]: grouped-query attention, query head h reads kv head
+# h // (H // HKV) (HKV == H is multi-head, 1 multi-query; H % HKV != 0 raises ValueError). With the
+# heads flattened, program b*H + h reads kv row (b*H + h) // (H // HKV) = b*HKV + h // (H // HKV).
+# scalars = (causal 0|1, scale). Causal: query i sees keys j <= i.
 # Algorithm: FlashAttention-2 forward. One program per (BLOCK_M query rows, batch*head); it walks
 # the keys in BLOCK_N blocks, keeps a running row max m, a running sum l and an f32 output
 # accumulator rescaled by exp(m_old - m_new) (online softmax, base-2 exponentials, the scale folded
@@ -78,7 +81,7 @@ def _attend(acc, l_i, m_i, q, k_base, v_base, lo, hi, offs_m, offs_n, offs_d, S,
 
 
 @triton.jit
-def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, qk_scale,
+def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, GROUP, qk_scale,
                             HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                             BLOCK_D: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     if CAUSAL:
@@ -86,6 +89,7 @@ def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, qk_scale,
     else:
         pid_m = tl.program_id(0)
     base = tl.program_id(1).to(tl.int64) * S * HEAD_DIM
+    kv_base = (tl.program_id(1) // GROUP).to(tl.int64) * S * HEAD_DIM  # this query head's kv head
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
@@ -101,9 +105,9 @@ def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, qk_scale,
     else:
         full_end = S // BLOCK_N * BLOCK_N
         masked_end = S
-    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + base, v_ptr + base, 0, full_end, offs_m, offs_n, offs_d, S,
-                            qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
-    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + base, v_ptr + base, full_end, masked_end, offs_m, offs_n,
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + kv_base, v_ptr + kv_base, 0, full_end, offs_m, offs_n, offs_d,
+                            S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + kv_base, v_ptr + kv_base, full_end, masked_end, offs_m, offs_n,
                             offs_d, S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, True, CAUSAL, PRECISION)
 
     o = acc / l_i[:, None]
@@ -138,14 +142,18 @@ def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
 def kernel_fn(inputs, outputs, scalars):
     q, k, v = inputs[0], inputs[1], inputs[2]
     o = outputs[0]
+    if q.dim() != 4 or k.dim() != 4 or v.shape != k.shape or o.shape != q.shape or \
+            (k.shape[0], k.shape[2], k.shape[3]) != (q.shape[0], q.shape[2], q.shape[3]):
+        raise ValueError(f"flash_attention: q, o must be [B, H, S, D] and k, v [B, HKV, S, D], got {tuple(q.shape)}, "
+                         f"{tuple(k.shape)}, {tuple(v.shape)}, {tuple(o.shape)}")
     B, H, S, D = q.shape
-    if k.shape != q.shape or v.shape != q.shape:
-        raise ValueError(f"flash_attention: q, k, v must share one shape, got {tuple(q.shape)}, "
-                         f"{tuple(k.shape)}, {tuple(v.shape)}")
+    HKV = k.shape[1]
+    if (H % HKV != 0) if HKV > 0 else H > 0:  # no heads at all is an empty call
+        raise ValueError(f"flash_attention: the kv heads ({HKV}) must divide the query heads ({H})")
     if D > 256:
         raise ValueError(f"flash_attention: head dim D={D} > 256 is not supported by this starter")
     if not (q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and o.is_contiguous()):
-        raise ValueError("flash_attention: q, k, v and o must be contiguous [B, H, S, D]")
+        raise ValueError("flash_attention: q, k, v and o must be contiguous")
     causal = bool(scalars[0]) if len(scalars) > 0 else False
     scale = float(scalars[1]) if len(scalars) > 1 else 1.0 / math.sqrt(D)
     if B * H * S * D == 0:
@@ -158,7 +166,7 @@ def kernel_fn(inputs, outputs, scalars):
     bm, bn, warps = (min(BLOCK_M, 64), min(BLOCK_N, 32), 4) if f32_fma else (BLOCK_M, BLOCK_N, NUM_WARPS)
     grid = (triton.cdiv(S, bm), B * H)
     key = (q.dtype, precision, D, bm, bn, causal, q.device)
-    _launch_fitting(_flash_attention_kernel, grid, key, NUM_STAGES, q, k, v, o, S, scale * 1.4426950408889634,
-                    HEAD_DIM=D, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d, CAUSAL=causal,
+    _launch_fitting(_flash_attention_kernel, grid, key, NUM_STAGES, q, k, v, o, S, H // HKV,
+                    scale * 1.4426950408889634, HEAD_DIM=D, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d, CAUSAL=causal,
                     PRECISION=precision, num_warps=warps)
     return None

@@ -220,7 +220,8 @@ def make_inputs(type_name, dims, dtype, device, seed):
     if type_name == "flash_attention":
         b, h, s, d = dims[:4]
         causal = len(dims) > 4 and dims[4] != 0
-        qkv = tuple(randn((b, h, s, d), dtype, device, seed + i) for i in range(3))
+        hkv = dims[5] if len(dims) > 5 else h  # grouped-query attention: k and v have HKV heads
+        qkv = tuple(randn((b, h if i == 0 else hkv, s, d), dtype, device, seed + i) for i in range(3))
         return qkv, {"causal": causal, "scale": 1 / math.sqrt(d)}
     if type_name == "fused_mlp":
         m, e, f = dims
@@ -261,7 +262,9 @@ def _matmul(a, b):
 
 
 def _attention(q, k, v, causal, scale):
-    return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=causal, scale=scale)
+    # enable_gqa only where k and v have fewer heads than q, as the catalog's eager() does.
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=causal, scale=scale,
+                                          enable_gqa=k.shape[1] != q.shape[1])
 
 
 def _fused_mlp(x, wg, wu, wd):

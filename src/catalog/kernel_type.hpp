@@ -48,8 +48,12 @@ class KernelType {
   virtual ~KernelType() = default;
 
   virtual std::string_view name() const = 0;
-  /// What Shape::dims mean, e.g. "M,N,K".
+  /// What Shape::dims mean, e.g. "M,N,K". Trailing dims in brackets may be left out
+  /// ("B,H,S,D,causal[,HKV]"); detail::dim_names reads it.
   virtual std::string_view dims_doc() const = 0;
+  /// Why `dims` (as many as dims_doc allows) are not a problem of this type, "" if they are
+  /// (flash_attention: HKV must divide H).
+  virtual std::string dims_error(const std::vector<int64_t>&) const { return ""; }
 
   /// Stage 1: one small shape.
   virtual Shape smoke_shape() const = 0;
@@ -106,6 +110,13 @@ at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& 
 at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed);
 [[noreturn]] void unknown_generator(std::string_view type, std::string_view gen);
 std::string shape_string(const std::vector<int64_t>& dims);
+/// The names in a dims_doc, "B,H,S,D,causal[,HKV]" -> {B, H, S, D, causal, HKV}, and how many of them a
+/// shape must give: those before the first bracketed (optional) one.
+struct DimNames {
+  std::vector<std::string> names;
+  std::size_t required = 0;
+};
+DimNames dim_names(std::string_view dims_doc);
 }  // namespace detail
 
 }  // namespace ak::catalog

@@ -28,17 +28,19 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
   }
   auto type = catalog::find_type(m.type);
   if (!type) return std::unexpected(type.error().context(path.string()));
-  // The type's dims: one per name in dims_doc ("M,N,K").
+  // The type's dims: one per name in dims_doc ("M,N,K"), the bracketed trailing ones optional
+  // ("B,H,S,D,causal[,HKV]": 5 or 6).
   const auto doc = (*type)->dims_doc();
-  const auto want = static_cast<std::size_t>(std::count(doc.begin(), doc.end(), ',') + 1);
+  const auto names = catalog::detail::dim_names(doc);
   for (const auto& s : m.shapes) {
     const bool bad_label = s.label.empty() || s.label.find_first_of("= \t") != std::string::npos;
-    const bool bad_dims = s.dims.size() != want ||
+    const bool bad_dims = s.dims.size() < names.required || s.dims.size() > names.names.size() ||
                           std::any_of(s.dims.begin(), s.dims.end(), [](int64_t d) { return d < 0; }) ||
                           std::all_of(s.dims.begin(), s.dims.end(), [](int64_t d) { return d == 0; });
-    if (bad_label || bad_dims) {
-      return fail(fmt::format("{}: shape '{}' ({}) does not fit {} (dims {})", path.string(), s.label,
-                              catalog::detail::shape_string(s.dims), m.type, doc),
+    const auto why = bad_dims ? "" : (*type)->dims_error(s.dims);
+    if (bad_label || bad_dims || !why.empty()) {
+      return fail(fmt::format("{}: shape '{}' ({}) does not fit {} (dims {}){}", path.string(), s.label,
+                              catalog::detail::shape_string(s.dims), m.type, doc, why.empty() ? "" : ": " + why),
                   "run autokernel extract again");
     }
   }

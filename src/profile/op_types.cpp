@@ -103,14 +103,23 @@ std::optional<Classified> attention(const CpuEvent& op) {
   if (q.size() != 4) return std::nullopt;  // [B, H, S, D]
   const auto it = k_causal_arg.find(op.name);
   const bool causal = it != k_causal_arg.end() && concrete(op, it->second) == "True";
+  const bool sdpa = op.name == "aten::scaled_dot_product_attention";
+  Dims dims = {q[0], q[1], q[2], q[3], causal ? 1 : 0};
   std::string note;
-  if (const Dims k = input_dims(op, 1); k.size() == 4 && k[2] != q[2]) {
-    note = fmt::format("keys have length {}, queries {}", k[2], q[2]);
+  auto add_note = [&](const std::string& text) { note += (note.empty() ? "" : "; ") + text; };
+  if (const Dims k = input_dims(op, 1); k.size() == 4) {
+    // Grouped-query attention: fewer kv heads than query heads, each shared by a group (SDPA with
+    // enable_gqa=True, its 8th argument; the flash variants take it natively). HKV is the 6th dim.
+    const bool gqa_allowed = !sdpa || concrete(op, 7) != "False";
+    if (k[1] != q[1] && k[1] > 0 && q[1] % k[1] == 0 && gqa_allowed) {
+      dims.push_back(k[1]);
+    } else if (k[1] != q[1]) {
+      add_note(fmt::format("keys have {} heads, queries {}", k[1], q[1]));
+    }
+    if (k[2] != q[2]) add_note(fmt::format("keys have length {}, queries {}", k[2], q[2]));
   }
-  if (!input_dims(op, 3).empty() && op.name == "aten::scaled_dot_product_attention") {
-    note += std::string(note.empty() ? "" : "; ") + "with an explicit mask";
-  }
-  return Classified{"flash_attention", {q[0], q[1], q[2], q[3], causal ? 1 : 0}, dtype_of(input_type(op, 0)), note};
+  if (!input_dims(op, 3).empty() && sdpa) add_note("with an explicit mask");
+  return Classified{"flash_attention", std::move(dims), dtype_of(input_type(op, 0)), note};
 }
 
 std::optional<Classified> cross_entropy(const CpuEvent& op) {

@@ -101,16 +101,21 @@ Expected<ConfigList> parse_configs(const std::string& text) {
     auto dims = parse_dims(dims_text);
     if (!dims) return bad(dims.error().message);
     catalog::Shape shape{dims_text, *dims};
-    const auto names = split_list(std::string(t.dims_doc()));
-    if (shape.dims.size() != names.size()) {
-      return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), names.size(), t.dims_doc(), shape.dims.size()));
+    const auto dims_names = catalog::detail::dim_names(t.dims_doc());
+    const auto& names = dims_names.names;
+    if (shape.dims.size() < dims_names.required || shape.dims.size() > names.size()) {
+      const auto count = dims_names.required == names.size()
+                             ? std::to_string(names.size())
+                             : fmt::format("{} to {}", dims_names.required, names.size());
+      return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), count, t.dims_doc(), shape.dims.size()));
     }
     for (std::size_t i = 0; i < shape.dims.size(); ++i) {
-      const bool is_flag = names[i] == "causal";  // attention's last dim is a flag, every other a size
+      const bool is_flag = names[i] == "causal";  // attention's causal is a flag, every other dim a size
       if (is_flag ? shape.dims[i] > 1 : shape.dims[i] == 0) {
         return bad(fmt::format("{} must be {}", names[i], is_flag ? "0 or 1" : "positive"));
       }
     }
+    if (const auto why = t.dims_error(shape.dims); !why.empty()) return bad(why);
     if (t.name() == "rotary_embedding" && shape.dims[3] % 2 != 0) return bad("D must be even (it rotates pairs)");
     auto known = std::find_if(out.begin(), out.end(), [&](const TypeShapes& c) { return c.type == t.name(); });
     if (known == out.end()) known = out.insert(out.end(), {std::string(t.name()), {}});

@@ -52,6 +52,7 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
   EXPECT_TRUE(has("cross_entropy", {1024, 50257}));
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
+  EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));  // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
   EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128}));
 }
 
@@ -114,6 +115,75 @@ TEST(Catalog, FlopAndByteFormulasMatchHandCounts) {
   EXPECT_DOUBLE_EQ(attn->flops({"", {1, 2, 64, 32, 1}}) * 2, attn->flops({"", {1, 2, 64, 32, 0}}));
   const auto* ce = *find_type("cross_entropy");
   EXPECT_DOUBLE_EQ(ce->bytes({"", {4, 10}}, at::kFloat), 4 * 10 * 4.0 + 4 * 12.0);
+}
+
+TEST(Catalog, AttentionBytesCountKAndVAtTheirOwnHeads) {
+  const auto* attn = *find_type("flash_attention");
+  // q and o at H = 8 heads, k and v at HKV = 2: (8 + 8 + 2 + 2) heads of S x D.
+  EXPECT_DOUBLE_EQ(attn->bytes({"", {1, 8, 64, 32, 1, 2}}, at::kHalf), 20.0 * 64 * 32 * 2);
+  // No 6th dim is multi-head; HKV = H says the same.
+  EXPECT_DOUBLE_EQ(attn->bytes({"", {1, 8, 64, 32, 1}}, at::kHalf), attn->bytes({"", {1, 8, 64, 32, 1, 8}}, at::kHalf));
+  // The work is per query head: sharing kv heads saves none of it.
+  EXPECT_DOUBLE_EQ(attn->flops({"", {1, 8, 64, 32, 1, 2}}), attn->flops({"", {1, 8, 64, 32, 1}}));
+}
+
+TEST(Catalog, GroupedQueryAttentionIsMultiHeadAttentionOnRepeatedKvHeads) {
+  const auto* attn = *find_type("flash_attention");
+  EXPECT_EQ(attn->dims_doc(), "B,H,S,D,causal[,HKV]");
+  const std::vector<std::vector<int64_t>> cases = {{2, 6, 40, 16, 1, 2}, {1, 4, 33, 8, 0, 1}, {2, 28, 17, 8, 0, 4}};
+  for (const auto& dims : cases) {
+    SCOPED_TRACE(detail::shape_string(dims));
+    const auto H = dims[1], HKV = dims[5];
+    const auto p = attn->make_problem({{"gqa", dims}, at::kFloat, "random", 5}, at::kCPU);
+    ASSERT_EQ(p.inputs.size(), 3u);
+    EXPECT_EQ(p.inputs[0].sizes(), at::IntArrayRef({dims[0], H, dims[2], dims[3]}));
+    EXPECT_EQ(p.inputs[1].sizes(), at::IntArrayRef({dims[0], HKV, dims[2], dims[3]}));  // no copies per query head
+    EXPECT_EQ(p.inputs[2].sizes(), at::IntArrayRef({dims[0], HKV, dims[2], dims[3]}));
+    EXPECT_EQ(p.output_shapes, (std::vector<std::vector<int64_t>>{{dims[0], H, dims[2], dims[3]}}));
+    // The oracle equals the multi-head oracle with each kv head repeated for its group of query heads.
+    auto mha = p;
+    mha.inputs[1] = p.inputs[1].repeat_interleave(H / HKV, 1);
+    mha.inputs[2] = p.inputs[2].repeat_interleave(H / HKV, 1);
+    const auto ref = attn->reference(p)[0];
+    EXPECT_TRUE(at::equal(ref, attn->reference(mha)[0]));
+    // Query head h reads kv head h / (H / HKV): the last query head of a batch attends over its last kv head.
+    auto single = p;
+    single.inputs = {p.inputs[0].narrow(1, H - 1, 1), p.inputs[1].narrow(1, HKV - 1, 1), p.inputs[2].narrow(1, HKV - 1, 1)};
+    EXPECT_TRUE(at::allclose(ref.narrow(1, H - 1, 1), attn->reference(single)[0], 1e-12, 1e-12));
+    // PyTorch's own SDPA with enable_gqa agrees.
+    const auto eager = attn->eager(p)[0];
+    EXPECT_LE((eager.to(at::kDouble) - ref).abs().max().item<double>(), 1e-4);
+    // So do the adversarial generators' inputs, k and v at HKV heads too.
+    for (const auto& gen : attn->adversarial_generators()) {
+      const auto a = attn->make_problem({{"gqa", dims}, at::kHalf, gen, 3}, at::kCPU);
+      EXPECT_EQ(a.inputs[1].size(1), HKV) << gen;
+      EXPECT_EQ(a.inputs[2].size(1), HKV) << gen;
+      EXPECT_TRUE(at::isfinite(attn->reference(a)[0]).all().item<bool>()) << gen;
+    }
+  }
+}
+
+TEST(Catalog, AttentionRefusesKvHeadsThatDoNotDivideTheQueryHeads) {
+  const auto* attn = *find_type("flash_attention");
+  EXPECT_EQ(attn->dims_error({1, 8, 64, 32, 1}), "");
+  EXPECT_EQ(attn->dims_error({1, 8, 64, 32, 1, 2}), "");
+  EXPECT_NE(attn->dims_error({1, 8, 64, 32, 1, 3}), "");
+  EXPECT_NE(attn->dims_error({1, 8, 64, 32, 1, 0}), "");
+  EXPECT_THROW(attn->make_problem({{"x", {1, 8, 64, 32, 1, 3}}, at::kFloat, "random", 1}, at::kCPU), Fatal);
+  // Every catalogue shape is valid.
+  auto shapes = attn->sweep_shapes();
+  for (const auto& s : attn->edge_shapes()) shapes.push_back(s);
+  for (const auto& s : attn->bench_shapes()) shapes.push_back(s);
+  for (const auto& s : shapes) EXPECT_EQ(attn->dims_error(s.dims), "") << s.label;
+}
+
+TEST(Catalog, DimNamesMayEndInOptionalOnes) {
+  const auto plain = detail::dim_names("M,N,K");
+  EXPECT_EQ(plain.names, (std::vector<std::string>{"M", "N", "K"}));
+  EXPECT_EQ(plain.required, 3u);
+  const auto attn = detail::dim_names("B,H,S,D,causal[,HKV]");
+  EXPECT_EQ(attn.names, (std::vector<std::string>{"B", "H", "S", "D", "causal", "HKV"}));
+  EXPECT_EQ(attn.required, 5u);
 }
 
 TEST(Catalog, Fp32MatmulToleranceAdmitsACorrectTf32Kernel) {

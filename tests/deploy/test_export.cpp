@@ -108,6 +108,23 @@ TEST(Export, LayerNormCrossEntropyAndRowSumsAreRoutedToo) {
   EXPECT_NE(run->output.find("\"reduce_cpu\": 1"), std::string::npos) << run->output;
 }
 
+TEST(Export, AttentionIsRoutedWithGroupedKvHeadsToo) {
+  const auto ws = fs::temp_directory_path() / "ak_ws_export_attention";
+  (void)util::remove_tree(ws);
+  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel",
+                             test::starter("flash_attention", "cpu.cpp").string(), "--max-experiments", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto out = fs::temp_directory_path() / "ak_export_attention";
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto py = test::source_dir() / "tests/data/deploy/check_attention.py";
+  auto run = util::run_command({"python3", py.string(), out.string()}, std::chrono::minutes(5));
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->exit_code, 0) << run->output;
+  // Multi-head, groups of 3 and multi-query: all three through the kernel, k and v as they are.
+  EXPECT_NE(run->output.find("\"flash_attention_cpu\": 3"), std::string::npos) << run->output;
+}
+
 TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
   const auto ws = baseline_workspace("select");
   set_speedup(ws, "rmsnorm_cpu", 2.0);

@@ -21,10 +21,12 @@ TEST(GpuTileEdges, TensorCoreKernelsAreRightWhereTilesOverhangEveryEdge) {
   std::filesystem::create_directories(dir);
   const auto out = dir / "out.json";
   // matmul M x N x K: M, N, K past a 128/256-row tile and a 64-deep K slice. fused_mlp M x E x F.
-  // flash_attention B x H x S x D x causal: S past the 128-query and 128-key tiles, both head dims.
+  // flash_attention B x H x S x D x causal [x HKV]: S past the 128-query and 128-key tiles, both head dims,
+  // and grouped-query attention (groups of 3, and multi-query) where the K/V tiles come from the group's head.
   const std::string configs =
       "matmul:200x136x72,matmul:136x264x8,fused_mlp:100x64x136,fused_mlp:300x520x200,"
-      "flash_attention:1x2x200x64x1,flash_attention:2x3x130x128x0,flash_attention:1x1x1000x128x1";
+      "flash_attention:1x2x200x64x1,flash_attention:2x3x130x128x0,flash_attention:1x1x1000x128x1,"
+      "flash_attention:2x6x200x64x1x2,flash_attention:2x4x130x128x0x1";
   const auto r = test::autokernel({"suite", "--configs", configs, "--backends", "cuda", "--no-compile", "--quick",
                                    "--case-timeout", "120", "--json", out.string()},
                                   std::chrono::minutes(15));
@@ -32,7 +34,7 @@ TEST(GpuTileEdges, TensorCoreKernelsAreRightWhereTilesOverhangEveryEdge) {
   auto text = util::read_file(out);
   ASSERT_TRUE(text) << r.output;
   const auto doc = nlohmann::json::parse(*text);
-  ASSERT_EQ(doc["rows"].size(), 14u);  // 7 configurations x f16, bf16
+  ASSERT_EQ(doc["rows"].size(), 18u);  // 9 configurations x f16, bf16
   for (const auto& row : doc["rows"]) {
     SCOPED_TRACE(row["type"].get<std::string>() + " " + row["dtype"].get<std::string>());
     EXPECT_EQ(row["backends"]["cuda"]["status"], "passed") << row.dump(1);

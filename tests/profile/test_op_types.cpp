@@ -56,7 +56,39 @@ TEST(OpTypes, AttentionReadsCausalFromTheConcreteInputs) {
   auto full = classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "False", "", "False"}));
   ASSERT_TRUE(causal && full);
   EXPECT_EQ(causal->dims, (std::vector<int64_t>{2, 8, 128, 64, 1}));
-  EXPECT_EQ(full->dims, (std::vector<int64_t>{2, 8, 128, 64, 0}));
+  EXPECT_EQ(full->dims, (std::vector<int64_t>{2, 8, 128, 64, 0}));  // as many heads: no 6th dim
+  EXPECT_EQ(full->note, "");
+}
+
+TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
+  // F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), as torch 2.11 records it:
+  // Llama-3-8B's 32 query heads over 8 kv heads.
+  auto types = nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
+  auto gqa = classify_op(op("aten::scaled_dot_product_attention",
+                            {{1, 32, 2048, 128}, {1, 8, 2048, 128}, {1, 8, 2048, 128}, {}, {}, {}, {}, {}}, types,
+                            {"", "", "", "", "0.", "True", "", "True"}));
+  ASSERT_TRUE(gqa);
+  EXPECT_EQ(gqa->dims, (std::vector<int64_t>{1, 32, 2048, 128, 1, 8}));
+  EXPECT_EQ(gqa->note, "");
+  // The flash variants take k and v with their own head count (no enable_gqa argument).
+  auto inner = classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
+                              {{2, 8, 16, 32}, {2, 1, 16, 32}, {2, 1, 16, 32}, {}, {}, {}, {}},
+                              {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
+  ASSERT_TRUE(inner);
+  EXPECT_EQ(inner->dims, (std::vector<int64_t>{2, 8, 16, 32, 0, 1}));
+  // Keys of another length are still only a note; head counts that do not divide are one too.
+  auto cross = classify_op(op("aten::scaled_dot_product_attention",
+                              {{1, 8, 64, 32}, {1, 2, 96, 32}, {1, 2, 96, 32}, {}, {}, {}, {}, {}}, types,
+                              {"", "", "", "", "0.", "False", "", "True"}));
+  ASSERT_TRUE(cross);
+  EXPECT_EQ(cross->dims, (std::vector<int64_t>{1, 8, 64, 32, 0, 2}));
+  EXPECT_EQ(cross->note, "keys have length 96, queries 64");
+  auto odd = classify_op(op("aten::scaled_dot_product_attention",
+                            {{1, 8, 64, 32}, {1, 3, 64, 32}, {1, 3, 64, 32}, {}, {}, {}, {}, {}}, types,
+                            {"", "", "", "", "0.", "False", "", "True"}));
+  ASSERT_TRUE(odd);
+  EXPECT_EQ(odd->dims, (std::vector<int64_t>{1, 8, 64, 32, 0}));
+  EXPECT_EQ(odd->note, "keys have 3 heads, queries 8");
 }
 
 TEST(OpTypes, SoftmaxOverAnInnerDimKeepsTheWork) {

@@ -58,6 +58,7 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (5, 4), (5, 4)]),
     ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
+    ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
     ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
 ])
 def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
@@ -91,6 +92,8 @@ def reference(name, tensors, scalars):
         return (torch.logsumexp(logits, 1) - picked).masked_fill(target < 0, 0.0)
     if name == "flash_attention":
         q, k, v = t
+        group = q.shape[1] // k.shape[1]  # grouped-query attention: kv head h // group serves query head h
+        k, v = k.repeat_interleave(group, 1), v.repeat_interleave(group, 1)
         s = q @ k.transpose(-1, -2) * scalars["scale"]
         if scalars["causal"]:
             s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
@@ -104,7 +107,8 @@ def reference(name, tensors, scalars):
 
 @pytest.mark.parametrize("name, dims", [("rmsnorm", [8, 32]), ("rotary_embedding", [1, 2, 8, 16]),
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
-                                        ("flash_attention", [1, 2, 32, 16, 0]), ("fused_mlp", [8, 16, 24])])
+                                        ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
+                                        ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24])])
 def test_eager_computes_the_types_function(name, dims):
     tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
     got = sb.EAGER[name](*tensors, **scalars)

@@ -32,6 +32,13 @@ TEST(SuiteConfigs, ParseEachTypesDimsInItsOwnOrder) {
   EXPECT_EQ(c->at(2).shapes[0].dims, (std::vector<int64_t>{1, 2, 64, 32, 1}));
 }
 
+TEST(SuiteConfigs, AttentionTakesAnOptionalKvHeadCount) {
+  const auto c = suite::parse_configs("flash_attention:1x32x2048x128x1x8,flash_attention:1x32x2048x128x1");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->at(0).shapes[0].dims, (std::vector<int64_t>{1, 32, 2048, 128, 1, 8}));
+  EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 32, 2048, 128, 1}));
+}
+
 TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"softmax", "expected TYPE:DIMS"},
@@ -42,6 +49,10 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
       {"softmax:64xx128", "DIMS are sizes joined by 'x'"},
       {"softmax:0x128", "M must be positive"},
       {"flash_attention:1x2x64x32x2", "causal must be 0 or 1"},
+      {"flash_attention:1x2x64x32", "flash_attention takes 5 to 6 dims (B,H,S,D,causal[,HKV]), got 4"},
+      {"flash_attention:1x8x64x32x1x2x1", "takes 5 to 6 dims"},
+      {"flash_attention:1x8x64x32x1x3", "HKV=3 must be at least 1 and divide H=8"},
+      {"flash_attention:1x8x64x32x1x0", "HKV must be positive"},
       {"rotary_embedding:1x2x16x7", "D must be even"},
       {"convolution:3x3", "unknown kernel type 'convolution'"},
       {"", "names no configuration"},

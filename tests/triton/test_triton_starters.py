@@ -275,7 +275,8 @@ def test_matmul_zeros_and_ones_are_exact():
 
 
 def _attention_reference(q, k, v, causal, scale):
-    qd, kd, vd = q.double(), k.double(), v.double()
+    group = q.shape[1] // k.shape[1]  # grouped-query attention: each kv head serves `group` query heads
+    qd, kd, vd = q.double(), k.double().repeat_interleave(group, 1), v.double().repeat_interleave(group, 1)
     s = qd @ kd.transpose(-1, -2) * scale
     if causal:
         S = q.shape[-2]
@@ -292,6 +293,29 @@ def test_flash_attention_matches_reference(dtype, causal, knobs):
     scale = 1.0 / math.sqrt(D)
     (o,) = run("flash_attention", [q, k, v], [((B, H, S, D), dtype)], [causal, scale], **knobs)
     assert_close(o, _attention_reference(q, k, v, causal, scale), TOL_MATMUL[dtype], "flash_attention")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("causal", [0, 1], ids=["full", "causal"])
+@pytest.mark.parametrize("H,HKV", [(6, 2), (4, 1), (14, 2)], ids=["groups_of_3", "mqa", "groups_of_7"])
+def test_flash_attention_reads_the_kv_head_of_each_query_heads_group(dtype, causal, H, HKV):
+    B, S, D = 2, 19, 16
+    q = randn((B, H, S, D), dtype, 1.0, seed=30)
+    k, v = (randn((B, HKV, S, D), dtype, 1.0, seed=31 + i) for i in range(2))
+    scale = 1.0 / math.sqrt(D)
+    (o,) = run("flash_attention", [q, k, v], [((B, H, S, D), dtype)], [causal, scale], BLOCK_M=16, BLOCK_N=16)
+    assert_close(o, _attention_reference(q, k, v, causal, scale), TOL_MATMUL[dtype], f"flash_attention {H}/{HKV}")
+    # The same as multi-head attention on k and v repeated per group.
+    kr, vr = k.repeat_interleave(H // HKV, 1).contiguous(), v.repeat_interleave(H // HKV, 1).contiguous()
+    (o_mha,) = run("flash_attention", [q, kr, vr], [((B, H, S, D), dtype)], [causal, scale], BLOCK_M=16, BLOCK_N=16)
+    assert torch.equal(o.cpu(), o_mha.cpu())
+
+
+def test_flash_attention_refuses_kv_heads_that_do_not_divide_the_query_heads():
+    q = randn((1, 6, 16, 16), torch.float32, 1.0, seed=40)
+    k = randn((1, 4, 16, 16), torch.float32, 1.0, seed=41)
+    with pytest.raises(ValueError, match="must divide"):
+        run("flash_attention", [q, k, k.clone()], [((1, 6, 16, 16), torch.float32)], [0, 0.25])
 
 
 @pytest.mark.parametrize("causal", [0, 1], ids=["full", "causal"])

@@ -24,7 +24,8 @@
  *   cross_entropy     logits[M,V], target[M] (int64)      ; loss[M] (f32) ; -            target < 0 means ignored: loss 0
  *   rotary_embedding  x[B,H,S,D], cos[S,D/2], sin[S,D/2]  ; y[B,H,S,D]    ; -            interleaved pairs (x[2i], x[2i+1])
  *   reduce            x[M,N]                              ; y[M]          ; -            sum over the last dim
- *   flash_attention   q[B,H,S,D], k[B,H,S,D], v[B,H,S,D]  ; o[B,H,S,D]    ; causal (0|1), scale
+ *   flash_attention   q[B,H,S,D], k[B,HKV,S,D], v[B,HKV,S,D] ; o[B,H,S,D] ; causal (0|1), scale  GQA: H % HKV == 0
+ *                     (else return non-zero), query head h reads kv head h / (H / HKV); HKV == H is multi-head
  *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; -          y = (silu(x w_gate^T) * (x w_up^T)) w_down^T
  * Outputs have the inputs' dtype unless stated; accumulate in f32.
  */
