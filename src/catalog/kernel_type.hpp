@@ -50,6 +50,10 @@ class KernelType {
   virtual std::string_view name() const = 0;
   /// What Shape::dims mean, e.g. "M,N,K".
   virtual std::string_view dims_doc() const = 0;
+  /// A shape's dims in the type's current form: a type that gained dims fills in what an older, shorter
+  /// form leaves out (rotary_embedding's B,H,S,D gets HKV = H and style 0), so old model.json files and
+  /// --configs still load. Anything else is returned as it is.
+  virtual std::vector<int64_t> full_dims(std::vector<int64_t> dims) const { return dims; }
 
   /// Stage 1: one small shape.
   virtual Shape smoke_shape() const = 0;

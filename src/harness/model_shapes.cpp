@@ -28,10 +28,11 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
   }
   auto type = catalog::find_type(m.type);
   if (!type) return std::unexpected(type.error().context(path.string()));
-  // The type's dims: one per name in dims_doc ("M,N,K").
+  // The type's dims: one per name in dims_doc ("M,N,K"), after filling in what an older form left out.
   const auto doc = (*type)->dims_doc();
   const auto want = static_cast<std::size_t>(std::count(doc.begin(), doc.end(), ',') + 1);
-  for (const auto& s : m.shapes) {
+  for (auto& s : m.shapes) {
+    s.dims = (*type)->full_dims(std::move(s.dims));
     const bool bad_label = s.label.empty() || s.label.find_first_of("= \t") != std::string::npos;
     const bool bad_dims = s.dims.size() != want ||
                           std::any_of(s.dims.begin(), s.dims.end(), [](int64_t d) { return d < 0; }) ||

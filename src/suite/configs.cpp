@@ -100,7 +100,7 @@ Expected<ConfigList> parse_configs(const std::string& text) {
     const auto dims_text = item.substr(colon + 1);
     auto dims = parse_dims(dims_text);
     if (!dims) return bad(dims.error().message);
-    catalog::Shape shape{dims_text, *dims};
+    catalog::Shape shape{dims_text, t.full_dims(*dims)};
     const auto names = split_list(std::string(t.dims_doc()));
     if (shape.dims.size() != names.size()) {
       return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), names.size(), t.dims_doc(), shape.dims.size()));
