@@ -16,7 +16,8 @@ What gets swapped, for every call whose tensors are on the kernel's device and w
     dropout (flash_attention), torch.sum / Tensor.sum over the last dim (reduce);
   - modules, by what they hold: an *RMSNorm module with `weight` and `eps` (rmsnorm), a SwiGLU MLP with
     gate_proj/up_proj/down_proj or w1/w3/w2 Linear layers without bias (fused_mlp), a *Rotary* module
-    with `cos`/`sin` buffers [S, D/2] rotating interleaved pairs of x [B, H, S, D] (rotary_embedding).
+    with `cos`/`sin` buffers [S, D/2] whose forward(q, k) rotates interleaved pairs of q [B, H, S, D] and
+    k [B, HKV, S, D] and returns both (rotary_embedding, style 0).
 Anything else runs as before. `stats()` counts the calls each kernel took.
 """
 import contextlib
@@ -230,15 +231,18 @@ def _swiglu(x, gate, up, down):
     return y.reshape(x.shape)
 
 
-def _rotary(x, cos, sin):
-    if x.dim() != 4 or cos.dim() != 2 or cos.shape != (x.shape[2], x.shape[3] // 2):
+def _rotary(q, k_, cos, sin, style):
+    """(q_out, k_out): both rotated in one call; style 0 interleaved pairs, 1 rotate-half (kernel_abi.h)."""
+    if (q.dim() != 4 or k_.dim() != 4 or q.shape[3] % 2 or k_.shape[0] != q.shape[0] or k_.shape[2:] != q.shape[2:]
+            or cos.dim() != 2 or cos.shape != (q.shape[2], q.shape[3] // 2) or sin.shape != cos.shape):
         return None
-    k = _pick("rotary_embedding", x, cos, sin)
-    if k is None or x.numel() == 0:
+    k = _pick("rotary_embedding", q, k_, cos, sin)
+    if k is None or q.numel() == 0:
         return None
-    y = torch.empty_like(x, memory_format=torch.contiguous_format)
-    k([x.contiguous(), cos.contiguous(), sin.contiguous()], [y])
-    return y
+    q_out = torch.empty_like(q, memory_format=torch.contiguous_format)
+    k_out = torch.empty_like(k_, memory_format=torch.contiguous_format)
+    k([q.contiguous(), k_.contiguous(), cos.contiguous(), sin.contiguous()], [q_out, k_out], [style])
+    return q_out, k_out
 
 
 # ---- where the wrappers are called from ----------------------------------------------------------
@@ -283,13 +287,19 @@ class _Mode(TorchFunctionMode):
         return out if out is not None else func(*args, **kwargs)
 
 
+def _positional(n, fn):
+    """fn as a replacement forward for calls with exactly n positional arguments; None (not covered) otherwise."""
+    return lambda *args, **kwargs: fn(*args) if len(args) == n and not kwargs else None
+
+
 def _module_forward(module):
-    """A replacement forward for a module the kernels cover whole, or None."""
+    """A replacement forward for a module the kernels cover whole, or None. It returns None for a call
+    it does not cover, and the module's own forward runs."""
     name = type(module).__name__
     if name.endswith("RMSNorm") and isinstance(getattr(module, "weight", None), torch.Tensor):
         eps = getattr(module, "eps", getattr(module, "variance_epsilon", None))
         if eps is not None:
-            return lambda x: _rms_norm(x, module.weight, float(eps))
+            return _positional(1, lambda x: _rms_norm(x, module.weight, float(eps)))
     linears = [getattr(module, n, None) for n in ("gate_proj", "up_proj", "down_proj")]
     if not all(isinstance(m, torch.nn.Linear) for m in linears):
         linears = [getattr(module, n, None) for n in ("w1", "w3", "w2")]
@@ -298,9 +308,15 @@ def _module_forward(module):
     if (swiglu_like and all(isinstance(m, torch.nn.Linear) and m.bias is None for m in linears)
             and (act is None or isinstance(act, torch.nn.SiLU))):
         gate, up, down = linears
-        return lambda x: _swiglu(x, gate.weight, up.weight, down.weight)
-    if "Rotary" in name and isinstance(getattr(module, "cos", None), torch.Tensor):
-        return lambda x: _rotary(x, module.cos[: x.shape[2]].to(x.dtype), module.sin[: x.shape[2]].to(x.dtype))
+        return _positional(1, lambda x: _swiglu(x, gate.weight, up.weight, down.weight))
+    if ("Rotary" in name and isinstance(getattr(module, "cos", None), torch.Tensor)
+            and isinstance(getattr(module, "sin", None), torch.Tensor)):
+        def rotary(q, k):
+            if not isinstance(q, torch.Tensor) or q.dim() != 4:
+                return None
+            seq = q.shape[2]
+            return _rotary(q, k, module.cos[:seq].to(q.dtype), module.sin[:seq].to(q.dtype), 0)
+        return _positional(2, rotary)
     return None
 
 
@@ -318,7 +334,7 @@ def patch(model, types=None):
         original = m.forward
 
         def forward(*args, _r=replacement, _o=original, **kwargs):
-            out = _r(*args, **kwargs) if len(args) == 1 and not kwargs else None
+            out = _r(*args, **kwargs)
             return out if out is not None else _o(*args, **kwargs)
         originals.append((m, "forward" in m.__dict__, original))
         m.forward = forward

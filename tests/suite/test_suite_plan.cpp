@@ -43,6 +43,9 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
       {"softmax:0x128", "M must be positive"},
       {"flash_attention:1x2x64x32x2", "causal must be 0 or 1"},
       {"rotary_embedding:1x2x16x7", "D must be even"},
+      {"rotary_embedding:1x2x16x8x2", "rotary_embedding takes 6 dims (B,H,S,D,HKV,style), got 5"},
+      {"rotary_embedding:1x2x16x8x2x2", "style must be 0 or 1"},
+      {"rotary_embedding:1x2x16x8x0x1", "HKV must be positive"},
       {"convolution:3x3", "unknown kernel type 'convolution'"},
       {"", "names no configuration"},
   };
@@ -51,6 +54,15 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
     ASSERT_FALSE(c) << text;
     EXPECT_NE(c.error().message.find(why), std::string::npos) << text << " -> " << c.error().message;
   }
+}
+
+TEST(SuiteConfigs, ARotaryShapeOfFourDimsIsTheOlderFormWithKLikeQInterleaved) {
+  const auto c = suite::parse_configs("rotary_embedding:1x4x16x8,rotary_embedding:1x4x16x8x2x1");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->at(0).shapes.size(), 2u);
+  EXPECT_EQ(c->at(0).shapes[0].dims, (std::vector<int64_t>{1, 4, 16, 8, 4, 0}));
+  EXPECT_EQ(c->at(0).shapes[0].label, "1x4x16x8");  // as typed
+  EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 4, 16, 8, 2, 1}));
 }
 
 TEST(SuiteConfigs, TypesAreKnownNamesWithoutRepeats) {
