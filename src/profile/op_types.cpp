@@ -221,13 +221,31 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     return std::nullopt;
   }
   if (type == "rotary_embedding") {
+    // q is the first 4-d floating input; k the first later one with q's B, S and D but other heads (none:
+    // k has H heads too, or the scope rotated q alone, and HKV = H either way).
+    Dims q;
+    std::string dtype;
+    int64_t kv_heads = -1;
+    bool neg_of_half = false, cat = false;
     for (int i : ops) {
       const auto x = input_dims(t.cpu[i], 0);
-      if (x.size() == 4 && is_floating(input_type(t.cpu[i], 0))) {
-        return Classified{type, x, dtype_of(input_type(t.cpu[i], 0)), "assumes the [B, H, S, D] layout"};
+      if (t.cpu[i].name == "aten::cat") cat = true;
+      if (x.size() != 4 || !is_floating(input_type(t.cpu[i], 0))) continue;
+      if (q.empty()) {
+        q = x;
+        dtype = dtype_of(input_type(t.cpu[i], 0));
+        continue;
       }
+      if (t.cpu[i].name == "aten::neg" && x[3] * 2 == q[3]) neg_of_half = true;
+      if (kv_heads < 0 && x[0] == q[0] && x[2] == q[2] && x[3] == q[3] && x[1] != q[1]) kv_heads = x[1];
     }
-    return std::nullopt;  // e.g. a module that only builds the cos/sin tables
+    if (q.empty()) return std::nullopt;  // e.g. a module that only builds the cos/sin tables
+    // The pairing: rotate_half's cat(-x2, x1) in the module's ops says rotate-half.
+    const bool half = neg_of_half && cat;
+    std::string note = "assumes the [B, H, S, D] layout";
+    if (kv_heads < 0) note += "; HKV = H (no k with other heads seen)";
+    if (half) note += "; rotate-half seen in its ops (neg and cat of half rows)";
+    return Classified{type, {q[0], q[1], q[2], q[3], kv_heads < 0 ? q[1] : kv_heads, half ? 1 : 0}, dtype, note};
   }
   // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts.
   bool silu = false;

@@ -124,7 +124,28 @@ TEST(OpTypes, ARotaryModuleThatOnlyBuildsTablesIsNotARotaryKernel) {
   auto apply = op("aten::mul", {{1, 32, 64, 128}, {64, 64}}, {"c10::BFloat16", "c10::BFloat16"});
   auto r = classify_scope(scope_with("RotaryEmbedding", {apply}), 0);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128}));
+  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128, 32, 0}));  // B,H,S,D, HKV = H, interleaved
+}
+
+const nlohmann::json k_bf16x2 = {"c10::BFloat16", "c10::BFloat16"};
+
+TEST(OpTypes, ARotaryModuleReadsKvHeadsFromKAndSeesRotateHalf) {
+  // q [1, 32, 64, 128], k [1, 8, 64, 128] (GQA), each as x * cos + cat(-x2, x1) * sin.
+  std::vector<CpuEvent> ops;
+  for (int64_t heads : {32, 8}) {
+    ops.push_back(op("aten::mul", {{1, heads, 64, 128}, {1, 1, 64, 128}}, k_bf16x2));
+    ops.push_back(op("aten::neg", {{1, heads, 64, 64}}, {"c10::BFloat16"}));
+    ops.push_back(op("aten::cat", {{{1, heads, 64, 64}, {1, heads, 64, 64}}, {}}, {"TensorList", "Scalar"}));
+    ops.push_back(op("aten::add", {{1, heads, 64, 128}, {1, heads, 64, 128}, {}}, {"c10::BFloat16", "c10::BFloat16", "Scalar"}));
+  }
+  auto r = classify_scope(scope_with("MyRotaryEmbedding", ops), 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128, 8, 1}));
+  EXPECT_EQ(r->dtype, "bf16");
+  // Interleaved (pairs stacked, no cat): style 0.
+  auto stacked = classify_scope(scope_with("RoPE", {ops[0], ops[1], ops[3], ops[4]}), 0);
+  ASSERT_TRUE(stacked);
+  EXPECT_EQ(stacked->dims, (std::vector<int64_t>{1, 32, 64, 128, 8, 0}));
 }
 
 TEST(OpTypes, DtypeNames) {

@@ -112,7 +112,7 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
      {{"matmul", {64, 192, 64}},  // qkv
       {"matmul", {64, 512, 64}},  // lm_head
       {"rmsnorm", {64, 64}},
-      {"rotary_embedding", {1, 4, 64, 16}},
+      {"rotary_embedding", {1, 4, 64, 16, 4, 0}},  // q and k (4 heads each), interleaved
       {"fused_mlp", {64, 64, 172}},
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // n_embd 64, 4 heads, vocab 512, 64 tokens; its MLP is GELU, so no fused_mlp.
