@@ -161,10 +161,12 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
       }
     }
     for (const auto& name : k_absent.at(model)) EXPECT_FALSE(row(*p, name)) << name << " should have been claimed";
-    // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one.
+    // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one,
+    // and one rotary call rotating q and k. The CUDA trace was recorded before the rotary module took both
+    // (it was called once for q and once for k then), so it shows two per layer, each read as q with k alike.
     if (model == "llama") {
       EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 5.0);
-      EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, 4.0);
+      EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, device == "cpu" ? 2.0 : 4.0);
     }
     ++checked;
   }
