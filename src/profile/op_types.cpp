@@ -190,21 +190,29 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
 
 std::optional<Classified> classify_scope(const Trace& t, int scope) {
   const auto& s = t.cpu[scope];
-  if (s.kind != CpuKind::scope || s.module_class.empty()) return std::nullopt;
-  static const std::regex k_rmsnorm("rms_?norm", std::regex::icase);
-  static const std::regex k_rotary("rotary|rope", std::regex::icase);
-  static const std::regex k_mlp("swiglu|mlp|feed_?forward|ffn", std::regex::icase);
+  if (s.kind != CpuKind::scope) return std::nullopt;
+  // A scope that names its kernel type (ak.kind) is that type; a module scope is judged by its class name.
+  const bool declared = !s.kind_type.empty();
   std::string type;
-  if (std::regex_search(s.module_class, k_rmsnorm)) {
-    type = "rmsnorm";
-  } else if (std::regex_search(s.module_class, k_rotary)) {
-    type = "rotary_embedding";
-  } else if (std::regex_search(s.module_class, k_mlp)) {
-    type = "fused_mlp";
-  } else {
+  if (declared) {
+    type = s.kind_type;
+  } else if (s.module_class.empty()) {
     return std::nullopt;
+  } else {
+    static const std::regex k_rmsnorm("rms_?norm", std::regex::icase);
+    static const std::regex k_rotary("rotary|rope", std::regex::icase);
+    static const std::regex k_mlp("swiglu|mlp|feed_?forward|ffn", std::regex::icase);
+    if (std::regex_search(s.module_class, k_rmsnorm)) {
+      type = "rmsnorm";
+    } else if (std::regex_search(s.module_class, k_rotary)) {
+      type = "rotary_embedding";
+    } else if (std::regex_search(s.module_class, k_mlp)) {
+      type = "fused_mlp";
+    } else {
+      return std::nullopt;
+    }
   }
-  // The ops the module ran, in time order (outer ops before the ops they call).
+  // The ops the scope ran, in time order (outer ops before the ops they call).
   std::vector<int> ops;
   std::function<void(int)> walk = [&](int i) {
     for (int c : t.cpu[i].children) {
@@ -240,14 +248,16 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
       if (kv_heads < 0 && x[0] == q[0] && x[2] == q[2] && x[3] == q[3] && x[1] != q[1]) kv_heads = x[1];
     }
     if (q.empty()) return std::nullopt;  // e.g. a module that only builds the cos/sin tables
-    // The pairing: rotate_half's cat(-x2, x1) in the module's ops says rotate-half.
-    const bool half = neg_of_half && cat;
+    // The pairing: as declared ("half": rotate-half); for a module, rotate_half's cat(-x2, x1) says it.
+    const bool half = declared ? s.kind_variant == "half" : neg_of_half && cat;
     std::string note = "assumes the [B, H, S, D] layout";
     if (kv_heads < 0) note += "; HKV = H (no k with other heads seen)";
-    if (half) note += "; rotate-half seen in its ops (neg and cat of half rows)";
+    if (!declared && half) note += "; rotate-half seen in its ops (neg and cat of half rows)";
     return Classified{type, {q[0], q[1], q[2], q[3], kv_heads < 0 ? q[1] : kv_heads, half ? 1 : 0}, dtype, note};
   }
-  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts.
+  if (type != "fused_mlp") return std::nullopt;  // a declared type without a scope form here: its ops count one by one
+  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts. A
+  // declared one needs only the matmuls (its gate may be computed without aten::silu).
   bool silu = false;
   std::vector<int> matmuls;
   for (int i : ops) {
@@ -257,7 +267,7 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     const bool outer = p < 0 || t.cpu[p].kind != CpuKind::op || type_of_op(t.cpu[p].name) != "matmul";
     if (type_of_op(t.cpu[i].name) == "matmul" && outer) matmuls.push_back(i);
   }
-  if (!silu || matmuls.size() < 3) return std::nullopt;
+  if ((!silu && !declared) || matmuls.size() < 3) return std::nullopt;
   auto first = matmul(t.cpu[matmuls.front()]);
   if (!first) return std::nullopt;
   // The gate projection: [M, E] x [E -> F].
