@@ -27,8 +27,8 @@ std::vector<catalog::Shape> default_shapes(const std::string& type);
 std::vector<std::string> default_dtypes();
 
 /// "softmax:64x128,matmul:256x256x256": every type must exist and every shape have as many positive dims as
-/// its dims_doc names (flash_attention's causal is 0 or 1; rotary's D is even). Each shape's label is its
-/// dims ("64x128").
+/// its dims_doc names, after KernelType::full_dims (rotary's B,H,S,D means HKV = H, style 0) (flash_attention's
+/// causal and rotary's style are 0 or 1; rotary's D is even). Each shape's label is its dims as given ("64x128").
 Expected<ConfigList> parse_configs(const std::string& text);
 
 /// "softmax,rmsnorm": known type names, in the given order, without repeats.
