@@ -29,7 +29,7 @@ AK_DTYPE = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2, torch.int64: 
 AK_MAX_DIMS = 6
 TYPES = ("matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding",
          "reduce", "flash_attention", "fused_mlp")
-SHAPE_ARITY = {"matmul": 3, "fused_mlp": 3, "rotary_embedding": 4, "flash_attention": 4}
+SHAPE_ARITY = {"matmul": (3,), "fused_mlp": (3,), "rotary_embedding": (4, 6), "flash_attention": (4,)}
 
 
 class AkTensor(ctypes.Structure):  # mirrors struct ak_tensor
@@ -130,17 +130,24 @@ def make_case(kind, shape, dt, dev, args, gen):
         return ([logits, target], [((M,), torch.float32)], [], ref,
                 lambda lg, t: F.cross_entropy(lg, t, reduction="none"))
     if kind == "rotary_embedding":
-        B, H, S, D = shape
-        if D % 2:
-            sys.exit("error: rotary_embedding needs an even head dim")
+        B, H, S, D = shape[:4]
+        HKV, style = shape[4:] if len(shape) == 6 else (H, 0)
+        if D % 2 or style not in (0, 1):
+            sys.exit("error: rotary_embedding needs an even head dim and style 0 or 1")
         inv = 10000.0 ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
         ang = torch.arange(S, dtype=torch.float64)[:, None] * inv[None, :]
-        ins = [rnd(B, H, S, D), ang.cos().to(dev, dt), ang.sin().to(dev, dt)]
+        ins = [rnd(B, H, S, D), rnd(B, HKV, S, D), ang.cos().to(dev, dt), ang.sin().to(dev, dt)]
 
-        def rope(x, c, s):  # interleaved pairs (x[2i], x[2i+1])
-            x0, x1 = x[..., 0::2], x[..., 1::2]
-            return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
-        return ins, [((B, H, S, D), dt)], [], rope, rope
+        def turn(x, c, s):  # style 0: pairs (x[2i], x[2i+1]); 1: pairs (x[i], x[i + D/2])
+            if style == 0:
+                x0, x1 = x[..., 0::2], x[..., 1::2]
+                return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
+            x0, x1 = x[..., : D // 2], x[..., D // 2:]
+            return torch.cat([x0 * c - x1 * s, x0 * s + x1 * c], -1)
+
+        def rope(q, k, c, s):
+            return turn(q, c, s), turn(k, c, s)
+        return ins, [((B, H, S, D), dt), ((B, HKV, S, D), dt)], [float(style)], rope, rope
     if kind == "flash_attention":
         B, H, S, D = shape
         scale = args.scale if args.scale is not None else 1.0 / math.sqrt(D)
@@ -168,8 +175,8 @@ def main():
     p.add_argument("--kernel", required=True, type=pathlib.Path, help="candidate .cpp or .cu file")
     p.add_argument("--type", required=True, choices=TYPES)
     p.add_argument("--dtype", default="f32", choices=DTYPES)
-    p.add_argument("--shape", required=True, help="matmul M,N,K; fused_mlp M,E,F; rotary/attention "
-                   "B,H,S,D; others M,N")
+    p.add_argument("--shape", required=True, help="matmul M,N,K; fused_mlp M,E,F; rotary B,H,S,D[,HKV,style]; "
+                   "attention B,H,S,D; others M,N")
     p.add_argument("--knob", action="append", default=[], metavar="NAME=V", help="override a knob")
     p.add_argument("--causal", action="store_true", help="flash_attention: causal mask")
     p.add_argument("--scale", type=float, help="flash_attention scale (default 1/sqrt(D))")
@@ -181,8 +188,8 @@ def main():
     args = p.parse_args()
 
     shape = [int(s) for s in args.shape.split(",")]
-    if len(shape) != SHAPE_ARITY.get(args.type, 2):
-        sys.exit(f"error: --shape for {args.type} needs {SHAPE_ARITY.get(args.type, 2)} ints")
+    if len(shape) not in SHAPE_ARITY.get(args.type, (2,)):
+        sys.exit(f"error: --shape for {args.type} needs {' or '.join(map(str, SHAPE_ARITY.get(args.type, (2,))))} ints")
     if not args.kernel.is_file():
         sys.exit(f"error: no such file {args.kernel}")
     declared = re.search(r"@autokernel\s+type=(\w+)", args.kernel.read_text())
@@ -211,14 +218,16 @@ def main():
     if rc != 0:
         print(f"FAIL: ak_kernel returned {rc}")
         return 2
-    first = outs[0].clone()
+    first = [o.clone() for o in outs]
     lib.ak_kernel(ctypes.byref(call))  # a second run must give bitwise the same result
     if cuda:
         torch.cuda.synchronize()
-    deterministic = torch.equal(bits(first), bits(outs[0]))
+    deterministic = all(torch.equal(bits(a), bits(b)) for a, b in zip(first, outs))
 
     ref = ref_fn(*[t.double() if t.is_floating_point() else t for t in ins])
-    out = outs[0].double()
+    refs = ref if isinstance(ref, tuple) else (ref,)  # one reference per output (rotary_embedding: q and k)
+    out = torch.cat([o.double().flatten() for o in outs])
+    ref = torch.cat([r.flatten() for r in refs])
     tol = tolerance(args.type, dt)
     err = (out - ref).abs()
     ok = err <= tol + tol * ref.abs()  # NaN compares False

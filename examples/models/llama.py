@@ -25,7 +25,8 @@ class RMSNorm(nn.Module):
 
 
 class RotaryEmbedding(nn.Module):
-    """Rotates interleaved pairs (x[2i], x[2i+1]) of q or k [B, H, S, D] by position * base^(-2i/D)."""
+    """Rotates interleaved pairs (x[2i], x[2i+1]) of q [B, H, S, D] and k [B, HKV, S, D] by position * base^(-2i/D),
+    as Meta's LLaMA does; returns both."""
 
     def __init__(self, head_dim, max_seq_len, base=10000.0):
         super().__init__()
@@ -34,9 +35,13 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("cos", theta.cos(), persistent=False)
         self.register_buffer("sin", theta.sin(), persistent=False)
 
-    def forward(self, x):
-        seq = x.shape[2]
-        cos, sin = self.cos[:seq].to(x.dtype), self.sin[:seq].to(x.dtype)
+    def forward(self, q, k):
+        seq = q.shape[2]
+        cos, sin = self.cos[:seq].to(q.dtype), self.sin[:seq].to(q.dtype)
+        return self.rotate(q, cos, sin), self.rotate(k, cos, sin)
+
+    @staticmethod
+    def rotate(x, cos, sin):
         pairs = x.unflatten(-1, (-1, 2))
         x1, x2 = pairs[..., 0], pairs[..., 1]
         return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
@@ -67,7 +72,7 @@ class Attention(nn.Module):
     def forward(self, x):
         b, s, d = x.shape
         q, k, v = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k = self.rotary(q), self.rotary(k)
+        q, k = self.rotary(q, k)
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(b, s, d))
 

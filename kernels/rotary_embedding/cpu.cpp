@@ -1,7 +1,11 @@
 // @autokernel type=rotary_embedding
-// Rotary embedding on interleaved pairs, on the host: for x[B,H,S,D] and i < D/2,
-//   y[2i] = x[2i] cos[s,i] - x[2i+1] sin[s,i],  y[2i+1] = x[2i] sin[s,i] + x[2i+1] cos[s,i].
-// cos/sin may have any float dtype. Returns non-zero for odd D. Limits: single-threaded.
+// Rotary embedding of q[B,H,S,D] and k[B,HKV,S,D] in one call, on the host. Pair i of a row at position
+// s turns by theta[s,i] (cos/sin given as [S, D/2]):
+//   first' = first cos[s,i] - second sin[s,i],  second' = first sin[s,i] + second cos[s,i],
+// where the pair is (x[2i], x[2i+1]) for style 0 (interleaved, Meta's LLaMA) and (x[i], x[i+D/2]) for
+// style 1 (rotate-half, Hugging Face / GPT-NeoX). One loop runs over the B*(H+HKV)*S rows: rows below
+// B*H*S are q's, the rest k's. cos/sin may have any float dtype. Returns non-zero for odd D or a style
+// other than 0 or 1. Limits: single-threaded.
 // @knob PRECONVERT=1 {0,1} 1: convert the cos/sin tables to f32 once (S*D floats of scratch); 0: load them per element
 #include <cstdint>
 #include <vector>
@@ -13,17 +17,22 @@
 #endif
 
 extern "C" int ak_kernel(const ak_call* call) {
-  if (call->n_inputs != 3 || call->n_outputs != 1) return 1;
-  const ak_tensor *X = &call->inputs[0], *Cos = &call->inputs[1], *Sin = &call->inputs[2];
-  const ak_tensor* Y = &call->outputs[0];
-  if (X->ndim != 4 || X->dtype == AK_I64 || Cos->dtype == AK_I64 || Sin->dtype == AK_I64 ||
-      Y->dtype == AK_I64)
+  if (call->n_inputs != 4 || call->n_outputs != 2 || call->n_scalars < 1) return 1;
+  const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *Cos = &call->inputs[2], *Sin = &call->inputs[3];
+  const ak_tensor *QO = &call->outputs[0], *KO = &call->outputs[1];
+  const double style = call->scalars[0];
+  if (style != 0 && style != 1) return 1;
+  for (const ak_tensor* t : {Q, K, Cos, Sin, QO, KO}) {
+    if (t->dtype == AK_I64) return 1;
+  }
+  if (Q->ndim != 4 || K->ndim != 4) return 1;
+  const int64_t B = Q->shape[0], S = Q->shape[2], D = Q->shape[3], half = D / 2;
+  if (K->shape[0] != B || K->shape[2] != S || K->shape[3] != D) return 1;
+  if (D % 2 != 0 || ak_numel(Cos) != S * half || ak_numel(Sin) != S * half || ak_numel(QO) != ak_numel(Q) ||
+      ak_numel(KO) != ak_numel(K))
     return 1;
-  const int64_t S = X->shape[2], D = X->shape[3], half = D / 2;
-  const int64_t rows = X->shape[0] * X->shape[1];
-  if (D % 2 != 0 || ak_numel(Cos) != S * half || ak_numel(Sin) != S * half ||
-      ak_numel(Y) != ak_numel(X))
-    return 1;
+  if (D == 0) return 0;
+  const int64_t q_rows = ak_numel(Q) / D, rows = q_rows + ak_numel(K) / D;
 
 #if PRECONVERT
   std::vector<float> cs(S * half), sn(S * half);
@@ -34,16 +43,20 @@ extern "C" int ak_kernel(const ak_call* call) {
   auto cos_at = [&](int64_t i) { return ak_load(Cos, i); };
   auto sin_at = [&](int64_t i) { return ak_load(Sin, i); };
 #endif
+  // Where pair i's two elements sit in a row.
+  const int64_t first_step = style == 0 ? 2 : 1, second_offset = style == 0 ? 1 : half;
 
-  for (int64_t bh = 0; bh < rows; ++bh)
-    for (int64_t s = 0; s < S; ++s) {
-      const int64_t base = (bh * S + s) * D;
-      for (int64_t i = 0; i < half; ++i) {
-        const float x0 = ak_load(X, base + 2 * i), x1 = ak_load(X, base + 2 * i + 1);
-        const float c = cos_at(s * half + i), sn_ = sin_at(s * half + i);
-        ak_store(Y, base + 2 * i, x0 * c - x1 * sn_);
-        ak_store(Y, base + 2 * i + 1, x0 * sn_ + x1 * c);
-      }
+  for (int64_t r = 0; r < rows; ++r) {
+    const bool is_q = r < q_rows;
+    const ak_tensor *X = is_q ? Q : K, *Y = is_q ? QO : KO;
+    const int64_t row = is_q ? r : r - q_rows, s = row % S, base = row * D;
+    for (int64_t i = 0; i < half; ++i) {
+      const int64_t a = base + first_step * i, b = a + second_offset;
+      const float x0 = ak_load(X, a), x1 = ak_load(X, b);
+      const float c = cos_at(s * half + i), sn_ = sin_at(s * half + i);
+      ak_store(Y, a, x0 * c - x1 * sn_);
+      ak_store(Y, b, x0 * sn_ + x1 * c);
     }
+  }
   return 0;
 }

@@ -1,14 +1,21 @@
 // @autokernel type=rotary_embedding
-// Rotary embedding on interleaved pairs: for x[B,H,S,D] and i < D/2,
-//   y[2i] = x[2i] cos[s,i] - x[2i+1] sin[s,i],  y[2i+1] = x[2i] sin[s,i] + x[2i+1] cos[s,i].
-// Element-wise, math in f32. Fast path (x and y 16-byte aligned, a row of D a whole number of 16-byte
-// chunks): each thread moves CHUNKS_PER_THREAD 16-byte chunks of x spaced one block apart (a warp
-// touches contiguous memory), and the row and position of a chunk come from one 32-bit division.
-// Otherwise each thread rotates PAIRS_PER_THREAD pairs, a pair as one 4/8-byte access when aligned.
-// cos/sin may be f16, bf16 or f32 (any mix; they are small and stay in cache). Returns non-zero
-// for odd D.
+// Rotary embedding of q[B,H,S,D] and k[B,HKV,S,D] in one launch. Pair i of a row at position s turns by
+// theta[s,i] (cos/sin given as [S, D/2]):
+//   first' = first cos[s,i] - second sin[s,i],  second' = first sin[s,i] + second cos[s,i],
+// where the pair is (x[2i], x[2i+1]) for style 0 (interleaved, Meta's LLaMA) and (x[i], x[i+D/2]) for
+// style 1 (rotate-half, Hugging Face / GPT-NeoX); style is the one scalar, and each style has its own
+// instantiation of the kernels. Element-wise, math in f32. The launch covers q's B*H*S rows followed by
+// k's B*HKV*S rows: a thread picks q or k by its index (q's rows are a whole number of S, so the
+// position is row % S either way).
+// Fast path (q, k and the outputs 16-byte aligned, a row a whole number of 16-byte chunks, for style 1
+// each half of a row): each thread moves CHUNKS_PER_THREAD units spaced one block apart (a warp touches
+// contiguous memory), a unit being one 16-byte chunk of interleaved pairs (style 0) or chunk j of a row's
+// first half together with chunk j of its second half (style 1); the row and place of a unit come from one
+// 32-bit division. Otherwise each thread rotates PAIRS_PER_THREAD pairs, for style 0 a pair as one 4/8-byte
+// access when aligned. cos/sin may be f16, bf16 or f32 (any mix; they are small and stay in cache).
+// Returns non-zero for odd D or a style other than 0 or 1.
 // @knob BLOCK=256 {128,256,512,1024} threads per block
-// @knob CHUNKS_PER_THREAD=2 {1,2,4} 16-byte chunks of x rotated by each thread (fast path)
+// @knob CHUNKS_PER_THREAD=2 {1,2,4} units rotated by each thread (fast path): 16-byte chunks, for style 1 chunk pairs
 // @knob PAIRS_PER_THREAD=2 {1,2,4,8} pairs rotated by each thread (fallback path)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -52,142 +59,198 @@ __device__ __forceinline__ float load_table(const void* p, int dtype, int64_t i)
 
 template <typename T> struct alignas(2 * sizeof(T)) Pair { T a, b; };
 
-// ---- kernel --------------------------------------------------------------------------------
-template <typename T, bool kPairAccess>
+// q, k and their outputs: a pointer pair chosen per thread by the index's side of the q/k boundary.
+template <typename T> struct QK {
+  const T* __restrict__ q;
+  const T* __restrict__ k;
+  T* __restrict__ q_out;
+  T* __restrict__ k_out;
+};
+
+// ---- fallback: one pair at a time ----------------------------------------------------------
+template <typename T, int kStyle, bool kPairAccess>
 __global__ void __launch_bounds__(BLOCK)
-    rotary_kernel(const T* __restrict__ x, const void* __restrict__ cos_tab, int cos_dtype,
-                  const void* __restrict__ sin_tab, int sin_dtype, T* __restrict__ y,
-                  int64_t n_pairs, int64_t half, int64_t S) {
+    rotary_kernel(QK<T> t, const void* __restrict__ cos_tab, int cos_dtype, const void* __restrict__ sin_tab,
+                  int sin_dtype, int64_t q_pairs, int64_t n_pairs, int64_t half, int64_t S) {
   const int64_t first = (int64_t)blockIdx.x * BLOCK * PAIRS_PER_THREAD + threadIdx.x;
 #pragma unroll
-  for (int k = 0; k < PAIRS_PER_THREAD; ++k) {
-    const int64_t p = first + (int64_t)k * BLOCK;  // pair index in x viewed as [B*H*S, D/2]
+  for (int j = 0; j < PAIRS_PER_THREAD; ++j) {
+    const int64_t p = first + (int64_t)j * BLOCK;  // pair index in q then k, viewed as [rows, D/2]
     if (p >= n_pairs) break;
-    const int64_t i = p % half, s = (p / half) % S;
+    const bool is_q = p < q_pairs;
+    const T* x = is_q ? t.q : t.k;
+    T* y = is_q ? t.q_out : t.k_out;
+    const int64_t pl = is_q ? p : p - q_pairs;  // pair index within its own tensor
+    const int64_t i = pl % half, row = pl / half, s = row % S;
     const float c = load_table(cos_tab, cos_dtype, s * half + i);
     const float sn = load_table(sin_tab, sin_dtype, s * half + i);
+    // Where the pair's two elements are: adjacent (style 0) or half a row apart (style 1).
+    const int64_t a = kStyle == 0 ? 2 * pl : row * 2 * half + i, b = kStyle == 0 ? a + 1 : a + half;
     float x0, x1;
     if constexpr (kPairAccess) {
-      const Pair<T> v = reinterpret_cast<const Pair<T>*>(x)[p];
+      const Pair<T> v = reinterpret_cast<const Pair<T>*>(x)[pl];
       x0 = to_f32(v.a), x1 = to_f32(v.b);
     } else {
-      x0 = to_f32(x[2 * p]), x1 = to_f32(x[2 * p + 1]);
+      x0 = to_f32(x[a]), x1 = to_f32(x[b]);
     }
     const T y0 = from_f32<T>(x0 * c - x1 * sn), y1 = from_f32<T>(x0 * sn + x1 * c);
     if constexpr (kPairAccess) {
-      reinterpret_cast<Pair<T>*>(y)[p] = Pair<T>{y0, y1};
+      reinterpret_cast<Pair<T>*>(y)[pl] = Pair<T>{y0, y1};
     } else {
-      y[2 * p] = y0, y[2 * p + 1] = y1;
+      y[a] = y0, y[b] = y1;
     }
   }
 }
 
-
-// 16 bytes of x: kPairs interleaved pairs.
+// ---- fast path: 16-byte chunks -------------------------------------------------------------
+// 16 bytes of x: kElems elements (style 0: kElems / 2 interleaved pairs).
 template <typename T> struct alignas(16) Chunk {
-  static constexpr int kPairs = 16 / (2 * sizeof(T));
-  T v[2 * kPairs];
+  static constexpr int kElems = 16 / sizeof(T);
+  T v[kElems];
 };
 
-// kPairs consecutive table entries: one 4/8-byte access when the tables have x's dtype, else one by one.
-template <typename T, bool kTablesLikeX> struct alignas(kTablesLikeX ? sizeof(T) * Chunk<T>::kPairs : 4) TableRun {
-  float v[Chunk<T>::kPairs];
+// kRun consecutive table entries: one 4/8/16-byte access when the tables have x's dtype, else one by one.
+template <typename T, bool kTablesLikeX, int kRun> struct TableRun {
+  float v[kRun];
   __device__ __forceinline__ void load(const void* tab, int dtype, uint32_t t0) {
     if constexpr (kTablesLikeX) {
-      struct alignas(sizeof(T) * Chunk<T>::kPairs) Raw { T e[Chunk<T>::kPairs]; };
-      const Raw r = reinterpret_cast<const Raw*>(tab)[t0 / Chunk<T>::kPairs];
+      struct alignas(sizeof(T) * kRun) Raw { T e[kRun]; };
+      const Raw r = reinterpret_cast<const Raw*>(tab)[t0 / kRun];
 #pragma unroll
-      for (int j = 0; j < Chunk<T>::kPairs; ++j) v[j] = to_f32(r.e[j]);
+      for (int j = 0; j < kRun; ++j) v[j] = to_f32(r.e[j]);
     } else {
 #pragma unroll
-      for (int j = 0; j < Chunk<T>::kPairs; ++j) v[j] = load_table(tab, dtype, t0 + j);
+      for (int j = 0; j < kRun; ++j) v[j] = load_table(tab, dtype, t0 + j);
     }
   }
 };
 
-template <typename T, bool kTablesLikeX>
+// A unit is one chunk (style 0) or two, chunk j of each half of a row (style 1); units_per_row counts them.
+// Units run over q's rows, then k's: unit u is in row u / units_per_row of the two tensors end to end.
+template <typename T, int kStyle, bool kTablesLikeX>
 __global__ void __launch_bounds__(BLOCK)
-    rotary_chunk_kernel(const T* __restrict__ x, const void* __restrict__ cos_tab, int cos_dtype,
-                        const void* __restrict__ sin_tab, int sin_dtype, T* __restrict__ y,
-                        uint32_t n_chunks, uint32_t chunks_per_row, uint32_t S, uint32_t half) {
-  constexpr int kPairs = Chunk<T>::kPairs;
+    rotary_chunk_kernel(QK<T> t, const void* __restrict__ cos_tab, int cos_dtype, const void* __restrict__ sin_tab,
+                        int sin_dtype, uint32_t n_units, uint32_t units_per_row, uint32_t q_chunks, uint32_t S,
+                        uint32_t half) {
+  constexpr int kElems = Chunk<T>::kElems;
+  constexpr int kParts = kStyle == 0 ? 1 : 2;                // chunks per unit
+  constexpr int kRun = kStyle == 0 ? kElems / 2 : kElems;    // pairs (table entries) per unit
+  const uint32_t chunks_per_row = units_per_row * kParts;
   const uint32_t first = blockIdx.x * (uint32_t)(BLOCK * CHUNKS_PER_THREAD) + threadIdx.x;
-  Chunk<T> in[CHUNKS_PER_THREAD];
+  Chunk<T> in[CHUNKS_PER_THREAD][kParts];
 #pragma unroll
-  for (int k = 0; k < CHUNKS_PER_THREAD; ++k) {  // all loads first: CHUNKS_PER_THREAD x 16 B in flight
-    const uint32_t c = first + k * BLOCK;
-    if (c < n_chunks) in[k] = reinterpret_cast<const Chunk<T>*>(x)[c];
+  for (int j = 0; j < CHUNKS_PER_THREAD; ++j) {  // all loads first: CHUNKS_PER_THREAD x kParts x 16 B in flight
+    const uint32_t u = first + j * BLOCK;
+    if (u >= n_units) continue;
+    const uint32_t row = u / units_per_row;
+    const uint32_t c0 = row * chunks_per_row + (u - row * units_per_row);  // the unit's first chunk, q then k
+    const bool is_q = c0 < q_chunks;
+    const Chunk<T>* x = reinterpret_cast<const Chunk<T>*>(is_q ? t.q : t.k) + (is_q ? c0 : c0 - q_chunks);
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) in[j][part] = x[part * units_per_row];
   }
 #pragma unroll
-  for (int k = 0; k < CHUNKS_PER_THREAD; ++k) {
-    const uint32_t c = first + k * BLOCK;
-    if (c >= n_chunks) break;
-    const uint32_t row = c / chunks_per_row;
-    const uint32_t i0 = (c - row * chunks_per_row) * kPairs;  // first pair of the chunk within the row
-    const uint32_t t0 = (row % S) * half + i0;                 // its entry in the [S, D/2] tables
-    TableRun<T, kTablesLikeX> cs_run, sn_run;
+  for (int j = 0; j < CHUNKS_PER_THREAD; ++j) {
+    const uint32_t u = first + j * BLOCK;
+    if (u >= n_units) break;
+    const uint32_t row = u / units_per_row;
+    const uint32_t within = u - row * units_per_row;
+    const uint32_t c0 = row * chunks_per_row + within;
+    const bool is_q = c0 < q_chunks;
+    const uint32_t t0 = (row % S) * half + within * kRun;  // the unit's first entry in the [S, D/2] tables
+    TableRun<T, kTablesLikeX, kRun> cs_run, sn_run;
     cs_run.load(cos_tab, cos_dtype, t0);
     sn_run.load(sin_tab, sin_dtype, t0);
-    Chunk<T> out;
+    Chunk<T> out[kParts];
+    if constexpr (kStyle == 0) {
 #pragma unroll
-    for (int j = 0; j < kPairs; ++j) {
-      const float cs = cs_run.v[j], sn = sn_run.v[j];
-      const float x0 = to_f32(in[k].v[2 * j]), x1 = to_f32(in[k].v[2 * j + 1]);
-      out.v[2 * j] = from_f32<T>(x0 * cs - x1 * sn);
-      out.v[2 * j + 1] = from_f32<T>(x0 * sn + x1 * cs);
+      for (int e = 0; e < kRun; ++e) {
+        const float cs = cs_run.v[e], sn = sn_run.v[e];
+        const float x0 = to_f32(in[j][0].v[2 * e]), x1 = to_f32(in[j][0].v[2 * e + 1]);
+        out[0].v[2 * e] = from_f32<T>(x0 * cs - x1 * sn);
+        out[0].v[2 * e + 1] = from_f32<T>(x0 * sn + x1 * cs);
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < kRun; ++e) {
+        const float cs = cs_run.v[e], sn = sn_run.v[e];
+        const float x0 = to_f32(in[j][0].v[e]), x1 = to_f32(in[j][1].v[e]);
+        out[0].v[e] = from_f32<T>(x0 * cs - x1 * sn);
+        out[1].v[e] = from_f32<T>(x0 * sn + x1 * cs);
+      }
     }
-    reinterpret_cast<Chunk<T>*>(y)[c] = out;
+    Chunk<T>* y = reinterpret_cast<Chunk<T>*>(is_q ? t.q_out : t.k_out) + (is_q ? c0 : c0 - q_chunks);
+#pragma unroll
+    for (int part = 0; part < kParts; ++part) y[part * units_per_row] = out[part];
   }
 }
 
-template <typename T>
+template <typename T, int kStyle>
 static int launch(const ak_call* call) {
-  const ak_tensor *X = &call->inputs[0], *C = &call->inputs[1], *Sn = &call->inputs[2];
-  const T* x = static_cast<const T*>(X->data);
-  T* y = static_cast<T*>(call->outputs[0].data);
-  const int64_t S = X->shape[2], half = X->shape[3] / 2, n_pairs = ak_numel(X) / 2;
-  const bool pair_aligned = (uintptr_t)x % (2 * sizeof(T)) == 0 && (uintptr_t)y % (2 * sizeof(T)) == 0;
+  const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *C = &call->inputs[2], *Sn = &call->inputs[3];
+  const QK<T> t{static_cast<const T*>(Q->data), static_cast<const T*>(K->data), static_cast<T*>(call->outputs[0].data),
+                static_cast<T*>(call->outputs[1].data)};
+  const int64_t S = Q->shape[2], D = Q->shape[3], half = D / 2;
+  const int64_t q_elems = ak_numel(Q), n_elems = q_elems + ak_numel(K);
   cudaStream_t stream = (cudaStream_t)call->stream;
-  const int64_t row_bytes = X->shape[3] * (int64_t)sizeof(T);
-  const int64_t n_chunks = ak_numel(X) * (int64_t)sizeof(T) / 16;
-  if ((uintptr_t)x % 16 == 0 && (uintptr_t)y % 16 == 0 && row_bytes % 16 == 0 && n_chunks < 0x7fffffffLL &&
-      S * half < 0x7fffffffLL) {
-    const int64_t chunk_blocks = (n_chunks + (int64_t)BLOCK * CHUNKS_PER_THREAD - 1) / ((int64_t)BLOCK * CHUNKS_PER_THREAD);
-    // A run of kPairs table entries starts at a multiple of kPairs (half is a multiple of it here).
-    const int x_dtype = X->dtype;
-    const uintptr_t run_bytes = sizeof(T) * Chunk<T>::kPairs;
-    const bool tables_like_x = C->dtype == x_dtype && Sn->dtype == x_dtype && (uintptr_t)C->data % run_bytes == 0 &&
+  auto aligned = [&](uintptr_t a) {
+    return (uintptr_t)t.q % a == 0 && (uintptr_t)t.k % a == 0 && (uintptr_t)t.q_out % a == 0 &&
+           (uintptr_t)t.k_out % a == 0;
+  };
+  // Fast path: whole 16-byte chunks per row (style 0) or per half row (style 1).
+  const int64_t unit_bytes = (kStyle == 0 ? D : half) * (int64_t)sizeof(T);
+  const int64_t n_chunks = n_elems * (int64_t)sizeof(T) / 16;
+  if (aligned(16) && unit_bytes % 16 == 0 && n_chunks < 0x7fffffffLL && S * half < 0x7fffffffLL) {
+    constexpr int kRun = kStyle == 0 ? Chunk<T>::kElems / 2 : Chunk<T>::kElems;
+    const int64_t n_units = kStyle == 0 ? n_chunks : n_chunks / 2;
+    const int64_t units_per_row = kStyle == 0 ? D * (int64_t)sizeof(T) / 16 : half * (int64_t)sizeof(T) / 16;
+    const int64_t per_block = (int64_t)BLOCK * CHUNKS_PER_THREAD;
+    const int64_t blocks = (n_units + per_block - 1) / per_block;
+    // A run of kRun table entries starts at a multiple of kRun (half is a multiple of it here).
+    const uintptr_t run_bytes = sizeof(T) * kRun;
+    const bool tables_like_x = C->dtype == Q->dtype && Sn->dtype == Q->dtype && (uintptr_t)C->data % run_bytes == 0 &&
                                (uintptr_t)Sn->data % run_bytes == 0;
-    auto kernel = tables_like_x ? rotary_chunk_kernel<T, true> : rotary_chunk_kernel<T, false>;
-    kernel<<<(unsigned)chunk_blocks, BLOCK, 0, stream>>>(x, C->data, C->dtype, Sn->data, Sn->dtype, y, (uint32_t)n_chunks,
-                                                       (uint32_t)(row_bytes / 16), (uint32_t)S, (uint32_t)half);
+    auto kernel = tables_like_x ? rotary_chunk_kernel<T, kStyle, true> : rotary_chunk_kernel<T, kStyle, false>;
+    kernel<<<(unsigned)blocks, BLOCK, 0, stream>>>(t, C->data, C->dtype, Sn->data, Sn->dtype, (uint32_t)n_units,
+                                                   (uint32_t)units_per_row, (uint32_t)(q_elems * sizeof(T) / 16),
+                                                   (uint32_t)S, (uint32_t)half);
     return cudaGetLastError() == cudaSuccess ? 0 : 1;
   }
+  const int64_t q_pairs = q_elems / 2, n_pairs = n_elems / 2;
   const int64_t per_block = (int64_t)BLOCK * PAIRS_PER_THREAD;
   const int64_t blocks = (n_pairs + per_block - 1) / per_block;
   if (blocks > 0x7fffffff) return 1;
-  if (pair_aligned)
-    rotary_kernel<T, true><<<(unsigned)blocks, BLOCK, 0, stream>>>(x, C->data, C->dtype, Sn->data, Sn->dtype,
-                                                                   y, n_pairs, half, S);
+  if (kStyle == 0 && aligned(2 * sizeof(T)))
+    rotary_kernel<T, kStyle, true><<<(unsigned)blocks, BLOCK, 0, stream>>>(t, C->data, C->dtype, Sn->data, Sn->dtype,
+                                                                           q_pairs, n_pairs, half, S);
   else
-    rotary_kernel<T, false><<<(unsigned)blocks, BLOCK, 0, stream>>>(x, C->data, C->dtype, Sn->data, Sn->dtype,
-                                                                    y, n_pairs, half, S);
+    rotary_kernel<T, kStyle, false><<<(unsigned)blocks, BLOCK, 0, stream>>>(t, C->data, C->dtype, Sn->data, Sn->dtype,
+                                                                            q_pairs, n_pairs, half, S);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+template <typename T>
+static int launch_style(const ak_call* call, double style) {
+  return style == 0 ? launch<T, 0>(call) : launch<T, 1>(call);
+}
+
 extern "C" int ak_kernel(const ak_call* call) {
-  if (call->n_inputs != 3 || call->n_outputs != 1) return 1;
-  const ak_tensor *X = &call->inputs[0], *C = &call->inputs[1], *Sn = &call->inputs[2];
-  const ak_tensor* Y = &call->outputs[0];
-  if (X->ndim != 4 || Y->dtype != X->dtype || ak_numel(Y) != ak_numel(X)) return 1;
+  if (call->n_inputs != 4 || call->n_outputs != 2 || call->n_scalars < 1) return 1;
+  const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *C = &call->inputs[2], *Sn = &call->inputs[3];
+  const ak_tensor *QO = &call->outputs[0], *KO = &call->outputs[1];
+  const double style = call->scalars[0];
+  if (style != 0 && style != 1) return 1;
+  if (Q->ndim != 4 || K->ndim != 4 || K->dtype != Q->dtype || QO->dtype != Q->dtype || KO->dtype != Q->dtype) return 1;
+  if (ak_numel(QO) != ak_numel(Q) || ak_numel(KO) != ak_numel(K)) return 1;
   if (C->dtype == AK_I64 || Sn->dtype == AK_I64) return 1;
-  const int64_t S = X->shape[2], D = X->shape[3];
+  const int64_t B = Q->shape[0], S = Q->shape[2], D = Q->shape[3];
+  if (K->shape[0] != B || K->shape[2] != S || K->shape[3] != D) return 1;
   if (D % 2 != 0 || ak_numel(C) != S * (D / 2) || ak_numel(Sn) != S * (D / 2)) return 1;
-  if (ak_numel(X) == 0) return 0;
-  switch (X->dtype) {
-    case AK_F16: return launch<__half>(call);
-    case AK_BF16: return launch<__nv_bfloat16>(call);
-    case AK_F32: return launch<float>(call);
+  if (ak_numel(Q) + ak_numel(K) == 0) return 0;
+  switch (Q->dtype) {
+    case AK_F16: return launch_style<__half>(call, style);
+    case AK_BF16: return launch_style<__nv_bfloat16>(call, style);
+    case AK_F32: return launch_style<float>(call, style);
     default: return 1;
   }
 }

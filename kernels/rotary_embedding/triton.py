@@ -1,12 +1,15 @@
 # @autokernel type=rotary_embedding
-# Triton starter: rotary position embedding on interleaved pairs of x[B, H, S, D]:
-#   y[..., 2i]   = x[..., 2i] * cos[s, i] - x[..., 2i+1] * sin[s, i]
-#   y[..., 2i+1] = x[..., 2i] * sin[s, i] + x[..., 2i+1] * cos[s, i]
-# with cos, sin of shape [S, D/2].
-# Algorithm: x is viewed as R = B*H*S rows of D; each program rotates BLOCK_R rows, loading the
-# even and odd elements of each pair as two strided vectors, in f32, and writing both back.
-# Limits: f16/bf16/f32 (cos/sin in any of these); D must be even (ValueError otherwise);
-# any B, H, S, D (D/2 is padded to a power of two and masked; row offsets are 64-bit).
+# Triton starter: rotary position embedding of q[B, H, S, D] and k[B, HKV, S, D] in one launch. Pair i of a
+# row at position s turns by theta[s, i], with cos, sin of shape [S, D/2]:
+#   first' = first * cos[s, i] - second * sin[s, i]
+#   second' = first * sin[s, i] + second * cos[s, i]
+# The pair is (x[2i], x[2i+1]) for style 0 (interleaved, Meta's LLaMA) and (x[i], x[i + D/2]) for style 1
+# (rotate-half, Hugging Face / GPT-NeoX); style is the one scalar.
+# Algorithm: q and k are viewed as RQ = B*H*S rows of D followed by B*HKV*S more; each program rotates
+# BLOCK_R of these rows (a row below RQ is q's, the rest k's: two masked loads and stores, only one of
+# which touches memory per row), loading the two elements of each pair as two vectors, in f32.
+# Limits: f16/bf16/f32 (cos/sin in any of these); D must be even and style 0 or 1 (ValueError otherwise);
+# any B, H, HKV, S, D (D/2 is padded to a power of two and masked; row offsets are 64-bit).
 # @knob BLOCK_R=4 {1,2,4,8,16} rows (b, h, s) per program
 # @knob NUM_WARPS=4 {1,2,4,8} warps per program
 import torch
@@ -18,36 +21,58 @@ NUM_WARPS = globals().get("NUM_WARPS", 4)
 
 
 @triton.jit
-def _rotary_kernel(x_ptr, cos_ptr, sin_ptr, y_ptr, R, S, HALF, BLOCK_R: tl.constexpr, BLOCK_H: tl.constexpr):
+def _rotary_kernel(q_ptr, k_ptr, cos_ptr, sin_ptr, qo_ptr, ko_ptr, RQ, R, S, HALF,
+                   STYLE: tl.constexpr, BLOCK_R: tl.constexpr, BLOCK_H: tl.constexpr):
     pid = tl.program_id(0).to(tl.int64)
-    rows = pid * BLOCK_R + tl.arange(0, BLOCK_R)           # [BLOCK_R] int64
+    rows = pid * BLOCK_R + tl.arange(0, BLOCK_R)           # [BLOCK_R] int64, over q's rows then k's
     pairs = tl.arange(0, BLOCK_H)                           # [BLOCK_H]
     mask = (rows[:, None] < R) & (pairs[None, :] < HALF)
-    s = rows % S
+    is_q = rows[:, None] < RQ
+    row = tl.where(rows < RQ, rows, rows - RQ)              # the row within its own tensor
+    s = row % S
     cs_off = s[:, None] * HALF + pairs[None, :]
-    x_off = rows[:, None] * (2 * HALF) + 2 * pairs[None, :]
+    if STYLE == 0:
+        first = row[:, None] * (2 * HALF) + 2 * pairs[None, :]
+        second = first + 1
+    else:
+        first = row[:, None] * (2 * HALF) + pairs[None, :]
+        second = first + HALF
+    mq = mask & is_q
+    mk = mask & (rows[:, None] >= RQ)
     c = tl.load(cos_ptr + cs_off, mask=mask, other=0.0).to(tl.float32)
     sn = tl.load(sin_ptr + cs_off, mask=mask, other=0.0).to(tl.float32)
-    x0 = tl.load(x_ptr + x_off, mask=mask, other=0.0).to(tl.float32)
-    x1 = tl.load(x_ptr + x_off + 1, mask=mask, other=0.0).to(tl.float32)
+    x0 = tl.where(is_q, tl.load(q_ptr + first, mask=mq, other=0.0).to(tl.float32),
+                  tl.load(k_ptr + first, mask=mk, other=0.0).to(tl.float32))
+    x1 = tl.where(is_q, tl.load(q_ptr + second, mask=mq, other=0.0).to(tl.float32),
+                  tl.load(k_ptr + second, mask=mk, other=0.0).to(tl.float32))
     y0 = x0 * c - x1 * sn
     y1 = x0 * sn + x1 * c
-    tl.store(y_ptr + x_off, y0.to(y_ptr.dtype.element_ty), mask=mask)
-    tl.store(y_ptr + x_off + 1, y1.to(y_ptr.dtype.element_ty), mask=mask)
+    tl.store(qo_ptr + first, y0.to(qo_ptr.dtype.element_ty), mask=mq)
+    tl.store(qo_ptr + second, y1.to(qo_ptr.dtype.element_ty), mask=mq)
+    tl.store(ko_ptr + first, y0.to(ko_ptr.dtype.element_ty), mask=mk)
+    tl.store(ko_ptr + second, y1.to(ko_ptr.dtype.element_ty), mask=mk)
 
 
 def kernel_fn(inputs, outputs, scalars):
-    x, cos, sin = inputs[0], inputs[1], inputs[2]
-    y = outputs[0]
-    D = x.shape[-1]
+    q, k, cos, sin = inputs[0], inputs[1], inputs[2], inputs[3]
+    q_out, k_out = outputs[0], outputs[1]
+    style = scalars[0] if scalars else 0.0
+    if style not in (0.0, 1.0):
+        raise ValueError(f"rotary_embedding: style {style} is neither 0 (interleaved) nor 1 (rotate-half)")
+    style = int(style)
+    D = q.shape[-1]
     if D % 2 != 0:
-        raise ValueError(f"rotary_embedding: head dim D={D} must be even (interleaved pairs)")
-    S = x.shape[-2]
-    R = x.numel() // D if D > 0 else 0
+        raise ValueError(f"rotary_embedding: head dim D={D} must be even (pairs)")
+    if k.shape[-1] != D or k.shape[0] != q.shape[0] or k.shape[-2] != q.shape[-2]:
+        raise ValueError(f"rotary_embedding: k {tuple(k.shape)} does not match q {tuple(q.shape)}")
+    S = q.shape[-2]
+    RQ = q.numel() // D if D > 0 else 0
+    R = RQ + (k.numel() // D if D > 0 else 0)
     if R == 0:
         return None
     half = D // 2
     block_h = triton.next_power_of_2(half)
     grid = (triton.cdiv(R, BLOCK_R),)
-    _rotary_kernel[grid](x, cos, sin, y, R, S, half, BLOCK_R=BLOCK_R, BLOCK_H=block_h, num_warps=NUM_WARPS)
+    _rotary_kernel[grid](q, k, cos, sin, q_out, k_out, RQ, R, S, half, STYLE=style, BLOCK_R=BLOCK_R,
+                         BLOCK_H=block_h, num_warps=NUM_WARPS)
     return None

@@ -164,13 +164,14 @@ def _attention_run(k, q, k_, v, causal, scale):
 
 
 def _rotary_run(k, q, k_, cos, sin, style):
+    # q [B, H, S, D] and k [B, HKV, S, D] in one launch. A module that rotates one tensor per call passes
+    # an empty k: the kernel gets q's first head as k (1/H more work) and that result is dropped.
+    one = k_.shape[1] == 0
+    kk = q[:, :1] if one else k_
     qo = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    ko = torch.empty(k_.shape, dtype=k_.dtype, device=k_.device)
-    c, s = cos.contiguous(), sin.contiguous()
-    for x, y in ((q, qo), (k_, ko)):  # x [B, H, S, D], cos, sin [S, D/2]; y: interleaved pairs rotated
-        if x.numel():  # k has no heads when a module rotates one tensor at a time
-            k([x.contiguous(), c, s], [y])
-    return qo, ko
+    ko = torch.empty(kk.shape, dtype=kk.dtype, device=kk.device)
+    k([q.contiguous(), kk.contiguous(), cos.contiguous(), sin.contiguous()], [qo, ko], [float(style)])
+    return qo, (torch.empty(k_.shape, dtype=k_.dtype, device=k_.device) if one else ko)
 
 
 def _swiglu_run(k, x, w_gate, w_up, w_down):
@@ -199,24 +200,18 @@ def _last_dim(x, *vectors):
     return x.dim() >= 1 and x.numel() > 0 and all(v.dim() == 1 and v.shape[0] == x.shape[-1] for v in vectors)
 
 
-# What today's starters take (kernels/include/autokernel/kernel_abi.h): attention with k, v of as many heads
-# as q, and the rotary kernel one tensor at a time in the interleaved convention. The op schemas already
-# carry grouped-query heads and the rotate-half style; such calls run PyTorch's formula inside the op
-# until the kernels take them.
-GQA_KERNELS = False
-ROTATE_HALF_KERNELS = False
-
-
 def _attention_fits(q, k, v, causal, scale):
     return (q.dim() == 4 and k.shape == v.shape and k.dim() == 4 and q.shape[0] == k.shape[0]
             and q.shape[2] == k.shape[2] and q.shape[3] == k.shape[3] and q.shape[1] % k.shape[1] == 0
-            and (GQA_KERNELS or k.shape[1] == q.shape[1]) and q.numel() > 0)
+            and k.shape[1] > 0 and q.numel() > 0)
 
 
 def _rotary_fits(q, k, cos, sin, style):
+    # k's heads divide q's (grouped-query), or k is empty (a module rotating q alone).
     return (q.dim() == 4 and k.dim() == 4 and q.shape[0] == k.shape[0] and q.shape[2:] == k.shape[2:]
+            and (k.shape[1] == 0 or q.shape[1] % k.shape[1] == 0) and style in (0, 1)
             and q.shape[3] % 2 == 0 and cos.shape == (q.shape[2], q.shape[3] // 2) and sin.shape == cos.shape
-            and (style == 0 or ROTATE_HALF_KERNELS) and q.numel() > 0)
+            and q.numel() > 0)
 
 
 def _swiglu_fits(x, w_gate, w_up, w_down):

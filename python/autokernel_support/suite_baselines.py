@@ -209,11 +209,15 @@ def make_inputs(type_name, dims, dtype, device, seed):
         target = target.masked_fill(rand((m,), device, seed + 2) < 1.0 / 16, IGNORE_INDEX)  # padding rows
         return (randn((m, v), dtype, device, seed, 2.0), target), {}
     if type_name == "rotary_embedding":
-        b, h, s, d = dims
+        # B,H,S,D,HKV,style; a 4-dim shape is the older form: HKV = H, style 0 (interleaved).
+        b, h, s, d = dims[:4]
+        hkv = dims[4] if len(dims) > 4 else h
+        style = dims[5] if len(dims) > 5 else 0
         pos = torch.arange(s, dtype=torch.float64, device=device)
         inv_freq = ROPE_BASE ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
-        theta = torch.outer(pos, inv_freq)  # [S, D/2]: pairs (x[2i], x[2i+1]) turn by theta[s, i]
-        return (randn((b, h, s, d), dtype, device, seed), theta.cos().to(dtype), theta.sin().to(dtype)), {}
+        theta = torch.outer(pos, inv_freq)  # [S, D/2]: pair i turns by theta[s, i]
+        q, k = randn((b, h, s, d), dtype, device, seed), randn((b, hkv, s, d), dtype, device, seed + 1)
+        return (q, k, theta.cos().to(dtype), theta.sin().to(dtype)), {"style": style}
     if type_name == "matmul":
         m, n, k = dims
         return (randn((m, k), dtype, device, seed), randn((k, n), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
@@ -251,10 +255,23 @@ def _cross_entropy(logits, target):
     return F.cross_entropy(logits, target, reduction="none", ignore_index=IGNORE_INDEX)
 
 
-def _rotary(x, cos, sin):
+def _rotate_pairs(x, cos, sin):
     pairs = x.unflatten(-1, (-1, 2))
     x1, x2 = pairs[..., 0], pairs[..., 1]
     return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), -1).flatten(-2)
+
+
+def _rotate_half(x):
+    x1, x2 = x[..., : x.shape[-1] // 2], x[..., x.shape[-1] // 2:]
+    return torch.cat((-x2, x1), dim=-1)
+
+
+def _rotary(q, k, cos, sin, style):
+    """style 0: interleaved pairs (Meta's LLaMA); 1: Hugging Face's apply_rotary_pos_emb, tables repeated to D."""
+    if style == 0:
+        return _rotate_pairs(q, cos, sin), _rotate_pairs(k, cos, sin)
+    cos, sin = torch.cat((cos, cos), dim=-1), torch.cat((sin, sin), dim=-1)
+    return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
 
 
 def _matmul(a, b):

@@ -199,21 +199,29 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
 
 std::optional<Classified> classify_scope(const Trace& t, int scope) {
   const auto& s = t.cpu[scope];
-  if (s.kind != CpuKind::scope || s.module_class.empty()) return std::nullopt;
-  static const std::regex k_rmsnorm("rms_?norm", std::regex::icase);
-  static const std::regex k_rotary("rotary|rope", std::regex::icase);
-  static const std::regex k_mlp("swiglu|mlp|feed_?forward|ffn", std::regex::icase);
+  if (s.kind != CpuKind::scope) return std::nullopt;
+  // A scope that names its kernel type (ak.kind) is that type; a module scope is judged by its class name.
+  const bool declared = !s.kind_type.empty();
   std::string type;
-  if (std::regex_search(s.module_class, k_rmsnorm)) {
-    type = "rmsnorm";
-  } else if (std::regex_search(s.module_class, k_rotary)) {
-    type = "rotary_embedding";
-  } else if (std::regex_search(s.module_class, k_mlp)) {
-    type = "fused_mlp";
-  } else {
+  if (declared) {
+    type = s.kind_type;
+  } else if (s.module_class.empty()) {
     return std::nullopt;
+  } else {
+    static const std::regex k_rmsnorm("rms_?norm", std::regex::icase);
+    static const std::regex k_rotary("rotary|rope", std::regex::icase);
+    static const std::regex k_mlp("swiglu|mlp|feed_?forward|ffn", std::regex::icase);
+    if (std::regex_search(s.module_class, k_rmsnorm)) {
+      type = "rmsnorm";
+    } else if (std::regex_search(s.module_class, k_rotary)) {
+      type = "rotary_embedding";
+    } else if (std::regex_search(s.module_class, k_mlp)) {
+      type = "fused_mlp";
+    } else {
+      return std::nullopt;
+    }
   }
-  // The ops the module ran, in time order (outer ops before the ops they call).
+  // The ops the scope ran, in time order (outer ops before the ops they call).
   std::vector<int> ops;
   std::function<void(int)> walk = [&](int i) {
     for (int c : t.cpu[i].children) {
@@ -230,15 +238,35 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     return std::nullopt;
   }
   if (type == "rotary_embedding") {
+    // q is the first 4-d floating input; k the first later one with q's B, S and D but other heads (none:
+    // k has H heads too, or the scope rotated q alone, and HKV = H either way).
+    Dims q;
+    std::string dtype;
+    int64_t kv_heads = -1;
+    bool neg_of_half = false, cat = false;
     for (int i : ops) {
       const auto x = input_dims(t.cpu[i], 0);
-      if (x.size() == 4 && is_floating(input_type(t.cpu[i], 0))) {
-        return Classified{type, x, dtype_of(input_type(t.cpu[i], 0)), "assumes the [B, H, S, D] layout"};
+      if (t.cpu[i].name == "aten::cat") cat = true;
+      if (x.size() != 4 || !is_floating(input_type(t.cpu[i], 0))) continue;
+      if (q.empty()) {
+        q = x;
+        dtype = dtype_of(input_type(t.cpu[i], 0));
+        continue;
       }
+      if (t.cpu[i].name == "aten::neg" && x[3] * 2 == q[3]) neg_of_half = true;
+      if (kv_heads < 0 && x[0] == q[0] && x[2] == q[2] && x[3] == q[3] && x[1] != q[1]) kv_heads = x[1];
     }
-    return std::nullopt;  // e.g. a module that only builds the cos/sin tables
+    if (q.empty()) return std::nullopt;  // e.g. a module that only builds the cos/sin tables
+    // The pairing: as declared ("half": rotate-half); for a module, rotate_half's cat(-x2, x1) says it.
+    const bool half = declared ? s.kind_variant == "half" : neg_of_half && cat;
+    std::string note = "assumes the [B, H, S, D] layout";
+    if (kv_heads < 0) note += "; HKV = H (no k with other heads seen)";
+    if (!declared && half) note += "; rotate-half seen in its ops (neg and cat of half rows)";
+    return Classified{type, {q[0], q[1], q[2], q[3], kv_heads < 0 ? q[1] : kv_heads, half ? 1 : 0}, dtype, note};
   }
-  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts.
+  if (type != "fused_mlp") return std::nullopt;  // a declared type without a scope form here: its ops count one by one
+  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts. A
+  // declared one needs only the matmuls (its gate may be computed without aten::silu).
   bool silu = false;
   std::vector<int> matmuls;
   for (int i : ops) {
@@ -248,7 +276,7 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     const bool outer = p < 0 || t.cpu[p].kind != CpuKind::op || type_of_op(t.cpu[p].name) != "matmul";
     if (type_of_op(t.cpu[i].name) == "matmul" && outer) matmuls.push_back(i);
   }
-  if (!silu || matmuls.size() < 3) return std::nullopt;
+  if ((!silu && !declared) || matmuls.size() < 3) return std::nullopt;
   auto first = matmul(t.cpu[matmuls.front()]);
   if (!first) return std::nullopt;
   // The gate projection: [M, E] x [E -> F].

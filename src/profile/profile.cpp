@@ -26,9 +26,23 @@ struct Unit {
 
 class Attributor {
  public:
-  explicit Attributor(const Trace& t) : m_t(t), m_scope_class(t.cpu.size()), m_claim(t.cpu.size(), -2) {
+  explicit Attributor(const Trace& t)
+      : m_t(t), m_scope_class(t.cpu.size()), m_claim(t.cpu.size(), -2), m_defers(t.cpu.size(), false) {
     for (int i = 0; i < static_cast<int>(t.cpu.size()); ++i) {
       if (t.cpu[i].kind == CpuKind::scope && t.cpu[i].name == k_step_scope) m_steps.push_back(i);
+    }
+    // A module scope around a declared kind (ak.kind) of the same module leaves the claim to it, so the
+    // declared type wins over the class-name match, whichever scope the runner opened first; the outer
+    // one of the two claims, so a module's call is counted once.
+    for (int i = 0; i < static_cast<int>(t.cpu.size()); ++i) {
+      const auto& e = t.cpu[i];
+      if (e.kind != CpuKind::scope || e.kind_type.empty() || !scope_type(i)) continue;
+      for (int j = e.parent; j >= 0; j = t.cpu[j].parent) {
+        const auto& a = t.cpu[j];
+        if (a.kind == CpuKind::scope && a.kind_type.empty() && !a.module_class.empty() && a.module_path == e.module_path) {
+          m_defers[j] = true;
+        }
+      }
     }
   }
 
@@ -43,8 +57,8 @@ class Attributor {
     return false;
   }
 
-  /// The event that owns event i's time: the outermost module scope that claims its ops, else the
-  /// outermost supported op, else the outermost op (unsupported). -1: no op encloses it.
+  /// The event that owns event i's time: the outermost module or declared-kind scope that claims its ops,
+  /// else the outermost supported op, else the outermost op (unsupported). -1: no op encloses it.
   int claim(int i) {
     if (m_claim[i] != -2) return m_claim[i];
     std::vector<int> chain;
@@ -53,7 +67,7 @@ class Attributor {
     int outermost_op = -1, found = -1;
     for (int j : chain) {
       const auto& e = m_t.cpu[j];
-      if (e.kind == CpuKind::scope && scope_type(j)) {
+      if (e.kind == CpuKind::scope && !m_defers[j] && scope_type(j)) {
         found = j;
         break;
       }
@@ -72,13 +86,14 @@ class Attributor {
     return m_scope_class[j].second;
   }
 
-  /// The innermost module scope around event i, as a path (or class, when the trace has no paths).
+  /// The innermost module (or declared-kind) scope around event i, as a path (or class, when the trace
+  /// has no paths).
   std::string module_of(int i) const {
     for (int j = i; j >= 0; j = m_t.cpu[j].parent) {
       const auto& e = m_t.cpu[j];
-      if (e.kind == CpuKind::scope && !e.module_class.empty()) {
-        return e.module_path.empty() ? e.module_class : e.module_path;
-      }
+      if (e.kind != CpuKind::scope) continue;
+      if (!e.module_path.empty() && (!e.module_class.empty() || !e.kind_type.empty())) return e.module_path;
+      if (!e.module_class.empty()) return e.module_class;
     }
     return "";
   }
@@ -91,7 +106,9 @@ class Attributor {
     u.module = module_of(key);
     if (e.kind == CpuKind::scope) {
       u.what = scope_type(key);
-      u.source = e.module_class + " module";
+      u.source = e.kind_type.empty() ? e.module_class + " module"
+                                     : fmt::format("ak.kind {}{}", e.kind_type,
+                                                   e.kind_variant.empty() ? "" : ":" + e.kind_variant);
     } else {
       u.source = e.name;
       if (!type_of_op(e.name).empty()) u.what = classify_op(e);
@@ -118,6 +135,7 @@ class Attributor {
   std::vector<int> m_steps;
   std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
   std::vector<int> m_claim;
+  std::vector<bool> m_defers;  ///< module scopes that leave their claim to a declared kind inside them
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };

@@ -46,6 +46,20 @@ bool parse_module_scope(const std::string& name, std::string& cls, std::string& 
   return false;
 }
 
+/// "ak.kind:rotary_embedding:half:model.layers.0.self_attn" (the path may itself hold colons: the rest is it).
+bool parse_kind_scope(const std::string& name, std::string& type, std::string& variant, std::string& path) {
+  if (!name.starts_with(k_kind_scope_prefix)) return false;
+  const auto rest = name.substr(k_kind_scope_prefix.size());
+  const auto c1 = rest.find(':');
+  const auto c2 = c1 == std::string::npos ? std::string::npos : rest.find(':', c1 + 1);
+  type = rest.substr(0, c1);
+  variant = c1 == std::string::npos ? "" : rest.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+  path = c2 == std::string::npos ? "" : rest.substr(c2 + 1);
+  if (variant == "-") variant.clear();
+  if (path == "<root>") path.clear();
+  return !type.empty();
+}
+
 int kind_order(CpuKind k) { return k == CpuKind::scope ? 0 : k == CpuKind::op ? 1 : 2; }
 
 }  // namespace
@@ -107,7 +121,8 @@ Expected<Trace> parse_trace(std::string_view text) {
     }
     c.name = e.value("name", "");
     if (c.kind == CpuKind::scope) {
-      const bool module = parse_module_scope(c.name, c.module_class, c.module_path);
+      const bool module = parse_module_scope(c.name, c.module_class, c.module_path) ||
+                          parse_kind_scope(c.name, c.kind_type, c.kind_variant, c.module_path);
       if (cat == "python_function" && !module) continue;  // Python frames other than modules: no use here
     }
     c.thread = thread_of(e);

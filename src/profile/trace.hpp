@@ -18,12 +18,17 @@ namespace ak::profile {
 
 /// The record_function scope the model runner wraps every nn.Module forward in: ak.module:<Class>:<path>.
 inline constexpr std::string_view k_module_scope_prefix = "ak.module:";
+/// The scope the model runner wraps a module or function in whose behaviour it recognised as one of our
+/// kernel types: ak.kind:<type>:<variant>:<path>, e.g. "ak.kind:rotary_embedding:half:model.layers.0.self_attn"
+/// ("-" for no variant; <path> is the module it ran in).
+inline constexpr std::string_view k_kind_scope_prefix = "ak.kind:";
 /// The scope around each profiled step of the model runner.
 inline constexpr std::string_view k_step_scope = "ak.step";
 
 enum class CpuKind {
   op,      ///< "cpu_op": an aten (or other dispatcher) operator call
-  scope,   ///< "user_annotation": a record_function scope; a module scope when module_class is set
+  scope,   ///< "user_annotation": a record_function scope; a module scope when module_class is set, a
+           ///< declared kind when kind_type is
   launch,  ///< "cuda_runtime" / "cuda_driver": cudaLaunchKernel, cuLaunchKernel, cudaMemcpyAsync...
 };
 
@@ -35,7 +40,9 @@ struct CpuEvent {
   int parent = -1;             ///< enclosing event on the same thread, -1 at the top
   std::vector<int> children;   ///< in time order
   std::string module_class;    ///< module scopes: the nn.Module's class
-  std::string module_path;     ///< module scopes: its qualified name ("layers.0.mlp"), "" if not known
+  std::string module_path;     ///< module and kind scopes: its qualified name ("layers.0.mlp"), "" if not known
+  std::string kind_type;       ///< ak.kind scopes: the kernel type the runner recognised ("rotary_embedding")
+  std::string kind_variant;    ///< ak.kind scopes: its variant ("half"), "" for "-"
   nlohmann::json args;         ///< ops: "Input Dims", "Input type", "Concrete Inputs" (as recorded)
 
   double end_us() const { return ts_us + dur_us; }

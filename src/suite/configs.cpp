@@ -25,7 +25,11 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"odd_gpt2", {1023, 50257}}};
   }
   if (type == "rotary_embedding") {
-    return {{"llama7b", {1, 32, 2048, 128}}, {"long", {2, 32, 4096, 128}}, {"gptj", {4, 16, 1024, 64}}};
+    // Interleaved multi-head as before, and Llama-3-8B's rotate-half over 8 kv heads.
+    return {{"llama7b", {1, 32, 2048, 128, 32, 0}},
+            {"long", {2, 32, 4096, 128, 32, 0}},
+            {"gptj", {4, 16, 1024, 64, 16, 0}},
+            {"llama3_8b", {1, 32, 2048, 128, 8, 1}}};
   }
   if (type == "matmul") {
     return {{"2k_cube", {2048, 2048, 2048}}, {"4k_cube", {4096, 4096, 4096}}, {"8k_cube", {8192, 8192, 8192}},
@@ -110,13 +114,13 @@ Expected<ConfigList> parse_configs(const std::string& text) {
       return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), count, t.dims_doc(), shape.dims.size()));
     }
     for (std::size_t i = 0; i < shape.dims.size(); ++i) {
-      const bool is_flag = names[i] == "causal";  // attention's causal is a flag, every other dim a size
+      // attention's causal and rotary's style are flags, every other dim a size
+      const bool is_flag = names[i] == "causal" || names[i] == "style";
       if (is_flag ? shape.dims[i] > 1 : shape.dims[i] == 0) {
         return bad(fmt::format("{} must be {}", names[i], is_flag ? "0 or 1" : "positive"));
       }
     }
     if (const auto why = t.dims_error(shape.dims); !why.empty()) return bad(why);
-    if (t.name() == "rotary_embedding" && shape.dims[3] % 2 != 0) return bad("D must be even (it rotates pairs)");
     auto known = std::find_if(out.begin(), out.end(), [&](const TypeShapes& c) { return c.type == t.name(); });
     if (known == out.end()) known = out.insert(out.end(), {std::string(t.name()), {}});
     known->shapes.push_back(shape);

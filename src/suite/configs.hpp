@@ -27,8 +27,8 @@ std::vector<catalog::Shape> default_shapes(const std::string& type);
 std::vector<std::string> default_dtypes();
 
 /// "softmax:64x128,matmul:256x256x256": every type must exist and every shape have as many positive dims as
-/// its dims_doc names, the bracketed ones optional (flash_attention's causal is 0 or 1 and its HKV, if given,
-/// divides H; rotary's D is even). Each shape's label is its dims ("64x128").
+/// its dims_doc names, the bracketed ones optional, flags (attention's causal, rotary's style) 0 or 1, and
+/// KernelType::dims_error empty (HKV divides H; rotary's D is even). Each shape's label is its dims ("64x128").
 Expected<ConfigList> parse_configs(const std::string& text);
 
 /// "softmax,rmsnorm": known type names, in the given order, without repeats.

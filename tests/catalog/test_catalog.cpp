@@ -53,7 +53,50 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));  // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
-  EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128}));
+  EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 32, 0}));  // LLaMA-7B, interleaved
+  EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 8, 1}));   // Llama-3-8B (8 kv heads), rotate-half
+}
+
+TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
+  const auto* r = *find_type("rotary_embedding");
+  for (const auto& dims : std::vector<std::vector<int64_t>>{{2, 4, 8, 16, 2, 1}, {2, 4, 8, 16, 4, 0}, {1, 3, 5, 6, 1, 1}}) {
+    for (auto dt : r->dtypes()) {
+      const auto p = r->make_problem({{"", dims}, dt, "random", 3}, at::kCPU);
+      ASSERT_EQ(p.inputs.size(), 4u);
+      EXPECT_EQ(p.scalars, std::vector<double>{double(dims[5])});
+      EXPECT_EQ(p.inputs[1].sizes(), at::IntArrayRef({dims[0], dims[4], dims[2], dims[3]}));
+      EXPECT_EQ(p.inputs[2].sizes(), at::IntArrayRef({dims[2], dims[3] / 2}));
+      const auto ref = r->reference(p);
+      const auto eager = r->eager(p);  // style 1: Hugging Face's x * cos + rotate_half(x) * sin
+      ASSERT_EQ(ref.size(), 2u);
+      ASSERT_EQ(eager.size(), 2u);
+      for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(ref[i].sizes(), at::IntArrayRef(p.output_shapes[i]));
+        const auto tol = r->tolerance(dt);
+        const double worst = ((eager[i].to(at::kDouble) - ref[i]).abs() - ref[i].abs() * tol.rtol).max().item<double>();
+        EXPECT_LE(worst, tol.atol * r->error_scale(p, ref[i])) << detail::shape_string(dims) << " " << dtype_name(dt);
+      }
+    }
+  }
+  // Pair i of rotate-half is (x[i], x[i + D/2]), by hand for one element of k.
+  auto p = r->make_problem({{"", {1, 2, 4, 8, 1, 1}}, at::kFloat, "random", 5}, at::kCPU);
+  const auto k = p.inputs[1].to(at::kDouble), c = p.inputs[2].to(at::kDouble), sn = p.inputs[3].to(at::kDouble);
+  const auto k_out = r->reference(p)[1];
+  const double a = k[0][0][3][1].item<double>(), b = k[0][0][3][5].item<double>();
+  const double cs = c[3][1].item<double>(), si = sn[3][1].item<double>();
+  EXPECT_NEAR(k_out[0][0][3][1].item<double>(), a * cs - b * si, 1e-12);
+  EXPECT_NEAR(k_out[0][0][3][5].item<double>(), a * si + b * cs, 1e-12);
+  // The other style pairs other elements.
+  p.scalars = {0};
+  EXPECT_FALSE(at::allclose(r->reference(p)[1], k_out));
+  // A shape of the older form (B,H,S,D): HKV = H, interleaved; a style other than 0 or 1 is an error.
+  EXPECT_EQ(r->dims_doc(), "B,H,S,D[,HKV,style]");
+  EXPECT_EQ(r->dims_error({1, 32, 2048, 128}), "");
+  EXPECT_NE(r->dims_error({1, 32, 2048, 128, 5, 1}), "");  // 5 kv heads do not divide 32
+  EXPECT_NE(r->dims_error({1, 32, 2048, 127, 8, 1}), "");  // odd D has no pairs
+  EXPECT_NE(r->dims_error({1, 32, 2048, 128, 8, 2}), "");
+  EXPECT_EQ(r->make_problem({{"", {1, 2, 4, 8}}, at::kFloat, "random", 1}, at::kCPU).inputs[1].size(1), 2);
+  EXPECT_THROW(r->make_problem({{"", {1, 2, 4, 8, 2, 2}}, at::kFloat, "random", 1}, at::kCPU), Fatal);
 }
 
 TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
@@ -115,6 +158,11 @@ TEST(Catalog, FlopAndByteFormulasMatchHandCounts) {
   EXPECT_DOUBLE_EQ(attn->flops({"", {1, 2, 64, 32, 1}}) * 2, attn->flops({"", {1, 2, 64, 32, 0}}));
   const auto* ce = *find_type("cross_entropy");
   EXPECT_DOUBLE_EQ(ce->bytes({"", {4, 10}}, at::kFloat), 4 * 10 * 4.0 + 4 * 12.0);
+  // rotary: q [1,2,4,8] and k [1,1,4,8] each read and written, cos and sin [4,4] read; 3 FLOP an element.
+  const auto* rope = *find_type("rotary_embedding");
+  EXPECT_DOUBLE_EQ(rope->bytes({"", {1, 2, 4, 8, 1, 0}}, at::kHalf), (2 * (64 + 32) + 2 * 16) * 2.0);
+  EXPECT_DOUBLE_EQ(rope->flops({"", {1, 2, 4, 8, 1, 1}}), 3.0 * (64 + 32));
+  EXPECT_DOUBLE_EQ(rope->bytes({"", {1, 2, 4, 8}}, at::kHalf), (2 * (64 + 64) + 2 * 16) * 2.0);  // HKV = H
 }
 
 TEST(Catalog, AttentionBytesCountKAndVAtTheirOwnHeads) {

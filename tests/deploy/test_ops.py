@@ -36,7 +36,7 @@ FORMULA = {
     "softmax": lambda i, s: _ops._softmax_eager(i[0]),
     "matmul": lambda i, s: i[0] @ i[1],
     "flash_attention": lambda i, s: _ops._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
-    "rotary_embedding": lambda i, s: _ops._rotate(i[0], i[1], i[2], 0),
+    "rotary_embedding": lambda i, s: _ops._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
     "fused_mlp": lambda i, s: _ops._swiglu_eager(*i),
     "cross_entropy": lambda i, s: _ops._cross_entropy_eager(i[0], i[1]),
     "reduce": lambda i, s: _ops._row_sum_eager(i[0]),
@@ -69,8 +69,8 @@ def op_samples(device):
         "softmax": (r(4, 7, 33),),
         "linear": (r(2, 5, 24), r(40, 24), r(40)),
         "matmul": (r(10, 24), r(24, 12), None),
-        "attention": (r(1, 4, 16, 8), r(1, 4, 16, 8), r(1, 4, 16, 8), True, 0.35),
-        "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 0),
+        "attention": (r(1, 4, 16, 8), r(1, 2, 16, 8), r(1, 2, 16, 8), True, 0.35),  # grouped-query
+        "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 1),  # rotate-half
         "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
         "cross_entropy": (r(6, 50), torch.tensor([1, -1, 3, 49, 0, 7], device=device)),
         "row_sum": (r(5, 3, 20),),
@@ -95,21 +95,31 @@ def test_every_op_passes_opcheck_and_runs_its_kernel(stand_ins, device, name):
         torch.testing.assert_close(g, w)
 
 
-def test_grouped_query_and_rotate_half_calls_run_pytorch_inside_the_op_until_the_kernels_take_them(stand_ins):
+def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(stand_ins):
     args = op_samples("cpu")
+    seen = []
+    kernel = stand_ins["flash_attention"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append([t.shape[1] for t in i]), StandIn.__call__(self, i, o, s))})
     q, kv = args["attention"][0], torch.randn(1, 2, 16, 8)
-    ak.reset_stats()
     out = _ops.op("attention")(q, kv, kv, True, 0.35)
     torch.testing.assert_close(out, _ops._attention_eager(q, kv, kv, True, 0.35))
-    # PyTorch's SDPA returns q's layout; the op's result keeps the contiguous layout its fake promises.
-    qt = q.transpose(1, 2).contiguous().transpose(1, 2)
-    out = _ops.op("attention")(qt, kv, kv, True, 0.35)
-    assert out.is_contiguous()
-    torch.testing.assert_close(out, _ops._attention_eager(qt, kv, kv, True, 0.35))
+    assert seen == [[4, 2, 2]], "k and v must reach the kernel with their own 2 heads, not repeated to 4"
+    # kv heads that do not divide the query heads: PyTorch's formula (which refuses them too).
+    with pytest.raises(RuntimeError):
+        _ops.op("attention")(q, torch.randn(1, 3, 16, 8), torch.randn(1, 3, 16, 8), True, 0.35)
+    assert seen == [[4, 2, 2]]
     q, k, cos, sin, _ = args["rotary"]
-    for got, want in zip(_ops.op("rotary")(q, k, cos, sin, 1), _ops._rotary_eager(q, k, cos, sin, 1)):
-        torch.testing.assert_close(got, want)
-    assert ak.stats() == {}
+    for style in (0, 1):
+        ak.reset_stats()
+        for got, want in zip(_ops.op("rotary")(q, k, cos, sin, style), _ops._rotary_eager(q, k, cos, sin, style)):
+            torch.testing.assert_close(got, want)
+        assert ak.stats() == {"rotary_embedding": 1}
+    # A module that rotates q alone passes an empty k; the kernel still takes the call.
+    empty = q[:, :0]
+    qo, ko = _ops.op("rotary")(q, empty, cos, sin, 1)
+    torch.testing.assert_close(qo, _ops._rotate(q, cos, sin, 1))
+    assert ko.shape == empty.shape and ak.stats() == {"rotary_embedding": 2}
 
 
 def test_a_call_no_kernel_fits_runs_pytorch(stand_ins):
@@ -142,12 +152,13 @@ def tiny(family):
     return transformers.AutoModelForCausalLM.from_config(transformers.CONFIG_MAPPING[family](**cfg)).eval()
 
 
-# Today's kernels take neither grouped-query attention nor the rotate-half rotary (_ops.GQA_KERNELS,
-# ROTATE_HALF_KERNELS): those calls reach the ops and run PyTorch's formula there, so they take no kernel call.
+# Two layers: per layer 2 norms, q/k/v/o projections, one rotary (q and k together), one grouped-query
+# attention (4 query heads over 2 kv heads, no repeated copies) and one MLP; then the final norm and lm_head.
+DECODER = {"rmsnorm": 5, "fused_mlp": 2, "matmul": 9, "rotary_embedding": 2, "flash_attention": 2}
 ROUTED = {
-    "llama": {"rmsnorm": 5, "fused_mlp": 2, "matmul": 9},
-    "mistral": {"rmsnorm": 5, "fused_mlp": 2, "matmul": 9},
-    "qwen2": {"rmsnorm": 5, "fused_mlp": 2, "matmul": 9},
+    "llama": DECODER,
+    "mistral": DECODER,
+    "qwen2": DECODER,
     "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2},
 }
 

@@ -127,14 +127,14 @@ const std::string k_tiny_decoder =
         "num_key_value_heads": 2, "vocab_size": 512})";
 
 TEST(Verify, HuggingFaceLlamaIsRoutedByWhatItsBlocksCompute) {
-  // Grouped-query attention and the rotate-half rotary reach their ops, which run PyTorch's formula until
-  // the kernels take them (autokernel_kernels/_ops.py: GQA_KERNELS, ROTATE_HALF_KERNELS).
-  hugging_face_family("llama", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul"}, "rmsnorm",
+  // Grouped-query attention (4 query heads over 2 kv heads) and the rotate-half rotary included.
+  hugging_face_family("llama", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
                       "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceMistralIsRoutedByWhatItsBlocksCompute) {
-  hugging_face_family("mistral", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul"}, "rmsnorm", "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
+  hugging_face_family("mistral", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"},
+                      "rmsnorm", "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceGpt2IsRoutedByWhatItsBlocksCompute) {

@@ -156,7 +156,65 @@ TEST(OpTypes, ARotaryModuleThatOnlyBuildsTablesIsNotARotaryKernel) {
   auto apply = op("aten::mul", {{1, 32, 64, 128}, {64, 64}}, {"c10::BFloat16", "c10::BFloat16"});
   auto r = classify_scope(scope_with("RotaryEmbedding", {apply}), 0);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128}));
+  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128, 32, 0}));  // B,H,S,D, HKV = H, interleaved
+}
+
+const nlohmann::json k_bf16x2 = {"c10::BFloat16", "c10::BFloat16"};
+
+TEST(OpTypes, ARotaryModuleReadsKvHeadsFromKAndSeesRotateHalf) {
+  // q [1, 32, 64, 128], k [1, 8, 64, 128] (GQA), each as x * cos + cat(-x2, x1) * sin.
+  std::vector<CpuEvent> ops;
+  for (int64_t heads : {32, 8}) {
+    ops.push_back(op("aten::mul", {{1, heads, 64, 128}, {1, 1, 64, 128}}, k_bf16x2));
+    ops.push_back(op("aten::neg", {{1, heads, 64, 64}}, {"c10::BFloat16"}));
+    ops.push_back(op("aten::cat", {{{1, heads, 64, 64}, {1, heads, 64, 64}}, {}}, {"TensorList", "Scalar"}));
+    ops.push_back(op("aten::add", {{1, heads, 64, 128}, {1, heads, 64, 128}, {}}, {"c10::BFloat16", "c10::BFloat16", "Scalar"}));
+  }
+  auto r = classify_scope(scope_with("MyRotaryEmbedding", ops), 0);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->dims, (std::vector<int64_t>{1, 32, 64, 128, 8, 1}));
+  EXPECT_EQ(r->dtype, "bf16");
+  // Interleaved (pairs stacked, no cat): style 0.
+  auto stacked = classify_scope(scope_with("RoPE", {ops[0], ops[1], ops[3], ops[4]}), 0);
+  ASSERT_TRUE(stacked);
+  EXPECT_EQ(stacked->dims, (std::vector<int64_t>{1, 32, 64, 128, 8, 0}));
+}
+
+/// A declared-kind scope (ak.kind:<type>:<variant>:m) holding some ops.
+Trace kind_with(const std::string& type, const std::string& variant, const std::vector<CpuEvent>& ops) {
+  Trace t = scope_with("", ops);
+  t.cpu[0].name = "ak.kind:" + type + ":" + (variant.empty() ? "-" : variant) + ":m";
+  t.cpu[0].module_class.clear();
+  t.cpu[0].kind_type = type;
+  t.cpu[0].kind_variant = variant;
+  return t;
+}
+
+TEST(OpTypes, ADeclaredKindIsThatTypeWhateverItsOps) {
+  const auto q = op("aten::mul", {{2, 4, 16, 64}, {16, 32}}, {"float", "float"});
+  const auto k = op("aten::mul", {{2, 1, 16, 64}, {16, 32}}, {"float", "float"});
+  auto half = classify_scope(kind_with("rotary_embedding", "half", {q, k}), 0);
+  ASSERT_TRUE(half);
+  EXPECT_EQ(half->type, "rotary_embedding");
+  EXPECT_EQ(half->dims, (std::vector<int64_t>{2, 4, 16, 64, 1, 1}));  // the variant alone says rotate-half
+  auto pairs = classify_scope(kind_with("rotary_embedding", "interleaved", {q}), 0);
+  ASSERT_TRUE(pairs);
+  EXPECT_EQ(pairs->dims, (std::vector<int64_t>{2, 4, 16, 64, 4, 0}));
+  // Nothing of [B, H, S, D] ran: no dims to give, so no claim.
+  EXPECT_FALSE(classify_scope(kind_with("rotary_embedding", "half", {op("aten::mul", {{16, 32}}, {"float"})}), 0));
+  // A SwiGLU whose gate is x * sigmoid(x): three matmuls are enough once declared.
+  auto lin = op("aten::linear", {{64, 32}, {128, 32}, {}}, {"float", "float", ""});
+  auto sig = op("aten::sigmoid", {{64, 128}}, {"float"});
+  auto down = op("aten::linear", {{64, 128}, {32, 128}, {}}, {"float", "float", ""});
+  EXPECT_FALSE(classify_scope(scope_with("LlamaMLP", {lin, sig, lin, down}), 0));
+  auto mlp = classify_scope(kind_with("fused_mlp", "", {lin, sig, lin, down}), 0);
+  ASSERT_TRUE(mlp);
+  EXPECT_EQ(mlp->dims, (std::vector<int64_t>{64, 32, 128}));
+  auto norm = classify_scope(kind_with("rmsnorm", "", {op("aten::pow", {{8, 256}, {}}, {"float", "Scalar"})}), 0);
+  ASSERT_TRUE(norm);
+  EXPECT_EQ(norm->dims, (std::vector<int64_t>{8, 256}));
+  // A type with no scope form here leaves its ops to be counted one by one.
+  EXPECT_FALSE(classify_scope(kind_with("softmax", "", {op("aten::softmax", {{8, 256}}, {"float"})}), 0));
 }
 
 TEST(OpTypes, DtypeNames) {

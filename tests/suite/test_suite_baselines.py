@@ -55,7 +55,8 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("rmsnorm", [4, 8], [(4, 8), (8,)]),
     ("layernorm", [4, 8], [(4, 8), (8,), (8,)]),
     ("cross_entropy", [64, 10], [(64, 10), (64,)]),
-    ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (5, 4), (5, 4)]),
+    ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (2, 3, 5, 8), (5, 4), (5, 4)]),  # the older form: HKV = H
+    ("rotary_embedding", [2, 4, 5, 8, 2, 1], [(2, 4, 5, 8), (2, 2, 5, 8), (5, 4), (5, 4)]),
     ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
     ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
@@ -68,6 +69,9 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
         assert t.dtype == (torch.int64 if name == "cross_entropy" and t.dim() == 1 else torch.bfloat16)
     if name == "flash_attention":
         assert scalars == {"causal": True, "scale": pytest.approx(1 / math.sqrt(8))}
+    if name == "rotary_embedding":
+        assert scalars == {"style": dims[5] if len(dims) > 5 else 0}
+        assert not torch.equal(tensors[0][:, :1], tensors[1][:, :1])  # q and k are drawn apart
     if name == "cross_entropy":
         target = tensors[1]
         assert bool(((target == sb.IGNORE_INDEX) | ((target >= 0) & (target < 10))).all())
@@ -83,9 +87,14 @@ def reference(name, tensors, scalars):
         x, w = t
         return x / torch.sqrt((x * x).mean(-1, keepdim=True) + sb.RMSNORM_EPS) * w
     if name == "rotary_embedding":
-        x, cos, sin = t
-        z = torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous())
-        return torch.view_as_real(z * torch.complex(cos, sin)).flatten(-2)
+        q, k, cos, sin = t
+        rot = torch.complex(cos, sin)
+        if scalars["style"] == 0:  # pairs (x[2i], x[2i+1]) as complex numbers
+            return tuple(torch.view_as_real(torch.view_as_complex(x.reshape(*x.shape[:-1], -1, 2).contiguous()) * rot)
+                         .flatten(-2) for x in (q, k))
+        half = q.shape[-1] // 2  # pairs (x[i], x[i + D/2])
+        return tuple(torch.cat(torch.view_as_real(torch.complex(x[..., :half], x[..., half:]) * rot).unbind(-1), -1)
+                     for x in (q, k))
     if name == "cross_entropy":
         logits, target = t
         picked = logits.gather(1, target.clamp_min(0)[:, None])[:, 0]
@@ -106,13 +115,18 @@ def reference(name, tensors, scalars):
 
 
 @pytest.mark.parametrize("name, dims", [("rmsnorm", [8, 32]), ("rotary_embedding", [1, 2, 8, 16]),
+                                        ("rotary_embedding", [1, 4, 8, 16, 2, 0]),
+                                        ("rotary_embedding", [2, 4, 8, 16, 1, 1]),
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
                                         ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
                                         ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24])])
 def test_eager_computes_the_types_function(name, dims):
     tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
-    got = sb.EAGER[name](*tensors, **scalars)
-    assert torch.allclose(got.double(), reference(name, tensors, scalars), rtol=1e-4, atol=1e-4)
+    got, want = sb.EAGER[name](*tensors, **scalars), reference(name, tensors, scalars)
+    got, want = (got, want) if isinstance(got, tuple) else ((got,), (want,))
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert torch.allclose(g.double(), w, rtol=1e-4, atol=1e-4)
     _, flash = sb.library(name, CPU)
     if flash is not None:
         assert torch.allclose(flash(*tensors, **scalars).double(), reference(name, tensors, scalars), rtol=1e-4, atol=1e-4)

@@ -2,6 +2,7 @@
 // the command refuses with exit code 2 before anything runs.
 #include <gtest/gtest.h>
 
+#include "catalog/kernel_type.hpp"
 #include "suite/plan.hpp"
 #include "test_support.hpp"
 
@@ -53,7 +54,11 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
       {"flash_attention:1x8x64x32x1x2x1", "takes 5 to 6 dims"},
       {"flash_attention:1x8x64x32x1x3", "HKV=3 must be at least 1 and divide H=8"},
       {"flash_attention:1x8x64x32x1x0", "HKV must be positive"},
-      {"rotary_embedding:1x2x16x7", "D must be even"},
+      {"rotary_embedding:1x2x16x7", "D=7 must be even"},
+      {"rotary_embedding:1x2x16", "rotary_embedding takes 4 to 6 dims (B,H,S,D[,HKV,style]), got 3"},
+      {"rotary_embedding:1x2x16x8x3", "HKV=3 must be at least 1 and divide H=2"},
+      {"rotary_embedding:1x2x16x8x2x2", "style must be 0 or 1"},
+      {"rotary_embedding:1x2x16x8x0x1", "HKV must be positive"},
       {"convolution:3x3", "unknown kernel type 'convolution'"},
       {"", "names no configuration"},
   };
@@ -62,6 +67,20 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
     ASSERT_FALSE(c) << text;
     EXPECT_NE(c.error().message.find(why), std::string::npos) << text << " -> " << c.error().message;
   }
+}
+
+TEST(SuiteConfigs, ARotaryShapeOfFourDimsIsTheOlderFormWithKLikeQInterleaved) {
+  const auto c = suite::parse_configs("rotary_embedding:1x4x16x8,rotary_embedding:1x4x16x8x2x1");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->at(0).shapes.size(), 2u);
+  EXPECT_EQ(c->at(0).shapes[0].dims, (std::vector<int64_t>{1, 4, 16, 8}));
+  EXPECT_EQ(c->at(0).shapes[0].label, "1x4x16x8");  // as typed
+  EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 4, 16, 8, 2, 1}));
+  // The catalogue reads the short form as k with q's heads, interleaved pairs.
+  const auto* rope = *catalog::find_type("rotary_embedding");
+  const auto p = rope->make_problem({c->at(0).shapes[0], at::kFloat, "random", 1}, at::kCPU);
+  EXPECT_EQ(p.inputs[1].size(1), 4);
+  EXPECT_EQ(p.scalars, std::vector<double>{0.0});
 }
 
 TEST(SuiteConfigs, TypesAreKnownNamesWithoutRepeats) {

@@ -236,17 +236,37 @@ def test_cross_entropy_survives_large_and_equal_logits(dtype):
     assert abs(loss[1].item() - math.log(V)) < 1e-5
 
 
+def _rotary_reference(x, cos, sin, style):
+    """Pair i turns by theta[s, i]: pairs (x[2i], x[2i+1]) for style 0, (x[i], x[i + D/2]) for style 1."""
+    xd, c, s = x.double(), cos.double(), sin.double()
+    if style == 0:
+        x0, x1 = xd[..., 0::2], xd[..., 1::2]
+        return torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
+    half = x.shape[-1] // 2
+    x0, x1 = xd[..., :half], xd[..., half:]
+    return torch.cat([x0 * c - x1 * s, x0 * s + x1 * c], -1)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
-@pytest.mark.parametrize("B,H,S,D,knobs", [(2, 3, 5, 12, {}), (1, 2, 7, 64, {"BLOCK_R": 16})], ids=["d12", "d64"])
-def test_rotary_embedding_matches_reference(dtype, B, H, S, D, knobs):
-    x = randn((B, H, S, D), dtype, 1.0, seed=13)
+@pytest.mark.parametrize("style", [0, 1], ids=["interleaved", "half"])
+@pytest.mark.parametrize("B,H,HKV,S,D,knobs", [(2, 3, 3, 5, 12, {}), (1, 4, 2, 7, 64, {"BLOCK_R": 16}),
+                                               (2, 3, 1, 5, 34, {"BLOCK_R": 2})], ids=["d12", "d64_kv2", "d34_kv1"])
+def test_rotary_embedding_matches_reference(dtype, style, B, H, HKV, S, D, knobs):
+    q = randn((B, H, S, D), dtype, 1.0, seed=13)
+    k = randn((B, HKV, S, D), dtype, 1.0, seed=14)
     ang = torch.arange(S, dtype=torch.float64)[:, None] * torch.rand(D // 2, dtype=torch.float64)[None, :] * 3
     cos, sin = ang.cos().to(dtype).to(DEVICE), ang.sin().to(dtype).to(DEVICE)
-    (y,) = run("rotary_embedding", [x, cos, sin], [((B, H, S, D), dtype)], **knobs)
-    xd, c, s = x.double(), cos.double(), sin.double()
-    x0, x1 = xd[..., 0::2], xd[..., 1::2]
-    ref = torch.stack([x0 * c - x1 * s, x0 * s + x1 * c], -1).flatten(-2)
-    assert_close(y, ref, TOL_ROWWISE[dtype], "rotary_embedding")
+    q_out, k_out = run("rotary_embedding", [q, k, cos, sin], [((B, H, S, D), dtype), ((B, HKV, S, D), dtype)],
+                       [style], **knobs)
+    assert_close(q_out, _rotary_reference(q, cos, sin, style), TOL_ROWWISE[dtype], "rotary_embedding q")
+    assert_close(k_out, _rotary_reference(k, cos, sin, style), TOL_ROWWISE[dtype], "rotary_embedding k")
+
+
+def test_rotary_embedding_refuses_an_unknown_style():
+    q = randn((1, 2, 3, 8), torch.float32)
+    cs = randn((3, 4), torch.float32)
+    with pytest.raises(ValueError, match="style"):
+        run("rotary_embedding", [q, q, cs, cs], [((1, 2, 3, 8), torch.float32)] * 2, [2])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -370,7 +390,8 @@ def _small_case(ktype, dtype):
     if ktype == "cross_entropy":
         return [randn((4, 1100), dtype), torch.tensor([0, 5, -100, 1099], device=DEVICE)], [((4,), torch.float32)], []
     if ktype == "rotary_embedding":
-        return [randn((1, 2, 5, 16), dtype), randn((5, 8), dtype), randn((5, 8), dtype)], [((1, 2, 5, 16), dtype)], []
+        return ([randn((1, 2, 5, 16), dtype), randn((1, 1, 5, 16), dtype, seed=1), randn((5, 8), dtype), randn((5, 8), dtype)],
+                [((1, 2, 5, 16), dtype), ((1, 1, 5, 16), dtype)], [1])
     if ktype == "flash_attention":
         return [randn((1, 1, 33, 16), dtype, seed=i) for i in range(3)], [((1, 1, 33, 16), dtype)], [1, 0.25]
     if ktype == "fused_mlp":
@@ -394,7 +415,8 @@ def _small_reference(ktype, inputs, scalars):
 def test_repeated_runs_are_bitwise_identical(ktype):
     dtype = torch.bfloat16
     inputs, outs, scalars = _small_case(ktype, dtype)
-    first = run(ktype, inputs, outs, scalars)[0]
-    second = run(ktype, inputs, outs, scalars)[0]
-    assert not torch.isnan(first.float()).any()
-    assert torch.equal(first, second)
+    first = run(ktype, inputs, outs, scalars)
+    second = run(ktype, inputs, outs, scalars)
+    for a, b in zip(first, second):  # every output (rotary_embedding has two)
+        assert not torch.isnan(a.float()).any()
+        assert torch.equal(a, b)

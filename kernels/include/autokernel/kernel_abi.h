@@ -22,7 +22,10 @@
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
  *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w
  *   cross_entropy     logits[M,V], target[M] (int64)      ; loss[M] (f32) ; -            target < 0 means ignored: loss 0
- *   rotary_embedding  x[B,H,S,D], cos[S,D/2], sin[S,D/2]  ; y[B,H,S,D]    ; -            interleaved pairs (x[2i], x[2i+1])
+ *   rotary_embedding  q[B,H,S,D], k[B,HKV,S,D], cos[S,D/2], sin[S,D/2] ; q_out[B,H,S,D], k_out[B,HKV,S,D] ; style
+ *                     pair i at position s turns by theta[s,i]: first' = first*cos - second*sin,
+ *                     second' = first*sin + second*cos; style 0: pairs (x[2i], x[2i+1]) (Meta's LLaMA),
+ *                     style 1: pairs (x[i], x[i+D/2]) (Hugging Face rotate_half, GPT-NeoX)
  *   reduce            x[M,N]                              ; y[M]          ; -            sum over the last dim
  *   flash_attention   q[B,H,S,D], k[B,HKV,S,D], v[B,HKV,S,D] ; o[B,H,S,D] ; causal (0|1), scale  GQA: H % HKV == 0
  *                     (else return non-zero), query head h reads kv head h / (H / HKV); HKV == H is multi-head
