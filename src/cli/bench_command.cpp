@@ -89,14 +89,17 @@ Runner add_bench_command(CLI::App& app) {
   cmd->add_option("--kernel", a->kernel, "candidate file, or a directory holding one")->required();
   cmd->add_option("--backend", a->backend, "cuda | triton | cpu (default: from the file extension)");
   cmd->add_option("--knob", a->knobs, "NAME=value: set a declared knob (repeatable)");
-  cmd->add_option("--dtype", a->dtype, "dtype to time: f16, bf16, f32")->capture_default_str();
+  cmd->add_option("--dtype", a->dtype, "dtype to time: f16, bf16, f32")->check(timing_dtype())->capture_default_str();
   cmd->add_flag("--quick", a->quick, "stages 1-2 only, one timing shape");
-  cmd->add_option("--timing-shapes", a->timing_shapes, "time only the first N benchmark shapes (0: all)");
+  cmd->add_option("--timing-shapes", a->timing_shapes, "time only the first N benchmark shapes (0: all)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--no-timing", a->no_timing, "check only");
   cmd->add_option("--max-speedup", a->max_speedup, "flag and re-measure a speed-up over PyTorch above this")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "print one JSON document on stdout (progress goes to stderr)");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   return [a] {
     harness::BenchRequest req;

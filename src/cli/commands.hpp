@@ -28,6 +28,10 @@ inline constexpr int k_exit_ok = 0;
 inline constexpr int k_exit_rejected = 1;   ///< the candidate was judged and failed (incorrect, crash, hang, compile)
 inline constexpr int k_exit_usage = 2;      ///< bad input: a missing file, an unknown name, no GPU
 
+/// A dtype the harness times in (f16, bf16, f32 and their aliases), checked while parsing, so a typo is
+/// refused before anything runs or is written.
+CLI::Validator timing_dtype();
+
 /// Parse NAME=value items (for --knob).
 std::map<std::string, std::string> parse_assignments(const std::vector<std::string>& items);
 

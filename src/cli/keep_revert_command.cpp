@@ -32,8 +32,10 @@ Runner add_keep_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("keep", "judge a hand (or agent) edit of a workspace kernel as one experiment");
   auto a = std::make_shared<Args>();
   add_common(cmd, *a);
-  cmd->add_option("--dtype", a->dtype, "dtype the kernel is timed in (default: the model's, from extract; else f16)");
+  cmd->add_option("--dtype", a->dtype, "dtype the kernel is timed in (default: the model's, from extract; else f16)")
+      ->check(timing_dtype());
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case is a hang")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   return [a] {
     auto ws = value_or_throw(loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
@@ -71,6 +73,11 @@ Runner add_revert_command(CLI::App& app) {
   return [a] {
     auto ws = value_or_throw(loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
     const auto k = value_or_throw(ws->kernel(a->kernel));
+    const auto changed = value_or_throw(ws->repo().changed_paths());
+    if (std::find(changed.begin(), changed.end(), k.file.string()) == changed.end()) {
+      throw Fatal(Error{fmt::format("nothing to revert: {} is unchanged since its last kept version", k.file.string()),
+                        "`autokernel revert` drops an edit that is not wanted; there is none"});
+    }
     print_row(value_or_throw(ws->record_revert(k, a->description.empty() ? "dropped the edit" : a->description)));
     return k_exit_ok;
   };

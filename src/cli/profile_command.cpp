@@ -40,9 +40,9 @@ void check_args(ProfileArgs& a) {
     throw Fatal(Error{"give the model's inputs", "--input-shape 1,2048 (token ids or a random tensor) or "
                                                  "--inputs FILE.py:make_inputs"});
   }
-  static const std::regex k_shape("[0-9]+(,[0-9]+)*");
+  static const std::regex k_shape("[1-9][0-9]*(,[1-9][0-9]*)*");  // no 0: an empty input profiles nothing
   if (!r.input_shape.empty() && !std::regex_match(r.input_shape, k_shape)) {
-    throw Fatal(Error{fmt::format("--input-shape must be sizes separated by commas, got '{}'", r.input_shape),
+    throw Fatal(Error{fmt::format("--input-shape must be positive sizes separated by commas, got '{}'", r.input_shape),
                       "e.g. --input-shape 1,2048"});
   }
   if (!r.init_args.empty()) {
@@ -77,7 +77,7 @@ Runner add_profile_command(CLI::App& app) {
   cmd->add_option("--workspace", a->workspace, "where profile.json goes")->capture_default_str();
   cmd->add_option("--device", r.device, "cuda | cpu (default: cuda with a GPU, else cpu)")
       ->check(CLI::IsMember({"cuda", "cpu"}));
-  cmd->add_option("--warmup", r.warmup, "model steps run before profiling")->capture_default_str();
+  cmd->add_option("--warmup", r.warmup, "model steps run before profiling")->check(CLI::NonNegativeNumber)->capture_default_str();
   cmd->add_option("--iters", r.iters, "model steps profiled")->capture_default_str();
   cmd->add_option("--rows", a->rows, "rows of the table shown")->capture_default_str();
   cmd->add_flag("--json", a->json, "print profile.json on stdout instead of the table");

@@ -27,6 +27,7 @@ double parse_duration(const std::string& s) {
   } catch (const std::exception&) {
     throw Fatal(Error{fmt::format("bad duration '{}' (examples: 90s, 15m, 8h)", s)});
   }
+  if (v < 0) throw Fatal(Error{fmt::format("bad duration '{}': it must not be negative", s), "e.g. --budget 8h"});
   const auto unit = s.substr(used);
   if (unit.empty() || unit == "s") return v;
   if (unit == "m") return v * 60;
@@ -42,36 +43,60 @@ Runner add_run_command(CLI::App& app) {
   auto budget = std::make_shared<std::string>(), kernel_budget = std::make_shared<std::string>();
   auto workspace = std::make_shared<std::string>("workspace");
   cmd->add_option("--workspace", *workspace, "the run's folder (a git repository of its own)")->capture_default_str();
-  cmd->add_option("--kernel", o->add_kernels, "add a candidate file to the workspace (repeatable)");
+  cmd->add_option("--kernel", o->add_kernels, "add a candidate file to the workspace (repeatable)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--kernels", o->only_kernels, "work on these of the workspace's kernels only (names as in status)")
       ->delimiter(',');
-  cmd->add_option("--proposer", o->proposer, "who writes candidates: search | agent | llm")->capture_default_str();
-  cmd->add_option("--tag", o->tag, "names the branch autokernel/<tag>")->capture_default_str();
-  cmd->add_option("--budget", *budget, "stop after this long in all (90s, 15m, 8h)");
-  cmd->add_option("--kernel-budget", *kernel_budget, "move on from a kernel after this long on it");
-  cmd->add_option("--max-experiments", o->max_experiments, "stop after this many experiments");
-  cmd->add_option("--max-reverts", o->max_consecutive_reverts, "move on after this many experiments without a gain")
+  cmd->add_option("--proposer", o->proposer, "who writes candidates: search | agent | llm")
+      ->check(CLI::IsMember({"search", "agent", "llm"}))
       ->capture_default_str();
-  cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter");
+  cmd->add_option("--tag", o->tag, "names the branch autokernel/<tag>")->capture_default_str();
+  cmd->add_option("--budget", *budget, "stop after this long (90s, 15m, 8h), counted from this invocation");
+  cmd->add_option("--kernel-budget", *kernel_budget, "move on from a kernel after this long on it");
+  cmd->add_option("--max-experiments", o->max_experiments, "stop after this many experiments (this invocation)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-reverts", o->max_consecutive_reverts, "move on after this many experiments without a gain")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--done-pct", o->done_pct_of_ceiling, "move on at this % of the kernel's measured ceiling")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 100.0))
       ->capture_default_str();
   cmd->add_option("--min-gain", o->min_gain, "keep only gains above this fraction (and above the measured noise)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in (default: the model's, from extract; else f16)");
+  cmd->add_option("--dtype", o->dtype, "dtype the kernels are timed in (default: the model's, from extract; else f16)")
+      ->check(timing_dtype());
   cmd->add_option("--max-speedup", o->max_speedup,
                   "a speed-up over PyTorch above this is re-measured, and kept only if confirmed")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--case-timeout", o->case_timeout_s, "seconds without progress before a case is a hang")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--max-proposer-failures", o->max_proposer_failures,
+                  "stop after the proposer failed this many times in a row (an outage); a later run resumes")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--proposer-backoff", o->proposer_backoff_s,
+                  "seconds to wait after a failed proposal, doubling in an outage up to 2 minutes")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();
   auto& po = o->proposer_options;
   cmd->add_option("--cmd", po.agent_cmd, "agent: the coding-agent command line (run with sh -c in the workspace)");
-  cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")->capture_default_str();
+  cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--endpoint", po.llm_endpoint, "llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1");
   cmd->add_option("--model", po.llm_model, "llm: model name");
   cmd->add_option("--api-key-env", po.llm_api_key_env, "llm: environment variable holding the API key")->capture_default_str();
-  cmd->add_option("--llm-timeout", po.llm_timeout_s, "llm: seconds per request")->capture_default_str();
+  cmd->add_option("--llm-timeout", po.llm_timeout_s, "llm: seconds per request")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--llm-retries", po.llm_retries, "llm: retries of a failed request (connection, 429, 5xx)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   po.program_md = AK_PROGRAM_MD;
   cmd->add_option("--program", po.program_md, "the playbook handed to agents and LLMs")->capture_default_str();

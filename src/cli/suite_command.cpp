@@ -40,8 +40,10 @@ Runner add_suite_command(CLI::App& app) {
   cmd->add_option("--json", a->json, "write every number (all backends, baselines, ceiling, device) to FILE");
   cmd->add_flag("--resume", a->resume, "go on with the stopped run whose --json FILE this is: keep its baselines and finished kernels");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--max-speedup", a->max_speedup, "flag and re-measure a speed-up over PyTorch above this")
+      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   return [a] {
     suite::SuiteRequest r;

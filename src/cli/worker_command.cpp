@@ -6,18 +6,6 @@
 
 namespace ak::cli {
 
-std::map<std::string, std::string> parse_assignments(const std::vector<std::string>& items) {
-  std::map<std::string, std::string> out;
-  for (const auto& item : items) {
-    const auto eq = item.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw Fatal(Error{fmt::format("expected NAME=value, got '{}'", item)});
-    }
-    out[item.substr(0, eq)] = item.substr(eq + 1);
-  }
-  return out;
-}
-
 namespace {
 
 /// "LABEL=AxBxC", as bench.cpp writes it.

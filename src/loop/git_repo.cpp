@@ -120,6 +120,11 @@ Expected<void> GitRepo::discard(const std::string& path) {
   return {};
 }
 
+Expected<void> GitRepo::unstage(const std::string& path) {
+  if (auto r = git({"reset", "-q", "--", path}); !r) return std::unexpected(r.error());
+  return {};
+}
+
 Expected<std::string> GitRepo::current_branch() {
   auto r = git({"symbolic-ref", "-q", "--short", "HEAD"});
   return r ? *r : std::string();

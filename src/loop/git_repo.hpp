@@ -37,6 +37,8 @@ class GitRepo {
   Expected<std::vector<std::string>> ignored_paths();
   /// Undo work-tree changes to `path` (tracked: back to HEAD; untracked: removed).
   Expected<void> discard(const std::string& path);
+  /// Take `path` out of the index again (after a commit that failed), leaving the file as it is.
+  Expected<void> unstage(const std::string& path);
   /// A file's content at a revision (`git show REV:PATH`).
   Expected<std::string> show(const std::string& rev, const std::string& path) { return git({"show", rev + ":" + path}); }
   /// The branch HEAD is on ("" when detached).

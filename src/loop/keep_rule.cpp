@@ -5,6 +5,8 @@
 namespace ak::loop {
 
 std::string judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain) {
+  // The harness could not take the candidate at all (a malformed header line): not a verdict on its code.
+  if (rep.outcome == harness::Outcome::error) return "invalid";
   if (!rep.passed()) return std::string(harness::outcome_name(rep.outcome));
   const auto p = rep.primary();
   const double new_us = p.value("kernel_us", 0.0);

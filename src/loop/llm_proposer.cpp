@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 namespace ak::loop {
 namespace {
@@ -197,16 +198,19 @@ std::string build_request(const std::string& model, const std::string& playbook,
                         {"messages", json::array({{{"role", "system"}, {"content", playbook}},
                                                   {{"role", "user"}, {"content", build_user_message(s)}}})},
                         {"temperature", 0.7}};
-  return request.dump();
+  // Everything in it passed through results.tsv's cleaning or came from our files; replace, not throw, if a
+  // byte that is not UTF-8 got in anyway (a kernel file, say).
+  return request.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 /// An HTTP error body as one short line: the API's error message when it sends the usual JSON.
 std::string error_text(const std::string& body) {
   const auto j = json::parse(body, nullptr, false);
-  std::string text = body;
+  std::string text = util::valid_utf8(body);  // the body may be any bytes
   if (j.is_object() && j.contains("error")) {
     const auto& e = j["error"];
-    text = e.is_object() && e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>() : e.dump();
+    text = e.is_object() && e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>()
+                                                                              : e.dump(-1, ' ', false, json::error_handler_t::replace);
   }
   std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   return text.substr(0, 160);

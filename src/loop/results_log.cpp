@@ -8,12 +8,15 @@
 #include <unistd.h>
 
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 namespace ak::loop {
 namespace {
 
-/// Tabs and newlines would break the row: replace them in free text.
-std::string clean(std::string s) {
+/// Tabs and newlines would break the row, and bytes that are not UTF-8 every reader after it (JSON, a
+/// prompt): replace them in free text.
+std::string clean(const std::string& text) {
+  auto s = util::valid_utf8(text);
   for (auto& c : s) {
     if (c == '\t' || c == '\n' || c == '\r') c = ' ';
   }
@@ -41,6 +44,14 @@ const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string&
     if (r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
   }
   return best;
+}
+
+ResultRow cleaned(ResultRow r) {
+  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.status, &r.correctness, &r.throughput_unit, &r.config,
+                  &r.description, &r.commit}) {
+    *f = clean(*f);
+  }
+  return r;
 }
 
 const std::vector<std::string>& ResultsLog::columns() {
@@ -86,7 +97,7 @@ Expected<std::vector<ResultRow>> ResultsLog::read() const {
       r.pct_of_ceiling = std::stod(f[10]);
       r.speedup_vs_reference = std::stod(f[11]);
       r.config = f[12];
-      r.description = f[13];
+      r.description = clean(f[13]);  // a log written before rows were cleaned may hold raw bytes
       r.commit = f[14];
       r.seconds = std::stod(f[15]);
       rows.push_back(std::move(r));

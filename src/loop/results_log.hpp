@@ -15,7 +15,9 @@ struct ResultRow {
   std::string tag;               ///< the run's tag: the branch is autokernel/<tag>
   std::string kernel;            ///< the workspace kernel's name, e.g. rmsnorm_cuda
   std::string backend;
-  std::string status;            ///< baseline | kept | reverted | incorrect | crashed | timed_out | compile_failed
+  /// baseline | kept | reverted | implausible | incorrect | crashed | timed_out | compile_failed | invalid |
+  /// proposer_failed | hand_reverted (the README says what each means)
+  std::string status;
   std::string correctness;       ///< PASS | FAIL
   double throughput = 0;         ///< GB/s when memory-bound, TFLOP/s when compute-bound
   std::string throughput_unit;   ///< "GB/s" | "TFLOP/s"
@@ -32,6 +34,10 @@ struct ResultRow {
 /// A kernel's best row: its last passing baseline or kept experiment (each kept one beat the one before),
 /// among the rows of `tag` (any tag when empty); null when it has none.
 const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag = "");
+
+/// `r` as it is stored: free text in valid UTF-8 without tabs or newlines (what a proposer returned may be
+/// any bytes).
+ResultRow cleaned(ResultRow r);
 
 class ResultsLog {
  public:

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <thread>
 #include <unistd.h>
 
 #include <fmt/ranges.h>
@@ -25,6 +26,7 @@ struct KernelProgress {
   const ResultRow* best = nullptr;
   int experiments = 0;
   int consecutive_reverts = 0;
+  bool starter_failed = false;  ///< a baseline attempt the harness judged and failed (not one it could not run)
   double seconds = 0;
   std::set<std::string> tried;
   bool exhausted = false;  ///< the proposer has nothing left (this invocation)
@@ -37,6 +39,10 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
     ++k.experiments;
     k.seconds += r.seconds;
     if (!r.config.empty()) k.tried.insert(r.config);
+    if (!k.baseline && (r.status == "incorrect" || r.status == "crashed" || r.status == "timed_out" ||
+                        r.status == "compile_failed")) {
+      k.starter_failed = true;
+    }
     if (r.status == "baseline" && r.correctness == "PASS") {
       k.baseline = &r;
       k.best = &r;
@@ -44,8 +50,8 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
     } else if (r.status == "kept") {
       k.best = &r;
       k.consecutive_reverts = 0;
-    } else if (r.status != "baseline") {
-      ++k.consecutive_reverts;
+    } else if (r.status != "baseline" && r.status != "proposer_failed") {
+      ++k.consecutive_reverts;  // a proposer that produced nothing says nothing about the kernel
     }
   }
   return p;
@@ -53,7 +59,7 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
 
 /// Why a kernel is finished, or "" if it is not.
 std::string done_reason(const KernelProgress& k, const RunOptions& o) {
-  if (k.experiments > 0 && !k.baseline) return "its starter fails the harness";
+  if (!k.baseline && k.starter_failed) return "its starter fails the harness";
   if (!k.best) return "";
   if (k.exhausted) return "the proposer has nothing left to try";
   if (k.consecutive_reverts >= o.max_consecutive_reverts) {
@@ -76,12 +82,34 @@ double priority(const KernelProgress& k, double share) {
   return share * std::max(0.05, 1.0 - k.best->pct_of_ceiling / 100.0);
 }
 
+/// Sleep `seconds`, waking early on a stop request (Ctrl-C).
+void wait_unless_stopped(double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  while (!g_stop && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 }  // namespace
 
 void request_stop() { g_stop = true; }
 
 Expected<void> run_loop(const RunOptions& o, const std::function<void(const std::string&)>& print) {
   g_stop = false;
+  // Everything that can be refused is refused before the workspace is created or touched: a typo must
+  // not leave a repository, commits or a lock behind.
+  for (const auto& f : o.add_kernels) {
+    if (auto c = backends::load_candidate(f, ""); !c) return std::unexpected(c.error());
+  }
+  std::error_code ec;
+  if (o.add_kernels.empty() && !std::filesystem::is_directory(o.workspace / "kernels", ec)) {
+    return fail(fmt::format("no kernels in {}", (std::filesystem::absolute(o.workspace) / "kernels").string()),
+                "add some with --kernel FILE (e.g. --kernel kernels/rmsnorm/cpu.cpp), or check the --workspace path");
+  }
+  auto popts = o.proposer_options;
+  auto proposer = make_proposer(o.proposer, popts);
+  if (!proposer) return std::unexpected(proposer.error());
+
   auto opened = Workspace::open(o.workspace, o.tag, print);
   if (!opened) return std::unexpected(opened.error());
   auto& ws = **opened;
@@ -107,23 +135,20 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   for (const auto& k : kernels) {
     if (auto r = ws.repo().discard(k.file.string()); !r) return std::unexpected(r.error());  // a torn edit
   }
-  auto popts = o.proposer_options;
-  popts.seed = o.seed + ws.rows().size();
-  auto proposer = make_proposer(o.proposer, popts);
+  popts.seed = o.seed + ws.rows().size();  // a resumed search does not retrace its steps
+  proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
   const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
 
   const auto start = std::chrono::steady_clock::now();
-  double spent_before = 0;
-  for (const auto& r : ws.rows()) spent_before += r.seconds;
   std::map<std::string, bool> exhausted;
   int ran = 0;
+  int proposer_failures = 0;  // in a row, any kernel: an outage of the endpoint or the agent
   RunState run_state;
   run_state.tag = o.tag;
   run_state.pid = ::getpid();
   run_state.started_at = unix_now();
   run_state.budget_s = o.budget_s;
-  run_state.spent_before_s = spent_before;
   run_state.max_experiments = o.max_experiments;
   auto record_state = [&](const std::string& current) -> Expected<void> {
     run_state.updated_at = unix_now();
@@ -149,7 +174,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
 
   while (!g_stop) {
     const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (o.budget_s > 0 && spent_before + elapsed >= o.budget_s) {
+    if (o.budget_s > 0 && elapsed >= o.budget_s) {  // this invocation's time: a resumed run gets it whole
       print("stopping: the time budget is spent");
       if (auto w = finish("finished", "the time budget is spent"); !w) return w;
       break;
@@ -208,13 +233,32 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     }
     ++ran;
     if (auto w = record_state(""); !w) return w;
+    if (row->status == "proposer_failed") {
+      ++proposer_failures;
+      if (proposer_failures >= o.max_proposer_failures) {
+        const auto why = fmt::format("the proposer failed {} times in a row (last: {})", proposer_failures,
+                                     row->description.substr(0, 200));
+        (void)finish("stopped", why);
+        return fail(why, fmt::format("fix the {} proposer, then `autokernel run` again: it resumes here, and no "
+                                     "kernel was marked done by the outage",
+                                     o.proposer));
+      }
+      const double wait = std::min(o.max_proposer_backoff_s,
+                                   o.proposer_backoff_s * std::pow(2.0, proposer_failures - 1));
+      print(fmt::format("[exp {:>3}] {:<22} proposer_failed ({} in a row, stop at {}): waiting {:.1f} s | {}",
+                        row->experiment, pick->name, proposer_failures, o.max_proposer_failures, wait,
+                        row->description.substr(0, 100)));
+      wait_unless_stopped(wait);
+      continue;
+    }
+    proposer_failures = 0;
     // The live status line: where this kernel stands and how fast the run goes.
     const auto now = progress_from(ws.rows())[pick->name];
     const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const double per_exp = total / ran;
     std::string eta;
     if (o.budget_s > 0) {
-      eta = fmt::format(" | {:.0f} s left", std::max(0.0, o.budget_s - spent_before - total));
+      eta = fmt::format(" | {:.0f} s left", std::max(0.0, o.budget_s - total));
     } else if (o.max_experiments > 0) {
       eta = fmt::format(" | ETA {:.0f} s", per_exp * (o.max_experiments - ran));
     }
@@ -280,7 +324,7 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
     std::string left;
     if (state->budget_s > 0) {
       left = fmt::format(" | budget {}: {} left", duration_text(state->budget_s),
-                         duration_text(state->budget_s - state->spent_before_s - elapsed));
+                         duration_text(state->budget_s - elapsed));
     } else if (state->max_experiments > 0 && state->experiments > 0) {
       const int remaining = std::max(0, state->max_experiments - state->experiments);
       left = fmt::format(" | {} experiments left, about {}", remaining,

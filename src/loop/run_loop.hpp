@@ -21,7 +21,7 @@ struct RunOptions {
   std::vector<std::string> only_kernels;     ///< work on these workspace kernels only; empty: all
   std::string proposer = "search";
   ProposerOptions proposer_options;          ///< settings of the agent and llm proposers
-  double budget_s = 0;                       ///< whole run [s]; 0: none
+  double budget_s = 0;                       ///< this invocation [s] (a resumed run gets it whole); 0: none
   double kernel_budget_s = 0;                ///< per kernel, counted from its own experiments [s]; 0: none
   int max_experiments = 0;                   ///< this invocation; 0: none
   int max_consecutive_reverts = 10;          ///< move on after this many non-improving experiments in a row
@@ -32,6 +32,12 @@ struct RunOptions {
   std::string dtype;                         ///< empty: each kernel's model dtype (from extract), else f16
   int case_timeout_s = 60;
   uint64_t seed = 1;
+  /// A proposer outage (endpoint down, agent failing): after each failed proposal the loop waits, from
+  /// this many seconds doubling up to max_proposer_backoff_s, and stops after max_proposer_failures in a
+  /// row (any kernel). A failed proposal is not a revert: it never makes a kernel done.
+  double proposer_backoff_s = 1;
+  double max_proposer_backoff_s = 120;
+  int max_proposer_failures = 10;
 };
 
 /// Ask the running loop to stop after the current experiment (what Ctrl-C does).

@@ -27,7 +27,6 @@ Expected<void> RunState::write(const std::filesystem::path& workspace) const {
                       {"started_at", started_at},
                       {"updated_at", updated_at},
                       {"budget_s", budget_s},
-                      {"spent_before_s", spent_before_s},
                       {"max_experiments", max_experiments},
                       {"experiments", experiments},
                       {"current_kernel", current_kernel},
@@ -54,7 +53,6 @@ std::optional<RunState> RunState::read(const std::filesystem::path& workspace) {
     s.started_at = j.value("started_at", 0.0);
     s.updated_at = j.value("updated_at", 0.0);
     s.budget_s = j.value("budget_s", 0.0);
-    s.spent_before_s = j.value("spent_before_s", 0.0);
     s.max_experiments = j.value("max_experiments", 0);
     s.experiments = j.value("experiments", 0);
     s.current_kernel = j.value("current_kernel", "");

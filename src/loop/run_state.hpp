@@ -19,8 +19,7 @@ struct RunState {
   std::string stop_reason;            ///< why it ended ("" while running)
   double started_at = 0;              ///< this invocation's start [unix s]
   double updated_at = 0;              ///< [unix s]
-  double budget_s = 0;                ///< the whole run's budget; 0: none
-  double spent_before_s = 0;          ///< experiment time of this tag before this invocation [s]
+  double budget_s = 0;                ///< this invocation's budget (a resumed run gets it whole); 0: none
   int max_experiments = 0;            ///< this invocation's limit; 0: none
   int experiments = 0;                ///< done by this invocation
   std::string current_kernel;         ///< "" between experiments

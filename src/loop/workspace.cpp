@@ -172,7 +172,8 @@ const ResultRow* Workspace::best(const std::string& kernel) const { return best_
 
 int Workspace::next_experiment() const { return m_next_experiment; }
 
-Expected<void> Workspace::append(const ResultRow& row) {
+Expected<void> Workspace::append(const ResultRow& raw) {
+  const auto row = cleaned(raw);  // kept in memory as in the file: prompts and reports read these
   if (auto a = m_log.append(row); !a) return a;
   m_rows.push_back(row);
   m_next_experiment = std::max(m_next_experiment, row.experiment + 1);
@@ -185,6 +186,12 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
   auto c = backends::load_candidate(m_dir / k.file, "");
   if (!c) return std::unexpected(c.error());
   const auto rep = bench(m_dir / k.file, s);
+  if (rep.outcome == harness::Outcome::error) {
+    // The harness could not run the starter at all (a dtype it does not know, a backend missing here): bad
+    // input or a broken setup, not the kernel's failure. No row, so the kernel is not marked done by it.
+    return fail(fmt::format("{}: the harness could not run its starter: {}", k.name, rep.message),
+                rep.hint.empty() ? "fix the setup, then `autokernel run` again: nothing was recorded" : rep.hint);
+  }
   // Say which shape the loop compares at: the model's heaviest when extract recorded it.
   std::string timed;
   if (const auto p = rep.primary(); !p.empty()) {
@@ -205,16 +212,32 @@ Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const st
   if (!best_row) return fail(fmt::format("{} has no baseline yet", k.name));
   const double best_us = best_row->latency_us, best_spread = best_row->spread;
   const int experiment = next_experiment();
-  if (auto w = util::write_file_atomic(m_dir / k.file, source); !w) return std::unexpected(w.error());
+  // An experiment that cannot be recorded (git or a full disk failing under it) leaves the workspace as it
+  // was: the file as it was before, by its bytes rather than through git, which may be what is failing.
+  const auto before = util::read_file(m_dir / k.file);
+  auto put_back = [&] {
+    if (before) (void)util::write_file_atomic(m_dir / k.file, *before);
+  };
+  if (auto w = util::write_file_atomic(m_dir / k.file, source); !w) {
+    put_back();
+    return std::unexpected(w.error());
+  }
   auto commit = m_repo.commit({k.file.string()}, fmt::format("exp {}: {}: {}", experiment, k.name, description));
-  if (!commit) return std::unexpected(commit.error());
+  if (!commit) {
+    (void)m_repo.unstage(k.file.string());
+    put_back();
+    return std::unexpected(commit.error().context(fmt::format("experiment {} was not recorded", experiment)));
+  }
   const auto rep = bench(m_dir / k.file, s);
   const std::string status = judge(rep, best_us, best_spread, s.min_gain);
   auto row = row_from(rep, m_tag, experiment, k.name, status, config, description, *commit);
   if (status != "kept") {
     if (auto r = m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
   }
-  if (auto a = append(row); !a) return std::unexpected(a.error());
+  if (auto a = append(row); !a) {
+    if (status == "kept") (void)m_repo.reset_hard("HEAD~1");  // no row, no kept commit
+    return std::unexpected(a.error());
+  }
   return row;
 }
 

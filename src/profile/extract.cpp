@@ -60,6 +60,11 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
   if (r.top < 1) return fail(fmt::format("--top must be at least 1, got {}", r.top));
   std::string backend = r.backend.empty() ? (backends::cuda_available() ? "cuda" : "cpu") : r.backend;
   if (auto b = backends::make_backend(backend); !b) return std::unexpected(b.error());
+  if (backend != "cpu" && !backends::cuda_available()) {
+    // Its starters could be neither baselined nor run here: refuse before the workspace is touched.
+    return fail(fmt::format("--backend {} needs a GPU, and there is none here", backend),
+                "use --backend cpu here, or extract on the machine with the GPU");
+  }
   const auto supported = profile.supported();
   if (supported.empty()) {
     return fail("the profile has no supported kernels: none of its time is in a kernel type autokernel has",

@@ -158,7 +158,7 @@ TEST(ProfileCommand, InputsAreRequiredAndTheirShapeChecked) {
   EXPECT_EQ(error_line(r.output), "autokernel: error: give the model's inputs") << r.output;
   r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1x2048"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(error_line(r.output).find("--input-shape must be sizes separated by commas"), std::string::npos) << r.output;
+  EXPECT_NE(error_line(r.output).find("--input-shape must be positive sizes separated by commas"), std::string::npos) << r.output;
 }
 
 TEST(ProfileCommand, CudaWithoutAGpuSaysSo) {

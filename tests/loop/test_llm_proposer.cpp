@@ -20,6 +20,7 @@
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
+#include "util/text.hpp"
 
 extern char** environ;
 
@@ -358,6 +359,54 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
   const std::string third = requests[2]["body"]["messages"][1]["content"];
   EXPECT_TRUE(contains(third, "2\tproposer_failed\t")) << third;
   EXPECT_EQ(requests[3]["body"], requests[2]["body"]);  // the retry resends the same request
+}
+
+TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
+  SKIP_WITHOUT_CURL();
+  // NUL, 0xFF, a lone continuation byte, a truncated sequence: nothing of it is UTF-8, let alone JSON.
+  const auto once = rms_with({{"REPEAT", "1"}});
+  FakeChatServer server(json::array({{{"raw_hex", "00ff80c328e282"}},
+                                     {{"content", good_reply("compute each row once", once)}},
+                                     {{"content", good_reply("again", once)}}}),
+                        "bytes");
+  const auto ws = fresh_dir("ws_bytes");
+  auto run = [&](int experiments) {
+    return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm",
+                             "--endpoint", server.endpoint(), "--model", "m", "--llm-retries", "0",
+                             "--proposer-backoff", "0", "--max-experiments", std::to_string(experiments)});
+  };
+  auto r = run(3);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  ASSERT_EQ(rows.size(), 3u) << r.output;
+  EXPECT_EQ(rows[1].status, "proposer_failed");
+  EXPECT_TRUE(contains(rows[1].description, "the reply is not JSON")) << rows[1].description;
+  EXPECT_EQ(util::valid_utf8(rows[1].description), rows[1].description) << "raw bytes reached results.tsv";
+  EXPECT_FALSE(contains(rows[1].description, std::string(1, '\0')));
+  EXPECT_EQ(rows[2].description, "compute each row once") << r.output;
+  // The failed row is in the next prompt's history, readable; and a later run on the workspace works.
+  const auto requests = server.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_TRUE(contains(requests[1]["body"]["messages"][1]["content"].get<std::string>(), "1\tproposer_failed\t"));
+  r = run(1);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(loop::ResultsLog(ws / "results.tsv").read()->size(), 4u) << r.output;
+}
+
+TEST(Text, ValidUtf8KeepsGoodTextAndReplacesEveryBadByte) {
+  EXPECT_EQ(util::valid_utf8("plain, \xC3\xA9t\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\ttab\nline"),
+            "plain, \xC3\xA9t\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\ttab\nline");
+  const std::string bad("a\x00" "b\xFF\x80\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80\xE2\x82", 16);
+  const auto out = util::valid_utf8(bad);
+  EXPECT_EQ(out.find('\0'), std::string::npos);
+  EXPECT_TRUE(out.starts_with("a b\xEF\xBF\xBD")) << out;
+  // Every byte of an overlong form, a surrogate, a code point past U+10FFFF or a truncated sequence is one U+FFFD.
+  std::size_t replacements = 0;
+  for (std::size_t p = out.find("\xEF\xBF\xBD"); p != std::string::npos; p = out.find("\xEF\xBF\xBD", p + 3)) {
+    ++replacements;
+  }
+  EXPECT_EQ(replacements, 13u) << out;
+  EXPECT_NO_THROW((void)nlohmann::json(out).dump());
 }
 
 }  // namespace

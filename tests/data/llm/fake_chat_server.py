@@ -10,6 +10,7 @@ case), "body" (the request's JSON)}, and answered with the next reply of REPLIES
   {"content": "..."}               a chat completion whose message content is that text
   {"status": 500, "body": "..."}   an HTTP error with that body
   {"raw": "..."}                   status 200 with that body as it is (not a chat completion)
+  {"raw_hex": "00ff..."}           status 200 with these bytes as the body (not even UTF-8)
   any of them with "delay": S      answered after S seconds (a slow server)
 
 Once the list is used up every request gets HTTP 400, which the proposer does not retry. The server
@@ -34,7 +35,7 @@ def main():
             pass
 
         def send(self, status, body, content_type="application/json"):
-            data = body.encode()
+            data = body if isinstance(body, bytes) else body.encode()
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
@@ -63,6 +64,8 @@ def main():
                 return self.send(reply["status"], reply.get("body", ""))
             if "raw" in reply:
                 return self.send(200, reply["raw"], "text/plain")
+            if "raw_hex" in reply:
+                return self.send(200, bytes.fromhex(reply["raw_hex"]), "text/plain")
             completion = {
                 "id": f"chatcmpl-{index}",
                 "object": "chat.completion",
