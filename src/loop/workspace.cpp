@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "backends/candidate.hpp"
 #include "harness/bench.hpp"
@@ -63,6 +64,13 @@ harness::BenchReport bench(const std::filesystem::path& file, const BenchSetting
     return bad;
   }
   return *rep;
+}
+
+/// The error to stop with when the bench failed because the disk is full (a compile or a cache write).
+std::optional<Error> disk_full_error(const harness::BenchReport& rep) {
+  if (rep.passed() || !util::says_disk_full(rep.message)) return std::nullopt;
+  return Error{fmt::format("the disk is full: {}", rep.message.substr(0, 300)),
+               "free some disk space, then `autokernel run` again: it resumes here"};
 }
 
 }  // namespace
@@ -186,6 +194,7 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
   auto c = backends::load_candidate(m_dir / k.file, "");
   if (!c) return std::unexpected(c.error());
   const auto rep = bench(m_dir / k.file, s);
+  if (auto full = disk_full_error(rep); full) return std::unexpected(*full);
   if (rep.outcome == harness::Outcome::error) {
     // The harness could not run the starter at all (a dtype it does not know, a backend missing here): bad
     // input or a broken setup, not the kernel's failure. No row, so the kernel is not marked done by it.
@@ -229,6 +238,11 @@ Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const st
     return std::unexpected(commit.error().context(fmt::format("experiment {} was not recorded", experiment)));
   }
   const auto rep = bench(m_dir / k.file, s);
+  if (auto full = disk_full_error(rep); full) {
+    // A compiler or the worker ran out of disk: the machine failed, not the candidate. No row.
+    (void)m_repo.reset_hard("HEAD~1");
+    return std::unexpected(full->context(fmt::format("experiment {} was not recorded", experiment)));
+  }
   const std::string status = judge(rep, best_us, best_spread, s.min_gain);
   auto row = row_from(rep, m_tag, experiment, k.name, status, config, description, *commit);
   if (status != "kept") {

@@ -23,6 +23,11 @@ std::string hint_for(int err) {
   return "";
 }
 
+bool says_disk_full(std::string_view message) {
+  return message.find(std::strerror(ENOSPC)) != std::string_view::npos ||
+         message.find(std::strerror(EDQUOT)) != std::string_view::npos;
+}
+
 Expected<std::string> read_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) {

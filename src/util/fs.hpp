@@ -22,6 +22,10 @@ std::string io_error_text(int err);
 /// What to do about an I/O error `err` ("" when there is nothing useful to say).
 std::string hint_for(int err);
 
+/// Whether a tool's message (a compiler's, git's) says the disk is full: then what failed is the machine,
+/// not the input it was given.
+bool says_disk_full(std::string_view message);
+
 /// Write all of `content` to `fd` (retrying short writes); `path` names it in the error.
 Expected<void> write_all(int fd, std::string_view content, const std::filesystem::path& path);
 

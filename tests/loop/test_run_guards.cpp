@@ -177,5 +177,34 @@ TEST(RunGuards, AnExperimentGitCannotRecordLeavesTheWorkspaceAsItWas) {
   (void)util::remove_tree(ws);
 }
 
+/// A 512 KiB tmpfs at `dir`, filled to the last byte; false where this machine does not let us mount one.
+bool full_disk_at(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  auto m = util::run_command({"mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir.string()}, std::chrono::seconds(10));
+  if (!m || m->exit_code != 0) return false;
+  (void)util::run_command({"dd", "if=/dev/zero", "of=" + (dir / "filler").string(), "bs=4k"}, std::chrono::seconds(10));
+  return true;
+}
+
+TEST(RunGuards, ABuildCacheOnAFullDiskStopsTheRunWithoutARow) {
+  const auto cache = fresh("full_cache");
+  if (!full_disk_at(cache)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const auto ws = fresh("full_cache_ws");
+  ::setenv("AUTOKERNEL_CACHE", cache.c_str(), 1);
+  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "2"});
+  ::unsetenv("AUTOKERNEL_CACHE");
+  (void)util::run_command({"umount", cache.string()}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "the disk is full")) << r.output;
+  EXPECT_TRUE(contains(r.output, "hint: free some disk space")) << r.output;
+  EXPECT_TRUE(rows_of(ws).empty()) << "a full disk is not the starter's failure";
+  // With space again the same command goes on as if nothing had happened.
+  r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(rows_of(ws).at(0).status, "baseline");
+  (void)util::remove_tree(ws);
+  (void)util::remove_tree(cache);
+}
+
 }  // namespace
 }  // namespace ak
