@@ -82,6 +82,8 @@ void request_stop() { g_stop = true; }
 
 Expected<void> run_loop(const RunOptions& o, const std::function<void(const std::string&)>& print) {
   g_stop = false;
+  // A --kernel the workspace cannot take is refused before the workspace is touched.
+  if (auto c = Workspace::check_new_kernels(o.workspace, o.add_kernels); !c) return std::unexpected(c.error());
   auto opened = Workspace::open(o.workspace, o.tag, print);
   if (!opened) return std::unexpected(opened.error());
   auto& ws = **opened;
