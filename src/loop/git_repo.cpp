@@ -27,7 +27,9 @@ Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool tr
     // Quote git: its stderr and stdout come merged, so whichever it wrote to is here.
     std::string out = r->output;
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
-    if (out.empty()) return fail(fmt::format("git {} failed with exit code {} and printed nothing", what, r->exit_code));
+    if (out.empty()) {
+      return fail(fmt::format("git {} failed with exit code {} and printed nothing", what, r->exit_code));
+    }
     return fail(fmt::format("git {} failed (exit code {}): {}", what, r->exit_code, out));
   }
   std::string out = r->output;
@@ -161,7 +163,9 @@ Expected<std::map<std::string, std::string>> GitRepo::refs() {
     if (end == std::string::npos) end = r->size();
     const auto line = r->substr(pos, end - pos);
     pos = end + 1;
-    if (const auto space = line.rfind(' '); space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
+    if (const auto space = line.rfind(' '); space != std::string::npos) {
+      out[line.substr(0, space)] = line.substr(space + 1);
+    }
   }
   return out;
 }
