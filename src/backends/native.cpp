@@ -116,7 +116,7 @@ Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& s
   const auto src = dir / fmt::format("{}-{}{}", spec.tag, util::content_hash(key), c.path.extension().string());
   if (auto w = util::write_file_atomic(src, c.source); !w) return std::unexpected(w.error());
   auto tmp = so;
-  tmp += fmt::format(".tmp{}", ::getpid());
+  tmp += ".tmp" + util::unique_suffix();
   cmd.push_back(src.string());
   cmd.push_back("-o");
   cmd.push_back(tmp.string());

@@ -2,7 +2,8 @@
 // (program.md, then this kernel: its source, knobs, last results, roofline position, what was tried),
 // runs the command with sh -c in the workspace, and takes the candidate file as the agent left it.
 // The agent may edit only that file: whatever else it changed in the workspace (files, git commits,
-// branches, the run's results.tsv) is put back and named in the experiment's description.
+// branches, tags, .git's config, hooks and HEAD, the run's results.tsv) is put back and named in the
+// experiment's description.
 #include <algorithm>
 #include <deque>
 #include <fstream>
@@ -234,6 +235,75 @@ Expected<std::vector<std::string>> revert_outside(GitRepo& repo, const fs::path&
   return reverted;
 }
 
+/// What an agent may change under .git that would change how our own git commands behave or what they
+/// run: HEAD, the config, hooks and info/ (exclude, attributes). Content and permissions (a hook's x bit)
+/// of each file, by its path in the workspace; refs are compared through git.
+struct GitFile {
+  std::string content;
+  fs::perms perms;
+  bool operator==(const GitFile&) const = default;
+};
+using GitFiles = std::map<std::string, GitFile>;
+
+GitFiles git_files(const fs::path& ws) {
+  GitFiles files;
+  std::error_code ec;
+  const auto add = [&](const fs::path& p) {
+    if (!fs::is_regular_file(p, ec)) return;
+    if (auto text = util::read_file(p)) {
+      files[fs::relative(p, ws, ec).generic_string()] = {*text, fs::status(p, ec).permissions()};
+    }
+  };
+  add(ws / ".git/HEAD");
+  add(ws / ".git/config");
+  for (const auto* dir : {".git/hooks", ".git/info"}) {
+    for (auto it = fs::recursive_directory_iterator(ws / dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec)) {
+      add(it->path());
+    }
+  }
+  return files;
+}
+
+/// Put back .git's files as `before` had them; returns the paths that changed. Runs before any git
+/// command after the agent: a config or HEAD it broke would otherwise break those.
+Expected<std::vector<std::string>> restore_git_files(const fs::path& ws, const GitFiles& before) {
+  std::vector<std::string> restored;
+  const auto now = git_files(ws);
+  for (const auto& [path, file] : now) {
+    if (before.contains(path)) continue;
+    if (auto rm = util::remove_tree(ws / path); !rm) return std::unexpected(rm.error());
+    restored.push_back(path);
+  }
+  for (const auto& [path, file] : before) {
+    if (auto it = now.find(path); it != now.end() && it->second == file) continue;
+    std::error_code ec;
+    fs::create_directories((ws / path).parent_path(), ec);
+    if (auto w = util::write_file_atomic(ws / path, file.content); !w) return std::unexpected(w.error());
+    fs::permissions(ws / path, file.perms, ec);
+    restored.push_back(path);
+  }
+  return restored;
+}
+
+/// Put back every ref (other branches, tags) the agent moved, made or deleted; returns their names.
+Expected<std::vector<std::string>> restore_refs(GitRepo& repo, const std::map<std::string, std::string>& before) {
+  auto now = repo.refs();
+  if (!now) return std::unexpected(now.error());
+  std::vector<std::string> restored;
+  for (const auto& [ref, object] : *now) {
+    if (before.contains(ref)) continue;
+    if (auto r = repo.set_ref(ref, ""); !r) return std::unexpected(r.error());
+    restored.push_back(ref);
+  }
+  for (const auto& [ref, object] : before) {
+    if (auto it = now->find(ref); it != now->end() && it->second == object) continue;
+    if (auto r = repo.set_ref(ref, object); !r) return std::unexpected(r.error());
+    restored.push_back(ref);
+  }
+  return restored;
+}
+
 /// The knob configuration a source declares ("" when its knob lines do not parse: the bench says why).
 std::string knob_config(const std::string& source) {
   auto knobs = backends::parse_knobs(source);
@@ -272,10 +342,12 @@ class AgentProposer final : public Proposer {
     auto branch = repo.current_branch();
     auto head = repo.rev_parse("HEAD");
     auto before = snapshot(repo, ws);
-    if (!branch || !head || !before) {
-      const auto& e = !branch ? branch.error() : !head ? head.error() : before.error();
+    auto refs_before = repo.refs();
+    if (!branch || !head || !before || !refs_before) {
+      const auto& e = !branch ? branch.error() : !head ? head.error() : !before ? before.error() : refs_before.error();
       return failed("reading the workspace before the agent: " + e.message);
     }
+    const auto git_before = git_files(ws);
     const auto scratch = ws / k_scratch_dir;
     const auto prompt = scratch / "prompt.md";
     std::error_code ec;
@@ -289,15 +361,23 @@ class AgentProposer final : public Proposer {
                          m_options.agent_timeout_s, scratch / "agent.log");
 
     // Whatever the agent did, the repository goes back to where the loop left it; only the candidate's
-    // edit may stay.
+    // edit may stay. .git's own files first: every git command below depends on them.
+    auto git_restored = restore_git_files(ws, git_before);
+    if (!git_restored) return failed("restoring the workspace's .git: " + git_restored.error().message);
+    bool head_moved = std::erase(*git_restored, std::string(".git/HEAD")) > 0;  // a branch switch: said below
     auto head_after = repo.rev_parse("HEAD");
     auto branch_after = repo.current_branch();
-    const bool head_moved = !head_after || *head_after != *head || !branch_after || *branch_after != *branch;
+    head_moved = head_moved || !head_after || *head_after != *head || !branch_after || *branch_after != *branch;
     if (auto r = repo.restore_head(*branch, *head); !r) {
       return failed("restoring the workspace's git state: " + r.error().message);
     }
+    auto refs_restored = restore_refs(repo, *refs_before);
+    if (!refs_restored) return failed("restoring the workspace's git refs: " + refs_restored.error().message);
     auto reverted = revert_outside(repo, ws, candidate, *before);
     if (!reverted) return failed("reverting the agent's edits outside the candidate: " + reverted.error().message);
+    reverted->insert(reverted->end(), git_restored->begin(), git_restored->end());
+    reverted->insert(reverted->end(), refs_restored->begin(), refs_restored->end());
+    std::sort(reverted->begin(), reverted->end());
     const auto note = reverted_note(*reverted, head_moved);
 
     if (!run) return failed(run.error().message);

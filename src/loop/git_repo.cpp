@@ -8,18 +8,33 @@
 namespace ak::loop {
 
 Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool trim) {
-  std::vector<std::string> argv = {"git", "-C", m_dir.string()};
+  // What the workspace's own config or hooks (an agent may write both) or the user's could add to our
+  // commands is switched off: no hook runs (/dev/null holds none), no commit waits for a signing key,
+  // and an automatic gc runs in the foreground rather than as a daemon the child's containment kills.
+  std::vector<std::string> argv = {"git", "-C", m_dir.string(), "-c", "core.hooksPath=/dev/null",
+                                   "-c", "commit.gpgSign=false", "-c", "gc.autoDetach=false"};
   argv.insert(argv.end(), args.begin(), args.end());
-  auto r = util::run_command(argv, std::chrono::minutes(2));
+  const auto limit = std::chrono::minutes(2);
+  auto r = util::run_command(argv, limit);
   if (!r) return std::unexpected(r.error());
+  const auto what = args.empty() ? std::string() : args.front();
+  if (r->timed_out) return fail(fmt::format("git {} did not finish within {} s", what, limit.count() * 60));
   if (r->exit_code == 127) {  // the shell found no git to run
     return fail("git is not installed or not on PATH (autokernel keeps the experiment history in git)",
                 "install git (Debian/Ubuntu: apt-get install git)");
   }
   if (r->exit_code != 0) {
+    // Quote git: its stderr and stdout come merged, so whichever it wrote to is here.
     std::string out = r->output;
-    while (!out.empty() && out.back() == '\n') out.pop_back();
-    return fail(fmt::format("git {} failed: {}", args.empty() ? "" : args.front(), out));
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    if (out.empty()) {
+      return fail(fmt::format("git {} failed with exit code {} and printed nothing", what, r->exit_code));
+    }
+    if (util::says_disk_full(out)) {
+      return fail(fmt::format("git {} failed: the disk is full (exit code {}): {}", what, r->exit_code, out),
+                  "free some disk space, then run the command again");
+    }
+    return fail(fmt::format("git {} failed (exit code {}): {}", what, r->exit_code, out));
   }
   std::string out = r->output;
   while (trim && !out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
@@ -120,6 +135,15 @@ Expected<void> GitRepo::discard(const std::string& path) {
   return {};
 }
 
+Expected<std::string> GitRepo::first_version(const std::string& path) {
+  auto log = git({"log", "--diff-filter=A", "--format=%H", "--", path});
+  if (!log) return std::unexpected(log.error());
+  const auto last = log->rfind('\n');
+  const auto commit = last == std::string::npos ? *log : log->substr(last + 1);
+  if (commit.empty()) return fail(fmt::format("no commit adds {}", path));
+  return git({"show", commit + ":" + path}, false);
+}
+
 Expected<void> GitRepo::unstage(const std::string& path) {
   if (auto r = git({"reset", "-q", "--", path}); !r) return std::unexpected(r.error());
   return {};
@@ -135,6 +159,29 @@ Expected<void> GitRepo::restore_head(const std::string& branch, const std::strin
     if (auto r = git({"symbolic-ref", "HEAD", "refs/heads/" + branch}); !r) return std::unexpected(r.error());
   }
   if (auto r = git({"reset", "-q", commit}); !r) return std::unexpected(r.error());
+  return {};
+}
+
+Expected<std::map<std::string, std::string>> GitRepo::refs() {
+  auto r = git({"for-each-ref", "--format=%(refname) %(objectname)"});
+  if (!r) return std::unexpected(r.error());
+  std::map<std::string, std::string> out;
+  std::size_t pos = 0;
+  while (pos < r->size()) {
+    auto end = r->find('\n', pos);
+    if (end == std::string::npos) end = r->size();
+    const auto line = r->substr(pos, end - pos);
+    pos = end + 1;
+    if (const auto space = line.rfind(' '); space != std::string::npos) {
+      out[line.substr(0, space)] = line.substr(space + 1);
+    }
+  }
+  return out;
+}
+
+Expected<void> GitRepo::set_ref(const std::string& ref, const std::string& object) {
+  auto r = object.empty() ? git({"update-ref", "-d", ref}) : git({"update-ref", ref, object});
+  if (!r) return std::unexpected(r.error());
   return {};
 }
 

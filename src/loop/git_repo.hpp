@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,11 +42,18 @@ class GitRepo {
   Expected<void> unstage(const std::string& path);
   /// A file's content at a revision (`git show REV:PATH`).
   Expected<std::string> show(const std::string& rev, const std::string& path) { return git({"show", rev + ":" + path}); }
+  /// `path` as the commit that added it in HEAD's history had it.
+  Expected<std::string> first_version(const std::string& path);
   /// The branch HEAD is on ("" when detached).
   Expected<std::string> current_branch();
   /// Put HEAD back on `branch` at `commit` and unstage everything, leaving the work tree as it is: undoes
   /// commits, resets and branch switches made by someone else (an agent), whose edits stay as changes.
   Expected<void> restore_head(const std::string& branch, const std::string& commit);
+
+  /// Every ref (branches, tags, ...) and the object it names.
+  Expected<std::map<std::string, std::string>> refs();
+  /// Point `ref` at `object`, or delete it when `object` is empty.
+  Expected<void> set_ref(const std::string& ref, const std::string& object);
 
   const std::filesystem::path& dir() const { return m_dir; }
 

@@ -106,6 +106,8 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     return fail(fmt::format("no kernels in {}", (std::filesystem::absolute(o.workspace) / "kernels").string()),
                 "add some with --kernel FILE (e.g. --kernel kernels/rmsnorm/cpu.cpp), or check the --workspace path");
   }
+  // A --kernel of a type and backend the workspace already holds, in another version, is refused too.
+  if (auto c = Workspace::check_new_kernels(o.workspace, o.add_kernels); !c) return std::unexpected(c.error());
   auto popts = o.proposer_options;
   auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());

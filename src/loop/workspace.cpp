@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
 #include "backends/candidate.hpp"
@@ -134,16 +135,91 @@ Expected<std::unique_ptr<Workspace>> Workspace::open(const std::filesystem::path
   return ws;
 }
 
+namespace {
+
+/// Where a candidate goes in the workspace: kernels/<type>_<backend>/kernel.<ext>.
+std::filesystem::path kernel_path(const backends::Candidate& c) {
+  return std::filesystem::path("kernels") / (c.type + "_" + c.backend) / ("kernel" + c.path.extension().string());
+}
+
+/// The headers in `file`'s folder that it includes with quotes, and those they include, by name.
+std::vector<std::string> headers_beside(const std::filesystem::path& file) {
+  const auto dir = file.parent_path();
+  std::vector<std::string> found;
+  std::vector<std::filesystem::path> todo = {file};
+  while (!todo.empty()) {
+    const auto text = util::read_file(todo.back());
+    todo.pop_back();
+    if (!text) continue;
+    std::size_t pos = 0;
+    while ((pos = text->find("#include", pos)) != std::string::npos) {
+      pos += 8;
+      const auto open = text->find_first_not_of(" \t", pos);
+      if (open == std::string::npos || (*text)[open] != '"') continue;
+      const auto close = text->find('"', open + 1);
+      if (close == std::string::npos) break;
+      const std::filesystem::path name = text->substr(open + 1, close - open - 1);
+      const auto ext = name.extension().string();
+      std::error_code ec;
+      if (name.has_parent_path() || (ext != ".h" && ext != ".hpp" && ext != ".cuh") ||
+          !std::filesystem::is_regular_file(dir / name, ec) || std::ranges::find(found, name.string()) != found.end()) {
+        continue;
+      }
+      found.push_back(name.string());
+      todo.push_back(dir / name);
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+Expected<void> Workspace::check_new_kernels(const std::filesystem::path& dir, const std::vector<std::string>& files) {
+  std::map<std::filesystem::path, std::pair<std::string, std::string>> seen;  // workspace path -> (file, source)
+  GitRepo repo(std::filesystem::absolute(dir));
+  for (const auto& file : files) {
+    auto c = backends::load_candidate(file, "");
+    if (!c) return std::unexpected(c.error());
+    const auto rel = kernel_path(*c);
+    const auto name = rel.parent_path().filename().string();
+    const auto hint = fmt::format("a workspace has one kernel per type and backend; use another --workspace for {}, "
+                                  "or leave out --kernel to go on with {}", file, name);
+    if (auto it = seen.find(rel); it != seen.end()) {
+      if (it->second.second == c->source) continue;
+      return fail(fmt::format("--kernel {} and --kernel {} are both {}", it->second.first, file, name), hint);
+    }
+    seen[rel] = {file, c->source};
+    std::error_code ec;
+    if (!std::filesystem::exists(dir / rel, ec)) continue;
+    // Named again: the same file it was added from (the first version in git), or the file as it is now.
+    if (util::read_file(dir / rel).value_or("") == c->source) continue;
+    if (auto first = repo.first_version(rel.generic_string()); first && *first == c->source) continue;
+    return fail(fmt::format("--kernel {}: the workspace already has {} ({}), from another file", file, name,
+                            (dir / rel).string()),
+                hint);
+  }
+  return {};
+}
+
 Expected<std::string> Workspace::add_kernel(const std::string& file) {
   auto c = backends::load_candidate(file, "");
   if (!c) return std::unexpected(c.error());
-  const auto name = c->type + "_" + c->backend;
-  const auto rel = std::filesystem::path("kernels") / name / ("kernel" + c->path.extension().string());
+  const auto rel = kernel_path(*c);
+  const auto name = rel.parent_path().filename().string();
   std::error_code ec;
   if (std::filesystem::exists(m_dir / rel, ec)) return name;  // already there: resuming
   std::filesystem::create_directories((m_dir / rel).parent_path(), ec);
   if (auto w = util::write_file_atomic(m_dir / rel, c->source); !w) return std::unexpected(w.error());
-  if (auto r = m_repo.commit({rel.string()}, fmt::format("add kernel {} from {}", name, file)); !r) {
+  std::vector<std::string> paths = {rel.string()};
+  // Its headers, so that it builds in the workspace as it did beside them.
+  for (const auto& h : headers_beside(c->path)) {
+    auto text = util::read_file(c->path.parent_path() / h);
+    if (!text) return std::unexpected(text.error());
+    const auto to = rel.parent_path() / h;
+    if (auto w = util::write_file_atomic(m_dir / to, *text); !w) return std::unexpected(w.error());
+    paths.push_back(to.string());
+  }
+  if (auto r = m_repo.commit(paths, fmt::format("add kernel {} from {}", name, file)); !r) {
     return std::unexpected(r.error());
   }
   return name;

@@ -43,7 +43,12 @@ class Workspace {
                                                    const Printer& print);
   ~Workspace();
 
-  /// Copy a candidate file in as kernels/<type>_<backend>/kernel.<ext> (no-op if that kernel exists).
+  /// Check `--kernel` files before anything is written: each must load, and a type and backend may come
+  /// from one file only. A kernel the workspace at `dir` already has may be named again only with the
+  /// file it came from (resuming with the same command line); any other file is refused.
+  static Expected<void> check_new_kernels(const std::filesystem::path& dir, const std::vector<std::string>& files);
+  /// Copy a candidate file in as kernels/<type>_<backend>/kernel.<ext>, with the headers beside it that it
+  /// includes (`#include "x.h"`); a no-op if that kernel exists.
   Expected<std::string> add_kernel(const std::string& file);
   std::vector<WorkspaceKernel> kernels() const;
   Expected<WorkspaceKernel> kernel(const std::string& name) const;

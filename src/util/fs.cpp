@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <random>
 
 namespace ak::util {
 
@@ -61,7 +63,7 @@ Expected<void> write_all(int fd, std::string_view content, const std::filesystem
 
 Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_view content) {
   auto tmp = path;
-  tmp += fmt::format(".tmp.{}", ::getpid());
+  tmp += ".tmp." + unique_suffix();
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
     const int err = errno;
@@ -118,6 +120,12 @@ std::filesystem::path cache_dir() {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir;
+}
+
+std::string unique_suffix() {
+  static const std::uint64_t random = (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+  static std::atomic<std::uint64_t> count{0};
+  return fmt::format("{}-{:x}-{}", ::getpid(), random, count++);
 }
 
 }  // namespace ak::util

@@ -36,6 +36,10 @@ Expected<void> remove_tree(const std::filesystem::path& path);
 /// 64-bit FNV-1a of some bytes, as 16 hex digits: the content hash of the build cache.
 std::string content_hash(std::string_view bytes);
 
+/// For a temporary's name: one no other process writing beside us uses. The pid alone is not that: every
+/// child runs as the same pid inside a PID namespace of its own (util/process.cpp).
+std::string unique_suffix();
+
 /// $AUTOKERNEL_CACHE, else $XDG_CACHE_HOME/autokernel, else ~/.cache/autokernel; created on demand.
 std::filesystem::path cache_dir();
 

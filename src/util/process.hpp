@@ -17,17 +17,21 @@ struct ProcessResult {
   bool timed_out = false;      ///< we killed it: no output line for `quiet_limit`, or past `total_limit`
   std::string stderr_tail;     ///< the last few KB of what it wrote to stderr
   double elapsed_s = 0;
+  bool pid_namespace = false;  ///< it ran in a PID namespace of its own: even a setsid grandchild died with it
 };
 
 struct ProcessOptions {
   std::chrono::milliseconds quiet_limit{std::chrono::seconds(60)};  ///< max time between two stdout lines
   std::chrono::milliseconds total_limit{std::chrono::hours(1)};     ///< max lifetime
   std::vector<std::string> extra_env;                               ///< "NAME=value" added to ours
+  bool pid_namespace = true;  ///< try a PID namespace (false: the process group only; for tests)
 };
 
 /// Start argv[0] (a path) with argv, call on_line for each stdout line as it arrives, wait for it.
-/// The child gets its own process group, so a timeout kills everything it started, and it is killed
-/// when this process dies (Linux's parent-death signal), so nothing outlives an interrupted run.
+/// The child and everything it starts are killed as a tree when it exits, when it times out and when this
+/// process dies, by any signal (SIGKILL too): nothing outlives an interrupted run. The tree is a PID
+/// namespace where the system allows one, else a process group (which a setsid grandchild escapes);
+/// process.cpp says how.
 Expected<ProcessResult> run_process(const std::vector<std::string>& argv, const ProcessOptions& options,
                                     const std::function<void(const std::string&)>& on_line);
 

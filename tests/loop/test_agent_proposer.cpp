@@ -3,9 +3,13 @@
 // back and named, a hang cut off, and the agent is handed what it needs.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <thread>
 
 #include "loop/results_log.hpp"
 #include "test_support.hpp"
@@ -212,6 +216,62 @@ TEST_F(AgentProposer, AFailingAgentIsAFailedExperimentWithItsExitCodeAndLastWord
   EXPECT_TRUE(contains(rows[1].description, "rate limited")) << rows[1].description;
   EXPECT_EQ(read(ws / k_candidate), read(k_rms));
   EXPECT_TRUE(contains(read(ws / ".autokernel/prompt.md"), "You are optimising one kernel for autokernel"));
+}
+
+TEST_F(AgentProposer, WhatTheAgentChangedUnderGitIsPutBackAndItsHookBreaksNoCommit) {
+  const auto ws = fresh_workspace("git_tamper");
+  const auto r = run_agent(ws, "git_tamper.sh");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto rows = rows_of(ws);
+  ASSERT_EQ(rows.size(), 2u) << r.output;
+  // Its hook would have failed the experiment's commit ("git commit failed: " and nothing else).
+  EXPECT_EQ(rows[1].status, "kept") << rows[1].description;
+  EXPECT_TRUE(on_branch(ws, rows[1].commit));
+  const auto& d = rows[1].description;
+  for (const auto* what : {".git/config", ".git/hooks/pre-commit", "refs/heads/agent-branch", "refs/tags/agent-tag"}) {
+    EXPECT_TRUE(contains(d, what)) << what << " not named in: " << d;
+  }
+  EXPECT_FALSE(std::filesystem::exists(ws / ".git/hooks/pre-commit"));
+  EXPECT_FALSE(contains(read(ws / ".git/config"), "agentWasHere"));
+  EXPECT_EQ(git(ws, {"tag", "--list"}), "");
+  EXPECT_FALSE(contains(git(ws, {"branch", "--list"}), "agent-branch"));
+  EXPECT_EQ(git(ws, {"status", "--porcelain"}), "");
+}
+
+/// autokernel killed with SIGKILL while the agent works: the agent's whole tree dies with it (it used to
+/// be adopted by init and work on beside the next run).
+TEST_F(AgentProposer, KillingAutokernelWithSigkillKillsTheAgentsTree) {
+  const auto ws = fresh_workspace("kill9");
+  const auto agent = test::source_dir() / "tests/data/agents/hang.sh";
+  std::vector<std::string> args = {AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms.string(),
+                                   "--proposer", "agent", "--cmd", "bash " + agent.string(), "--max-experiments", "2",
+                                   "--agent-timeout", "120", "--program", k_program.string()};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execv(AK_BINARY, argv.data());
+    ::_exit(127);
+  }
+  const auto pid_file = ws / ".autokernel/sleep.pid";
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (read(pid_file).empty() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  const auto sleep_pid = read(pid_file);
+  ASSERT_FALSE(sleep_pid.empty()) << "the agent never started";
+  const auto gone = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (process_alive(std::stoi(sleep_pid)) && std::chrono::steady_clock::now() < gone) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_FALSE(process_alive(std::stoi(sleep_pid))) << "the agent's sleep " << sleep_pid << " outlived autokernel";
 }
 
 TEST_F(AgentProposer, WithoutCmdTheRunRefusesWithAClearMessage) {

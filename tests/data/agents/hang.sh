@@ -5,6 +5,8 @@ set -eu
 sed -i 's/@knob REPEAT=8 /@knob REPEAT=1 /' "$AUTOKERNEL_KERNEL_FILE"
 echo "scratch" > notes.txt
 echo "thinking..."
-sleep 600 &
-echo $! > .autokernel/sleep.pid
+# Its pid as the test sees it: the agent may run in a PID namespace of its own, where $! is not that
+# pid. /proc is the host's, so /proc/self/stat read by this subshell (a builtin: no new process) is.
+( read -r pid _ < /proc/self/stat; echo "$pid" > .autokernel/sleep.pid; exec sleep 600 ) &
+until [ -s .autokernel/sleep.pid ]; do sleep 0.05; done
 wait
