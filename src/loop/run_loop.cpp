@@ -26,7 +26,7 @@ struct KernelProgress {
   const ResultRow* best = nullptr;
   int experiments = 0;
   int consecutive_reverts = 0;
-  bool starter_failed = false;  ///< a baseline attempt the harness judged and failed (not one it could not run)
+  int starter_failures = 0;  ///< baseline attempts the harness judged and failed (not ones it could not run)
   double seconds = 0;
   std::set<std::string> tried;
   bool exhausted = false;  ///< the proposer has nothing left (this invocation)
@@ -41,7 +41,7 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
     if (!r.config.empty()) k.tried.insert(r.config);
     if (!k.baseline && (r.status == "incorrect" || r.status == "crashed" || r.status == "timed_out" ||
                         r.status == "compile_failed")) {
-      k.starter_failed = true;
+      ++k.starter_failures;
     }
     if (r.status == "baseline" && r.correctness == "PASS") {
       k.baseline = &r;
@@ -59,7 +59,8 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
 
 /// Why a kernel is finished, or "" if it is not.
 std::string done_reason(const KernelProgress& k, const RunOptions& o) {
-  if (!k.baseline && k.starter_failed) return "its starter fails the harness";
+  // Twice: once may be the machine's doing (a worker killed from outside, a timeout under load).
+  if (!k.baseline && k.starter_failures >= 2) return "its starter fails the harness";
   if (!k.best) return "";
   if (k.exhausted) return "the proposer has nothing left to try";
   if (k.consecutive_reverts >= o.max_consecutive_reverts) {
