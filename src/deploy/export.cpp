@@ -20,7 +20,10 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
   std::error_code ec;
   fs::create_directories(to.parent_path(), ec);
   fs::copy_file(from, to, fs::copy_options::overwrite_existing, ec);
-  if (ec) return fail(fmt::format("cannot copy {} to {}: {}", from.string(), to.string(), ec.message()));
+  if (ec) {
+    return fail(fmt::format("cannot copy {} to {}: {}", from.string(), to.string(), util::io_error_text(ec.value())),
+                util::hint_for(ec.value()));
+  }
   return {};
 }
 

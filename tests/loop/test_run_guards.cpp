@@ -206,5 +206,19 @@ TEST(RunGuards, ABuildCacheOnAFullDiskStopsTheRunWithoutARow) {
   (void)util::remove_tree(cache);
 }
 
+TEST(RunGuards, AnExportOntoAFullDiskSaysSo) {
+  const auto out = fresh("full_export");
+  if (!full_disk_at(out)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  const auto ws = fresh("full_export_ws");
+  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
+  const auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  (void)util::run_command({"umount", out.string()}, std::chrono::seconds(10));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "the disk is full")) << r.output;
+  EXPECT_TRUE(contains(r.output, "hint: free some disk space")) << r.output;
+  (void)util::remove_tree(ws);
+  (void)util::remove_tree(out);
+}
+
 }  // namespace
 }  // namespace ak
