@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -14,6 +15,26 @@ namespace ak::loop {
 double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
+
+namespace {
+
+/// On a full disk there is no room for the temporary of an atomic write, but the old file's own blocks can
+/// take a shorter text: written over them, padded with spaces (JSON ignores them). So a run stopped by a full
+/// disk still tells `status` why, instead of looking interrupted. Not atomic: used only when nothing else fits.
+bool overwrite_in_place(const std::filesystem::path& file, const std::string& text) {
+  const int fd = ::open(file.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st {};
+  bool ok = ::fstat(fd, &st) == 0 && static_cast<std::size_t>(st.st_size) >= text.size();
+  if (ok) {
+    const auto padded = text + std::string(static_cast<std::size_t>(st.st_size) - text.size(), ' ');
+    ok = ::pwrite(fd, padded.data(), padded.size(), 0) == static_cast<ssize_t>(padded.size()) && ::fdatasync(fd) == 0;
+  }
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
 
 std::filesystem::path RunState::path(const std::filesystem::path& workspace) {
   return workspace / ".autokernel" / "run.json";
@@ -34,9 +55,9 @@ Expected<void> RunState::write(const std::filesystem::path& workspace) const {
                       {"done", done}};
   std::error_code ec;
   std::filesystem::create_directories(path(workspace).parent_path(), ec);
-  if (auto w = util::write_file_atomic(path(workspace), j.dump(2) + "\n"); !w) {
-    return std::unexpected(w.error().context("recording the run's state"));
-  }
+  auto w = util::write_file_atomic(path(workspace), j.dump(2) + "\n");
+  if (!w && overwrite_in_place(path(workspace), j.dump())) return {};
+  if (!w) return std::unexpected(w.error().context("recording the run's state"));
   return {};
 }
 

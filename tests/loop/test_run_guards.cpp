@@ -220,5 +220,27 @@ TEST(RunGuards, AnExportOntoAFullDiskSaysSo) {
   (void)util::remove_tree(out);
 }
 
+TEST(RunGuards, ARunStoppedByAFullDiskStillTellsStatusWhy) {
+  const auto ws = fresh("full_state");
+  if (!full_disk_at(ws)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
+  (void)util::remove_tree(ws / "filler");
+  loop::RunState state;
+  state.tag = "run";
+  state.state = "running";
+  state.done["rmsnorm_cpu"] = "";
+  ASSERT_TRUE(state.write(ws));  // while there was room
+  (void)util::run_command({"dd", "if=/dev/zero", "of=" + (ws / "filler").string(), "bs=4k"}, std::chrono::seconds(10));
+  state.state = "failed";
+  state.stop_reason = "the disk is full";
+  const auto w = state.write(ws);
+  const auto back = loop::RunState::read(ws);
+  (void)util::run_command({"umount", ws.string()}, std::chrono::seconds(10));
+  EXPECT_TRUE(w) << w.error().message;
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state, "failed");
+  EXPECT_EQ(back->stop_reason, "the disk is full");
+  (void)util::remove_tree(ws);
+}
+
 }  // namespace
 }  // namespace ak
