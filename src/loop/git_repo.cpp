@@ -41,11 +41,22 @@ Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool tr
   return out;
 }
 
+namespace {
+constexpr const char* k_root_subject = "autokernel workspace";  // the first commit of every workspace
+}  // namespace
+
 Expected<void> GitRepo::init() {
   std::error_code ec;
   std::filesystem::create_directories(m_dir, ec);
   if (!std::filesystem::exists(m_dir / ".git")) {
     if (auto r = git({"init", "-q"}); !r) return std::unexpected(r.error());
+  } else if (auto root = git({"log", "--max-parents=0", "--format=%s", "HEAD"});
+             root && !root->empty() && *root != k_root_subject) {
+    // Someone's own repository (`--workspace .` in a project): autokernel would switch its branch and
+    // commit into it. A workspace's history starts with our root commit.
+    return fail(fmt::format("{} is a git repository that autokernel did not make (its first commit: '{}')",
+                            m_dir.string(), root->substr(0, root->find('\n'))),
+                "give --workspace a new folder (it may sit inside the repository: it becomes a repository of its own)");
   }
   // Commits need an identity. Use the user's if git has one; else a local one for this repository only.
   if (!git({"config", "user.email"})) {
@@ -55,7 +66,7 @@ Expected<void> GitRepo::init() {
     if (auto r = git({"config", "user.name", "autokernel"}); !r) return std::unexpected(r.error());
   }
   if (!git({"rev-parse", "--verify", "-q", "HEAD"})) {
-    if (auto r = git({"commit", "-q", "--allow-empty", "-m", "autokernel workspace"}); !r) return std::unexpected(r.error());
+    if (auto r = git({"commit", "-q", "--allow-empty", "-m", k_root_subject}); !r) return std::unexpected(r.error());
   }
   return {};
 }

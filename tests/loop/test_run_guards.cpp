@@ -242,5 +242,28 @@ TEST(RunGuards, ARunStoppedByAFullDiskStillTellsStatusWhy) {
   (void)util::remove_tree(ws);
 }
 
+TEST(RunGuards, AUsersOwnRepositoryIsNotTakenForAWorkspace) {
+  const auto repo = fresh("own_repo");
+  std::filesystem::create_directories(repo);
+  test::git(repo, {"init", "-q"});
+  test::git(repo, {"-c", "user.name=u", "-c", "user.email=u@x", "commit", "-q", "--allow-empty", "-m", "my project"});
+  const auto head = test::git(repo, {"rev-parse", "HEAD"});
+  const auto branch = test::git(repo, {"symbolic-ref", "--short", "HEAD"});
+  const auto r = test::autokernel({"run", "--workspace", repo.string(), "--kernel", k_rms, "--max-experiments", "1"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "is a git repository that autokernel did not make (its first commit: 'my project')"))
+      << r.output;
+  EXPECT_TRUE(contains(r.output, "hint: give --workspace a new folder")) << r.output;
+  EXPECT_EQ(test::git(repo, {"rev-parse", "HEAD"}), head);
+  EXPECT_EQ(test::git(repo, {"symbolic-ref", "--short", "HEAD"}), branch);
+  EXPECT_EQ(test::git(repo, {"status", "--porcelain"}), "") << "nothing written into it";
+  // A folder inside it is fine: it becomes a workspace of its own.
+  const auto inner = test::autokernel({"run", "--workspace", (repo / "ws").string(), "--kernel", k_rms,
+                                       "--max-experiments", "1"});
+  EXPECT_EQ(inner.exit_code, 0) << inner.output;
+  EXPECT_EQ(test::git(repo, {"rev-parse", "HEAD"}), head);
+  (void)util::remove_tree(repo);
+}
+
 }  // namespace
 }  // namespace ak
