@@ -23,6 +23,15 @@ std::string clean(const std::string& text) {
   return s;
 }
 
+/// `r` as it is stored: every free-text field through clean().
+ResultRow cleaned(ResultRow r) {
+  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.status, &r.correctness, &r.throughput_unit, &r.config,
+                  &r.description, &r.commit}) {
+    *f = clean(*f);
+  }
+  return r;
+}
+
 std::vector<std::string> split_tabs(const std::string& line) {
   std::vector<std::string> f;
   std::size_t start = 0;
@@ -44,14 +53,6 @@ const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string&
     if (r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
   }
   return best;
-}
-
-ResultRow cleaned(ResultRow r) {
-  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.status, &r.correctness, &r.throughput_unit, &r.config,
-                  &r.description, &r.commit}) {
-    *f = clean(*f);
-  }
-  return r;
 }
 
 const std::vector<std::string>& ResultsLog::columns() {
@@ -97,10 +98,10 @@ Expected<std::vector<ResultRow>> ResultsLog::read() const {
       r.pct_of_ceiling = std::stod(f[10]);
       r.speedup_vs_reference = std::stod(f[11]);
       r.config = f[12];
-      r.description = clean(f[13]);  // a log written before rows were cleaned may hold raw bytes
+      r.description = f[13];
       r.commit = f[14];
       r.seconds = std::stod(f[15]);
-      rows.push_back(std::move(r));
+      rows.push_back(cleaned(std::move(r)));  // a log written before rows were cleaned may hold raw bytes
     } catch (const std::exception&) {
       continue;
     }
@@ -108,7 +109,8 @@ Expected<std::vector<ResultRow>> ResultsLog::read() const {
   return rows;
 }
 
-Expected<void> ResultsLog::append(const ResultRow& r) const {
+Expected<ResultRow> ResultsLog::append(const ResultRow& row) const {
+  const auto r = cleaned(row);
   std::error_code ec;
   const bool is_new = !std::filesystem::exists(m_path, ec) || std::filesystem::file_size(m_path, ec) == 0;
   std::string text;
@@ -117,9 +119,9 @@ Expected<void> ResultsLog::append(const ResultRow& r) const {
     text += "\n";
   }
   text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.4f}\t{}\t{:.3f}\t{:.4f}\t{:.2f}\t{:.4f}\t{}\t{}\t{}\t{:.2f}\n", r.experiment,
-                      clean(r.tag), clean(r.kernel), clean(r.backend), clean(r.status), clean(r.correctness),
-                      r.throughput, clean(r.throughput_unit), r.latency_us, r.spread, r.pct_of_ceiling,
-                      r.speedup_vs_reference, clean(r.config), clean(r.description), clean(r.commit), r.seconds);
+                      r.tag, r.kernel, r.backend, r.status, r.correctness, r.throughput, r.throughput_unit,
+                      r.latency_us, r.spread, r.pct_of_ceiling, r.speedup_vs_reference, r.config, r.description,
+                      r.commit, r.seconds);
   const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   auto failed = [&](int err) {
     return fail(fmt::format("cannot record experiment {} in {}: {}", r.experiment, m_path.string(), util::io_error_text(err)),
@@ -135,7 +137,7 @@ Expected<void> ResultsLog::append(const ResultRow& r) const {
   if (n == static_cast<ssize_t>(text.size())) {
     if (::fdatasync(fd) == 0 || errno == EINVAL) {
       ::close(fd);
-      return {};
+      return r;
     }
     err = errno;
   }

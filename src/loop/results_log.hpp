@@ -35,17 +35,14 @@ struct ResultRow {
 /// among the rows of `tag` (any tag when empty); null when it has none.
 const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag = "");
 
-/// `r` as it is stored: free text in valid UTF-8 without tabs or newlines (what a proposer returned may be
-/// any bytes).
-ResultRow cleaned(ResultRow r);
-
 class ResultsLog {
  public:
   explicit ResultsLog(std::filesystem::path path) : m_path(std::move(path)) {}
   /// Read every row (an absent file is an empty log). A torn last line is ignored.
   Expected<std::vector<ResultRow>> read() const;
-  /// Append one row atomically, writing the header first if the file is new.
-  Expected<void> append(const ResultRow& row) const;
+  /// Append one row atomically, writing the header first if the file is new. Returns the row as stored:
+  /// its free text in valid UTF-8 without tabs or newlines (what a proposer returned may be any bytes).
+  Expected<ResultRow> append(const ResultRow& row) const;
   const std::filesystem::path& path() const { return m_path; }
 
   static const std::vector<std::string>& columns();

@@ -99,15 +99,12 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   g_stop = false;
   // Everything that can be refused is refused before the workspace is created or touched: a typo must
   // not leave a repository, commits or a lock behind.
-  for (const auto& f : o.add_kernels) {
-    if (auto c = backends::load_candidate(f, ""); !c) return std::unexpected(c.error());
-  }
   std::error_code ec;
   if (o.add_kernels.empty() && !std::filesystem::is_directory(o.workspace / "kernels", ec)) {
     return fail(fmt::format("no kernels in {}", (std::filesystem::absolute(o.workspace) / "kernels").string()),
                 "add some with --kernel FILE (e.g. --kernel kernels/rmsnorm/cpu.cpp), or check the --workspace path");
   }
-  // A --kernel of a type and backend the workspace already holds, in another version, is refused too.
+  // A --kernel that does not load, or of a type and backend the workspace holds in another version.
   if (auto c = Workspace::check_new_kernels(o.workspace, o.add_kernels); !c) return std::unexpected(c.error());
   auto popts = o.proposer_options;
   auto proposer = make_proposer(o.proposer, popts);

@@ -256,11 +256,11 @@ const ResultRow* Workspace::best(const std::string& kernel) const { return best_
 
 int Workspace::next_experiment() const { return m_next_experiment; }
 
-Expected<void> Workspace::append(const ResultRow& raw) {
-  const auto row = cleaned(raw);  // kept in memory as in the file: prompts and reports read these
-  if (auto a = m_log.append(row); !a) return a;
-  m_rows.push_back(row);
-  m_next_experiment = std::max(m_next_experiment, row.experiment + 1);
+Expected<void> Workspace::append(const ResultRow& row) {
+  auto stored = m_log.append(row);  // kept in memory as in the file: prompts and reports read these
+  if (!stored) return std::unexpected(stored.error());
+  m_rows.push_back(*stored);
+  m_next_experiment = std::max(m_next_experiment, stored->experiment + 1);
   return {};
 }
 
