@@ -1,7 +1,5 @@
 #include "suite/suite.hpp"
 
-#include <unistd.h>
-
 #include <algorithm>
 
 #include "suite/baselines.hpp"
@@ -23,9 +21,10 @@ Expected<nlohmann::json> run_suite(const Plan& plan, const std::function<void(co
   if (!baselines->is_null()) {
     print("baselines: kept from the earlier run");
   } else {
-    // The child's request and result files: private to this run.
+    // The child's request and result files: private to this run. Not named by pid alone: two suites
+    // in different PID namespaces (a sandbox, CI's test runner) can share one pid and one /tmp.
     std::error_code ec;
-    const auto work = std::filesystem::temp_directory_path(ec) / fmt::format("autokernel-suite-{}", ::getpid());
+    const auto work = std::filesystem::temp_directory_path(ec) / ("autokernel-suite-" + util::unique_suffix());
     std::filesystem::create_directories(work, ec);
     if (ec) return fail(fmt::format("cannot create {}: {}", work.string(), ec.message()));
     // The baselines first: a missing torch is found before the minutes our kernels take.
