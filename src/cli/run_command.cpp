@@ -60,8 +60,9 @@ Runner add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--done-pct", o->done_pct_of_ceiling, "move on at this % of the kernel's measured ceiling")
-      ->check(CLI::PositiveNumber & CLI::Range(0.0, 100.0))
+  cmd->add_option("--done-pct", o->done_pct_of_ceiling, "move on at this % of the kernel's measured ceiling (a kernel can measure above 100%, from cache; "
+                  "1000 never stops here)")
+      ->check(CLI::PositiveNumber & CLI::Range(0.0, 1000.0))
       ->capture_default_str();
   cmd->add_option("--min-gain", o->min_gain, "keep only gains above this fraction (and above the measured noise)")
       ->check(CLI::NonNegativeNumber)

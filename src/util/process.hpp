@@ -24,7 +24,10 @@ struct ProcessOptions {
   std::chrono::milliseconds quiet_limit{std::chrono::seconds(60)};  ///< max time between two stdout lines
   std::chrono::milliseconds total_limit{std::chrono::hours(1)};     ///< max lifetime
   std::vector<std::string> extra_env;                               ///< "NAME=value" added to ours
-  bool pid_namespace = true;  ///< try a PID namespace (false: the process group only; for tests)
+  /// Try a PID namespace (else the process group only). Off by default: CUDA fails inside one
+  /// (cudaGetDeviceCount gives error 304 on the H100/H200 machines), so only a child that needs no GPU
+  /// may ask for it.
+  bool pid_namespace = false;
 };
 
 /// Start argv[0] (a path) with argv, call on_line for each stdout line as it arrives, wait for it.

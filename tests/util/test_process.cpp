@@ -66,7 +66,9 @@ bool wait_for(const std::string& needle, int count, std::chrono::milliseconds li
 
 /// Does this machine give a child a PID namespace? (Containers often refuse one.)
 bool pid_namespaces_here() {
-  auto r = util::run_process({"/bin/true"}, {}, [](const std::string&) {});
+  util::ProcessOptions o;
+  o.pid_namespace = true;
+  auto r = util::run_process({"/bin/true"}, o, [](const std::string&) {});
   return r && r->pid_namespace;
 }
 
