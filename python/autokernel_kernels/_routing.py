@@ -2,13 +2,13 @@
 
 `find_routes(model)` returns one Route per module or function a kernel type covers:
   - a module with a 1-D `weight` and an `eps` / `variance_epsilon` whose forward gives
-    x * rsqrt(mean(x^2) + eps) * weight (rmsnorm);
-  - a module holding three bias-free Linear layers E->F, E->F, F->E whose forward gives
-    down(silu(gate(x)) * up(x)), whatever its activation's class (fused_mlp);
+    x * rsqrt(mean(x^2) + eps) * weight, or * (1 + weight) as Gemma's (rmsnorm);
+  - a module holding three bias-free Linear layers E->F, E->F, F->E (or two, E->2F and F->E) whose
+    forward gives down(silu(gate(x)) * up(x)), whatever its activation's class (fused_mlp);
   - a module with `cos` / `sin` tables [S, D/2] whose forward(q, k) rotates both, or forward(x) one
     (rotary_embedding);
   - a function of the modules that define the model's classes, taking (q, k, cos, sin, ...), that gives
-    Hugging Face's rotate-half rotary embedding (rotary_embedding, `half`);
+    Hugging Face's rotary embedding, rotate-half or interleaved (rotary_embedding, `half` / `interleaved`);
   - PyTorch's own functions (F.scaled_dot_product_attention, F.linear, torch.addmm, F.layer_norm,
     F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim), routed
     call by call when the call fits a kernel.
@@ -104,6 +104,8 @@ def _rmsnorm_eps(m):
 
 
 def _is_rmsnorm(m):
+    """(eps, offset) if m's forward is x * rsqrt(mean(x^2) + eps) * (offset + weight), offset 0, or 1 as in
+    Gemma (whose weights are stored as their difference from 1), else None."""
     eps = _rmsnorm_eps(m)
     if eps is None or any(True for _ in m.children()):
         return None
@@ -112,31 +114,46 @@ def _is_rmsnorm(m):
     x[1] *= 1e-3  # a row whose mean square is near eps: a module with another eps gives another answer
     with _Randomised(m.weight):
         got = _probe(m.forward, x)
-        want = _ops._rms_norm_eager(x, m.weight, eps)
-        ok = _close(got, want, x.dtype)
-    return eps if ok else None
+        for offset in (0, 1):
+            if _close(got, _ops._rms_norm_eager(x, m.weight + offset, eps), x.dtype):
+                return eps, offset
+    return None
 
 
-def _gated_mlp_linears(m):
-    """(gate, up, down) Linear children if forward gives down(silu(gate(x)) * up(x)), else None."""
+def _gated_mlp_weights(m):
+    """A function giving (w_gate, w_up, w_down) if m's forward is down(silu(gate(x)) * up(x)), else None.
+    The gate and up projections are two bias-free Linear children E->F, or one E->2F whose output halves
+    are gate and up (Phi-3's gate_up_proj): then each is a row block of its weight, a view, not a copy."""
     linears = [c for c in m.children() if isinstance(c, nn.Linear)]
     others = [c for c in m.children() if not isinstance(c, nn.Linear) and any(True for _ in c.parameters())]
-    if len(linears) != 3 or others or any(l.bias is not None for l in linears):
+    if len(linears) not in (2, 3) or others or any(l.bias is not None for l in linears):
         return None
-    downs = [l for l in linears if l.in_features != l.out_features and
-             sum(o.in_features == l.out_features and o.out_features == l.in_features for o in linears) == 2]
-    if len(downs) != 1:
-        return None
-    down = downs[0]
-    a, b = [l for l in linears if l is not down]
+    if len(linears) == 3:
+        downs = [l for l in linears if l.in_features != l.out_features and
+                 sum(o.in_features == l.out_features and o.out_features == l.in_features for o in linears) == 2]
+        if len(downs) != 1:
+            return None
+        down = downs[0]
+        a, b = [l for l in linears if l is not down]
+        pairs = [lambda a=a, b=b: (a.weight, b.weight, down.weight), lambda a=a, b=b: (b.weight, a.weight, down.weight)]
+    else:
+        downs = [l for l in linears if any(o.out_features == 2 * l.in_features and o.in_features == l.out_features
+                                           for o in linears if o is not l)]
+        if len(downs) != 1:
+            return None
+        down = downs[0]
+        fused = next(l for l in linears if l is not down)
+        f = down.in_features
+        pairs = [lambda: (fused.weight[:f], fused.weight[f:], down.weight),
+                 lambda: (fused.weight[f:], fused.weight[:f], down.weight)]
     x = _randn((3, down.out_features), down.weight, 11)
     got = _probe(m.forward, x)
     if got is None:
         return None
-    for gate, up in ((a, b), (b, a)):
-        want = _probe(_ops._swiglu_eager, x, gate.weight, up.weight, down.weight)
+    for weights in pairs:
+        want = _probe(_ops._swiglu_eager, x, *weights())
         if want is not None and _close(got, want, x.dtype):
-            return gate, up, down
+            return weights
     return None
 
 
@@ -162,17 +179,18 @@ def _module_routes(model):
     for path, m in model.named_modules():
         if m is model and any(True for _ in m.children()):
             continue
-        eps = _is_rmsnorm(m)
-        if eps is not None:
-            def make(original, m=m, eps=eps):
+        norm = _is_rmsnorm(m)
+        if norm is not None:
+            def make(original, m=m, eps=norm[0], offset=norm[1]):
+                if offset:  # (1 + weight): D elements, against the B*S*D the norm reads
+                    return lambda x: _ops.op("rms_norm")(x, m.weight + offset, eps)
                 return lambda x: _ops.op("rms_norm")(x, m.weight, eps)
             routes.append(Route("rmsnorm", "-", path, m, "forward", make))
             continue
-        mlp = _gated_mlp_linears(m)
-        if mlp is not None:
-            def make(original, mlp=mlp):
-                gate, up, down = mlp
-                return lambda x: _ops.op("swiglu")(x, gate.weight, up.weight, down.weight)
+        weights = _gated_mlp_weights(m)
+        if weights is not None:
+            def make(original, weights=weights):
+                return lambda x: _ops.op("swiglu")(x, *weights())
             routes.append(Route("fused_mlp", "-", path, m, "forward", make))
             continue
         found = _rotary_module_style(m)
@@ -193,37 +211,57 @@ def _module_routes(model):
 
 # ---- functions of the model's own Python modules (Hugging Face's apply_rotary_pos_emb) -------------------
 
-def _is_half_rotary_function(fn):
+# Hugging Face passes cos, sin as [1, S, D] tables that hold each angle twice: in two halves side by side
+# (llama, helium, ...) or as neighbours (cohere, ...). The pairing is separate: rotate-half (llama) or
+# interleaved (cohere; helium and ernie interleave half-layout tables inside the function). Each form:
+# (how the probe builds a table from angles [S, D/2], how the wrapper takes them back, the kernel's style).
+_HF_ROTARY_FORMS = (
+    (lambda t: torch.cat((t, t), -1), lambda t, half: t[0, :, :half], 1),
+    (lambda t: torch.cat((t, t), -1), lambda t, half: t[0, :, :half], 0),
+    (lambda t: t.repeat_interleave(2, -1), lambda t, half: t[0, :, 0::2], 0),
+)
+
+
+def _rotary_function_form(fn):
+    """The index in _HF_ROTARY_FORMS of the rotary embedding fn(q, k, cos, sin) computes, else None."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return False
+        return None
     names = [p.name for p in params]
     if len(params) < 4 or not any("cos" in n for n in names) or not any("sin" in n for n in names):
-        return False
+        return None
     s, d = 5, 8
     g = torch.Generator().manual_seed(5)
     q, k = torch.randn(1, 2, s, d, generator=g), torch.randn(1, 1, s, d, generator=g)
     theta = torch.randn(s, d // 2, generator=g) * 3
     cos, sin = theta.cos(), theta.sin()
-    got = _probe(fn, q, k, torch.cat((cos, cos), -1)[None], torch.cat((sin, sin), -1)[None])
-    if not isinstance(got, (tuple, list)) or len(got) != 2:
-        return False
-    want = _ops._rotary_eager(q, k, cos, sin, 1)
-    return all(_close(a, b, torch.float32) for a, b in zip(got, want))
+    for i, (table, _, style) in enumerate(_HF_ROTARY_FORMS):
+        got = _probe(fn, q, k, table(cos)[None], table(sin)[None])
+        if not isinstance(got, (tuple, list)) or len(got) != 2:
+            return None
+        want = _ops._rotary_eager(q, k, cos, sin, style)
+        if all(_close(a, b, torch.float32) for a, b in zip(got, want)):
+            return i
+    return None
 
 
-def _half_rotary(original):
-    @functools.wraps(original)
-    def rotary(q, k, cos, sin, *args, **kwargs):
-        # Hugging Face's form: cos, sin [1, S, D] with equal halves, unsqueezed on dim 1 for q, k [B, H, S, D].
-        unsqueeze = args[0] if args else kwargs.get("unsqueeze_dim", 1)
-        if (len(args) + len(kwargs) > 1 or unsqueeze != 1 or q.dim() != 4 or cos.dim() != 3 or cos.shape[0] != 1
-                or cos.shape[1:] != (q.shape[2], q.shape[3]) or sin.shape != cos.shape):
-            return original(q, k, cos, sin, *args, **kwargs)
-        half = q.shape[3] // 2
-        return _ops.op("rotary")(q, k, cos[0, :, :half], sin[0, :, :half], 1)
-    return rotary
+def _hf_rotary(form):
+    _, angles, style = _HF_ROTARY_FORMS[form]
+
+    def make(original):
+        @functools.wraps(original)
+        def rotary(q, k, cos, sin, *args, **kwargs):
+            # cos, sin [1, S, D] unsqueezed on dim 1 for q, k [B, H, S, D]; anything else (a partial rotary's
+            # narrower tables, another layout) runs the original.
+            unsqueeze = args[0] if args else kwargs.get("unsqueeze_dim", 1)
+            if (len(args) + len(kwargs) > 1 or unsqueeze != 1 or q.dim() != 4 or cos.dim() != 3 or cos.shape[0] != 1
+                    or cos.shape[1:] != (q.shape[2], q.shape[3]) or sin.shape != cos.shape):
+                return original(q, k, cos, sin, *args, **kwargs)
+            half = q.shape[3] // 2
+            return _ops.op("rotary")(q, k, angles(cos, half), angles(sin, half), style)
+        return rotary
+    return make
 
 
 def _function_routes(model):
@@ -234,8 +272,12 @@ def _function_routes(model):
             continue
         seen.add(py.__name__)
         for attr, fn in list(vars(py).items()):
-            if inspect.isfunction(fn) and fn.__module__ == py.__name__ and _is_half_rotary_function(fn):
-                routes.append(Route("rotary_embedding", "half", f"{py.__name__}.{attr}", py, attr, _half_rotary))
+            if not inspect.isfunction(fn) or fn.__module__ != py.__name__:
+                continue
+            form = _rotary_function_form(fn)
+            if form is not None:
+                routes.append(Route("rotary_embedding", "interleaved" if _HF_ROTARY_FORMS[form][2] == 0 else "half",
+                                    f"{py.__name__}.{attr}", py, attr, _hf_rotary(form)))
     return routes
 
 

@@ -276,11 +276,15 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     const bool outer = p < 0 || t.cpu[p].kind != CpuKind::op || type_of_op(t.cpu[p].name) != "matmul";
     if (type_of_op(t.cpu[i].name) == "matmul" && outer) matmuls.push_back(i);
   }
-  if ((!silu && !declared) || matmuls.size() < 3) return std::nullopt;
+  // A declared one may fuse gate and up into one projection E -> 2F (Phi-3's gate_up_proj): two matmuls.
+  if ((!silu && !declared) || matmuls.size() < (declared ? 2u : 3u)) return std::nullopt;
   auto first = matmul(t.cpu[matmuls.front()]);
   if (!first) return std::nullopt;
-  // The gate projection: [M, E] x [E -> F].
-  return Classified{type, {first->dims[0], first->dims[2], first->dims[1]}, first->dtype, ""};
+  // The gate projection: [M, E] x [E -> F], or the fused one [M, E] x [E -> 2F].
+  const bool fused = matmuls.size() == 2;
+  if (fused && first->dims[1] % 2 != 0) return std::nullopt;
+  return Classified{type, {first->dims[0], first->dims[2], fused ? first->dims[1] / 2 : first->dims[1]}, first->dtype,
+                    fused ? "gate and up projections fused into one matmul" : ""};
 }
 
 }  // namespace ak::profile

@@ -210,6 +210,12 @@ TEST(OpTypes, ADeclaredKindIsThatTypeWhateverItsOps) {
   auto mlp = classify_scope(kind_with("fused_mlp", "", {lin, sig, lin, down}), 0);
   ASSERT_TRUE(mlp);
   EXPECT_EQ(mlp->dims, (std::vector<int64_t>{64, 32, 128}));
+  // Phi-3's form: gate and up in one projection E -> 2F, then down F -> E.
+  auto gate_up = op("aten::linear", {{64, 32}, {256, 32}, {}}, {"float", "float", ""});
+  auto fused = classify_scope(kind_with("fused_mlp", "", {gate_up, sig, down}), 0);
+  ASSERT_TRUE(fused);
+  EXPECT_EQ(fused->dims, (std::vector<int64_t>{64, 32, 128}));
+  EXPECT_FALSE(classify_scope(kind_with("fused_mlp", "", {gate_up}), 0));  // one matmul is not an MLP
   auto norm = classify_scope(kind_with("rmsnorm", "", {op("aten::pow", {{8, 256}, {}}, {"float", "Scalar"})}), 0);
   ASSERT_TRUE(norm);
   EXPECT_EQ(norm->dims, (std::vector<int64_t>{8, 256}));

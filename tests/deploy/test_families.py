@@ -1,0 +1,107 @@
+"""Every decoder family transformers ships that we could build from a small config: patched, its logits are
+unchanged, and the routes it takes are the ones its blocks' behaviour calls for (CPU, stand-in kernels that
+compute each type's formula, as in test_ops.py).
+
+None of these families has code of its own in _routing.py. The table says, for two layers, how many calls
+reach each kernel type; where a family's block is not one of our types it names why, so a change that
+routes more (or less) shows up here.
+"""
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_ops import ak, stand_ins  # noqa: E402,F401  (the fixture)
+
+transformers = pytest.importorskip("transformers")
+
+N, R, A, M, S = "rmsnorm", "rotary_embedding", "flash_attention", "fused_mlp", "softmax"
+L, G = "layernorm", "matmul"
+# Per layer: two norms, the projections, one rotary over q and k, one attention, one MLP; then the final
+# norm and lm_head. Families with per-head q/k norms (qwen3, olmo2, gemma3, ...) have more norm calls.
+ROUTED = {
+    "llama": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "mistral": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "ministral": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "qwen2": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "qwen3": {N: 9, G: 9, R: 2, A: 2, M: 2},
+    "granite": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "smollm3": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "seed_oss": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "hunyuan_v1_dense": {N: 9, G: 9, R: 2, A: 2, M: 2},
+    "exaone4": {N: 9, G: 9, R: 2, A: 2, M: 2},
+    "olmo2": {N: 9, G: 9, R: 2, A: 2, M: 2},
+    "olmo": {G: 9, R: 2, A: 2, M: 2},  # its LayerNorm has no weight: nothing for a norm kernel to take
+    "stablelm": {L: 5, G: 9, R: 2, A: 2, M: 2},
+    "qwen2_moe": {N: 5, G: 13, R: 2, A: 2, M: 2},  # the shared expert; the routed experts are one tensor
+    "mixtral": {N: 5, G: 11, R: 2, A: 2, S: 2},  # experts stored as one tensor: only the router's softmax
+    # Interleaved rotary pairs: from interleaved tables (cohere) or half-layout ones (helium, ernie).
+    "cohere": {G: 9, R: 2, A: 2, M: 2},  # its LayerNorm has no bias parameter and no eps attribute we read
+    "helium": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "ernie4_5": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    # Gate and up fused into one projection (a row block of its weight each, no copy).
+    "phi3": {N: 5, G: 5, R: 2, A: 2, M: 2},
+    "glm": {N: 5, G: 9, A: 2, M: 2},  # partial rotary (half the head): its function runs as written
+    # Gemma's norms scale by (1 + weight); its MLP is GELU-gated, not SwiGLU.
+    "gemma": {N: 5, G: 15, R: 2, A: 2},
+    "gemma2": {N: 9, G: 15, R: 2, A: 2},
+    "gemma3_text": {N: 13, G: 15, R: 2, A: 2},
+    "apertus": {N: 9, G: 13, R: 2, A: 2},  # xIELU MLP
+    "arcee": {N: 5, G: 13, R: 2, A: 2},  # ReLU^2 MLP
+    # Non-gated MLPs (GELU and friends) are left to their matmuls.
+    "phi": {L: 3, G: 13, R: 2, A: 2},
+    "starcoder2": {L: 5, G: 13, R: 2, A: 2},
+    "persimmon": {L: 9, G: 9, R: 2, A: 2},
+    "gpt2": {L: 5, G: 9, A: 2},
+    "gpt_neox": {L: 5, G: 9, A: 2},  # partial rotary
+    "nemotron": {L: 5, G: 13, A: 2},  # partial rotary
+    "opt": {L: 5, G: 15, A: 2},
+    "biogpt": {L: 5, G: 13, A: 2},
+    # Attention written out in eager form: its softmax is ours; ALiBi (bloom) is not.
+    "gptj": {L: 3, G: 13, S: 2},
+    "codegen": {L: 3, G: 9, S: 2},
+    "gpt_neo": {L: 5, G: 13, S: 2},
+    "xglm": {L: 5, G: 13, S: 2},
+    "mpt": {G: 9, S: 2},
+    "bloom": {L: 6, G: 9},
+}
+
+SMALL = dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+             vocab_size=512, head_dim=16, n_embd=64, n_layer=2, n_head=4, d_model=64, n_layers=2, n_heads=4,
+             num_layers=2, ffn_dim=172, d_ff=172, num_local_experts=4, num_experts=4, moe_intermediate_size=32,
+             shared_expert_intermediate_size=32, pad_token_id=0, rotary_dim=8)
+
+
+def small(family):
+    """The family's default config, shrunk: every size field it has set to SMALL's value."""
+    cfg = transformers.CONFIG_MAPPING[family]()
+    for k, v in SMALL.items():
+        if hasattr(cfg, k):
+            setattr(cfg, k, v)
+    if family == "gpt2":
+        cfg.n_inner = None
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(cfg).eval()
+
+
+@pytest.mark.parametrize("family", sorted(ROUTED))
+def test_each_family_keeps_its_output_and_routes_what_its_blocks_compute(stand_ins, family):  # noqa: F811
+    if family not in transformers.CONFIG_MAPPING:
+        pytest.skip(f"this transformers has no {family}")
+    model = small(family)
+    x = torch.randint(0, 500, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            ak.reset_stats()
+            got = model(x).logits
+            calls = {k: v for k, v in ak.stats().items() if v}
+        finally:
+            ak.unpatch(model)
+        after = model(x).logits
+    assert ((got - want).norm() / want.norm()).item() < 1e-5
+    assert calls == ROUTED[family], calls
+    torch.testing.assert_close(after, want, rtol=0, atol=0)  # unpatch gave the model back as it was
