@@ -82,6 +82,7 @@ static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 3, "SMALL_LOAD_HINT mus
 
 constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
 
+// @shared begin row_chunks: the same in rmsnorm and layernorm (tests/catalog/test_starter_regions.cpp)
 // ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
 // H: the LOAD_HINT value (one of two, picked per call: see SMALL_L2_PCT).
 template <int H>
@@ -217,6 +218,7 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
   }
   return v;
 }
+// @shared end row_chunks
 
 // ---- main path: the row in registers ---------------------------------------------------------
 // kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
