@@ -4,6 +4,7 @@
 #include <ATen/core/Generator.h>
 
 #include "catalog/kernel_type.hpp"
+#include "catalog/type_names.hpp"
 #include "catalog/types.hpp"
 
 namespace ak::catalog {
@@ -25,13 +26,17 @@ const std::vector<std::unique_ptr<KernelType>>& all_types() {
   return types;
 }
 
+std::string type_names() {
+  std::string names;
+  for (const auto& t : all_types()) names += (names.empty() ? "" : ", ") + std::string(t->name());
+  return names;
+}
+
 Expected<const KernelType*> find_type(std::string_view name) {
-  std::string known;
   for (const auto& t : all_types()) {
     if (t->name() == name) return t.get();
-    known += (known.empty() ? "" : ", ") + std::string(t->name());
   }
-  return fail(fmt::format("unknown kernel type '{}' (known: {})", name, known));
+  return fail(fmt::format("unknown kernel type '{}' (known: {})", name, type_names()));
 }
 
 Expected<at::ScalarType> parse_dtype(std::string_view s) {

@@ -5,6 +5,7 @@
 #include <regex>
 
 #include "backends/backend.hpp"
+#include "catalog/type_names.hpp"
 #include "cli/commands.hpp"
 #include "profile/extract.hpp"
 #include "profile/model_run.hpp"
@@ -117,8 +118,7 @@ Runner add_profile_command(CLI::App& app) {
         top += fmt::format("{}{} {:.0f}%", i ? ", " : "", prof.kernels[i].name, 100 * prof.kernels[i].share);
       }
       throw Fatal(Error{"none of the model's time is in a kernel type autokernel supports",
-                        "its time goes to " + top + "; supported: matmul, flash_attention, fused_mlp, softmax, "
-                        "layernorm, rmsnorm, cross_entropy, rotary_embedding, reduce"});
+                        "its time goes to " + top + "; supported: " + catalog::type_names()});
     }
     if (!a->json) {
       fmt::print("next: autokernel extract --workspace {} --top {}\n", ws.string(),

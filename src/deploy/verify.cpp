@@ -4,8 +4,8 @@
 #include <cstdlib>
 
 #include "deploy/export.hpp"
-#include "profile/model_run.hpp"
 #include "util/fs.hpp"
+#include "util/python.hpp"
 #include "util/json_child.hpp"
 
 namespace ak::deploy {
@@ -63,7 +63,7 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
 
   const auto out = r.workspace / "verify.json";
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
-  std::vector<std::string> argv = {profile::python_executable(),
+  std::vector<std::string> argv = {util::python_executable(),
                                    std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/verify_model.py",
                                    "--package-dir", dir.string(), "--model", r.model, "--dtype", r.dtype,
                                    "--device", r.device, "--runs", std::to_string(r.runs), "--out", out.string()};

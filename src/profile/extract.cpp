@@ -2,6 +2,7 @@
 
 #include "backends/backend.hpp"
 #include "catalog/kernel_type.hpp"
+#include "catalog/type_names.hpp"
 #include "harness/model_shapes.hpp"
 #include "loop/workspace.hpp"
 #include "util/fs.hpp"
@@ -68,8 +69,7 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
   const auto supported = profile.supported();
   if (supported.empty()) {
     return fail("the profile has no supported kernels: none of its time is in a kernel type autokernel has",
-                "see the unsupported ops in profile.json; autokernel's types are matmul, flash_attention, "
-                "fused_mlp, softmax, layernorm, rmsnorm, cross_entropy, rotary_embedding, reduce");
+                "see the unsupported ops in profile.json; autokernel's types are " + catalog::type_names());
   }
   auto opened = loop::Workspace::open(r.workspace, r.tag, print);
   if (!opened) return std::unexpected(opened.error());

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "util/fs.hpp"
+#include "util/python.hpp"
 #include "util/process.hpp"
 
 namespace ak::profile {
@@ -20,11 +21,6 @@ std::string last_line(const std::string& text) {
 
 }  // namespace
 
-std::string python_executable() {
-  if (const char* p = std::getenv("AUTOKERNEL_PYTHON"); p && *p) return p;
-  return AK_PYTHON_EXECUTABLE;
-}
-
 Expected<ModelRun> run_model(const ModelRunRequest& r) {
   std::error_code ec;
   std::filesystem::create_directories(r.out_dir, ec);
@@ -34,7 +30,7 @@ Expected<ModelRun> run_model(const ModelRunRequest& r) {
   for (const auto& old : {run.trace, meta_path}) {
     if (auto rm = util::remove_tree(old); !rm) return std::unexpected(rm.error());
   }
-  std::vector<std::string> argv = {python_executable(),
+  std::vector<std::string> argv = {util::python_executable(),
                                    std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/profile_model.py",
                                    "--model", r.model,
                                    "--dtype", r.dtype,

@@ -30,7 +30,4 @@ struct ModelRun {
 /// Run it. A model that cannot be found, built or run is an Error with the runner's one-line reason.
 Expected<ModelRun> run_model(const ModelRunRequest& request);
 
-/// The Python that has torch: $AUTOKERNEL_PYTHON, else the one autokernel was built against.
-std::string python_executable();
-
 }  // namespace ak::profile

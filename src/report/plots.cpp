@@ -2,8 +2,8 @@
 
 #include <chrono>
 
-#include "backends/native.hpp"
 #include "util/fs.hpp"
+#include "util/python.hpp"
 #include "util/process.hpp"
 
 namespace ak::report {
@@ -24,11 +24,7 @@ PlotsResult draw_plots(nlohmann::json spec, const std::filesystem::path& dir) {
     out.problem = w.error().message;
     return out;
   }
-  const auto python = backends::native::find_tool("AUTOKERNEL_PYTHON", "python3", "");
-  if (python.empty()) {
-    out.problem = fmt::format("no python3 on PATH to draw them with matplotlib; {}", k_install);
-    return out;
-  }
+  const auto python = util::python_executable();
   const auto script = std::filesystem::path(AK_PYTHON_SUPPORT_DIR) / "autokernel_support" / "report_plots.py";
   util::ProcessOptions opts;
   opts.quiet_limit = std::chrono::minutes(2);  // one line per file written; a first import of matplotlib is slow

@@ -18,7 +18,7 @@ struct PlotsResult {
 };
 
 /// Draw `spec` ({"plots": [...]}, see report_plots.py) with each plot's "out" stem under `dir`; the spec
-/// is kept there as plots.json. The Python is $AUTOKERNEL_PYTHON, else python3 from PATH. A missing
+/// is kept there as plots.json. The Python is util::python_executable(). A missing
 /// Python or matplotlib, or a failed plot, is reported in the result, never an error: the report is
 /// still worth writing without its plots.
 PlotsResult draw_plots(nlohmann::json spec, const std::filesystem::path& dir);

@@ -1,7 +1,7 @@
 #include "suite/baselines.hpp"
 
-#include "profile/model_run.hpp"
 #include "util/fs.hpp"
+#include "util/python.hpp"
 #include "util/json_child.hpp"
 
 namespace ak::suite {
@@ -22,7 +22,7 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   const auto request_path = work_dir / "baselines_request.json", out = work_dir / "baselines.json";
   if (auto w = util::write_file_atomic(request_path, request.dump(1)); !w) return std::unexpected(w.error());
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
-  const std::vector<std::string> argv = {profile::python_executable(),
+  const std::vector<std::string> argv = {util::python_executable(),
                                          std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/suite_baselines.py",
                                          "--request", request_path.string(), "--out", out.string()};
   util::ProcessOptions po;

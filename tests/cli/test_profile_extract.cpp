@@ -13,6 +13,7 @@
 #include "profile/profile.hpp"
 #include "profile/trace.hpp"
 #include "test_support.hpp"
+#include "util/python.hpp"
 #include "util/fs.hpp"
 
 namespace ak {
@@ -171,7 +172,7 @@ TEST(ProfileCommand, CudaWithoutAGpuSaysSo) {
 }
 
 TEST(ProfileCommand, TransformersModelsByConfigWhenInstalled) {
-  auto probe = util::run_command({profile::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
+  auto probe = util::run_command({util::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
   if (!probe || probe->exit_code != 0) GTEST_SKIP() << "transformers is not installed";
   const auto ws = fresh_dir("hf");
   const auto r = test::autokernel({"profile", "--model", "hf:gpt2", "--input-shape", "1,16", "--device", "cpu",
