@@ -62,7 +62,7 @@ Runner add_keep_command(CLI::App& app) {
     const auto row = value_or_throw(
         ws->run_experiment(k, edited, a->description.empty() ? "hand edit" : a->description, config, settings));
     print_row(row);
-    return row.status == "kept" ? k_exit_ok : k_exit_rejected;
+    return row.status == loop::Status::kept ? k_exit_ok : k_exit_rejected;
   };
 }
 

@@ -58,7 +58,7 @@ std::string cell(const std::string& s) {
 const ResultRow* best_row(const std::vector<ResultRow>& history) {
   const ResultRow* best = nullptr;
   for (const auto& r : history) {
-    if (r.status == "kept" || (r.status == "baseline" && r.correctness == "PASS")) best = &r;
+    if (advances(r)) best = &r;
   }
   return best;
 }
@@ -91,7 +91,7 @@ std::string kernel_section(const KernelState& s, const fs::path& ws, double time
   if (const auto* best = best_row(s.history)) {
     out += fmt::format("Best so far (experiment {}, {}): {:.2f} us, {:.3f}x the PyTorch op, {:.4g} {} = {:.1f}% of "
                        "the measured ceiling ({}-bound).\n",
-                       best->experiment, best->status, best->latency_us, best->speedup_vs_reference, best->throughput,
+                       best->experiment, status_name(best->status), best->latency_us, best->speedup_vs_reference, best->throughput,
                        best->throughput_unit, best->pct_of_ceiling,
                        best->throughput_unit == "GB/s" ? "memory" : "compute");
   } else {
@@ -105,14 +105,14 @@ std::string kernel_section(const KernelState& s, const fs::path& ws, double time
     const auto from = s.history.size() > k_history_rows ? s.history.size() - k_history_rows : 0;
     for (auto i = from; i < s.history.size(); ++i) {
       const auto& r = s.history[i];
-      out += fmt::format("| {} | {} | {:.2f} | {:.3f} | {:.1f} | {} |\n", r.experiment, r.status, r.latency_us,
+      out += fmt::format("| {} | {} | {:.2f} | {:.3f} | {:.1f} | {} |\n", r.experiment, status_name(r.status), r.latency_us,
                          r.speedup_vs_reference, r.pct_of_ceiling, cell(r.description));
     }
     out += "\n## Already tried (do not repeat these)\n\n";
     const auto tried_from = s.history.size() > k_tried_rows ? s.history.size() - k_tried_rows : 0;
     for (auto i = tried_from; i < s.history.size(); ++i) {
       const auto& r = s.history[i];
-      out += fmt::format("- experiment {} ({}{}): {}\n", r.experiment, r.status,
+      out += fmt::format("- experiment {} ({}{}): {}\n", r.experiment, status_name(r.status),
                          r.config.empty() ? "" : ", knobs " + r.config, cell(r.description));
     }
   }

@@ -4,10 +4,10 @@
 
 namespace ak::loop {
 
-std::string judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain) {
+Status judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain) {
   // The harness could not take the candidate at all (a malformed header line): not a verdict on its code.
-  if (rep.outcome == harness::Outcome::error) return "invalid";
-  if (!rep.passed()) return std::string(harness::outcome_name(rep.outcome));
+  if (rep.outcome == harness::Outcome::error) return Status::invalid;
+  if (!rep.passed()) return status_of_failure(rep.outcome);
   const auto p = rep.primary();
   const double new_us = p.value("kernel_us", 0.0);
   // Faster beyond the noise: the new time's interquartile range lies wholly below the best's. Spreads are
@@ -15,10 +15,10 @@ std::string judge(const harness::BenchReport& rep, double best_us, double best_s
   const double new_spread = p.value("kernel_spread", 0.0);
   const bool beyond_noise = new_us * (1.0 + 0.5 * new_spread) < best_us * (1.0 - 0.5 * best_spread);
   const bool faster = new_us > 0 && beyond_noise && new_us < best_us * (1.0 - min_gain);
-  if (!faster) return "reverted";
+  if (!faster) return Status::reverted;
   // A speed the harness could not believe is kept only once a second method has seen it too.
-  if (rep.flagged() && !rep.confirmed()) return "implausible";
-  return "kept";
+  if (rep.flagged() && !rep.confirmed()) return Status::implausible;
+  return Status::kept;
 }
 
 }  // namespace ak::loop

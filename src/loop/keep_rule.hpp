@@ -4,6 +4,7 @@
 #include <string>
 
 #include "harness/bench.hpp"
+#include "loop/status.hpp"
 
 namespace ak::loop {
 
@@ -12,6 +13,6 @@ namespace ak::loop {
 /// range lies wholly below the best's) and by more than `min_gain`, and is plausible, or implausible but
 /// confirmed by the re-measurement; "implausible" when it would be kept but its speed was not confirmed;
 /// "reverted" when it passed but is not faster; else the bench's outcome ("incorrect", "crashed", ...).
-std::string judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain);
+Status judge(const harness::BenchReport& rep, double best_us, double best_spread, double min_gain);
 
 }  // namespace ak::loop

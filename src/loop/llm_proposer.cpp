@@ -168,7 +168,7 @@ std::string build_user_message(const KernelState& s) {
                      shown < s.history.size() ? fmt::format(" (the last {} of {})", shown, s.history.size()) : "");
     m += "experiment\tstatus\tlatency_us\tspeedup_vs_reference\tpct_of_ceiling\tdescription\n";
     for (auto it = s.history.end() - static_cast<long>(shown); it != s.history.end(); ++it) {
-      m += fmt::format("{}\t{}\t{:.2f}\t{:.3f}\t{:.1f}\t{}\n", it->experiment, it->status, it->latency_us,
+      m += fmt::format("{}\t{}\t{:.2f}\t{:.3f}\t{:.1f}\t{}\n", it->experiment, status_name(it->status), it->latency_us,
                        it->speedup_vs_reference, it->pct_of_ceiling, it->description);
     }
     m += "\n";

@@ -25,7 +25,7 @@ std::string clean(const std::string& text) {
 
 /// `r` as it is stored: every free-text field through clean().
 ResultRow cleaned(ResultRow r) {
-  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.status, &r.correctness, &r.throughput_unit, &r.config,
+  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.correctness, &r.throughput_unit, &r.config,
                   &r.description, &r.commit}) {
     *f = clean(*f);
   }
@@ -46,11 +46,15 @@ std::vector<std::string> split_tabs(const std::string& line) {
 
 }  // namespace
 
+bool advances(const ResultRow& r) {
+  return r.correctness == "PASS" && (r.status == Status::baseline || r.status == Status::kept);
+}
+
 const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag) {
   const ResultRow* best = nullptr;
   for (const auto& r : rows) {
     if (r.kernel != kernel || (!tag.empty() && r.tag != tag)) continue;
-    if (r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) best = &r;
+    if (advances(r)) best = &r;
   }
   return best;
 }
@@ -89,7 +93,9 @@ Expected<std::vector<ResultRow>> ResultsLog::read() const {
       r.tag = f[1];
       r.kernel = f[2];
       r.backend = f[3];
-      r.status = f[4];
+      const auto status = parse_status(f[4]);
+      if (!status) continue;  // not a status this version knows: a hand-edited or newer file
+      r.status = *status;
       r.correctness = f[5];
       r.throughput = std::stod(f[6]);
       r.throughput_unit = f[7];
@@ -119,7 +125,7 @@ Expected<ResultRow> ResultsLog::append(const ResultRow& row) const {
     text += "\n";
   }
   text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.4f}\t{}\t{:.3f}\t{:.4f}\t{:.2f}\t{:.4f}\t{}\t{}\t{}\t{:.2f}\n", r.experiment,
-                      r.tag, r.kernel, r.backend, r.status, r.correctness, r.throughput, r.throughput_unit,
+                      r.tag, r.kernel, r.backend, status_name(r.status), r.correctness, r.throughput, r.throughput_unit,
                       r.latency_us, r.spread, r.pct_of_ceiling, r.speedup_vs_reference, r.config, r.description,
                       r.commit, r.seconds);
   const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "loop/status.hpp"
 #include "util/error.hpp"
 
 namespace ak::loop {
@@ -15,9 +16,7 @@ struct ResultRow {
   std::string tag;               ///< the run's tag: the branch is autokernel/<tag>
   std::string kernel;            ///< the workspace kernel's name, e.g. rmsnorm_cuda
   std::string backend;
-  /// baseline | kept | reverted | implausible | incorrect | crashed | timed_out | compile_failed | invalid |
-  /// proposer_failed | hand_reverted (the README says what each means)
-  std::string status;
+  Status status = Status::baseline;
   std::string correctness;       ///< PASS | FAIL
   double throughput = 0;         ///< GB/s when memory-bound, TFLOP/s when compute-bound
   std::string throughput_unit;   ///< "GB/s" | "TFLOP/s"
@@ -31,8 +30,12 @@ struct ResultRow {
   double seconds = 0;            ///< wall time of the experiment (build + check + benchmark)
 };
 
-/// A kernel's best row: its last passing baseline or kept experiment (each kept one beat the one before),
-/// among the rows of `tag` (any tag when empty); null when it has none.
+/// The row's code is the kernel's version from then on: a passing baseline, or a kept experiment (each
+/// kept one beat the one before). The one rule for "the best", wherever rows are read.
+bool advances(const ResultRow& r);
+
+/// A kernel's best row: its last row that advances(), among the rows of `tag` (any tag when empty); null
+/// when it has none.
 const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag = "");
 
 class ResultsLog {

@@ -39,19 +39,15 @@ std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>
     ++k.experiments;
     k.seconds += r.seconds;
     if (!r.config.empty()) k.tried.insert(r.config);
-    if (!k.baseline && (r.status == "incorrect" || r.status == "crashed" || r.status == "timed_out" ||
-                        r.status == "compile_failed")) {
+    if (!k.baseline && is_code_failure(r.status)) {
       ++k.starter_failures;
     }
-    if (r.status == "baseline" && r.correctness == "PASS") {
-      k.baseline = &r;
+    if (advances(r)) {
+      if (r.status == Status::baseline) k.baseline = &r;
       k.best = &r;
       k.consecutive_reverts = 0;
-    } else if (r.status == "kept") {
-      k.best = &r;
-      k.consecutive_reverts = 0;
-    } else if (r.status != "baseline" && r.status != "proposer_failed") {
-      ++k.consecutive_reverts;  // a proposer that produced nothing says nothing about the kernel
+    } else if (counts_as_revert(r.status)) {
+      ++k.consecutive_reverts;
     }
   }
   return p;
@@ -233,7 +229,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     }
     ++ran;
     if (auto w = record_state(""); !w) return w;
-    if (row->status == "proposer_failed") {
+    if (row->status == Status::proposer_failed) {
       ++proposer_failures;
       if (proposer_failures >= o.max_proposer_failures) {
         const auto why = fmt::format("the proposer failed {} times in a row (last: {})", proposer_failures,
@@ -263,7 +259,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
       eta = fmt::format(" | ETA {:.0f} s", per_exp * (o.max_experiments - ran));
     }
     print(fmt::format("[exp {:>3}] {:<22} {:<15} {:>10.2f} us {:>6.3f}x torch | best {:>6.3f}x{} | {:.1f} s/exp{} | {}",
-                      row->experiment, pick->name, row->status, row->latency_us, row->speedup_vs_reference,
+                      row->experiment, pick->name, status_name(row->status), row->latency_us, row->speedup_vs_reference,
                       now.best ? now.best->speedup_vs_reference : 0.0,
                       now.best && now.baseline ? fmt::format(" ({:.2f}x baseline)", now.baseline->latency_us / now.best->latency_us) : "",
                       per_exp, eta, row->description.substr(0, 80)));
@@ -344,8 +340,8 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
     int kept = 0, flagged = 0;
     for (const auto& r : rows) {
       if (r.kernel != name) continue;
-      kept += r.status == "kept";
-      flagged += r.status == "implausible";
+      kept += r.status == Status::kept;
+      flagged += r.status == Status::implausible;
     }
     std::string kstate = "waiting";
     if (state && state->current_kernel == name && running) {

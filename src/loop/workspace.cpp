@@ -22,7 +22,7 @@ constexpr const char* k_lock_file = "run.lock";
 constexpr const char* k_gitignore = "results.tsv\nrun.lock\n.autokernel/\n";  // the run's own files
 
 ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int experiment, const std::string& kernel,
-                   const std::string& status, const std::string& config, const std::string& description,
+                   Status status, const std::string& config, const std::string& description,
                    const std::string& commit) {
   ResultRow r;
   r.experiment = experiment;
@@ -43,7 +43,7 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   }
   r.config = config;
   r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
-  if (status == "implausible") r.description += " [" + rep.plausibility_note() + "]";
+  if (status == Status::implausible) r.description += " [" + rep.plausibility_note() + "]";
   r.commit = commit;
   r.seconds = rep.total_s;
   return r;
@@ -284,7 +284,7 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
                         catalog::detail::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
   }
   auto row = row_from(rep, m_tag, next_experiment(), k.name,
-                      rep.passed() ? "baseline" : std::string(harness::outcome_name(rep.outcome)),
+                      rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
                       backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
   if (auto a = append(row); !a) return std::unexpected(a.error());
   return row;
@@ -319,19 +319,19 @@ Expected<ResultRow> Workspace::run_experiment(const WorkspaceKernel& k, const st
     (void)m_repo.reset_hard("HEAD~1");
     return std::unexpected(full->context(fmt::format("experiment {} was not recorded", experiment)));
   }
-  const std::string status = judge(rep, best_us, best_spread, s.min_gain);
+  const Status status = judge(rep, best_us, best_spread, s.min_gain);
   auto row = row_from(rep, m_tag, experiment, k.name, status, config, description, *commit);
-  if (status != "kept") {
+  if (status != Status::kept) {
     if (auto r = m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
   }
   if (auto a = append(row); !a) {
-    if (status == "kept") (void)m_repo.reset_hard("HEAD~1");  // no row, no kept commit
+    if (status == Status::kept) (void)m_repo.reset_hard("HEAD~1");  // no row, no kept commit
     return std::unexpected(a.error());
   }
   return row;
 }
 
-Expected<ResultRow> Workspace::record_without_commit(const WorkspaceKernel& k, const std::string& status,
+Expected<ResultRow> Workspace::record_without_commit(const WorkspaceKernel& k, Status status,
                                                      const std::string& correctness, const std::string& description) {
   // Whatever the file holds now is dropped: the branch keeps the best version.
   if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
@@ -351,11 +351,11 @@ Expected<ResultRow> Workspace::record_without_commit(const WorkspaceKernel& k, c
 
 Expected<ResultRow> Workspace::record_failure(const WorkspaceKernel& k, const std::string& description,
                                               const std::string& why) {
-  return record_without_commit(k, "proposer_failed", "FAIL", description + " [" + why.substr(0, 200) + "]");
+  return record_without_commit(k, Status::proposer_failed, "FAIL", description + " [" + why.substr(0, 200) + "]");
 }
 
 Expected<ResultRow> Workspace::record_revert(const WorkspaceKernel& k, const std::string& description) {
-  return record_without_commit(k, "hand_reverted", "-", "reverted by hand: " + description);
+  return record_without_commit(k, Status::hand_reverted, "-", "reverted by hand: " + description);
 }
 
 }  // namespace ak::loop

@@ -77,7 +77,7 @@ class Workspace {
   Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
   Expected<void> append(const ResultRow& row);
   /// A row for an experiment with no candidate commit (the row's commit is HEAD).
-  Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, const std::string& status,
+  Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, Status status,
                                             const std::string& correctness, const std::string& description);
   int next_experiment() const;
 

@@ -59,7 +59,7 @@ nlohmann::json plot_spec(const RunData& data, const std::map<std::string, Roofs>
     nlohmann::json points = nlohmann::json::array();
     for (const auto& r : k.rows) {
       points.push_back({{"experiment", r.experiment}, {"throughput", r.throughput_unit == k.unit ? r.throughput : 0.0},
-                        {"status", r.status}});
+                        {"status", loop::status_name(r.status)}});
     }
     plots.push_back({{"kind", "progress"},
                      {"out", stem(k.name) + "_progress"},
@@ -195,7 +195,7 @@ void add_kernel(Document& doc, const KernelSummary& k, const fs::path& out) {
           {},
           {true, false, true, true, true, true, true, false, false, false}};
   for (const auto& r : k.rows) {
-    t.rows.push_back({std::to_string(r.experiment), r.status, num(r.throughput), num(r.latency_us),
+    t.rows.push_back({std::to_string(r.experiment), std::string(loop::status_name(r.status)), num(r.throughput), num(r.latency_us),
                       r.spread > 0 ? fmt::format("{:.1f}%", 100 * r.spread) : "-", pct(r.pct_of_ceiling),
                       times(r.speedup_vs_reference), r.config, r.description, r.commit.substr(0, 8)});
   }

@@ -51,16 +51,18 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
   k.rows = std::move(rows);
   std::vector<double> references, ceilings;
   for (const auto& r : k.rows) {
-    ++k.count_by_status[r.status];
-    if (r.status == "kept") {
+    ++k.count_by_status[std::string(loop::status_name(r.status))];
+    if (r.status == loop::Status::kept) {
       ++k.kept;
-    } else if (r.status == "reverted") {
+    } else if (r.status == loop::Status::reverted) {
       ++k.reverted;
-    } else if (r.status != "baseline" && r.status != "hand_reverted") {
+    } else if (r.status != loop::Status::baseline && r.status != loop::Status::hand_reverted) {
       ++k.failed;
     }
-    if (r.correctness == "PASS" && r.status == "baseline" && !k.baseline) k.baseline = r;
-    if (r.correctness == "PASS" && (r.status == "baseline" || r.status == "kept")) k.best = r;
+    if (loop::advances(r)) {
+      if (r.status == loop::Status::baseline && !k.baseline) k.baseline = r;
+      k.best = r;
+    }
     if (k.unit.empty() && !r.throughput_unit.empty() && r.throughput > 0) k.unit = r.throughput_unit;
   }
   if (k.best && !k.best->throughput_unit.empty()) k.unit = k.best->throughput_unit;
@@ -82,7 +84,7 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
     }
   }
 
-  if (k.baseline && k.best && k.best->status == "kept") {
+  if (k.baseline && k.best && k.best->status == loop::Status::kept) {
     const auto dir = fmt::format("kernels/{}/", name);
     k.diff_command = fmt::format("git -C {} diff {} {} -- {}", ws.string(), k.baseline->commit.substr(0, 12),
                                  k.best->commit.substr(0, 12), dir);

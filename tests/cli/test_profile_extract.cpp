@@ -256,7 +256,7 @@ TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto rows = loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_TRUE(rows && rows->size() == 1) << r.output;
-  EXPECT_EQ(rows->front().status, "baseline") << rows->front().description;
+  EXPECT_EQ(rows->front().status, loop::Status::baseline) << rows->front().description;
   // The first kernel is the one with the largest share of the model's time.
   const auto prof = *profile::ModelProfile::from_json(read_json(ws / "profile.json"));
   EXPECT_EQ(rows->front().kernel, prof.supported().front()->name + "_cpu") << r.output;

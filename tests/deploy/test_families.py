@@ -13,7 +13,7 @@ import pytest
 import torch
 
 sys.path.insert(0, os.path.dirname(__file__))
-from test_ops import ak, stand_ins  # noqa: E402,F401  (the fixture)
+from test_ops import run_patched, stand_ins  # noqa: E402,F401  (the fixture)
 
 transformers = pytest.importorskip("transformers")
 
@@ -94,13 +94,7 @@ def test_each_family_keeps_its_output_and_routes_what_its_blocks_compute(stand_i
     x = torch.randint(0, 500, (1, 16))
     with torch.no_grad():
         want = model(x).logits
-        ak.patch(model)
-        try:
-            ak.reset_stats()
-            got = model(x).logits
-            calls = {k: v for k, v in ak.stats().items() if v}
-        finally:
-            ak.unpatch(model)
+        got, calls = run_patched(model, x)
         after = model(x).logits
     assert ((got - want).norm() / want.norm()).item() < 1e-5
     assert calls == ROUTED[family], calls

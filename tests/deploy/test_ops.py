@@ -163,29 +163,39 @@ ROUTED = {
 }
 
 
+def run_patched(model, x, then=lambda model: None):
+    """The logits and the calls each kernel type took with `model` patched; then(model) runs while patched."""
+    ak.patch(model)
+    try:
+        ak.reset_stats()
+        got = model(x).logits
+        calls = {k: v for k, v in ak.stats().items() if v}
+        then(model)
+        return got, calls
+    finally:
+        ak.unpatch(model)
+        torch._dynamo.reset()
+
+
 @pytest.mark.parametrize("family", sorted(ROUTED))
 def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, family):
     model = tiny(family)
     x = torch.randint(0, 512, (1, 16))
+
+    def compiled_too(model):
+        explain = torch._dynamo.explain(model)(x)
+        assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+        torch._dynamo.reset()
+        ak.reset_stats()
+        compiled = torch.compile(model)(x).logits
+        assert {k: v for k, v in ak.stats().items() if v} == ROUTED[family]
+        torch.testing.assert_close(compiled, want, rtol=1e-4, atol=1e-4)
+
     with torch.no_grad():
         want = model(x).logits
-        ak.patch(model)
-        try:
-            ak.reset_stats()
-            got = model(x).logits
-            calls = {k: v for k, v in ak.stats().items() if v}
-            assert calls == ROUTED[family], calls
-            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-            explain = torch._dynamo.explain(model)(x)
-            assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
-            torch._dynamo.reset()
-            ak.reset_stats()
-            compiled = torch.compile(model)(x).logits
-            assert {k: v for k, v in ak.stats().items() if v} == ROUTED[family]
-            torch.testing.assert_close(compiled, want, rtol=1e-4, atol=1e-4)
-        finally:
-            ak.unpatch(model)
-            torch._dynamo.reset()
+        got, calls = run_patched(model, x, compiled_too)
+    assert calls == ROUTED[family], calls
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     assert torch.nn.functional.scaled_dot_product_attention is _ops._orig["sdpa"], "unpatch left a function swapped"
     assert model.config._attn_implementation == "sdpa"
 

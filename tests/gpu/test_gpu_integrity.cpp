@@ -66,11 +66,11 @@ TEST(GpuIntegrity, AnIllegalMemoryAccessDoesNotPoisonTheNextExperimentOfTheRun) 
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 3u) << r.output;
-  EXPECT_EQ(rows[0].status, "baseline");
+  EXPECT_EQ(rows[0].status, loop::Status::baseline);
   EXPECT_EQ(rows[1].config, "FAULT=1");
   EXPECT_EQ(rows[1].correctness, "FAIL");
   // The fault surfaces at a synchronisation (reported as a runtime error) or kills the worker.
-  EXPECT_TRUE(rows[1].description.find("illegal memory access") != std::string::npos || rows[1].status == "crashed")
+  EXPECT_TRUE(rows[1].description.find("illegal memory access") != std::string::npos || rows[1].status == loop::Status::crashed)
       << rows[1].status << ": " << rows[1].description;
   EXPECT_EQ(rows[2].config, "FAULT=2");
   EXPECT_EQ(rows[2].correctness, "PASS") << rows[2].description;

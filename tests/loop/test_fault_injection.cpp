@@ -173,14 +173,14 @@ TEST(FaultInjection, ALongRunUnderRandomKillsAFlakyAgentAndAFullDiskLosesNothing
   int baselines = 0;
   for (const auto& r : rows) {
     EXPECT_TRUE(numbers.insert(r.experiment).second) << "experiment " << r.experiment << " recorded twice";
-    baselines += r.status == "baseline";
+    baselines += r.status == loop::Status::baseline;
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": its commit is lost";
-    if (r.status == "proposer_failed" || r.status == "hand_reverted") continue;  // no commit of their own
+    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted) continue;  // no commit of their own
     if (baselines == 0) continue;  // a baseline attempt that failed (its worker killed): the starter's commit
     git(ws, {"merge-base", "--is-ancestor", r.commit, "HEAD"}, &code);
-    EXPECT_EQ(code == 0, r.status == "kept" || r.status == "baseline") << r.experiment << " " << r.status;
+    EXPECT_EQ(code == 0, r.status == loop::Status::kept || r.status == loop::Status::baseline) << r.experiment << " " << r.status;
   }
   EXPECT_EQ(baselines, 1);
   EXPECT_EQ(*numbers.rbegin() - *numbers.begin() + 1, static_cast<int>(numbers.size())) << "a row was lost";

@@ -52,11 +52,11 @@ TEST(KeepRevert, KeepJudgesAnEditAndRevertDropsOneAndEveryStepIsARow) {
 
   const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 4u);
-  EXPECT_EQ(rows[0].status, "baseline");
-  EXPECT_EQ(rows[1].status, "kept");
+  EXPECT_EQ(rows[0].status, loop::Status::baseline);
+  EXPECT_EQ(rows[1].status, loop::Status::kept);
   EXPECT_EQ(rows[1].description, "compute once");
-  EXPECT_EQ(rows[2].status, "incorrect");
-  EXPECT_EQ(rows[3].status, "hand_reverted");
+  EXPECT_EQ(rows[2].status, loop::Status::incorrect);
+  EXPECT_EQ(rows[3].status, loop::Status::hand_reverted);
 }
 
 TEST(KeepRevert, AnUnknownKernelNameListsTheWorkspacesKernels) {

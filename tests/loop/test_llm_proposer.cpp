@@ -126,12 +126,12 @@ loop::KernelState rms_state() {
   s.file = "kernels/rmsnorm_cpu/kernel.cpp";
   loop::ResultRow base, reverted;
   base.experiment = 0;
-  base.status = "baseline";
+  base.status = loop::Status::baseline;
   base.latency_us = 812.5;
   base.speedup_vs_reference = 0.25;
   base.description = "the starter";
   reverted.experiment = 1;
-  reverted.status = "reverted";
+  reverted.status = loop::Status::reverted;
   reverted.latency_us = 815;
   reverted.description = "unrolled the inner loop by 4";
   s.history = {base, reverted};
@@ -330,14 +330,14 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
 
   const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 4u) << r.output;
-  EXPECT_EQ(rows[0].status, "baseline");
-  EXPECT_EQ(rows[1].status, "kept") << r.output;  // 8 times less work
+  EXPECT_EQ(rows[0].status, loop::Status::baseline);
+  EXPECT_EQ(rows[1].status, loop::Status::kept) << r.output;  // 8 times less work
   EXPECT_EQ(rows[1].description, "compute each row once");
   EXPECT_EQ(rows[1].config, "REPEAT=1,UNROLL=1");
-  EXPECT_EQ(rows[2].status, "proposer_failed");
+  EXPECT_EQ(rows[2].status, loop::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[2].description, "no complete fenced code block")) << rows[2].description;
   // The 500 was retried: the experiment ran on the next reply.
-  EXPECT_TRUE(rows[3].status == "kept" || rows[3].status == "reverted") << rows[3].status;
+  EXPECT_TRUE(rows[3].status == loop::Status::kept || rows[3].status == loop::Status::reverted) << rows[3].status;
   EXPECT_EQ(rows[3].description, "unroll by two");
   EXPECT_EQ(rows[3].config, "REPEAT=1,UNROLL=2");
   EXPECT_TRUE(contains(*util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp"), "@knob REPEAT=1 "));
@@ -379,7 +379,7 @@ TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto rows = *loop::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 3u) << r.output;
-  EXPECT_EQ(rows[1].status, "proposer_failed");
+  EXPECT_EQ(rows[1].status, loop::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[1].description, "the reply is not JSON")) << rows[1].description;
   EXPECT_EQ(util::valid_utf8(rows[1].description), rows[1].description) << "raw bytes reached results.tsv";
   EXPECT_FALSE(contains(rows[1].description, std::string(1, '\0')));

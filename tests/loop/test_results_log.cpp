@@ -23,7 +23,7 @@ TEST(ResultsLog, RowsRoundTripWithAHeaderWrittenOnce) {
   r.experiment = 3;
   r.tag = "t";
   r.kernel = "rmsnorm_cpu";
-  r.status = "kept";
+  r.status = loop::Status::kept;
   r.latency_us = 12.5;
   r.description = "tabs\tand\nnewlines are flattened";
   ASSERT_TRUE(log.append(r).has_value());
@@ -83,6 +83,43 @@ TEST(ResultsLog, RowsAppendedByTwoProcessesAtOnceNeverInterleave) {
     const auto& r = (*rows)[i];
     EXPECT_EQ(r.description, std::string(3000, r.kernel == "a" ? 'a' : 'b'));
   }
+}
+
+TEST(ResultsLog, EveryStatusRoundTripsAndAnUnknownOneIsNotRead) {
+  const auto path = fresh("statuses");
+  ResultsLog log(path);
+  const std::vector<Status> all = {Status::baseline, Status::kept, Status::reverted, Status::implausible,
+                                   Status::incorrect, Status::crashed, Status::timed_out, Status::compile_failed,
+                                   Status::invalid, Status::proposer_failed, Status::hand_reverted};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    ResultRow r;
+    r.experiment = static_cast<int>(i);
+    r.status = all[i];
+    ASSERT_TRUE(log.append(r));
+  }
+  std::ofstream(path, std::ios::app) << "99\tt\tk\tcpu\tpromoted\tPASS\t0\t\t0\t0\t0\t0\t\t\t\t0\n";
+  const auto rows = *log.read();
+  ASSERT_EQ(rows.size(), all.size()) << "the row of an unknown status is left out";
+  for (std::size_t i = 0; i < all.size(); ++i) EXPECT_EQ(rows[i].status, all[i]);
+}
+
+TEST(ResultsLog, TheBestIsTheLastPassingBaselineOrKeptRow) {
+  auto row = [](int n, Status s, const char* correctness) {
+    ResultRow r;
+    r.experiment = n;
+    r.kernel = "k";
+    r.status = s;
+    r.correctness = correctness;
+    return r;
+  };
+  std::vector<ResultRow> rows = {row(0, Status::baseline, "FAIL"), row(1, Status::baseline, "PASS"),
+                                 row(2, Status::kept, "PASS"),     row(3, Status::implausible, "PASS"),
+                                 row(4, Status::reverted, "PASS"), row(5, Status::hand_reverted, "-")};
+  ASSERT_NE(best_row(rows, "k"), nullptr);
+  EXPECT_EQ(best_row(rows, "k")->experiment, 2);
+  EXPECT_EQ(best_row(rows, "other"), nullptr);
+  rows.resize(1);
+  EXPECT_EQ(best_row(rows, "k"), nullptr) << "a baseline that failed is no version of the kernel";
 }
 
 TEST(ResultsLog, AMissingFileIsAnEmptyLog) {

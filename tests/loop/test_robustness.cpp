@@ -41,7 +41,7 @@ TEST(Robustness, ACandidateThatKillsItsWorkerCostsOneExperimentAndTheNextOnePass
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 3u) << r.output;
   EXPECT_EQ(rows[1].config, "FAULT=1");
-  EXPECT_EQ(rows[1].status, "crashed");
+  EXPECT_EQ(rows[1].status, loop::Status::crashed);
   EXPECT_NE(rows[1].description.find("signal 11"), std::string::npos) << rows[1].description;
   EXPECT_EQ(rows[2].config, "FAULT=2");
   EXPECT_EQ(rows[2].correctness, "PASS") << rows[2].description;

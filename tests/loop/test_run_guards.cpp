@@ -93,15 +93,19 @@ TEST(RunGuards, ARowTheHarnessCouldNotJudgeNeverMarksTheKernelDone) {
   auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 1u);
   (void)util::remove_tree(ws / "results.tsv");
-  rows[0].status = "error";
+  rows[0].status = loop::Status::invalid;
   rows[0].correctness = "FAIL";
   ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv").append(rows[0]));
+  auto text = *util::read_file(ws / "results.tsv");  // as the older version wrote it
+  text.replace(text.find("\tinvalid\t"), 9, "\terror\t");
+  ASSERT_TRUE(util::write_file_atomic(ws / "results.tsv", text));
+  ASSERT_EQ(rows_of(ws).at(0).status, loop::Status::invalid) << "read back under today's name";
   const auto r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "its starter fails the harness")) << r.output;
   rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, "baseline") << "the starter is measured again";
+  EXPECT_EQ(rows[1].status, loop::Status::baseline) << "the starter is measured again";
   (void)util::remove_tree(ws);
 }
 
@@ -120,7 +124,7 @@ TEST(RunGuards, AProposerOutageIsWaitedOutThenStoppedAndTheKernelStaysAlive) {
   EXPECT_FALSE(contains(r.output, "every kernel is done")) << r.output;
   auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 5u) << r.output;  // the baseline and four failures
-  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i].status, "proposer_failed");
+  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i].status, loop::Status::proposer_failed);
   const auto state = loop::RunState::read(ws);
   ASSERT_TRUE(state);
   EXPECT_EQ(state->state, "stopped");
@@ -130,7 +134,7 @@ TEST(RunGuards, AProposerOutageIsWaitedOutThenStoppedAndTheKernelStaysAlive) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 6u) << r.output;
-  EXPECT_NE(rows[5].status, "proposer_failed");
+  EXPECT_NE(rows[5].status, loop::Status::proposer_failed);
   (void)util::remove_tree(ws);
 }
 
@@ -201,7 +205,7 @@ TEST(RunGuards, ABuildCacheOnAFullDiskStopsTheRunWithoutARow) {
   // With space again the same command goes on as if nothing had happened.
   r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(rows_of(ws).at(0).status, "baseline");
+  EXPECT_EQ(rows_of(ws).at(0).status, loop::Status::baseline);
   (void)util::remove_tree(ws);
   (void)util::remove_tree(cache);
 }

@@ -47,8 +47,8 @@ void expect_history_matches_rows(const std::filesystem::path& ws) {
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": commit " << r.commit << " missing";
-    if (r.status == "proposer_failed" || r.status == "hand_reverted") continue;  // no commit of their own
-    if (r.status == "kept" || r.status == "baseline") {
+    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted) continue;  // no commit of their own
+    if (r.status == loop::Status::kept || r.status == loop::Status::baseline) {
       EXPECT_TRUE(is_ancestor(ws, r.commit)) << "kept experiment " << r.experiment << " is not on the branch";
     } else {
       EXPECT_FALSE(is_ancestor(ws, r.commit)) << "reverted experiment " << r.experiment << " is still on the branch";
@@ -68,7 +68,7 @@ TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryO
   int kept = 0;
   for (const auto& row : rows) {
     kernels.insert(row.kernel);
-    kept += row.status == "kept";
+    kept += row.status == loop::Status::kept;
     EXPECT_EQ(row.tag, "t1");
   }
   EXPECT_EQ(kernels.size(), 2u);
@@ -80,8 +80,8 @@ TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryO
   const loop::ResultRow *base = nullptr, *best = nullptr;
   for (const auto& row : rows) {
     if (row.kernel != "rmsnorm_cpu") continue;
-    if (row.status == "baseline") base = best = &row;
-    if (row.status == "kept") best = &row;
+    if (row.status == loop::Status::baseline) base = best = &row;
+    if (row.status == loop::Status::kept) best = &row;
   }
   ASSERT_TRUE(base && best && best != base);
   EXPECT_LT(best->latency_us, base->latency_us / 1.5);
@@ -136,7 +136,7 @@ TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
   int baselines = 0;
   for (std::size_t i = 0; i < after.size(); ++i) {
     EXPECT_EQ(after[i].experiment, static_cast<int>(i));
-    baselines += after[i].status == "baseline";
+    baselines += after[i].status == loop::Status::baseline;
     EXPECT_TRUE(seen.insert(after[i].kernel + after[i].config).second) << after[i].config;
   }
   EXPECT_EQ(baselines, 2);
@@ -192,7 +192,7 @@ TEST(RunLoop, DonePctMovesOnOnceAKernelIsThatCloseToItsCeiling) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  for (const auto& row : rows) EXPECT_EQ(row.status, "baseline");
+  for (const auto& row : rows) EXPECT_EQ(row.status, loop::Status::baseline);
   EXPECT_NE(r.output.find("every kernel is done"), std::string::npos) << r.output;
 }
 

@@ -129,7 +129,7 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
 
   // One table row per results.tsv row, with its numbers.
   for (const auto& row : rows) {
-    const auto found = table_rows(md, std::to_string(row.experiment), row.status);
+    const auto found = table_rows(md, std::to_string(row.experiment), std::string(loop::status_name(row.status)));
     ASSERT_EQ(found.size(), 1u) << "experiment " << row.experiment << " (" << row.status << ")\n" << md;
     const auto& c = found[0];
     ASSERT_EQ(c.size(), 10u);
@@ -145,8 +145,8 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   // Kept and reverted counts per kernel agree with results.tsv.
   std::map<std::string, std::pair<int, int>> counts;
   for (const auto& row : rows) {
-    counts[row.kernel].first += row.status == "kept";
-    counts[row.kernel].second += row.status == "reverted";
+    counts[row.kernel].first += row.status == loop::Status::kept;
+    counts[row.kernel].second += row.status == loop::Status::reverted;
   }
   int kept_total = 0;
   for (const auto& [kernel, kr] : counts) {
@@ -166,8 +166,8 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
     const loop::ResultRow *base = nullptr, *best = nullptr;
     for (const auto& row : rows) {
       if (row.kernel != kernel) continue;
-      if (row.status == "baseline") base = &row;
-      if (row.status == "kept") best = &row;
+      if (row.status == loop::Status::baseline) base = &row;
+      if (row.status == loop::Status::kept) best = &row;
     }
     ASSERT_TRUE(base && best);
     const auto diff = git(ws, {"diff", base->commit, best->commit, "--", "kernels/" + kernel + "/"});
@@ -187,7 +187,7 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   for (const auto& [kernel, kr] : counts) {
     double best = 0;
     for (const auto& row : rows) {
-      if (row.kernel == kernel && row.correctness == "PASS" && (row.status == "baseline" || row.status == "kept")) {
+      if (row.kernel == kernel && row.correctness == "PASS" && (row.status == loop::Status::baseline || row.status == loop::Status::kept)) {
         best = row.speedup_vs_reference;
       }
     }
@@ -231,7 +231,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     fs::copy_file(k.source, ws / rel, fs::copy_options::overwrite_existing);
     git(ws, {"add", rel.string()});
     git(ws, {"commit", "-q", "-m", "add " + k.name});
-    loop::ResultRow row{exp++, "hand", k.name, "cpu", "baseline", "PASS", 2.0, "GB/s", 100.0, 0.01, 20.0, 0.5,
+    loop::ResultRow row{exp++, "hand", k.name, "cpu", loop::Status::baseline, "PASS", 2.0, "GB/s", 100.0, 0.01, 20.0, 0.5,
                         "REPEAT=8,UNROLL=1", "baseline", git(ws, {"rev-parse", "HEAD"}), 3.0};
     ASSERT_TRUE(log.append(row));
     if (!k.keep_an_edit) continue;
@@ -240,7 +240,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     std::ofstream(ws / rel) << text;
     git(ws, {"commit", "-q", "-am", "exp: REPEAT=2"});
     row.experiment = exp++;
-    row.status = "kept";
+    row.status = loop::Status::kept;
     row.throughput = 2.0 * k.speedup / 0.5;
     row.latency_us = 100.0 * 0.5 / k.speedup;
     row.pct_of_ceiling = 20.0 * k.speedup / 0.5;
@@ -254,7 +254,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     git(ws, {"commit", "-q", "-am", "exp: crash"});
     const auto crashed = git(ws, {"rev-parse", "HEAD"});
     git(ws, {"reset", "-q", "--hard", "HEAD~1"});
-    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", "crashed", "FAIL", 0, "", 0, 0, 0, 0, "REPEAT=1,UNROLL=1",
+    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", loop::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0, "REPEAT=1,UNROLL=1",
                             "an idea [crashed in stage 2]", crashed, 1.0}));
   }
 }
@@ -371,7 +371,7 @@ TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
   const double latency_us = 1000.0;
   const double tflops = std::round(type->flops(shape) / (latency_us * 1e-6) / 1e12 * 1e4) / 1e4;
   ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv")
-                  .append({0, "hand", "matmul_cpu", "cpu", "baseline", "PASS", tflops, "TFLOP/s", latency_us, 0.01, 10.0,
+                  .append({0, "hand", "matmul_cpu", "cpu", loop::Status::baseline, "PASS", tflops, "TFLOP/s", latency_us, 0.01, 10.0,
                            1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
   const auto placed_in = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"report", "--workspace", ws.string(), "--no-plots"};

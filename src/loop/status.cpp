@@ -1,0 +1,60 @@
+#include "loop/status.hpp"
+
+#include <array>
+#include <utility>
+
+namespace ak::loop {
+namespace {
+
+constexpr std::array<std::pair<Status, std::string_view>, 11> k_names = {{
+    {Status::baseline, "baseline"},
+    {Status::kept, "kept"},
+    {Status::reverted, "reverted"},
+    {Status::implausible, "implausible"},
+    {Status::incorrect, "incorrect"},
+    {Status::crashed, "crashed"},
+    {Status::timed_out, "timed_out"},
+    {Status::compile_failed, "compile_failed"},
+    {Status::invalid, "invalid"},
+    {Status::proposer_failed, "proposer_failed"},
+    {Status::hand_reverted, "hand_reverted"},
+}};
+
+}  // namespace
+
+std::string_view status_name(Status s) {
+  for (const auto& [status, name] : k_names) {
+    if (status == s) return name;
+  }
+  return "?";
+}
+
+std::optional<Status> parse_status(std::string_view name) {
+  if (name == "error") return Status::invalid;  // its name before 2026-12-05
+  for (const auto& [status, n] : k_names) {
+    if (n == name) return status;
+  }
+  return std::nullopt;
+}
+
+Status status_of_failure(harness::Outcome o) {
+  switch (o) {
+    case harness::Outcome::incorrect: return Status::incorrect;
+    case harness::Outcome::compile_failed: return Status::compile_failed;
+    case harness::Outcome::crashed: return Status::crashed;
+    case harness::Outcome::timed_out: return Status::timed_out;
+    case harness::Outcome::passed:  // not a failure: callers judge a passed run by its speed
+    case harness::Outcome::error: return Status::invalid;
+  }
+  return Status::invalid;
+}
+
+bool is_code_failure(Status s) {
+  return s == Status::incorrect || s == Status::crashed || s == Status::timed_out || s == Status::compile_failed;
+}
+
+bool counts_as_revert(Status s) {
+  return s != Status::baseline && s != Status::kept && s != Status::proposer_failed;
+}
+
+}  // namespace ak::loop
