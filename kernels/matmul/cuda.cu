@@ -314,6 +314,7 @@ static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
 static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
 static_assert(kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
 
+// @shared begin hopper_ptx: the same in matmul and fused_mlp (tests/catalog/test_starter_regions.cpp)
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
 // 128-byte swizzle (layout type 1 in bits 62-63). Tiles start 1024-byte aligned (base offset 0).
 __device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
@@ -377,6 +378,7 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
 #pragma unroll
   for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
+// @shared end hopper_ptx
 
 // d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
 #define AK_WGMMA_N256(TY)                                                                                               \

@@ -109,6 +109,7 @@ _F32_PRECISION = {0: "ieee", 1: "tf32x3", 2: "tf32"}
 _STAGES = {}  # launch key -> num_stages that fitted in shared memory
 
 
+# @shared begin launch_fitting: the same in matmul, fused_mlp and flash_attention (tests/catalog/test_starter_regions.cpp)
 def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
     """Launch `kernel`, retrying with fewer pipeline stages while the compiled kernel needs more shared
     memory than the GPU has. OutOfResources is raised by the first launch of a compiled variant,
@@ -124,6 +125,7 @@ def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
                 raise ValueError(f"{NAME}: this tile does not fit in shared memory even with one stage "
                                  f"({err}); choose smaller BLOCK_* knobs") from err
             ns -= 1
+# @shared end launch_fitting
 
 
 def _tma_ok(*tensors):
