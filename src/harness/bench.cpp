@@ -106,6 +106,9 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   int last_stage = 0;
   util::ProcessOptions po;
   po.quiet_limit = r.compile_timeout;
+  // A CPU kernel's worker runs in a PID namespace where the system gives one, so even a grandchild it
+  // started with setsid dies with it. Not a GPU kernel's: CUDA fails inside one (error 304, H100/H200).
+  po.pid_namespace = candidate->backend == "cpu";
 
   auto on_line = [&](const std::string& line) {
     if (!line.starts_with(k_event_prefix)) return;  // the candidate's own output

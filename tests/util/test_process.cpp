@@ -14,46 +14,18 @@
 #include <fstream>
 #include <thread>
 
+#include "test_processes.hpp"
 #include "util/process.hpp"
 
 namespace ak {
 namespace {
 
 using namespace std::chrono_literals;
+using test::all_gone;
+using test::live_with;
 
 /// A sleep whose command line no other process has: `sleep 300.<pid><n>` (a process is found by it).
 std::string marker(int n) { return fmt::format("300.{}{}", ::getpid(), n); }
-
-/// Live processes (not zombies) whose command line contains `needle`.
-int live_with(const std::string& needle) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator("/proc", ec)) {
-    const auto name = e.path().filename().string();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream cmd(e.path() / "cmdline");
-    std::string text((std::istreambuf_iterator<char>(cmd)), {});
-    std::replace(text.begin(), text.end(), '\0', ' ');
-    if (text.find(needle) == std::string::npos) continue;
-    std::ifstream stat(e.path() / "stat");
-    std::string line;
-    std::getline(stat, line);
-    const auto close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') continue;
-    ++n;
-  }
-  return n;
-}
-
-/// Wait up to `limit` for no live process with `needle`; true if none is left.
-bool all_gone(const std::string& needle, std::chrono::milliseconds limit = 3s) {
-  const auto until = std::chrono::steady_clock::now() + limit;
-  while (live_with(needle) > 0) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
 
 bool wait_for(const std::string& needle, int count, std::chrono::milliseconds limit = 5s) {
   const auto until = std::chrono::steady_clock::now() + limit;
