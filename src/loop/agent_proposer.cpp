@@ -54,14 +54,6 @@ std::string cell(const std::string& s) {
   return out;
 }
 
-/// The kernel's current best row: its last kept experiment, else its baseline.
-const ResultRow* best_row(const std::vector<ResultRow>& history) {
-  const ResultRow* best = nullptr;
-  for (const auto& r : history) {
-    if (advances(r)) best = &r;
-  }
-  return best;
-}
 
 std::string kernel_section(const KernelState& s, const fs::path& ws, double timeout_s) {
   const auto& c = s.best;
@@ -88,7 +80,7 @@ std::string kernel_section(const KernelState& s, const fs::path& ws, double time
   }
 
   out += "\n## Where it stands\n\n";
-  if (const auto* best = best_row(s.history)) {
+  if (const auto* best = best_row(s.history, s.name)) {
     out += fmt::format("Best so far (experiment {}, {}): {:.2f} us, {:.3f}x the PyTorch op, {:.4g} {} = {:.1f}% of "
                        "the measured ceiling ({}-bound).\n",
                        best->experiment, status_name(best->status), best->latency_us, best->speedup_vs_reference, best->throughput,
