@@ -8,7 +8,7 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure -j2 --timeout 1200)
 # The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), the report's plotter
 # and the suite's baselines child.
-"${PYTHON:-python3}" -m pytest -q tests/triton tests/report tests/suite tests/deploy
+"${PYTHON:-python3}" -m pytest -q tests/test_architecture.py tests/triton tests/report tests/suite tests/deploy
 # The README's first-run path, as a newcomer runs it: the example model through profile, extract, run,
 # verify and report (the CPU backend here; CUDA on a GPU machine).
 WORKSPACE="$(mktemp -d)/example" BUDGET=90s bash scripts/run_example.sh

@@ -1,6 +1,7 @@
 // `autokernel hw`: what this machine's device is, its datasheet numbers, and its measured ceilings.
 #include "backends/backend.hpp"
 #include "cli/commands.hpp"
+#include "harness/ceiling.hpp"
 #include "hw/device.hpp"
 
 namespace ak::cli {
@@ -24,7 +25,7 @@ Runner add_hw_command(CLI::App& app) {
                  s.tflops_bf16, s.tflops_tf32, s.tflops_fp8, s.tflops_fp32);
     }
     if (*measure) {
-      const auto c = hw::measured_ceiling(device, info);
+      const auto c = harness::measured_ceiling(device, info);
       fmt::print("measured: copy {:.0f} GB/s (read + write), matmul {:.1f} TFLOP/s ({})\n", c.copy_gb_s, c.matmul_tflops,
                  c.matmul_what);
     }

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "backends/backend.hpp"
+#include "harness/ceiling.hpp"
 #include "harness/compare.hpp"
 #include "harness/integrity.hpp"
 #include "harness/stages.hpp"
@@ -129,7 +130,7 @@ TimingStats time_eager(const catalog::KernelType& type, const at::Device& device
 }
 
 nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
-                          const hw::DeviceInfo& info, const hw::Ceiling& ceiling, const catalog::Shape& shape,
+                          const hw::DeviceInfo& info, const Ceiling& ceiling, const catalog::Shape& shape,
                           at::ScalarType dtype, const PlausibilityBound& bound) {
   // A secret seed: inputs no candidate can have prepared answers for.
   const uint64_t seed = (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
@@ -271,7 +272,7 @@ int run_worker(const WorkerOptions& o) {
       dtypes.push_back(*dtype);
     }
     emit({{"event", "timing_start"}});
-    const auto ceiling = hw::measured_ceiling(*device, info);
+    const auto ceiling = measured_ceiling(*device, info);
     emit({{"event", "ceiling"}, {"copy_gb_s", ceiling.copy_gb_s}, {"matmul_tflops", ceiling.matmul_tflops},
           {"matmul_what", ceiling.matmul_what}});
     for (const auto& s : timing_shapes(**type, o, budget)) {

@@ -1,4 +1,5 @@
-// The device a candidate runs on: what it says about itself, its datasheet spec, and measured ceilings.
+// The device a candidate runs on: what it says about itself and its datasheet spec. (Its measured ceilings
+// are the harness's, harness/ceiling.hpp: they are timed by the harness's timer.)
 #pragma once
 
 #include <ATen/ATen.h>
@@ -19,13 +20,5 @@ struct DeviceInfo {
 
 /// Read the device's own properties (initialises CUDA for a GPU device).
 DeviceInfo detect(const at::Device& device);
-
-/// Ceilings measured once per device and cached under <cache>/ceiling/<device>.json.
-struct Ceiling {
-  double copy_gb_s = 0;       ///< device-to-device copy, bytes read + written [GB/s]
-  double matmul_tflops = 0;   ///< library matmul (cuBLAS bf16 8192^3 on GPU; f32 on CPU) [TFLOP/s]
-  std::string matmul_what;    ///< which matmul was measured
-};
-Ceiling measured_ceiling(const at::Device& device, const DeviceInfo& info);
 
 }  // namespace ak::hw
