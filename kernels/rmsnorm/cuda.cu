@@ -82,7 +82,7 @@ static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 3, "SMALL_LOAD_HINT mus
 
 constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
 
-// @shared begin row_chunks: the same in rmsnorm and layernorm (tests/catalog/test_starter_regions.cpp)
+// @shared begin row_chunks: the same in rmsnorm, layernorm and add_rmsnorm (tests/catalog/test_starter_regions.cpp)
 // ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
 // H: the LOAD_HINT value (one of two, picked per call: see SMALL_L2_PCT).
 template <int H>

@@ -11,7 +11,7 @@ and libautokernel_ops.so, the operator `torch.ops.autokernel.launch` that runs a
 PyTorch's current stream.
 
 Every kernel type is a PyTorch operator of its own (`_ops.py`): torch.ops.autokernel.rms_norm,
-layer_norm, softmax, linear, matmul, attention (grouped-query heads natively), rotary (q and k in one
+add_rms_norm, layer_norm, softmax, linear, matmul, attention (grouped-query heads natively), rotary (q and k in one
 call, interleaved or rotate-half), swiglu, cross_entropy and row_sum, each with a schema and a fake
 implementation, so torch.compile keeps them in its graph and fuses the code around them. An op runs the
 kernel when the call fits it and PyTorch's formula otherwise.
@@ -20,7 +20,9 @@ What `patch` routes to them is found by behaviour (`_routing.py`): modules and m
 compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe, and, while
 a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear, torch.addmm,
 F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for
-every caller, call by call when the call fits a kernel. `stats()` counts the calls each kernel took.
+every caller, call by call when the call fits a kernel. Inside torch.compile, chains that one kernel does
+in a pass are fused in the captured graph (`_fusions.py`: a residual add and the RMSNorm after it become
+torch.ops.autokernel.add_rms_norm). `stats()` counts the calls each kernel took.
 """
 import importlib.util
 import json
@@ -30,12 +32,12 @@ import threading
 
 import torch
 
-from . import _ops, _routing
+from . import _fusions, _ops, _routing
 from ._ops import check_log, checking, reset_stats, stats  # noqa: F401
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.Lock()
-_state = {"kernels": None, "swapped": {}, "patched": 0}
+_state = {"kernels": None, "swapped": {}, "patched": 0, "fusions": None}
 
 
 # ---- loading -------------------------------------------------------------------------------------
@@ -140,6 +142,8 @@ def patch(model, types=None):
     undo_attention = _routing.hf_attention_swap(model) if "flash_attention" in active else None
     with _lock:
         _swap_functions(set(active))
+        if "add_rmsnorm" in active and _state["fusions"] is None:
+            _state["fusions"] = _fusions.install()  # inside torch.compile: add -> rms_norm as one kernel
         _state["patched"] += 1
     model._autokernel_routes = done
     model._autokernel_undo = undo_attention
@@ -164,6 +168,9 @@ def unpatch(model):
         _state["patched"] -= 1
         if _state["patched"] == 0:
             _restore_functions()
+            if _state["fusions"] is not None:
+                _state["fusions"]()
+                _state["fusions"] = None
             _ops.set_table({})
     return model
 

@@ -57,6 +57,11 @@ def _rms_norm_eager(x, weight, eps):
     return _orig["rms_norm"](x, (x.shape[-1],), weight, eps)
 
 
+def _add_rms_norm_eager(x, residual, weight, eps):
+    s = x + residual
+    return s, _rms_norm_eager(s, weight, eps)
+
+
 def _layer_norm_eager(x, weight, bias, eps):
     return _orig["layer_norm"](x, (x.shape[-1],), weight, bias, eps)
 
@@ -118,6 +123,13 @@ def _rms_norm_run(k, x, weight, eps):
     y = torch.empty_like(a)
     k([a, weight.contiguous()], [y], [eps])
     return y.reshape(x.shape)
+
+
+def _add_rms_norm_run(k, x, residual, weight, eps):
+    a, r = _rows(x), _rows(residual)
+    s, y = torch.empty_like(a), torch.empty_like(a)
+    k([a, r, weight.contiguous()], [s, y], [eps])
+    return s.reshape(x.shape), y.reshape(x.shape)
 
 
 def _layer_norm_run(k, x, weight, bias, eps):
@@ -256,6 +268,11 @@ def _same_fake(x, *rest):
 OPS = [
     Op("rms_norm", "rmsnorm", "rms_norm(Tensor x, Tensor weight, float eps) -> Tensor",
        _rms_norm_eager, _rms_norm_run, lambda x, w, eps: _last_dim(x, w), _same_fake, 2),
+    Op("add_rms_norm", "add_rmsnorm",
+       "add_rms_norm(Tensor x, Tensor residual, Tensor weight, float eps) -> (Tensor, Tensor)",
+       _add_rms_norm_eager, _add_rms_norm_run,
+       lambda x, r, w, eps: r.shape == x.shape and _last_dim(x, w),
+       lambda x, r, w, eps: (_same_fake(x), _same_fake(x)), 3),
     Op("layer_norm", "layernorm", "layer_norm(Tensor x, Tensor weight, Tensor bias, float eps) -> Tensor",
        _layer_norm_eager, _layer_norm_run, lambda x, w, b, eps: _last_dim(x, w, b), _same_fake, 3),
     Op("softmax", "softmax", "softmax(Tensor x) -> Tensor",

@@ -199,6 +199,10 @@ def make_inputs(type_name, dims, dtype, device, seed):
     if type_name == "rmsnorm":
         m, n = dims
         return (randn((m, n), dtype, device, seed), (randn((n,), torch.float32, device, seed + 1, 0.1) + 1).to(dtype)), {}
+    if type_name == "add_rmsnorm":
+        m, n = dims
+        w = (randn((n,), torch.float32, device, seed + 2, 0.1) + 1).to(dtype)
+        return (randn((m, n), dtype, device, seed), randn((m, n), dtype, device, seed + 1), w), {}
     if type_name == "layernorm":
         m, n = dims
         w = (randn((n,), torch.float32, device, seed + 1, 0.1) + 1).to(dtype)
@@ -241,6 +245,11 @@ def _softmax(x):
 
 def _rmsnorm(x, w):
     return F.rms_norm(x, (x.shape[-1],), w, RMSNORM_EPS)
+
+
+def _add_rmsnorm(x, r, w):
+    s = x + r
+    return s, F.rms_norm(s, (s.shape[-1],), w, RMSNORM_EPS)
 
 
 def _layernorm(x, w, b):
@@ -288,7 +297,7 @@ def _fused_mlp(x, wg, wu, wd):
     return F.linear(F.silu(F.linear(x, wg)) * F.linear(x, wu), wd)
 
 
-EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
+EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "add_rmsnorm": _add_rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
          "cross_entropy": _cross_entropy, "rotary_embedding": _rotary, "matmul": _matmul,
          "flash_attention": _attention, "fused_mlp": _fused_mlp}
 

@@ -200,12 +200,19 @@ def run(args):
         peaks["autokernel"] = peak_mb(call(model), device)
         say(f"  calls {report['calls'] or 'none'}")
         checks = {}
-        for kind, c in sorted(ak.check_log().items()):
-            tol = 2 * c["eager_error"] + OP_FLOOR[args.dtype]
-            checks[kind] = dict(c, tolerance=tol, passed=c["error"] <= tol)
-            checks[kind].pop("worst_excess", None)
-            say(f"  check {kind:<17} {c['calls']:4d} calls   worst rel L2 {c['error']:.3e}   PyTorch's {c['eager_error']:.3e}"
-                f"   limit {tol:.3e}   {'ok' if c['error'] <= tol else 'WRONG'}")
+
+        def check_calls(log):
+            """Each type's worst call against its limit; a type checked in both variants keeps the worse."""
+            for kind, c in sorted(log.items()):
+                tol = 2 * c["eager_error"] + OP_FLOOR[args.dtype]
+                if kind in checks and checks[kind]["error"] - checks[kind]["tolerance"] >= c["error"] - tol:
+                    continue
+                checks[kind] = dict(c, tolerance=tol, passed=c["error"] <= tol)
+                checks[kind].pop("worst_excess", None)
+                say(f"  check {kind:<17} {c['calls']:4d} calls   worst rel L2 {c['error']:.3e}   PyTorch's "
+                    f"{c['eager_error']:.3e}   limit {tol:.3e}   {'ok' if c['error'] <= tol else 'WRONG'}")
+
+        check_calls(ak.check_log())
         report["op_checks"] = checks
         if args.compile:
             say(f"autokernel inside torch.compile (mode={mode}): compiling ...")
@@ -215,6 +222,13 @@ def run(args):
             compiled = torch.compile(model, mode=mode)
             measure("autokernel_compiled", compiled, "autokernel + torch.compile")
             say(f"  graph breaks: {report['graph_breaks']}")
+            # Inside the compiled graph some calls are fused (_fusions.py): counted and checked here.
+            ak.reset_stats()
+            with ak.checking():
+                compiled(*inputs[0], **inputs[1])
+            report["calls_compiled"] = ak.stats()
+            say(f"  calls {report['calls_compiled'] or 'none'}")
+            check_calls(ak.check_log())
             del compiled
             torch._dynamo.reset()
         ak.unpatch(model)
@@ -242,7 +256,8 @@ def run(args):
             report["warning"] = "no call of the model fit the exported kernels: nothing was swapped"
         by_type = {}
         for e in manifest:
-            by_type[e["type"]] = by_type.get(e["type"], 0) + report["calls"].get(e["name"], 0)
+            took = report["calls"].get(e["name"], 0) + report.get("calls_compiled", {}).get(e["name"], 0)
+            by_type[e["type"]] = by_type.get(e["type"], 0) + took
         report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest})
         if report["uncovered"]:
             say("time no kernel took (from profile.json):")

@@ -21,6 +21,7 @@ const std::vector<std::unique_ptr<KernelType>>& all_types() {
     v.push_back(make_reduce());
     v.push_back(make_flash_attention());
     v.push_back(make_fused_mlp());
+    v.push_back(make_add_rmsnorm());
     return v;
   }();
   return types;

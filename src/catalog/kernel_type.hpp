@@ -55,6 +55,11 @@ class KernelType {
   /// (flash_attention: HKV must divide H).
   virtual std::string dims_error(const std::vector<int64_t>&) const { return ""; }
 
+  /// A fusion's type for its last op alone ("rmsnorm" for add_rmsnorm), "" for a type that is not a fusion.
+  /// Where the chain cannot be fused (an uncompiled model keeps the add and the norm apart) that type's
+  /// kernel runs the op, so extract takes it along with the fusion.
+  virtual std::string_view unfused() const { return ""; }
+
   /// Stage 1: one small shape.
   virtual Shape smoke_shape() const = 0;
   /// Stage 2: 8–10 shapes, the sizes real LLaMA / GPT-2 models use among them.

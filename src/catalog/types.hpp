@@ -1,4 +1,4 @@
-// Factories of the nine kernel types, one per file in this folder.
+// Factories of the kernel types, one per file in this folder.
 #pragma once
 
 #include <memory>
@@ -15,4 +15,5 @@ std::unique_ptr<KernelType> make_rotary_embedding();
 std::unique_ptr<KernelType> make_reduce();
 std::unique_ptr<KernelType> make_flash_attention();
 std::unique_ptr<KernelType> make_fused_mlp();
+std::unique_ptr<KernelType> make_add_rmsnorm();
 }  // namespace ak::catalog

@@ -1,5 +1,8 @@
 #include "profile/extract.hpp"
 
+#include <algorithm>
+#include <deque>
+
 #include "backends/backend.hpp"
 #include "catalog/kernel_type.hpp"
 #include "catalog/type_names.hpp"
@@ -75,10 +78,30 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
   if (!opened) return std::unexpected(opened.error());
   auto& ws = **opened;
 
+  // The N hottest, then the unfused form of each fusion among them (an uncompiled model runs it), taken
+  // from its own row, or, where every call of it was fused, from the fusion's shapes with no share known.
+  std::vector<const KernelUse*> chosen(supported.begin(), supported.begin() + std::min<std::size_t>(supported.size(), r.top));
+  std::deque<KernelUse> made;
+  for (std::size_t i = 0, n = chosen.size(); i < n; ++i) {
+    auto type = catalog::find_type(chosen[i]->name);
+    const std::string unfused = type ? std::string((*type)->unfused()) : "";
+    if (unfused.empty() || std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; })) continue;
+    const auto row = std::find_if(supported.begin(), supported.end(), [&](auto* u) { return u->name == unfused; });
+    if (row != supported.end()) {
+      chosen.push_back(*row);
+    } else {
+      KernelUse u = *chosen[i];
+      u.name = unfused;
+      u.share = u.time_us = 0;
+      for (auto& s : u.shapes) s.share = s.time_us = 0;
+      chosen.push_back(&made.emplace_back(std::move(u)));
+    }
+  }
+
   std::vector<ExtractedKernel> out;
   std::vector<std::string> paths = {std::string(k_profile_file)};
-  for (std::size_t i = 0; i < supported.size() && static_cast<int>(i) < r.top; ++i) {
-    const auto* use = supported[i];
+  for (std::size_t i = 0; i < chosen.size(); ++i) {
+    const auto* use = chosen[i];
     const auto starter = r.starters / use->name / starter_file(backend);
     auto name = ws.add_kernel(starter.string());
     if (!name) return std::unexpected(name.error().context("adding the " + use->name + " starter"));
@@ -95,10 +118,11 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
       shapes += fmt::format("{}{} {}", s ? ", " : "", catalog::detail::shape_string(use->shapes[s].dims),
                             use->shapes[s].dtype);
     }
-    print(fmt::format("{:<24} {:>5.1f}% of the model  shapes: {}{}", *name, 100 * use->share, shapes,
+    print(fmt::format("{:<24} {:>5.1f}% of the model  shapes: {}{}{}", *name, 100 * use->share, shapes,
                       use->shapes.size() > k_model_shapes_kept
                           ? fmt::format(" (+{} lighter)", use->shapes.size() - k_model_shapes_kept)
-                          : ""));
+                          : "",
+                      static_cast<int>(i) >= r.top ? "  (a fusion above runs as this type where it cannot fuse)" : ""));
   }
   std::string names;
   for (const auto& k : out) names += (names.empty() ? "" : ", ") + k.name;

@@ -197,6 +197,13 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
   return rows(type, x, dtype);  // layernorm, rmsnorm: normalised over the last dim
 }
 
+std::optional<Classified> classify_add(const CpuEvent& op) {
+  const Dims a = input_dims(op, 0), b = input_dims(op, 1);
+  const auto dtype = input_type(op, 0);
+  if (a.empty() || a != b || dtype != input_type(op, 1) || !is_floating(dtype)) return std::nullopt;
+  return rows("add", a, dtype_of(dtype));
+}
+
 std::optional<Classified> classify_scope(const Trace& t, int scope) {
   const auto& s = t.cpu[scope];
   if (s.kind != CpuKind::scope) return std::nullopt;

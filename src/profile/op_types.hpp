@@ -27,6 +27,10 @@ std::string type_of_op(std::string_view op_name);
 /// were not recorded (a trace without record_shapes) or do not fit the type.
 std::optional<Classified> classify_op(const CpuEvent& op);
 
+/// An elementwise add of two tensors of one shape and one floating dtype, as rows x last dim (the dims of
+/// the norm that may read its result); nullopt for a broadcasting add, an add of a scalar, or unknown shapes.
+std::optional<Classified> classify_add(const CpuEvent& op);
+
 /// Scopes that claim everything they run. A declared kind (ak.kind:<type>:<variant>:<path>) is its type
 /// (rmsnorm, rotary_embedding, fused_mlp) whatever ran, as long as its dims can be read from the ops: a
 /// rotary one needs a 4-d tensor (variant "half": style 1), a fused_mlp three matmuls. A module scope is

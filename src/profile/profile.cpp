@@ -44,6 +44,37 @@ class Attributor {
         }
       }
     }
+    find_chains();
+  }
+
+  /// Chains one kernel type does, read from the op sequence (the trace has the time of every op, which
+  /// ranking needs; the compiled graph, where the exported package fuses them, is not run by profile): a
+  /// top-level add of two same-shape tensors whose next op in time, on its thread, is an RMSNorm of a
+  /// tensor of that shape is the residual add of a pre-norm block, and the pair is one add_rmsnorm call.
+  void find_chains() {
+    const int n = static_cast<int>(m_t.cpu.size());
+    for (int i = 0; i < n; ++i) {
+      const auto& e = m_t.cpu[i];
+      if (e.kind != CpuKind::op || (e.name != "aten::add" && e.name != "aten::add_") || claim(i) != i) continue;
+      const auto sum = classify_add(e);
+      if (!sum) continue;
+      int next = -1;  // the next op or claiming scope after the add, looking inside scopes that claim nothing
+      for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
+        const auto& f = m_t.cpu[j];
+        if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
+        if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
+        next = j;
+        break;
+      }
+      if (next < 0) continue;
+      const int key = m_t.cpu[next].kind == CpuKind::scope ? next : claim(next);
+      const auto norm = m_t.cpu[key].kind == CpuKind::scope ? scope_type(key) : classify_op(m_t.cpu[key]);
+      if (!norm || norm->type != "rmsnorm" || norm->dims != sum->dims || norm->dtype != sum->dtype) continue;
+      if (m_fused_norms.contains(key)) continue;  // one add per norm
+      m_chain[i] = key;
+      m_fused_norms.insert(key);
+    }
+    std::fill(m_claim.begin(), m_claim.end(), -2);  // claims made above did not know the chains
   }
 
   /// The step scopes; empty when the trace has none (then everything counts, as one step).
@@ -78,7 +109,9 @@ class Attributor {
         break;
       }
     }
-    return m_claim[i] = found >= 0 ? found : outermost_op;
+    int key = found >= 0 ? found : outermost_op;
+    if (const auto it = m_chain.find(key); it != m_chain.end()) key = it->second;  // an add fused with its norm
+    return m_claim[i] = key;
   }
 
   const std::optional<Classified>& scope_type(int j) {
@@ -113,6 +146,10 @@ class Attributor {
       u.source = e.name;
       if (!type_of_op(e.name).empty()) u.what = classify_op(e);
     }
+    if (u.what && m_fused_norms.contains(key)) {
+      u.what->type = "add_rmsnorm";
+      u.source += " + aten::add";
+    }
     u.row = u.what ? u.what->type : e.name;
     return u;
   }
@@ -136,6 +173,8 @@ class Attributor {
   std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
   std::vector<int> m_claim;
   std::vector<bool> m_defers;  ///< module scopes that leave their claim to a declared kind inside them
+  std::map<int, int> m_chain;     ///< a residual add -> the claim of the RMSNorm that reads its result
+  std::set<int> m_fused_norms;    ///< those RMSNorm claims: their rows are add_rmsnorm
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };

@@ -19,7 +19,9 @@ std::vector<catalog::Shape> rowwise() {
 }  // namespace
 
 std::vector<catalog::Shape> default_shapes(const std::string& type) {
-  if (type == "rmsnorm" || type == "layernorm" || type == "softmax" || type == "reduce") return rowwise();
+  if (type == "rmsnorm" || type == "add_rmsnorm" || type == "layernorm" || type == "softmax" || type == "reduce") {
+    return rowwise();
+  }
   if (type == "cross_entropy") {
     return {{"llama_8k", {8192, 32000}}, {"gpt2_8k", {8192, 50257}}, {"llama_4k", {4096, 32000}},
             {"odd_gpt2", {1023, 50257}}};

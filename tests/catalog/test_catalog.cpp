@@ -1,4 +1,4 @@
-// The catalogue: nine types, their shapes, their oracles and their formulas.
+// The catalogue: ten types, their shapes, their oracles and their formulas.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -10,11 +10,12 @@ namespace {
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
-TEST(Catalog, RegistersTheNineKernelTypes) {
+TEST(Catalog, RegistersTheTenKernelTypes) {
   std::vector<std::string> names;
   for (const auto& t : all_types()) names.emplace_back(t->name());
   EXPECT_EQ(names, (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy",
-                                             "rotary_embedding", "reduce", "flash_attention", "fused_mlp"}));
+                                             "rotary_embedding", "reduce", "flash_attention", "fused_mlp",
+                                             "add_rmsnorm"}));
 }
 
 TEST(Catalog, AnUnknownTypeNamesTheKnownOnes) {

@@ -230,7 +230,8 @@ TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
   const auto ws = workspace_with_llama_profile("extract_bench");
   auto r = test::autokernel({"extract", "--workspace", ws.string(), "--top", "5", "--backend", "cpu"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto kernel = ws / "kernels/rmsnorm_cpu";
+  // The residual add and the norm after it, as the profile found them (4 of the model's 5 norms).
+  const auto kernel = ws / "kernels/add_rmsnorm_cpu";
   ASSERT_TRUE(std::filesystem::exists(kernel / "model.json")) << r.output;
   const auto want = read_json(kernel / "model.json")["shapes"][0]["dims"].get<std::vector<int64_t>>();
 

@@ -24,7 +24,8 @@ fs::path llama_workspace(const std::string& name) {
            {"profile", "--workspace", ws.string(), "--model", k_llama, "--input-shape", "1,32", "--device", "cpu",
             "--init-args", k_tiny},
            {"extract", "--workspace", ws.string(), "--top", "5", "--backend", "cpu"},
-           {"run", "--workspace", ws.string(), "--max-experiments", "5"}}) {
+           // 6: the top 5 and rmsnorm, taken along with add_rmsnorm (its form where it cannot fuse).
+           {"run", "--workspace", ws.string(), "--max-experiments", "6"}}) {
     const auto r = test::autokernel(args);
     if (r.exit_code != 0) throw std::runtime_error(args[0] + ": " + r.output);
   }
@@ -48,10 +49,24 @@ TEST(Verify, TheKeptKernelsRunInsideTheModelAndItsOutputsMatch) {
     ASSERT_TRUE(v["calls"].contains(k)) << k << "\n" << v.dump(1);
     EXPECT_GT(v["calls"][k].get<int>(), 0) << k;
   }
-  ASSERT_EQ(v["diagnose"].size(), 5u);
+  // add_rmsnorm fuses only inside torch.compile (--no-compile here): uncompiled, its norms are rmsnorm's.
+  EXPECT_EQ(v["calls"].value("add_rmsnorm_cpu", 0), 0);
+  ASSERT_EQ(v["diagnose"].size(), 6u);
   for (const auto& d : v["diagnose"]) EXPECT_TRUE(d["passed"].get<bool>()) << d.dump();
   EXPECT_GT(v["times_ms"]["eager"].get<double>(), 0);
   EXPECT_GT(v["times_ms"]["autokernel"].get<double>(), 0);
+
+  // Inside torch.compile the residual adds and the norms after them are one add_rmsnorm call each (4 of the
+  // 5 norms: every one but the first), counted and checked like the rest, with no graph break.
+  const auto c = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--runs", "2"});
+  ASSERT_EQ(c.exit_code, 0) << c.output;
+  const auto vc = verify_json(ws);
+  EXPECT_EQ(vc["calls_compiled"].value("add_rmsnorm_cpu", 0), 4) << vc["calls_compiled"].dump();
+  EXPECT_EQ(vc["calls_compiled"].value("rmsnorm_cpu", 0), 1) << vc["calls_compiled"].dump();
+  ASSERT_TRUE(vc["op_checks"].contains("add_rmsnorm")) << vc["op_checks"].dump(1);
+  EXPECT_TRUE(vc["op_checks"]["add_rmsnorm"]["passed"].get<bool>());
+  EXPECT_EQ(vc["graph_breaks"].get<int>(), 0);
+  EXPECT_LE(vc["errors"]["autokernel_compiled"].get<double>(), vc["tolerance"].get<double>());
 }
 
 TEST(Verify, DiagnoseNamesTheKernelThatBreaksTheOutput) {

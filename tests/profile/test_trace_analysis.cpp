@@ -112,7 +112,8 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
     {"llama",
      {{"matmul", {64, 192, 64}},  // qkv
       {"matmul", {64, 512, 64}},  // lm_head
-      {"rmsnorm", {64, 64}},
+      {"rmsnorm", {64, 64}},      // the first layer's first norm, of the embeddings
+      {"add_rmsnorm", {64, 64}},  // every other norm, with the residual add before it
       {"rotary_embedding", {1, 4, 64, 16, 4, 0}},  // q and k (4 heads each), interleaved
       {"fused_mlp", {64, 64, 172}},
       {"flash_attention", {1, 4, 64, 16, 1}}}},
@@ -126,7 +127,7 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
 };
 /// Rows that must not appear: work a module scope claimed, or a type the model does not have.
 const std::map<std::string, std::vector<std::string>> k_absent = {
-    {"llama", {"aten::silu", "aten::pow", "aten::rsqrt", "reduce", "aten::stack", "layernorm"}},
+    {"llama", {"aten::silu", "aten::pow", "aten::rsqrt", "reduce", "aten::stack", "layernorm", "aten::add"}},
     {"gpt2", {"fused_mlp", "rmsnorm", "softmax"}},
     {"bert", {"flash_attention", "fused_mlp"}},
     {"lm_loss", {"aten::log_softmax", "aten::nll_loss", "flash_attention"}},
@@ -162,11 +163,16 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
       }
     }
     for (const auto& name : k_absent.at(model)) EXPECT_FALSE(row(*p, name)) << name << " should have been claimed";
-    // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one,
-    // and one rotary call rotating q and k. The CUDA trace was recorded before the rotary module took both
+    // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one;
+    // all but the first read the residual add just before them (h = x + attention(...), then the next
+    // norm of h), so 4 are add_rmsnorm and 1 rmsnorm; and one rotary call rotating q and k. The CUDA trace was recorded before the rotary module took both
     // (it was called once for q and once for k then), so it shows two per layer, each read as q with k alike.
     if (model == "llama") {
-      EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 5.0);
+      EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 1.0);
+      ASSERT_TRUE(row(*p, "add_rmsnorm"));
+      EXPECT_DOUBLE_EQ(row(*p, "add_rmsnorm")->calls, 4.0);
+      EXPECT_NE(std::find(row(*p, "add_rmsnorm")->ops.begin(), row(*p, "add_rmsnorm")->ops.end(),
+                          "RMSNorm module + aten::add"), row(*p, "add_rmsnorm")->ops.end());
       EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, device == "cpu" ? 2.0 : 4.0);
     }
     ++checked;

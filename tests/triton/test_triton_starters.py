@@ -33,7 +33,7 @@ triton_interpreter.apply()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
 TYPES = ["matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding", "reduce",
-         "flash_attention", "fused_mlp"]
+         "flash_attention", "fused_mlp", "add_rmsnorm"]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 KNOB_RE = re.compile(r"^# @knob (\w+)=(\S+) \{([^}]*)\} \S")
@@ -190,6 +190,24 @@ def test_rmsnorm_matches_reference(dtype, M, N, knobs):
     xd = x.double()
     ref = xd * torch.rsqrt(xd.pow(2).mean(-1, keepdim=True) + eps) * w.double()
     assert_close(y, ref, TOL_ROWWISE[dtype], "rmsnorm")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,knobs", [(7, 127, {}), (3, 1000, {"BLOCK_N": 256})], ids=["one_block", "block_loop"])
+def test_add_rmsnorm_matches_reference(dtype, M, N, knobs):
+    x = randn((M, N), dtype, 1.0, seed=10)
+    r = randn((M, N), dtype, 1.0, seed=11)
+    r[0] = -x[0]  # the sum is a zero row: 0, never NaN
+    if dtype == torch.float16:
+        x[1], r[1] = randn((N,), dtype, 200.0, seed=12), randn((N,), dtype, 200.0, seed=13)  # squares overflow f16
+    w = (1 + randn((N,), torch.float32, 0.1, seed=14)).to(dtype)
+    eps = 1e-6
+    s, y = run("add_rmsnorm", [x, r, w], [((M, N), dtype), ((M, N), dtype)], [eps], **knobs)
+    sd = x.double() + r.double()
+    stored = sd.to(dtype).double()  # the norm reads the sum as stored
+    ref = stored * torch.rsqrt(stored.pow(2).mean(-1, keepdim=True) + eps) * w.double()
+    assert_close(s, sd, TOL_ROWWISE[dtype], "add_rmsnorm sum")
+    assert_close(y, ref, TOL_ROWWISE[dtype], "add_rmsnorm norm")
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
@@ -387,6 +405,9 @@ def _small_case(ktype, dtype):
                  "rmsnorm": [torch.ones(600, dtype=dtype, device=DEVICE)]}.get(ktype, [])
         out = ((5,), dtype) if ktype == "reduce" else ((5, 600), dtype)
         return [x] + extra, [out], [1e-5] if extra else []
+    if ktype == "add_rmsnorm":
+        return ([randn((5, 600), dtype), randn((5, 600), dtype, seed=1), torch.ones(600, dtype=dtype, device=DEVICE)],
+                [((5, 600), dtype), ((5, 600), dtype)], [1e-5])
     if ktype == "cross_entropy":
         return [randn((4, 1100), dtype), torch.tensor([0, 5, -100, 1099], device=DEVICE)], [((4,), torch.float32)], []
     if ktype == "rotary_embedding":

@@ -21,6 +21,8 @@
  *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
  *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w
+ *   add_rmsnorm       x[M,N], residual[M,N], weight[N]    ; s[M,N], y[M,N] ; eps         s = x+residual (rounded to the dtype),
+ *                     y = s*rsqrt(mean(s^2)+eps)*w: a pre-norm block's residual add and the norm after it
  *   cross_entropy     logits[M,V], target[M] (int64)      ; loss[M] (f32) ; -            target < 0 means ignored: loss 0
  *   rotary_embedding  q[B,H,S,D], k[B,HKV,S,D], cos[S,D/2], sin[S,D/2] ; q_out[B,H,S,D], k_out[B,HKV,S,D] ; style
  *                     pair i at position s turns by theta[s,i]: first' = first*cos - second*sin,

@@ -1,0 +1,377 @@
+// @autokernel type=add_rmsnorm
+// s = x + residual, y = s * rsqrt(mean(s^2) + eps) * weight over the last dim, f32 math: a pre-norm
+// block's residual add and the RMSNorm after it. Memory-bound: x and the residual are read once, s and y
+// written once (4 row passes, where an add kernel then a norm kernel make 5).
+//
+// The rmsnorm starter's design (its comments say why in full): a row is read once into registers as
+// 16-byte chunks dealt round-robin to the G threads of the row (or one warp per row where a warp holds
+// it), the sum of squares reduced by a shuffle tree plus one shared-memory step, the row written from the
+// registers. Here each chunk of x and of the residual is added in f32 and rounded to the dtype at once:
+// that packed s is stored, kept in registers, and is what the norm reads (as PyTorch's add then norm
+// reads the stored sum). Any N and alignment where x, residual, s and y share one address mod 16 (a
+// scalar head and tail around the aligned chunks); otherwise, and for rows too long for registers, a
+// two-pass scalar kernel. Requires every tensor in one dtype.
+// @knob CHUNKS=4 {1,2,4,8} 16-byte chunks per thread: threads per row = row chunks / CHUNKS, rounded up to a warp
+// @knob MAX_THREADS=512 {128,256,512,1024} most threads per row before CHUNKS doubles (up to 8); the fallback's block
+// @knob ROWS_PER_BLOCK=4 {1,2,4,8,16} rows per block when one warp holds a whole row
+// @knob LOAD_HINT=2 {0,1,2,3} x and residual loads: 0 plain, 1 ld.global.nc without L1 allocation, 2 that plus L2 evict-first, 3 L2 evict-last
+// @knob STORE_HINT=3 {0,1,2,3} s and y stores: 0 plain, 1 st.global.cs (streaming), 2 L2 evict-first, 3 L2 evict-last
+// @knob SMALL_L2_PCT=75 {0,50,75,100} x, residual, s and y together at most this % of the L2: SMALL_CHUNKS and SMALL_LOAD_HINT instead (0: never)
+// @knob SMALL_CHUNKS=2 {1,2,4,8} CHUNKS where the four rows fit the L2 (SMALL_L2_PCT)
+// @knob SMALL_LOAD_HINT=2 {0,1,2,3} LOAD_HINT where the four rows fit the L2 (SMALL_L2_PCT)
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+#include <stdint.h>
+
+#include "autokernel/kernel_abi.h"
+
+#ifndef CHUNKS
+#define CHUNKS 4
+#endif
+#ifndef MAX_THREADS
+#define MAX_THREADS 512
+#endif
+#ifndef ROWS_PER_BLOCK
+#define ROWS_PER_BLOCK 4
+#endif
+#ifndef LOAD_HINT
+#define LOAD_HINT 2
+#endif
+#ifndef STORE_HINT
+#define STORE_HINT 3
+#endif
+#ifndef SMALL_L2_PCT
+#define SMALL_L2_PCT 75
+#endif
+#ifndef SMALL_CHUNKS
+#define SMALL_CHUNKS 2
+#endif
+#ifndef SMALL_LOAD_HINT
+#define SMALL_LOAD_HINT 2
+#endif
+
+static_assert(CHUNKS == 1 || CHUNKS == 2 || CHUNKS == 4 || CHUNKS == 8, "CHUNKS must be 1, 2, 4 or 8");
+static_assert(MAX_THREADS % 32 == 0 && MAX_THREADS >= 32 && MAX_THREADS <= 1024, "MAX_THREADS: warps, <= 1024");
+static_assert(ROWS_PER_BLOCK >= 1 && ROWS_PER_BLOCK <= 32, "ROWS_PER_BLOCK: 1..32 (a block of at most 1024 threads)");
+static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 3, "LOAD_HINT must be 0, 1, 2 or 3");
+static_assert(STORE_HINT >= 0 && STORE_HINT <= 3, "STORE_HINT must be 0, 1, 2 or 3");
+static_assert(SMALL_L2_PCT >= 0 && SMALL_L2_PCT <= 1000, "SMALL_L2_PCT: 0..1000");
+static_assert(SMALL_CHUNKS == 1 || SMALL_CHUNKS == 2 || SMALL_CHUNKS == 4 || SMALL_CHUNKS == 8, "SMALL_CHUNKS must be 1, 2, 4 or 8");
+static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 3, "SMALL_LOAD_HINT must be 0, 1, 2 or 3");
+
+constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
+
+// @shared begin row_chunks: the same in rmsnorm, layernorm and add_rmsnorm (tests/catalog/test_starter_regions.cpp)
+// ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
+// H: the LOAD_HINT value (one of two, picked per call: see SMALL_L2_PCT).
+template <int H>
+__device__ __forceinline__ uint4 ld16(const void* p) {
+  uint4 r;
+  if constexpr (H == 0) {
+    r = *static_cast<const uint4*>(p);
+  } else if constexpr (H == 1) {
+    asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+                 : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p));
+  } else {
+#if __CUDA_ARCH__ >= 800
+    uint64_t policy;
+    if constexpr (H == 2) {  // L2 evict-first for every line this load brings in
+      asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.nc.L1::no_allocate.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    } else {  // L2 evict-last, as torch.compile's first pass over a row
+      asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+      asm volatile("ld.global.L2::cache_hint.v4.u32 {%0,%1,%2,%3}, [%4], %5;"
+                   : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w) : "l"(p), "l"(policy));
+    }
+#else
+    r = __ldg(static_cast<const uint4*>(p));
+#endif
+  }
+  return r;
+}
+// A chunk of x: small (x and y fit the L2) is the same for the whole launch.
+__device__ __forceinline__ uint4 ld_x(const void* p, bool small) {
+  return small ? ld16<SMALL_LOAD_HINT>(p) : ld16<LOAD_HINT>(p);
+}
+__device__ __forceinline__ void st16(void* p, uint4 v) {
+#if STORE_HINT == 1
+  __stcs(static_cast<uint4*>(p), v);
+#elif STORE_HINT >= 2 && __CUDA_ARCH__ >= 800
+  uint64_t policy;
+  if (STORE_HINT == 2)
+    asm("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;" : "=l"(policy));
+  else
+    asm("createpolicy.fractional.L2::evict_last.b64 %0, 1.0;" : "=l"(policy));
+  asm volatile("st.global.L2::cache_hint.v4.u32 [%0], {%1,%2,%3,%4}, %5;"
+               :: "l"(p), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w), "l"(policy) : "memory");
+#else
+  *static_cast<uint4*>(p) = v;
+#endif
+}
+
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
+template <typename T> __device__ __forceinline__ T from_f32(float v);
+template <> __device__ __forceinline__ float from_f32<float>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// A chunk is 16 bytes: kE elements of T, unpacked to / packed from f32 (bf16 is the top half of an f32).
+template <typename T> constexpr int kE = 16 / (int)sizeof(T);
+__device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
+  lo = __uint_as_float(w << 16), hi = __uint_as_float(w & 0xffff0000u);
+}
+__device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __half) {
+  lo = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));
+  hi = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+template <typename T> __device__ __forceinline__ void unpack(uint4 u, float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    f[0] = __uint_as_float(u.x), f[1] = __uint_as_float(u.y), f[2] = __uint_as_float(u.z), f[3] = __uint_as_float(u.w);
+  } else {
+    unpack2(u.x, f[0], f[1], T()), unpack2(u.y, f[2], f[3], T()), unpack2(u.z, f[4], f[5], T());
+    unpack2(u.w, f[6], f[7], T());
+  }
+}
+template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+  } else {
+    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
+  }
+}
+
+// A row as scalar head [0, h), 16-byte chunks [h, h + nb*kE), scalar tail of t elements. h < kE and
+// t < kE, so threads 0..kE-1 of any group (>= 32 threads) cover them with one element each.
+struct Split {
+  int h, nb, t;
+};
+template <typename T> __device__ __forceinline__ Split split_row(const T* row, int n) {
+  int h = (int)((16u - ((unsigned)(uintptr_t)row & 15u)) & 15u) / (int)sizeof(T);
+  h = min(h, n);
+  const int nb = (n - h) / kE<T>;
+  return {h, nb, n - h - nb * kE<T>};
+}
+// kE elements of a parameter vector (weight, bias) at p: one 16-byte load when p is 16-byte aligned
+// (vec, the same for the whole row), else kE scalar loads.
+template <typename T> __device__ __forceinline__ void load_param(const T* p, bool vec, float (&g)[kE<T>]) {
+  if (vec) {
+    unpack<T>(__ldg(reinterpret_cast<const uint4*>(p)), g);
+  } else {
+#pragma unroll
+    for (int j = 0; j < kE<T>; ++j) g[j] = to_f32(p[j]);
+  }
+}
+
+// ---- reductions ------------------------------------------------------------------------------
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+// Sum over the whole block (blockDim.x a multiple of 32), in a fixed order: every thread gets the
+// same bits, run after run.
+__device__ __forceinline__ float block_sum(float v, float* red) {
+  v = warp_sum(v);
+  if (blockDim.x > 32) {
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    if (lane == 0) red[warp] = v;
+    __syncthreads();
+    v = warp_sum(lane < (int)blockDim.x / 32 ? red[lane] : 0.0f);
+  }
+  return v;
+}
+// @shared end row_chunks
+
+// s = round(x + r) in the dtype: one scalar, as stored and as the norm reads it back.
+template <typename T> __device__ __forceinline__ float add_rounded(T x, T r) {
+  return to_f32(from_f32<T>(to_f32(x) + to_f32(r)));
+}
+
+// ---- main path: the row in registers ---------------------------------------------------------
+// kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
+// kAny: any N and alignment (head/tail split); without it N % kE == 0 and every pointer 16-byte
+// aligned, and the split and scalar loads compile away.
+template <typename T, int C, bool kWarpRow, bool kAny>
+__global__ void __launch_bounds__(1024, 1) add_rmsnorm_regs(const T* __restrict__ x, const T* __restrict__ r,
+                                                         const T* __restrict__ w, T* __restrict__ s,
+                                                         T* __restrict__ y, int64_t M, int N, float eps, bool small) {
+  constexpr int E = kE<T>;
+  __shared__ float red[32];
+  const int G = kWarpRow ? 32 : blockDim.x;
+  const int lane = kWarpRow ? threadIdx.x % 32 : threadIdx.x;
+  const int64_t row = kWarpRow ? (int64_t)blockIdx.x * (blockDim.x / 32) + threadIdx.x / 32 : blockIdx.x;
+  if (kWarpRow && row >= M) return;  // whole warps only; warp rows never __syncthreads
+  // Everything is addressed from the first chunk: the head is at [-h, 0), the tail at nb*E.
+  const Split sp = kAny ? split_row(x + row * N, N) : Split{0, N / E, 0};
+  const int nb = sp.nb, ih = lane - sp.h, it = nb * E + lane;
+  const int64_t off = row * N + sp.h;  // 16-byte aligned in all four rows (one address mod 16)
+  const T *xb = x + off, *rb = r + off;
+  T *sb = s + off, *yb = y + off;
+  const T* wb = w + sp.h;  // the weight of the chunks: aligned or not, alike for the whole row
+  const bool wvec = !kAny || ((uintptr_t)wb & 15u) == 0;
+
+  uint4 v[C], u[C];  // issue every load of the row before using any
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    const bool in = c * G + lane < nb;
+    v[c] = in ? ld_x(xb + (c * G + lane) * E, small) : make_uint4(0, 0, 0, 0);
+    u[c] = in ? ld_x(rb + (c * G + lane) * E, small) : make_uint4(0, 0, 0, 0);
+  }
+  const float sh = lane < sp.h ? add_rounded(xb[ih], rb[ih]) : 0.0f;
+  const float st = lane < sp.t ? add_rounded(xb[it], rb[it]) : 0.0f;
+  float ss = fmaf(st, st, sh * sh);  // zero chunks (and a missing head or tail) add nothing
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    float f[E], g[E];
+    unpack<T>(v[c], f);
+    unpack<T>(u[c], g);
+#pragma unroll
+    for (int j = 0; j < E; ++j) f[j] += g[j];
+    v[c] = pack<T>(f);  // s rounded to the dtype: stored, and what the norm reads
+    unpack<T>(v[c], f);
+#pragma unroll
+    for (int j = 0; j < E; ++j) ss = fmaf(f[j], f[j], ss);
+    if (c * G + lane < nb) st16(sb + (c * G + lane) * E, v[c]);
+  }
+  if (lane < sp.h) sb[ih] = from_f32<T>(sh);
+  if (lane < sp.t) sb[it] = from_f32<T>(st);
+  ss = kWarpRow ? warp_sum(ss) : block_sum(ss, red);
+  const float rstd = rsqrtf(ss / (float)N + eps);
+
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+    const int k = c * G + lane;
+    if (k < nb) {
+      float f[E], g[E];
+      unpack<T>(v[c], f);
+      load_param<T>(wb + k * E, wvec, g);
+#pragma unroll
+      for (int j = 0; j < E; ++j) f[j] = f[j] * rstd * g[j];
+      st16(yb + k * E, pack<T>(f));
+    }
+  }
+  if (lane < sp.h) yb[ih] = from_f32<T>(sh * rstd * to_f32(wb[ih]));
+  if (lane < sp.t) yb[it] = from_f32<T>(st * rstd * to_f32(wb[it]));
+}
+
+// ---- fallback: rows too long for registers, or the four rows aligned differently --------------
+// Scalar, two passes; each thread reads back only the s it wrote itself.
+template <typename T>
+__global__ void __launch_bounds__(1024, 1) add_rmsnorm_scalar(const T* __restrict__ x, const T* __restrict__ r,
+                                                           const T* __restrict__ w, T* __restrict__ s,
+                                                           T* __restrict__ y, int N, float eps) {
+  __shared__ float red[32];
+  const int64_t base = (int64_t)blockIdx.x * N;
+  float ss = 0.0f;
+  for (int i = threadIdx.x; i < N; i += blockDim.x) {
+    const float v = add_rounded(x[base + i], r[base + i]);
+    s[base + i] = from_f32<T>(v);
+    ss = fmaf(v, v, ss);
+  }
+  const float rstd = rsqrtf(block_sum(ss, red) / (float)N + eps);
+  for (int i = threadIdx.x; i < N; i += blockDim.x) y[base + i] = from_f32<T>(to_f32(s[base + i]) * rstd * to_f32(w[i]));
+}
+
+// ---- host ------------------------------------------------------------------------------------
+// Threads per row G and chunks per thread C for a row of R chunks; C == 0 means "too long".
+struct Plan {
+  int C, G;
+  bool warp_row, small;
+};
+static Plan plan(int64_t R, bool small) {
+  int c = small ? SMALL_CHUNKS : CHUNKS;
+  if (R <= 32 * c) {  // one warp holds the row: the fewest chunks per lane that do
+    int cw = 1;
+    while (32 * cw < R) cw *= 2;
+    return {cw, 32, true, small};
+  }
+  while (c < kMaxChunks && (R + c - 1) / c > MAX_THREADS) c *= 2;
+  const int64_t g = ((R + c - 1) / c + 31) / 32 * 32;
+  return g <= 1024 ? Plan{c, (int)g, false, small} : Plan{0, 0, false, small};
+}
+
+// Whether the four rows (bytes, together) fill at most SMALL_L2_PCT % of the L2 (see rmsnorm's fits_l2).
+static bool fits_l2(int64_t bytes) {
+  if (SMALL_L2_PCT == 0) return false;
+  int dev = 0, l2 = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
+  return bytes * 100 <= (int64_t)l2 * SMALL_L2_PCT;
+}
+
+template <typename T, int C, bool kAny>
+static void launch_regs(const Plan& p, const T* x, const T* r, const T* w, T* s, T* y, int64_t M, int N, float eps,
+                        cudaStream_t st) {
+  if (p.warp_row) {
+    add_rmsnorm_regs<T, C, true, kAny><<<(unsigned)((M + ROWS_PER_BLOCK - 1) / ROWS_PER_BLOCK), 32 * ROWS_PER_BLOCK, 0, st>>>(
+        x, r, w, s, y, M, N, eps, p.small);
+  } else {
+    add_rmsnorm_regs<T, C, false, kAny><<<(unsigned)M, p.G, 0, st>>>(x, r, w, s, y, M, N, eps, p.small);
+  }
+}
+
+template <typename T>
+static int launch(const ak_call* call, int64_t M, int64_t N) {
+  const T* x = static_cast<const T*>(call->inputs[0].data);
+  const T* r = static_cast<const T*>(call->inputs[1].data);
+  const T* w = static_cast<const T*>(call->inputs[2].data);
+  T* s = static_cast<T*>(call->outputs[0].data);
+  T* y = static_cast<T*>(call->outputs[1].data);
+  const float eps = (float)call->scalars[0];
+  cudaStream_t st = (cudaStream_t)call->stream;
+  if (M > 0x7fffffff || N > 0x7fffffff / 2) return 1;
+  const uintptr_t all = (uintptr_t)x | (uintptr_t)r | (uintptr_t)w | (uintptr_t)s | (uintptr_t)y;
+  const bool aligned = N % kE<T> == 0 && all % 16 == 0;
+  const uintptr_t phase = (uintptr_t)x & 15;
+  const bool same_phase = ((uintptr_t)r & 15) == phase && ((uintptr_t)s & 15) == phase && ((uintptr_t)y & 15) == phase;
+  const Plan p = same_phase ? plan((N + kE<T> - 1) / kE<T>, fits_l2(4 * M * N * (int64_t)sizeof(T)))
+                            : Plan{0, 0, false, false};
+  switch (p.C * 2 + !aligned) {
+    case 2: launch_regs<T, 1, false>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 3: launch_regs<T, 1, true>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 4: launch_regs<T, 2, false>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 5: launch_regs<T, 2, true>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 8: launch_regs<T, 4, false>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 9: launch_regs<T, 4, true>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 16: launch_regs<T, 8, false>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    case 17: launch_regs<T, 8, true>(p, x, r, w, s, y, M, (int)N, eps, st); break;
+    default: add_rmsnorm_scalar<T><<<(unsigned)M, MAX_THREADS, 0, st>>>(x, r, w, s, y, (int)N, eps);
+  }
+  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
+extern "C" int ak_kernel(const ak_call* call) {
+  if (call->n_inputs != 3 || call->n_outputs != 2 || call->n_scalars < 1) return 1;
+  const ak_tensor *X = &call->inputs[0], *R = &call->inputs[1], *W = &call->inputs[2];
+  const ak_tensor *S = &call->outputs[0], *Y = &call->outputs[1];
+  if (X->ndim < 1 || R->dtype != X->dtype || W->dtype != X->dtype || S->dtype != X->dtype || Y->dtype != X->dtype)
+    return 1;
+  const int64_t N = X->shape[X->ndim - 1], M = N ? ak_numel(X) / N : 0;
+  if (ak_numel(R) != ak_numel(X) || ak_numel(W) != N || ak_numel(S) != ak_numel(X) || ak_numel(Y) != ak_numel(X))
+    return 1;
+  if (M == 0 || N == 0) return 0;
+  switch (X->dtype) {
+    case AK_F16: return launch<__half>(call, M, N);
+    case AK_BF16: return launch<__nv_bfloat16>(call, M, N);
+    case AK_F32: return launch<float>(call, M, N);
+    default: return 1;
+  }
+}
