@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what autokernel builds and runs with, only where it is missing:
-# Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json, libcurl) and, from PyPI,
+# Debian packages (compiler, CMake, Ninja, GoogleTest, CLI11, nlohmann-json, libcurl, clang-format for the
+# layout test) and, from PyPI,
 # torch (libtorch and the PyTorch references), Triton (comes with torch), numpy, pytest and matplotlib
 # (the plots of `autokernel report`), transformers (the Hugging Face families `profile --model hf:NAME` builds
 # from their configs; the device machine has 5.17).
@@ -11,7 +12,7 @@ PY="${PYTHON:-python3}"
 SUDO=""
 if [ "$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi
 
-debs=(g++ cmake ninja-build libgtest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev)
+debs=(g++ cmake ninja-build libgtest-dev libcli11-dev nlohmann-json3-dev libcurl4-openssl-dev clang-format)
 missing=()
 for p in "${debs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

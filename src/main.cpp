@@ -13,18 +13,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("autokernel 0.1.0"));
   const std::vector<std::pair<std::string, ak::cli::Runner>> commands = {
-      {"profile", ak::cli::add_profile_command(app)},
-      {"extract", ak::cli::add_extract_command(app)},
-      {"bench", ak::cli::add_bench_command(app)},
-      {"run", ak::cli::add_run_command(app)},
-      {"status", ak::cli::add_status_command(app)},
-      {"keep", ak::cli::add_keep_command(app)},
-      {"revert", ak::cli::add_revert_command(app)},
-      {"export", ak::cli::add_export_command(app)},
-      {"verify", ak::cli::add_verify_command(app)},
-      {"report", ak::cli::add_report_command(app)},
-      {"suite", ak::cli::add_suite_command(app)},
-      {"hw", ak::cli::add_hw_command(app)},
+      {"profile", ak::cli::add_profile_command(app)}, {"extract", ak::cli::add_extract_command(app)},
+      {"bench", ak::cli::add_bench_command(app)},     {"run", ak::cli::add_run_command(app)},
+      {"status", ak::cli::add_status_command(app)},   {"keep", ak::cli::add_keep_command(app)},
+      {"revert", ak::cli::add_revert_command(app)},   {"export", ak::cli::add_export_command(app)},
+      {"verify", ak::cli::add_verify_command(app)},   {"report", ak::cli::add_report_command(app)},
+      {"suite", ak::cli::add_suite_command(app)},     {"hw", ak::cli::add_hw_command(app)},
       {"worker", ak::cli::add_worker_command(app)}};
   try {
     app.parse(argc, argv);

@@ -11,7 +11,9 @@
 namespace ak::test {
 
 inline std::filesystem::path source_dir() { return AK_SOURCE_DIR; }
-inline std::filesystem::path bad_kernel(const std::string& name) { return source_dir() / "tests/data/bad_kernels" / name; }
+inline std::filesystem::path bad_kernel(const std::string& name) {
+  return source_dir() / "tests/data/bad_kernels" / name;
+}
 inline std::filesystem::path starter(const std::string& type, const std::string& file) {
   return source_dir() / "kernels" / type / file;
 }

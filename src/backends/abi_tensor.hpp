@@ -16,11 +16,20 @@ inline ak_tensor to_abi(const at::Tensor& t) {
   ak_tensor a{};
   a.data = t.data_ptr();
   switch (t.scalar_type()) {
-    case at::kHalf: a.dtype = AK_F16; break;
-    case at::kBFloat16: a.dtype = AK_BF16; break;
-    case at::kFloat: a.dtype = AK_F32; break;
-    case at::kLong: a.dtype = AK_I64; break;
-    default: throw std::invalid_argument("dtype " + std::string(c10::toString(t.scalar_type())) + " has no ABI code");
+    case at::kHalf:
+      a.dtype = AK_F16;
+      break;
+    case at::kBFloat16:
+      a.dtype = AK_BF16;
+      break;
+    case at::kFloat:
+      a.dtype = AK_F32;
+      break;
+    case at::kLong:
+      a.dtype = AK_I64;
+      break;
+    default:
+      throw std::invalid_argument("dtype " + std::string(c10::toString(t.scalar_type())) + " has no ABI code");
   }
   if (t.dim() > AK_MAX_DIMS) {
     throw std::invalid_argument("a tensor of " + std::to_string(t.dim()) + " dims exceeds AK_MAX_DIMS");

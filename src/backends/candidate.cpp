@@ -68,7 +68,8 @@ Expected<std::vector<Knob>> parse_knobs(const std::string& source) {
     if (line.find("@knob") == std::string::npos) continue;
     std::smatch m;
     if (!std::regex_search(line, m, knob_re)) {
-      return fail(fmt::format("line {}: malformed @knob (expected `@knob NAME=default {{v1,v2}} description`)", lineno));
+      return fail(
+          fmt::format("line {}: malformed @knob (expected `@knob NAME=default {{v1,v2}} description`)", lineno));
     }
     Knob k{m[1], m[2], split_list(m[3]), m[4]};
     if (std::find(k.values.begin(), k.values.end(), k.default_value) == k.values.end()) {
@@ -149,7 +150,8 @@ KnobScalar knob_scalar(const std::string& v) {
   }
   if (v == "True" || v == "true") return true;
   if (v == "False" || v == "false") return false;
-  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front()) return v.substr(1, v.size() - 2);
+  if (v.size() >= 2 && (v.front() == '"' || v.front() == '\'') && v.back() == v.front())
+    return v.substr(1, v.size() - 2);
   return v;
 }
 

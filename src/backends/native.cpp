@@ -27,8 +27,13 @@ class NativeKernel final : public LoadedKernel {
     std::vector<ak_tensor> in, out;
     for (const auto& t : inputs) in.push_back(to_abi(t));
     for (const auto& t : outputs) out.push_back(to_abi(t));
-    ak_call call{in.data(),      static_cast<int32_t>(in.size()),      out.data(), static_cast<int32_t>(out.size()),
-                 scalars.data(), static_cast<int32_t>(scalars.size()), m_stream ? m_stream() : nullptr};
+    ak_call call{in.data(),
+                 static_cast<int32_t>(in.size()),
+                 out.data(),
+                 static_cast<int32_t>(out.size()),
+                 scalars.data(),
+                 static_cast<int32_t>(scalars.size()),
+                 m_stream ? m_stream() : nullptr};
     const int rc = m_fn(&call);
     if (rc != 0) return fail(fmt::format("ak_kernel returned {} (the candidate rejected the call)", rc));
     return {};
@@ -122,7 +127,8 @@ Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& s
   cmd.push_back(tmp.string());
   auto r = util::run_command(cmd, k_compile_limit);
   if (!r) return std::unexpected(r.error());
-  if (r->timed_out) return fail(fmt::format("compiler timed out after {} s", std::chrono::seconds(k_compile_limit).count()));
+  if (r->timed_out)
+    return fail(fmt::format("compiler timed out after {} s", std::chrono::seconds(k_compile_limit).count()));
   if (r->exit_code != 0) {
     // The compiler's message names the cached copy; point it back at the user's file.
     std::string msg = r->output;

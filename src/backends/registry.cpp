@@ -27,7 +27,8 @@ Expected<std::unique_ptr<Backend>> make_backend(std::string_view name) {
 #ifdef AK_HAVE_PYTHON
   if (name == "triton") return make_triton_backend();
 #else
-  if (name == "triton") return fail("this build of autokernel has no triton backend (Python was not found at build time)");
+  if (name == "triton")
+    return fail("this build of autokernel has no triton backend (Python was not found at build time)");
 #endif
   std::string known;
   for (const auto& n : backend_names()) known += (known.empty() ? "" : ", ") + n;

@@ -49,12 +49,18 @@ Expected<at::ScalarType> parse_dtype(std::string_view s) {
 
 std::string dtype_name(at::ScalarType t) {
   switch (t) {
-    case at::kHalf: return "f16";
-    case at::kBFloat16: return "bf16";
-    case at::kFloat: return "f32";
-    case at::kDouble: return "f64";
-    case at::kLong: return "i64";
-    default: return std::string(c10::toString(t));
+    case at::kHalf:
+      return "f16";
+    case at::kBFloat16:
+      return "bf16";
+    case at::kFloat:
+      return "f32";
+    case at::kDouble:
+      return "f64";
+    case at::kLong:
+      return "i64";
+    default:
+      return std::string(c10::toString(t));
   }
 }
 
@@ -91,16 +97,13 @@ at::Tensor seeded(const at::Device& device, uint64_t seed, Draw draw) {
 }  // namespace
 
 at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed, double std) {
-  return seeded(device, seed, [&](at::Generator& g) {
-           return at::randn(shape, g, opts(at::kFloat, device));
-         })
+  return seeded(device, seed, [&](at::Generator& g) { return at::randn(shape, g, opts(at::kFloat, device)); })
       .mul_(std)
       .to(dtype);
 }
 
 at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed) {
-  return seeded(device, seed, [&](at::Generator& g) { return at::rand(shape, g, opts(at::kFloat, device)); })
-      .to(dtype);
+  return seeded(device, seed, [&](at::Generator& g) { return at::rand(shape, g, opts(at::kFloat, device)); }).to(dtype);
 }
 
 void unknown_generator(std::string_view type, std::string_view gen) {

@@ -14,12 +14,14 @@ class CrossEntropy final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {16, 1024}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {128, 1000}},        {"medium", {512, 32000}},       {"llama_1k", {1024, 32000}},
-            {"large", {4096, 32000}},      {"xlarge", {8192, 32000}},      {"gpt2", {1024, 50257}},
-            {"gpt2_4k", {4096, 50257}},    {"gpt2_8k", {8192, 50257}},     {"llama3", {2048, 128256}}};
+    return {{"small", {128, 1000}},     {"medium", {512, 32000}},   {"llama_1k", {1024, 32000}},
+            {"large", {4096, 32000}},   {"xlarge", {8192, 32000}},  {"gpt2", {1024, 50257}},
+            {"gpt2_4k", {4096, 50257}}, {"gpt2_8k", {8192, 50257}}, {"llama3", {2048, 128256}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x1023", {7, 1023}}, {"odd_127x50257", {127, 50257}}, {"edge_1023x32000", {1023, 32000}},
+    return {{"odd_7x1023", {7, 1023}},
+            {"odd_127x50257", {127, 50257}},
+            {"edge_1023x32000", {1023, 32000}},
             {"edge_4097x1000", {4097, 1000}}};
   }
   std::vector<std::string> adversarial_generators() const override { return {"large_logits", "equal_logits"}; }

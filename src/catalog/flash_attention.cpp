@@ -44,7 +44,7 @@ class FlashAttention final : public KernelType {
             {"odd_2x3x65x128", {2, 3, 65, 128, 0}},
             {"edge_s127_causal", {1, 8, 127, 64, 1}},
             {"edge_s1023", {1, 8, 1023, 64, 0}},
-            {"odd_1x4x33x32_mqa", {1, 4, 33, 32, 0, 1}},             // small enough for Triton's interpreter
+            {"odd_1x4x33x32_mqa", {1, 4, 33, 32, 0, 1}},           // small enough for Triton's interpreter
             {"odd_1x6x127x64_causal_kv2", {1, 6, 127, 64, 1, 2}},  // groups of 3
             {"odd_2x28x65x128_kv4", {2, 28, 65, 128, 0, 4}}};      // groups of 7, as Qwen2-7B
   }
@@ -124,9 +124,12 @@ class FlashAttention final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {1e-2, 1e-2};      // P rounded to f16 before P.V, as flash kernels do
-      case at::kBFloat16: return {2e-2, 2e-2};  // P and output rounded to bf16
-      default: return {5e-3, 5e-3};             // TF32 tensor cores allowed
+      case at::kHalf:
+        return {1e-2, 1e-2};  // P rounded to f16 before P.V, as flash kernels do
+      case at::kBFloat16:
+        return {2e-2, 2e-2};  // P and output rounded to bf16
+      default:
+        return {5e-3, 5e-3};  // TF32 tensor cores allowed
     }
   }
 };

@@ -14,12 +14,14 @@ class FusedMlp final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {32, 64, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {128, 256, 512}},         {"medium", {256, 512, 1024}},      {"mid", {1024, 1024, 2048}},
-            {"large", {2048, 2048, 5504}},      {"llama7b", {2048, 4096, 11008}},  {"llama7b_b4k", {4096, 4096, 11008}},
-            {"llama13b", {1024, 5120, 13824}},  {"openllama3b", {2048, 3200, 8640}}};
+    return {{"small", {128, 256, 512}},        {"medium", {256, 512, 1024}},       {"mid", {1024, 1024, 2048}},
+            {"large", {2048, 2048, 5504}},     {"llama7b", {2048, 4096, 11008}},   {"llama7b_b4k", {4096, 4096, 11008}},
+            {"llama13b", {1024, 5120, 13824}}, {"openllama3b", {2048, 3200, 8640}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_33x64x96", {33, 64, 96}}, {"odd_127x96x160", {127, 96, 160}}, {"edge_1023", {1023, 1024, 2048}},
+    return {{"odd_33x64x96", {33, 64, 96}},
+            {"odd_127x96x160", {127, 96, 160}},
+            {"edge_1023", {1023, 1024, 2048}},
             {"edge_4097", {4097, 512, 1024}}};
   }
   std::vector<std::string> adversarial_generators() const override { return {"dynamic_range", "saturated_gate"}; }
@@ -65,9 +67,12 @@ class FusedMlp final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {1e-2, 1e-2};      // the hidden activation is rounded to f16 between the GEMMs
-      case at::kBFloat16: return {3e-2, 3e-2};  // ... to bf16 (2^-8), then summed over F
-      default: return {5e-3, 5e-3};             // TF32 tensor cores allowed
+      case at::kHalf:
+        return {1e-2, 1e-2};  // the hidden activation is rounded to f16 between the GEMMs
+      case at::kBFloat16:
+        return {3e-2, 3e-2};  // ... to bf16 (2^-8), then summed over F
+      default:
+        return {5e-3, 5e-3};  // TF32 tensor cores allowed
     }
   }
 };

@@ -16,7 +16,7 @@ namespace ak::catalog {
 
 /// A problem size. `dims` mean what the type's dims_doc() says (matmul: M,N,K).
 struct Shape {
-  std::string label;           ///< "large", "llama7b_qkv", "edge_1023"...
+  std::string label;  ///< "large", "llama7b_qkv", "edge_1023"...
   std::vector<int64_t> dims;
 };
 
@@ -111,7 +111,8 @@ at::TensorOptions opts(at::ScalarType dtype, const at::Device& device);
 double rms(const at::Tensor& t);
 /// Seeded normal / uniform draws, made on the CPU (so the same seed gives the same data on any
 /// device), then moved. Large inputs are drawn on the device itself for speed.
-at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed, double std = 1.0);
+at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed,
+                 double std = 1.0);
 at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed);
 [[noreturn]] void unknown_generator(std::string_view type, std::string_view gen);
 std::string shape_string(const std::vector<int64_t>& dims);

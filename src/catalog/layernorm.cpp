@@ -13,12 +13,14 @@ class LayerNorm final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {32, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 512}},      {"medium", {1024, 1024}},     {"large", {4096, 2048}},
-            {"xlarge", {8192, 4096}},   {"wide", {1024, 8192}},       {"llama7b", {4096, 4096}},
-            {"llama13b", {4096, 5120}}, {"gpt2", {2048, 768}},        {"bert_large", {8192, 1024}}};
+    return {{"small", {256, 512}},      {"medium", {1024, 1024}}, {"large", {4096, 2048}},
+            {"xlarge", {8192, 4096}},   {"wide", {1024, 8192}},   {"llama7b", {4096, 4096}},
+            {"llama13b", {4096, 5120}}, {"gpt2", {2048, 768}},    {"bert_large", {8192, 1024}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x4097", {7, 4097}}, {"odd_127x1537", {127, 1537}}, {"edge_1023", {1023, 1023}},
+    return {{"odd_7x4097", {7, 4097}},
+            {"odd_127x1537", {127, 1537}},
+            {"edge_1023", {1023, 1023}},
             {"edge_4097", {4097, 4097}}};
   }
   std::vector<std::string> adversarial_generators() const override {
@@ -52,8 +54,8 @@ class LayerNorm final : public KernelType {
   }
   std::vector<at::Tensor> reference(const Problem& p) const override {
     const auto N = p.inputs[0].size(-1);
-    return {at::layer_norm(p.inputs[0].to(at::kDouble), {N}, p.inputs[1].to(at::kDouble),
-                           p.inputs[2].to(at::kDouble), p.scalars[0])};
+    return {at::layer_norm(p.inputs[0].to(at::kDouble), {N}, p.inputs[1].to(at::kDouble), p.inputs[2].to(at::kDouble),
+                           p.scalars[0])};
   }
   std::vector<at::Tensor> eager(const Problem& p) const override {
     const auto N = p.inputs[0].size(-1);
@@ -66,9 +68,12 @@ class LayerNorm final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {2e-3, 2e-3};      // output rounding 2^-11 plus the statistics' rounding
-      case at::kBFloat16: return {1e-2, 1e-2};  // output rounding 2^-8
-      default: return {1e-4, 1e-4};             // f32 statistics over rows up to 8192 long
+      case at::kHalf:
+        return {2e-3, 2e-3};  // output rounding 2^-11 plus the statistics' rounding
+      case at::kBFloat16:
+        return {1e-2, 1e-2};  // output rounding 2^-8
+      default:
+        return {1e-4, 1e-4};  // f32 statistics over rows up to 8192 long
     }
   }
 };

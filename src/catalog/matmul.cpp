@@ -11,16 +11,11 @@ class Matmul final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {128, 128, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 256, 256}},
-            {"medium", {1024, 1024, 1024}},
-            {"large", {2048, 2048, 2048}},
-            {"xlarge", {4096, 4096, 4096}},
-            {"tall", {8192, 1024, 1024}},
-            {"deep_k", {1024, 1024, 8192}},
-            {"gpt2_qkv", {1024, 2304, 768}},
-            {"llama7b_qkv", {2048, 12288, 4096}},
-            {"llama7b_up", {2048, 11008, 4096}},
-            {"llama7b_down", {2048, 4096, 11008}}};
+    return {{"small", {256, 256, 256}},          {"medium", {1024, 1024, 1024}},
+            {"large", {2048, 2048, 2048}},       {"xlarge", {4096, 4096, 4096}},
+            {"tall", {8192, 1024, 1024}},        {"deep_k", {1024, 1024, 8192}},
+            {"gpt2_qkv", {1024, 2304, 768}},     {"llama7b_qkv", {2048, 12288, 4096}},
+            {"llama7b_up", {2048, 11008, 4096}}, {"llama7b_down", {2048, 4096, 11008}}};
   }
   std::vector<Shape> edge_shapes() const override {
     return {{"odd_33x65x47", {33, 65, 47}},
@@ -67,10 +62,13 @@ class Matmul final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {5e-3, 5e-3};      // output rounding is 2^-11 relative; room for summation order
-      case at::kBFloat16: return {2e-2, 2e-2};  // output rounding is 2^-8 relative
+      case at::kHalf:
+        return {5e-3, 5e-3};  // output rounding is 2^-11 relative; room for summation order
+      case at::kBFloat16:
+        return {2e-2, 2e-2};  // output rounding is 2^-8 relative
       // f32: a correct TF32 tensor-core kernel (10-bit mantissa products) must pass: about 1e-3 of RMS typical.
-      default: return {5e-3, 5e-3};
+      default:
+        return {5e-3, 5e-3};
     }
   }
 };

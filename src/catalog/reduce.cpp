@@ -11,12 +11,14 @@ class Reduce final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {32, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 512}},    {"medium", {1024, 1024}},  {"rows", {4096, 1024}},
-            {"llama", {2048, 4096}},  {"large_sq", {4096, 4096}}, {"large", {8192, 8192}},
-            {"tall", {16384, 4096}},  {"wide", {1024, 32768}},   {"narrow", {32768, 128}}};
+    return {{"small", {256, 512}},   {"medium", {1024, 1024}},   {"rows", {4096, 1024}},
+            {"llama", {2048, 4096}}, {"large_sq", {4096, 4096}}, {"large", {8192, 8192}},
+            {"tall", {16384, 4096}}, {"wide", {1024, 32768}},    {"narrow", {32768, 128}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x50257", {7, 50257}}, {"odd_127x1537", {127, 1537}}, {"edge_1023x1024", {1023, 1024}},
+    return {{"odd_7x50257", {7, 50257}},
+            {"odd_127x1537", {127, 1537}},
+            {"edge_1023x1024", {1023, 1024}},
             {"edge_4096x4097", {4096, 4097}}};
   }
   std::vector<std::string> adversarial_generators() const override { return {"ones", "cancellation"}; }
@@ -43,9 +45,7 @@ class Reduce final : public KernelType {
     }
     return {{x}, {}, {{M}}, {spec.dtype}};
   }
-  std::vector<at::Tensor> reference(const Problem& p) const override {
-    return {p.inputs[0].to(at::kDouble).sum(-1)};
-  }
+  std::vector<at::Tensor> reference(const Problem& p) const override { return {p.inputs[0].to(at::kDouble).sum(-1)}; }
   std::vector<at::Tensor> eager(const Problem& p) const override { return {p.inputs[0].sum(-1)}; }
 
   double flops(const Shape& s) const override { return 1.0 * s.dims[0] * s.dims[1]; }
@@ -54,9 +54,12 @@ class Reduce final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {2e-3, 2e-3};      // output rounding 2^-11
-      case at::kBFloat16: return {1e-2, 1e-2};  // output rounding 2^-8
-      default: return {1e-4, 1e-4};             // f32 sums of 10^4..10^5 terms in any order
+      case at::kHalf:
+        return {2e-3, 2e-3};  // output rounding 2^-11
+      case at::kBFloat16:
+        return {1e-2, 1e-2};  // output rounding 2^-8
+      default:
+        return {1e-4, 1e-4};  // f32 sums of 10^4..10^5 terms in any order
     }
   }
 };

@@ -13,15 +13,19 @@ class RmsNorm final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {32, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 512}},       {"gpt2", {1024, 768}},       {"medium", {4096, 1024}},
-            {"llama7b", {2048, 4096}},   {"large", {4096, 4096}},     {"llama13b", {4096, 5120}},
-            {"llama70b", {2048, 8192}},  {"xlarge", {8192, 4096}},    {"xxlarge", {8192, 8192}}};
+    return {{"small", {256, 512}},      {"gpt2", {1024, 768}},    {"medium", {4096, 1024}},
+            {"llama7b", {2048, 4096}},  {"large", {4096, 4096}},  {"llama13b", {4096, 5120}},
+            {"llama70b", {2048, 8192}}, {"xlarge", {8192, 4096}}, {"xxlarge", {8192, 8192}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x4097", {7, 4097}}, {"odd_127x1537", {127, 1537}}, {"edge_1023x768", {1023, 768}},
+    return {{"odd_7x4097", {7, 4097}},
+            {"odd_127x1537", {127, 1537}},
+            {"edge_1023x768", {1023, 768}},
             {"edge_4097x1024", {4097, 1024}}};
   }
-  std::vector<std::string> adversarial_generators() const override { return {"large_values", "tiny_values", "zero_rows"}; }
+  std::vector<std::string> adversarial_generators() const override {
+    return {"large_values", "tiny_values", "zero_rows"};
+  }
   Shape adversarial_shape() const override { return {"adversarial", {64, 4096}}; }
   std::vector<Shape> bench_shapes() const override {
     return {{"xxlarge", {8192, 8192}}, {"xlarge", {8192, 4096}}, {"large", {4096, 4096}}};
@@ -64,9 +68,12 @@ class RmsNorm final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {2e-3, 2e-3};      // output rounding 2^-11
-      case at::kBFloat16: return {1e-2, 1e-2};  // output rounding 2^-8
-      default: return {1e-4, 1e-4};
+      case at::kHalf:
+        return {2e-3, 2e-3};  // output rounding 2^-11
+      case at::kBFloat16:
+        return {1e-2, 1e-2};  // output rounding 2^-8
+      default:
+        return {1e-4, 1e-4};
     }
   }
 };

@@ -135,9 +135,12 @@ class Rotary final : public KernelType {
   }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {2e-3, 2e-3};      // output rounding 2^-11
-      case at::kBFloat16: return {1e-2, 1e-2};  // output rounding 2^-8
-      default: return {1e-5, 1e-5};             // two f32 products and a sum
+      case at::kHalf:
+        return {2e-3, 2e-3};  // output rounding 2^-11
+      case at::kBFloat16:
+        return {1e-2, 1e-2};  // output rounding 2^-8
+      default:
+        return {1e-5, 1e-5};  // two f32 products and a sum
     }
   }
 };

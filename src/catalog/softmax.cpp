@@ -13,13 +13,16 @@ class Softmax final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {32, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 512}},        {"medium", {1024, 1024}},   {"large", {4096, 4096}},
-            {"xlarge", {8192, 8192}},     {"wide", {1024, 32768}},    {"narrow", {32768, 128}},
+    return {{"small", {256, 512}},          {"medium", {1024, 1024}},      {"large", {4096, 4096}},
+            {"xlarge", {8192, 8192}},       {"wide", {1024, 32768}},       {"narrow", {32768, 128}},
             {"llama_vocab", {2048, 32000}}, {"gpt2_vocab", {1024, 50257}}, {"attn_scores", {16384, 2048}}};
   }
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x127", {7, 127}}, {"odd_33x1537", {33, 1537}}, {"edge_1023", {1023, 1023}},
-            {"edge_4097", {4097, 4097}}, {"edge_127x50257", {127, 50257}}};
+    return {{"odd_7x127", {7, 127}},
+            {"odd_33x1537", {33, 1537}},
+            {"edge_1023", {1023, 1023}},
+            {"edge_4097", {4097, 4097}},
+            {"edge_127x50257", {127, 50257}}};
   }
   std::vector<std::string> adversarial_generators() const override {
     return {"large_equal_rows", "large_spread", "masked_neg_inf"};
@@ -57,14 +60,15 @@ class Softmax final : public KernelType {
   std::vector<at::Tensor> eager(const Problem& p) const override { return {at::softmax(p.inputs[0], -1)}; }
 
   double flops(const Shape& s) const override { return 5.0 * s.dims[0] * s.dims[1]; }
-  double bytes(const Shape& s, at::ScalarType t) const override {
-    return 2.0 * s.dims[0] * s.dims[1] * dtype_bytes(t);
-  }
+  double bytes(const Shape& s, at::ScalarType t) const override { return 2.0 * s.dims[0] * s.dims[1] * dtype_bytes(t); }
   Tolerance tolerance(at::ScalarType t) const override {
     switch (t) {
-      case at::kHalf: return {1e-3, 2e-3};      // rounding of the output: 2^-11 relative
-      case at::kBFloat16: return {1e-2, 1e-2};  // 2^-8 relative
-      default: return {1e-5, 1e-4};             // f32 exp and sum: a few ulp
+      case at::kHalf:
+        return {1e-3, 2e-3};  // rounding of the output: 2^-11 relative
+      case at::kBFloat16:
+        return {1e-2, 1e-2};  // 2^-8 relative
+      default:
+        return {1e-5, 1e-4};  // f32 exp and sum: a few ulp
     }
   }
 };

@@ -31,7 +31,9 @@ void print_progress(const nlohmann::json& ev, std::FILE* out) {
     fmt::print(out, "build: {:.1f} s\n", ev.value("seconds", 0.0));
   } else if (kind == "stage") {
     fmt::print(out, "stage {} {:<12} {:<4} {:>3} cases{} {:6.1f} s{}\n", ev.value("stage", 0), ev.value("name", ""),
-               ev.value("status", "") == "pass" ? "PASS" : ev.value("status", "") == "skip" ? "SKIP" : "FAIL",
+               ev.value("status", "") == "pass"   ? "PASS"
+               : ev.value("status", "") == "skip" ? "SKIP"
+                                                  : "FAIL",
                ev.value("cases", 0),
                ev.value("skipped", 0) ? fmt::format(" ({} skipped: too large here)", ev.value("skipped", 0)) : "",
                ev.value("seconds", 0.0), ev.value("status", "") == "fail" ? "  <- " + ev.value("failed_case", "") : "");
@@ -42,15 +44,17 @@ void print_progress(const nlohmann::json& ev, std::FILE* out) {
     fmt::print(out, "{:<24} {:<5} {:>11} {:>11} {:>8} {:>8} {:>8} {:>9} {}\n", "timing shape", "dtype", "kernel_us",
                "torch_us", "speedup", "GB/s", "TFLOP/s", "%ceiling", "bound");
   } else if (kind == "timing") {
-    fmt::print(out, "{:<24} {:<5} {:>11.2f} {:>11.2f} {:>7.3f}x {:>8.0f} {:>8.2f} {:>8.1f}% {}\n",
-               ev.value("shape", "") + " " + [&] {
-                 std::string s;
-                 for (auto d : ev["dims"]) s += (s.empty() ? "" : "x") + std::to_string(d.get<int64_t>());
-                 return s;
-               }(),
-               ev.value("dtype", ""), ev.value("kernel_us", 0.0), ev.value("reference_us", 0.0),
-               ev.value("speedup_vs_reference", 0.0), ev.value("gb_s", 0.0), ev.value("tflops", 0.0),
-               ev.value("pct_of_ceiling", 0.0), ev.value("bound", ""));
+    fmt::print(
+        out, "{:<24} {:<5} {:>11.2f} {:>11.2f} {:>7.3f}x {:>8.0f} {:>8.2f} {:>8.1f}% {}\n",
+        ev.value("shape", "") + " " +
+            [&] {
+              std::string s;
+              for (auto d : ev["dims"]) s += (s.empty() ? "" : "x") + std::to_string(d.get<int64_t>());
+              return s;
+            }(),
+        ev.value("dtype", ""), ev.value("kernel_us", 0.0), ev.value("reference_us", 0.0),
+        ev.value("speedup_vs_reference", 0.0), ev.value("gb_s", 0.0), ev.value("tflops", 0.0),
+        ev.value("pct_of_ceiling", 0.0), ev.value("bound", ""));
     if (ev.contains("implausible")) {
       fmt::print(out, "  implausible, re-measured with device-wide synchronisation: {:.2f} us, {:.3f}x: {}\n",
                  ev["remeasured"].value("kernel_us", 0.0), ev["remeasured"].value("speedup_vs_reference", 0.0),
@@ -113,8 +117,8 @@ Runner add_bench_command(CLI::App& app) {
     req.max_speedup = a->max_speedup;
     req.case_timeout = std::chrono::seconds(a->case_timeout_s);
     std::FILE* progress_out = a->json ? stderr : stdout;
-    auto rep = value_or_throw(
-        harness::run_bench(req, [&](const nlohmann::json& ev) { print_progress(ev, progress_out); }));
+    auto rep =
+        value_or_throw(harness::run_bench(req, [&](const nlohmann::json& ev) { print_progress(ev, progress_out); }));
     if (rep.outcome == harness::Outcome::error) {
       throw Fatal(Error{rep.message, rep.hint});
     }

@@ -25,8 +25,8 @@ Runner add_suite_command(CLI::App& app);
 
 /// Exit codes shared by the commands.
 inline constexpr int k_exit_ok = 0;
-inline constexpr int k_exit_rejected = 1;   ///< the candidate was judged and failed (incorrect, crash, hang, compile)
-inline constexpr int k_exit_usage = 2;      ///< bad input: a missing file, an unknown name, no GPU
+inline constexpr int k_exit_rejected = 1;  ///< the candidate was judged and failed (incorrect, crash, hang, compile)
+inline constexpr int k_exit_usage = 2;     ///< bad input: a missing file, an unknown name, no GPU
 
 /// A dtype the harness times in (f16, bf16, f32 and their aliases), checked while parsing, so a typo is
 /// refused before anything runs or is written.

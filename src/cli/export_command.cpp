@@ -5,7 +5,8 @@
 namespace ak::cli {
 
 Runner add_export_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("export", "write the kept kernels as a Python package: autokernel_kernels.patch(model)");
+  auto* cmd =
+      app.add_subcommand("export", "write the kept kernels as a Python package: autokernel_kernels.patch(model)");
   auto r = std::make_shared<deploy::ExportRequest>();
   auto workspace = std::make_shared<std::string>("workspace");
   auto out = std::make_shared<std::string>("export");
@@ -16,13 +17,15 @@ Runner add_export_command(CLI::App& app) {
     r->workspace = *workspace;
     r->out = *out;
     fmt::print("exporting {}:\n", r->workspace.string());
-    const auto kernels = value_or_throw(deploy::export_package(*r, [](const std::string& l) { fmt::print("{}\n", l); }));
+    const auto kernels =
+        value_or_throw(deploy::export_package(*r, [](const std::string& l) { fmt::print("{}\n", l); }));
     int n = 0;
     for (const auto& k : kernels) n += k.included;
     const auto pkg = std::filesystem::absolute(r->out) / deploy::k_package_name;
-    fmt::print("wrote {} ({} kernel{})\nuse it:\n  import sys; sys.path.insert(0, \"{}\")\n"
-               "  import autokernel_kernels; autokernel_kernels.patch(model)\n",
-               pkg.string(), n, n == 1 ? "" : "s", pkg.parent_path().string());
+    fmt::print(
+        "wrote {} ({} kernel{})\nuse it:\n  import sys; sys.path.insert(0, \"{}\")\n"
+        "  import autokernel_kernels; autokernel_kernels.patch(model)\n",
+        pkg.string(), n, n == 1 ? "" : "s", pkg.parent_path().string());
     return k_exit_ok;
   };
 }

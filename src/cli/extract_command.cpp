@@ -6,7 +6,8 @@
 namespace ak::cli {
 
 Runner add_extract_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("extract", "put the hottest kernels of the profile into the workspace, with the model's shapes");
+  auto* cmd = app.add_subcommand("extract",
+                                 "put the hottest kernels of the profile into the workspace, with the model's shapes");
   auto r = std::make_shared<profile::ExtractRequest>();
   auto workspace = std::make_shared<std::string>("workspace");
   cmd->add_option("--workspace", *workspace, "the workspace holding profile.json")->capture_default_str();
@@ -20,10 +21,11 @@ Runner add_extract_command(CLI::App& app) {
     auto got = value_or_throw(profile::extract(*r, prof, print));
     double share = 0;
     for (const auto& k : got) share += k.use->share;
-    fmt::print("extracted {} kernel{} covering {:.1f}% of the model's time ({}); if each became 2x faster the model "
-               "would be {:.3f}x faster\n",
-               got.size(), got.size() == 1 ? "" : "s", 100 * share,
-               prof.basis == "gpu" ? "GPU time" : "CPU time", 1.0 / (1.0 - share / 2.0));
+    fmt::print(
+        "extracted {} kernel{} covering {:.1f}% of the model's time ({}); if each became 2x faster the model "
+        "would be {:.3f}x faster\n",
+        got.size(), got.size() == 1 ? "" : "s", 100 * share, prof.basis == "gpu" ? "GPU time" : "CPU time",
+        1.0 / (1.0 - share / 2.0));
     fmt::print("next: autokernel run --workspace {}\n", *workspace);
     return k_exit_ok;
   };

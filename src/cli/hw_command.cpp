@@ -19,15 +19,16 @@ Runner add_hw_command(CLI::App& app) {
       fmt::print("device: {} (compute capability {}.{}, {} SMs, {:.0f} GB)\n", info.name, info.props.cc_major,
                  info.props.cc_minor, info.props.sm_count, info.props.total_memory_gb);
       const auto& s = *info.spec;
-      fmt::print("spec: {}{}\n  bandwidth {:.0f} GB/s, L2 {:.0f} MB\n  dense TFLOP/s: fp16 {:.1f}, bf16 {:.1f}, tf32 {:.1f}, "
-                 "fp8 {:.1f}, fp32 {:.1f}\n",
-                 s.name, s.estimated ? " (estimated: not in the table)" : "", s.bandwidth_gb_s, s.l2_mb, s.tflops_fp16,
-                 s.tflops_bf16, s.tflops_tf32, s.tflops_fp8, s.tflops_fp32);
+      fmt::print(
+          "spec: {}{}\n  bandwidth {:.0f} GB/s, L2 {:.0f} MB\n  dense TFLOP/s: fp16 {:.1f}, bf16 {:.1f}, tf32 {:.1f}, "
+          "fp8 {:.1f}, fp32 {:.1f}\n",
+          s.name, s.estimated ? " (estimated: not in the table)" : "", s.bandwidth_gb_s, s.l2_mb, s.tflops_fp16,
+          s.tflops_bf16, s.tflops_tf32, s.tflops_fp8, s.tflops_fp32);
     }
     if (*measure) {
       const auto c = harness::measured_ceiling(device, info);
-      fmt::print("measured: copy {:.0f} GB/s (read + write), matmul {:.1f} TFLOP/s ({})\n", c.copy_gb_s, c.matmul_tflops,
-                 c.matmul_what);
+      fmt::print("measured: copy {:.0f} GB/s (read + write), matmul {:.1f} TFLOP/s ({})\n", c.copy_gb_s,
+                 c.matmul_tflops, c.matmul_what);
     }
     return k_exit_ok;
   };

@@ -38,7 +38,8 @@ Runner add_keep_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   return [a] {
-    auto ws = value_or_throw(loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
+    auto ws = value_or_throw(
+        loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
     const auto k = value_or_throw(ws->kernel(a->kernel));
     const auto changed = value_or_throw(ws->repo().changed_paths());
     if (std::find(changed.begin(), changed.end(), k.file.string()) == changed.end()) {
@@ -71,7 +72,8 @@ Runner add_revert_command(CLI::App& app) {
   auto a = std::make_shared<Args>();
   add_common(cmd, *a);
   return [a] {
-    auto ws = value_or_throw(loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
+    auto ws = value_or_throw(
+        loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
     const auto k = value_or_throw(ws->kernel(a->kernel));
     const auto changed = value_or_throw(ws->repo().changed_paths());
     if (std::find(changed.begin(), changed.end(), k.file.string()) == changed.end()) {

@@ -38,8 +38,9 @@ void check_args(ProfileArgs& a) {
     }
   }
   if (r.input_shape.empty() && r.inputs.empty()) {
-    throw Fatal(Error{"give the model's inputs", "--input-shape 1,2048 (token ids or a random tensor) or "
-                                                 "--inputs FILE.py:make_inputs"});
+    throw Fatal(Error{"give the model's inputs",
+                      "--input-shape 1,2048 (token ids or a random tensor) or "
+                      "--inputs FILE.py:make_inputs"});
   }
   static const std::regex k_shape("[1-9][0-9]*(,[1-9][0-9]*)*");  // no 0: an empty input profiles nothing
   if (!r.input_shape.empty() && !std::regex_match(r.input_shape, k_shape)) {
@@ -51,7 +52,8 @@ void check_args(ProfileArgs& a) {
     try {
       j = nlohmann::json::parse(r.init_args);
     } catch (const std::exception& e) {
-      throw Fatal(Error{fmt::format("--init-args is not valid JSON: {}", e.what()), R"(e.g. --init-args '{"n_layer": 2}')"});
+      throw Fatal(
+          Error{fmt::format("--init-args is not valid JSON: {}", e.what()), R"(e.g. --init-args '{"n_layer": 2}')"});
     }
     if (!j.is_object()) throw Fatal(Error{"--init-args must be a JSON object", R"(e.g. --init-args '{"n_layer": 2}')"});
   }
@@ -78,7 +80,9 @@ Runner add_profile_command(CLI::App& app) {
   cmd->add_option("--workspace", a->workspace, "where profile.json goes")->capture_default_str();
   cmd->add_option("--device", r.device, "cuda | cpu (default: cuda with a GPU, else cpu)")
       ->check(CLI::IsMember({"cuda", "cpu"}));
-  cmd->add_option("--warmup", r.warmup, "model steps run before profiling")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--warmup", r.warmup, "model steps run before profiling")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   cmd->add_option("--iters", r.iters, "model steps profiled")->capture_default_str();
   cmd->add_option("--rows", a->rows, "rows of the table shown")->capture_default_str();
   cmd->add_flag("--json", a->json, "print profile.json on stdout instead of the table");
@@ -106,9 +110,9 @@ Runner add_profile_command(CLI::App& app) {
         inputs += fmt::format("{}[{}] {}", inputs.empty() ? "" : ", ", dims, in.value("dtype", ""));
       }
       fmt::print("model: {} ({}, {:.1f}M parameters) on {}, {}, inputs {}; {:.2f} ms per step (wall)\n",
-                 run.meta.value("model", ""), run.meta.value("class", ""),
-                 run.meta.value("parameters", 0.0) / 1e6, run.meta.value("device_name", ""),
-                 run.meta.value("dtype", ""), inputs, run.meta.value("step_wall_ms", 0.0));
+                 run.meta.value("model", ""), run.meta.value("class", ""), run.meta.value("parameters", 0.0) / 1e6,
+                 run.meta.value("device_name", ""), run.meta.value("dtype", ""), inputs,
+                 run.meta.value("step_wall_ms", 0.0));
       fmt::print("{}", profile::ranking_table(prof, a->rows));
       fmt::print("wrote {}\n", path.string());
     }

@@ -16,9 +16,10 @@ Runner add_report_command(CLI::App& app) {
   cmd->add_option("--tag", o->tag, "which run of the workspace (default: the latest)");
   cmd->add_option("--profile", *profile, "shares of model time (default: <workspace>/profile.json, if there)");
   cmd->add_option("--verify", *verify, "verify's measured result (default: <workspace>/verify.json, if there)");
-  cmd->add_option("--dtype", o->dtype,
-                  "the dtype the run timed in, if `run --dtype` named one (places kernels on the roofline; default: each "
-                  "kernel's model dtype, else f16, as the run chose)");
+  cmd->add_option(
+      "--dtype", o->dtype,
+      "the dtype the run timed in, if `run --dtype` named one (places kernels on the roofline; default: each "
+      "kernel's model dtype, else f16, as the run chose)");
   cmd->add_flag("--no-plots", *no_plots, "write the report without plots (no Python needed)");
   return [o, workspace, out, profile, verify, no_plots] {
     o->workspace = *workspace;

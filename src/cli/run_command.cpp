@@ -60,7 +60,8 @@ Runner add_run_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--target-speedup", o->target_speedup, "move on at this speed-up over the starter")
       ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--done-pct", o->done_pct_of_ceiling, "move on at this % of the kernel's measured ceiling (a kernel can measure above 100%, from cache; "
+  cmd->add_option("--done-pct", o->done_pct_of_ceiling,
+                  "move on at this % of the kernel's measured ceiling (a kernel can measure above 100%, from cache; "
                   "1000 never stops here)")
       ->check(CLI::PositiveNumber & CLI::Range(0.0, 1000.0))
       ->capture_default_str();
@@ -90,9 +91,11 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  cmd->add_option("--endpoint", po.llm_endpoint, "llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1");
+  cmd->add_option("--endpoint", po.llm_endpoint,
+                  "llm: base URL of an OpenAI-compatible API, e.g. http://localhost:8000/v1");
   cmd->add_option("--model", po.llm_model, "llm: model name");
-  cmd->add_option("--api-key-env", po.llm_api_key_env, "llm: environment variable holding the API key")->capture_default_str();
+  cmd->add_option("--api-key-env", po.llm_api_key_env, "llm: environment variable holding the API key")
+      ->capture_default_str();
   cmd->add_option("--llm-timeout", po.llm_timeout_s, "llm: seconds per request")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -32,13 +32,16 @@ Runner add_suite_command(CLI::App& app) {
   cmd->add_option("--types", a->types, "kernel types, comma-separated (default: those --configs names, else all)");
   cmd->add_option("--configs", a->configs, "TYPE:DIMS[,TYPE:DIMS...], e.g. softmax:64x128: replace a type's shapes");
   cmd->add_option("--dtypes", a->dtypes, "dtypes, comma-separated (default: f16,bf16)");
-  cmd->add_option("--backends", a->backends, "our backends, comma-separated (default: cuda,triton with a GPU, else cpu)");
-  cmd->add_option("--kernels-dir", a->kernels_dir, "folder of <type>/{cuda.cu,triton.py,cpu.cpp}")->capture_default_str();
+  cmd->add_option("--backends", a->backends,
+                  "our backends, comma-separated (default: cuda,triton with a GPU, else cpu)");
+  cmd->add_option("--kernels-dir", a->kernels_dir, "folder of <type>/{cuda.cu,triton.py,cpu.cpp}")
+      ->capture_default_str();
   cmd->add_option("--knob", a->knobs, "TYPE.BACKEND.NAME=VALUE: set a kernel's knob (repeatable)");
   cmd->add_flag("--quick", a->quick, "check our kernels with the quick stages (1-2) only");
   cmd->add_flag("--no-compile", a->no_compile, "do not measure torch.compile");
   cmd->add_option("--json", a->json, "write every number (all backends, baselines, ceiling, device) to FILE");
-  cmd->add_flag("--resume", a->resume, "go on with the stopped run whose --json FILE this is: keep its baselines and finished kernels");
+  cmd->add_flag("--resume", a->resume,
+                "go on with the stopped run whose --json FILE this is: keep its baselines and finished kernels");
   cmd->add_option("--case-timeout", a->case_timeout_s, "seconds without progress before a case counts as hung")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -75,9 +78,7 @@ Runner add_suite_command(CLI::App& app) {
       fmt::print(stderr, "{}\n", line);
       std::fflush(stderr);
     };
-    auto write_json = [&](const nlohmann::json& doc) {
-      return util::write_file_atomic(a->json, doc.dump(2) + "\n");
-    };
+    auto write_json = [&](const nlohmann::json& doc) { return util::write_file_atomic(a->json, doc.dump(2) + "\n"); };
     // --json is rewritten after the baselines and after each kernel, so a run that is stopped keeps them.
     bool told = false;
     auto partial = [&](const nlohmann::json& doc) {
@@ -89,7 +90,8 @@ Runner add_suite_command(CLI::App& app) {
         told = true;
       }
     };
-    if (a->resume && !resumed) print(fmt::format("--resume: {} does not exist yet; starting from the beginning", a->json));
+    if (a->resume && !resumed)
+      print(fmt::format("--resume: {} does not exist yet; starting from the beginning", a->json));
     const auto doc = value_or_throw(suite::run_suite(plan, print, partial, resumed ? &*resumed : nullptr));
     if (!a->json.empty()) {
       value_or_throw(write_json(doc), "writing " + a->json);

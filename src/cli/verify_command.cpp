@@ -31,12 +31,14 @@ Runner add_verify_command(CLI::App& app) {
                t["autokernel"].get<double>(), report["speedup_vs_eager"].get<double>());
     if (t.contains("compiled")) {
       fmt::print(", torch.compile {:.3f} ms", t["compiled"].get<double>());
-      if (t.contains("autokernel_compiled")) fmt::print(", autokernel inside torch.compile {:.3f} ms", t["autokernel_compiled"].get<double>());
+      if (t.contains("autokernel_compiled"))
+        fmt::print(", autokernel inside torch.compile {:.3f} ms", t["autokernel_compiled"].get<double>());
       fmt::print("; the better autokernel is {:.3f}x torch.compile", report["speedup_vs_compiled"].get<double>());
     }
     fmt::print("\n");
     if (report.contains("warning")) fmt::print("warning: {}\n", report["warning"].get<std::string>());
-    for (const auto& f : report.value("failures", nlohmann::json::array())) fmt::print("failed: {}\n", f.get<std::string>());
+    for (const auto& f : report.value("failures", nlohmann::json::array()))
+      fmt::print("failed: {}\n", f.get<std::string>());
     const bool passed = report["passed"].get<bool>();
     fmt::print("verify: {}  (written to {})\n", passed ? "PASS" : "FAIL: the outputs differ beyond the limit",
                (std::filesystem::absolute(r->workspace) / "verify.json").string());

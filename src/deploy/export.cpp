@@ -65,7 +65,8 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     const auto name = dir.filename().string();
     fs::path file;
     for (const char* ext : {".cu", ".py", ".cpp"}) {
-      if (fs::exists(dir / (std::string("kernel") + ext), ec)) file = fs::path("kernels") / name / (std::string("kernel") + ext);
+      if (fs::exists(dir / (std::string("kernel") + ext), ec))
+        file = fs::path("kernels") / name / (std::string("kernel") + ext);
     }
     if (file.empty()) continue;
     // The committed (kept) version, not whatever an experiment in flight left in the working tree.
@@ -128,7 +129,8 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                 "run `autokernel run` first; --all also exports kernels no faster than PyTorch");
   }
   const auto ops = ops_library();
-  if (!fs::exists(ops, ec)) return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
+  if (!fs::exists(ops, ec))
+    return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
   // The package's Python: __init__.py (loading, patch), _ops.py (the operators), _routing.py (what they replace).
   for (const auto& entry : fs::directory_iterator(fs::path(AK_PYTHON_SUPPORT_DIR) / k_package_name, ec)) {
@@ -140,7 +142,8 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                           {"torch", TORCH_VERSION},
                           {"ops_library", "lib/" + ops.filename().string()},
                           {"kernels", kernels}};
-  if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w) return std::unexpected(w.error());
+  if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w)
+    return std::unexpected(w.error());
   return result;
 }
 

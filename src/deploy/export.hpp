@@ -24,7 +24,7 @@ struct ExportedKernel {
   std::string name, type, backend;
   double speedup_vs_reference = 0;  ///< of its best row (0: never measured)
   bool included = false;
-  std::string why;                  ///< why it was left out
+  std::string why;  ///< why it was left out
 };
 
 /// Write the package; `print` gets one line per kernel. Fails when no kernel is included.

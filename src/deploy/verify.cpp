@@ -39,7 +39,8 @@ Expected<void> fill_from_profile(VerifyRequest& r) {
     take(r.model, "model");
     take(r.input_shape, "input_shape");
     take(r.inputs, "inputs_spec");
-    if (m.contains("init_args") && m["init_args"].is_object() && !m["init_args"].empty()) r.init_args = m["init_args"].dump();
+    if (m.contains("init_args") && m["init_args"].is_object() && !m["init_args"].empty())
+      r.init_args = m["init_args"].dump();
   }
   take(r.dtype, "dtype");
   take(r.device, "device");
@@ -65,8 +66,18 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
   std::vector<std::string> argv = {util::python_executable(),
                                    std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/verify_model.py",
-                                   "--package-dir", dir.string(), "--model", r.model, "--dtype", r.dtype,
-                                   "--device", r.device, "--runs", std::to_string(r.runs), "--out", out.string()};
+                                   "--package-dir",
+                                   dir.string(),
+                                   "--model",
+                                   r.model,
+                                   "--dtype",
+                                   r.dtype,
+                                   "--device",
+                                   r.device,
+                                   "--runs",
+                                   std::to_string(r.runs),
+                                   "--out",
+                                   out.string()};
   if (!r.input_shape.empty()) argv.insert(argv.end(), {"--input-shape", r.input_shape});
   if (!r.inputs.empty()) argv.insert(argv.end(), {"--inputs", r.inputs});
   if (!r.init_args.empty()) argv.insert(argv.end(), {"--init-args", r.init_args});

@@ -19,12 +19,12 @@ struct VerifyRequest {
   std::string input_shape;  ///< as for `autokernel profile`
   std::string inputs;
   std::string init_args;
-  std::string dtype;        ///< fp16 | bf16 | fp32; empty: profile.json's, else fp32
-  std::string device;       ///< cuda | cpu; empty: profile.json's, else cuda with a GPU
+  std::string dtype;   ///< fp16 | bf16 | fp32; empty: profile.json's, else fp32
+  std::string device;  ///< cuda | cpu; empty: profile.json's, else cuda with a GPU
   int runs = 20;
-  bool compile = true;      ///< also time torch.compile of the original
-  bool diagnose = false;    ///< swap one kernel type at a time
-  bool all = false;         ///< export kernels no faster than PyTorch too
+  bool compile = true;    ///< also time torch.compile of the original
+  bool diagnose = false;  ///< swap one kernel type at a time
+  bool all = false;       ///< export kernels no faster than PyTorch too
 };
 
 /// Run it; `print` gets the progress lines. The result is verify.json (also written to the workspace).

@@ -32,24 +32,41 @@ std::string stderr_reason(const std::string& tail) {
 
 std::string_view outcome_name(Outcome o) {
   switch (o) {
-    case Outcome::passed: return "passed";
-    case Outcome::incorrect: return "incorrect";
-    case Outcome::compile_failed: return "compile_failed";
-    case Outcome::crashed: return "crashed";
-    case Outcome::timed_out: return "timed_out";
-    case Outcome::error: return "error";
+    case Outcome::passed:
+      return "passed";
+    case Outcome::incorrect:
+      return "incorrect";
+    case Outcome::compile_failed:
+      return "compile_failed";
+    case Outcome::crashed:
+      return "crashed";
+    case Outcome::timed_out:
+      return "timed_out";
+    case Outcome::error:
+      return "error";
   }
   return "?";
 }
 
 nlohmann::json BenchReport::to_json() const {
-  nlohmann::json j = {{"kernel", kernel},       {"kernel_type", type},      {"backend", backend},
-                      {"outcome", outcome_name(outcome)},                 {"correctness", passed() ? "PASS" : "FAIL"},
-                      {"failed_stage", failed_stage}, {"failed_case", failed_case}, {"message", message},
-                      {"hint", hint},           {"device", device},         {"ceiling", ceiling},
-                      {"stages", stages},       {"timings", timings},       {"compile_seconds", compile_s},
-                      {"bench_seconds", total_s},  {"implausible", flagged()},
-                      {"confirmed", confirmed()}, {"plausibility", plausibility_note()}};
+  nlohmann::json j = {{"kernel", kernel},
+                      {"kernel_type", type},
+                      {"backend", backend},
+                      {"outcome", outcome_name(outcome)},
+                      {"correctness", passed() ? "PASS" : "FAIL"},
+                      {"failed_stage", failed_stage},
+                      {"failed_case", failed_case},
+                      {"message", message},
+                      {"hint", hint},
+                      {"device", device},
+                      {"ceiling", ceiling},
+                      {"stages", stages},
+                      {"timings", timings},
+                      {"compile_seconds", compile_s},
+                      {"bench_seconds", total_s},
+                      {"implausible", flagged()},
+                      {"confirmed", confirmed()},
+                      {"plausibility", plausibility_note()}};
   return j;
 }
 
@@ -61,7 +78,9 @@ std::string BenchReport::plausibility_note() const {
   const auto& m = p["remeasured"];
   return fmt::format("implausible ({}); re-measured with device-wide synchronisation: {:.2f} us, {:.2f}x: {}", reasons,
                      m.value("kernel_us", 0.0), m.value("speedup_vs_reference", 0.0),
-                     confirmed() ? "confirmed" : m.contains("failure") ? m.value("failure", "") : "NOT confirmed");
+                     confirmed()             ? "confirmed"
+                     : m.contains("failure") ? m.value("failure", "")
+                                             : "NOT confirmed");
 }
 
 Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(const nlohmann::json&)>& progress) {

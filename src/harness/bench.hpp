@@ -24,25 +24,25 @@ struct BenchRequest {
   bool quick = false;
   bool timing = true;
   std::string timing_dtype = "f16";
-  int max_timing_shapes = 0;                 ///< 0: every benchmark shape
+  int max_timing_shapes = 0;  ///< 0: every benchmark shape
   std::vector<catalog::Shape> model_shapes;
   std::vector<catalog::Shape> timing_shapes;  ///< non-empty: time exactly these (see WorkerOptions)
   std::vector<std::string> timing_dtypes;     ///< non-empty: time in each of these instead of timing_dtype
-  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is flagged and re-measured
-  std::chrono::seconds case_timeout{60};     ///< a case with no progress for this long is a hang
+  double max_speedup = 10;                    ///< a speed-up over PyTorch above this is flagged and re-measured
+  std::chrono::seconds case_timeout{60};      ///< a case with no progress for this long is a hang
   std::chrono::seconds compile_timeout{300};
 };
 
 struct BenchReport {
   std::string kernel, type, backend;
   Outcome outcome = Outcome::error;
-  int failed_stage = 0;           ///< 1..5; 6 means a timed run was wrong
+  int failed_stage = 0;  ///< 1..5; 6 means a timed run was wrong
   std::string failed_case;
   std::string message, hint;
   nlohmann::json device, ceiling;
   std::vector<nlohmann::json> stages, timings;
   double compile_s = 0, total_s = 0;
-  std::string candidate_stderr;   ///< the tail of what the worker wrote to stderr
+  std::string candidate_stderr;  ///< the tail of what the worker wrote to stderr
 
   bool passed() const { return outcome == Outcome::passed; }
   /// The first timing row: the primary result ({} when there is none).
@@ -59,6 +59,7 @@ struct BenchReport {
 /// Run one candidate through the harness in a child process. `progress` sees every worker event.
 /// An error means bad input (no such file, unknown type or backend, unknown knob); everything the
 /// candidate does, compile failures and crashes included, is in the report.
-Expected<BenchReport> run_bench(const BenchRequest& request, const std::function<void(const nlohmann::json&)>& progress);
+Expected<BenchReport> run_bench(const BenchRequest& request,
+                                const std::function<void(const nlohmann::json&)>& progress);
 
 }  // namespace ak::harness

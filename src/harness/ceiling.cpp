@@ -36,7 +36,8 @@ Ceiling measured_ceiling(const at::Device& device, const hw::DeviceInfo& info) {
   if (auto text = util::read_file(path); text) {
     try {
       auto j = nlohmann::json::parse(*text);
-      return {j.at("copy_gb_s").get<double>(), j.at("matmul_tflops").get<double>(), j.at("matmul_what").get<std::string>()};
+      return {j.at("copy_gb_s").get<double>(), j.at("matmul_tflops").get<double>(),
+              j.at("matmul_what").get<std::string>()};
     } catch (const std::exception&) {
       // A damaged cache is measured again.
     }
@@ -54,7 +55,9 @@ Ceiling measured_ceiling(const at::Device& device, const hw::DeviceInfo& info) {
   c.matmul_what = fmt::format("{} {}^3 (torch.matmul)", info.is_gpu ? "bf16" : "f32", n);
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
-  nlohmann::json j = {{"device", info.name}, {"copy_gb_s", c.copy_gb_s}, {"matmul_tflops", c.matmul_tflops},
+  nlohmann::json j = {{"device", info.name},
+                      {"copy_gb_s", c.copy_gb_s},
+                      {"matmul_tflops", c.matmul_tflops},
                       {"matmul_what", c.matmul_what}};
   (void)util::write_file_atomic(path, j.dump(2));
   return c;

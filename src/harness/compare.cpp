@@ -15,10 +15,14 @@ constexpr int32_t k_poison_f32 = 0x7FC5A5A5;
 /// Elements of `t` that still hold the poison bit pattern (flattened, as bool).
 at::Tensor poisoned(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kHalf: return t.contiguous().view(at::kShort).flatten().eq(k_poison_f16);
-    case at::kBFloat16: return t.contiguous().view(at::kShort).flatten().eq(k_poison_bf16);
-    case at::kFloat: return t.contiguous().view(at::kInt).flatten().eq(k_poison_f32);
-    default: return at::zeros({t.numel()}, t.options().dtype(at::kBool));
+    case at::kHalf:
+      return t.contiguous().view(at::kShort).flatten().eq(k_poison_f16);
+    case at::kBFloat16:
+      return t.contiguous().view(at::kShort).flatten().eq(k_poison_bf16);
+    case at::kFloat:
+      return t.contiguous().view(at::kInt).flatten().eq(k_poison_f32);
+    default:
+      return at::zeros({t.numel()}, t.options().dtype(at::kBool));
   }
 }
 
@@ -35,8 +39,7 @@ std::string index_string(int64_t flat, at::IntArrayRef sizes) {
 
 }  // namespace
 
-Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const catalog::Tolerance& tol,
-                   double scale_in) {
+Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const catalog::Tolerance& tol, double scale_in) {
   Comparison c;
   if (out_in.sizes() != ref_in.sizes()) {
     c.ok = false;
@@ -73,10 +76,11 @@ Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const cat
     c.message = fmt::format("{} of {} elements never written (the poison value survives), first at {}", c.unwritten,
                             out.numel(), index_string(first_unwritten, out_in.sizes()));
   } else {
-    c.message = fmt::format("{} of {} elements out of tolerance; first at {}: got {:.6g}, expected {:.6g} "
-                            "(max abs err {:.3g}, max rel err {:.3g}, atol {:.1e} x scale {:.3g}, rtol {:.1e})",
-                            c.bad_count, out.numel(), c.first_bad, c.got, c.expected, c.max_abs_err, c.max_rel_err,
-                            tol.atol, rms, tol.rtol);
+    c.message = fmt::format(
+        "{} of {} elements out of tolerance; first at {}: got {:.6g}, expected {:.6g} "
+        "(max abs err {:.3g}, max rel err {:.3g}, atol {:.1e} x scale {:.3g}, rtol {:.1e})",
+        c.bad_count, out.numel(), c.first_bad, c.got, c.expected, c.max_abs_err, c.max_rel_err, tol.atol, rms,
+        tol.rtol);
   }
   return c;
 }
@@ -89,10 +93,18 @@ bool bitwise_equal(const at::Tensor& a, const at::Tensor& b) {
 
 void poison(const at::Tensor& t) {
   switch (t.scalar_type()) {
-    case at::kHalf: t.view(at::kShort).fill_(k_poison_f16); break;
-    case at::kBFloat16: t.view(at::kShort).fill_(k_poison_bf16); break;
-    case at::kFloat: t.view(at::kInt).fill_(k_poison_f32); break;
-    default: t.fill_(0x5A5A5A5A); break;  // integers: a recognisable garbage value
+    case at::kHalf:
+      t.view(at::kShort).fill_(k_poison_f16);
+      break;
+    case at::kBFloat16:
+      t.view(at::kShort).fill_(k_poison_bf16);
+      break;
+    case at::kFloat:
+      t.view(at::kInt).fill_(k_poison_f32);
+      break;
+    default:
+      t.fill_(0x5A5A5A5A);
+      break;  // integers: a recognisable garbage value
   }
 }
 

@@ -11,13 +11,13 @@ namespace ak::harness {
 
 struct Comparison {
   bool ok = true;
-  int64_t bad_count = 0;       ///< elements outside tolerance
-  int64_t unwritten = 0;       ///< elements still holding the poison bit pattern
-  double max_abs_err = 0;      ///< over finite elements
-  double max_rel_err = 0;      ///< |err| / |ref| over elements with |ref| > 1e-3 * rms(ref)
-  std::string first_bad;       ///< "[row, col]" of the first failing element, "" if none
+  int64_t bad_count = 0;         ///< elements outside tolerance
+  int64_t unwritten = 0;         ///< elements still holding the poison bit pattern
+  double max_abs_err = 0;        ///< over finite elements
+  double max_rel_err = 0;        ///< |err| / |ref| over elements with |ref| > 1e-3 * rms(ref)
+  std::string first_bad;         ///< "[row, col]" of the first failing element, "" if none
   double got = 0, expected = 0;  ///< the values there
-  std::string message;         ///< one line for the user when !ok
+  std::string message;           ///< one line for the user when !ok
 };
 
 /// Is `out` within `tol` of the oracle `ref` (float64)? NaN/Inf must match the oracle's exactly.

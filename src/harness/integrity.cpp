@@ -15,13 +15,15 @@ std::vector<Binding> bindings(const std::vector<at::Tensor>& tensors) {
   return out;
 }
 
-std::string rebinding_error(const std::vector<Binding>& before, const std::vector<at::Tensor>& now, std::string_view what) {
+std::string rebinding_error(const std::vector<Binding>& before, const std::vector<at::Tensor>& now,
+                            std::string_view what) {
   const auto after = bindings(now);
   for (std::size_t i = 0; i < before.size() && i < after.size(); ++i) {
     if (before[i] != after[i]) {
-      return fmt::format("the candidate rebound {} {} to other memory or another shape ({}s must be written in "
-                         "place, e.g. out.copy_(...), never out.set_(...))",
-                         what, i, what);
+      return fmt::format(
+          "the candidate rebound {} {} to other memory or another shape ({}s must be written in "
+          "place, e.g. out.copy_(...), never out.set_(...))",
+          what, i, what);
     }
   }
   return "";

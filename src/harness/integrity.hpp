@@ -25,7 +25,8 @@ std::vector<Binding> bindings(const std::vector<at::Tensor>& tensors);
 
 /// "" if every tensor is still bound as in `before`, else one line naming the first that is not.
 /// `what` is "input" or "output".
-std::string rebinding_error(const std::vector<Binding>& before, const std::vector<at::Tensor>& now, std::string_view what);
+std::string rebinding_error(const std::vector<Binding>& before, const std::vector<at::Tensor>& now,
+                            std::string_view what);
 
 /// When a timed result is too good to be believed without a second look.
 struct PlausibilityBound {
@@ -43,10 +44,10 @@ std::vector<std::string> implausible_reasons(double speedup, std::optional<doubl
 /// time plus the host's launch cost (which only the conservative method counts) plus 5 us of jitter.
 /// Work done where the events cannot see it (another stream, a thread) shows up as a larger gap.
 struct Remeasurement {
-  double event_ms = 0;        ///< the precise median that was flagged
-  double host_call_ms = 0;    ///< median host time inside the call during the precise measurement
-  double synchronized_ms = 0; ///< the conservative median
-  double empty_ms = 0;        ///< the conservative method's median for an empty call
+  double event_ms = 0;         ///< the precise median that was flagged
+  double host_call_ms = 0;     ///< median host time inside the call during the precise measurement
+  double synchronized_ms = 0;  ///< the conservative median
+  double empty_ms = 0;         ///< the conservative method's median for an empty call
 };
 bool remeasurement_confirms(const Remeasurement& r);
 

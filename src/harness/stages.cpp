@@ -51,8 +51,8 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
     synchronize(device);
     if (auto r = kernel.call(problem.inputs, outs, problem.scalars); !r) return {false, r.error().message, {}};
     synchronize(device);
-    for (const auto& e : {rebinding_error(input_bindings, problem.inputs, "input"),
-                          rebinding_error(output_bindings, outs, "output")}) {
+    for (const auto& e :
+         {rebinding_error(input_bindings, problem.inputs, "input"), rebinding_error(output_bindings, outs, "output")}) {
       if (!e.empty()) return {false, e, {}};
     }
     for (std::size_t i = 0; i < problem.inputs.size(); ++i) {
@@ -100,11 +100,16 @@ std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::De
 
 std::string_view stage_name(Stage s) {
   switch (s) {
-    case Stage::smoke: return "smoke";
-    case Stage::shape_sweep: return "shape_sweep";
-    case Stage::adversarial: return "adversarial";
-    case Stage::determinism: return "determinism";
-    case Stage::edge_sizes: return "edge_sizes";
+    case Stage::smoke:
+      return "smoke";
+    case Stage::shape_sweep:
+      return "shape_sweep";
+    case Stage::adversarial:
+      return "adversarial";
+    case Stage::determinism:
+      return "determinism";
+    case Stage::edge_sizes:
+      return "edge_sizes";
   }
   return "?";
 }
@@ -118,7 +123,9 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
     tol.rtol *= tol_factor;
     return Case{case_label(s, dt, gen), catalog::InputSpec{s, dt, gen, 42}, tol};
   };
-  auto fits = [&](const catalog::Shape& s) { return options.max_case_cost <= 0 || type.cost(s) <= options.max_case_cost; };
+  auto fits = [&](const catalog::Shape& s) {
+    return options.max_case_cost <= 0 || type.cost(s) <= options.max_case_cost;
+  };
 
   std::vector<std::pair<Stage, std::vector<Case>>> plan;
   plan.push_back({Stage::smoke, {make(type.smoke_shape(), dtypes.front(), "random")}});
@@ -171,7 +178,10 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
     for (const auto& c : cases) {
       if (!fits(c.spec.shape) && type.cost(c.spec.shape) > cheapest) {
         ++skipped;
-        emit({{"event", "case"}, {"stage", n}, {"case", c.label}, {"status", "skip"},
+        emit({{"event", "case"},
+              {"stage", n},
+              {"case", c.label},
+              {"status", "skip"},
               {"message", "too large for this backend's budget"}});
         continue;
       }
@@ -202,8 +212,14 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
       emit(ev);
       if (!r.ok) {
         outcome = {false, n, c.label, r.message, outcome.device_lost};
-        emit({{"event", "stage"}, {"stage", n}, {"name", stage_name(stage)}, {"status", "fail"}, {"cases", ran},
-              {"skipped", skipped}, {"failed_case", c.label}, {"message", r.message},
+        emit({{"event", "stage"},
+              {"stage", n},
+              {"name", stage_name(stage)},
+              {"status", "fail"},
+              {"cases", ran},
+              {"skipped", skipped},
+              {"failed_case", c.label},
+              {"message", r.message},
               {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count()}});
         return outcome;
       }

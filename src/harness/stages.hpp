@@ -19,18 +19,18 @@ std::string_view stage_name(Stage s);
 using EventSink = std::function<void(const nlohmann::json&)>;
 
 struct StageOptions {
-  bool quick = false;                     ///< stages 1–2 only
-  double max_case_cost = 0;               ///< skip cases costlier than this (0: no limit); see KernelType::cost
+  bool quick = false;                        ///< stages 1–2 only
+  double max_case_cost = 0;                  ///< skip cases costlier than this (0: no limit); see KernelType::cost
   std::vector<catalog::Shape> model_shapes;  ///< the model's own shapes, checked first in stage 2
-  std::vector<at::ScalarType> dtypes;     ///< empty: the type's own list
+  std::vector<at::ScalarType> dtypes;        ///< empty: the type's own list
 };
 
 struct StagesOutcome {
   bool passed = true;
-  int failed_stage = 0;       ///< 1..5, 0 when passed
+  int failed_stage = 0;  ///< 1..5, 0 when passed
   std::string failed_case;
   std::string message;
-  bool device_lost = false;   ///< an asynchronous device fault: nothing more can run in this process
+  bool device_lost = false;  ///< an asynchronous device fault: nothing more can run in this process
 };
 
 /// The outputs `p` prescribes, on `device`, uninitialised (callers poison them).

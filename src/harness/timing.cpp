@@ -97,7 +97,9 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
     if (f) f(i);
   };
   using clock = std::chrono::steady_clock;
-  auto ms_since = [](clock::time_point t0) { return std::chrono::duration<double, std::milli>(clock::now() - t0).count(); };
+  auto ms_since = [](clock::time_point t0) {
+    return std::chrono::duration<double, std::milli>(clock::now() - t0).count();
+  };
 #ifdef AK_HAVE_CUDA
   // A stream of our own (the pool's are non-blocking): no implicit synchronisation with the legacy
   // default stream can make the end event wait for work the candidate queued elsewhere.

@@ -24,16 +24,16 @@ struct TimingOptions {
   int warmup_calls = 3;
   int min_samples = 10;
   int max_samples = 300;
-  double max_seconds = 3.0;        ///< wall time for the samples of one function [s]
-  double target_rel_error = 0.005; ///< stop when the median's relative standard error is below this
+  double max_seconds = 3.0;         ///< wall time for the samples of one function [s]
+  double target_rel_error = 0.005;  ///< stop when the median's relative standard error is below this
 };
 
 struct TimingStats {
   double median_ms = 0;
   double min_ms = 0;
   double p25_ms = 0, p75_ms = 0;
-  double rel_spread = 0;           ///< (p75 - p25) / median
-  double host_call_ms = 0;         ///< median host time inside run(i): the launch cost on a GPU
+  double rel_spread = 0;    ///< (p75 - p25) / median
+  double host_call_ms = 0;  ///< median host time inside run(i): the launch cost on a GPU
   int samples = 0;
 };
 
@@ -77,7 +77,7 @@ class SampleTimer {
   void flush_cache();
   at::Device m_device;
   double m_sleep_cycles_per_us = 0;  ///< the device sleep's rate, measured (its clock is not the peak one)
-  at::Tensor m_flush;  ///< twice the last-level cache, rewritten before every sample
+  at::Tensor m_flush;                ///< twice the last-level cache, rewritten before every sample
 };
 
 /// Block until the device has finished all queued work (surfaces asynchronous faults as exceptions).

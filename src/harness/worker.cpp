@@ -30,10 +30,14 @@ void emit(const nlohmann::json& j) {
 nlohmann::json device_json(const hw::DeviceInfo& info) {
   nlohmann::json j = {{"event", "device"}, {"name", info.name}, {"is_gpu", info.is_gpu}};
   if (info.spec) {
-    j["spec"] = {{"name", info.spec->name},           {"estimated", info.spec->estimated},
-                 {"bandwidth_gb_s", info.spec->bandwidth_gb_s}, {"tflops_fp16", info.spec->tflops_fp16},
-                 {"tflops_bf16", info.spec->tflops_bf16}, {"tflops_fp32", info.spec->tflops_fp32},
-                 {"sm_count", info.spec->sm_count},   {"l2_mb", info.spec->l2_mb}};
+    j["spec"] = {{"name", info.spec->name},
+                 {"estimated", info.spec->estimated},
+                 {"bandwidth_gb_s", info.spec->bandwidth_gb_s},
+                 {"tflops_fp16", info.spec->tflops_fp16},
+                 {"tflops_bf16", info.spec->tflops_bf16},
+                 {"tflops_fp32", info.spec->tflops_fp32},
+                 {"sm_count", info.spec->sm_count},
+                 {"l2_mb", info.spec->l2_mb}};
   }
   return j;
 }
@@ -57,9 +61,9 @@ struct CandidateTiming {
 /// hits. Each timed output is checked, from the snapshot taken right after the timed region, against an
 /// oracle computed only after the call (so it is never in memory while the candidate runs), from the
 /// untouched copy of the inputs, once the inputs are proven unchanged and still bound as they were.
-CandidateTiming time_candidate(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
-                               const catalog::Shape& shape, at::ScalarType dtype, uint64_t seed,
-                               const TimingOptions& opt) {
+CandidateTiming time_candidate(const catalog::KernelType& type, backends::LoadedKernel& kernel,
+                               const at::Device& device, const catalog::Shape& shape, at::ScalarType dtype,
+                               uint64_t seed, const TimingOptions& opt) {
   std::vector<Slot> slots(k_timing_input_sets);
   for (int s = 0; s < k_timing_input_sets; ++s) {
     auto p = type.make_problem({shape, dtype, "random", seed + s}, device);
@@ -89,7 +93,8 @@ CandidateTiming time_candidate(const catalog::KernelType& type, backends::Loaded
   };
   hooks.snapshot = [&](int i) {
     auto& slot = slots[i % k_timing_input_sets];
-    for (std::size_t k = 0; k < slot.outputs.size(); ++k) slot.snapshot[k].copy_(slot.outputs[k], /*non_blocking=*/true);
+    for (std::size_t k = 0; k < slot.outputs.size(); ++k)
+      slot.snapshot[k].copy_(slot.outputs[k], /*non_blocking=*/true);
   };
   hooks.after = [&](int i) {
     if (!result.failure.empty()) return;
@@ -125,8 +130,10 @@ CandidateTiming time_candidate(const catalog::KernelType& type, backends::Loaded
 TimingStats time_eager(const catalog::KernelType& type, const at::Device& device, const catalog::Shape& shape,
                        at::ScalarType dtype, uint64_t seed, const TimingOptions& opt) {
   std::vector<catalog::Problem> sets;
-  for (int s = 0; s < k_timing_input_sets; ++s) sets.push_back(type.make_problem({shape, dtype, "random", seed + s}, device));
-  return SampleTimer(device).time([](int) {}, [&](int i) { type.eager(sets[i % k_timing_input_sets]); }, [](int) {}, opt);
+  for (int s = 0; s < k_timing_input_sets; ++s)
+    sets.push_back(type.make_problem({shape, dtype, "random", seed + s}, device));
+  return SampleTimer(device).time([](int) {}, [&](int i) { type.eager(sets[i % k_timing_input_sets]); }, [](int) {},
+                                  opt);
 }
 
 nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
@@ -168,7 +175,7 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
                       {"arithmetic_intensity", flops / bytes}};
   if (!timed_failure.empty()) j["timed_failure"] = timed_failure;
   // Roofline: memory- or compute-bound by the datasheet ridge point, else by the measured one.
-  const double peak_tflops = info.spec ? hw::peak_tflops(*info.spec, catalog::dtype_name(dtype) == "f32" ? "tf32"
+  const double peak_tflops = info.spec ? hw::peak_tflops(*info.spec, catalog::dtype_name(dtype) == "f32"   ? "tf32"
                                                                      : catalog::dtype_name(dtype) == "f16" ? "fp16"
                                                                                                            : "bf16")
                                        : ceiling.matmul_tflops;
@@ -180,8 +187,8 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
   j["pct_of_ceiling"] = memory_bound ? 100.0 * j["gb_s"].get<double>() / ceiling.copy_gb_s
                                      : 100.0 * j["tflops"].get<double>() / ceiling.matmul_tflops;
   if (info.spec) {
-    j["pct_of_peak"] = memory_bound ? 100.0 * j["gb_s"].get<double>() / peak_bw
-                                    : 100.0 * j["tflops"].get<double>() / peak_tflops;
+    j["pct_of_peak"] =
+        memory_bound ? 100.0 * j["gb_s"].get<double>() / peak_bw : 100.0 * j["tflops"].get<double>() / peak_tflops;
   }
   // Too good to believe: flag it, and measure again with the method that sees every stream and thread.
   const auto reasons = implausible_reasons(
@@ -196,13 +203,14 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
     const auto empty = SampleTimer(device).time([](int) {}, [](int) {}, [](int) {}, sync_opt);
     Remeasurement r{kernel_stats.median_ms, kernel_stats.host_call_ms, again.stats.median_ms, empty.median_ms};
     const bool confirmed = again.failure.empty() && remeasurement_confirms(r);
-    j["remeasured"] = {{"method", "synchronized"},
-                       {"kernel_us", again.stats.median_ms * 1e3},
-                       {"reference_us", eager_again.median_ms * 1e3},
-                       {"speedup_vs_reference", again.stats.median_ms > 0 ? eager_again.median_ms / again.stats.median_ms : 0.0},
-                       {"empty_call_us", empty.median_ms * 1e3},
-                       {"host_call_us", kernel_stats.host_call_ms * 1e3},
-                       {"confirmed", confirmed}};
+    j["remeasured"] = {
+        {"method", "synchronized"},
+        {"kernel_us", again.stats.median_ms * 1e3},
+        {"reference_us", eager_again.median_ms * 1e3},
+        {"speedup_vs_reference", again.stats.median_ms > 0 ? eager_again.median_ms / again.stats.median_ms : 0.0},
+        {"empty_call_us", empty.median_ms * 1e3},
+        {"host_call_us", kernel_stats.host_call_ms * 1e3},
+        {"confirmed", confirmed}};
     if (!again.failure.empty()) {
       j["remeasured"]["failure"] = again.failure;
       j["timed_failure"] = again.failure;  // a wrong timed output is wrong, whichever measurement saw it
@@ -255,7 +263,8 @@ int run_worker(const WorkerOptions& o) {
   emit({{"event", "compile_start"}});
   auto kernel = (*backend)->load(*candidate);
   if (!kernel) return error("compile", kernel.error());
-  emit({{"event", "compiled"}, {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+  emit({{"event", "compiled"},
+        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
 
   double budget = 0;
   if (!device->is_cuda()) budget = candidate->backend == "triton" ? k_interpreter_case_budget : k_cpu_case_budget;
@@ -273,7 +282,9 @@ int run_worker(const WorkerOptions& o) {
     }
     emit({{"event", "timing_start"}});
     const auto ceiling = measured_ceiling(*device, info);
-    emit({{"event", "ceiling"}, {"copy_gb_s", ceiling.copy_gb_s}, {"matmul_tflops", ceiling.matmul_tflops},
+    emit({{"event", "ceiling"},
+          {"copy_gb_s", ceiling.copy_gb_s},
+          {"matmul_tflops", ceiling.matmul_tflops},
           {"matmul_what", ceiling.matmul_what}});
     for (const auto& s : timing_shapes(**type, o, budget)) {
       for (const auto dtype : dtypes) {

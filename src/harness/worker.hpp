@@ -25,8 +25,8 @@ struct WorkerOptions {
   /// Non-empty: time exactly these shapes, in this order (the suite), instead of the model's and the
   /// type's benchmark shapes; neither `quick`, `max_timing_shapes` nor the slow backends' budget trims them.
   std::vector<catalog::Shape> timing_shapes;
-  std::vector<std::string> timing_dtypes;    ///< non-empty: time each shape in each of these, not timing_dtype
-  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is flagged and re-measured
+  std::vector<std::string> timing_dtypes;  ///< non-empty: time each shape in each of these, not timing_dtype
+  double max_speedup = 10;                 ///< a speed-up over PyTorch above this is flagged and re-measured
 };
 
 /// Runs the whole check-then-time sequence; returns the process exit code.

@@ -25,16 +25,16 @@ namespace {
 struct Entry {
   GpuSpec spec;
   // Matching metadata (not part of GpuSpec).
-  std::string_view model;        ///< the whole name token that identifies the family ("h100", "4090")
-  std::string_view family;       ///< a token that must also appear ("rtx" for GeForce numbers), or ""
-  std::string_view form;         ///< "sxm" | "pcie" | "nvl" | ""
-  std::string_view mem_type;     ///< "hbm2" | "hbm2e" | "hbm3" | "hbm3e" | "gddr6" | "gddr6x"
-  double name_mem_gb = 0;        ///< memory figure the device name may carry when it differs (GH200 "480GB")
-  double clock_mhz = 0;          ///< peak engine clock, used to tell apart same-arch AMD parts
+  std::string_view model;     ///< the whole name token that identifies the family ("h100", "4090")
+  std::string_view family;    ///< a token that must also appear ("rtx" for GeForce numbers), or ""
+  std::string_view form;      ///< "sxm" | "pcie" | "nvl" | ""
+  std::string_view mem_type;  ///< "hbm2" | "hbm2e" | "hbm3" | "hbm3e" | "gddr6" | "gddr6x"
+  double name_mem_gb = 0;     ///< memory figure the device name may carry when it differs (GH200 "480GB")
+  double clock_mhz = 0;       ///< peak engine clock, used to tell apart same-arch AMD parts
 };
 
-GpuSpec make(std::string name, std::string vendor, int sms, double mem, double bw, double l2, double fp16,
-             double bf16, double tf32, double fp8, double fp32, std::string cc) {
+GpuSpec make(std::string name, std::string vendor, int sms, double mem, double bw, double l2, double fp16, double bf16,
+             double tf32, double fp8, double fp32, std::string cc) {
   GpuSpec s;
   s.name = std::move(name);
   s.vendor = std::move(vendor);
@@ -56,32 +56,32 @@ const std::vector<Entry>& entries() {
   // variant of a family comes first: H100 SXM, H200 SXM, A100 SXM4, MI300X, MI355X).
   static const std::vector<Entry> table = {
       //   name                         vendor   SMs  mem    GB/s    L2   fp16     bf16     tf32    fp8      fp32   cc
-      {make("NVIDIA H100 SXM5 80GB", "nvidia", 132, 80, 3352, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"),
-       "h100", "", "sxm", "hbm3"},
-      {make("NVIDIA H100 PCIe 80GB", "nvidia", 114, 80, 2039, 50, 756.5, 756.5, 378.0, 1513.0, 51.2, "9.0"),
-       "h100", "", "pcie", "hbm2e"},
-      {make("NVIDIA H100 NVL 94GB", "nvidia", 132, 94, 3938, 50, 835.5, 835.5, 417.5, 1670.5, 60.0, "9.0"),
-       "h100", "", "nvl", "hbm3"},
-      {make("NVIDIA H200 SXM 141GB", "nvidia", 132, 141, 4800, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"),
-       "h200", "", "sxm", "hbm3e"},
+      {make("NVIDIA H100 SXM5 80GB", "nvidia", 132, 80, 3352, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"), "h100", "",
+       "sxm", "hbm3"},
+      {make("NVIDIA H100 PCIe 80GB", "nvidia", 114, 80, 2039, 50, 756.5, 756.5, 378.0, 1513.0, 51.2, "9.0"), "h100", "",
+       "pcie", "hbm2e"},
+      {make("NVIDIA H100 NVL 94GB", "nvidia", 132, 94, 3938, 50, 835.5, 835.5, 417.5, 1670.5, 60.0, "9.0"), "h100", "",
+       "nvl", "hbm3"},
+      {make("NVIDIA H200 SXM 141GB", "nvidia", 132, 141, 4800, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"), "h200",
+       "", "sxm", "hbm3e"},
       // H200 NVL: 600 W part, lower clocks; same compute as H100 NVL.
-      {make("NVIDIA H200 NVL 141GB", "nvidia", 132, 141, 4800, 50, 835.5, 835.5, 417.5, 1670.5, 60.0, "9.0"),
-       "h200", "", "nvl", "hbm3e"},
+      {make("NVIDIA H200 NVL 141GB", "nvidia", 132, 141, 4800, 50, 835.5, 835.5, 417.5, 1670.5, 60.0, "9.0"), "h200",
+       "", "nvl", "hbm3e"},
       {make("NVIDIA H20 96GB", "nvidia", 78, 96, 4000, 60, 148.0, 148.0, 74.0, 296.0, 44.0, "9.0"), "h20", "", "",
        "hbm3"},
       // GH200: the device name carries the superchip total ("GH200 480GB" = 96 GB HBM3 + 480 GB LPDDR5X).
-      {make("NVIDIA GH200 96GB HBM3", "nvidia", 132, 96, 4000, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"),
-       "gh200", "", "", "hbm3", 480},
+      {make("NVIDIA GH200 96GB HBM3", "nvidia", 132, 96, 4000, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"), "gh200",
+       "", "", "hbm3", 480},
       {make("NVIDIA GH200 144GB HBM3e", "nvidia", 132, 144, 4900, 50, 989.4, 989.4, 494.7, 1978.9, 66.9, "9.0"),
        "gh200", "", "", "hbm3e", 144},
       {make("NVIDIA A100 SXM4 40GB", "nvidia", 108, 40, 1555, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "", "sxm",
        "hbm2"},
       {make("NVIDIA A100 SXM4 80GB", "nvidia", 108, 80, 2039, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "", "sxm",
        "hbm2e"},
-      {make("NVIDIA A100 PCIe 40GB", "nvidia", 108, 40, 1555, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "",
-       "pcie", "hbm2"},
-      {make("NVIDIA A100 PCIe 80GB", "nvidia", 108, 80, 1935, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "",
-       "pcie", "hbm2e"},
+      {make("NVIDIA A100 PCIe 40GB", "nvidia", 108, 40, 1555, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "", "pcie",
+       "hbm2"},
+      {make("NVIDIA A100 PCIe 80GB", "nvidia", 108, 80, 1935, 40, 312, 312, 156, 312, 19.5, "8.0"), "a100", "", "pcie",
+       "hbm2e"},
       {make("NVIDIA L40S", "nvidia", 142, 48, 864, 96, 362.05, 362.05, 183.0, 733.0, 91.6, "8.9"), "l40s", "", "",
        "gddr6"},
       // L40 (not L40S): half-rate fp32-accumulate tensor path, 181 TF fp16.
@@ -170,11 +170,16 @@ const Entry* pick_best(const std::vector<const Entry*>& cands, const std::vector
   double name_mem = 0;
   std::string mem_type;
   for (const auto& t : toks) {
-    if (t.rfind("sxm", 0) == 0 || t == "hgx") form = "sxm";
-    else if (t == "pcie") form = "pcie";
-    else if (t == "nvl") form = "nvl";
-    else if (t == "hbm2" || t == "hbm2e" || t == "hbm3" || t == "hbm3e") mem_type = t;
-    else if (double g = mem_token_gb(t); g > 0) name_mem = g;
+    if (t.rfind("sxm", 0) == 0 || t == "hgx")
+      form = "sxm";
+    else if (t == "pcie")
+      form = "pcie";
+    else if (t == "nvl")
+      form = "nvl";
+    else if (t == "hbm2" || t == "hbm2e" || t == "hbm3" || t == "hbm3e")
+      mem_type = t;
+    else if (double g = mem_token_gb(t); g > 0)
+      name_mem = g;
   }
 
   double best_mem = std::numeric_limits<double>::infinity();
@@ -193,8 +198,10 @@ const Entry* pick_best(const std::vector<const Entry*>& cands, const std::vector
     if (p.sm_count > 0) score += (e->spec.sm_count == p.sm_count) ? 3 : -3;
     if (p.total_memory_gb > 0) {
       const double d = mem_distance(e->spec.memory_gb, p.total_memory_gb);
-      if (d > kMemTol) score -= 2;
-      else if (d <= best_mem + 0.02) score += 2;
+      if (d > kMemTol)
+        score -= 2;
+      else if (d <= best_mem + 0.02)
+        score += 2;
     }
     if (score > best_score) {
       best_score = score;
@@ -233,8 +240,10 @@ std::optional<GpuSpec> match_by_arch(const DeviceProps& p) {
     int score = 0;
     if (p.total_memory_gb > 0) {
       const double d = mem_distance(e->spec.memory_gb, p.total_memory_gb);
-      if (d > kMemTol) score -= 4;
-      else if (d <= best_mem + 0.02) score += 4;
+      if (d > kMemTol)
+        score -= 4;
+      else if (d <= best_mem + 0.02)
+        score += 4;
     }
     // Nearest clock; the midpoint rule (2300 MHz for gfx950) falls out of "nearest".
     if (p.sm_clock_mhz > 0 && std::abs(e->clock_mhz - p.sm_clock_mhz) <= best_clk + 1e-9) score += 2;
@@ -390,8 +399,7 @@ std::optional<GpuSpec> match_known(const DeviceProps& p) {
   for (const auto& e : entries()) {
     if (e.model != model) continue;
     // The reported architecture must agree with the entry's.
-    if (e.spec.vendor == "nvidia" && p.cc_major > 0 &&
-        e.spec.compute_capability != cc_string(p.cc_major, p.cc_minor))
+    if (e.spec.vendor == "nvidia" && p.cc_major > 0 && e.spec.compute_capability != cc_string(p.cc_major, p.cc_minor))
       continue;
     if (e.spec.vendor == "amd" && !arch.empty() && e.spec.compute_capability != arch) continue;
     cands.push_back(&e);

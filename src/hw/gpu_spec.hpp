@@ -10,12 +10,12 @@
 namespace ak::hw {
 
 struct GpuSpec {
-  std::string name;             ///< canonical, e.g. "NVIDIA H100 SXM5 80GB"
-  std::string vendor;           ///< "nvidia" | "amd"
-  int sm_count = 0;             ///< SMs (NVIDIA) or CUs (AMD)
-  double memory_gb = 0;         ///< nominal device memory [GB], as marketed
-  double bandwidth_gb_s = 0;    ///< datasheet HBM/GDDR bandwidth [GB/s]
-  double l2_mb = 0;             ///< last-level cache [MB] (AMD: Infinity Cache)
+  std::string name;           ///< canonical, e.g. "NVIDIA H100 SXM5 80GB"
+  std::string vendor;         ///< "nvidia" | "amd"
+  int sm_count = 0;           ///< SMs (NVIDIA) or CUs (AMD)
+  double memory_gb = 0;       ///< nominal device memory [GB], as marketed
+  double bandwidth_gb_s = 0;  ///< datasheet HBM/GDDR bandwidth [GB/s]
+  double l2_mb = 0;           ///< last-level cache [MB] (AMD: Infinity Cache)
   /// Dense (no sparsity) tensor/matrix-core peaks [TFLOP/s]; fp16/bf16/fp8 with fp32 accumulation
   /// (the GeForce "fp16 accumulate" doubles are not used). tflops_fp32 is the non-tensor SIMT rate.
   /// Where a part has no native unit for a type, the field holds the rate that type actually runs
@@ -27,8 +27,8 @@ struct GpuSpec {
 
 /// What the device reports about itself (filled by the caller from cudaDeviceProp / hipDeviceProp / torch).
 struct DeviceProps {
-  std::string name;          ///< e.g. "NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "AMD Instinct MI300X", "" (some ROCm)
-  std::string gcn_arch;      ///< ROCm gcnArchName, e.g. "gfx942:sramecc+:xnack-", else ""
+  std::string name;      ///< e.g. "NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe", "AMD Instinct MI300X", "" (some ROCm)
+  std::string gcn_arch;  ///< ROCm gcnArchName, e.g. "gfx942:sramecc+:xnack-", else ""
   int cc_major = 0, cc_minor = 0;
   int sm_count = 0;
   double total_memory_gb = 0;  ///< either GB (1e9) or GiB (2^30): the matcher accepts both

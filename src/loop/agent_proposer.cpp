@@ -12,6 +12,7 @@
 
 #include "backends/candidate.hpp"
 #include "loop/git_repo.hpp"
+#include "loop/prompt.hpp"
 #include "loop/proposer.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -21,39 +22,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* k_scratch_dir = ".autokernel";     // ignored by the workspace's git
-constexpr const char* k_results_file = "results.tsv";    // the run's record: git ignores it, so we watch it
+constexpr const char* k_scratch_dir = ".autokernel";   // ignored by the workspace's git
+constexpr const char* k_results_file = "results.tsv";  // the run's record: git ignores it, so we watch it
 constexpr std::string_view k_description_prefix = "DESCRIPTION:";
-constexpr std::size_t k_history_rows = 15;   // enough to see a trend without drowning the program
-constexpr std::size_t k_tried_rows = 60;
-constexpr std::size_t k_tail_lines = 4;      // of the agent's output, in a failure's message
-constexpr std::size_t k_named_paths = 5;     // reverted paths named in a description
+constexpr std::size_t k_tail_lines = 4;           // of the agent's output, in a failure's message
+constexpr std::size_t k_named_paths = 5;          // reverted paths named in a description
 constexpr std::size_t k_description_chars = 300;  // it becomes a commit subject and a results.tsv cell
-
-/// Used when there is no program.md: the essentials an agent cannot guess.
-constexpr const char* k_fallback_program =
-    "You are optimising one kernel for autokernel. Each experiment, you edit the kernel's source file; "
-    "autokernel then checks it against a float64 PyTorch reference over many shapes, dtypes, adversarial "
-    "inputs and edge sizes, and times it. The edit is kept only if it is correct and measurably faster "
-    "than the best version so far; otherwise it is reverted. Aim for the roofline: a memory-bound kernel "
-    "at the measured copy bandwidth, a compute-bound one at the matmul ceiling.\n";
-
-std::string fence_language(const std::string& backend) {
-  if (backend == "cuda") return "cuda";
-  if (backend == "triton") return "python";
-  return "cpp";
-}
-
-/// Free text in a markdown table cell: one line, no column separators.
-std::string cell(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-  }
-  return out;
-}
-
 
 std::string kernel_section(const KernelState& s, const fs::path& ws, double timeout_s) {
   const auto& c = s.best;
@@ -63,51 +37,12 @@ std::string kernel_section(const KernelState& s, const fs::path& ws, double time
                      AK_KERNEL_INCLUDE_DIR);
   out += fmt::format("- backend: `{}`\n", c.backend);
   out += fmt::format("- the file to edit: `{}` (absolute: `{}`)\n", s.file.string(), file.string());
-  out += fmt::format("- to check an edit yourself (optional; autokernel checks and times it after you exit): "
-                     "`{} bench --kernel {} --quick`\n",
-                     util::self_executable(), file.string());
+  out += fmt::format(
+      "- to check an edit yourself (optional; autokernel checks and times it after you exit): "
+      "`{} bench --kernel {} --quick`\n",
+      util::self_executable(), file.string());
 
-  out += fmt::format("\n## Its current source\n\n```{}\n{}{}```\n", fence_language(c.backend), c.source,
-                     c.source.ends_with('\n') ? "" : "\n");
-
-  if (!c.knobs.empty()) {
-    out += "\n## Its knobs\n\n| knob | value | choices | what |\n|---|---|---|---|\n";
-    for (const auto& k : c.knobs) {
-      std::string choices;
-      for (const auto& v : k.values) choices += (choices.empty() ? "" : ", ") + v;
-      out += fmt::format("| {} | {} | {} | {} |\n", k.name, c.knob_values.at(k.name), choices, cell(k.description));
-    }
-  }
-
-  out += "\n## Where it stands\n\n";
-  if (const auto* best = best_row(s.history, s.name)) {
-    out += fmt::format("Best so far (experiment {}, {}): {:.2f} us, {:.3f}x the PyTorch op, {:.4g} {} = {:.1f}% of "
-                       "the measured ceiling ({}-bound).\n",
-                       best->experiment, status_name(best->status), best->latency_us, best->speedup_vs_reference, best->throughput,
-                       best->throughput_unit, best->pct_of_ceiling,
-                       best->throughput_unit == "GB/s" ? "memory" : "compute");
-  } else {
-    out += "Not measured yet.\n";
-  }
-
-  if (!s.history.empty()) {
-    out += "\n## Its last experiments (oldest first)\n\n"
-           "| experiment | status | latency_us | speedup_vs_reference | pct_of_ceiling | description |\n"
-           "|---|---|---|---|---|---|\n";
-    const auto from = s.history.size() > k_history_rows ? s.history.size() - k_history_rows : 0;
-    for (auto i = from; i < s.history.size(); ++i) {
-      const auto& r = s.history[i];
-      out += fmt::format("| {} | {} | {:.2f} | {:.3f} | {:.1f} | {} |\n", r.experiment, status_name(r.status), r.latency_us,
-                         r.speedup_vs_reference, r.pct_of_ceiling, cell(r.description));
-    }
-    out += "\n## Already tried (do not repeat these)\n\n";
-    const auto tried_from = s.history.size() > k_tried_rows ? s.history.size() - k_tried_rows : 0;
-    for (auto i = tried_from; i < s.history.size(); ++i) {
-      const auto& r = s.history[i];
-      out += fmt::format("- experiment {} ({}{}): {}\n", r.experiment, status_name(r.status),
-                         r.config.empty() ? "" : ", knobs " + r.config, cell(r.description));
-    }
-  }
+  out += prompt::kernel_facts(s);
 
   out += fmt::format(
       "\n## Rules\n\n"
@@ -394,7 +329,7 @@ class AgentProposer final : public Proposer {
 
   std::string program_text() const {
     auto text = m_options.program_md.empty() ? std::optional<std::string>() : content_of(m_options.program_md);
-    return text ? *text : k_fallback_program;
+    return text ? *text : std::string(prompt::fallback_playbook());
   }
 
   ProposerOptions m_options;

@@ -11,8 +11,15 @@ Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool tr
   // What the workspace's own config or hooks (an agent may write both) or the user's could add to our
   // commands is switched off: no hook runs (/dev/null holds none), no commit waits for a signing key,
   // and an automatic gc runs in the foreground rather than as a daemon the child's containment kills.
-  std::vector<std::string> argv = {"git", "-C", m_dir.string(), "-c", "core.hooksPath=/dev/null",
-                                   "-c", "commit.gpgSign=false", "-c", "gc.autoDetach=false"};
+  std::vector<std::string> argv = {"git",
+                                   "-C",
+                                   m_dir.string(),
+                                   "-c",
+                                   "core.hooksPath=/dev/null",
+                                   "-c",
+                                   "commit.gpgSign=false",
+                                   "-c",
+                                   "gc.autoDetach=false"};
   argv.insert(argv.end(), args.begin(), args.end());
   const auto limit = std::chrono::minutes(2);
   auto r = util::run_command(argv, limit);

@@ -41,7 +41,9 @@ class GitRepo {
   /// Take `path` out of the index again (after a commit that failed), leaving the file as it is.
   Expected<void> unstage(const std::string& path);
   /// A file's content at a revision (`git show REV:PATH`).
-  Expected<std::string> show(const std::string& rev, const std::string& path) { return git({"show", rev + ":" + path}); }
+  Expected<std::string> show(const std::string& rev, const std::string& path) {
+    return git({"show", rev + ":" + path});
+  }
   /// `path` as the commit that added it in HEAD's history had it.
   Expected<std::string> first_version(const std::string& path);
   /// The branch HEAD is on ("" when detached).

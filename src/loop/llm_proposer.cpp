@@ -3,6 +3,7 @@
 // message. The last fenced code block of the reply is the new file. A reply we cannot use (no code, the
 // wrong kernel type, an HTTP error that outlived the retries) is one failed experiment, never an error of
 // the run: models wander and servers hiccup, and the loop should go on.
+#include "loop/prompt.hpp"
 #include "loop/proposer.hpp"
 
 #ifdef AK_HAVE_CURL
@@ -28,20 +29,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t k_history_rows = 15;   // enough to see trends; older rows only cost tokens
-constexpr std::size_t k_tried_configs = 60;  // likewise for the list of measured configurations
 constexpr std::size_t k_description_max = 200;
-
-// Without program.md the model still needs the rules the harness enforces, or most replies fail.
-constexpr std::string_view k_fallback_playbook =
-    R"(You optimise one kernel for autokernel. Each reply proposes one candidate: the complete new source
-file. A fixed harness builds it, checks every output against a float64 PyTorch reference over many
-shapes, the dtypes f16/bf16/f32 and adversarial inputs, checks that it is deterministic and leaves its
-inputs untouched, then times it. A correct candidate faster than the current best is kept; anything
-else is reverted. Rules: keep the `@autokernel type=` line and the entry point with its calling
-convention (`extern "C" int ak_kernel(const ak_call*)` for CUDA and CPU, `kernel_fn(inputs, outputs,
-scalars)` for Triton); write every output element; no files, no network, no global state between calls.
-Tunables are `@knob NAME=default {v1,v2,...} description` comment lines; the defaults are what gets built.)";
 
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
@@ -125,68 +113,14 @@ std::string declared_type(const std::string& source) {
   return std::regex_search(source, m, type_re) ? m[1].str() : "";
 }
 
-/// A fence longer than any run of backticks in `source`, so the source cannot close it early.
-std::string fence_for(const std::string& source) {
-  std::size_t longest = 0, run = 0;
-  for (const char c : source) {
-    run = c == '`' ? run + 1 : 0;
-    longest = std::max(longest, run);
-  }
-  return std::string(std::max<std::size_t>(3, longest + 1), '`');
-}
-
-std::string language_of(const std::string& backend) {
-  if (backend == "cuda") return "cuda";
-  if (backend == "triton") return "python";
-  return "cpp";
-}
-
 /// The user message: everything the model needs to write the next version, and the reply format.
 std::string build_user_message(const KernelState& s) {
   const auto& b = s.best;
-  const auto fence = fence_for(b.source);
-  std::string m = fmt::format("Kernel: {} (type {}, backend {}), file {}.\n\n", s.name, b.type, b.backend,
-                              s.file.string());
-  m += fmt::format("The current best version:\n\n{}{}\n{}{}{}\n\n", fence, language_of(b.backend), b.source,
-                   b.source.ends_with('\n') ? "" : "\n", fence);
-  if (b.knobs.empty()) {
-    m += "It declares no knobs.\n\n";
-  } else {
-    m += "Its knobs (current value, choices, meaning):\n";
-    for (const auto& k : b.knobs) {
-      std::string values;
-      for (const auto& v : k.values) values += (values.empty() ? "" : ",") + v;
-      const auto it = b.knob_values.find(k.name);
-      m += fmt::format("- {}={} {{{}}} {}\n", k.name, it != b.knob_values.end() ? it->second : k.default_value, values,
-                       k.description);
-    }
-    m += "\n";
-  }
-  if (!s.history.empty()) {
-    const auto shown = std::min(s.history.size(), k_history_rows);
-    m += fmt::format("Experiments on this kernel, oldest first{}:\n",
-                     shown < s.history.size() ? fmt::format(" (the last {} of {})", shown, s.history.size()) : "");
-    m += "experiment\tstatus\tlatency_us\tspeedup_vs_reference\tpct_of_ceiling\tdescription\n";
-    for (auto it = s.history.end() - static_cast<long>(shown); it != s.history.end(); ++it) {
-      m += fmt::format("{}\t{}\t{:.2f}\t{:.3f}\t{:.1f}\t{}\n", it->experiment, status_name(it->status), it->latency_us,
-                       it->speedup_vs_reference, it->pct_of_ceiling, it->description);
-    }
-    m += "\n";
-  }
-  if (!s.tried_configs.empty()) {
-    m += "Knob configurations already measured (repeating one gains nothing): ";
-    std::size_t n = 0;
-    for (const auto& c : s.tried_configs) {
-      if (n == k_tried_configs) {
-        m += fmt::format("; and {} more", s.tried_configs.size() - k_tried_configs);
-        break;
-      }
-      m += fmt::format("{}{}", n++ ? "; " : "", c.empty() ? "(no knobs)" : c);
-    }
-    m += "\n\n";
-  }
+  std::string m =
+      fmt::format("# Kernel `{}` (type {}, backend {}), file `{}`\n", s.name, b.type, b.backend, s.file.string());
+  m += prompt::kernel_facts(s);
   m += fmt::format(
-      "Write a faster version. Reply with a first line `DESCRIPTION: <one line: what you changed and why>`, "
+      "\nWrite a faster version. Reply with a first line `DESCRIPTION: <one line: what you changed and why>`, "
       "then ONE fenced code block holding the complete new file (not a diff). Keep the `@autokernel type={}` line.\n",
       b.type);
   return m;
@@ -209,10 +143,12 @@ std::string error_text(const std::string& body) {
   std::string text = util::valid_utf8(body);  // the body may be any bytes
   if (j.is_object() && j.contains("error")) {
     const auto& e = j["error"];
-    text = e.is_object() && e.contains("message") && e["message"].is_string() ? e["message"].get<std::string>()
-                                                                              : e.dump(-1, ' ', false, json::error_handler_t::replace);
+    text = e.is_object() && e.contains("message") && e["message"].is_string()
+               ? e["message"].get<std::string>()
+               : e.dump(-1, ' ', false, json::error_handler_t::replace);
   }
-  std::replace_if(text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
   return text.substr(0, 160);
 }
 
@@ -355,15 +291,17 @@ class LlmProposer final : public Proposer {
 Expected<std::unique_ptr<Proposer>> make_llm_proposer(const ProposerOptions& options) {
   if (options.llm_endpoint.empty()) {
     return fail("the llm proposer needs --endpoint",
-                "the base URL of an OpenAI-compatible API, e.g. --endpoint http://127.0.0.1:8000/v1 or https://api.openai.com/v1");
+                "the base URL of an OpenAI-compatible API, e.g. --endpoint http://127.0.0.1:8000/v1 or "
+                "https://api.openai.com/v1");
   }
   if (options.llm_endpoint.find("://") == std::string::npos) {
-    return fail(fmt::format("--endpoint '{}' is not a URL", options.llm_endpoint), "e.g. --endpoint http://127.0.0.1:8000/v1");
+    return fail(fmt::format("--endpoint '{}' is not a URL", options.llm_endpoint),
+                "e.g. --endpoint http://127.0.0.1:8000/v1");
   }
   if (options.llm_model.empty()) {
     return fail("the llm proposer needs --model", "the name of a model the endpoint serves, e.g. --model gpt-4o");
   }
-  std::string playbook(k_fallback_playbook);
+  std::string playbook(prompt::fallback_playbook());
   std::error_code ec;
   if (!options.program_md.empty() && std::filesystem::exists(options.program_md, ec)) {
     auto text = util::read_file(options.program_md);

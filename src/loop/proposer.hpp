@@ -30,21 +30,21 @@ struct KernelState {
 struct Proposal {
   std::string source;
   std::string description;
-  std::string config;                   ///< its knob configuration
-  std::optional<std::string> failure;   ///< why there is no usable candidate this time
+  std::string config;                  ///< its knob configuration
+  std::optional<std::string> failure;  ///< why there is no usable candidate this time
 };
 
 /// Settings of the proposers that talk to the outside world (from `autokernel run`).
 struct ProposerOptions {
   uint64_t seed = 1;
-  std::string agent_cmd;                ///< agent: the command line, run with sh -c in the workspace
-  double agent_timeout_s = 1800;        ///< agent: a run longer than this is a hang
-  std::string llm_endpoint;             ///< llm: base URL of an OpenAI-compatible API (".../v1")
-  std::string llm_model;                ///< llm: model name
+  std::string agent_cmd;                           ///< agent: the command line, run with sh -c in the workspace
+  double agent_timeout_s = 1800;                   ///< agent: a run longer than this is a hang
+  std::string llm_endpoint;                        ///< llm: base URL of an OpenAI-compatible API (".../v1")
+  std::string llm_model;                           ///< llm: model name
   std::string llm_api_key_env = "OPENAI_API_KEY";  ///< llm: environment variable holding the key
-  double llm_timeout_s = 600;           ///< llm: per request
-  int llm_retries = 3;                  ///< llm: retries after the first attempt (transport errors, 429, 5xx)
-  std::filesystem::path program_md;     ///< the playbook given to agents and LLMs (program.md)
+  double llm_timeout_s = 600;                      ///< llm: per request
+  int llm_retries = 3;               ///< llm: retries after the first attempt (transport errors, 429, 5xx)
+  std::filesystem::path program_md;  ///< the playbook given to agents and LLMs (program.md)
 };
 
 class Proposer {

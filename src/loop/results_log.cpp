@@ -25,8 +25,8 @@ std::string clean(const std::string& text) {
 
 /// `r` as it is stored: every free-text field through clean().
 ResultRow cleaned(ResultRow r) {
-  for (auto* f : {&r.tag, &r.kernel, &r.backend, &r.correctness, &r.throughput_unit, &r.config,
-                  &r.description, &r.commit}) {
+  for (auto* f :
+       {&r.tag, &r.kernel, &r.backend, &r.correctness, &r.throughput_unit, &r.config, &r.description, &r.commit}) {
     *f = clean(*f);
   }
   return r;
@@ -60,10 +60,10 @@ const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string&
 }
 
 const std::vector<std::string>& ResultsLog::columns() {
-  static const std::vector<std::string> cols = {
-      "experiment", "tag",          "kernel",         "backend", "status",      "correctness",
-      "throughput", "throughput_unit", "latency_us",  "spread",  "pct_of_ceiling", "speedup_vs_reference",
-      "config",     "description",  "commit",         "seconds"};
+  static const std::vector<std::string> cols = {"experiment", "tag",         "kernel",         "backend",
+                                                "status",     "correctness", "throughput",     "throughput_unit",
+                                                "latency_us", "spread",      "pct_of_ceiling", "speedup_vs_reference",
+                                                "config",     "description", "commit",         "seconds"};
   return cols;
 }
 
@@ -124,14 +124,15 @@ Expected<ResultRow> ResultsLog::append(const ResultRow& row) const {
     for (std::size_t i = 0; i < columns().size(); ++i) text += (i ? "\t" : "") + columns()[i];
     text += "\n";
   }
-  text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.4f}\t{}\t{:.3f}\t{:.4f}\t{:.2f}\t{:.4f}\t{}\t{}\t{}\t{:.2f}\n", r.experiment,
-                      r.tag, r.kernel, r.backend, status_name(r.status), r.correctness, r.throughput, r.throughput_unit,
-                      r.latency_us, r.spread, r.pct_of_ceiling, r.speedup_vs_reference, r.config, r.description,
-                      r.commit, r.seconds);
+  text += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{:.4f}\t{}\t{:.3f}\t{:.4f}\t{:.2f}\t{:.4f}\t{}\t{}\t{}\t{:.2f}\n",
+                      r.experiment, r.tag, r.kernel, r.backend, status_name(r.status), r.correctness, r.throughput,
+                      r.throughput_unit, r.latency_us, r.spread, r.pct_of_ceiling, r.speedup_vs_reference, r.config,
+                      r.description, r.commit, r.seconds);
   const int fd = ::open(m_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   auto failed = [&](int err) {
-    return fail(fmt::format("cannot record experiment {} in {}: {}", r.experiment, m_path.string(), util::io_error_text(err)),
-                util::hint_for(err));
+    return fail(
+        fmt::format("cannot record experiment {} in {}: {}", r.experiment, m_path.string(), util::io_error_text(err)),
+        util::hint_for(err));
   };
   if (fd < 0) return failed(errno);
   struct stat st {};

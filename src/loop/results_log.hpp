@@ -12,22 +12,22 @@
 namespace ak::loop {
 
 struct ResultRow {
-  int experiment = 0;            ///< numbered across the run, from 0 (the first baseline)
-  std::string tag;               ///< the run's tag: the branch is autokernel/<tag>
-  std::string kernel;            ///< the workspace kernel's name, e.g. rmsnorm_cuda
+  int experiment = 0;  ///< numbered across the run, from 0 (the first baseline)
+  std::string tag;     ///< the run's tag: the branch is autokernel/<tag>
+  std::string kernel;  ///< the workspace kernel's name, e.g. rmsnorm_cuda
   std::string backend;
   Status status = Status::baseline;
-  std::string correctness;       ///< PASS | FAIL
-  double throughput = 0;         ///< GB/s when memory-bound, TFLOP/s when compute-bound
-  std::string throughput_unit;   ///< "GB/s" | "TFLOP/s"
-  double latency_us = 0;         ///< median, at the first benchmark shape
-  double spread = 0;             ///< interquartile range / median of the latency samples
+  std::string correctness;      ///< PASS | FAIL
+  double throughput = 0;        ///< GB/s when memory-bound, TFLOP/s when compute-bound
+  std::string throughput_unit;  ///< "GB/s" | "TFLOP/s"
+  double latency_us = 0;        ///< median, at the first benchmark shape
+  double spread = 0;            ///< interquartile range / median of the latency samples
   double pct_of_ceiling = 0;
   double speedup_vs_reference = 0;
-  std::string config;            ///< knob values, "A=1,B=2"
+  std::string config;  ///< knob values, "A=1,B=2"
   std::string description;
-  std::string commit;            ///< the candidate's commit
-  double seconds = 0;            ///< wall time of the experiment (build + check + benchmark)
+  std::string commit;  ///< the candidate's commit
+  double seconds = 0;  ///< wall time of the experiment (build + check + benchmark)
 };
 
 /// The row's code is the kernel's version from then on: a passing baseline, or a kept experiment (each

@@ -62,7 +62,8 @@ std::string done_reason(const KernelProgress& k, const RunOptions& o) {
   if (k.consecutive_reverts >= o.max_consecutive_reverts) {
     return fmt::format("{} experiments in a row without a gain", k.consecutive_reverts);
   }
-  if (k.best->pct_of_ceiling >= o.done_pct_of_ceiling) return fmt::format("{:.0f}% of its ceiling", k.best->pct_of_ceiling);
+  if (k.best->pct_of_ceiling >= o.done_pct_of_ceiling)
+    return fmt::format("{:.0f}% of its ceiling", k.best->pct_of_ceiling);
   if (o.kernel_budget_s > 0 && k.seconds >= o.kernel_budget_s) return "its time budget is spent";
   if (o.target_speedup > 0 && k.best->latency_us > 0 &&
       k.baseline->latency_us / k.best->latency_us >= o.target_speedup) {
@@ -126,7 +127,8 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
                     fmt::format("its kernels: {}", fmt::join(known, ", ")));
       }
     }
-    std::erase_if(kernels, [&](const auto& k) { return std::ranges::find(o.only_kernels, k.name) == o.only_kernels.end(); });
+    std::erase_if(kernels,
+                  [&](const auto& k) { return std::ranges::find(o.only_kernels, k.name) == o.only_kernels.end(); });
   }
   for (const auto& k : kernels) {
     if (auto r = ws.repo().discard(k.file.string()); !r) return std::unexpected(r.error());  // a torn edit
@@ -220,8 +222,9 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
         continue;
       }
       // No usable candidate (a hung agent, a reply without code) is one failed experiment, no commit.
-      row = proposal->failure ? ws.record_failure(*pick, proposal->description, *proposal->failure)
-                              : ws.run_experiment(*pick, proposal->source, proposal->description, proposal->config, settings);
+      row = proposal->failure
+                ? ws.record_failure(*pick, proposal->description, *proposal->failure)
+                : ws.run_experiment(*pick, proposal->source, proposal->description, proposal->config, settings);
     }
     if (!row) {
       (void)finish("failed", row.error().message);
@@ -239,8 +242,8 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
                                      "kernel was marked done by the outage",
                                      o.proposer));
       }
-      const double wait = std::min(o.max_proposer_backoff_s,
-                                   o.proposer_backoff_s * std::pow(2.0, proposer_failures - 1));
+      const double wait =
+          std::min(o.max_proposer_backoff_s, o.proposer_backoff_s * std::pow(2.0, proposer_failures - 1));
       print(fmt::format("[exp {:>3}] {:<22} proposer_failed ({} in a row, stop at {}): waiting {:.1f} s | {}",
                         row->experiment, pick->name, proposer_failures, o.max_proposer_failures, wait,
                         row->description.substr(0, 100)));
@@ -261,7 +264,9 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     print(fmt::format("[exp {:>3}] {:<22} {:<15} {:>10.2f} us {:>6.3f}x torch | best {:>6.3f}x{} | {:.1f} s/exp{} | {}",
                       row->experiment, pick->name, status_name(row->status), row->latency_us, row->speedup_vs_reference,
                       now.best ? now.best->speedup_vs_reference : 0.0,
-                      now.best && now.baseline ? fmt::format(" ({:.2f}x baseline)", now.baseline->latency_us / now.best->latency_us) : "",
+                      now.best && now.baseline
+                          ? fmt::format(" ({:.2f}x baseline)", now.baseline->latency_us / now.best->latency_us)
+                          : "",
                       per_exp, eta, row->description.substr(0, 80)));
   }
   if (g_stop) {
@@ -287,7 +292,8 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
   const auto workspace = std::filesystem::absolute(workspace_in);
   std::error_code ec;
   if (!std::filesystem::exists(workspace, ec)) {
-    return fail(fmt::format("no workspace at {}", workspace.string()), "start one with `autokernel run --workspace DIR --kernel FILE`");
+    return fail(fmt::format("no workspace at {}", workspace.string()),
+                "start one with `autokernel run --workspace DIR --kernel FILE`");
   }
   ResultsLog log(workspace / "results.tsv");
   auto all_rows = log.read();
@@ -304,14 +310,14 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
   std::string out;
   if (state) {
     const double end = running ? now : state->updated_at;
-    std::string how = running                      ? fmt::format("running (pid {})", state->pid)
+    std::string how = running                     ? fmt::format("running (pid {})", state->pid)
                       : state->state == "running" ? "interrupted (`autokernel run` resumes it)"
-                                                   : fmt::format("{}: {}", state->state, state->stop_reason);
+                                                  : fmt::format("{}: {}", state->state, state->stop_reason);
     out += fmt::format("run {} in {}: {}, {} in this invocation\n", state->tag, workspace.string(), how,
                        duration_text(end - state->started_at));
     if (running && !state->current_kernel.empty()) {
-      out += fmt::format("now: {}, experiment {} for {}\n", state->current_kernel,
-                         state->experiments + 1, duration_text(now - state->current_since));
+      out += fmt::format("now: {}, experiment {} for {}\n", state->current_kernel, state->experiments + 1,
+                         duration_text(now - state->current_since));
     }
     const double elapsed = end - state->started_at;
     std::string pace = elapsed > 0 && state->experiments > 0
@@ -328,7 +334,8 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
     }
     out += fmt::format("{} experiments this invocation, {}{}\n", state->experiments, pace, left);
   } else {
-    out += fmt::format("{}: {}\n", workspace.string(), running ? "a run is going on" : "no run recorded its state here");
+    out +=
+        fmt::format("{}: {}\n", workspace.string(), running ? "a run is going on" : "no run recorded its state here");
   }
   if (rows.empty()) return out + "no experiments yet\n";
 

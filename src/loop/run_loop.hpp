@@ -16,20 +16,20 @@ namespace ak::loop {
 
 struct RunOptions {
   std::filesystem::path workspace = "workspace";
-  std::string tag = "run";                   ///< branch autokernel/<tag>; rows of results.tsv carry it
-  std::vector<std::string> add_kernels;      ///< candidate files copied into the workspace on first use
-  std::vector<std::string> only_kernels;     ///< work on these workspace kernels only; empty: all
+  std::string tag = "run";                ///< branch autokernel/<tag>; rows of results.tsv carry it
+  std::vector<std::string> add_kernels;   ///< candidate files copied into the workspace on first use
+  std::vector<std::string> only_kernels;  ///< work on these workspace kernels only; empty: all
   std::string proposer = "search";
-  ProposerOptions proposer_options;          ///< settings of the agent and llm proposers
-  double budget_s = 0;                       ///< this invocation [s] (a resumed run gets it whole); 0: none
-  double kernel_budget_s = 0;                ///< per kernel, counted from its own experiments [s]; 0: none
-  int max_experiments = 0;                   ///< this invocation; 0: none
-  int max_consecutive_reverts = 10;          ///< move on after this many non-improving experiments in a row
-  double target_speedup = 0;                 ///< move on at this speed-up over the kernel's baseline; 0: none
-  double done_pct_of_ceiling = 90;           ///< move on at this % of the measured ceiling
-  double min_gain = 0.01;                    ///< keep only gains above this fraction (and above the noise)
-  double max_speedup = 10;                   ///< a speed-up over PyTorch above this is re-measured before it is kept
-  std::string dtype;                         ///< empty: each kernel's model dtype (from extract), else f16
+  ProposerOptions proposer_options;  ///< settings of the agent and llm proposers
+  double budget_s = 0;               ///< this invocation [s] (a resumed run gets it whole); 0: none
+  double kernel_budget_s = 0;        ///< per kernel, counted from its own experiments [s]; 0: none
+  int max_experiments = 0;           ///< this invocation; 0: none
+  int max_consecutive_reverts = 10;  ///< move on after this many non-improving experiments in a row
+  double target_speedup = 0;         ///< move on at this speed-up over the kernel's baseline; 0: none
+  double done_pct_of_ceiling = 90;   ///< move on at this % of the measured ceiling
+  double min_gain = 0.01;            ///< keep only gains above this fraction (and above the noise)
+  double max_speedup = 10;           ///< a speed-up over PyTorch above this is re-measured before it is kept
+  std::string dtype;                 ///< empty: each kernel's model dtype (from extract), else f16
   int case_timeout_s = 60;
   uint64_t seed = 1;
   /// A proposer outage (endpoint down, agent failing): after each failed proposal the loop waits, from

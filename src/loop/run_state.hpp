@@ -15,15 +15,15 @@ namespace ak::loop {
 struct RunState {
   std::string tag;
   long pid = 0;
-  std::string state = "running";      ///< running | finished | stopped | failed
-  std::string stop_reason;            ///< why it ended ("" while running)
-  double started_at = 0;              ///< this invocation's start [unix s]
-  double updated_at = 0;              ///< [unix s]
-  double budget_s = 0;                ///< this invocation's budget (a resumed run gets it whole); 0: none
-  int max_experiments = 0;            ///< this invocation's limit; 0: none
-  int experiments = 0;                ///< done by this invocation
-  std::string current_kernel;         ///< "" between experiments
-  double current_since = 0;           ///< [unix s]
+  std::string state = "running";            ///< running | finished | stopped | failed
+  std::string stop_reason;                  ///< why it ended ("" while running)
+  double started_at = 0;                    ///< this invocation's start [unix s]
+  double updated_at = 0;                    ///< [unix s]
+  double budget_s = 0;                      ///< this invocation's budget (a resumed run gets it whole); 0: none
+  int max_experiments = 0;                  ///< this invocation's limit; 0: none
+  int experiments = 0;                      ///< done by this invocation
+  std::string current_kernel;               ///< "" between experiments
+  double current_since = 0;                 ///< [unix s]
   std::map<std::string, std::string> done;  ///< kernel -> why it is finished ("" if it is not)
 
   static std::filesystem::path path(const std::filesystem::path& workspace);

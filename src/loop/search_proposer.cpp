@@ -39,13 +39,15 @@ class SearchProposer final : public Proposer {
     for (auto* list : {&near, &far}) {
       for (const auto& [cfg, desc] : *list) {
         const auto key = backends::config_string(cfg);
-        if (!s.tried_configs.contains(key)) return Proposal{backends::with_knob_defaults(s.best.source, cfg), desc, key};
+        if (!s.tried_configs.contains(key))
+          return Proposal{backends::with_knob_defaults(s.best.source, cfg), desc, key};
       }
     }
     // 2. A random restart: an untried point anywhere (a bounded number of draws, then give up).
     for (int attempt = 0; attempt < 256; ++attempt) {
       std::map<std::string, std::string> cfg;
-      for (const auto& k : knobs) cfg[k.name] = k.values[std::uniform_int_distribution<std::size_t>(0, k.values.size() - 1)(m_rng)];
+      for (const auto& k : knobs)
+        cfg[k.name] = k.values[std::uniform_int_distribution<std::size_t>(0, k.values.size() - 1)(m_rng)];
       const auto key = backends::config_string(cfg);
       if (!s.tried_configs.contains(key)) {
         return Proposal{backends::with_knob_defaults(s.best.source, cfg), "search: random restart " + key, key};

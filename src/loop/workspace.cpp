@@ -182,8 +182,10 @@ Expected<void> Workspace::check_new_kernels(const std::filesystem::path& dir, co
     if (!c) return std::unexpected(c.error());
     const auto rel = kernel_path(*c);
     const auto name = rel.parent_path().filename().string();
-    const auto hint = fmt::format("a workspace has one kernel per type and backend; use another --workspace for {}, "
-                                  "or leave out --kernel to go on with {}", file, name);
+    const auto hint = fmt::format(
+        "a workspace has one kernel per type and backend; use another --workspace for {}, "
+        "or leave out --kernel to go on with {}",
+        file, name);
     if (auto it = seen.find(rel); it != seen.end()) {
       if (it->second.second == c->source) continue;
       return fail(fmt::format("--kernel {} and --kernel {} are both {}", it->second.first, file, name), hint);
@@ -283,9 +285,9 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
     timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
                         catalog::detail::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
   }
-  auto row = row_from(rep, m_tag, next_experiment(), k.name,
-                      rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
-                      backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
+  auto row =
+      row_from(rep, m_tag, next_experiment(), k.name, rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
+               backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
   if (auto a = append(row); !a) return std::unexpected(a.error());
   return row;
 }

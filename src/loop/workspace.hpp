@@ -20,7 +20,7 @@ struct WorkspaceKernel {
   std::string name;            ///< e.g. rmsnorm_cuda
   std::filesystem::path file;  ///< relative to the workspace
   std::string backend;
-  double model_share = 0;      ///< of the model's time, from extract's model.json (0: not known)
+  double model_share = 0;  ///< of the model's time, from extract's model.json (0: not known)
 };
 
 /// The dtype a kernel is timed in when BenchSettings::dtype is empty: its model's dtype (model.json
@@ -31,8 +31,8 @@ std::string timing_dtype_of(const std::filesystem::path& kernel_file);
 struct BenchSettings {
   std::string dtype;  ///< timed in; empty: the model's dtype (model.json beside the kernel), else f16
   int case_timeout_s = 60;
-  double min_gain = 0.01;  ///< keep only gains above this fraction (and above the noise)
-  double max_speedup = 10; ///< a speed-up over PyTorch above this is re-measured before it can be kept
+  double min_gain = 0.01;   ///< keep only gains above this fraction (and above the noise)
+  double max_speedup = 10;  ///< a speed-up over PyTorch above this is re-measured before it can be kept
 };
 
 class Workspace {
@@ -62,8 +62,8 @@ class Workspace {
   Expected<ResultRow> run_baseline(const WorkspaceKernel& k, const BenchSettings& s);
   /// One experiment: write `source`, commit, bench, keep it if correct and faster than the best beyond
   /// the noise, else reset the commit; record the row.
-  Expected<ResultRow> run_experiment(const WorkspaceKernel& k, const std::string& source, const std::string& description,
-                                     const std::string& config, const BenchSettings& s);
+  Expected<ResultRow> run_experiment(const WorkspaceKernel& k, const std::string& source,
+                                     const std::string& description, const std::string& config, const BenchSettings& s);
   /// Record an experiment that produced no candidate (no commit).
   Expected<ResultRow> record_failure(const WorkspaceKernel& k, const std::string& description, const std::string& why);
   /// Record a hand revert of the kernel's uncommitted edit (agent-driven mode).
@@ -77,8 +77,8 @@ class Workspace {
   Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
   Expected<void> append(const ResultRow& row);
   /// A row for an experiment with no candidate commit (the row's commit is HEAD).
-  Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, Status status,
-                                            const std::string& correctness, const std::string& description);
+  Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, Status status, const std::string& correctness,
+                                            const std::string& description);
   int next_experiment() const;
 
   std::filesystem::path m_dir;
@@ -86,8 +86,8 @@ class Workspace {
   int m_lock_fd;
   GitRepo m_repo;
   ResultsLog m_log;
-  std::vector<ResultRow> m_rows;      ///< this tag's
-  int m_next_experiment = 0;          ///< over every tag's rows
+  std::vector<ResultRow> m_rows;  ///< this tag's
+  int m_next_experiment = 0;      ///< over every tag's rows
 };
 
 }  // namespace ak::loop

@@ -23,8 +23,12 @@ nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profi
   nlohmann::json shapes = nlohmann::json::array();
   for (std::size_t i = 0; i < use.shapes.size() && i < k_model_shapes_kept; ++i) {
     const auto& s = use.shapes[i];
-    shapes.push_back({{"label", s.label}, {"dims", s.dims}, {"dtype", s.dtype}, {"share", s.share},
-                      {"calls", s.calls}, {"modules", s.modules}});
+    shapes.push_back({{"label", s.label},
+                      {"dims", s.dims},
+                      {"dtype", s.dtype},
+                      {"share", s.share},
+                      {"calls", s.calls},
+                      {"modules", s.modules}});
   }
   auto type = catalog::find_type(use.name);
   return {{"type", use.name},
@@ -80,12 +84,14 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
 
   // The N hottest, then the unfused form of each fusion among them (an uncompiled model runs it), taken
   // from its own row, or, where every call of it was fused, from the fusion's shapes with no share known.
-  std::vector<const KernelUse*> chosen(supported.begin(), supported.begin() + std::min<std::size_t>(supported.size(), r.top));
+  std::vector<const KernelUse*> chosen(supported.begin(),
+                                       supported.begin() + std::min<std::size_t>(supported.size(), r.top));
   std::deque<KernelUse> made;
   for (std::size_t i = 0, n = chosen.size(); i < n; ++i) {
     auto type = catalog::find_type(chosen[i]->name);
     const std::string unfused = type ? std::string((*type)->unfused()) : "";
-    if (unfused.empty() || std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; })) continue;
+    if (unfused.empty() || std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; }))
+      continue;
     const auto row = std::find_if(supported.begin(), supported.end(), [&](auto* u) { return u->name == unfused; });
     if (row != supported.end()) {
       chosen.push_back(*row);

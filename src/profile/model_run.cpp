@@ -16,7 +16,8 @@ std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of("\n ");
   if (end == std::string::npos) return "";
   const auto start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
 }  // namespace
@@ -32,13 +33,20 @@ Expected<ModelRun> run_model(const ModelRunRequest& r) {
   }
   std::vector<std::string> argv = {util::python_executable(),
                                    std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/profile_model.py",
-                                   "--model", r.model,
-                                   "--dtype", r.dtype,
-                                   "--device", r.device,
-                                   "--warmup", std::to_string(r.warmup),
-                                   "--iters", std::to_string(r.iters),
-                                   "--trace", run.trace.string(),
-                                   "--meta", meta_path.string()};
+                                   "--model",
+                                   r.model,
+                                   "--dtype",
+                                   r.dtype,
+                                   "--device",
+                                   r.device,
+                                   "--warmup",
+                                   std::to_string(r.warmup),
+                                   "--iters",
+                                   std::to_string(r.iters),
+                                   "--trace",
+                                   run.trace.string(),
+                                   "--meta",
+                                   meta_path.string()};
   if (!r.input_shape.empty()) argv.insert(argv.end(), {"--input-shape", r.input_shape});
   if (!r.inputs.empty()) argv.insert(argv.end(), {"--inputs", r.inputs});
   if (!r.init_args.empty()) argv.insert(argv.end(), {"--init-args", r.init_args});

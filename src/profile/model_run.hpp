@@ -11,14 +11,14 @@
 namespace ak::profile {
 
 struct ModelRunRequest {
-  std::string model;         ///< FILE.py:Class, or hf:NAME (transformers, random weights)
-  std::string input_shape;   ///< "1,2048": token ids (models with an embedding) or a random tensor
-  std::string inputs;        ///< FILE.py:make_inputs, called with the arguments it names of (model, device, dtype, shape)
+  std::string model;        ///< FILE.py:Class, or hf:NAME (transformers, random weights)
+  std::string input_shape;  ///< "1,2048": token ids (models with an embedding) or a random tensor
+  std::string inputs;  ///< FILE.py:make_inputs, called with the arguments it names of (model, device, dtype, shape)
   std::string dtype = "fp32";  ///< fp16 | bf16 | fp32
-  std::string init_args;     ///< a JSON object of constructor keyword arguments
+  std::string init_args;       ///< a JSON object of constructor keyword arguments
   std::string device = "cpu";
-  int warmup = 2;            ///< steps run before profiling (and one more, discarded, inside it)
-  int iters = 3;             ///< profiled steps
+  int warmup = 2;                 ///< steps run before profiling (and one more, discarded, inside it)
+  int iters = 3;                  ///< profiled steps
   std::filesystem::path out_dir;  ///< where trace.json and meta.json go
 };
 

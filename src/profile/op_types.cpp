@@ -65,7 +65,9 @@ std::optional<Classified> along(std::string type, const Dims& x, std::optional<i
   if (!dim) return rows(std::move(type), x, std::move(dtype));
   const auto n = x[*dim];
   const auto numel = product(x, 0, x.size());
-  return Classified{std::move(type), {n > 0 ? numel / n : 0, n}, std::move(dtype),
+  return Classified{std::move(type),
+                    {n > 0 ? numel / n : 0, n},
+                    std::move(dtype),
                     *dim == static_cast<int64_t>(x.size()) - 1 ? "" : fmt::format("reduced over dim {}", *dim)};
 }
 
@@ -240,7 +242,8 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
   if (type == "rmsnorm") {
     for (int i : ops) {
       const auto x = input_dims(t.cpu[i], 0);
-      if (x.size() >= 2 && is_floating(input_type(t.cpu[i], 0))) return rows(type, x, dtype_of(input_type(t.cpu[i], 0)));
+      if (x.size() >= 2 && is_floating(input_type(t.cpu[i], 0)))
+        return rows(type, x, dtype_of(input_type(t.cpu[i], 0)));
     }
     return std::nullopt;
   }
@@ -290,7 +293,9 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
   // The gate projection: [M, E] x [E -> F], or the fused one [M, E] x [E -> 2F].
   const bool fused = matmuls.size() == 2;
   if (fused && first->dims[1] % 2 != 0) return std::nullopt;
-  return Classified{type, {first->dims[0], first->dims[2], fused ? first->dims[1] / 2 : first->dims[1]}, first->dtype,
+  return Classified{type,
+                    {first->dims[0], first->dims[2], fused ? first->dims[1] / 2 : first->dims[1]},
+                    first->dtype,
                     fused ? "gate and up projections fused into one matmul" : ""};
 }
 

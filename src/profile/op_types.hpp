@@ -14,10 +14,10 @@ namespace ak::profile {
 
 /// A call expressed as one of our kernel types.
 struct Classified {
-  std::string type;            ///< catalog type name
-  std::vector<int64_t> dims;   ///< in the type's dims (matmul: M,N,K)
-  std::string dtype;           ///< "f16", "bf16", "f32" (or the recorded name if none of these)
-  std::string note;            ///< how the shape was folded, e.g. "batched: B folded into M"
+  std::string type;           ///< catalog type name
+  std::vector<int64_t> dims;  ///< in the type's dims (matmul: M,N,K)
+  std::string dtype;          ///< "f16", "bf16", "f32" (or the recorded name if none of these)
+  std::string note;           ///< how the shape was folded, e.g. "batched: B folded into M"
 };
 
 /// The catalog type an aten op belongs to by its name ("aten::addmm" -> "matmul"), "" if none.

@@ -16,10 +16,10 @@ constexpr std::size_t k_gpu_kernels_kept = 3;  // GPU kernel names listed per ro
 
 /// What one claiming event (an op call, or a module scope that claims its ops) was given.
 struct Unit {
-  std::string row;                        ///< the row's name
-  std::optional<Classified> what;         ///< supported: type, dims, dtype
-  std::string source;                     ///< the op, or "<Class> module"
-  std::string module;                     ///< where in the model
+  std::string row;                 ///< the row's name
+  std::optional<Classified> what;  ///< supported: type, dims, dtype
+  std::string source;              ///< the op, or "<Class> module"
+  std::string module;              ///< where in the model
   double time_us = 0;
   std::map<std::string, double> kernels;  ///< GPU kernel name -> time
 };
@@ -39,7 +39,8 @@ class Attributor {
       if (e.kind != CpuKind::scope || e.kind_type.empty() || !scope_type(i)) continue;
       for (int j = e.parent; j >= 0; j = t.cpu[j].parent) {
         const auto& a = t.cpu[j];
-        if (a.kind == CpuKind::scope && a.kind_type.empty() && !a.module_class.empty() && a.module_path == e.module_path) {
+        if (a.kind == CpuKind::scope && a.kind_type.empty() && !a.module_class.empty() &&
+            a.module_path == e.module_path) {
           m_defers[j] = true;
         }
       }
@@ -139,9 +140,9 @@ class Attributor {
     u.module = module_of(key);
     if (e.kind == CpuKind::scope) {
       u.what = scope_type(key);
-      u.source = e.kind_type.empty() ? e.module_class + " module"
-                                     : fmt::format("ak.kind {}{}", e.kind_type,
-                                                   e.kind_variant.empty() ? "" : ":" + e.kind_variant);
+      u.source = e.kind_type.empty()
+                     ? e.module_class + " module"
+                     : fmt::format("ak.kind {}{}", e.kind_type, e.kind_variant.empty() ? "" : ":" + e.kind_variant);
     } else {
       u.source = e.name;
       if (!type_of_op(e.name).empty()) u.what = classify_op(e);
@@ -172,9 +173,9 @@ class Attributor {
   std::vector<int> m_steps;
   std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
   std::vector<int> m_claim;
-  std::vector<bool> m_defers;  ///< module scopes that leave their claim to a declared kind inside them
-  std::map<int, int> m_chain;     ///< a residual add -> the claim of the RMSNorm that reads its result
-  std::set<int> m_fused_norms;    ///< those RMSNorm claims: their rows are add_rmsnorm
+  std::vector<bool> m_defers;   ///< module scopes that leave their claim to a declared kind inside them
+  std::map<int, int> m_chain;   ///< a residual add -> the claim of the RMSNorm that reads its result
+  std::set<int> m_fused_norms;  ///< those RMSNorm claims: their rows are add_rmsnorm
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };
@@ -188,7 +189,7 @@ int op_parent(const Trace& t, int i) {
 }
 
 nlohmann::json shape_json(const ShapeUse& s) {
-  nlohmann::json j = {{"label", s.label}, {"dims", s.dims},   {"dtype", s.dtype},     {"time_us", s.time_us},
+  nlohmann::json j = {{"label", s.label}, {"dims", s.dims},   {"dtype", s.dtype},    {"time_us", s.time_us},
                       {"share", s.share}, {"calls", s.calls}, {"modules", s.modules}};
   if (!s.note.empty()) j["note"] = s.note;
   return j;
@@ -342,9 +343,9 @@ Expected<ModelProfile> ModelProfile::from_json(const nlohmann::json& j) {
       k.gpu_kernels = r.value("gpu_kernels", std::vector<std::string>{});
       for (const auto& s : r.at("shapes")) {
         k.shapes.push_back({s.at("label").get<std::string>(), s.at("dims").get<std::vector<int64_t>>(),
-                            s.at("dtype").get<std::string>(), s.at("time_us").get<double>(), s.at("share").get<double>(),
-                            s.at("calls").get<double>(), s.value("modules", std::vector<std::string>{}),
-                            s.value("note", "")});
+                            s.at("dtype").get<std::string>(), s.at("time_us").get<double>(),
+                            s.at("share").get<double>(), s.at("calls").get<double>(),
+                            s.value("modules", std::vector<std::string>{}), s.value("note", "")});
       }
       p.kernels.push_back(std::move(k));
     }
@@ -371,8 +372,8 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
     }
     std::string shapes;
     for (std::size_t i = 0; i < k.shapes.size() && i < 2; ++i) {
-      shapes += fmt::format("{}{} {} x{:g}", i ? ", " : "", catalog::detail::shape_string(k.shapes[i].dims), k.shapes[i].dtype,
-                            k.shapes[i].calls);
+      shapes += fmt::format("{}{} {} x{:g}", i ? ", " : "", catalog::detail::shape_string(k.shapes[i].dims),
+                            k.shapes[i].dtype, k.shapes[i].calls);
     }
     if (k.shapes.size() > 2) shapes += fmt::format(" +{}", k.shapes.size() - 2);
     if (!k.supported) shapes = "(unsupported)";
@@ -381,8 +382,8 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
                        shapes.size() > 44 ? shapes.substr(0, 43) + "~" : shapes, k.speedup_if_2x());
   }
   if (rest > 0) {
-    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11}\n", "", fmt::format("({} more rows)", rest),
-                       100 * rest_share, ms(rest_us));
+    out += fmt::format("{:>4}  {:<22} {:>6.1f}% {:>11}\n", "", fmt::format("({} more rows)", rest), 100 * rest_share,
+                       ms(rest_us));
   }
   double supported = 0;
   int n = 0;
@@ -390,10 +391,11 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
     supported += k->share;
     ++n;
   }
-  out += fmt::format("total: {} per step ({}, {} step{}); {} supported kernel type{} cover {:.1f}%: "
-                     "making all of them 2x faster would make the model {:.3f}x faster\n",
-                     ms(p.total_us), p.basis == "gpu" ? "GPU time" : "CPU time of the top-level ops", p.steps,
-                     p.steps == 1 ? "" : "s", n, n == 1 ? "" : "s", 100 * supported, 1.0 / (1.0 - supported / 2.0));
+  out += fmt::format(
+      "total: {} per step ({}, {} step{}); {} supported kernel type{} cover {:.1f}%: "
+      "making all of them 2x faster would make the model {:.3f}x faster\n",
+      ms(p.total_us), p.basis == "gpu" ? "GPU time" : "CPU time of the top-level ops", p.steps, p.steps == 1 ? "" : "s",
+      n, n == 1 ? "" : "s", 100 * supported, 1.0 / (1.0 - supported / 2.0));
   return out;
 }
 

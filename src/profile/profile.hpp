@@ -27,7 +27,7 @@ struct ShapeUse {
 
 /// One row of the ranking: a kernel type, or an operator none of our types covers.
 struct KernelUse {
-  std::string name;                      ///< the type ("matmul"), or the op ("aten::gelu") when unsupported
+  std::string name;  ///< the type ("matmul"), or the op ("aten::gelu") when unsupported
   bool supported = false;
   double time_us = 0;                    ///< per step [us]
   double share = 0;                      ///< of the profile's total, 0..1
@@ -45,10 +45,10 @@ inline constexpr std::string_view k_no_op_row = "(outside any aten op)";
 inline constexpr std::string_view k_unlinked_row = "(launch not in the trace)";
 
 struct ModelProfile {
-  nlohmann::json meta;           ///< what the model runner recorded: model, device, dtype, inputs...
-  std::string basis;             ///< "gpu": GPU time of kernels, copies and fills; "cpu": CPU time of top-level ops
-  int steps = 1;                 ///< profiled model steps; times are per step
-  double total_us = 0;           ///< per step; the rows add up to it
+  nlohmann::json meta;             ///< what the model runner recorded: model, device, dtype, inputs...
+  std::string basis;               ///< "gpu": GPU time of kernels, copies and fills; "cpu": CPU time of top-level ops
+  int steps = 1;                   ///< profiled model steps; times are per step
+  double total_us = 0;             ///< per step; the rows add up to it
   std::vector<KernelUse> kernels;  ///< ranked by share, supported or not
 
   /// The supported rows, ranked.

@@ -36,8 +36,8 @@ bool parse_module_scope(const std::string& name, std::string& cls, std::string& 
   constexpr std::string_view k_stack_prefix = "nn.Module: ";
   if (name.starts_with(k_stack_prefix)) {
     cls = name.substr(k_stack_prefix.size());
-    if (const auto us = cls.rfind('_'); us != std::string::npos && us + 1 < cls.size() &&
-                                        std::all_of(cls.begin() + us + 1, cls.end(), ::isdigit)) {
+    if (const auto us = cls.rfind('_');
+        us != std::string::npos && us + 1 < cls.size() && std::all_of(cls.begin() + us + 1, cls.end(), ::isdigit)) {
       cls.resize(us);  // the instance counter torch appends
     }
     path.clear();
@@ -53,7 +53,8 @@ bool parse_kind_scope(const std::string& name, std::string& type, std::string& v
   const auto c1 = rest.find(':');
   const auto c2 = c1 == std::string::npos ? std::string::npos : rest.find(':', c1 + 1);
   type = rest.substr(0, c1);
-  variant = c1 == std::string::npos ? "" : rest.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
+  variant =
+      c1 == std::string::npos ? "" : rest.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1);
   path = c2 == std::string::npos ? "" : rest.substr(c2 + 1);
   if (variant == "-") variant.clear();
   if (path == "<root>") path.clear();
@@ -84,9 +85,9 @@ Expected<Trace> parse_trace(std::string_view text) {
     std::string thread;
     double ts = 0;
   };
-  std::unordered_map<std::string, Flow> flow_starts;             // ac2g id -> launch side
+  std::unordered_map<std::string, Flow> flow_starts;                // ac2g id -> launch side
   std::map<std::pair<std::string, double>, std::string> flow_ends;  // (gpu thread, ts) -> ac2g id
-  std::vector<std::string> gpu_correlation;                      // per GPU activity
+  std::vector<std::string> gpu_correlation;                         // per GPU activity
   std::vector<std::pair<std::string, double>> gpu_where;            // per GPU activity: (stream, ts)
   for (const auto& e : *events) {
     if (!e.is_object()) continue;

@@ -35,15 +35,15 @@ enum class CpuKind {
 struct CpuEvent {
   CpuKind kind = CpuKind::op;
   std::string name;
-  std::string thread;          ///< "pid/tid"
+  std::string thread;  ///< "pid/tid"
   double ts_us = 0, dur_us = 0;
-  int parent = -1;             ///< enclosing event on the same thread, -1 at the top
-  std::vector<int> children;   ///< in time order
-  std::string module_class;    ///< module scopes: the nn.Module's class
-  std::string module_path;     ///< module and kind scopes: its qualified name ("layers.0.mlp"), "" if not known
-  std::string kind_type;       ///< ak.kind scopes: the kernel type the runner recognised ("rotary_embedding")
-  std::string kind_variant;    ///< ak.kind scopes: its variant ("half"), "" for "-"
-  nlohmann::json args;         ///< ops: "Input Dims", "Input type", "Concrete Inputs" (as recorded)
+  int parent = -1;            ///< enclosing event on the same thread, -1 at the top
+  std::vector<int> children;  ///< in time order
+  std::string module_class;   ///< module scopes: the nn.Module's class
+  std::string module_path;    ///< module and kind scopes: its qualified name ("layers.0.mlp"), "" if not known
+  std::string kind_type;      ///< ak.kind scopes: the kernel type the runner recognised ("rotary_embedding")
+  std::string kind_variant;   ///< ak.kind scopes: its variant ("half"), "" for "-"
+  nlohmann::json args;        ///< ops: "Input Dims", "Input type", "Concrete Inputs" (as recorded)
 
   double end_us() const { return ts_us + dur_us; }
 };
@@ -52,11 +52,11 @@ struct GpuActivity {
   std::string name;
   std::string category;  ///< "kernel", "gpu_memcpy", "gpu_memset"
   double ts_us = 0, dur_us = 0;
-  int launch = -1;       ///< index of the CpuEvent (launch) that issued it, -1 if the trace does not say
+  int launch = -1;  ///< index of the CpuEvent (launch) that issued it, -1 if the trace does not say
 };
 
 struct Trace {
-  std::vector<CpuEvent> cpu;    ///< sorted by thread, then start time (parents before children)
+  std::vector<CpuEvent> cpu;  ///< sorted by thread, then start time (parents before children)
   std::vector<GpuActivity> gpu;
   bool has_gpu() const { return !gpu.empty(); }
 };

@@ -37,8 +37,9 @@ Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path)
       const auto name = k.at("name").get<std::string>();
       const double share = k.at("share").get<double>();
       if (!(share >= 0 && share <= 1)) {
-        return fail(fmt::format("{}: the share of {} is {}, not a fraction of the model's time", path.string(), name, share),
-                    hint);
+        return fail(
+            fmt::format("{}: the share of {} is {}, not a fraction of the model's time", path.string(), name, share),
+            hint);
       }
       p.share_by_name[name] += share;
       total += share;
@@ -47,7 +48,8 @@ Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path)
     return fail(fmt::format("{} is not a profile: {}", path.string(), e.what()), hint);
   }
   // A little slack for shares rounded when they were written.
-  if (total > 1.001) return fail(fmt::format("{}: the shares add up to {:.3f}, more than the whole model", path.string(), total), hint);
+  if (total > 1.001)
+    return fail(fmt::format("{}: the shares add up to {:.3f}, more than the whole model", path.string(), total), hint);
   return p;
 }
 

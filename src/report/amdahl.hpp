@@ -32,8 +32,8 @@ struct KernelShare {
 struct Prediction {
   bool from_profile = false;  ///< false: equal shares, the model assumed to be only these kernels
   std::vector<KernelShare> kernels;
-  double other_share = 0;     ///< time outside the workspace's kernels, unchanged
-  double speedup = 1;         ///< 1 / (other + sum share / speedup)
+  double other_share = 0;  ///< time outside the workspace's kernels, unchanged
+  double speedup = 1;      ///< 1 / (other + sum share / speedup)
 };
 
 /// `speedups`: workspace kernel -> its best version's speed-up over PyTorch eager. A kernel slower than

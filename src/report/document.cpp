@@ -19,11 +19,20 @@ std::string escape_html(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,12 +92,17 @@ std::string fence_for(const std::string& text) {
   return std::string(std::max<std::size_t>(3, longest + 1), '`');
 }
 
-constexpr const char* k_style = R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
+constexpr const char* k_style =
+    R"(body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
 h1,h2,h3{line-height:1.2}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}
+table{border-collapse:collapse;margin:1em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;vertical-align:top}
 th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
-code{background:#f3f3f3;padding:0 .2em;border-radius:3px}pre{background:#f7f7f7;padding:.8em;overflow-x:auto;border:1px solid #e3e3e3}
-pre code{background:none;padding:0}figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{color:#555;font-size:.9em}
+code{background:#f3f3f3;padding:0 .2em;border-radius:3px}
+pre{background:#f7f7f7;padding:.8em;overflow-x:auto;border:1px solid #e3e3e3}
+pre code{background:none;padding:0}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+figcaption{color:#555;font-size:.9em}
 .missing{color:#a33}.add{color:#1a7f37}.del{color:#cf222e}.hunk{color:#6639ba})";
 
 /// Diff lines coloured by their first character.
@@ -160,47 +174,49 @@ std::string to_markdown(const Document& doc) {
 
 std::string to_html(const Document& doc, const std::filesystem::path& dir) {
   std::string out = fmt::format(
-      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n"
+      "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta "
+      "charset=\"utf-8\">\n<title>{}</title>\n<style>\n{}\n</style>\n"
       "</head>\n<body>\n<h1>{}</h1>\n",
       escape_html(plain(doc.title)), k_style, inline_html(doc.title));
   for (const auto& block : doc.blocks) {
-    std::visit(Overloaded{
-                   [&](const Heading& h) { out += fmt::format("<h{0}>{1}</h{0}>\n", h.level + 1, inline_html(h.text)); },
-                   [&](const Paragraph& p) { out += "<p>" + inline_html(p.text) + "</p>\n"; },
-                   [&](const BulletList& l) {
-                     out += "<ul>\n";
-                     for (const auto& item : l.items) out += "<li>" + inline_html(item) + "</li>\n";
-                     out += "</ul>\n";
-                   },
-                   [&](const Table& t) {
-                     out += "<table>\n<thead><tr>";
-                     for (const auto& h : t.header) out += "<th>" + inline_html(h) + "</th>";
-                     out += "</tr></thead>\n<tbody>\n";
-                     for (const auto& row : t.rows) {
-                       out += "<tr>";
-                       for (std::size_t i = 0; i < row.size(); ++i) {
-                         const bool num = i < t.right_aligned.size() && t.right_aligned[i];
-                         out += (num ? "<td class=\"num\">" : "<td>") + inline_html(row[i]) + "</td>";
-                       }
-                       out += "</tr>\n";
-                     }
-                     out += "</tbody>\n</table>\n";
-                   },
-                   [&](const CodeBlock& c) {
-                     out += "<pre><code>" + (c.language == "diff" ? diff_html(c.text) : escape_html(c.text)) +
-                            "</code></pre>\n";
-                   },
-                   [&](const Figure& f) {
-                     const auto svg = inline_svg(dir / f.svg);
-                     if (svg.empty()) {
-                       out += fmt::format("<p class=\"missing\">{}: not drawn</p>\n", inline_html(f.caption));
-                     } else {
-                       out += fmt::format("<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>\n", svg,
-                                          inline_html(f.caption));
-                     }
-                   },
-               },
-               block);
+    std::visit(
+        Overloaded{
+            [&](const Heading& h) { out += fmt::format("<h{0}>{1}</h{0}>\n", h.level + 1, inline_html(h.text)); },
+            [&](const Paragraph& p) { out += "<p>" + inline_html(p.text) + "</p>\n"; },
+            [&](const BulletList& l) {
+              out += "<ul>\n";
+              for (const auto& item : l.items) out += "<li>" + inline_html(item) + "</li>\n";
+              out += "</ul>\n";
+            },
+            [&](const Table& t) {
+              out += "<table>\n<thead><tr>";
+              for (const auto& h : t.header) out += "<th>" + inline_html(h) + "</th>";
+              out += "</tr></thead>\n<tbody>\n";
+              for (const auto& row : t.rows) {
+                out += "<tr>";
+                for (std::size_t i = 0; i < row.size(); ++i) {
+                  const bool num = i < t.right_aligned.size() && t.right_aligned[i];
+                  out += (num ? "<td class=\"num\">" : "<td>") + inline_html(row[i]) + "</td>";
+                }
+                out += "</tr>\n";
+              }
+              out += "</tbody>\n</table>\n";
+            },
+            [&](const CodeBlock& c) {
+              out +=
+                  "<pre><code>" + (c.language == "diff" ? diff_html(c.text) : escape_html(c.text)) + "</code></pre>\n";
+            },
+            [&](const Figure& f) {
+              const auto svg = inline_svg(dir / f.svg);
+              if (svg.empty()) {
+                out += fmt::format("<p class=\"missing\">{}: not drawn</p>\n", inline_html(f.caption));
+              } else {
+                out +=
+                    fmt::format("<figure>\n{}\n<figcaption>{}</figcaption>\n</figure>\n", svg, inline_html(f.caption));
+              }
+            },
+        },
+        block);
   }
   out += "</body>\n</html>\n";
   return out;

@@ -10,7 +10,8 @@ namespace ak::report {
 namespace {
 
 constexpr int k_exit_no_matplotlib = 3;  // report_plots.py's EXIT_NO_MATPLOTLIB
-constexpr const char* k_install = "install it with `python3 -m pip install matplotlib` (or `bash scripts/install_deps.sh`)";
+constexpr const char* k_install =
+    "install it with `python3 -m pip install matplotlib` (or `bash scripts/install_deps.sh`)";
 
 }  // namespace
 
@@ -43,8 +44,9 @@ PlotsResult draw_plots(nlohmann::json spec, const std::filesystem::path& dir) {
     while (!tail.empty() && tail.back() == '\n') tail.pop_back();
     if (auto nl = tail.rfind('\n'); nl != std::string::npos) tail = tail.substr(nl + 1);  // the exception's line
     out.problem = fmt::format("drawing them failed ({}): {}",
-                              r->timed_out ? "timed out" : r->signaled ? fmt::format("signal {}", r->signal)
-                                                                        : fmt::format("exit code {}", r->exit_code),
+                              r->timed_out  ? "timed out"
+                              : r->signaled ? fmt::format("signal {}", r->signal)
+                                            : fmt::format("exit code {}", r->exit_code),
                               tail);
   } else {
     out.drawn = true;

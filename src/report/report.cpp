@@ -58,7 +58,8 @@ nlohmann::json plot_spec(const RunData& data, const std::map<std::string, Roofs>
   for (const auto& k : data.kernels) {
     nlohmann::json points = nlohmann::json::array();
     for (const auto& r : k.rows) {
-      points.push_back({{"experiment", r.experiment}, {"throughput", r.throughput_unit == k.unit ? r.throughput : 0.0},
+      points.push_back({{"experiment", r.experiment},
+                        {"throughput", r.throughput_unit == k.unit ? r.throughput : 0.0},
                         {"status", loop::status_name(r.status)}});
     }
     plots.push_back({{"kind", "progress"},
@@ -83,10 +84,10 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
                     const fs::path& profile_path, const fs::path& verify_path) {
   doc.blocks.push_back(Heading{1, "End to end"});
   if (pred.from_profile) {
-    doc.blocks.push_back(Paragraph{fmt::format(
-        "**Predicted: {:.3f}x** faster end to end (Amdahl's law over the shares of model time in `{}`; "
-        "{:.1f}% of the time is in other ops and stays as it is).",
-        pred.speedup, profile_path.filename().string(), 100 * pred.other_share)});
+    doc.blocks.push_back(Paragraph{
+        fmt::format("**Predicted: {:.3f}x** faster end to end (Amdahl's law over the shares of model time in `{}`; "
+                    "{:.1f}% of the time is in other ops and stays as it is).",
+                    pred.speedup, profile_path.filename().string(), 100 * pred.other_share)});
   } else {
     doc.blocks.push_back(Paragraph{fmt::format(
         "**Predicted: {:.3f}x** if the model's time were all in these kernels, in equal shares. There is no "
@@ -94,11 +95,15 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
         "shares of model time there, this report weighs each kernel by its own share.",
         pred.speedup, profile_path.filename().string())});
   }
-  Table t{{"kernel", "share of model time", "speed-up vs PyTorch eager", "share after", "note"}, {}, {false, true, true, true}};
+  Table t{{"kernel", "share of model time", "speed-up vs PyTorch eager", "share after", "note"},
+          {},
+          {false, true, true, true}};
   for (const auto& k : pred.kernels) {
-    t.rows.push_back({k.name, pct(100 * k.share), times(k.speedup), k.share > 0 ? pct(100 * k.share / k.speedup) : "-", k.note});
+    t.rows.push_back(
+        {k.name, pct(100 * k.share), times(k.speedup), k.share > 0 ? pct(100 * k.share / k.speedup) : "-", k.note});
   }
-  if (pred.from_profile) t.rows.push_back({"other ops", pct(100 * pred.other_share), times(1), pct(100 * pred.other_share), ""});
+  if (pred.from_profile)
+    t.rows.push_back({"other ops", pct(100 * pred.other_share), times(1), pct(100 * pred.other_share), ""});
   doc.blocks.push_back(t);
   if (!measured) {
     doc.blocks.push_back(Paragraph{fmt::format(
@@ -109,7 +114,8 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
   }
   std::string detail;
   if (measured->eager_ms && measured->optimized_ms) {
-    detail = fmt::format(" ({:.3f} ms eager, {:.3f} ms with the kept kernels", *measured->eager_ms, *measured->optimized_ms);
+    detail =
+        fmt::format(" ({:.3f} ms eager, {:.3f} ms with the kept kernels", *measured->eager_ms, *measured->optimized_ms);
     if (measured->compiled_ms) {
       detail += fmt::format("; torch.compile {:.3f} ms, {:.3f}x of it", *measured->compiled_ms,
                             *measured->compiled_ms / *measured->optimized_ms);
@@ -118,11 +124,12 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
   }
   std::string match;
   if (measured->outputs_match) {
-    match = *measured->outputs_match ? " The model's outputs match the original's."
-                                     : " **The model's outputs do not match the original's**: do not ship these kernels.";
+    match = *measured->outputs_match
+                ? " The model's outputs match the original's."
+                : " **The model's outputs do not match the original's**: do not ship these kernels.";
   }
-  doc.blocks.push_back(Paragraph{fmt::format("**Measured: {:.3f}x** end to end by `autokernel verify`{}.{}",
-                                             measured->speedup, detail, match)});
+  doc.blocks.push_back(Paragraph{
+      fmt::format("**Measured: {:.3f}x** end to end by `autokernel verify`{}.{}", measured->speedup, detail, match)});
 }
 
 void add_kernels_overview(Document& doc, const RunData& data) {
@@ -132,10 +139,11 @@ void add_kernels_overview(Document& doc, const RunData& data) {
           {},
           {false, false, true, true, true, true, true, true, true, true, true}};
   for (const auto& k : data.kernels) {
-    t.rows.push_back({k.name, k.backend, std::to_string(k.rows.size()), std::to_string(k.kept), std::to_string(k.reverted),
-                      std::to_string(k.failed), k.baseline ? num(k.baseline->latency_us) : "-",
-                      k.best ? num(k.best->latency_us) : "-", times(k.speedup_vs_start()),
-                      k.best ? times(k.best->speedup_vs_reference) : "-", k.best ? pct(k.best->pct_of_ceiling) : "-"});
+    t.rows.push_back({k.name, k.backend, std::to_string(k.rows.size()), std::to_string(k.kept),
+                      std::to_string(k.reverted), std::to_string(k.failed),
+                      k.baseline ? num(k.baseline->latency_us) : "-", k.best ? num(k.best->latency_us) : "-",
+                      times(k.speedup_vs_start()), k.best ? times(k.best->speedup_vs_reference) : "-",
+                      k.best ? pct(k.best->pct_of_ceiling) : "-"});
   }
   doc.blocks.push_back(t);
 }
@@ -158,7 +166,8 @@ void add_roofline(Document& doc, const RunData& data, const std::map<std::string
     if (!k.best) continue;
     t.rows.push_back({k.name, k.placement.intensity ? k.placement.shape : k.placement.note,
                       k.placement.intensity ? num(*k.placement.intensity) : "-", num(k.gflops(*k.best)),
-                      fmt::format("{} {}", num(k.best->throughput), k.best->throughput_unit), pct(k.best->pct_of_ceiling)});
+                      fmt::format("{} {}", num(k.best->throughput), k.best->throughput_unit),
+                      pct(k.best->pct_of_ceiling)});
   }
   doc.blocks.push_back(t);
 }
@@ -167,15 +176,18 @@ void add_kernel(Document& doc, const KernelSummary& k, const fs::path& out) {
   doc.blocks.push_back(Heading{1, k.name});
   std::vector<std::string> failures;
   for (const auto& [status, n] : k.count_by_status) {
-    if (status != "baseline" && status != "kept" && status != "reverted") failures.push_back(fmt::format("{} {}", n, status));
+    if (status != "baseline" && status != "kept" && status != "reverted")
+      failures.push_back(fmt::format("{} {}", n, status));
   }
   std::string failed_detail;
   for (const auto& f : failures) failed_detail += (failed_detail.empty() ? " (" : ", ") + f;
   if (!failed_detail.empty()) failed_detail += ")";
-  doc.blocks.push_back(Paragraph{fmt::format("Type `{}`, backend `{}`: {} experiments, {} kept, {} reverted, {} failed{}.",
-                                             k.type, k.backend, k.rows.size(), k.kept, k.reverted, k.failed, failed_detail)});
+  doc.blocks.push_back(
+      Paragraph{fmt::format("Type `{}`, backend `{}`: {} experiments, {} kept, {} reverted, {} failed{}.", k.type,
+                            k.backend, k.rows.size(), k.kept, k.reverted, k.failed, failed_detail)});
   if (!k.best) {
-    doc.blocks.push_back(Paragraph{"**The starter never passed the harness**: nothing was measured. Its row below says why."});
+    doc.blocks.push_back(
+        Paragraph{"**The starter never passed the harness**: nothing was measured. Its row below says why."});
   } else {
     doc.blocks.push_back(Paragraph{fmt::format(
         "Best: experiment {}, {} {} in {} us: {} the starter, {} PyTorch eager ({} {}), {} of the measured ceiling "
@@ -195,9 +207,10 @@ void add_kernel(Document& doc, const KernelSummary& k, const fs::path& out) {
           {},
           {true, false, true, true, true, true, true, false, false, false}};
   for (const auto& r : k.rows) {
-    t.rows.push_back({std::to_string(r.experiment), std::string(loop::status_name(r.status)), num(r.throughput), num(r.latency_us),
-                      r.spread > 0 ? fmt::format("{:.1f}%", 100 * r.spread) : "-", pct(r.pct_of_ceiling),
-                      times(r.speedup_vs_reference), r.config, r.description, r.commit.substr(0, 8)});
+    t.rows.push_back({std::to_string(r.experiment), std::string(loop::status_name(r.status)), num(r.throughput),
+                      num(r.latency_us), r.spread > 0 ? fmt::format("{:.1f}%", 100 * r.spread) : "-",
+                      pct(r.pct_of_ceiling), times(r.speedup_vs_reference), r.config, r.description,
+                      r.commit.substr(0, 8)});
   }
   doc.blocks.push_back(t);
 
@@ -258,9 +271,11 @@ Expected<ReportFiles> write_report(const ReportOptions& o) {
       "hour).{}",
       data->workspace.string(), data->tag, data->experiments, data->kernels.size(), data->seconds,
       data->seconds > 0 ? data->experiments * 3600.0 / data->seconds : 0.0,
-      data->other_tags.empty() ? std::string()
-                               : fmt::format(" Other runs in this workspace (`--tag`): {}.", fmt::join(data->other_tags, ", ")))});
-  if (!files.plots_problem.empty()) doc.blocks.push_back(Paragraph{fmt::format("**No plots**: {}.", files.plots_problem)});
+      data->other_tags.empty()
+          ? std::string()
+          : fmt::format(" Other runs in this workspace (`--tag`): {}.", fmt::join(data->other_tags, ", ")))});
+  if (!files.plots_problem.empty())
+    doc.blocks.push_back(Paragraph{fmt::format("**No plots**: {}.", files.plots_problem)});
 
   std::map<std::string, double> speedups;
   std::map<std::string, std::string> types;

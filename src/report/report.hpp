@@ -18,7 +18,8 @@ struct ReportOptions {
   std::string tag;                ///< default: the tag of results.tsv's last row
   std::filesystem::path profile;  ///< default: <workspace>/profile.json (shares of model time; optional)
   std::filesystem::path verify;   ///< default: <workspace>/verify.json (measured end to end; optional)
-  std::string dtype;  ///< the dtype the run timed in (results.tsv does not record it); empty: as the loop chose it per kernel (its model's dtype, else f16)
+  std::string dtype;  ///< the dtype the run timed in (results.tsv does not record it); empty: as the loop chose it per
+                      ///< kernel (its model's dtype, else f16)
   bool plots = true;
 };
 

@@ -117,7 +117,8 @@ Expected<RunData> collect(const fs::path& workspace_in, const std::string& tag, 
   const auto ws = fs::absolute(workspace_in);
   std::error_code ec;
   if (!fs::is_directory(ws, ec)) {
-    return fail(fmt::format("no such folder: {}", ws.string()), "point --workspace at the folder `autokernel run` used");
+    return fail(fmt::format("no such folder: {}", ws.string()),
+                "point --workspace at the folder `autokernel run` used");
   }
   const loop::ResultsLog log(ws / "results.tsv");
   if (!fs::exists(log.path(), ec)) {

@@ -15,15 +15,15 @@
 namespace ak::report {
 
 struct KernelSummary {
-  std::string name;     ///< the workspace kernel, e.g. rmsnorm_cuda
-  std::string type;     ///< the catalogue type, e.g. rmsnorm
+  std::string name;  ///< the workspace kernel, e.g. rmsnorm_cuda
+  std::string type;  ///< the catalogue type, e.g. rmsnorm
   std::string backend;
-  std::string unit;     ///< "GB/s" | "TFLOP/s" (from its timed rows)
-  std::vector<loop::ResultRow> rows;  ///< this run's, oldest first
+  std::string unit;                         ///< "GB/s" | "TFLOP/s" (from its timed rows)
+  std::vector<loop::ResultRow> rows;        ///< this run's, oldest first
   std::optional<loop::ResultRow> baseline;  ///< the starter's correct measurement
   std::optional<loop::ResultRow> best;      ///< the baseline or the last kept experiment
   std::map<std::string, int> count_by_status;
-  int kept = 0, reverted = 0, failed = 0;   ///< failed: incorrect, crashed, timed out, did not build, no candidate
+  int kept = 0, reverted = 0, failed = 0;  ///< failed: incorrect, crashed, timed out, did not build, no candidate
 
   double reference_throughput = 0;  ///< PyTorch eager, in `unit`: median over rows of throughput / speed-up
   double ceiling_throughput = 0;    ///< the measured ceiling, in `unit`: median over rows of throughput / (pct / 100)
@@ -46,11 +46,12 @@ struct RunData {
   std::vector<std::string> other_tags;  ///< tags of results.tsv this report does not cover
   std::vector<KernelSummary> kernels;   ///< by name
   int experiments = 0;
-  double seconds = 0;                   ///< summed over the run's experiments
+  double seconds = 0;  ///< summed over the run's experiments
 };
 
 /// Read the run `tag` of the workspace (the last row's tag when empty). `dtype` is the dtype the run timed
-/// in (see place()); empty: each kernel's, as the loop chose it (loop::timing_dtype_of). An error when `workspace` is not a workspace or the tag has no rows.
+/// in (see place()); empty: each kernel's, as the loop chose it (loop::timing_dtype_of). An error when `workspace` is
+/// not a workspace or the tag has no rows.
 Expected<RunData> collect(const std::filesystem::path& workspace, const std::string& tag, const std::string& dtype);
 
 }  // namespace ak::report

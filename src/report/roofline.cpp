@@ -15,7 +15,8 @@ constexpr double k_work_match = 0.02;
 
 std::vector<catalog::Shape> catalogue_shapes(const catalog::KernelType& type) {
   std::vector<catalog::Shape> shapes = type.bench_shapes();  // the usual ones first: ties go to them
-  for (auto&& group : {type.sweep_shapes(), type.edge_shapes()}) shapes.insert(shapes.end(), group.begin(), group.end());
+  for (auto&& group : {type.sweep_shapes(), type.edge_shapes()})
+    shapes.insert(shapes.end(), group.begin(), group.end());
   shapes.push_back(type.smoke_shape());
   shapes.push_back(type.adversarial_shape());
   return shapes;
@@ -40,7 +41,8 @@ Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at:
   }
   const bool memory = row.throughput_unit == "GB/s";
   // Work per call = rate x time: bytes for GB/s rows, FLOPs for TFLOP/s rows.
-  const double work = memory ? row.throughput * 1e9 * row.latency_us * 1e-6 : row.throughput * 1e12 * row.latency_us * 1e-6;
+  const double work =
+      memory ? row.throughput * 1e9 * row.latency_us * 1e-6 : row.throughput * 1e12 * row.latency_us * 1e-6;
   std::vector<at::ScalarType> dtypes = {dtype};
   for (auto d : type.dtypes()) {
     if (d != dtype) dtypes.push_back(d);
@@ -59,7 +61,8 @@ Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at:
     }
     if (!memory) break;  // FLOPs do not tell dtypes apart: a compute-bound row is placed in the assumed one
   }
-  p.note = fmt::format("timed at a shape the catalogue does not list ({:.4g} {} per call)", work, memory ? "bytes" : "FLOPs");
+  p.note = fmt::format("timed at a shape the catalogue does not list ({:.4g} {} per call)", work,
+                       memory ? "bytes" : "FLOPs");
   return p;
 }
 

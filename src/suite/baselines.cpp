@@ -24,7 +24,10 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
   const std::vector<std::string> argv = {util::python_executable(),
                                          std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/suite_baselines.py",
-                                         "--request", request_path.string(), "--out", out.string()};
+                                         "--request",
+                                         request_path.string(),
+                                         "--out",
+                                         out.string()};
   util::ProcessOptions po;
   po.quiet_limit = std::chrono::hours(1);  // max-autotune compiles silently for minutes
   po.total_limit = std::chrono::hours(8);
@@ -36,9 +39,9 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   if (doc.contains("error")) return fail("baselines: " + doc["error"].get<std::string>(), doc.value("hint", ""));
   if (!doc.value("done", false)) {
     // It died part way (out of memory, a crash in a compiler): keep what it measured, say why.
-    doc["died"] = result.signaled ? fmt::format("killed by signal {}", result.signal)
-                : result.timed_out ? std::string("stopped: no output for an hour")
-                                    : fmt::format("exited with code {}", result.exit_code);
+    doc["died"] = result.signaled    ? fmt::format("killed by signal {}", result.signal)
+                  : result.timed_out ? std::string("stopped: no output for an hour")
+                                     : fmt::format("exited with code {}", result.exit_code);
   }
   return doc;
 }

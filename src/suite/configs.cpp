@@ -23,7 +23,9 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
     return rowwise();
   }
   if (type == "cross_entropy") {
-    return {{"llama_8k", {8192, 32000}}, {"gpt2_8k", {8192, 50257}}, {"llama_4k", {4096, 32000}},
+    return {{"llama_8k", {8192, 32000}},
+            {"gpt2_8k", {8192, 50257}},
+            {"llama_4k", {4096, 32000}},
             {"odd_gpt2", {1023, 50257}}};
   }
   if (type == "rotary_embedding") {
@@ -38,8 +40,10 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"qkv", {2048, 12288, 4096}},    {"up", {2048, 11008, 4096}},     {"down", {2048, 4096, 11008}}};
   }
   if (type == "flash_attention") {
-    return {{"d128", {4, 32, 2048, 128, 0}}, {"d128_causal", {4, 32, 2048, 128, 1}},
-            {"d64", {8, 16, 2048, 64, 0}},   {"d64_causal", {8, 16, 2048, 64, 1}}};
+    return {{"d128", {4, 32, 2048, 128, 0}},
+            {"d128_causal", {4, 32, 2048, 128, 1}},
+            {"d64", {8, 16, 2048, 64, 0}},
+            {"d64_causal", {8, 16, 2048, 64, 1}}};
   }
   if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
   return {};
@@ -93,10 +97,12 @@ Expected<std::vector<int64_t>> parse_dims(const std::string& text) {
 Expected<ConfigList> parse_configs(const std::string& text) {
   ConfigList out;
   const auto items = split_list(text);
-  if (items.empty()) return fail("--configs names no configuration", "e.g. --configs softmax:64x128,matmul:256x256x256");
+  if (items.empty())
+    return fail("--configs names no configuration", "e.g. --configs softmax:64x128,matmul:256x256x256");
   for (const auto& item : items) {
     auto bad = [&](const std::string& why) {
-      return fail(fmt::format("bad --configs item '{}': {}", item, why), "e.g. --configs softmax:64x128,matmul:256x256x256");
+      return fail(fmt::format("bad --configs item '{}': {}", item, why),
+                  "e.g. --configs softmax:64x128,matmul:256x256x256");
     };
     const auto colon = item.find(':');
     if (colon == std::string::npos) return bad("expected TYPE:DIMS");

@@ -65,8 +65,8 @@ json make_row(const catalog::KernelType& type, const catalog::Shape& shape, cons
   const auto t = std::string(type.name());
   const auto metric = metric_for(t);
   const double flops = type.flops(shape), bytes = type.bytes(shape, *catalog::parse_dtype(dtype));
-  json row = {{"type", t},       {"config", shape.label}, {"dims", shape.dims}, {"dtype", dtype},
-              {"metric", metric}, {"flops", flops},       {"bytes", bytes},     {"backends", json::object()}};
+  json row = {{"type", t},        {"config", shape.label}, {"dims", shape.dims}, {"dtype", dtype},
+              {"metric", metric}, {"flops", flops},        {"bytes", bytes},     {"backends", json::object()}};
   const KernelRun* best = nullptr;
   std::string failures;
   for (const auto* run : runs) {
@@ -80,11 +80,13 @@ json make_row(const catalog::KernelType& type, const catalog::Shape& shape, cons
     row["backends"][run->job.backend] = e;
   }
   for (const auto& backend : pending) {
-    row["backends"][backend] = {{"status", "pending"}, {"message", "not run yet (the run stopped before it, or is still going)"}};
+    row["backends"][backend] = {{"status", "pending"},
+                                {"message", "not run yet (the run stopped before it, or is still going)"}};
   }
   if (!failures.empty()) row["failures"] = failures;
   const auto b = baseline_for(baselines, t, shape.label, dtype);
-  for (const char* k : {"eager", "compile", "library"}) row[k] = baseline_entry(b.value(k, json()), metric, flops, bytes);
+  for (const char* k : {"eager", "compile", "library"})
+    row[k] = baseline_entry(b.value(k, json()), metric, flops, bytes);
   if (b.contains("error")) row["baseline_error"] = b["error"];
   if (b.empty()) row["baseline_error"] = "not measured (the baselines process stopped before it)";
 
@@ -94,7 +96,8 @@ json make_row(const catalog::KernelType& type, const catalog::Shape& shape, cons
   // What "% of ceiling" is measured against: memory-bound types the copy bandwidth; the others the vendor
   // library at this very shape (fused_mlp: eager, three cuBLAS calls).
   const std::string basis = metric == "GB/s" ? "copy" : t == "fused_mlp" ? "eager" : "library";
-  row["ceiling_basis"] = basis == "library" && row["library"].is_object() ? row["library"].value("name", "library") : basis;
+  row["ceiling_basis"] =
+      basis == "library" && row["library"].is_object() ? row["library"].value("name", "library") : basis;
   if (!best) return row;
   const auto& mine = row["backends"][best->job.backend];
   const double us = mine["us"].get<double>();
@@ -137,16 +140,25 @@ json kernel_json(const KernelRun& run) {
   const auto report = run.report.is_object() ? run.report : json::object();  // none when the harness did not run
   json stages = json::array();
   for (const auto& s : report.value("stages", json::array())) {
-    stages.push_back({{"stage", s.value("stage", 0)}, {"name", s.value("name", "")}, {"status", s.value("status", "")},
-                      {"cases", s.value("cases", 0)}, {"skipped", s.value("skipped", 0)}});
+    stages.push_back({{"stage", s.value("stage", 0)},
+                      {"name", s.value("name", "")},
+                      {"status", s.value("status", "")},
+                      {"cases", s.value("cases", 0)},
+                      {"skipped", s.value("skipped", 0)}});
   }
-  return {{"type", run.job.type},       {"backend", run.job.backend},
-          {"path", run.job.path.string()}, {"knobs", run.knobs}, {"knob_overrides", run.job.knobs},
-          {"status", run.status},       {"message", run.message},
+  return {{"type", run.job.type},
+          {"backend", run.job.backend},
+          {"path", run.job.path.string()},
+          {"knobs", run.knobs},
+          {"knob_overrides", run.job.knobs},
+          {"status", run.status},
+          {"message", run.message},
           {"compile_seconds", report.value("compile_seconds", 0.0)},
           {"bench_seconds", report.value("bench_seconds", 0.0)},
-          {"stages", stages},           {"ceiling_cpp", report.value("ceiling", json::object())},
-          {"file_hash", run.file_hash}, {"report", report}};  // what --resume checks and rebuilds the run from
+          {"stages", stages},
+          {"ceiling_cpp", report.value("ceiling", json::object())},
+          {"file_hash", run.file_hash},
+          {"report", report}};  // what --resume checks and rebuilds the run from
 }
 
 }  // namespace
@@ -156,10 +168,14 @@ json plan_settings(const Plan& plan) {
   for (const auto& [type, shapes] : plan.configs) {
     for (const auto& shape : shapes) configs[type].push_back({{"label", shape.label}, {"dims", shape.dims}});
   }
-  return {{"types", plan.types},       {"dtypes", plan.dtypes},
-          {"backends", plan.backends}, {"configs", configs},
-          {"knobs", plan.request.knobs}, {"quick", plan.request.quick},
-          {"compile", plan.request.compile}, {"kernels_dir", plan.request.kernels_dir.string()},
+  return {{"types", plan.types},
+          {"dtypes", plan.dtypes},
+          {"backends", plan.backends},
+          {"configs", configs},
+          {"knobs", plan.request.knobs},
+          {"quick", plan.request.quick},
+          {"compile", plan.request.compile},
+          {"kernels_dir", plan.request.kernels_dir.string()},
           {"gpu", plan.gpu}};
 }
 
@@ -212,7 +228,8 @@ json merge(const Plan& plan, const std::vector<KernelRun>& ours, const json& bas
     }
     std::vector<json> rows;
     for (const auto& shape : plan.configs.at(type_name)) {
-      for (const auto& dtype : plan.dtypes) rows.push_back(make_row(*type, shape, dtype, runs, pending_backends, baselines));
+      for (const auto& dtype : plan.dtypes)
+        rows.push_back(make_row(*type, shape, dtype, runs, pending_backends, baselines));
     }
     doc["summary"]["types"][type_name] = summarise(rows);
     for (auto& r : rows) {

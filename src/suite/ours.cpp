@@ -14,13 +14,16 @@ std::string progress_line(const std::string& who, const nlohmann::json& ev) {
   if (kind == "stage") {
     const auto status = ev.value("status", "");
     return fmt::format("{}: stage {} {} {}{}", who, ev.value("stage", 0), ev.value("name", ""),
-                       status == "pass" ? "PASS" : status == "skip" ? "SKIP" : "FAIL",
+                       status == "pass"   ? "PASS"
+                       : status == "skip" ? "SKIP"
+                                          : "FAIL",
                        status == "fail" ? " (" + ev.value("failed_case", "") + "): " + ev.value("message", "") : "");
   }
   if (kind == "timing") {
     return fmt::format("{}: {} {}: {:.2f} us{}", who,
-                       config_label(ev.value("shape", ""), ev.value("dims", std::vector<int64_t>{})), ev.value("dtype", ""),
-                       ev.value("kernel_us", 0.0), ev.contains("timed_failure") ? " WRONG: " + ev.value("timed_failure", "") : "");
+                       config_label(ev.value("shape", ""), ev.value("dims", std::vector<int64_t>{})),
+                       ev.value("dtype", ""), ev.value("kernel_us", 0.0),
+                       ev.contains("timed_failure") ? " WRONG: " + ev.value("timed_failure", "") : "");
   }
   return "";
 }

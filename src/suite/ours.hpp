@@ -14,8 +14,9 @@ namespace ak::suite {
 
 struct KernelRun {
   KernelJob job;
-  std::string status;    ///< "passed", or why not: a harness outcome ("incorrect", "compile_failed", ...), "missing", "error"
-  std::string message;   ///< what went wrong, for the rows ("" when passed)
+  std::string
+      status;  ///< "passed", or why not: a harness outcome ("incorrect", "compile_failed", ...), "missing", "error"
+  std::string message;                       ///< what went wrong, for the rows ("" when passed)
   std::map<std::string, std::string> knobs;  ///< every knob's value as run: the file's defaults and the overrides
   nlohmann::json report = nlohmann::json::object();  ///< BenchReport::to_json(), when the harness ran
   std::string file_hash;  ///< util::content_hash of the kernel file as it ran ("" when there was none)

@@ -9,7 +9,9 @@ namespace ak::suite {
 namespace fs = std::filesystem;
 namespace {
 
-bool contains(const std::vector<std::string>& v, const std::string& s) { return std::find(v.begin(), v.end(), s) != v.end(); }
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
 
 std::string joined(const std::vector<std::string>& v) {
   std::string s;
@@ -38,7 +40,8 @@ Expected<void> apply_knobs(Plan& plan, const std::vector<std::string>& items) {
     const auto eq = item.find('=');
     const auto parts = split_list(item.substr(0, eq), '.');
     if (eq == std::string::npos || parts.size() != 3) {
-      return fail(fmt::format("bad --knob '{}': expected TYPE.BACKEND.NAME=VALUE", item), "e.g. --knob softmax.cuda.BLOCK=512");
+      return fail(fmt::format("bad --knob '{}': expected TYPE.BACKEND.NAME=VALUE", item),
+                  "e.g. --knob softmax.cuda.BLOCK=512");
     }
     auto job = std::find_if(plan.jobs.begin(), plan.jobs.end(),
                             [&](const KernelJob& j) { return j.type == parts[0] && j.backend == parts[1]; });
@@ -52,7 +55,8 @@ Expected<void> apply_knobs(Plan& plan, const std::vector<std::string>& items) {
   // kernel's, and becomes its failed rows.
   for (const auto& j : plan.jobs) {
     if (j.knobs.empty() || !backends::load_candidate(j.path, j.backend)) continue;
-    if (auto c = backends::load_candidate(j.path, j.backend, j.knobs); !c) return std::unexpected(c.error().context("--knob"));
+    if (auto c = backends::load_candidate(j.path, j.backend, j.knobs); !c)
+      return std::unexpected(c.error().context("--knob"));
   }
   return {};
 }
@@ -89,8 +93,9 @@ Expected<Plan> make_plan(const SuiteRequest& r, bool gpu) {
     plan.configs[type] = given != r.configs.end() ? given->shapes : default_shapes(type);
   }
   if (!gpu && !defaulted.empty()) {
-    return fail(fmt::format("no GPU here, and the default configs of {} are GPU-sized (LLaMA-7B shapes)", joined(defaulted)),
-                "give small shapes for every type with --configs, e.g. --configs softmax:64x128,rmsnorm:32x256");
+    return fail(
+        fmt::format("no GPU here, and the default configs of {} are GPU-sized (LLaMA-7B shapes)", joined(defaulted)),
+        "give small shapes for every type with --configs, e.g. --configs softmax:64x128,rmsnorm:32x256");
   }
   for (const auto& d : r.dtypes.empty() ? default_dtypes() : r.dtypes) {
     auto t = catalog::parse_dtype(d);
@@ -101,8 +106,9 @@ Expected<Plan> make_plan(const SuiteRequest& r, bool gpu) {
   if (!b) return std::unexpected(b.error());
   plan.backends = *b;
   if (contains(plan.backends, "cpu") && !defaulted.empty()) {
-    return fail(fmt::format("the cpu backend at the default configs of {} (GPU-sized) would run for hours", joined(defaulted)),
-                "give small shapes with --configs, or leave cpu out of --backends");
+    return fail(
+        fmt::format("the cpu backend at the default configs of {} (GPU-sized) would run for hours", joined(defaulted)),
+        "give small shapes with --configs, or leave cpu out of --backends");
   }
   std::error_code ec;
   if (!fs::is_directory(r.kernels_dir, ec)) {
@@ -110,7 +116,8 @@ Expected<Plan> make_plan(const SuiteRequest& r, bool gpu) {
                 "--kernels-dir takes a folder holding <type>/{cuda.cu,triton.py,cpu.cpp}");
   }
   for (const auto& type : plan.types) {
-    for (const auto& backend : plan.backends) plan.jobs.push_back({type, backend, kernel_file(r.kernels_dir, type, backend), {}});
+    for (const auto& backend : plan.backends)
+      plan.jobs.push_back({type, backend, kernel_file(r.kernels_dir, type, backend), {}});
   }
   if (auto k = apply_knobs(plan, r.knobs); !k) return std::unexpected(k.error());
   return plan;

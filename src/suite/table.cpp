@@ -19,11 +19,13 @@ std::string rate(double x) {
 
 std::string summary_line(const std::string& what, const json& s) {
   std::string line = fmt::format("{}: ours ran {} of {}", what, s["ours_ok"].get<int>(), s["rows"].get<int>());
-  const std::pair<const char*, const char*> names[] = {{"eager", "eager"}, {"compile", "torch.compile"}, {"library", "the library"}};
+  const std::pair<const char*, const char*> names[] = {
+      {"eager", "eager"}, {"compile", "torch.compile"}, {"library", "the library"}};
   for (const auto& [key, name] : names) {
     const auto& b = s[key];
     if (b["of"].get<int>() == 0) continue;
-    line += fmt::format("; beats {} on {} of {} ({} geomean)", name, b["beats"].get<int>(), b["of"].get<int>(), ratio(b["geomean"]));
+    line += fmt::format("; beats {} on {} of {} ({} geomean)", name, b["beats"].get<int>(), b["of"].get<int>(),
+                        ratio(b["geomean"]));
   }
   return line;
 }
@@ -47,40 +49,46 @@ std::string format_table(const json& doc) {
   for (const auto& r : doc["rows"]) {
     const auto label = config_label(r["config"].get<std::string>(), r["dims"].get<std::vector<int64_t>>(), 28);
     if (!r["ours"].is_object()) {
-      out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10} {:>14} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
-                         label, r["dtype"].get<std::string>(), "FAILED", "-", "-", "-", "-", "-", "-");
+      out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10} {:>14} {:>7} {:>9} {:>10} {:>10}\n",
+                         r["type"].get<std::string>(), label, r["dtype"].get<std::string>(), "FAILED", "-", "-", "-",
+                         "-", "-", "-");
       continue;
     }
     const auto& o = r["ours"];
-    out += fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10.2f} {:>14} {:>7} {:>9} {:>10} {:>10}\n", r["type"].get<std::string>(),
-                       label, r["dtype"].get<std::string>(), o["backend"].get<std::string>(), o["us"].get<double>(),
-                       rate(o["throughput"].get<double>()) + " " + r["metric"].get<std::string>(),
-                       r["pct_of_ceiling"].is_number() ? fmt::format("{:.1f}%", r["pct_of_ceiling"].get<double>()) : "-",
-                       ratio(r["speedup"]["eager"]), ratio(r["speedup"]["compile"]), ratio(r["speedup"]["library"]));
+    out +=
+        fmt::format("{:<16} {:<28} {:<5} {:<6} {:>10.2f} {:>14} {:>7} {:>9} {:>10} {:>10}\n",
+                    r["type"].get<std::string>(), label, r["dtype"].get<std::string>(), o["backend"].get<std::string>(),
+                    o["us"].get<double>(), rate(o["throughput"].get<double>()) + " " + r["metric"].get<std::string>(),
+                    r["pct_of_ceiling"].is_number() ? fmt::format("{:.1f}%", r["pct_of_ceiling"].get<double>()) : "-",
+                    ratio(r["speedup"]["eager"]), ratio(r["speedup"]["compile"]), ratio(r["speedup"]["library"]));
   }
   for (const auto& k : doc["kernels"]) {
-    if (k["status"] != "passed") out += fmt::format("failed: {} {}: {}\n", k["type"].get<std::string>(),
-                                                    k["backend"].get<std::string>(), k["message"].get<std::string>());
+    if (k["status"] != "passed")
+      out += fmt::format("failed: {} {}: {}\n", k["type"].get<std::string>(), k["backend"].get<std::string>(),
+                         k["message"].get<std::string>());
   }
   for (const auto& r : doc["rows"]) {
     for (const char* b : {"eager", "compile", "library"}) {
       if (r[b].is_object() && r[b].contains("error")) {
-        out += fmt::format("baseline failed: {} {} {} {}: {}\n", r["type"].get<std::string>(), r["config"].get<std::string>(),
-                           r["dtype"].get<std::string>(), b, r[b]["error"].get<std::string>());
+        out += fmt::format("baseline failed: {} {} {} {}: {}\n", r["type"].get<std::string>(),
+                           r["config"].get<std::string>(), r["dtype"].get<std::string>(), b,
+                           r[b]["error"].get<std::string>());
       }
     }
     if (r.contains("baseline_error")) {
-      out += fmt::format("baseline failed: {} {} {}: {}\n", r["type"].get<std::string>(), r["config"].get<std::string>(),
-                         r["dtype"].get<std::string>(), r["baseline_error"].get<std::string>());
+      out +=
+          fmt::format("baseline failed: {} {} {}: {}\n", r["type"].get<std::string>(), r["config"].get<std::string>(),
+                      r["dtype"].get<std::string>(), r["baseline_error"].get<std::string>());
     }
   }
   for (const auto& type : doc["settings"]["types"]) {
     out += summary_line(type.get<std::string>(), doc["summary"]["types"][type.get<std::string>()]) + "\n";
   }
   out += summary_line("overall", doc["summary"]["overall"]) + "\n";
-  out += "us: median time of one call of our fastest correct backend (ours). throughput: GB/s (bytes a call must move) or "
-         "TFLOP/s.\n%ceil: memory-bound types of the measured copy bandwidth; matmul of cuBLAS, flash_attention of SDPA "
-         "flash, fused_mlp of eager, at the same shape.\nvs X: X's time / ours (above 1: ours is faster).\n";
+  out +=
+      "us: median time of one call of our fastest correct backend (ours). throughput: GB/s (bytes a call must move) or "
+      "TFLOP/s.\n%ceil: memory-bound types of the measured copy bandwidth; matmul of cuBLAS, flash_attention of SDPA "
+      "flash, fused_mlp of eager, at the same shape.\nvs X: X's time / ours (above 1: ours is faster).\n";
   return out;
 }
 

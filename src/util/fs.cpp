@@ -74,7 +74,8 @@ Expected<void> write_file_atomic(const std::filesystem::path& path, std::string_
   if (w && ::fsync(fd) != 0 && errno != EINVAL) {
     w = fail(fmt::format("writing {} failed: {}", tmp.string(), io_error_text(errno)), hint_for(errno));
   }
-  if (::close(fd) != 0 && w) w = fail(fmt::format("writing {} failed: {}", tmp.string(), io_error_text(errno)), hint_for(errno));
+  if (::close(fd) != 0 && w)
+    w = fail(fmt::format("writing {} failed: {}", tmp.string(), io_error_text(errno)), hint_for(errno));
   if (!w) {
     ::unlink(tmp.c_str());  // never leave a half-written file behind
     return w;

@@ -7,8 +7,8 @@
 namespace ak::util {
 
 Expected<JsonChildResult> run_json_child(const std::vector<std::string>& argv, const ProcessOptions& options,
-                                        const std::function<void(const std::string&)>& on_line,
-                                        const std::filesystem::path& out, std::string_view what) {
+                                         const std::function<void(const std::string&)>& on_line,
+                                         const std::filesystem::path& out, std::string_view what) {
   auto result = run_process(argv, options, on_line);
   if (!result) return std::unexpected(result.error().context("starting " + argv.at(0)));
   auto text = read_file(out);

@@ -23,7 +23,7 @@ struct JsonChildResult {
 /// wrote invalid JSON; `what` names the child in those messages. A document the child wrote about its
 /// own failure ({"error": ...}) is returned as it is: what it means is the caller's to say.
 Expected<JsonChildResult> run_json_child(const std::vector<std::string>& argv, const ProcessOptions& options,
-                                        const std::function<void(const std::string&)>& on_line,
-                                        const std::filesystem::path& out, std::string_view what);
+                                         const std::function<void(const std::string&)>& on_line,
+                                         const std::filesystem::path& out, std::string_view what);
 
 }  // namespace ak::util

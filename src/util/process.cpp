@@ -185,8 +185,8 @@ Expected<ProcessResult> run_process(const std::vector<std::string>& argv, const 
   auto cenv = to_cstrings(env);
   const auto uid_map = fmt::format("{0} {0} 1\n", ::geteuid());
   const auto gid_map = fmt::format("{0} {0} 1\n", ::getegid());
-  Spawn spawn{cargs.data(), cenv.data(), out.fd[1], err.fd[1], exec_err.fd[1], lifeline.fd[0], status_pipe.fd[1],
-              false, &uid_map, &gid_map};
+  Spawn spawn{cargs.data(),   cenv.data(),       out.fd[1], err.fd[1], exec_err.fd[1],
+              lifeline.fd[0], status_pipe.fd[1], false,     &uid_map,  &gid_map};
 
   const auto start = std::chrono::steady_clock::now();
   pid_t pid = -1;  // W's

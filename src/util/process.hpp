@@ -11,11 +11,11 @@
 namespace ak::util {
 
 struct ProcessResult {
-  int exit_code = -1;          ///< valid when !signaled && !timed_out
-  bool signaled = false;       ///< killed by a signal it did not handle (crash)
+  int exit_code = -1;     ///< valid when !signaled && !timed_out
+  bool signaled = false;  ///< killed by a signal it did not handle (crash)
   int signal = 0;
-  bool timed_out = false;      ///< we killed it: no output line for `quiet_limit`, or past `total_limit`
-  std::string stderr_tail;     ///< the last few KB of what it wrote to stderr
+  bool timed_out = false;   ///< we killed it: no output line for `quiet_limit`, or past `total_limit`
+  std::string stderr_tail;  ///< the last few KB of what it wrote to stderr
   double elapsed_s = 0;
   bool pid_namespace = false;  ///< it ran in a PID namespace of its own: even a setsid grandchild died with it
 };

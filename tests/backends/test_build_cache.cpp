@@ -126,8 +126,18 @@ TEST(HeadersKey, NamesAndTextsOfHeadersOnlyInPathOrderAndBelowOnlyWhenRecursive)
   write(dir / "notes.txt", "not a header");
   write(dir / "sub/c.hpp", "C");
   const auto flat = native::headers_key(dir, false), deep = native::headers_key(dir, true);
-  EXPECT_EQ(flat, "a.cuh\x1f" "A\x1f" "b.h\x1f" "B\x1f");
-  EXPECT_EQ(deep, "a.cuh\x1f" "A\x1f" "b.h\x1f" "B\x1f" "sub/c.hpp\x1f" "C\x1f");
+  EXPECT_EQ(flat,
+            "a.cuh\x1f"
+            "A\x1f"
+            "b.h\x1f"
+            "B\x1f");
+  EXPECT_EQ(deep,
+            "a.cuh\x1f"
+            "A\x1f"
+            "b.h\x1f"
+            "B\x1f"
+            "sub/c.hpp\x1f"
+            "C\x1f");
   EXPECT_EQ(native::headers_key(dir / "missing", true), "");
   (void)util::remove_tree(dir);
 }

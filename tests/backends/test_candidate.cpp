@@ -17,7 +17,8 @@ std::filesystem::path write_temp(const std::string& name, const std::string& tex
 }
 
 TEST(Candidate, ParsesKnobsWithDefaultsValuesAndDescriptions) {
-  auto knobs = parse_knobs("// @knob BLOCK=256 {64,128,256} threads per block\n# @knob MODE=ieee {ieee, tf32} precision\n");
+  auto knobs =
+      parse_knobs("// @knob BLOCK=256 {64,128,256} threads per block\n# @knob MODE=ieee {ieee, tf32} precision\n");
   ASSERT_TRUE(knobs.has_value());
   ASSERT_EQ(knobs->size(), 2u);
   EXPECT_EQ((*knobs)[0].name, "BLOCK");

@@ -13,9 +13,9 @@ bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 TEST(Catalog, RegistersTheTenKernelTypes) {
   std::vector<std::string> names;
   for (const auto& t : all_types()) names.emplace_back(t->name());
-  EXPECT_EQ(names, (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy",
-                                             "rotary_embedding", "reduce", "flash_attention", "fused_mlp",
-                                             "add_rmsnorm"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding",
+                                      "reduce", "flash_attention", "fused_mlp", "add_rmsnorm"}));
 }
 
 TEST(Catalog, AnUnknownTypeNamesTheKnownOnes) {
@@ -53,14 +53,15 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
   EXPECT_TRUE(has("cross_entropy", {1024, 50257}));
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
-  EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));  // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
+  EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));    // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
   EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 32, 0}));  // LLaMA-7B, interleaved
   EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 8, 1}));   // Llama-3-8B (8 kv heads), rotate-half
 }
 
 TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
   const auto* r = *find_type("rotary_embedding");
-  for (const auto& dims : std::vector<std::vector<int64_t>>{{2, 4, 8, 16, 2, 1}, {2, 4, 8, 16, 4, 0}, {1, 3, 5, 6, 1, 1}}) {
+  for (const auto& dims :
+       std::vector<std::vector<int64_t>>{{2, 4, 8, 16, 2, 1}, {2, 4, 8, 16, 4, 0}, {1, 3, 5, 6, 1, 1}}) {
     for (auto dt : r->dtypes()) {
       const auto p = r->make_problem({{"", dims}, dt, "random", 3}, at::kCPU);
       ASSERT_EQ(p.inputs.size(), 4u);
@@ -114,7 +115,8 @@ TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
         auto tol = t->tolerance(dt);
         // Where the eager op returns a narrower dtype than the contract (cross_entropy's loss in bf16
         // instead of f32), allow for the rounding of that dtype as well.
-        if (eager[i].scalar_type() != p.output_dtypes[i]) tol.rtol += eager[i].scalar_type() == at::kBFloat16 ? 4e-3 : 5e-4;
+        if (eager[i].scalar_type() != p.output_dtypes[i])
+          tol.rtol += eager[i].scalar_type() == at::kBFloat16 ? 4e-3 : 5e-4;
         const double scale = t->error_scale(p, ref[i]);
         const double worst = ((eager[i].to(at::kDouble) - ref[i]).abs() - ref[i].abs() * tol.rtol).max().item<double>();
         EXPECT_LE(worst, tol.atol * scale) << t->name() << " " << dtype_name(dt);
@@ -197,7 +199,8 @@ TEST(Catalog, GroupedQueryAttentionIsMultiHeadAttentionOnRepeatedKvHeads) {
     EXPECT_TRUE(at::equal(ref, attn->reference(mha)[0]));
     // Query head h reads kv head h / (H / HKV): the last query head of a batch attends over its last kv head.
     auto single = p;
-    single.inputs = {p.inputs[0].narrow(1, H - 1, 1), p.inputs[1].narrow(1, HKV - 1, 1), p.inputs[2].narrow(1, HKV - 1, 1)};
+    single.inputs = {p.inputs[0].narrow(1, H - 1, 1), p.inputs[1].narrow(1, HKV - 1, 1),
+                     p.inputs[2].narrow(1, HKV - 1, 1)};
     EXPECT_TRUE(at::allclose(ref.narrow(1, H - 1, 1), attn->reference(single)[0], 1e-12, 1e-12));
     // PyTorch's own SDPA with enable_gqa agrees.
     const auto eager = attn->eager(p)[0];

@@ -55,7 +55,8 @@ std::vector<std::filesystem::path> starters() {
   std::vector<std::filesystem::path> files;
   for (const auto& e : std::filesystem::recursive_directory_iterator(test::source_dir() / "kernels")) {
     const auto ext = e.path().extension();
-    if (e.is_regular_file() && (ext == ".cu" || ext == ".cpp" || ext == ".py" || ext == ".h")) files.push_back(e.path());
+    if (e.is_regular_file() && (ext == ".cu" || ext == ".cpp" || ext == ".py" || ext == ".h"))
+      files.push_back(e.path());
   }
   return files;
 }

@@ -66,8 +66,8 @@ TEST(Cli, BenchPrintsKeyValueLinesForAgents) {
 }
 
 TEST(Cli, BenchJsonIsOneParsableDocumentWithTheStages) {
-  const auto r = autokernel({"bench", "--kernel", test::starter("softmax", "cpu.cpp").string(), "--json",
-                             "--no-timing"});
+  const auto r =
+      autokernel({"bench", "--kernel", test::starter("softmax", "cpu.cpp").string(), "--json", "--no-timing"});
   EXPECT_EQ(r.code, 0);
   const auto start = r.out.find("{\n");
   ASSERT_NE(start, std::string::npos) << r.out;

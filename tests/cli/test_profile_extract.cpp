@@ -79,23 +79,24 @@ const std::string k_examples = (test::source_dir() / "examples/models").string()
 
 INSTANTIATE_TEST_SUITE_P(
     Examples, ProfileExample,
-    ::testing::Values(
-        ExampleModel{"llama",
-                     {"--model", k_examples + "/llama.py:Llama", "--input-shape", "1,32", "--init-args",
-                      R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
-                     {"matmul", "rmsnorm", "rotary_embedding", "fused_mlp", "flash_attention"}},
-        ExampleModel{"gpt2",
-                     {"--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,32", "--init-args",
-                      R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256, "n_positions": 64})"},
-                     {"matmul", "layernorm", "flash_attention"}},
-        ExampleModel{"bert",
-                     {"--model", k_examples + "/bert.py:Bert", "--input-shape", "2,32", "--init-args",
-                      R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})"},
-                     {"matmul", "layernorm", "softmax"}},
-        ExampleModel{"lm_loss",
-                     {"--model", k_examples + "/lm_loss.py:LMWithLoss", "--inputs", k_examples + "/lm_loss.py:make_inputs",
-                      "--input-shape", "2,32", "--init-args", R"({"vocab_size": 2048, "dim": 32, "n_layers": 1})"},
-                     {"matmul", "cross_entropy", "layernorm"}}),
+    ::testing::Values(ExampleModel{"llama",
+                                   {"--model", k_examples + "/llama.py:Llama", "--input-shape", "1,32", "--init-args",
+                                    R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
+                                   {"matmul", "rmsnorm", "rotary_embedding", "fused_mlp", "flash_attention"}},
+                      ExampleModel{
+                          "gpt2",
+                          {"--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,32", "--init-args",
+                           R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256, "n_positions": 64})"},
+                          {"matmul", "layernorm", "flash_attention"}},
+                      ExampleModel{"bert",
+                                   {"--model", k_examples + "/bert.py:Bert", "--input-shape", "2,32", "--init-args",
+                                    R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})"},
+                                   {"matmul", "layernorm", "softmax"}},
+                      ExampleModel{"lm_loss",
+                                   {"--model", k_examples + "/lm_loss.py:LMWithLoss", "--inputs",
+                                    k_examples + "/lm_loss.py:make_inputs", "--input-shape", "2,32", "--init-args",
+                                    R"({"vocab_size": 2048, "dim": 32, "n_layers": 1})"},
+                                   {"matmul", "cross_entropy", "layernorm"}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ProfileCommand, AMissingModelFileIsOneErrorLineAndExitCode2) {
@@ -122,7 +123,8 @@ TEST(ProfileCommand, AModelThatFailsOnTheGivenShapesSaysSoWithoutATraceback) {
                                    "--init-args", R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})",
                                    "--device", "cpu", "--workspace", ws.string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(error_line(r.output).find("the model failed on its inputs ([1, 600] int64)"), std::string::npos) << r.output;
+  EXPECT_NE(error_line(r.output).find("the model failed on its inputs ([1, 600] int64)"), std::string::npos)
+      << r.output;
   EXPECT_NE(r.output.find("hint: check --input-shape"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
   (void)util::remove_tree(ws);
@@ -144,8 +146,9 @@ TEST(ProfileCommand, BadConstructorArgumentsAreNamed) {
 
 TEST(ProfileCommand, AModelWithNoSupportedKernelsIsAnError) {
   const auto ws = fresh_dir("none");
-  const auto r = test::autokernel({"profile", "--model", (test::source_dir() / "tests/data/models/no_supported.py").string() +
-                                   ":Elementwise", "--input-shape", "4,64", "--device", "cpu", "--workspace", ws.string()});
+  const auto r = test::autokernel({"profile", "--model",
+                                   (test::source_dir() / "tests/data/models/no_supported.py").string() + ":Elementwise",
+                                   "--input-shape", "4,64", "--device", "cpu", "--workspace", ws.string()});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(error_line(r.output), "autokernel: error: none of the model's time is in a kernel type autokernel supports")
       << r.output;
@@ -159,13 +162,14 @@ TEST(ProfileCommand, InputsAreRequiredAndTheirShapeChecked) {
   EXPECT_EQ(error_line(r.output), "autokernel: error: give the model's inputs") << r.output;
   r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1x2048"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(error_line(r.output).find("--input-shape must be positive sizes separated by commas"), std::string::npos) << r.output;
+  EXPECT_NE(error_line(r.output).find("--input-shape must be positive sizes separated by commas"), std::string::npos)
+      << r.output;
 }
 
 TEST(ProfileCommand, CudaWithoutAGpuSaysSo) {
   if (backends::cuda_available()) GTEST_SKIP() << "this machine has a GPU";
-  const auto r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,8",
-                                   "--device", "cuda"});
+  const auto r = test::autokernel(
+      {"profile", "--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,8", "--device", "cuda"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(error_line(r.output), "autokernel: error: --device cuda, but there is no GPU here") << r.output;
   EXPECT_NE(r.output.find("hint: use --device cpu"), std::string::npos);
@@ -175,9 +179,9 @@ TEST(ProfileCommand, TransformersModelsByConfigWhenInstalled) {
   auto probe = util::run_command({util::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
   if (!probe || probe->exit_code != 0) GTEST_SKIP() << "transformers is not installed";
   const auto ws = fresh_dir("hf");
-  const auto r = test::autokernel({"profile", "--model", "hf:gpt2", "--input-shape", "1,16", "--device", "cpu",
-                                   "--workspace", ws.string(), "--init-args",
-                                   R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})"});
+  const auto r =
+      test::autokernel({"profile", "--model", "hf:gpt2", "--input-shape", "1,16", "--device", "cpu", "--workspace",
+                        ws.string(), "--init-args", R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("layernorm"), std::string::npos) << r.output;
   (void)util::remove_tree(ws);

@@ -17,9 +17,9 @@ namespace fs = std::filesystem;
 fs::path baseline_workspace(const std::string& name) {
   auto dir = fs::temp_directory_path() / ("ak_ws_export_" + name);
   (void)util::remove_tree(dir);
-  const auto r = test::autokernel({"run", "--workspace", dir.string(), "--kernel",
-                                   test::starter("rmsnorm", "cpu.cpp").string(), "--kernel",
-                                   test::starter("softmax", "cpu.cpp").string(), "--max-experiments", "2"});
+  const auto r =
+      test::autokernel({"run", "--workspace", dir.string(), "--kernel", test::starter("rmsnorm", "cpu.cpp").string(),
+                        "--kernel", test::starter("softmax", "cpu.cpp").string(), "--max-experiments", "2"});
   if (r.exit_code != 0) throw std::runtime_error(r.output);
   return dir;
 }
@@ -64,8 +64,9 @@ TEST(Export, WritesAPackageThatPatchesAModelThroughTheKeptKernels) {
 TEST(Export, TritonKernelsRunThroughTheirOwnFunctionsWithTheirKnobs) {
   const auto ws = fs::temp_directory_path() / "ak_ws_export_triton";
   (void)util::remove_tree(ws);
-  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("rmsnorm", "triton.py").string(),
-                             "--kernel", test::starter("softmax", "triton.py").string(), "--max-experiments", "2"});
+  auto r =
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("rmsnorm", "triton.py").string(),
+                        "--kernel", test::starter("softmax", "triton.py").string(), "--max-experiments", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto out = fs::temp_directory_path() / "ak_export_triton";
   r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
@@ -92,9 +93,10 @@ TEST(Export, TritonKernelsRunThroughTheirOwnFunctionsWithTheirKnobs) {
 TEST(Export, LayerNormCrossEntropyAndRowSumsAreRoutedToo) {
   const auto ws = fs::temp_directory_path() / "ak_ws_export_functions";
   (void)util::remove_tree(ws);
-  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("layernorm", "cpu.cpp").string(),
-                             "--kernel", test::starter("cross_entropy", "cpu.cpp").string(), "--kernel",
-                             test::starter("reduce", "cpu.cpp").string(), "--max-experiments", "3"});
+  auto r =
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", test::starter("layernorm", "cpu.cpp").string(),
+                        "--kernel", test::starter("cross_entropy", "cpu.cpp").string(), "--kernel",
+                        test::starter("reduce", "cpu.cpp").string(), "--max-experiments", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto out = fs::temp_directory_path() / "ak_export_functions";
   r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});

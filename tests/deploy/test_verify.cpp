@@ -37,7 +37,8 @@ nlohmann::json verify_json(const fs::path& ws) { return nlohmann::json::parse(*u
 TEST(Verify, TheKeptKernelsRunInsideTheModelAndItsOutputsMatch) {
   const auto ws = llama_workspace("pass");
   // The model comes from profile.json; --all: on a CPU some starters are slower than PyTorch.
-  const auto r = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--diagnose", "--runs", "3"});
+  const auto r =
+      test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--diagnose", "--runs", "3"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("verify: PASS"), std::string::npos) << r.output;
   const auto v = verify_json(ws);
@@ -81,7 +82,8 @@ TEST(Verify, DiagnoseNamesTheKernelThatBreaksTheOutput) {
   src.replace(at, store.size(), "buf[i] * rstd * w[i] * 1.01f");
   ASSERT_TRUE(util::write_file_atomic(file, src));
   test::git(ws, {"commit", "-qam", "a hand edit"});
-  const auto r = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--diagnose", "--runs", "2"});
+  const auto r =
+      test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--diagnose", "--runs", "2"});
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("verify: FAIL"), std::string::npos) << r.output;
   const auto v = verify_json(ws);
@@ -107,11 +109,11 @@ void hugging_face_family(const std::string& family, const std::string& config, c
                          const std::string& planted_type, const std::string& store, const std::string& wrong) {
   const auto ws = fs::temp_directory_path() / ("ak_ws_verify_hf_" + family);
   (void)util::remove_tree(ws);
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"profile", "--workspace", ws.string(), "--model", "hf:" + family, "--input-shape", "1,32", "--device", "cpu",
-            "--init-args", config},
-           {"extract", "--workspace", ws.string(), "--top", "8", "--backend", "cpu"},
-           {"run", "--workspace", ws.string(), "--max-experiments", "8"}}) {
+  for (const auto& args :
+       std::vector<std::vector<std::string>>{{"profile", "--workspace", ws.string(), "--model", "hf:" + family,
+                                              "--input-shape", "1,32", "--device", "cpu", "--init-args", config},
+                                             {"extract", "--workspace", ws.string(), "--top", "8", "--backend", "cpu"},
+                                             {"run", "--workspace", ws.string(), "--max-experiments", "8"}}) {
     const auto r = test::autokernel(args);
     ASSERT_EQ(r.exit_code, 0) << args[0] << ": " << r.output;
   }
@@ -143,19 +145,22 @@ const std::string k_tiny_decoder =
 
 TEST(Verify, HuggingFaceLlamaIsRoutedByWhatItsBlocksCompute) {
   // Grouped-query attention (4 query heads over 2 kv heads) and the rotate-half rotary included.
-  hugging_face_family("llama", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
+  hugging_face_family("llama", k_tiny_decoder,
+                      {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
                       "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceMistralIsRoutedByWhatItsBlocksCompute) {
-  hugging_face_family("mistral", k_tiny_decoder, {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"},
-                      "rmsnorm", "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
+  hugging_face_family("mistral", k_tiny_decoder,
+                      {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
+                      "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceGpt2IsRoutedByWhatItsBlocksCompute) {
   // GPT-2: LayerNorm, Conv1D (addmm with its [K, N] weight: the matmul ABI as it is), causal attention.
   hugging_face_family("gpt2", R"({"n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 512})",
-                      {"layernorm", "matmul", "flash_attention"}, "layernorm", "* w[i] + b[i]", "* w[i] * 1.01f + b[i]");
+                      {"layernorm", "matmul", "flash_attention"}, "layernorm", "* w[i] + b[i]",
+                      "* w[i] * 1.01f + b[i]");
 }
 
 TEST(Verify, BadInputIsOneClearError) {
@@ -168,8 +173,8 @@ TEST(Verify, BadInputIsOneClearError) {
   EXPECT_NE(r.output.find("no --model given"), std::string::npos) << r.output;
   // A workspace with kernels, but a model file that does not exist.
   const auto good = llama_workspace("badmodel");
-  r = test::autokernel({"verify", "--workspace", good.string(), "--all", "--no-compile", "--model", "/nonexistent/m.py:M",
-                        "--input-shape", "1,8"});
+  r = test::autokernel({"verify", "--workspace", good.string(), "--all", "--no-compile", "--model",
+                        "/nonexistent/m.py:M", "--input-shape", "1,8"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("autokernel: error: no such file: /nonexistent/m.py"), std::string::npos) << r.output;
 }

@@ -70,7 +70,8 @@ TEST(GpuIntegrity, AnIllegalMemoryAccessDoesNotPoisonTheNextExperimentOfTheRun) 
   EXPECT_EQ(rows[1].config, "FAULT=1");
   EXPECT_EQ(rows[1].correctness, "FAIL");
   // The fault surfaces at a synchronisation (reported as a runtime error) or kills the worker.
-  EXPECT_TRUE(rows[1].description.find("illegal memory access") != std::string::npos || rows[1].status == loop::Status::crashed)
+  EXPECT_TRUE(rows[1].description.find("illegal memory access") != std::string::npos ||
+              rows[1].status == loop::Status::crashed)
       << rows[1].status << ": " << rows[1].description;
   EXPECT_EQ(rows[2].config, "FAULT=2");
   EXPECT_EQ(rows[2].correctness, "PASS") << rows[2].description;

@@ -24,9 +24,10 @@ TEST(GpuSuite, MeasuresOursAndEveryBaselineAtTheSameShapes) {
   // Shapes large enough that a call takes tens of microseconds: the launch cost is hidden, and the C++ and
   // Python timings of the eager op must agree.
   // --quick: the stages are tested in test_gpu_starters; this is about the suite.
-  const auto r = test::autokernel({"suite", "--configs", "softmax:4096x4096,matmul:2048x2048x2048,flash_attention:2x16x2048x64x1",
-                                   "--quick", "--case-timeout", "300", "--json", out.string()},
-                                  std::chrono::minutes(20));
+  const auto r =
+      test::autokernel({"suite", "--configs", "softmax:4096x4096,matmul:2048x2048x2048,flash_attention:2x16x2048x64x1",
+                        "--quick", "--case-timeout", "300", "--json", out.string()},
+                       std::chrono::minutes(20));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto text = util::read_file(out);
   ASSERT_TRUE(text) << r.output;

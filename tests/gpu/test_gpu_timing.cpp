@@ -28,7 +28,11 @@ TEST(GpuTiming, TheFirstCallSeesInputsStillBeingMadeOnTheDefaultStream) {
   harness::TimingOptions opt;
   opt.max_samples = 1;
   opt.min_samples = 1;
-  timer.time([](int) {}, [&](int i) { if (i == 0) first_sum = x.sum(); }, [](int) {}, opt);
+  timer.time([](int) {},
+             [&](int i) {
+               if (i == 0) first_sum = x.sum();
+             },
+             [](int) {}, opt);
   EXPECT_EQ(first_sum.item<float>(), float(1 << 20));
 #endif
 }

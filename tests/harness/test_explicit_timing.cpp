@@ -23,8 +23,10 @@ TEST(ExplicitTiming, TimesExactlyTheNamedShapesInEachDtype) {
   const auto rep = bench(req);
   ASSERT_TRUE(rep.passed()) << rep.message;
   ASSERT_EQ(rep.timings.size(), 4u);  // --quick trims neither
-  const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string>> want = {
-      {"first", {32, 256}, "f32"}, {"first", {32, 256}, "bf16"}, {"second", {16, 128}, "f32"}, {"second", {16, 128}, "bf16"}};
+  const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string>> want = {{"first", {32, 256}, "f32"},
+                                                                                        {"first", {32, 256}, "bf16"},
+                                                                                        {"second", {16, 128}, "f32"},
+                                                                                        {"second", {16, 128}, "bf16"}};
   for (std::size_t i = 0; i < want.size(); ++i) {
     EXPECT_EQ(rep.timings[i]["shape"], std::get<0>(want[i]));
     EXPECT_EQ(rep.timings[i]["dims"].get<std::vector<int64_t>>(), std::get<1>(want[i]));

@@ -14,7 +14,7 @@ TEST(IdleSleep, AFastLauncherStillWaitsTheCommonFloor) {
 }
 
 TEST(IdleSleep, ASlowLauncherIsCoveredTwiceOverUpToTwentyMilliseconds) {
-  EXPECT_EQ(idle_sleep_cycles(0.150, 1000.0), 300 * 1000);  // a compiled graph's 150 us launch: 300 us
+  EXPECT_EQ(idle_sleep_cycles(0.150, 1000.0), 300 * 1000);   // a compiled graph's 150 us launch: 300 us
   EXPECT_EQ(idle_sleep_cycles(50.0, 1000.0), 20000 * 1000);  // capped
 }
 

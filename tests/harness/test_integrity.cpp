@@ -110,8 +110,8 @@ TEST(Integrity, CopyingAnyInputIntoAnOutputOfItsShapeFailsForEveryKernelType) {
         for (std::size_t i = 0; i < p.inputs.size(); ++i) {
           if (p.inputs[i].sizes() != p.output_shapes[o] || p.inputs[i].scalar_type() != p.output_dtypes[o]) continue;
           auto cmp = harness::compare(p.inputs[i], ref[o], type->tolerance(dtype), type->error_scale(p, ref[o]));
-          EXPECT_FALSE(cmp.ok) << type->name() << " " << c10::toString(dtype) << ": input " << i
-                               << " passes as output " << o;
+          EXPECT_FALSE(cmp.ok) << type->name() << " " << c10::toString(dtype) << ": input " << i << " passes as output "
+                               << o;
         }
       }
     }

@@ -63,7 +63,8 @@ TEST(RejectsWrongKernels, ACompileErrorCarriesTheCompilersMessage) {
   const auto rep = test::bench(test::bad_kernel("does_not_compile.cpp"));
   EXPECT_EQ(rep.outcome, Outcome::compile_failed);
   EXPECT_NE(rep.message.find("this_is_not_declared"), std::string::npos) << rep.message;
-  EXPECT_NE(rep.message.find("does_not_compile.cpp"), std::string::npos) << "should name the user's file: " << rep.message;
+  EXPECT_NE(rep.message.find("does_not_compile.cpp"), std::string::npos)
+      << "should name the user's file: " << rep.message;
 }
 
 TEST(RejectsWrongKernels, AnUnknownKernelTypeIsBadInputNotACandidateFailure) {

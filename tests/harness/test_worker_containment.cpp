@@ -25,11 +25,13 @@ TEST(WorkerContainment, ASetsidGrandchildOfACpuKernelDiesWithItsWorker) {
   const auto starter = util::read_file(test::starter("rmsnorm", "cpu.cpp"));
   ASSERT_TRUE(starter) << starter.error().message;
   const std::string head = "#include <cstdlib>\n#define ak_kernel ak_kernel_starter\n";
-  const std::string tail = "\n#undef ak_kernel\nextern \"C\" int ak_kernel(const ak_call* c) {\n"
-                           "  static bool started = false;\n"
-                           "  if (!started) { started = true; (void)std::system(\"setsid sleep " + marker +
-                           " >/dev/null 2>&1 &\"); }\n"
-                           "  return ak_kernel_starter(c);\n}\n";
+  const std::string tail =
+      "\n#undef ak_kernel\nextern \"C\" int ak_kernel(const ak_call* c) {\n"
+      "  static bool started = false;\n"
+      "  if (!started) { started = true; (void)std::system(\"setsid sleep " +
+      marker +
+      " >/dev/null 2>&1 &\"); }\n"
+      "  return ak_kernel_starter(c);\n}\n";
   const auto dir = std::filesystem::temp_directory_path() / fmt::format("ak_setsid_kernel_{}", ::getpid());
   std::filesystem::create_directories(dir);
   const auto file = dir / "rmsnorm_setsid.cpp";

@@ -78,13 +78,30 @@ TEST(GpuSpec, EveryTableEntryHasAllFieldsPositive) {
 }
 
 TEST(GpuSpec, TableHoldsEveryRequestedPart) {
-  for (const char* n :
-       {"NVIDIA H100 SXM5 80GB", "NVIDIA H100 PCIe 80GB", "NVIDIA H100 NVL 94GB", "NVIDIA H200 SXM 141GB",
-        "NVIDIA H20 96GB", "NVIDIA GH200 96GB HBM3", "NVIDIA A100 SXM4 40GB", "NVIDIA A100 SXM4 80GB",
-        "NVIDIA A100 PCIe 40GB", "NVIDIA A100 PCIe 80GB", "NVIDIA L40S", "NVIDIA L40", "NVIDIA L4", "NVIDIA A10",
-        "NVIDIA A10G", "NVIDIA GeForce RTX 4090", "NVIDIA GeForce RTX 4080", "NVIDIA GeForce RTX 3090",
-        "NVIDIA GeForce RTX 3080 10GB", "NVIDIA B200", "AMD Instinct MI300X", "AMD Instinct MI325X",
-        "AMD Instinct MI350X", "AMD Instinct MI355X"})
+  for (const char* n : {"NVIDIA H100 SXM5 80GB",
+                        "NVIDIA H100 PCIe 80GB",
+                        "NVIDIA H100 NVL 94GB",
+                        "NVIDIA H200 SXM 141GB",
+                        "NVIDIA H20 96GB",
+                        "NVIDIA GH200 96GB HBM3",
+                        "NVIDIA A100 SXM4 40GB",
+                        "NVIDIA A100 SXM4 80GB",
+                        "NVIDIA A100 PCIe 40GB",
+                        "NVIDIA A100 PCIe 80GB",
+                        "NVIDIA L40S",
+                        "NVIDIA L40",
+                        "NVIDIA L4",
+                        "NVIDIA A10",
+                        "NVIDIA A10G",
+                        "NVIDIA GeForce RTX 4090",
+                        "NVIDIA GeForce RTX 4080",
+                        "NVIDIA GeForce RTX 3090",
+                        "NVIDIA GeForce RTX 3080 10GB",
+                        "NVIDIA B200",
+                        "AMD Instinct MI300X",
+                        "AMD Instinct MI325X",
+                        "AMD Instinct MI350X",
+                        "AMD Instinct MI355X"})
     EXPECT_NO_THROW(by_name(n)) << n;
 }
 
@@ -117,8 +134,8 @@ TEST(GpuSpec, DatasheetNumbersForKeyParts) {
 
   EXPECT_DOUBLE_EQ(by_name("NVIDIA A100 SXM4 40GB").bandwidth_gb_s, 1555);
   EXPECT_DOUBLE_EQ(by_name("NVIDIA A100 SXM4 80GB").bandwidth_gb_s, 2039);
-  for (const char* a : {"NVIDIA A100 SXM4 40GB", "NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 40GB",
-                        "NVIDIA A100 PCIe 80GB"}) {
+  for (const char* a :
+       {"NVIDIA A100 SXM4 40GB", "NVIDIA A100 SXM4 80GB", "NVIDIA A100 PCIe 40GB", "NVIDIA A100 PCIe 80GB"}) {
     EXPECT_EQ(by_name(a).sm_count, 108) << a;
     EXPECT_DOUBLE_EQ(by_name(a).tflops_bf16, 312) << a;
     EXPECT_DOUBLE_EQ(by_name(a).l2_mb, 40) << a;

@@ -42,16 +42,14 @@ class AgentProposer : public ::testing::Test {
   std::filesystem::path m_ws;
 };
 
-
 /// The baseline (experiment 0), then one experiment by the scripted agent `script`.
 util::CommandOutput run_agent(const std::filesystem::path& ws, const std::string& script, int timeout_s = 60,
                               const std::filesystem::path& program = k_program) {
   const auto agent = test::source_dir() / "tests/data/agents" / script;
-  return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent", "--cmd",
-              "bash " + agent.string(), "--max-experiments", "2", "--agent-timeout", std::to_string(timeout_s),
-              "--program", program.string()});
+  return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent",
+                           "--cmd", "bash " + agent.string(), "--max-experiments", "2", "--agent-timeout",
+                           std::to_string(timeout_s), "--program", program.string()});
 }
-
 
 bool on_branch(const std::filesystem::path& ws, const std::string& commit) {
   int code = 0;
@@ -215,7 +213,7 @@ TEST_F(AgentProposer, AFailingAgentIsAFailedExperimentWithItsExitCodeAndLastWord
   EXPECT_TRUE(contains(rows[1].description, "the agent exited with code 3")) << rows[1].description;
   EXPECT_TRUE(contains(rows[1].description, "rate limited")) << rows[1].description;
   EXPECT_EQ(read(ws / k_candidate), read(k_rms));
-  EXPECT_TRUE(contains(read(ws / ".autokernel/prompt.md"), "You are optimising one kernel for autokernel"));
+  EXPECT_TRUE(contains(read(ws / ".autokernel/prompt.md"), "You optimise one kernel for autokernel"));
 }
 
 TEST_F(AgentProposer, WhatTheAgentChangedUnderGitIsPutBackAndItsHookBreaksNoCommit) {
@@ -243,9 +241,11 @@ TEST_F(AgentProposer, WhatTheAgentChangedUnderGitIsPutBackAndItsHookBreaksNoComm
 TEST_F(AgentProposer, KillingAutokernelWithSigkillKillsTheAgentsTree) {
   const auto ws = fresh_workspace("kill9");
   const auto agent = test::source_dir() / "tests/data/agents/hang.sh";
-  std::vector<std::string> args = {AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms.string(),
-                                   "--proposer", "agent", "--cmd", "bash " + agent.string(), "--max-experiments", "2",
-                                   "--agent-timeout", "120", "--program", k_program.string()};
+  std::vector<std::string> args = {
+      AK_BINARY,           "run",        "--workspace",     ws.string(), "--kernel",
+      k_rms.string(),      "--proposer", "agent",           "--cmd",     "bash " + agent.string(),
+      "--max-experiments", "2",          "--agent-timeout", "120",       "--program",
+      k_program.string()};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -276,8 +276,8 @@ TEST_F(AgentProposer, KillingAutokernelWithSigkillKillsTheAgentsTree) {
 
 TEST_F(AgentProposer, WithoutCmdTheRunRefusesWithAClearMessage) {
   const auto ws = fresh_workspace("nocmd");
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent",
-                      "--max-experiments", "2"});
+  const auto r = test::autokernel(
+      {"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "agent", "--max-experiments", "2"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(contains(r.output, "autokernel: error: the agent proposer needs --cmd \"<command line>\"")) << r.output;
   EXPECT_TRUE(contains(r.output, "hint: ")) << r.output;

@@ -50,7 +50,8 @@ std::vector<pid_t> processes_of(const std::string& marker, const fs::path& dir) 
     auto cmdline = read(e.path() / "cmdline");
     std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
     const auto cwd = fs::read_symlink(e.path() / "cwd", ec);
-    if (cmdline.find(marker) != std::string::npos || (!ec && cwd.string().starts_with(dir.string()))) out.push_back(pid);
+    if (cmdline.find(marker) != std::string::npos || (!ec && cwd.string().starts_with(dir.string())))
+      out.push_back(pid);
   }
   return out;
 }
@@ -134,10 +135,26 @@ TEST(FaultInjection, ALongRunUnderRandomKillsAFlakyAgentAndAFullDiskLosesNothing
   for (int round = 0; round < 10; ++round) {
     std::vector<std::string> env;
     if (round == 4 && have_full_disk) env.push_back("AUTOKERNEL_CACHE=" + full_cache.string());
-    const pid_t pid = spawn({AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms, "--proposer", "agent",
-                             "--cmd", "bash " + k_agent + " " + ws.string(), "--agent-timeout", "60",
-                             "--proposer-backoff", "0", "--max-proposer-failures", "1000", "--max-reverts", "1000",
-                             "--max-experiments", "3"},
+    const pid_t pid = spawn({AK_BINARY,
+                             "run",
+                             "--workspace",
+                             ws.string(),
+                             "--kernel",
+                             k_rms,
+                             "--proposer",
+                             "agent",
+                             "--cmd",
+                             "bash " + k_agent + " " + ws.string(),
+                             "--agent-timeout",
+                             "60",
+                             "--proposer-backoff",
+                             "0",
+                             "--max-proposer-failures",
+                             "1000",
+                             "--max-reverts",
+                             "1000",
+                             "--max-experiments",
+                             "3"},
                             env);
     ASSERT_GT(pid, 0);
     // Each round kills one of the three in turn, at a random moment (for the worker and the agent: the first
@@ -161,7 +178,8 @@ TEST(FaultInjection, ALongRunUnderRandomKillsAFlakyAgentAndAFullDiskLosesNothing
   if (have_full_disk) (void)util::run_command({"umount", full_cache.string()}, std::chrono::seconds(10));
   (void)util::remove_tree(full_cache);
   // Whatever the faults left, a run without them goes on from there.
-  const auto last = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "2", "--max-reverts", "1000"});
+  const auto last =
+      test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "2", "--max-reverts", "1000"});
   ASSERT_EQ(last.exit_code, 0) << last.output;
   EXPECT_GT(kills[autokernel] + kills[worker] + kills[agent], 0) << "no fault landed";
   fmt::print("kill -9 landed on: autokernel {}, its worker {}, its agent {}; full disk: {}\n", kills[autokernel],
@@ -177,10 +195,12 @@ TEST(FaultInjection, ALongRunUnderRandomKillsAFlakyAgentAndAFullDiskLosesNothing
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": its commit is lost";
-    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted) continue;  // no commit of their own
+    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted)
+      continue;                    // no commit of their own
     if (baselines == 0) continue;  // a baseline attempt that failed (its worker killed): the starter's commit
     git(ws, {"merge-base", "--is-ancestor", r.commit, "HEAD"}, &code);
-    EXPECT_EQ(code == 0, r.status == loop::Status::kept || r.status == loop::Status::baseline) << r.experiment << " " << r.status;
+    EXPECT_EQ(code == 0, r.status == loop::Status::kept || r.status == loop::Status::baseline)
+        << r.experiment << " " << r.status;
   }
   EXPECT_EQ(baselines, 1);
   EXPECT_EQ(*numbers.rbegin() - *numbers.begin() + 1, static_cast<int>(numbers.size())) << "a row was lost";

@@ -25,7 +25,9 @@ TEST(KeepRevert, KeepJudgesAnEditAndRevertDropsOneAndEveryStepIsARow) {
   const auto file = ws / "kernels/rmsnorm_cpu/kernel.cpp";
   ASSERT_EQ(autokernel({"run", "--workspace", ws.string(), "--kernel",
                         (test::source_dir() / "tests/data/loop_kernels/rmsnorm_repeat.cpp").string(),
-                        "--max-experiments", "1"}).exit_code, 0);
+                        "--max-experiments", "1"})
+                .exit_code,
+            0);
 
   // Nothing edited: nothing to keep.
   auto r = autokernel({"keep", "--workspace", ws.string(), "--kernel", "rmsnorm_cpu"});
@@ -64,7 +66,9 @@ TEST(KeepRevert, AnUnknownKernelNameListsTheWorkspacesKernels) {
   (void)util::remove_tree(ws);
   ASSERT_EQ(autokernel({"run", "--workspace", ws.string(), "--kernel",
                         (test::source_dir() / "tests/data/loop_kernels/reduce_repeat.cpp").string(),
-                        "--max-experiments", "1"}).exit_code, 0);
+                        "--max-experiments", "1"})
+                .exit_code,
+            0);
   const auto r = autokernel({"keep", "--workspace", ws.string(), "--kernel", "nope"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("no kernel 'nope'"), std::string::npos) << r.output;

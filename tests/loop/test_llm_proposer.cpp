@@ -60,7 +60,8 @@ class FakeChatServer {
  public:
   FakeChatServer(const json& replies, const std::string& name) : m_dir(fresh_dir("server_" + name)) {
     std::filesystem::create_directories(m_dir);
-    if (!util::write_file_atomic(m_dir / "replies.json", replies.dump())) throw std::runtime_error("cannot write replies");
+    if (!util::write_file_atomic(m_dir / "replies.json", replies.dump()))
+      throw std::runtime_error("cannot write replies");
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
     posix_spawn_file_actions_t actions;
@@ -155,7 +156,6 @@ std::unique_ptr<loop::Proposer> make(const loop::ProposerOptions& o) {
   return std::move(*p);
 }
 
-
 TEST(LlmProposer, MissingEndpointOrModelIsAClearError) {
   SKIP_WITHOUT_CURL();
   auto o = options_for("");
@@ -170,8 +170,8 @@ TEST(LlmProposer, MissingEndpointOrModelIsAClearError) {
   EXPECT_TRUE(contains(p.error().message, "needs --model")) << p.error().message;
   // Through the binary: bad input, exit code 2, one error line and a hint.
   const auto ws = fresh_dir("ws_no_endpoint");
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--model", "m",
-                      "--max-experiments", "2"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm",
+                                   "--model", "m", "--max-experiments", "2"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "autokernel: error: the llm proposer needs --endpoint")) << r.output;
   EXPECT_TRUE(contains(r.output, "hint: ")) << r.output;
@@ -181,9 +181,10 @@ TEST(LlmProposer, TheLastCodeBlockOfAReplyBecomesTheCandidate) {
   SKIP_WITHOUT_CURL();
   const auto source = rms_with({{"REPEAT", "1"}});
   // A decoy block first (models quote the old code), the answer last, the description in markdown bold.
-  const auto content = fmt::format("**DESCRIPTION:** compute each row once\n\nYou had:\n```\nfor (int rep = 0; ...)\n```\n"
-                                   "Now:\n```cpp\n{}```\nThat should help.",
-                                   source);
+  const auto content = fmt::format(
+      "**DESCRIPTION:** compute each row once\n\nYou had:\n```\nfor (int rep = 0; ...)\n```\n"
+      "Now:\n```cpp\n{}```\nThat should help.",
+      source);
   FakeChatServer server(json::array({{{"content", content}}}), "good");
   const auto dir = fresh_dir("program");
   std::filesystem::create_directories(dir);
@@ -211,12 +212,14 @@ TEST(LlmProposer, TheLastCodeBlockOfAReplyBecomesTheCandidate) {
   EXPECT_EQ(body["messages"][0]["content"], "PLAYBOOK: make it fast, keep it right\n");
   EXPECT_EQ(body["messages"][1]["role"], "user");
   const std::string user = body["messages"][1]["content"];
-  EXPECT_TRUE(contains(user, "rmsnorm_cpu (type rmsnorm, backend cpu)")) << user;
+  EXPECT_TRUE(contains(user, "# Kernel `rmsnorm_cpu` (type rmsnorm, backend cpu)")) << user;
   EXPECT_TRUE(contains(user, "```cpp\n" + state.best.source)) << user;
-  EXPECT_TRUE(contains(user, "- REPEAT=8 {1,2,4,8} times each row is computed")) << user;
-  EXPECT_TRUE(contains(user, "experiment\tstatus\tlatency_us\tspeedup_vs_reference\tpct_of_ceiling\tdescription")) << user;
-  EXPECT_TRUE(contains(user, "0\tbaseline\t812.50\t0.250\t0.0\tthe starter")) << user;
-  EXPECT_TRUE(contains(user, "1\treverted\t815.00\t0.000\t0.0\tunrolled the inner loop by 4")) << user;
+  EXPECT_TRUE(contains(user, "| REPEAT | 8 | 1, 2, 4, 8 | times each row is computed |")) << user;
+  EXPECT_TRUE(
+      contains(user, "| experiment | status | latency_us | speedup_vs_reference | pct_of_ceiling | description |"))
+      << user;
+  EXPECT_TRUE(contains(user, "| 0 | baseline | 812.50 | 0.250 | 0.0 | the starter |")) << user;
+  EXPECT_TRUE(contains(user, "| 1 | reverted | 815.00 | 0.000 | 0.0 | unrolled the inner loop by 4 |")) << user;
   EXPECT_TRUE(contains(user, "REPEAT=8,UNROLL=4")) << user;
   EXPECT_TRUE(contains(user, "ONE fenced code block holding the complete new file")) << user;
   EXPECT_TRUE(contains(user, "DESCRIPTION:")) << user;
@@ -322,9 +325,9 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
                         "loop");
   ::setenv("AK_TEST_LLM_KEY", "sk-test-123", 1);
   const auto ws = fresh_dir("ws_loop");
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm", "--endpoint",
-                      server.endpoint(), "--model", "test-model", "--api-key-env", "AK_TEST_LLM_KEY", "--max-experiments",
-                      "4", "--tag", "llm"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm",
+                                   "--endpoint", server.endpoint(), "--model", "test-model", "--api-key-env",
+                                   "AK_TEST_LLM_KEY", "--max-experiments", "4", "--tag", "llm"});
   ::unsetenv("AK_TEST_LLM_KEY");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
@@ -350,14 +353,14 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
   }
   const std::string first = requests[0]["body"]["messages"][1]["content"];
   EXPECT_TRUE(contains(first, "@knob REPEAT=8 ")) << first;
-  EXPECT_TRUE(contains(first, "\tbaseline\t")) << first;
+  EXPECT_TRUE(contains(first, "| baseline |")) << first;
   // The next request shows the kept version and the history so far.
   const std::string second = requests[1]["body"]["messages"][1]["content"];
   EXPECT_TRUE(contains(second, "@knob REPEAT=1 ")) << second;
-  EXPECT_TRUE(contains(second, "1\tkept\t")) << second;
+  EXPECT_TRUE(contains(second, "| 1 | kept |")) << second;
   EXPECT_TRUE(contains(second, "compute each row once")) << second;
   const std::string third = requests[2]["body"]["messages"][1]["content"];
-  EXPECT_TRUE(contains(third, "2\tproposer_failed\t")) << third;
+  EXPECT_TRUE(contains(third, "| 2 | proposer_failed |")) << third;
   EXPECT_EQ(requests[3]["body"], requests[2]["body"]);  // the retry resends the same request
 }
 
@@ -387,7 +390,7 @@ TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
   // The failed row is in the next prompt's history, readable; and a later run on the workspace works.
   const auto requests = server.requests();
   ASSERT_EQ(requests.size(), 2u);
-  EXPECT_TRUE(contains(requests[1]["body"]["messages"][1]["content"].get<std::string>(), "1\tproposer_failed\t"));
+  EXPECT_TRUE(contains(requests[1]["body"]["messages"][1]["content"].get<std::string>(), "| 1 | proposer_failed |"));
   r = run(1);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(loop::ResultsLog(ws / "results.tsv").read()->size(), 4u) << r.output;
@@ -396,7 +399,10 @@ TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
 TEST(Text, ValidUtf8KeepsGoodTextAndReplacesEveryBadByte) {
   EXPECT_EQ(util::valid_utf8("plain, \xC3\xA9t\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\ttab\nline"),
             "plain, \xC3\xA9t\xC3\xA9 \xE2\x9C\x93 \xF0\x9F\x98\x80\ttab\nline");
-  const std::string bad("a\x00" "b\xFF\x80\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80\xE2\x82", 16);
+  const std::string bad(
+      "a\x00"
+      "b\xFF\x80\xC0\xAF\xED\xA0\x80\xF4\x90\x80\x80\xE2\x82",
+      16);
   const auto out = util::valid_utf8(bad);
   EXPECT_EQ(out.find('\0'), std::string::npos);
   EXPECT_TRUE(out.starts_with("a b\xEF\xBF\xBD")) << out;

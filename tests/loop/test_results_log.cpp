@@ -88,9 +88,10 @@ TEST(ResultsLog, RowsAppendedByTwoProcessesAtOnceNeverInterleave) {
 TEST(ResultsLog, EveryStatusRoundTripsAndAnUnknownOneIsNotRead) {
   const auto path = fresh("statuses");
   ResultsLog log(path);
-  const std::vector<Status> all = {Status::baseline, Status::kept, Status::reverted, Status::implausible,
-                                   Status::incorrect, Status::crashed, Status::timed_out, Status::compile_failed,
-                                   Status::invalid, Status::proposer_failed, Status::hand_reverted};
+  const std::vector<Status> all = {Status::baseline,        Status::kept,           Status::reverted,
+                                   Status::implausible,     Status::incorrect,      Status::crashed,
+                                   Status::timed_out,       Status::compile_failed, Status::invalid,
+                                   Status::proposer_failed, Status::hand_reverted};
   for (std::size_t i = 0; i < all.size(); ++i) {
     ResultRow r;
     r.experiment = static_cast<int>(i);

@@ -31,7 +31,9 @@ std::filesystem::path fresh_dir(const std::string& name) {
   return d;
 }
 
-std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) { return *loop::ResultsLog(ws / "results.tsv").read(); }
+std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) {
+  return *loop::ResultsLog(ws / "results.tsv").read();
+}
 
 TEST(Robustness, ACandidateThatKillsItsWorkerCostsOneExperimentAndTheNextOnePasses) {
   const auto ws = fresh_dir("fault");
@@ -66,8 +68,8 @@ util::CommandOutput autokernel_without_identity(const std::filesystem::path& hom
 TEST(Robustness, WithoutAGitIdentityTheWorkspaceGetsItsOwnAndTheUsersConfigIsLeftAlone) {
   const auto home = fresh_dir("home"), ws = fresh_dir("identity");
   std::filesystem::create_directories(home);
-  const auto r = autokernel_without_identity(home, {"run", "--workspace", ws.string(), "--kernel", k_rms,
-                                                    "--max-experiments", "2"});
+  const auto r = autokernel_without_identity(
+      home, {"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(rows_of(ws).size(), 2u);
   EXPECT_EQ(git(ws, {"log", "-1", "--format=%an <%ae>"}), "autokernel <autokernel@localhost>");
@@ -77,8 +79,8 @@ TEST(Robustness, WithoutAGitIdentityTheWorkspaceGetsItsOwnAndTheUsersConfigIsLef
 
 TEST(Robustness, WithoutGitTheRunSaysSoAndHowToFixIt) {
   const auto ws = fresh_dir("nogit");
-  auto r = util::run_command({"env", "PATH=/nonexistent", AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms,
-                              "--max-experiments", "1"},
+  auto r = util::run_command({"env", "PATH=/nonexistent", AK_BINARY, "run", "--workspace", ws.string(), "--kernel",
+                              k_rms, "--max-experiments", "1"},
                              std::chrono::minutes(2));
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->exit_code, 2) << r->output;
@@ -91,8 +93,9 @@ TEST(Robustness, AFullDiskWhileRecordingARowIsAClearError) {
   row.experiment = 7;
   auto a = loop::ResultsLog("/dev/full").append(row);  // every write fails with ENOSPC
   ASSERT_FALSE(a.has_value());
-  EXPECT_NE(a.error().message.find("cannot record experiment 7 in /dev/full: No space left on device (the disk is full)"),
-            std::string::npos)
+  EXPECT_NE(
+      a.error().message.find("cannot record experiment 7 in /dev/full: No space left on device (the disk is full)"),
+      std::string::npos)
       << a.error().message;
   EXPECT_EQ(a.error().hint, "free some disk space, then run the command again");
 }
@@ -155,8 +158,8 @@ TEST(Robustness, AnAtomicWriteThatDoesNotFitLeavesTheOldFileAndNoTemporary) {
 
 TEST(Robustness, WhileARunGoesOnStatusShowsItAndASecondRunRefusesNamingIt) {
   const auto ws = fresh_dir("live");
-  std::vector<std::string> args = {AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms,
-                                   "--max-experiments", "5", "--max-reverts", "20", "--tag", "live"};
+  std::vector<std::string> args = {AK_BINARY,           "run", "--workspace",   ws.string(), "--kernel", k_rms,
+                                   "--max-experiments", "5",   "--max-reverts", "20",        "--tag",    "live"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

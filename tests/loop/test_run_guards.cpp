@@ -78,7 +78,8 @@ TEST(RunGuards, ExtractForTheGpuOnAMachineWithoutOneIsRefused) {
 
 TEST(RunGuards, RevertWithNothingEditedWritesNoRow) {
   const auto ws = fresh("revert_nothing");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
   const auto r = test::autokernel({"revert", "--workspace", ws.string(), "--kernel", "rmsnorm_cpu"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "nothing to revert")) << r.output;
@@ -89,7 +90,8 @@ TEST(RunGuards, RevertWithNothingEditedWritesNoRow) {
 TEST(RunGuards, ARowTheHarnessCouldNotJudgeNeverMarksTheKernelDone) {
   // A workspace from before these guards: its only row is the `error` a typo'd dtype gave the baseline.
   const auto ws = fresh("legacy_error");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
   auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 1u);
   (void)util::remove_tree(ws / "results.tsv");
@@ -140,7 +142,8 @@ TEST(RunGuards, AProposerOutageIsWaitedOutThenStoppedAndTheKernelStaysAlive) {
 
 TEST(RunGuards, TheBudgetIsThisInvocations) {
   const auto ws = fresh("budget");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "3"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "3"}).exit_code, 0);
   // The earlier rows' seconds do not count against a new --budget.
   auto rows = rows_of(ws);
   (void)util::remove_tree(ws / "results.tsv");
@@ -157,7 +160,8 @@ TEST(RunGuards, TheBudgetIsThisInvocations) {
 
 TEST(RunGuards, AnExperimentGitCannotRecordLeavesTheWorkspaceAsItWas) {
   const auto ws = fresh("git_fails");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
   const auto file = ws / "kernels/rmsnorm_cpu/kernel.cpp";
   const auto before = *util::read_file(file);
   const auto log_before = *util::read_file(ws / "results.tsv");
@@ -184,7 +188,8 @@ TEST(RunGuards, AnExperimentGitCannotRecordLeavesTheWorkspaceAsItWas) {
 /// A 512 KiB tmpfs at `dir`, filled to the last byte; false where this machine does not let us mount one.
 bool full_disk_at(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  auto m = util::run_command({"mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir.string()}, std::chrono::seconds(10));
+  auto m =
+      util::run_command({"mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", dir.string()}, std::chrono::seconds(10));
   if (!m || m->exit_code != 0) return false;
   (void)util::run_command({"dd", "if=/dev/zero", "of=" + (dir / "filler").string(), "bs=4k"}, std::chrono::seconds(10));
   return true;
@@ -214,7 +219,8 @@ TEST(RunGuards, AnExportOntoAFullDiskSaysSo) {
   const auto out = fresh("full_export");
   if (!full_disk_at(out)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   const auto ws = fresh("full_export_ws");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "1"}).exit_code, 0);
   const auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
   (void)util::run_command({"umount", out.string()}, std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -262,8 +268,8 @@ TEST(RunGuards, AUsersOwnRepositoryIsNotTakenForAWorkspace) {
   EXPECT_EQ(test::git(repo, {"symbolic-ref", "--short", "HEAD"}), branch);
   EXPECT_EQ(test::git(repo, {"status", "--porcelain"}), "") << "nothing written into it";
   // A folder inside it is fine: it becomes a workspace of its own.
-  const auto inner = test::autokernel({"run", "--workspace", (repo / "ws").string(), "--kernel", k_rms,
-                                       "--max-experiments", "1"});
+  const auto inner =
+      test::autokernel({"run", "--workspace", (repo / "ws").string(), "--kernel", k_rms, "--max-experiments", "1"});
   EXPECT_EQ(inner.exit_code, 0) << inner.output;
   EXPECT_EQ(test::git(repo, {"rev-parse", "HEAD"}), head);
   (void)util::remove_tree(repo);

@@ -29,8 +29,6 @@ std::filesystem::path fresh_workspace(const std::string& name) {
   return ws;
 }
 
-
-
 bool is_ancestor(const std::filesystem::path& ws, const std::string& commit) {
   int code = 0;
   git(ws, {"merge-base", "--is-ancestor", commit, "HEAD"}, &code);
@@ -47,20 +45,22 @@ void expect_history_matches_rows(const std::filesystem::path& ws) {
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": commit " << r.commit << " missing";
-    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted) continue;  // no commit of their own
+    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted)
+      continue;  // no commit of their own
     if (r.status == loop::Status::kept || r.status == loop::Status::baseline) {
       EXPECT_TRUE(is_ancestor(ws, r.commit)) << "kept experiment " << r.experiment << " is not on the branch";
     } else {
       EXPECT_FALSE(is_ancestor(ws, r.commit)) << "reverted experiment " << r.experiment << " is still on the branch";
-      EXPECT_NE(git(ws, {"log", "-1", "--format=%s", r.commit}).find(fmt::format("exp {}:", r.experiment)), std::string::npos);
+      EXPECT_NE(git(ws, {"log", "-1", "--format=%s", r.commit}).find(fmt::format("exp {}:", r.experiment)),
+                std::string::npos);
     }
   }
 }
 
 TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryOne) {
   const auto ws = fresh_workspace("search");
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce, "--max-experiments",
-                      "22", "--max-reverts", "6", "--tag", "t1"});
+  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel", k_reduce,
+                                   "--max-experiments", "22", "--max-reverts", "6", "--tag", "t1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 22u) << r.output;
@@ -97,8 +97,9 @@ TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryO
 
 TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
   const auto ws = fresh_workspace("kill");
-  std::vector<std::string> args = {AK_BINARY, "run", "--workspace", ws.string(), "--kernel", k_rms, "--kernel",
-                                   k_reduce, "--max-experiments", "40", "--max-reverts", "20", "--tag", "t2"};
+  std::vector<std::string> args = {AK_BINARY,  "run",    "--workspace",       ws.string(), "--kernel",      k_rms,
+                                   "--kernel", k_reduce, "--max-experiments", "40",        "--max-reverts", "20",
+                                   "--tag",    "t2"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -123,7 +124,8 @@ TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
   const auto before = rows_of(ws);
   ASSERT_GE(before.size(), 6u);
 
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "6", "--max-reverts", "20", "--tag", "t2"});
+  const auto r = test::autokernel(
+      {"run", "--workspace", ws.string(), "--max-experiments", "6", "--max-reverts", "20", "--tag", "t2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto after = rows_of(ws);
   ASSERT_EQ(after.size(), before.size() + 6);
@@ -198,7 +200,8 @@ TEST(RunLoop, DonePctMovesOnOnceAKernelIsThatCloseToItsCeiling) {
 
 TEST(RunLoop, StatusSummarisesTheRun) {
   const auto ws = fresh_workspace("status");
-  ASSERT_EQ(test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "4"}).exit_code, 0);
+  ASSERT_EQ(
+      test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "4"}).exit_code, 0);
   const auto r = test::autokernel({"status", "--workspace", ws.string()});
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.output.find("rmsnorm_cpu"), std::string::npos) << r.output;

@@ -17,9 +17,9 @@ const std::filesystem::path k_rms = test::source_dir() / "tests/data/loop_kernel
 class Workspace : public ::testing::Test {
  protected:
   void SetUp() override {
-    m_dir = std::filesystem::temp_directory_path() /
-            fmt::format("ak_workspace_{}_{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        ::getpid());
+    m_dir =
+        std::filesystem::temp_directory_path() /
+        fmt::format("ak_workspace_{}_{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(), ::getpid());
     (void)util::remove_tree(m_dir);
     std::filesystem::create_directories(m_dir / "src");
   }
@@ -92,8 +92,8 @@ TEST_F(Workspace, ASecondFileForAKernelItHasIsRefusedUnlessItIsTheSameFile) {
 TEST_F(Workspace, RunRefusesASecondKernelFileBeforeWritingAnything) {
   const auto a = kernel("a.cpp", "");
   const auto b = kernel("b.cpp", "// another version\n");
-  const auto r = test::autokernel({"run", "--workspace", ws().string(), "--kernel", a, "--kernel", b,
-                                   "--max-experiments", "1"});
+  const auto r =
+      test::autokernel({"run", "--workspace", ws().string(), "--kernel", a, "--kernel", b, "--max-experiments", "1"});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("autokernel: error: --kernel"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hint: "), std::string::npos) << r.output;

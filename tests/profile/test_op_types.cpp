@@ -51,9 +51,12 @@ TEST(OpTypes, BatchedMatmulSaysItFoldedTheBatch) {
 
 TEST(OpTypes, AttentionReadsCausalFromTheConcreteInputs) {
   auto args = nlohmann::json::array({{2, 8, 128, 64}, {2, 8, 128, 64}, {2, 8, 128, 64}, {}, {}, {}, {}, {}});
-  auto types = nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
-  auto causal = classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "True", "", "False"}));
-  auto full = classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "False", "", "False"}));
+  auto types =
+      nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
+  auto causal =
+      classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "True", "", "False"}));
+  auto full =
+      classify_op(op("aten::scaled_dot_product_attention", args, types, {"", "", "", "", "0.", "False", "", "False"}));
   ASSERT_TRUE(causal && full);
   EXPECT_EQ(causal->dims, (std::vector<int64_t>{2, 8, 128, 64, 1}));
   EXPECT_EQ(full->dims, (std::vector<int64_t>{2, 8, 128, 64, 0}));  // as many heads: no 6th dim
@@ -63,7 +66,8 @@ TEST(OpTypes, AttentionReadsCausalFromTheConcreteInputs) {
 TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
   // F.scaled_dot_product_attention(q, k, v, is_causal=True, enable_gqa=True), as torch 2.11 records it:
   // Llama-3-8B's 32 query heads over 8 kv heads.
-  auto types = nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
+  auto types =
+      nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
   auto gqa = classify_op(op("aten::scaled_dot_product_attention",
                             {{1, 32, 2048, 128}, {1, 8, 2048, 128}, {1, 8, 2048, 128}, {}, {}, {}, {}, {}}, types,
                             {"", "", "", "", "0.", "True", "", "True"}));
@@ -71,9 +75,10 @@ TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
   EXPECT_EQ(gqa->dims, (std::vector<int64_t>{1, 32, 2048, 128, 1, 8}));
   EXPECT_EQ(gqa->note, "");
   // The flash variants take k and v with their own head count (no enable_gqa argument).
-  auto inner = classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
-                              {{2, 8, 16, 32}, {2, 1, 16, 32}, {2, 1, 16, 32}, {}, {}, {}, {}},
-                              {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
+  auto inner =
+      classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
+                     {{2, 8, 16, 32}, {2, 1, 16, 32}, {2, 1, 16, 32}, {}, {}, {}, {}},
+                     {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
   ASSERT_TRUE(inner);
   EXPECT_EQ(inner->dims, (std::vector<int64_t>{2, 8, 16, 32, 0, 1}));
   // Keys of another length are still only a note; head counts that do not divide are one too.
@@ -168,7 +173,8 @@ TEST(OpTypes, ARotaryModuleReadsKvHeadsFromKAndSeesRotateHalf) {
     ops.push_back(op("aten::mul", {{1, heads, 64, 128}, {1, 1, 64, 128}}, k_bf16x2));
     ops.push_back(op("aten::neg", {{1, heads, 64, 64}}, {"c10::BFloat16"}));
     ops.push_back(op("aten::cat", {{{1, heads, 64, 64}, {1, heads, 64, 64}}, {}}, {"TensorList", "Scalar"}));
-    ops.push_back(op("aten::add", {{1, heads, 64, 128}, {1, heads, 64, 128}, {}}, {"c10::BFloat16", "c10::BFloat16", "Scalar"}));
+    ops.push_back(
+        op("aten::add", {{1, heads, 64, 128}, {1, heads, 64, 128}, {}}, {"c10::BFloat16", "c10::BFloat16", "Scalar"}));
   }
   auto r = classify_scope(scope_with("MyRotaryEmbedding", ops), 0);
   ASSERT_TRUE(r);

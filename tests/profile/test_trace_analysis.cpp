@@ -81,9 +81,12 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
   // gelu 20 and the copy's memcpy 8 are unsupported; 12 us were launched outside any op, and the
   // orphan's 3 us have no launch. The mm after the step (40 us) is not counted. 193 us in all.
   EXPECT_DOUBLE_EQ(p->total_us, 193.0);
-  const std::map<std::string, double> want = {{"rmsnorm", 20},     {"matmul", 50},
-                                              {"flash_attention", 80}, {"aten::gelu", 20},
-                                              {"aten::copy_", 8},  {std::string(k_no_op_row), 12},
+  const std::map<std::string, double> want = {{"rmsnorm", 20},
+                                              {"matmul", 50},
+                                              {"flash_attention", 80},
+                                              {"aten::gelu", 20},
+                                              {"aten::copy_", 8},
+                                              {std::string(k_no_op_row), 12},
                                               {std::string(k_unlinked_row), 3}};
   ASSERT_EQ(p->kernels.size(), want.size());
   for (const auto& [name, us] : want) {
@@ -110,16 +113,19 @@ struct Expectation {
 const std::map<std::string, std::vector<Expectation>> k_expected = {
     // dim 64, 4 heads of 16, hidden 172, vocab 512, 64 tokens.
     {"llama",
-     {{"matmul", {64, 192, 64}},  // qkv
-      {"matmul", {64, 512, 64}},  // lm_head
-      {"rmsnorm", {64, 64}},      // the first layer's first norm, of the embeddings
-      {"add_rmsnorm", {64, 64}},  // every other norm, with the residual add before it
+     {{"matmul", {64, 192, 64}},                   // qkv
+      {"matmul", {64, 512, 64}},                   // lm_head
+      {"rmsnorm", {64, 64}},                       // the first layer's first norm, of the embeddings
+      {"add_rmsnorm", {64, 64}},                   // every other norm, with the residual add before it
       {"rotary_embedding", {1, 4, 64, 16, 4, 0}},  // q and k (4 heads each), interleaved
       {"fused_mlp", {64, 64, 172}},
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // n_embd 64, 4 heads, vocab 512, 64 tokens; its MLP is GELU, so no fused_mlp.
     {"gpt2",
-     {{"matmul", {64, 192, 64}}, {"matmul", {64, 256, 64}}, {"layernorm", {64, 64}}, {"flash_attention", {1, 4, 64, 16, 1}}}},
+     {{"matmul", {64, 192, 64}},
+      {"matmul", {64, 256, 64}},
+      {"layernorm", {64, 64}},
+      {"flash_attention", {1, 4, 64, 16, 1}}}},
     // hidden 64, 4 heads: attention written out, so softmax over [1, 4, 64, 64] and batched matmuls.
     {"bert", {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"matmul", {64, 256, 64}}, {"layernorm", {64, 64}}}},
     // 2 x 64 tokens, vocab 4096, dim 64.
@@ -157,7 +163,8 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
     ASSERT_TRUE(k_expected.contains(model)) << "add the expectations of " << model;
     for (const auto& e : k_expected.at(model)) {
       const auto* k = row(*p, e.type);
-      EXPECT_TRUE(has_shape(k, e.dims, dtype)) << e.type << " " << catalog::detail::shape_string(e.dims) << " not among " << shapes_of(k);
+      EXPECT_TRUE(has_shape(k, e.dims, dtype))
+          << e.type << " " << catalog::detail::shape_string(e.dims) << " not among " << shapes_of(k);
       if (k) {
         EXPECT_TRUE(k->supported);
       }
@@ -165,14 +172,16 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
     for (const auto& name : k_absent.at(model)) EXPECT_FALSE(row(*p, name)) << name << " should have been claimed";
     // Calls per step follow from the config: llama has 2 layers, each with 2 RMSNorms, plus the final one;
     // all but the first read the residual add just before them (h = x + attention(...), then the next
-    // norm of h), so 4 are add_rmsnorm and 1 rmsnorm; and one rotary call rotating q and k. The CUDA trace was recorded before the rotary module took both
-    // (it was called once for q and once for k then), so it shows two per layer, each read as q with k alike.
+    // norm of h), so 4 are add_rmsnorm and 1 rmsnorm; and one rotary call rotating q and k. The CUDA trace was recorded
+    // before the rotary module took both (it was called once for q and once for k then), so it shows two per layer,
+    // each read as q with k alike.
     if (model == "llama") {
       EXPECT_DOUBLE_EQ(row(*p, "rmsnorm")->calls, 1.0);
       ASSERT_TRUE(row(*p, "add_rmsnorm"));
       EXPECT_DOUBLE_EQ(row(*p, "add_rmsnorm")->calls, 4.0);
       EXPECT_NE(std::find(row(*p, "add_rmsnorm")->ops.begin(), row(*p, "add_rmsnorm")->ops.end(),
-                          "RMSNorm module + aten::add"), row(*p, "add_rmsnorm")->ops.end());
+                          "RMSNorm module + aten::add"),
+                row(*p, "add_rmsnorm")->ops.end());
       EXPECT_DOUBLE_EQ(row(*p, "rotary_embedding")->calls, device == "cpu" ? 2.0 : 4.0);
     }
     ++checked;
@@ -242,7 +251,8 @@ TEST(SyntheticKindScopes, EachDeclaredKindClaimsItsOpsAsThatType) {
   ASSERT_TRUE(mixer) << shapes_of(rotary);
   EXPECT_DOUBLE_EQ(mixer->time_us, 52.0);
   EXPECT_EQ(mixer->modules, std::vector<std::string>{"model.layers.0.mixer"});
-  EXPECT_EQ(rotary->ops, (std::vector<std::string>{"ak.kind rotary_embedding:half", "ak.kind rotary_embedding:interleaved"}));
+  EXPECT_EQ(rotary->ops,
+            (std::vector<std::string>{"ak.kind rotary_embedding:half", "ak.kind rotary_embedding:interleaved"}));
   // RMSNormedMLP, which the rmsnorm rule matches, declared fused_mlp inside it: the declared type wins, and
   // its gate needs no aten::silu. The final norm's declared kind sits outside its module scope: one call.
   EXPECT_TRUE(has_shape(row(*p, "fused_mlp"), {8, 256, 688}, "f32")) << shapes_of(row(*p, "fused_mlp"));
@@ -300,9 +310,11 @@ TEST(ModelProfile, AmdahlEstimateOfOneRowTwiceAsFast) {
 
 TEST(ParseTrace, DeclaredKindScopesOfEveryForm) {
   auto t = parse_trace(R"({"traceEvents": [
-    {"ph": "X", "cat": "user_annotation", "name": "ak.kind:rotary_embedding:half:<root>", "ts": 0, "dur": 10, "pid": 1, "tid": 1},
+    {"ph": "X", "cat": "user_annotation", "name": "ak.kind:rotary_embedding:half:<root>",
+      "ts": 0, "dur": 10, "pid": 1, "tid": 1},
     {"ph": "X", "cat": "user_annotation", "name": "ak.kind:rmsnorm", "ts": 20, "dur": 10, "pid": 1, "tid": 1},
-    {"ph": "X", "cat": "user_annotation", "name": "ak.kind:fused_mlp:-:blocks.0:mlp", "ts": 40, "dur": 10, "pid": 1, "tid": 1},
+    {"ph": "X", "cat": "user_annotation", "name": "ak.kind:fused_mlp:-:blocks.0:mlp",
+      "ts": 40, "dur": 10, "pid": 1, "tid": 1},
     {"ph": "X", "cat": "user_annotation", "name": "ak.kind::-:x", "ts": 60, "dur": 10, "pid": 1, "tid": 1}]})");
   ASSERT_TRUE(t) << t.error().message;
   ASSERT_EQ(t->cpu.size(), 4u);
@@ -312,7 +324,7 @@ TEST(ParseTrace, DeclaredKindScopesOfEveryForm) {
   EXPECT_EQ(t->cpu[1].kind_type, "rmsnorm");
   EXPECT_EQ(t->cpu[1].kind_variant, "");
   EXPECT_EQ(t->cpu[2].module_path, "blocks.0:mlp");  // the rest after the variant, colons and all
-  EXPECT_EQ(t->cpu[3].kind_type, "");                 // no type: an ordinary scope
+  EXPECT_EQ(t->cpu[3].kind_type, "");                // no type: an ordinary scope
   EXPECT_EQ(t->cpu[3].kind, CpuKind::scope);
 }
 

@@ -52,7 +52,8 @@ std::vector<std::string> cells(const std::string& line) {
 }
 
 /// Lines of `md` that are table rows whose first cells are `first` and `second`.
-std::vector<std::vector<std::string>> table_rows(const std::string& md, const std::string& first, const std::string& second) {
+std::vector<std::vector<std::string>> table_rows(const std::string& md, const std::string& first,
+                                                 const std::string& second) {
   std::vector<std::vector<std::string>> out;
   std::istringstream in(md);
   std::string line;
@@ -187,7 +188,8 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   for (const auto& [kernel, kr] : counts) {
     double best = 0;
     for (const auto& row : rows) {
-      if (row.kernel == kernel && row.correctness == "PASS" && (row.status == loop::Status::baseline || row.status == loop::Status::kept)) {
+      if (row.kernel == kernel && row.correctness == "PASS" &&
+          (row.status == loop::Status::baseline || row.status == loop::Status::kept)) {
         best = row.speedup_vs_reference;
       }
     }
@@ -211,9 +213,9 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
 
 /// A workspace made by hand: each kernel a starter commit, a baseline row and optionally one kept edit.
 struct HandKernel {
-  std::string name;         ///< e.g. rmsnorm_cpu
-  fs::path source;          ///< its starter
-  double speedup = 1;       ///< the kept version's speed-up vs PyTorch eager
+  std::string name;    ///< e.g. rmsnorm_cpu
+  fs::path source;     ///< its starter
+  double speedup = 1;  ///< the kept version's speed-up vs PyTorch eager
   bool keep_an_edit = true;
 };
 
@@ -231,8 +233,22 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     fs::copy_file(k.source, ws / rel, fs::copy_options::overwrite_existing);
     git(ws, {"add", rel.string()});
     git(ws, {"commit", "-q", "-m", "add " + k.name});
-    loop::ResultRow row{exp++, "hand", k.name, "cpu", loop::Status::baseline, "PASS", 2.0, "GB/s", 100.0, 0.01, 20.0, 0.5,
-                        "REPEAT=8,UNROLL=1", "baseline", git(ws, {"rev-parse", "HEAD"}), 3.0};
+    loop::ResultRow row{exp++,
+                        "hand",
+                        k.name,
+                        "cpu",
+                        loop::Status::baseline,
+                        "PASS",
+                        2.0,
+                        "GB/s",
+                        100.0,
+                        0.01,
+                        20.0,
+                        0.5,
+                        "REPEAT=8,UNROLL=1",
+                        "baseline",
+                        git(ws, {"rev-parse", "HEAD"}),
+                        3.0};
     ASSERT_TRUE(log.append(row));
     if (!k.keep_an_edit) continue;
     auto text = read(ws / rel);
@@ -254,16 +270,18 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     git(ws, {"commit", "-q", "-am", "exp: crash"});
     const auto crashed = git(ws, {"rev-parse", "HEAD"});
     git(ws, {"reset", "-q", "--hard", "HEAD~1"});
-    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", loop::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0, "REPEAT=1,UNROLL=1",
-                            "an idea [crashed in stage 2]", crashed, 1.0}));
+    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", loop::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0,
+                            "REPEAT=1,UNROLL=1", "an idea [crashed in stage 2]", crashed, 1.0}));
   }
 }
 
 TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   const auto ws = fresh_dir("profile");
   make_workspace(ws, {{"rmsnorm_cpu", k_rms, 2.0}, {"reduce_cpu", k_reduce, 0.5}});
-  std::ofstream(ws / "profile.json") << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 0.3}, {"name": "reduce", "share": 0.2}]})";
-  std::ofstream(ws / "verify.json") << R"({"passed": true, "times_ms": {"eager": 11.0, "autokernel": 10.0, "compiled": 10.5}})";
+  std::ofstream(ws / "profile.json")
+      << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 0.3}, {"name": "reduce", "share": 0.2}]})";
+  std::ofstream(ws / "verify.json")
+      << R"({"passed": true, "times_ms": {"eager": 11.0, "autokernel": 10.0, "compiled": 10.5}})";
   const auto r = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto md = read(ws / "report/report.md");
@@ -332,10 +350,12 @@ TEST(Report, AFolderThatIsNotAWorkspaceIsBadInput) {
   std::ofstream(dir / "notes.txt") << "not a workspace\n";
   auto r = autokernel({"report", "--workspace", dir.string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("autokernel: error: " + dir.string() + " is not an autokernel workspace (it has no results.tsv)"),
-            std::string::npos)
+  EXPECT_NE(
+      r.output.find("autokernel: error: " + dir.string() + " is not an autokernel workspace (it has no results.tsv)"),
+      std::string::npos)
       << r.output;
-  EXPECT_NE(r.output.find("hint: point --workspace at the folder `autokernel run` used"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hint: point --workspace at the folder `autokernel run` used"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(fs::exists(dir / "report"));
 
   r = autokernel({"report", "--workspace", (dir / "absent").string()});
@@ -371,17 +391,17 @@ TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
   const double latency_us = 1000.0;
   const double tflops = std::round(type->flops(shape) / (latency_us * 1e-6) / 1e12 * 1e4) / 1e4;
   ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv")
-                  .append({0, "hand", "matmul_cpu", "cpu", loop::Status::baseline, "PASS", tflops, "TFLOP/s", latency_us, 0.01, 10.0,
-                           1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
+                  .append({0, "hand", "matmul_cpu", "cpu", loop::Status::baseline, "PASS", tflops, "TFLOP/s",
+                           latency_us, 0.01, 10.0, 1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
   const auto placed_in = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"report", "--workspace", ws.string(), "--no-plots"};
     args.insert(args.end(), extra.begin(), extra.end());
     const auto r = autokernel(args);
     EXPECT_EQ(r.exit_code, 0) << r.output;
-    const auto rows = table_rows(read(ws / "report/report.md"), "matmul_cpu", fmt::format("{} ({}, bf16)", shape.label,
-                                                                                          catalog::detail::shape_string(shape.dims)));
-    const auto f16 = table_rows(read(ws / "report/report.md"), "matmul_cpu", fmt::format("{} ({}, f16)", shape.label,
-                                                                                         catalog::detail::shape_string(shape.dims)));
+    const auto rows = table_rows(read(ws / "report/report.md"), "matmul_cpu",
+                                 fmt::format("{} ({}, bf16)", shape.label, catalog::detail::shape_string(shape.dims)));
+    const auto f16 = table_rows(read(ws / "report/report.md"), "matmul_cpu",
+                                fmt::format("{} ({}, f16)", shape.label, catalog::detail::shape_string(shape.dims)));
     return std::make_pair(rows.size(), f16.size());
   };
   EXPECT_EQ(placed_in({}), std::make_pair(std::size_t{1}, std::size_t{0}));
@@ -404,8 +424,9 @@ TEST(Amdahl, EqualSharesWithoutAProfileAndSlowerKernelsCountAsUnchanged) {
 TEST(Amdahl, ATypeShareIsSplitAmongItsKernelsAndUnknownKernelsGetNone) {
   report::Profile prof;
   prof.share_by_name = {{"rmsnorm", 0.4}, {"softmax_cuda", 0.1}};
-  const auto p = report::predict({{"rmsnorm_cuda", 2.0}, {"rmsnorm_triton", 2.0}, {"matmul_cuda", 3.0}},
-                                 {{"rmsnorm_cuda", "rmsnorm"}, {"rmsnorm_triton", "rmsnorm"}, {"matmul_cuda", "matmul"}}, prof);
+  const auto p =
+      report::predict({{"rmsnorm_cuda", 2.0}, {"rmsnorm_triton", 2.0}, {"matmul_cuda", 3.0}},
+                      {{"rmsnorm_cuda", "rmsnorm"}, {"rmsnorm_triton", "rmsnorm"}, {"matmul_cuda", "matmul"}}, prof);
   std::map<std::string, double> share;
   for (const auto& k : p.kernels) share[k.name] = k.share;
   EXPECT_DOUBLE_EQ(share["rmsnorm_cuda"], 0.2);

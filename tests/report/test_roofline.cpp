@@ -8,8 +8,8 @@ namespace ak {
 namespace {
 
 /// A row as the loop writes it for `shape` timed in `dtype` at `latency_us`, throughput rounded as results.tsv does.
-loop::ResultRow timed_row(const catalog::KernelType& type, const catalog::Shape& shape, at::ScalarType dtype, bool memory,
-                          double latency_us) {
+loop::ResultRow timed_row(const catalog::KernelType& type, const catalog::Shape& shape, at::ScalarType dtype,
+                          bool memory, double latency_us) {
   loop::ResultRow r;
   r.latency_us = latency_us;
   const double t = latency_us * 1e-6;

@@ -102,8 +102,10 @@ TEST(SuiteCli, ACpuRunWritesRowsWhoseNumbersAgree) {
   const double copy = doc["ceiling"]["copy_gb_s"].get<double>();
   EXPECT_GT(copy, 0);
   ASSERT_EQ(doc["rows"].size(), 4u);
-  const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string>> want = {
-      {"softmax", {64, 128}, "f16"}, {"softmax", {64, 128}, "bf16"}, {"rmsnorm", {32, 256}, "f16"}, {"rmsnorm", {32, 256}, "bf16"}};
+  const std::vector<std::tuple<std::string, std::vector<int64_t>, std::string>> want = {{"softmax", {64, 128}, "f16"},
+                                                                                        {"softmax", {64, 128}, "bf16"},
+                                                                                        {"rmsnorm", {32, 256}, "f16"},
+                                                                                        {"rmsnorm", {32, 256}, "bf16"}};
   int beats_eager = 0;
   for (std::size_t i = 0; i < want.size(); ++i) {
     const auto& row = doc["rows"][i];
@@ -134,8 +136,8 @@ TEST(SuiteCli, OursIsTheFasterOfTwoBackends) {
   if (backends::cuda_available()) GTEST_SKIP() << "on a GPU tests/gpu runs the suite";
   const auto dir = fresh_dir("two_backends");
   const auto out = dir / "out.json";
-  const auto r = test::autokernel({"suite", "--configs", "softmax:64x128", "--dtypes", "f32", "--backends", "cpu,triton",
-                                   "--no-compile", "--json", out.string()});
+  const auto r = test::autokernel({"suite", "--configs", "softmax:64x128", "--dtypes", "f32", "--backends",
+                                   "cpu,triton", "--no-compile", "--json", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto row = read_json(out)["rows"][0];
   ASSERT_EQ(row["backends"]["cpu"]["status"], "passed") << row.dump(1);
@@ -155,9 +157,9 @@ TEST(SuiteCli, ABrokenOrMissingKernelIsAFailedRowAndTheOthersStillRun) {
   fs::copy_file(test::bad_kernel("rmsnorm_base.h"), kernels / "rmsnorm" / "rmsnorm_base.h");
   // reduce has no folder at all.
   const auto out = dir / "out.json";
-  const auto r = test::autokernel({"suite", "--configs", "rmsnorm:32x256,reduce:16x64,softmax:64x128", "--dtypes", "f16",
-                                   "--backends", "cpu", "--no-compile", "--kernels-dir", kernels.string(), "--json",
-                                   out.string()});
+  const auto r = test::autokernel({"suite", "--configs", "rmsnorm:32x256,reduce:16x64,softmax:64x128", "--dtypes",
+                                   "f16", "--backends", "cpu", "--no-compile", "--kernels-dir", kernels.string(),
+                                   "--json", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("failed: rmsnorm cpu: incorrect at stage 1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("failed: reduce cpu: no kernel file"), std::string::npos) << r.output;
@@ -185,9 +187,21 @@ TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinishedAndResumeGoe
   fs::copy_file(test::bad_kernel("hang.cpp"), kernels / "rmsnorm" / "cpu.cpp");  // runs until the run is killed
   fs::copy_file(test::bad_kernel("rmsnorm_base.h"), kernels / "rmsnorm" / "rmsnorm_base.h");
   const auto out = dir / "out.json";
-  auto argv = std::vector<std::string>{AK_BINARY, "suite", "--configs", "softmax:64x128,rmsnorm:32x256", "--dtypes", "f16",
-                                       "--backends", "cpu", "--no-compile", "--case-timeout", "600", "--kernels-dir",
-                                       kernels.string(), "--json", out.string()};
+  auto argv = std::vector<std::string>{AK_BINARY,
+                                       "suite",
+                                       "--configs",
+                                       "softmax:64x128,rmsnorm:32x256",
+                                       "--dtypes",
+                                       "f16",
+                                       "--backends",
+                                       "cpu",
+                                       "--no-compile",
+                                       "--case-timeout",
+                                       "600",
+                                       "--kernels-dir",
+                                       kernels.string(),
+                                       "--json",
+                                       out.string()};
   const auto r = util::run_command(argv, std::chrono::seconds(45));  // killed (SIGKILL) while rmsnorm hangs
   ASSERT_TRUE(r.has_value()) << r.error().message;
   ASSERT_TRUE(r->timed_out) << r->output;
@@ -211,13 +225,15 @@ TEST(SuiteCli, AStoppedRunKeepsTheBaselinesAndTheKernelsThatFinishedAndResumeGoe
   EXPECT_EQ(refused->exit_code, 2) << refused->output;
   EXPECT_NE(refused->output.find("its dtypes is [\"f16\"]"), std::string::npos) << refused->output;
   // The hang fixed, --resume keeps the baselines and softmax's result and runs only rmsnorm.
-  fs::copy_file(test::starter("rmsnorm", "cpu.cpp"), kernels / "rmsnorm" / "cpu.cpp", fs::copy_options::overwrite_existing);
+  fs::copy_file(test::starter("rmsnorm", "cpu.cpp"), kernels / "rmsnorm" / "cpu.cpp",
+                fs::copy_options::overwrite_existing);
   argv.push_back("--resume");
   const auto resumed = util::run_command(argv, std::chrono::seconds(300));
   ASSERT_TRUE(resumed.has_value());
   ASSERT_EQ(resumed->exit_code, 0) << resumed->output;
   EXPECT_NE(resumed->output.find("baselines: kept from the earlier run"), std::string::npos) << resumed->output;
-  EXPECT_NE(resumed->output.find("softmax cpu: kept from the earlier run (passed)"), std::string::npos) << resumed->output;
+  EXPECT_NE(resumed->output.find("softmax cpu: kept from the earlier run (passed)"), std::string::npos)
+      << resumed->output;
   EXPECT_NE(resumed->output.find("rmsnorm cpu: stage 1"), std::string::npos) << resumed->output;
   const auto done = read_json(out);
   EXPECT_FALSE(done.contains("pending")) << done.dump(1);

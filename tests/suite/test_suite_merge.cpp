@@ -41,10 +41,15 @@ json timing(const std::string& label, double us, double cpp_eager_us = 0) {
 }
 
 json baselines(std::vector<json> results, double copy_gb_s = 1000) {
-  return {{"device_name", "test"}, {"torch", "x"}, {"ceiling", {{"copy_gb_s", copy_gb_s}}}, {"results", results}, {"done", true}};
+  return {{"device_name", "test"},
+          {"torch", "x"},
+          {"ceiling", {{"copy_gb_s", copy_gb_s}}},
+          {"results", results},
+          {"done", true}};
 }
 
-json measured(const std::string& type, const std::string& label, json eager, json compile = nullptr, json library = nullptr) {
+json measured(const std::string& type, const std::string& label, json eager, json compile = nullptr,
+              json library = nullptr) {
   json r = {{"type", type}, {"label", label}, {"dtype", "f16"}, {"eager", eager}};
   if (!compile.is_null()) r["compile"] = compile;
   if (!library.is_null()) r["library"] = library;
@@ -74,7 +79,8 @@ TEST(SuiteMerge, OursIsTheFastestCorrectBackendAndRatiosAreBaselineOverOurs) {
 
 TEST(SuiteMerge, KernelsNotYetRunArePendingAndTheFinishedOnesKeepTheirRows) {
   const auto plan = plan_for("softmax:64x128,rmsnorm:32x256", {"cpu", "triton"});
-  const auto base = baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
+  const auto base =
+      baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
   // Stopped after softmax's cpu kernel: softmax triton and both rmsnorm kernels never ran.
   const auto doc = suite::merge(plan, {passed(plan, "softmax", "cpu", {timing("64x128", 15)})}, base);
   EXPECT_EQ(doc["pending"], json({"softmax triton", "rmsnorm cpu", "rmsnorm triton"}));
@@ -89,19 +95,20 @@ TEST(SuiteMerge, KernelsNotYetRunArePendingAndTheFinishedOnesKeepTheirRows) {
   EXPECT_DOUBLE_EQ(rms["eager"]["us"].get<double>(), 8.0);  // its baselines are kept all the same
   EXPECT_EQ(doc["summary"]["overall"]["ours_ok"], 1);
   // Once every kernel has run, nothing is pending.
-  const auto done = suite::merge(plan,
-                                 {passed(plan, "softmax", "cpu", {timing("64x128", 15)}),
-                                  passed(plan, "softmax", "triton", {timing("64x128", 12)}),
-                                  passed(plan, "rmsnorm", "cpu", {timing("32x256", 4)}),
-                                  passed(plan, "rmsnorm", "triton", {timing("32x256", 5)})},
-                                 base);
+  const auto done = suite::merge(
+      plan,
+      {passed(plan, "softmax", "cpu", {timing("64x128", 15)}),
+       passed(plan, "softmax", "triton", {timing("64x128", 12)}), passed(plan, "rmsnorm", "cpu", {timing("32x256", 4)}),
+       passed(plan, "rmsnorm", "triton", {timing("32x256", 5)})},
+      base);
   EXPECT_FALSE(done.contains("pending"));
   EXPECT_EQ(done["rows"][1]["ours"]["backend"], "cpu");
 }
 
 TEST(SuiteResume, AStoppedRunsDocumentGivesBackItsBaselinesAndFinishedKernels) {
   const auto plan = plan_for("softmax:64x128,rmsnorm:32x256", {"cpu", "triton"});
-  const auto base = baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
+  const auto base =
+      baselines({measured("softmax", "64x128", {{"us", 30.0}}), measured("rmsnorm", "32x256", {{"us", 8.0}})});
   const std::vector<suite::KernelRun> finished = {passed(plan, "softmax", "cpu", {timing("64x128", 15)}),
                                                   passed(plan, "softmax", "triton", {timing("64x128", 12)})};
   const auto doc = json::parse(suite::merge(plan, finished, base).dump());  // as read back from the file
@@ -149,9 +156,10 @@ TEST(SuiteMerge, ComputeTypesAreQuotedAgainstTheirLibraryOrEager) {
                                               passed(plan, "fused_mlp", "cpu", {timing("16x32x64", 10)})};
   const auto doc = suite::merge(
       plan, runs,
-      baselines({measured("matmul", "64x64x64", {{"us", 40.0}}, nullptr, {{"us", 40.0}, {"name", "cuBLAS"}}),
-                 measured("flash_attention", "1x2x64x32x1", {{"us", 90.0}}, nullptr, {{"us", 80.0}, {"name", "SDPA flash"}}),
-                 measured("fused_mlp", "16x32x64", {{"us", 12.0}})}));
+      baselines(
+          {measured("matmul", "64x64x64", {{"us", 40.0}}, nullptr, {{"us", 40.0}, {"name", "cuBLAS"}}),
+           measured("flash_attention", "1x2x64x32x1", {{"us", 90.0}}, nullptr, {{"us", 80.0}, {"name", "SDPA flash"}}),
+           measured("fused_mlp", "16x32x64", {{"us", 12.0}})}));
   const auto& mm = doc["rows"][0];
   EXPECT_EQ(mm["metric"], "TFLOP/s");
   EXPECT_EQ(mm["ceiling_basis"], "cuBLAS");

@@ -119,7 +119,8 @@ TEST(SuitePlan, OnAGpuTheDefaultsAreEveryTypeAtItsShapesInCudaAndTriton) {
 TEST(SuitePlan, WithoutAGpuTheDefaultConfigsAreRefusedAndTheCpuBackendIsTheDefault) {
   auto r = small("softmax:64x128");
   r.types = {"softmax", "rmsnorm"};
-  EXPECT_NE(error_of(suite::make_plan(r, false)).find("the default configs of rmsnorm are GPU-sized"), std::string::npos)
+  EXPECT_NE(error_of(suite::make_plan(r, false)).find("the default configs of rmsnorm are GPU-sized"),
+            std::string::npos)
       << error_of(suite::make_plan(r, false));
   r.types = {};
   const auto p = suite::make_plan(r, false);
@@ -133,7 +134,8 @@ TEST(SuitePlan, OnAGpuTheCpuBackendNeedsSmallConfigsToo) {
   r.kernels_dir = test::source_dir() / "kernels";
   r.types = {"softmax"};
   r.backends = {"cuda", "cpu"};
-  EXPECT_NE(error_of(suite::make_plan(r, true)).find("the cpu backend at the default configs of softmax"), std::string::npos)
+  EXPECT_NE(error_of(suite::make_plan(r, true)).find("the cpu backend at the default configs of softmax"),
+            std::string::npos)
       << error_of(suite::make_plan(r, true));
   r.configs = *suite::parse_configs("softmax:64x128");
   EXPECT_TRUE(suite::make_plan(r, true));
@@ -168,7 +170,8 @@ TEST(SuitePlan, KnobsMustNameAPlannedKernelAndADeclaredKnob) {
   EXPECT_NE(error_of(suite::make_plan(r, false)).find("unknown knob 'NOPE'"), std::string::npos)
       << error_of(suite::make_plan(r, false));
   r.knobs = {"rmsnorm.cpu.LANES=2"};
-  EXPECT_NE(error_of(suite::make_plan(r, false)).find("this run has no rmsnorm kernel in the cpu backend"), std::string::npos);
+  EXPECT_NE(error_of(suite::make_plan(r, false)).find("this run has no rmsnorm kernel in the cpu backend"),
+            std::string::npos);
   r.knobs = {"LANES=2"};
   EXPECT_NE(error_of(suite::make_plan(r, false)).find("expected TYPE.BACKEND.NAME=VALUE"), std::string::npos);
 }

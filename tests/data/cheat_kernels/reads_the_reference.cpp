@@ -17,7 +17,7 @@
 
 namespace {
 
-constexpr int64_t k_match = 16;         // doubles of row 0 that must match, in a row
+constexpr int64_t k_match = 16;           // doubles of row 0 that must match, in a row
 constexpr std::size_t k_chunk = 1 << 17;  // doubles read at a time (1 MiB)
 double g_row0[k_match];
 double g_buf[k_chunk];
