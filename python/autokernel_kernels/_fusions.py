@@ -11,11 +11,10 @@ with every other user of the add reading s (it is the next residual). It is inst
 an add_rmsnorm kernel is loaded, and removed by the last unpatch(). Eager (uncompiled) models keep the
 add and the norm apart.
 """
+import functools
 import operator
 
 import torch
-from torch._inductor import config as inductor_config
-from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
 
 def _val(node):
@@ -62,28 +61,36 @@ def fuse_add_rms_norm(graph):
     return count
 
 
-class _AddRmsNormPass(CustomGraphPass):
-    """The pass as inductor takes it: uuid() keys inductor's caches, so a change to this file recompiles."""
+@functools.cache
+def _pass_class():
+    """The pass as inductor takes it, defined on first use: importing inductor costs seconds, and a package
+    with no fusion kernel never needs it. uuid() keys inductor's caches, so a change to this file recompiles."""
+    from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
-    def __init__(self, previous=None):
-        self.previous = previous  # a pass installed before ours runs first
+    class AddRmsNormPass(CustomGraphPass):
+        def __init__(self, previous=None):
+            self.previous = previous  # a pass installed before ours runs first
 
-    def __call__(self, graph):
-        if self.previous is not None:
-            self.previous(graph)
-        fuse_add_rms_norm(graph)
+        def __call__(self, graph):
+            if self.previous is not None:
+                self.previous(graph)
+            fuse_add_rms_norm(graph)
 
-    def uuid(self):
-        prev = self.previous.uuid() if isinstance(self.previous, CustomGraphPass) else repr(self.previous)
-        return get_hash_for_files((__file__,)).hex() + str(prev)
+        def uuid(self):
+            prev = self.previous.uuid() if isinstance(self.previous, CustomGraphPass) else repr(self.previous)
+            return get_hash_for_files((__file__,)).hex() + str(prev)
+
+    return AddRmsNormPass
 
 
 def install():
     """Add the pass to inductor's post-grad passes (once); returns the undo."""
+    from torch._inductor import config as inductor_config
+
     current = inductor_config.post_grad_custom_pre_pass
-    if isinstance(current, _AddRmsNormPass):
+    if isinstance(current, _pass_class()):
         return lambda: None
-    inductor_config.post_grad_custom_pre_pass = _AddRmsNormPass(current)
+    inductor_config.post_grad_custom_pre_pass = _pass_class()(current)
 
     def undo():
         inductor_config.post_grad_custom_pre_pass = current

@@ -249,3 +249,29 @@ def test_cuda_graphs_and_no_weight_copies(stand_ins):
         finally:
             ak.unpatch(model)
             torch._dynamo.reset()
+
+
+def test_the_compiled_graph_fuses_a_same_shape_add_before_a_norm_and_nothing_else(stand_ins):
+    from autokernel_kernels import _fusions
+    g = torch.Generator().manual_seed(3)
+    x, r, w, bias = (torch.randn(*s, generator=g) for s in ((4, 32), (4, 32), (32,), (32,)))
+
+    def f(x, r, bias):
+        h = x + r  # the residual add: fused with the norm, and h (the next residual) still returned
+        y = _ops.op("rms_norm")(h, w, 1e-6)
+        z = _ops.op("rms_norm")(y + bias, w, 1e-6)  # a broadcasting add: left as it is
+        return h, z
+
+    want = f(x, r, bias)
+    undo = _fusions.install()
+    try:
+        torch._dynamo.reset()
+        ak.reset_stats()
+        got = torch.compile(f)(x, r, bias)
+        assert {k: v for k, v in ak.stats().items() if v} == {"add_rmsnorm": 1, "rmsnorm": 1}
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b)
+    finally:
+        undo()
+        torch._dynamo.reset()
+    assert torch._inductor.config.post_grad_custom_pre_pass is None
