@@ -22,7 +22,9 @@ a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linea
 F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for
 every caller, call by call when the call fits a kernel. Inside torch.compile, chains that one kernel does
 in a pass are fused in the captured graph (`_fusions.py`: a residual add and the RMSNorm after it become
-torch.ops.autokernel.add_rms_norm). `stats()` counts the calls each kernel took.
+torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model
+than inductor's own code is listed in the manifest's `eager_only`: its routes step aside while torch.compile
+traces, and inductor compiles PyTorch's code there. `stats()` counts the calls each kernel took.
 """
 import importlib.util
 import json
@@ -105,14 +107,17 @@ def routes(model):
     return _routing.find_routes(model)
 
 
-def _swap_functions(types):
-    """Point PyTorch's functions of these kernel types at the routing wrappers (counted per patched model)."""
+def _swap_functions(types, compiled):
+    """Point PyTorch's functions of these kernel types at the routing wrappers (counted per patched model);
+    those of types not in `compiled` step aside while torch.compile traces."""
     for owner, attr, kind, wrap in _routing.FUNCTIONS:
         key = (owner.__name__, attr)
         if kind not in types or key in _state["swapped"]:
             continue
         original = getattr(owner, attr)
         wrapper = wrap(original)
+        if kind not in compiled:
+            wrapper = _routing.eager_only(wrapper, original)
         wrapper._ak_original = original
         setattr(owner, attr, wrapper)
         _state["swapped"][key] = (owner, original)
@@ -124,25 +129,38 @@ def _restore_functions():
     _state["swapped"].clear()
 
 
-def patch(model, types=None):
-    """Route `model` through the kept kernels (only those of `types`, if given). Returns model."""
+def patch(model, types=None, inside_compile=None):
+    """Route `model` through the kept kernels (only those of `types`, if given). Returns model.
+
+    inside_compile: the types that stay routed while torch.compile traces the model. By default every type
+    but the manifest's `eager_only` ones: those `autokernel verify` timed slower inside the compiled model
+    than inductor's own code for the same ops. The others step aside there, so inductor compiles and fuses
+    PyTorch's code in their place; an eager model takes every kernel."""
     table = kernels()
     active = {t: v for t, v in table.items() if types is None or t in types}
+    if inside_compile is None:
+        inside_compile = set(active) - set(manifest().get("eager_only", []))
+    # A fusion fires on its unfused op (an add before an rms_norm op), so it brings that type's routes along.
+    routed = _fusions.with_unfused(active)
+    compiled = _fusions.with_unfused(set(inside_compile) & set(active))
     if getattr(model, "_autokernel_patched", False):
         unpatch(model)
     _ops.set_table(active)
     done = []
     for r in _routing.find_routes(model):
-        if r.kind not in active:
+        if r.kind not in routed:
             continue
         original = getattr(r.owner, r.attr)
         had_own = r.attr in vars(r.owner)
-        setattr(r.owner, r.attr, r.make(original))
+        made = r.make(original)
+        setattr(r.owner, r.attr, made if r.kind in compiled else _routing.eager_only(made, original))
         done.append((r, had_own, original))
-    undo_attention = _routing.hf_attention_swap(model) if "flash_attention" in active else None
+    undo_attention = None
+    if "flash_attention" in active:
+        undo_attention = _routing.hf_attention_swap(model, inside_compile="flash_attention" in compiled)
     with _lock:
-        _swap_functions(set(active))
-        if "add_rmsnorm" in active and _state["fusions"] is None:
+        _swap_functions(routed, compiled)
+        if "add_rmsnorm" in compiled and _state["fusions"] is None:
             _state["fusions"] = _fusions.install()  # inside torch.compile: add -> rms_norm as one kernel
         _state["patched"] += 1
     model._autokernel_routes = done

@@ -16,6 +16,16 @@ import operator
 
 import torch
 
+# Each fusion type's unfused form: the op its graph pattern starts from. A fusion can only fire where the
+# unfused op is in the graph, so patch() routes the unfused type whenever the fusion is loaded (with no
+# kernel of its own, that op runs PyTorch's formula: eager models lose nothing).
+UNFUSED = {"add_rmsnorm": "rmsnorm"}
+
+
+def with_unfused(types):
+    """types, with the unfused form of every fusion among them."""
+    return set(types) | {UNFUSED[t] for t in types if t in UNFUSED}
+
 
 def _val(node):
     return node.meta.get("val") if isinstance(node, torch.fx.Node) else None

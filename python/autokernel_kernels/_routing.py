@@ -373,6 +373,16 @@ def _sum(original):
     return sum_
 
 
+def eager_only(routed, original):
+    """`routed` in an eager model; while torch.compile traces, `original` (PyTorch's code, which inductor
+    compiles and fuses with its neighbours), for types verify measured slower inside the compiled graph."""
+    def call(*args, **kwargs):
+        if torch.compiler.is_compiling():
+            return original(*args, **kwargs)
+        return routed(*args, **kwargs)
+    return call
+
+
 # (owner, attribute, kernel type, wrapper factory): swapped while a model is patched and a kernel of the
 # type is loaded, for every caller (torch.compile traces these wrappers like any Python function).
 FUNCTIONS = [
@@ -411,7 +421,8 @@ def _hf_mask(**kw):
 
 def _hf_attention(module, query, key, value, attention_mask, dropout=0.0, scaling=None, is_causal=None, **kwargs):
     causal = is_causal if is_causal is not None else getattr(module, "is_causal", True)
-    plain = (attention_mask is None and dropout == 0.0 and query.shape[2] == key.shape[2] and query.shape[2] > 1
+    plain = (not (_hf["eager_only"] and torch.compiler.is_compiling())
+             and attention_mask is None and dropout == 0.0 and query.shape[2] == key.shape[2] and query.shape[2] > 1
              and all(kwargs.get(k) is None for k in _HF_UNSUPPORTED))
     if not plain:
         return _hf["sdpa_attention"](module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
@@ -421,8 +432,9 @@ def _hf_attention(module, query, key, value, attention_mask, dropout=0.0, scalin
     return out.transpose(1, 2).contiguous(), None
 
 
-def hf_attention_swap(model):
-    """Switch a transformers model using SDPA to our attention; returns the undo, or None if not such a model."""
+def hf_attention_swap(model, inside_compile=True):
+    """Switch a transformers model using SDPA to our attention (inside torch.compile too, unless
+    inside_compile is False); returns the undo, or None if not such a model."""
     config = getattr(model, "config", None)
     if config is None or getattr(config, "_attn_implementation", None) != "sdpa" or "transformers" not in sys.modules:
         return None
@@ -430,7 +442,7 @@ def hf_attention_swap(model):
         from transformers import AttentionInterface
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
         from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-        _hf.update(sdpa_mask=sdpa_mask, sdpa_attention=sdpa_attention_forward)
+        _hf.update(sdpa_mask=sdpa_mask, sdpa_attention=sdpa_attention_forward, eager_only=not inside_compile)
         AttentionInterface.register(HF_ATTENTION, _hf_attention)
         AttentionMaskInterface.register(HF_ATTENTION, _hf_mask)
         model.set_attn_implementation(HF_ATTENTION)

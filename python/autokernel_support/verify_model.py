@@ -4,6 +4,9 @@ Loads the model and its inputs as `autokernel profile` does, then runs, on the s
   1. the truth: the model in float32;
   2. the original model in the chosen dtype, eager, and torch.compile of it;
   3. the model patched with the exported kernels (`autokernel_kernels.patch`), eager and inside torch.compile.
+     Inside torch.compile, with --inside-compile auto (the default on a GPU), each kernel type is first timed
+     alone in the compiled model, and only the types that make it faster stay routed there (the others are
+     written to verify.json's `eager_only`, which `autokernel export` puts in the package's manifest).
 Each output is compared with the truth by its relative L2 error ||out - truth|| / ||truth|| over every floating
 output (the max error, max |out - truth| / rms(truth), is reported beside it), and, where an output has
 classes on its last dim (logits), by the share of positions whose top-1 agrees with the truth's.
@@ -37,6 +40,7 @@ FLOOR = {"fp32": 1e-4, "bf16": 1e-2, "fp16": 2e-3}
 OP_FLOOR = {"fp32": 1e-5, "bf16": 2e-3, "fp16": 5e-4}
 TOP1_MARGIN = 0.02
 HOT_SHARE = 0.005  # uncovered ops below this share of the model's time are not named
+KEEP_MARGIN = 0.002  # a type runs inside torch.compile when the model is this much faster with it (timing noise)
 
 
 def say(line):
@@ -116,8 +120,10 @@ def peak_mb(fn, device):
     return torch.cuda.max_memory_allocated() / 2**20
 
 
-def uncovered_ops(profile_path, calls_by_type, exported_types):
-    """The rows of profile.json no kernel took, with their share of the model's time, hottest first."""
+def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled, eager_only):
+    """The rows of profile.json no kernel took, with their share of the model's time, hottest first.
+    fusions: the fusion types (their chains exist only in torch.compile's graph); compiled: whether the
+    patched model was compiled; eager_only: the types left to inductor inside torch.compile."""
     if not profile_path or not os.path.exists(profile_path):
         return None
     with open(profile_path) as f:
@@ -131,18 +137,51 @@ def uncovered_ops(profile_path, calls_by_type, exported_types):
             why = "no kernel type covers it"
         elif name not in exported_types:
             why = "no kernel of this type was exported (none kept faster than PyTorch)"
-        elif not calls_by_type.get(name):
-            why = "a kernel was exported, but no call of the model fit it"
-        else:
+        elif calls_by_type.get(name):
             continue
+        elif name in eager_only:
+            why = ("a fusion, slower inside torch.compile than inductor's own: left to it" if name in fusions
+                   else "no call fit it in eager, and inductor's code was faster inside torch.compile")
+        elif name in fusions and not compiled:
+            why = "a fusion: its chain exists only inside torch.compile (verify without --no-compile)"
+        else:
+            why = "a kernel was exported, but no call of the model fit it"
         out.append({"name": name, "share": share, "why": why})
     return out
+
+
+def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode):
+    """The kernel types that make torch.compile of the model faster, each timed alone inside it against
+    torch.compile without any (inductor fuses its own code for an op with the ops around it, which a kernel
+    type's op in the graph prevents; only the whole compiled model can say which wins). A type joins when
+    it is faster by more than KEEP_MARGIN; types that took no call of the eager model, unless fusions, are
+    not tried (nothing of theirs is in the graph)."""
+    import torch
+
+    took = {e["type"] for e in ak.manifest()["kernels"] if report["calls"].get(e["name"])}
+    tried, inside = {}, []
+    for kind in kinds:
+        if kind not in took and kind not in ak._fusions.UNFUSED:
+            continue
+        ak.patch(model, inside_compile={kind})
+        torch._dynamo.reset()
+        tried[kind] = time_it(torch.compile(model, mode=mode))
+        torch._dynamo.reset()
+        keep = tried[kind] < compiled_ms * (1 - KEEP_MARGIN)
+        say(f"  inside torch.compile, {kind} alone: {tried[kind]:.3f} ms ({compiled_ms / tried[kind]:.3f}x "
+            f"torch.compile): {'kept' if keep else 'left to inductor'}")
+        if keep:
+            inside.append(kind)
+    report["inside_compile"] = {"tried_ms": tried, "kept": inside}
+    return inside
 
 
 def run(args):
     import torch
 
     dtype, device, init_args = settings(args)
+    if args.inside_compile is None:
+        args.inside_compile = "auto" if device.type == "cuda" else "all"
     torch.manual_seed(0)
     base, class_name = build_model(args.model, init_args)
     base = base.eval()
@@ -215,22 +254,34 @@ def run(args):
         check_calls(ak.check_log())
         report["op_checks"] = checks
         if args.compile:
-            say(f"autokernel inside torch.compile (mode={mode}): compiling ...")
+            ak.patch(model, inside_compile=set(kinds))  # every op of ours in the graph: none may break it
             explain = torch._dynamo.explain(model)(*inputs[0], **inputs[1])
             report["graph_breaks"] = explain.graph_break_count
             torch._dynamo.reset()
-            compiled = torch.compile(model, mode=mode)
-            measure("autokernel_compiled", compiled, "autokernel + torch.compile")
+            inside = kinds
+            if args.inside_compile == "auto":
+                inside = choose_inside_compile(ak, model, kinds, report, times["compiled"],
+                                               lambda m: timed(call(m), device, args.runs, args.warmup), mode)
+            report["eager_only"] = sorted(set(kinds) - set(inside))
+            if not inside:  # the compiled patched model would be torch.compile's own: no second compile
+                say("autokernel + torch.compile  = torch.compile (no kernel type made the compiled model faster)")
+                results["autokernel_compiled"], times["autokernel_compiled"] = results["compiled"], times["compiled"]
+                report["calls_compiled"] = {}
+            else:
+                ak.patch(model, inside_compile=set(inside))
+                say(f"autokernel inside torch.compile (mode={mode}, with {', '.join(inside)}): compiling ...")
+                compiled = torch.compile(model, mode=mode)
+                measure("autokernel_compiled", compiled, "autokernel + torch.compile")
+                # Inside the compiled graph some calls are fused (_fusions.py): counted and checked here.
+                ak.reset_stats()
+                with ak.checking():
+                    compiled(*inputs[0], **inputs[1])
+                report["calls_compiled"] = ak.stats()
+                say(f"  calls {report['calls_compiled'] or 'none'}")
+                check_calls(ak.check_log())
+                del compiled
+                torch._dynamo.reset()
             say(f"  graph breaks: {report['graph_breaks']}")
-            # Inside the compiled graph some calls are fused (_fusions.py): counted and checked here.
-            ak.reset_stats()
-            with ak.checking():
-                compiled(*inputs[0], **inputs[1])
-            report["calls_compiled"] = ak.stats()
-            say(f"  calls {report['calls_compiled'] or 'none'}")
-            check_calls(ak.check_log())
-            del compiled
-            torch._dynamo.reset()
         ak.unpatch(model)
 
         tolerance = 2 * results["eager"]["rel_l2"] + FLOOR[args.dtype]
@@ -258,7 +309,8 @@ def run(args):
         for e in manifest:
             took = report["calls"].get(e["name"], 0) + report.get("calls_compiled", {}).get(e["name"], 0)
             by_type[e["type"]] = by_type.get(e["type"], 0) + took
-        report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest})
+        report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest},
+                                            set(ak._fusions.UNFUSED), args.compile, set(report.get("eager_only", [])))
         if report["uncovered"]:
             say("time no kernel took (from profile.json):")
             for u in report["uncovered"]:
@@ -291,6 +343,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--no-compile", dest="compile", action="store_false")
     p.add_argument("--diagnose", action="store_true")
+    p.add_argument("--inside-compile", choices=["auto", "all"],
+                   help="auto: time each kernel type inside torch.compile and keep those that help (default on "
+                        "cuda); all: every type (default on cpu, where tiny models' timings decide nothing)")
     p.add_argument("--profile", help="the workspace's profile.json: name the time no kernel took")
     p.add_argument("--out", required=True)
     args = p.parse_args()

@@ -1,5 +1,7 @@
 // `autokernel verify`: the kept kernels swapped into the model, its outputs checked and timed (see
 // deploy/verify.hpp). Exit 0: the outputs match; 1: they do not; 2: it could not run.
+#include <fmt/ranges.h>
+
 #include "cli/commands.hpp"
 #include "deploy/verify.hpp"
 
@@ -19,6 +21,10 @@ Runner add_verify_command(CLI::App& app) {
   cmd->add_option("--runs", r->runs, "timed runs per variant (median)")->capture_default_str();
   cmd->add_flag("!--no-compile", r->compile, "skip torch.compile of the original");
   cmd->add_flag("--diagnose", r->diagnose, "swap one kernel type at a time to find one that breaks the output");
+  cmd->add_option("--inside-compile", r->inside_compile,
+                  "auto: time each kernel type inside torch.compile, keep those that make it faster (default on "
+                  "cuda); all: every type (default on cpu)")
+      ->check(CLI::IsMember({"auto", "all"}));
   cmd->add_flag("--all", r->all, "also swap in kernels no faster than PyTorch at their measured shape");
   return [r, workspace] {
     r->workspace = *workspace;
@@ -36,6 +42,8 @@ Runner add_verify_command(CLI::App& app) {
       fmt::print("; the better autokernel is {:.3f}x torch.compile", report["speedup_vs_compiled"].get<double>());
     }
     fmt::print("\n");
+    if (const auto e = report.value("eager_only", std::vector<std::string>{}); !e.empty())
+      fmt::print("left to inductor inside torch.compile (slower there; eager only): {}\n", fmt::join(e, ", "));
     if (report.contains("warning")) fmt::print("warning: {}\n", report["warning"].get<std::string>());
     for (const auto& f : report.value("failures", nlohmann::json::array()))
       fmt::print("failed: {}\n", f.get<std::string>());

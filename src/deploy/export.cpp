@@ -1,6 +1,7 @@
 #include "deploy/export.hpp"
 
 #include <ATen/ATen.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/headeronly/version.h>
 
@@ -25,6 +26,19 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
                 util::hint_for(ec.value()));
   }
   return {};
+}
+
+// verify.json's `eager_only` (none when verify has not run, or its file cannot be read: every type then
+// runs inside torch.compile too, as before verify measured it).
+std::vector<std::string> eager_only_types(const fs::path& ws) {
+  auto text = util::read_file(ws / "verify.json");
+  if (!text) return {};
+  auto doc = nlohmann::json::parse(*text, nullptr, false);
+  if (doc.is_discarded() || !doc.contains("eager_only") || !doc["eager_only"].is_array()) return {};
+  std::vector<std::string> out;
+  for (const auto& t : doc["eager_only"])
+    if (t.is_string()) out.push_back(t.get<std::string>());
+  return out;
 }
 
 }  // namespace
@@ -142,6 +156,12 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                           {"torch", TORCH_VERSION},
                           {"ops_library", "lib/" + ops.filename().string()},
                           {"kernels", kernels}};
+  // The types verify timed slower inside torch.compile than inductor's own code: there they step aside.
+  if (auto eager_only = eager_only_types(ws); !eager_only.empty()) {
+    manifest["eager_only"] = eager_only;
+    print(fmt::format("  inside torch.compile, left to inductor (verify timed them slower there): {}",
+                      fmt::join(eager_only, ", ")));
+  }
   if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w)
     return std::unexpected(w.error());
   return result;

@@ -86,6 +86,7 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   }
   if (!r.compile) argv.push_back("--no-compile");
   if (r.diagnose) argv.push_back("--diagnose");
+  if (!r.inside_compile.empty()) argv.insert(argv.end(), {"--inside-compile", r.inside_compile});
   util::ProcessOptions po;
   po.quiet_limit = std::chrono::hours(1);  // torch.compile with max-autotune is silent for minutes
   po.total_limit = std::chrono::hours(4);

@@ -24,7 +24,10 @@ struct VerifyRequest {
   int runs = 20;
   bool compile = true;    ///< also time torch.compile of the original
   bool diagnose = false;  ///< swap one kernel type at a time
-  bool all = false;       ///< export kernels no faster than PyTorch too
+  /// auto: time each kernel type alone inside torch.compile and keep only those that make it faster;
+  /// all: every type. Empty: auto on cuda, all on cpu.
+  std::string inside_compile;
+  bool all = false;  ///< export kernels no faster than PyTorch too
 };
 
 /// Run it; `print` gets the progress lines. The result is verify.json (also written to the workspace).

@@ -147,6 +147,28 @@ TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
   EXPECT_NE(r.output.find("--all"), std::string::npos) << r.output;
 }
 
+TEST(Export, CarriesTheTypesVerifyTimedSlowerInsideTorchCompile) {
+  const auto ws = baseline_workspace("eager_only");
+  const auto out = fs::temp_directory_path() / "ak_export_eager_only";
+  const auto manifest = [&] {
+    return nlohmann::json::parse(*util::read_file(out / "autokernel_kernels/manifest.json"));
+  };
+  auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(manifest().contains("eager_only")) << "no verify.json: every type runs inside torch.compile";
+
+  ASSERT_TRUE(util::write_file_atomic(ws / "verify.json", R"({"passed": true, "eager_only": ["softmax"]})"));
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(manifest()["eager_only"], nlohmann::json::array({"softmax"}));
+  EXPECT_NE(r.output.find("left to inductor (verify timed them slower there): softmax"), std::string::npos) << r.output;
+
+  ASSERT_TRUE(util::write_file_atomic(ws / "verify.json", "{not json"));  // a torn file decides nothing
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_FALSE(manifest().contains("eager_only"));
+}
+
 TEST(Export, AFolderThatIsNoWorkspaceIsAClearError) {
   const auto dir = fs::temp_directory_path() / "ak_not_a_workspace";
   fs::create_directories(dir);

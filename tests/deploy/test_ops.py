@@ -275,3 +275,54 @@ def test_the_compiled_graph_fuses_a_same_shape_add_before_a_norm_and_nothing_els
         undo()
         torch._dynamo.reset()
     assert torch._inductor.config.post_grad_custom_pre_pass is None
+
+
+def compiled_calls(model, x):
+    """The calls each kernel type took in one forward of torch.compile(model), and its logits."""
+    torch._dynamo.reset()
+    ak.reset_stats()
+    logits = torch.compile(model)(x).logits
+    return {k: v for k, v in ak.stats().items() if v}, logits
+
+
+def test_a_fusion_alone_brings_its_unfused_form_along(stand_ins):
+    # add_rmsnorm kept without an rmsnorm kernel: the norms are still routed to the rms_norm op (PyTorch's
+    # formula inside), so the compiled graph has the add -> rms_norm pairs the fusion rewrites.
+    model = tiny("llama")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model, types={"add_rmsnorm"})
+        try:
+            assert {r.kind for r in ak.routes(model)} >= {"rmsnorm"}
+            ak.reset_stats()
+            torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+            assert not any(ak.stats().values()), "an eager model has no fused call to make"
+            calls, got = compiled_calls(model, x)
+            assert calls == {"add_rmsnorm": 4}
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("inside", [set(), {"fused_mlp"}, {"flash_attention", "rotary_embedding"}])
+def test_eager_only_types_step_aside_inside_torch_compile(stand_ins, inside):
+    model = tiny("llama")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model, inside_compile=inside)
+        try:
+            ak.reset_stats()
+            model(x)
+            assert {k: v for k, v in ak.stats().items() if v} == DECODER, "an eager model takes every kernel"
+            explain = torch._dynamo.explain(model)(x)
+            assert explain.graph_break_count == 0
+            calls, got = compiled_calls(model, x)
+            assert calls == {k: v for k, v in DECODER.items() if k in inside}
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch._inductor.config.post_grad_custom_pre_pass is None

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "test_support.hpp"
 #include "util/fs.hpp"
@@ -68,6 +69,29 @@ TEST(Verify, TheKeptKernelsRunInsideTheModelAndItsOutputsMatch) {
   EXPECT_TRUE(vc["op_checks"]["add_rmsnorm"]["passed"].get<bool>());
   EXPECT_EQ(vc["graph_breaks"].get<int>(), 0);
   EXPECT_LE(vc["errors"]["autokernel_compiled"].get<double>(), vc["tolerance"].get<double>());
+
+  // --inside-compile auto (a GPU's default): each type that took a call, and the fusion, timed alone inside
+  // torch.compile; the compiled variant then routes only the kept ones, and the rest are eager_only. Which
+  // win is the CPU's timing noise here; that every type is decided, and the calls follow, is not.
+  const auto a =
+      test::autokernel({"verify", "--workspace", ws.string(), "--all", "--inside-compile", "auto", "--runs", "2"});
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const auto va = verify_json(ws);
+  const auto& tried = va["inside_compile"]["tried_ms"];
+  EXPECT_EQ(tried.size(), 6u) << tried.dump();  // the five routed types and add_rmsnorm
+  std::set<std::string> kept, eager_only, all_types;
+  for (const auto& k : va["inside_compile"]["kept"]) kept.insert(k.get<std::string>());
+  for (const auto& k : va["eager_only"]) eager_only.insert(k.get<std::string>());
+  for (const auto& k : va["kernels"]) all_types.insert(k["type"].get<std::string>());
+  std::set<std::string> decided = kept;
+  decided.insert(eager_only.begin(), eager_only.end());
+  EXPECT_EQ(decided, all_types);
+  for (const auto& [name, calls] : va["calls_compiled"].items()) {
+    const auto type = name.substr(0, name.rfind('_'));
+    EXPECT_TRUE(kept.contains(type) || (type == "rmsnorm" && kept.contains("add_rmsnorm"))) << name;
+  }
+  if (kept.empty()) EXPECT_EQ(va["times_ms"]["autokernel_compiled"], va["times_ms"]["compiled"]);
+  EXPECT_NE(a.output.find("inside torch.compile, fused_mlp alone:"), std::string::npos) << a.output;
 }
 
 TEST(Verify, DiagnoseNamesTheKernelThatBreaksTheOutput) {
