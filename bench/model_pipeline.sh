@@ -2,6 +2,7 @@
 # One model through the whole pipeline on the GPU machine, as a user runs it: profile -> extract -> run ->
 # verify (eager, torch.compile, autokernel, autokernel inside torch.compile, side by side in one process).
 #   bash bench/model_pipeline.sh NAME MODEL INIT_ARGS [BUDGET] [TOP]
+# INSIDE_COMPILE=all skips verify's timing of each kernel type inside torch.compile (one compile per type).
 # e.g. bash bench/model_pipeline.sh hf_llama hf:llama '{"hidden_size": 4096, ...}' 2m 6
 # Writes $OUT/NAME/{pipeline.txt,profile.json,verify.json,results.tsv} when OUT is set (the device tool's
 # folder), else under bench/results/tmp/. Expects build-gpu/autokernel (bash bench/gpu_session.sh build).
@@ -14,13 +15,16 @@ mkdir -p "$DEST"
 rm -rf "$WS"
 AK=build-gpu/autokernel
 export AUTOKERNEL_CACHE="${AUTOKERNEL_CACHE:-/tmp/ak_cache}" PYTHONUNBUFFERED=1
+t0=$(date +%s)
 {
   echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1): $MODEL $INIT, bf16, 1x2048"
   "$AK" profile --workspace "$WS" --model "$MODEL" --input-shape 1,2048 --init-args "$INIT" --device cuda --dtype bf16 &&
   "$AK" extract --workspace "$WS" --top "$TOP" &&
+  echo "== run from $(( $(date +%s) - t0 ))s" &&
   "$AK" run --workspace "$WS" --budget "$BUDGET" &&
-  "$AK" verify --workspace "$WS" --runs 10
-  echo "exit: $?"
+  echo "== verify from $(( $(date +%s) - t0 ))s" &&
+  "$AK" verify --workspace "$WS" --runs 10 ${INSIDE_COMPILE:+--inside-compile $INSIDE_COMPILE}
+  echo "exit: $? after $(( $(date +%s) - t0 ))s"
 } 2>&1 | tee "$DEST/pipeline.txt"
 cp "$WS"/profile.json "$WS"/verify.json "$WS"/results.tsv "$DEST"/ 2>/dev/null
 true

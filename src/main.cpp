@@ -9,6 +9,8 @@
 #include "util/error.hpp"
 
 int main(int argc, char** argv) {
+  // Progress lines reach a pipe (tee, a CI log) as they are printed, and survive the process being killed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   CLI::App app{"autokernel: find the GPU kernels where a model's time goes, and make them faster"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("autokernel 0.1.0"));

@@ -165,11 +165,12 @@ def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode):
             continue
         ak.patch(model, inside_compile={kind})
         torch._dynamo.reset()
+        start = time.perf_counter()
         tried[kind] = time_it(torch.compile(model, mode=mode))
         torch._dynamo.reset()
         keep = tried[kind] < compiled_ms * (1 - KEEP_MARGIN)
         say(f"  inside torch.compile, {kind} alone: {tried[kind]:.3f} ms ({compiled_ms / tried[kind]:.3f}x "
-            f"torch.compile): {'kept' if keep else 'left to inductor'}")
+            f"torch.compile): {'kept' if keep else 'left to inductor'}  ({time.perf_counter() - start:.0f} s)")
         if keep:
             inside.append(kind)
     report["inside_compile"] = {"tried_ms": tried, "kept": inside}
