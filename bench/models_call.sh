@@ -5,6 +5,7 @@
 #   DEADLINE=570 bash bench/models_call.sh hf_llama hf_mistral
 # Names: llama7b (the LLaMA example, 32 layers), hf_llama (Llama-3-8B widths, 8 layers), hf_mistral (Mistral-7B
 # widths, 8 layers), hf_gpt2 (gpt2-large widths, 36 layers). All bf16 at 1x2048, a BUDGET-long run (default 40s).
+# FROM=workspace.tgz (carried from an earlier call) makes it verify only (bench/model_pipeline.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}" BUDGET="${BUDGET:-40s}"
@@ -28,6 +29,6 @@ for name in "$@"; do
   [ "$left" -gt 150 ] || { echo "$name: not started (${left}s left)"; continue; }
   echo "$name from ${SECONDS}s (${left}s left)"
   timeout "$left" bash bench/model_pipeline.sh "$name" "${MODEL[$name]}" "${INIT[$name]}" "$BUDGET" "${TOP:-6}" > /dev/null 2>&1
-  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(model|total|eager|torch.compile|autokernel|  calls|  check|  graph|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -40
+  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(== |model|total|eager|torch.compile|autokernel|  inside torch.compile|left to inductor|  calls|  check|  graph|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -40
   echo "$name done at ${SECONDS}s"
 done

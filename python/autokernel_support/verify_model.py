@@ -184,7 +184,7 @@ def run(args):
     if args.inside_compile is None:
         args.inside_compile = "auto" if device.type == "cuda" else "all"
     torch.manual_seed(0)
-    base, class_name = build_model(args.model, init_args)
+    base, class_name = build_model(args.model, init_args, device)
     base = base.eval()
     model = copy.deepcopy(base).to(device=device, dtype=dtype)
     truth_model = base.to(device=device, dtype=torch.float32)
