@@ -89,6 +89,28 @@ def test_the_check_sees_a_wrong_include(tmp_path, monkeypatch):
         raise AssertionError("a util file including the loop passed the check")
 
 
+DETAIL = re.compile(r"\b(\w+)::detail::(\w+)")
+
+
+def detail_uses_outside(root):
+    """`part::detail::name` used in a file outside src/part/ (or in tests): each part's detail namespace is
+    its own; what other parts need is promoted to its public header."""
+    out = []
+    for f in sorted(p for d in ("src", "tests") for p in (root / d).rglob("*.[ch]pp") if "data" not in p.parts):
+        rel = f.relative_to(root)
+        for ns, name in DETAIL.findall(f.read_text()):
+            if ns in parts() and not (rel.parts[0] == "src" and rel.parts[1] == ns):
+                out.append(f"{rel} uses {ns}::detail::{name}")
+    return out
+
+
+def test_no_part_reaches_into_another_parts_detail(tmp_path):
+    assert not detail_uses_outside(ROOT), "\n".join(detail_uses_outside(ROOT))
+    (tmp_path / "src" / "report").mkdir(parents=True)  # the check itself sees one
+    (tmp_path / "src" / "report" / "x.cpp").write_text("auto s = catalog::detail::shape_string(d);\n")
+    assert detail_uses_outside(tmp_path) == ["src/report/x.cpp uses catalog::detail::shape_string"]
+
+
 def cpp_files():
     return sorted(p for d in ("src", "tests") for p in (ROOT / d).rglob("*.[ch]pp") if "data" not in p.parts)
 

@@ -66,16 +66,9 @@ std::string dtype_name(at::ScalarType t) {
 
 int64_t dtype_bytes(at::ScalarType t) { return static_cast<int64_t>(c10::elementSize(t)); }
 
-double KernelType::error_scale(const Problem&, const at::Tensor& ref) const { return detail::rms(ref); }
+double KernelType::error_scale(const Problem&, const at::Tensor& ref) const { return rms(ref); }
 
 namespace detail {
-
-double rms(const at::Tensor& t) {
-  auto d = t.to(at::kDouble);
-  auto finite = at::isfinite(d);
-  if (!finite.any().item<bool>()) return 0.0;
-  return at::sqrt(at::where(finite, d, 0.0).pow(2).mean()).item<double>();
-}
 
 at::TensorOptions opts(at::ScalarType dtype, const at::Device& device) {
   return at::TensorOptions().dtype(dtype).device(device);
@@ -110,35 +103,12 @@ void unknown_generator(std::string_view type, std::string_view gen) {
   throw Fatal(Error{fmt::format("{}: unknown input generator '{}'", type, gen)});
 }
 
-std::string shape_string(const std::vector<int64_t>& dims) {
-  std::string s;
-  for (auto d : dims) s += (s.empty() ? "" : "x") + std::to_string(d);
-  return s;
-}
-
-DimNames dim_names(std::string_view doc) {
-  DimNames out;
-  bool optional = false;
-  std::string name;
-  auto flush = [&] {
-    if (name.empty()) return;
-    out.names.push_back(name);
-    if (!optional) out.required = out.names.size();
-    name.clear();
-  };
-  for (char c : doc) {
-    if (c == '[') {
-      flush();
-      optional = true;
-    } else if (c == ',') {
-      flush();
-    } else if (c != ']' && c != ' ') {
-      name += c;
-    }
-  }
-  flush();
-  return out;
-}
-
 }  // namespace detail
+
+double rms(const at::Tensor& t) {
+  auto d = t.to(at::kDouble);
+  auto finite = at::isfinite(d);
+  if (!finite.any().item<bool>()) return 0.0;
+  return at::sqrt(at::where(finite, d, 0.0).pow(2).mean()).item<double>();
+}
 }  // namespace ak::catalog

@@ -61,7 +61,7 @@ class FlashAttention final : public KernelType {
     const auto& d = spec.shape.dims;
     const auto B = d.at(0), H = d.at(1), S = d.at(2), D = d.at(3), HKV = kv_heads(d);
     if (const auto why = dims_error(d); !why.empty()) {
-      throw Fatal(Error{fmt::format("{}: shape {}: {}", name(), detail::shape_string(d), why)});
+      throw Fatal(Error{fmt::format("{}: shape {}: {}", name(), shape_string(d), why)});
     }
     const double causal = d.size() > 4 ? double(d[4] != 0) : 0.0;
     at::Tensor q, k, v = detail::randn({B, HKV, S, D}, spec.dtype, dev, spec.seed + 2);
@@ -111,7 +111,7 @@ class FlashAttention final : public KernelType {
   /// Each output row is a convex combination of rows of v, and a kernel that rounds the probabilities
   /// to 16 bits (as flash kernels do) errs in proportion to |v|, not to the output (which shrinks
   /// as rows average over more keys). So atol is relative to the RMS of v.
-  double error_scale(const Problem& p, const at::Tensor&) const override { return detail::rms(p.inputs[2]); }
+  double error_scale(const Problem& p, const at::Tensor&) const override { return rms(p.inputs[2]); }
 
   /// Per query head: a kv head shared by a group does the same arithmetic for each of its query heads.
   double flops(const Shape& s) const override {

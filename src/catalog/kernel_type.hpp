@@ -10,15 +10,10 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/shape.hpp"
 #include "util/error.hpp"
 
 namespace ak::catalog {
-
-/// A problem size. `dims` mean what the type's dims_doc() says (matmul: M,N,K).
-struct Shape {
-  std::string label;  ///< "large", "llama7b_qkv", "edge_1023"...
-  std::vector<int64_t> dims;
-};
 
 /// How inputs are drawn: "random" for the normal distribution the type uses, or an adversarial case name.
 struct InputSpec {
@@ -49,7 +44,7 @@ class KernelType {
 
   virtual std::string_view name() const = 0;
   /// What Shape::dims mean, e.g. "M,N,K". Trailing dims in brackets may be left out
-  /// ("B,H,S,D,causal[,HKV]"); detail::dim_names reads it.
+  /// ("B,H,S,D,causal[,HKV]"); dim_names (catalog/shape.hpp) reads it.
   virtual std::string_view dims_doc() const = 0;
   /// Why `dims` (as many as dims_doc allows) are not a problem of this type, "" if they are
   /// (flash_attention: HKV must divide H).
@@ -104,25 +99,18 @@ Expected<at::ScalarType> parse_dtype(std::string_view s);
 std::string dtype_name(at::ScalarType t);  ///< "f16", "bf16", "f32", "i64"
 int64_t dtype_bytes(at::ScalarType t);
 
+/// Root mean square over the finite elements (0 if none): the scale tolerances are relative to.
+double rms(const at::Tensor& t);
+
 /// Shared helpers for the implementations.
 namespace detail {
 at::TensorOptions opts(at::ScalarType dtype, const at::Device& device);
-/// Root mean square over the finite elements (0 if none).
-double rms(const at::Tensor& t);
 /// Seeded normal / uniform draws, made on the CPU (so the same seed gives the same data on any
 /// device), then moved. Large inputs are drawn on the device itself for speed.
 at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed,
                  double std = 1.0);
 at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed);
 [[noreturn]] void unknown_generator(std::string_view type, std::string_view gen);
-std::string shape_string(const std::vector<int64_t>& dims);
-/// The names in a dims_doc, "B,H,S,D,causal[,HKV]" -> {B, H, S, D, causal, HKV}, and how many of them a
-/// shape must give: those before the first bracketed (optional) one.
-struct DimNames {
-  std::vector<std::string> names;
-  std::size_t required = 0;
-};
-DimNames dim_names(std::string_view dims_doc);
 }  // namespace detail
 
 }  // namespace ak::catalog

@@ -67,7 +67,7 @@ class Rotary final : public KernelType {
     const auto& d = spec.shape.dims;
     const auto B = d.at(0), H = d.at(1), S = d.at(2), D = d.at(3), HKV = kv_heads(d), style = style_of(d);
     if (const auto why = dims_error(d); !why.empty()) {
-      throw Fatal(Error{fmt::format("{}: shape {}: {}", name(), detail::shape_string(d), why)});
+      throw Fatal(Error{fmt::format("{}: shape {}: {}", name(), shape_string(d), why)});
     }
     double first_position = 0;
     at::Tensor q, k;

@@ -95,7 +95,7 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   argv.insert(argv.end(), {"--max-speedup", fmt::format("{}", r.max_speedup)});
   if (r.max_timing_shapes > 0) argv.insert(argv.end(), {"--timing-shapes", std::to_string(r.max_timing_shapes)});
   for (const auto& s : r.timing_shapes) {
-    argv.insert(argv.end(), {"--timing-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
+    argv.insert(argv.end(), {"--timing-shape", s.label + "=" + catalog::shape_string(s.dims)});
   }
   for (const auto& d : r.timing_dtypes) argv.insert(argv.end(), {"--timing-dtype", d});
 
@@ -116,7 +116,7 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
     if (*from_file && (*from_file)->type == candidate->type) model_shapes = (*from_file)->shapes;
   }
   for (const auto& s : model_shapes) {
-    argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::detail::shape_string(s.dims)});
+    argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::shape_string(s.dims)});
   }
   rep.type = candidate->type;
   rep.backend = candidate->backend;

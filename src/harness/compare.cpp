@@ -43,15 +43,15 @@ Comparison compare(const at::Tensor& out_in, const at::Tensor& ref_in, const cat
   Comparison c;
   if (out_in.sizes() != ref_in.sizes()) {
     c.ok = false;
-    c.message = fmt::format("output shape {} != expected {}", catalog::detail::shape_string(out_in.sizes().vec()),
-                            catalog::detail::shape_string(ref_in.sizes().vec()));
+    c.message = fmt::format("output shape {} != expected {}", catalog::shape_string(out_in.sizes().vec()),
+                            catalog::shape_string(ref_in.sizes().vec()));
     return c;
   }
   auto out = out_in.to(at::kDouble).flatten();
   auto ref = ref_in.to(at::kDouble).flatten();
   auto ref_finite = at::isfinite(ref);
   auto out_finite = at::isfinite(out);
-  const double rms = scale_in >= 0 ? scale_in : catalog::detail::rms(ref);
+  const double rms = scale_in >= 0 ? scale_in : catalog::rms(ref);
   const double scale = rms > 0 ? rms : 1.0;
   auto err = at::where(ref_finite & out_finite, (out - ref).abs(), 0.0);
   auto limit = ref.abs().mul(tol.rtol).add(tol.atol * scale);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "catalog/kernel_type.hpp"
 #include "util/fs.hpp"
 
 namespace ak::harness {
@@ -31,7 +32,7 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
   // The type's dims: one per name in dims_doc ("M,N,K"), the bracketed trailing ones optional
   // ("B,H,S,D,causal[,HKV]": 5 or 6).
   const auto doc = (*type)->dims_doc();
-  const auto names = catalog::detail::dim_names(doc);
+  const auto names = catalog::dim_names(doc);
   for (const auto& s : m.shapes) {
     const bool bad_label = s.label.empty() || s.label.find_first_of("= \t") != std::string::npos;
     const bool bad_dims = s.dims.size() < names.required || s.dims.size() > names.names.size() ||
@@ -40,7 +41,7 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
     const auto why = bad_dims ? "" : (*type)->dims_error(s.dims);
     if (bad_label || bad_dims || !why.empty()) {
       return fail(fmt::format("{}: shape '{}' ({}) does not fit {} (dims {}){}", path.string(), s.label,
-                              catalog::detail::shape_string(s.dims), m.type, doc, why.empty() ? "" : ": " + why),
+                              catalog::shape_string(s.dims), m.type, doc, why.empty() ? "" : ": " + why),
                   "run autokernel extract again");
     }
   }

@@ -8,7 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "catalog/kernel_type.hpp"
+#include "catalog/shape.hpp"
+#include "util/error.hpp"
 
 namespace ak::harness {
 

@@ -29,7 +29,7 @@ struct CaseResult {
 };
 
 std::string case_label(const catalog::Shape& s, at::ScalarType dtype, const std::string& gen) {
-  return fmt::format("{} {} {}{}", s.label, catalog::detail::shape_string(s.dims), catalog::dtype_name(dtype),
+  return fmt::format("{} {} {}{}", s.label, catalog::shape_string(s.dims), catalog::dtype_name(dtype),
                      gen == "random" ? "" : " " + gen);
 }
 

@@ -283,7 +283,7 @@ Expected<ResultRow> Workspace::run_baseline(const WorkspaceKernel& k, const Benc
   std::string timed;
   if (const auto p = rep.primary(); !p.empty()) {
     timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
-                        catalog::detail::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
+                        catalog::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
   }
   auto row =
       row_from(rep, m_tag, next_experiment(), k.name, rep.passed() ? Status::baseline : status_of_failure(rep.outcome),

@@ -121,8 +121,7 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     out.push_back({*name, use});
     std::string shapes;
     for (std::size_t s = 0; s < use->shapes.size() && s < k_model_shapes_kept; ++s) {
-      shapes += fmt::format("{}{} {}", s ? ", " : "", catalog::detail::shape_string(use->shapes[s].dims),
-                            use->shapes[s].dtype);
+      shapes += fmt::format("{}{} {}", s ? ", " : "", catalog::shape_string(use->shapes[s].dims), use->shapes[s].dtype);
     }
     print(fmt::format("{:<24} {:>5.1f}% of the model  shapes: {}{}{}", *name, 100 * use->share, shapes,
                       use->shapes.size() > k_model_shapes_kept

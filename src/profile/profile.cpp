@@ -5,7 +5,7 @@
 #include <optional>
 #include <set>
 
-#include "catalog/kernel_type.hpp"
+#include "catalog/shape.hpp"
 #include "profile/op_types.hpp"
 
 namespace ak::profile {
@@ -372,8 +372,8 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
     }
     std::string shapes;
     for (std::size_t i = 0; i < k.shapes.size() && i < 2; ++i) {
-      shapes += fmt::format("{}{} {} x{:g}", i ? ", " : "", catalog::detail::shape_string(k.shapes[i].dims),
-                            k.shapes[i].dtype, k.shapes[i].calls);
+      shapes += fmt::format("{}{} {} x{:g}", i ? ", " : "", catalog::shape_string(k.shapes[i].dims), k.shapes[i].dtype,
+                            k.shapes[i].calls);
     }
     if (k.shapes.size() > 2) shapes += fmt::format(" +{}", k.shapes.size() - 2);
     if (!k.supported) shapes = "(unsupported)";

@@ -55,7 +55,7 @@ Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at:
       const double flops = type.flops(s), bytes = type.bytes(s, d);
       if (close(memory ? bytes : flops, work) && bytes > 0 && flops > 0) {
         p.intensity = flops / bytes;
-        p.shape = fmt::format("{} ({}, {})", s.label, catalog::detail::shape_string(s.dims), catalog::dtype_name(d));
+        p.shape = fmt::format("{} ({}, {})", s.label, catalog::shape_string(s.dims), catalog::dtype_name(d));
         return p;
       }
     }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "catalog/kernel_type.hpp"
+
 namespace ak::suite {
 namespace {
 
@@ -52,7 +54,7 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
 std::vector<std::string> default_dtypes() { return {"f16", "bf16"}; }
 
 std::string config_label(const std::string& label, const std::vector<int64_t>& dims, std::size_t width) {
-  const auto shape = catalog::detail::shape_string(dims);
+  const auto shape = catalog::shape_string(dims);
   if (label == shape) return shape;
   const auto both = label + " " + shape;
   return both.size() > width ? label : both;
@@ -90,7 +92,7 @@ Expected<std::vector<int64_t>> parse_dims(const std::string& text) {
     if (ec != std::errc() || end != d.data() + d.size() || v < 0) return fail(fmt::format("'{}' is not a size", d));
     dims.push_back(v);
   }
-  if (catalog::detail::shape_string(dims) != text) return fail("DIMS are sizes joined by 'x', e.g. 64x128");
+  if (catalog::shape_string(dims) != text) return fail("DIMS are sizes joined by 'x', e.g. 64x128");
   return dims;
 }
 
@@ -113,7 +115,7 @@ Expected<ConfigList> parse_configs(const std::string& text) {
     auto dims = parse_dims(dims_text);
     if (!dims) return bad(dims.error().message);
     catalog::Shape shape{dims_text, *dims};
-    const auto dims_names = catalog::detail::dim_names(t.dims_doc());
+    const auto dims_names = catalog::dim_names(t.dims_doc());
     const auto& names = dims_names.names;
     if (shape.dims.size() < dims_names.required || shape.dims.size() > names.size()) {
       const auto count = dims_names.required == names.size()

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "catalog/kernel_type.hpp"
+#include "catalog/shape.hpp"
 #include "util/error.hpp"
 
 namespace ak::suite {
@@ -41,7 +41,7 @@ std::string config_label(const std::string& label, const std::vector<int64_t>& d
 /// `sep`-separated items, surrounding blanks trimmed; empty items dropped.
 std::vector<std::string> split_list(const std::string& text, char sep = ',');
 
-/// "64x128" -> {64, 128}: sizes joined by 'x' and nothing else (the inverse of catalog::detail::shape_string).
+/// "64x128" -> {64, 128}: sizes joined by 'x' and nothing else (the inverse of catalog::shape_string).
 /// The error says which piece is not a size, or that the text is not in that form.
 Expected<std::vector<int64_t>> parse_dims(const std::string& text);
 

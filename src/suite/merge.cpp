@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 
+#include "catalog/kernel_type.hpp"
 #include "suite/baselines.hpp"
 
 namespace ak::suite {

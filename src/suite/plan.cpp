@@ -4,6 +4,7 @@
 
 #include "backends/backend.hpp"
 #include "backends/candidate.hpp"
+#include "catalog/kernel_type.hpp"
 
 namespace ak::suite {
 namespace fs = std::filesystem;

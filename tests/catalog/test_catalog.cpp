@@ -76,7 +76,7 @@ TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
         EXPECT_EQ(ref[i].sizes(), at::IntArrayRef(p.output_shapes[i]));
         const auto tol = r->tolerance(dt);
         const double worst = ((eager[i].to(at::kDouble) - ref[i]).abs() - ref[i].abs() * tol.rtol).max().item<double>();
-        EXPECT_LE(worst, tol.atol * r->error_scale(p, ref[i])) << detail::shape_string(dims) << " " << dtype_name(dt);
+        EXPECT_LE(worst, tol.atol * r->error_scale(p, ref[i])) << shape_string(dims) << " " << dtype_name(dt);
       }
     }
   }
@@ -183,7 +183,7 @@ TEST(Catalog, GroupedQueryAttentionIsMultiHeadAttentionOnRepeatedKvHeads) {
   EXPECT_EQ(attn->dims_doc(), "B,H,S,D,causal[,HKV]");
   const std::vector<std::vector<int64_t>> cases = {{2, 6, 40, 16, 1, 2}, {1, 4, 33, 8, 0, 1}, {2, 28, 17, 8, 0, 4}};
   for (const auto& dims : cases) {
-    SCOPED_TRACE(detail::shape_string(dims));
+    SCOPED_TRACE(shape_string(dims));
     const auto H = dims[1], HKV = dims[5];
     const auto p = attn->make_problem({{"gqa", dims}, at::kFloat, "random", 5}, at::kCPU);
     ASSERT_EQ(p.inputs.size(), 3u);
@@ -230,10 +230,10 @@ TEST(Catalog, AttentionRefusesKvHeadsThatDoNotDivideTheQueryHeads) {
 }
 
 TEST(Catalog, DimNamesMayEndInOptionalOnes) {
-  const auto plain = detail::dim_names("M,N,K");
+  const auto plain = dim_names("M,N,K");
   EXPECT_EQ(plain.names, (std::vector<std::string>{"M", "N", "K"}));
   EXPECT_EQ(plain.required, 3u);
-  const auto attn = detail::dim_names("B,H,S,D,causal[,HKV]");
+  const auto attn = dim_names("B,H,S,D,causal[,HKV]");
   EXPECT_EQ(attn.names, (std::vector<std::string>{"B", "H", "S", "D", "causal", "HKV"}));
   EXPECT_EQ(attn.required, 5u);
 }

@@ -38,7 +38,7 @@ bool has_shape(const KernelUse* k, const std::vector<int64_t>& dims, const std::
 std::string shapes_of(const KernelUse* k) {
   if (!k) return "(no such row)";
   std::string out;
-  for (const auto& s : k->shapes) out += catalog::detail::shape_string(s.dims) + " " + s.dtype + "; ";
+  for (const auto& s : k->shapes) out += catalog::shape_string(s.dims) + " " + s.dtype + "; ";
   return out;
 }
 
@@ -164,7 +164,7 @@ TEST(RecordedTraces, EachExampleModelShowsItsKernelTypesAtItsOwnShapes) {
     for (const auto& e : k_expected.at(model)) {
       const auto* k = row(*p, e.type);
       EXPECT_TRUE(has_shape(k, e.dims, dtype))
-          << e.type << " " << catalog::detail::shape_string(e.dims) << " not among " << shapes_of(k);
+          << e.type << " " << catalog::shape_string(e.dims) << " not among " << shapes_of(k);
       if (k) {
         EXPECT_TRUE(k->supported);
       }

@@ -399,9 +399,9 @@ TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
     const auto r = autokernel(args);
     EXPECT_EQ(r.exit_code, 0) << r.output;
     const auto rows = table_rows(read(ws / "report/report.md"), "matmul_cpu",
-                                 fmt::format("{} ({}, bf16)", shape.label, catalog::detail::shape_string(shape.dims)));
+                                 fmt::format("{} ({}, bf16)", shape.label, catalog::shape_string(shape.dims)));
     const auto f16 = table_rows(read(ws / "report/report.md"), "matmul_cpu",
-                                fmt::format("{} ({}, f16)", shape.label, catalog::detail::shape_string(shape.dims)));
+                                fmt::format("{} ({}, f16)", shape.label, catalog::shape_string(shape.dims)));
     return std::make_pair(rows.size(), f16.size());
   };
   EXPECT_EQ(placed_in({}), std::make_pair(std::size_t{1}, std::size_t{0}));

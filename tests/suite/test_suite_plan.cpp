@@ -96,7 +96,7 @@ TEST(SuiteConfigs, EveryTypeHasDefaultShapesItsCatalogAccepts) {
     EXPECT_FALSE(shapes.empty()) << t->name();
     for (const auto& s : shapes) {
       // The same check --configs makes: as many dims as the type's dims_doc names.
-      const auto text = std::string(t->name()) + ":" + catalog::detail::shape_string(s.dims);
+      const auto text = std::string(t->name()) + ":" + catalog::shape_string(s.dims);
       EXPECT_TRUE(suite::parse_configs(text)) << text;
     }
   }
