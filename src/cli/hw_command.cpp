@@ -27,7 +27,7 @@ Runner add_hw_command(CLI::App& app) {
     }
     if (*measure) {
       const auto c = harness::measured_ceiling(device, info);
-      fmt::print("measured: copy {:.0f} GB/s (read + write), matmul {:.1f} TFLOP/s ({})\n", c.copy_gb_s,
+      fmt::print("measured: copy {:.0f} GB/s (read + write), matmul {:.3g} TFLOP/s ({})\n", c.copy_gb_s,
                  c.matmul_tflops, c.matmul_what);
     }
     return k_exit_ok;
