@@ -21,6 +21,7 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
     m.type = j.at("type").get<std::string>();
     m.dtype = j.value("dtype", "");
     m.share = j.value("share", 0.0);
+    m.share_uncompiled = j.value("share_uncompiled", 0.0);
     for (const auto& s : j.at("shapes")) {
       m.shapes.push_back({s.at("label").get<std::string>(), s.at("dims").get<std::vector<int64_t>>()});
     }

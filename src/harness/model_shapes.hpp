@@ -20,6 +20,7 @@ struct ModelShapes {
   std::vector<catalog::Shape> shapes;  ///< heaviest first
   std::string dtype;                   ///< the model's dtype at its heaviest shape ("bf16")
   double share = 0;                    ///< of the model's time, 0..1 (0: not known)
+  double share_uncompiled = 0;         ///< a fusion's unfused form: its share when nothing fuses (0: as share)
 };
 
 /// model.json in the folder of `candidate` (a file, or a folder holding one); nullopt if there is none.

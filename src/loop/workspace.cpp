@@ -236,7 +236,8 @@ std::vector<WorkspaceKernel> Workspace::kernels() const {
       if (std::filesystem::exists(dir.path() / f, ec)) {
         WorkspaceKernel k{dir.path().filename().string(), std::filesystem::path("kernels") / dir.path().filename() / f,
                           *backends::backend_for_extension(f)};
-        if (auto m = harness::read_model_shapes(dir.path() / f); m && *m) k.model_share = (*m)->share;
+        if (auto m = harness::read_model_shapes(dir.path() / f); m && *m)
+          k.model_share = std::max((*m)->share, (*m)->share_uncompiled);  // the most it can save
         out.push_back(k);
       }
     }

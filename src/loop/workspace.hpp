@@ -20,7 +20,8 @@ struct WorkspaceKernel {
   std::string name;            ///< e.g. rmsnorm_cuda
   std::filesystem::path file;  ///< relative to the workspace
   std::string backend;
-  double model_share = 0;  ///< of the model's time, from extract's model.json (0: not known)
+  double model_share = 0;  ///< of the model's time, from extract's model.json (0: not known); for a fusion's
+                           ///< unfused form, its share in an uncompiled model, where it stands in for the fusion
 };
 
 /// The dtype a kernel is timed in when BenchSettings::dtype is empty: its model's dtype (model.json

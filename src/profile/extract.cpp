@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
 
 #include "backends/backend.hpp"
 #include "catalog/kernel_type.hpp"
@@ -19,7 +20,7 @@ std::string starter_file(const std::string& backend) {
 
 }  // namespace
 
-nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile) {
+nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled) {
   nlohmann::json shapes = nlohmann::json::array();
   for (std::size_t i = 0; i < use.shapes.size() && i < k_model_shapes_kept; ++i) {
     const auto& s = use.shapes[i];
@@ -31,16 +32,18 @@ nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profi
                       {"modules", s.modules}});
   }
   auto type = catalog::find_type(use.name);
-  return {{"type", use.name},
-          {"dims_doc", type ? std::string((*type)->dims_doc()) : ""},
-          {"dtype", use.shapes.empty() ? "" : use.shapes.front().dtype},
-          {"share", use.share},
-          {"time_us", use.time_us},
-          {"basis", profile.basis},
-          {"model", profile.meta.value("model", "")},
-          {"device", profile.meta.value("device_name", profile.meta.value("device", ""))},
-          {"shapes", shapes},
-          {"shapes_in_profile", use.shapes.size()}};
+  nlohmann::json out = {{"type", use.name},
+                        {"dims_doc", type ? std::string((*type)->dims_doc()) : ""},
+                        {"dtype", use.shapes.empty() ? "" : use.shapes.front().dtype},
+                        {"share", use.share},
+                        {"time_us", use.time_us},
+                        {"basis", profile.basis},
+                        {"model", profile.meta.value("model", "")},
+                        {"device", profile.meta.value("device_name", profile.meta.value("device", ""))},
+                        {"shapes", shapes},
+                        {"shapes_in_profile", use.shapes.size()}};
+  if (share_uncompiled > 0) out["share_uncompiled"] = share_uncompiled;
+  return out;
 }
 
 Expected<ModelProfile> read_profile(const std::filesystem::path& workspace) {
@@ -87,9 +90,11 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
   std::vector<const KernelUse*> chosen(supported.begin(),
                                        supported.begin() + std::min<std::size_t>(supported.size(), r.top));
   std::deque<KernelUse> made;
+  std::map<std::string, double> fused_share;  // unfused form -> the share of the chains it stands in for
   for (std::size_t i = 0, n = chosen.size(); i < n; ++i) {
     auto type = catalog::find_type(chosen[i]->name);
     const std::string unfused = type ? std::string((*type)->unfused()) : "";
+    if (!unfused.empty()) fused_share[unfused] += chosen[i]->share;
     if (unfused.empty() || std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; }))
       continue;
     const auto row = std::find_if(supported.begin(), supported.end(), [&](auto* u) { return u->name == unfused; });
@@ -112,7 +117,10 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     auto name = ws.add_kernel(starter.string());
     if (!name) return std::unexpected(name.error().context("adding the " + use->name + " starter"));
     const auto rel = std::filesystem::path("kernels") / *name / harness::k_model_shapes_file;
-    if (auto w = util::write_file_atomic(ws.dir() / rel, model_shapes_json(*use, profile).dump(2) + "\n"); !w) {
+    // An uncompiled model runs every chain of a fusion as its unfused form: the run ranks that form by both.
+    const double uncompiled = fused_share.contains(use->name) ? use->share + fused_share[use->name] : 0;
+    if (auto w = util::write_file_atomic(ws.dir() / rel, model_shapes_json(*use, profile, uncompiled).dump(2) + "\n");
+        !w) {
       return std::unexpected(w.error());
     }
     // Check what the harness will read back, before anything runs on it.
@@ -127,7 +135,10 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
                       use->shapes.size() > k_model_shapes_kept
                           ? fmt::format(" (+{} lighter)", use->shapes.size() - k_model_shapes_kept)
                           : "",
-                      static_cast<int>(i) >= r.top ? "  (a fusion above runs as this type where it cannot fuse)" : ""));
+                      fused_share.contains(use->name)
+                          ? fmt::format("  ({:.1f}% uncompiled: a fusion runs as this type where it cannot fuse)",
+                                        100 * (use->share + fused_share[use->name]))
+                          : ""));
   }
   std::string names;
   for (const auto& k : out) names += (names.empty() ? "" : ", ") + k.name;

@@ -39,6 +39,8 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& request, co
 Expected<ModelProfile> read_profile(const std::filesystem::path& workspace);
 
 /// The model.json extract writes for one kernel type.
-nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile);
+/// share_uncompiled: for a fusion's unfused form, its share when the model runs uncompiled (its own calls and
+/// every chain it then stands in for); 0 for any other type.
+nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled = 0);
 
 }  // namespace ak::profile

@@ -238,6 +238,15 @@ TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
   const auto kernel = ws / "kernels/add_rmsnorm_cpu";
   ASSERT_TRUE(std::filesystem::exists(kernel / "model.json")) << r.output;
   const auto want = read_json(kernel / "model.json")["shapes"][0]["dims"].get<std::vector<int64_t>>();
+  // rmsnorm comes along as the fusion's unfused form; uncompiled, it runs every chain the fusion would take,
+  // so it is ranked by its own share and the fusion's together.
+  const auto fused = read_json(kernel / "model.json")["share"].get<double>();
+  const auto unfused = read_json(ws / "kernels/rmsnorm_cpu/model.json");
+  EXPECT_GT(fused, unfused["share"].get<double>());
+  EXPECT_NEAR(unfused["share_uncompiled"].get<double>(), unfused["share"].get<double>() + fused, 1e-12);
+  EXPECT_FALSE(read_json(kernel / "model.json").contains("share_uncompiled"));
+  EXPECT_NE(r.output.find("uncompiled: a fusion runs as this type where it cannot fuse"), std::string::npos)
+      << r.output;
 
   ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
   harness::BenchRequest req;
