@@ -206,6 +206,12 @@ std::optional<Classified> classify_add(const CpuEvent& op) {
   return rows("add", a, dtype_of(dtype));
 }
 
+const std::vector<ChainRule>& chain_rules() {
+  // The residual add of a pre-norm block and the RMSNorm of its result (across layers too).
+  static const std::vector<ChainRule> rules = {{"add_rmsnorm", {"aten::add", "aten::add_"}, classify_add, "rmsnorm"}};
+  return rules;
+}
+
 std::optional<Classified> classify_scope(const Trace& t, int scope) {
   const auto& s = t.cpu[scope];
   if (s.kind != CpuKind::scope) return std::nullopt;

@@ -31,6 +31,17 @@ std::optional<Classified> classify_op(const CpuEvent& op);
 /// the norm that may read its result); nullopt for a broadcasting add, an add of a scalar, or unknown shapes.
 std::optional<Classified> classify_add(const CpuEvent& op);
 
+/// A chain that one fusion type does, as the profile reads it from the op sequence: a head op (one of
+/// `head_ops`, classified by `head`) whose next op or claiming scope on its thread is of type `tail` with
+/// the same dims and dtype. The pair is one call of `fused`. A new fusion of this shape is one more row.
+struct ChainRule {
+  std::string_view fused;                                 ///< the fusion's catalog type
+  std::vector<std::string_view> head_ops;                 ///< aten names of the first op
+  std::optional<Classified> (*head)(const CpuEvent& op);  ///< its dims in the tail's terms, if it fits
+  std::string_view tail;                                  ///< the type of the op that reads its result
+};
+const std::vector<ChainRule>& chain_rules();
+
 /// Scopes that claim everything they run. A declared kind (ak.kind:<type>:<variant>:<path>) is its type
 /// (rmsnorm, rotary_embedding, fused_mlp) whatever ran, as long as its dims can be read from the ops: a
 /// rotary one needs a 4-d tensor (variant "half": style 1), a fused_mlp three matmuls. A module scope is

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <optional>
-#include <set>
 
 #include "catalog/shape.hpp"
 #include "profile/op_types.hpp"
@@ -48,32 +47,37 @@ class Attributor {
     find_chains();
   }
 
-  /// Chains one kernel type does, read from the op sequence (the trace has the time of every op, which
-  /// ranking needs; the compiled graph, where the exported package fuses them, is not run by profile): a
-  /// top-level add of two same-shape tensors whose next op in time, on its thread, is an RMSNorm of a
-  /// tensor of that shape is the residual add of a pre-norm block, and the pair is one add_rmsnorm call.
+  /// Chains one kernel type does (op_types' chain_rules), read from the op sequence: the trace has the time
+  /// of every op, which ranking needs, and the compiled graph, where the exported package fuses them, is
+  /// not run by profile. A top-level head op whose next op in time, on its thread, is the rule's tail type
+  /// at the same dims makes one call of the fusion (e.g. a residual add and the RMSNorm of its result).
   void find_chains() {
     const int n = static_cast<int>(m_t.cpu.size());
     for (int i = 0; i < n; ++i) {
       const auto& e = m_t.cpu[i];
-      if (e.kind != CpuKind::op || (e.name != "aten::add" && e.name != "aten::add_") || claim(i) != i) continue;
-      const auto sum = classify_add(e);
-      if (!sum) continue;
-      int next = -1;  // the next op or claiming scope after the add, looking inside scopes that claim nothing
-      for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
-        const auto& f = m_t.cpu[j];
-        if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
-        if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
-        next = j;
+      if (e.kind != CpuKind::op) continue;
+      for (const auto& rule : chain_rules()) {
+        if (std::find(rule.head_ops.begin(), rule.head_ops.end(), e.name) == rule.head_ops.end() || claim(i) != i)
+          continue;
+        const auto head = rule.head(e);
+        if (!head) continue;
+        int next = -1;  // the next op or claiming scope after the head, looking inside scopes that claim nothing
+        for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
+          const auto& f = m_t.cpu[j];
+          if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
+          if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
+          next = j;
+          break;
+        }
+        if (next < 0) continue;
+        const int key = m_t.cpu[next].kind == CpuKind::scope ? next : claim(next);
+        const auto tail = m_t.cpu[key].kind == CpuKind::scope ? scope_type(key) : classify_op(m_t.cpu[key]);
+        if (!tail || tail->type != rule.tail || tail->dims != head->dims || tail->dtype != head->dtype) continue;
+        if (m_fused.contains(key)) continue;  // one head per tail
+        m_chain[i] = key;
+        m_fused[key] = std::string(rule.fused);
         break;
       }
-      if (next < 0) continue;
-      const int key = m_t.cpu[next].kind == CpuKind::scope ? next : claim(next);
-      const auto norm = m_t.cpu[key].kind == CpuKind::scope ? scope_type(key) : classify_op(m_t.cpu[key]);
-      if (!norm || norm->type != "rmsnorm" || norm->dims != sum->dims || norm->dtype != sum->dtype) continue;
-      if (m_fused_norms.contains(key)) continue;  // one add per norm
-      m_chain[i] = key;
-      m_fused_norms.insert(key);
     }
     std::fill(m_claim.begin(), m_claim.end(), -2);  // claims made above did not know the chains
   }
@@ -147,9 +151,11 @@ class Attributor {
       u.source = e.name;
       if (!type_of_op(e.name).empty()) u.what = classify_op(e);
     }
-    if (u.what && m_fused_norms.contains(key)) {
-      u.what->type = "add_rmsnorm";
-      u.source += " + aten::add";
+    if (const auto f = m_fused.find(key); u.what && f != m_fused.end()) {
+      u.what->type = f->second;
+      for (const auto& [head, tail] : m_chain) {
+        if (tail == key) u.source += " + " + m_t.cpu[head].name;
+      }
     }
     u.row = u.what ? u.what->type : e.name;
     return u;
@@ -173,9 +179,9 @@ class Attributor {
   std::vector<int> m_steps;
   std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
   std::vector<int> m_claim;
-  std::vector<bool> m_defers;   ///< module scopes that leave their claim to a declared kind inside them
-  std::map<int, int> m_chain;   ///< a residual add -> the claim of the RMSNorm that reads its result
-  std::set<int> m_fused_norms;  ///< those RMSNorm claims: their rows are add_rmsnorm
+  std::vector<bool> m_defers;          ///< module scopes that leave their claim to a declared kind inside them
+  std::map<int, int> m_chain;          ///< a chain's head op -> the claim of the tail op that reads its result
+  std::map<int, std::string> m_fused;  ///< those tail claims -> the fusion type their rows are
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };
