@@ -47,6 +47,14 @@ def say(line):
     print(line, flush=True)
 
 
+def save(path, report):
+    """Write the report whole or not at all (a reader never sees half a file)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(report, f, indent=2)
+    os.replace(tmp, path)
+
+
 def floats(out):
     """The floating tensors of a model's output, in a fixed order."""
     import torch
@@ -150,7 +158,7 @@ def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled
     return out
 
 
-def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode):
+def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode, checkpoint):
     """The kernel types that make torch.compile of the model faster, each timed alone inside it against
     torch.compile without any (inductor fuses its own code for an op with the ops around it, which a kernel
     type's op in the graph prevents; only the whole compiled model can say which wins). A type joins when
@@ -173,6 +181,8 @@ def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode):
             f"torch.compile): {'kept' if keep else 'left to inductor'}  ({time.perf_counter() - start:.0f} s)")
         if keep:
             inside.append(kind)
+        report["inside_compile"] = {"tried_ms": tried, "kept": inside}
+        checkpoint()
     report["inside_compile"] = {"tried_ms": tried, "kept": inside}
     return inside
 
@@ -197,12 +207,18 @@ def run(args):
     mode = "max-autotune-no-cudagraphs" if device.type == "cuda" else None
     results, times, peaks = {}, {}, {}
 
+    def checkpoint():
+        """What is measured so far, on disk: a verify stopped by a time limit or a kill keeps it."""
+        save(args.out, dict(report, results=results, times_ms=times,
+                            partial="verify stopped before it finished: these are what it had measured"))
+
     def measure(label, m, text):
         results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)
         times[label] = timed(call(m), device, args.runs, args.warmup)
         r = results[label]
         top1 = "" if r["top1"] is None else f"   top-1 {100 * r['top1']:.1f}%"
         say(f"{text:<26} {times[label]:9.3f} ms   rel L2 {r['rel_l2']:.3e}   max {r['max_error']:.3e}{top1}")
+        checkpoint()
 
     with torch.no_grad():
         try:
@@ -262,7 +278,8 @@ def run(args):
             inside = kinds
             if args.inside_compile == "auto":
                 inside = choose_inside_compile(ak, model, kinds, report, times["compiled"],
-                                               lambda m: timed(call(m), device, args.runs, args.warmup), mode)
+                                               lambda m: timed(call(m), device, args.runs, args.warmup), mode,
+                                               checkpoint)
             report["eager_only"] = sorted(set(kinds) - set(inside))
             if not inside:  # the compiled patched model would be torch.compile's own: no second compile
                 say("autokernel + torch.compile  = torch.compile (no kernel type made the compiled model faster)")
@@ -357,8 +374,13 @@ def main():
     except Exception as e:  # anything else: one line for the user, the traceback for us
         traceback.print_exc()
         report = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
-    with open(args.out, "w") as f:
-        json.dump(report, f, indent=2)
+    if "error" in report and os.path.exists(args.out):  # keep what was measured before it failed
+        try:
+            with open(args.out) as f:
+                report = {**json.load(f), **report}
+        except (OSError, ValueError):
+            pass
+    save(args.out, report)
     if "error" in report:
         sys.exit(2)
     sys.exit(0 if report["passed"] else 1)

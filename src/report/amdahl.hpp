@@ -18,7 +18,8 @@ namespace ak::report {
 struct Profile {
   std::map<std::string, double> share_by_name;
 };
-/// nullopt when the file does not exist; an error when it exists but is not as above.
+/// nullopt when the file does not exist or is a verify cut short (`partial`); an error when it exists but is
+/// not as above.
 Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path);
 
 /// One kernel's part of the prediction.
@@ -48,7 +49,8 @@ struct Measured {
   std::optional<bool> outputs_match;
   std::optional<double> eager_ms, optimized_ms, compiled_ms;  ///< compiled: torch.compile of the original
 };
-/// nullopt when the file does not exist; an error when it exists but is not as above.
+/// nullopt when the file does not exist or is a verify cut short (`partial`); an error when it exists but is
+/// not as above.
 Expected<std::optional<Measured>> read_verify(const std::filesystem::path& path);
 
 }  // namespace ak::report

@@ -44,6 +44,8 @@ TEST(Verify, TheKeptKernelsRunInsideTheModelAndItsOutputsMatch) {
   EXPECT_NE(r.output.find("verify: PASS"), std::string::npos) << r.output;
   const auto v = verify_json(ws);
   EXPECT_TRUE(v["passed"].get<bool>());
+  EXPECT_FALSE(v.contains("partial")) << "the checkpoints verify writes as it goes are replaced by the result";
+  EXPECT_FALSE(fs::exists(ws / "verify.json.tmp"));
   EXPECT_LE(v["errors"]["autokernel"].get<double>(), v["tolerance"].get<double>());
   // Every extracted type was really called inside the model: modules (RMSNorm, rotary, SwiGLU) and
   // functions (F.linear, scaled_dot_product_attention).

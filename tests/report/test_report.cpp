@@ -295,6 +295,12 @@ TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   EXPECT_NE(md.find("compute \\| fewer times"), std::string::npos);
   EXPECT_NE(md.find("**No plots**: plots were turned off"), std::string::npos);
 
+  // A verify cut short (a time limit, a kill) leaves what it had measured, marked partial: no measured result.
+  std::ofstream(ws / "verify.json") << R"({"partial": "verify stopped", "times_ms": {"eager": 11.0}})";
+  const auto partial = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
+  ASSERT_EQ(partial.exit_code, 0) << partial.output;
+  EXPECT_NE(read(ws / "report/report.md").find("**Measured: not measured.**"), std::string::npos);
+
   // A malformed profile is bad input, said in one line.
   std::ofstream(ws / "profile.json") << R"({"kernels": [{"name": "rmsnorm_cpu", "share": 3}]})";
   const auto bad = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
