@@ -168,6 +168,7 @@ def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode, 
 
     took = {e["type"] for e in ak.manifest()["kernels"] if report["calls"].get(e["name"])}
     tried, inside = {}, []
+    report["inside_compile"] = {"tried_ms": tried, "kept": inside}  # filled in as each type is timed
     for kind in kinds:
         if kind not in took and kind not in ak._fusions.UNFUSED:
             continue
@@ -181,9 +182,7 @@ def choose_inside_compile(ak, model, kinds, report, compiled_ms, time_it, mode, 
             f"torch.compile): {'kept' if keep else 'left to inductor'}  ({time.perf_counter() - start:.0f} s)")
         if keep:
             inside.append(kind)
-        report["inside_compile"] = {"tried_ms": tried, "kept": inside}
         checkpoint()
-    report["inside_compile"] = {"tried_ms": tried, "kept": inside}
     return inside
 
 

@@ -94,9 +94,9 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
   for (std::size_t i = 0, n = chosen.size(); i < n; ++i) {
     auto type = catalog::find_type(chosen[i]->name);
     const std::string unfused = type ? std::string((*type)->unfused()) : "";
-    if (!unfused.empty()) fused_share[unfused] += chosen[i]->share;
-    if (unfused.empty() || std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; }))
-      continue;
+    if (unfused.empty()) continue;
+    fused_share[unfused] += chosen[i]->share;
+    if (std::any_of(chosen.begin(), chosen.end(), [&](auto* u) { return u->name == unfused; })) continue;
     const auto row = std::find_if(supported.begin(), supported.end(), [&](auto* u) { return u->name == unfused; });
     if (row != supported.end()) {
       chosen.push_back(*row);
@@ -118,7 +118,8 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     if (!name) return std::unexpected(name.error().context("adding the " + use->name + " starter"));
     const auto rel = std::filesystem::path("kernels") / *name / harness::k_model_shapes_file;
     // An uncompiled model runs every chain of a fusion as its unfused form: the run ranks that form by both.
-    const double uncompiled = fused_share.contains(use->name) ? use->share + fused_share[use->name] : 0;
+    const bool stands_in = fused_share.contains(use->name);
+    const double uncompiled = stands_in ? use->share + fused_share[use->name] : 0;
     if (auto w = util::write_file_atomic(ws.dir() / rel, model_shapes_json(*use, profile, uncompiled).dump(2) + "\n");
         !w) {
       return std::unexpected(w.error());
@@ -135,10 +136,9 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
                       use->shapes.size() > k_model_shapes_kept
                           ? fmt::format(" (+{} lighter)", use->shapes.size() - k_model_shapes_kept)
                           : "",
-                      fused_share.contains(use->name)
-                          ? fmt::format("  ({:.1f}% uncompiled: a fusion runs as this type where it cannot fuse)",
-                                        100 * (use->share + fused_share[use->name]))
-                          : ""));
+                      stands_in ? fmt::format("  ({:.1f}% uncompiled: a fusion runs as this type where it cannot fuse)",
+                                              100 * uncompiled)
+                                : ""));
   }
   std::string names;
   for (const auto& k : out) names += (names.empty() ? "" : ", ") + k.name;

@@ -75,7 +75,7 @@ class Attributor {
         if (!tail || tail->type != rule.tail || tail->dims != head->dims || tail->dtype != head->dtype) continue;
         if (m_fused.contains(key)) continue;  // one head per tail
         m_chain[i] = key;
-        m_fused[key] = std::string(rule.fused);
+        m_fused[key] = {std::string(rule.fused), i};
         break;
       }
     }
@@ -152,10 +152,8 @@ class Attributor {
       if (!type_of_op(e.name).empty()) u.what = classify_op(e);
     }
     if (const auto f = m_fused.find(key); u.what && f != m_fused.end()) {
-      u.what->type = f->second;
-      for (const auto& [head, tail] : m_chain) {
-        if (tail == key) u.source += " + " + m_t.cpu[head].name;
-      }
+      u.what->type = f->second.type;
+      u.source += " + " + m_t.cpu[f->second.head].name;
     }
     u.row = u.what ? u.what->type : e.name;
     return u;
@@ -179,9 +177,13 @@ class Attributor {
   std::vector<int> m_steps;
   std::vector<std::pair<bool, std::optional<Classified>>> m_scope_class;
   std::vector<int> m_claim;
-  std::vector<bool> m_defers;          ///< module scopes that leave their claim to a declared kind inside them
-  std::map<int, int> m_chain;          ///< a chain's head op -> the claim of the tail op that reads its result
-  std::map<int, std::string> m_fused;  ///< those tail claims -> the fusion type their rows are
+  std::vector<bool> m_defers;  ///< module scopes that leave their claim to a declared kind inside them
+  std::map<int, int> m_chain;  ///< a chain's head op -> the claim of the tail op that reads its result
+  struct Fused {
+    std::string type;  ///< the fusion type the tail's row is
+    int head;          ///< the op it fuses in
+  };
+  std::map<int, Fused> m_fused;  ///< those tail claims -> what they fuse
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };
