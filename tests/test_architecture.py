@@ -77,16 +77,16 @@ def test_the_check_sees_a_wrong_include(tmp_path, monkeypatch):
     fake = tmp_path / "src"
     for part in parts():
         (fake / part).mkdir(parents=True)
-    (fake / "util" / "x.cpp").write_text('#include "loop/workspace.hpp"\n')
+    (fake / "util" / "x.cpp").write_text('#include "workspace/workspace.hpp"\n')
     (tmp_path / "ARCHITECTURE.md").write_text((ROOT / "ARCHITECTURE.md").read_text())
     monkeypatch.setattr(__import__(__name__), "ROOT", tmp_path)
     monkeypatch.setattr(__import__(__name__), "SRC", fake)
     try:
         test_every_include_is_one_the_table_allows()
     except AssertionError as e:
-        assert "src/util/x.cpp includes loop/workspace.hpp" in str(e)
+        assert "src/util/x.cpp includes workspace/workspace.hpp" in str(e)
     else:
-        raise AssertionError("a util file including the loop passed the check")
+        raise AssertionError("a util file including the workspace passed the check")
 
 
 DETAIL = re.compile(r"\b(\w+)::detail::(\w+)")

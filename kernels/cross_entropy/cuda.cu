@@ -47,6 +47,7 @@ static_assert(ROWS_PER_BLOCK >= 1 && ROWS_PER_BLOCK <= 32, "ROWS_PER_BLOCK: 1..3
 static_assert(LOAD_HINT >= 0 && LOAD_HINT <= 2, "LOAD_HINT must be 0, 1 or 2");
 
 // ---- 16-byte chunks: loads, f32 conversion ------------------------------------------------
+// @shared begin ld16_load_hint: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ uint4 ld16(const void* p) {
   uint4 r;
 #if LOAD_HINT == 0
@@ -64,10 +65,12 @@ __device__ __forceinline__ uint4 ld16(const void* p) {
 #endif
   return r;
 }
+// @shared end ld16_load_hint
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
 
+// @shared begin row_chunks: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // A chunk is 16 bytes: kE elements of T, unpacked to f32 (bf16 is the top half of an f32).
 template <typename T> constexpr int kE = 16 / (int)sizeof(T);
 __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
@@ -86,11 +89,6 @@ template <typename T> __device__ __forceinline__ void unpack(uint4 u, float (&f)
   }
 }
 
-// A chunk of -inf (f32, f16 or bf16 bit patterns): adds nothing to the max or the sum of exp.
-template <typename T> constexpr uint32_t kNegInf2 = sizeof(T) == 4 ? 0xff800000u
-                                                  : std::is_same_v<T, __half> ? 0xfc00fc00u : 0xff80ff80u;
-template <typename T> constexpr uint4 kNegInf = {kNegInf2<T>, kNegInf2<T>, kNegInf2<T>, kNegInf2<T>};
-
 // A row as scalar head [0, h), 16-byte chunks [h, h + nb*kE), scalar tail of t elements. h < kE and
 // t < kE, so threads 0..kE-1 of any group (>= 32 threads) cover them with one element each.
 struct Split {
@@ -102,9 +100,16 @@ template <typename T> __device__ __forceinline__ Split split_row(const T* row, i
   const int nb = (n - h) / kE<T>;
   return {h, nb, n - h - nb * kE<T>};
 }
+// @shared end row_chunks
+
+// A chunk of -inf (f32, f16 or bf16 bit patterns): adds nothing to the max or the sum of exp.
+template <typename T> constexpr uint32_t kNegInf2 = sizeof(T) == 4 ? 0xff800000u
+                                                  : std::is_same_v<T, __half> ? 0xfc00fc00u : 0xff80ff80u;
+template <typename T> constexpr uint4 kNegInf = {kNegInf2<T>, kNegInf2<T>, kNegInf2<T>, kNegInf2<T>};
 
 // ---- exp and the (max, sum) merge ------------------------------------------------------------
 constexpr float kLog2e = 1.4426950408889634f, kLn2 = 0.6931471805599453f;
+// @shared begin maxsum_merge: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float ex2(float v) {  // 2^v; ex2(-inf) = 0
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
@@ -138,6 +143,7 @@ __device__ __forceinline__ MaxSum block_merge(MaxSum v, float2* red) {
   }
   return v;
 }
+// @shared end maxsum_merge
 // Fold B x E values (-inf for none) into the state with at most one rescale. Serial max and sum:
 // pairwise trees would shorten the chains but cost ~10 registers, and occupancy matters more.
 template <int B, int E> __device__ __forceinline__ MaxSum absorb(MaxSum st, const float (&f)[B][E]) {

@@ -18,6 +18,7 @@
 #endif
 static_assert(LANES >= 1, "LANES must be positive");
 
+// @shared begin cpu_dot: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static float dot(const float* a, const float* b, int64_t n) {
   float s[LANES] = {};
   int64_t i = 0;
@@ -28,6 +29,7 @@ static float dot(const float* a, const float* b, int64_t n) {
   for (int l = 0; l < LANES; ++l) r += s[l];
   return r;
 }
+// @shared end cpu_dot
 
 extern "C" int ak_kernel(const ak_call* call) {
   if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 2) return 1;

@@ -447,6 +447,9 @@ struct Geo {
   static constexpr int kSmemBytes = 1024 + kBarOffset + (1 + 4 * H_STAGES) * 8;
 };
 
+// @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
+// 128-byte swizzle (layout type 1 in bits 62-63). Tiles start 1024-byte aligned (base offset 0).
 __device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((saddr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 |
          (uint64_t)((sbo >> 4) & 0x3FFF) << 32 | 1ull << 62;
@@ -468,6 +471,19 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       "r"(parity)
       : "memory");
 }
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+template <int R>
+__device__ __forceinline__ void fence_regs(float (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+// @shared end hopper_ptx
 __device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1, int c2) {
   asm volatile(
       "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(
@@ -480,18 +496,6 @@ __device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, 
                    reinterpret_cast<uint64_t>(map)),
                "r"(src), "r"(c0), "r"(c1), "r"(c2)
                : "memory");
-}
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
-template <int R>
-__device__ __forceinline__ void fence_regs(float (&d)[R]) {
-#pragma unroll
-  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 
 // d = A[64x16] * B[16x128] (+ d when accumulate); A and B K-major in shared memory, 128B-swizzled.
@@ -815,6 +819,7 @@ __global__ void __launch_bounds__(kThreads, 1)
 constexpr int kFbWarps = 4, kFbRows = 2, kFbKeys = 32;
 constexpr int kFbThreads = kFbWarps * 32, kFbBlockQ = kFbWarps * kFbRows;
 
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -824,6 +829,7 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
 __device__ __forceinline__ float warp_reduce_max(float v) {
 #pragma unroll
   for (int s = 16; s > 0; s >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, s));
@@ -967,6 +973,7 @@ template <typename T, int kD> static bool launch_tc(const Args& a, int* rc) {
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
+// @shared begin tensor_map_encoder: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // The driver's tensor-map encoder, looked up once through the runtime.
 static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
@@ -979,6 +986,7 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   }();
   return fn;
 }
+// @shared end tensor_map_encoder
 
 // A [heads][S][D] 16-bit tensor (q, o: B*H heads; k, v: B*HKV) read or written in boxes of 64 columns
 // (128 bytes) x `rows` x 1 head, 128-byte swizzled.

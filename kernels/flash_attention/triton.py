@@ -122,7 +122,7 @@ _F32_PRECISION = {0: "ieee", 1: "tf32x3"}
 _STAGES = {}  # launch key -> num_stages that fitted in shared memory
 
 
-# @shared begin launch_fitting: the same in matmul, fused_mlp and flash_attention (tests/catalog/test_starter_regions.cpp)
+# @shared begin launch_fitting: copied in other starters, every copy the same (tests/test_starter_regions.py)
 def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
     """Launch `kernel`, retrying with fewer pipeline stages while the compiled kernel needs more shared
     memory than the GPU has. OutOfResources is raised by the first launch of a compiled variant,

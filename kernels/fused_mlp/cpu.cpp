@@ -15,6 +15,7 @@
 #endif
 static_assert(LANES >= 1, "LANES must be positive");
 
+// @shared begin cpu_dot: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static float dot(const float* a, const float* b, int64_t n) {
   float s[LANES] = {};
   int64_t i = 0;
@@ -25,6 +26,7 @@ static float dot(const float* a, const float* b, int64_t n) {
   for (int l = 0; l < LANES; ++l) r += s[l];
   return r;
 }
+// @shared end cpu_dot
 
 static std::vector<float> to_f32(const ak_tensor* t) {
   std::vector<float> v(ak_numel(t));

@@ -168,7 +168,7 @@ _F32_PRECISION = {0: "ieee", 1: "tf32x3", 2: "tf32"}
 _STAGES = {}  # launch key -> num_stages that fitted in shared memory
 
 
-# @shared begin launch_fitting: the same in matmul, fused_mlp and flash_attention (tests/catalog/test_starter_regions.cpp)
+# @shared begin launch_fitting: copied in other starters, every copy the same (tests/test_starter_regions.py)
 def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
     """Launch `kernel`, retrying with fewer pipeline stages while the compiled kernel needs more shared
     memory than the GPU has. OutOfResources is raised by the first launch of a compiled variant,
@@ -187,6 +187,7 @@ def _launch_fitting(kernel, grid, key, num_stages, *args, **kwargs):
 # @shared end launch_fitting
 
 
+# @shared begin tma_ok: copied in other starters, every copy the same (tests/test_starter_regions.py)
 def _tma_ok(*tensors):
     """Tensor descriptors need sm_90+, 16-byte aligned base addresses and row strides, unit inner strides."""
     t0 = tensors[0]
@@ -194,6 +195,7 @@ def _tma_ok(*tensors):
         return False
     return all(t.stride(1) == 1 and (t.stride(0) * t.element_size()) % 16 == 0 and t.data_ptr() % 16 == 0
                for t in tensors)
+# @shared end tma_ok
 
 
 def kernel_fn(inputs, outputs, scalars):

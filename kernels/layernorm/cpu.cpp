@@ -14,6 +14,7 @@
 #endif
 static_assert(LANES >= 1, "LANES must be positive");
 
+// @shared begin cpu_sum: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static double sum(const float* v, int64_t n) {
   double s[LANES] = {};
   int64_t i = 0;
@@ -24,6 +25,7 @@ static double sum(const float* v, int64_t n) {
   for (int l = 0; l < LANES; ++l) r += s[l];
   return r;
 }
+// @shared end cpu_sum
 
 static double centred_sum_sq(const float* v, int64_t n, double mean) {
   double s[LANES] = {};

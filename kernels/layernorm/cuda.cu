@@ -84,8 +84,8 @@ static_assert(SMALL_LOAD_HINT >= 0 && SMALL_LOAD_HINT <= 3, "SMALL_LOAD_HINT mus
 
 constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
 
-// @shared begin row_chunks: the same in rmsnorm, layernorm and add_rmsnorm (tests/catalog/test_starter_regions.cpp)
 // ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
+// @shared begin hinted_ld_st: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // H: the LOAD_HINT value (one of two, picked per call: see SMALL_L2_PCT).
 template <int H>
 __device__ __forceinline__ uint4 ld16(const void* p) {
@@ -132,7 +132,9 @@ __device__ __forceinline__ void st16(void* p, uint4 v) {
   *static_cast<uint4*>(p) = v;
 #endif
 }
+// @shared end hinted_ld_st
 
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -142,8 +144,10 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
 
-// A chunk is 16 bytes: kE elements of T, unpacked to / packed from f32 (bf16 is the top half of an f32).
+// @shared begin row_chunks: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// A chunk is 16 bytes: kE elements of T, unpacked to f32 (bf16 is the top half of an f32).
 template <typename T> constexpr int kE = 16 / (int)sizeof(T);
 __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
   lo = __uint_as_float(w << 16), hi = __uint_as_float(w & 0xffff0000u);
@@ -152,31 +156,12 @@ __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __half
   lo = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));
   hi = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
 }
-__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
-  uint32_t r;
-  memcpy(&r, &v, sizeof r);
-  return r;
-}
-__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
-  const __half2 v = __floats2half2_rn(lo, hi);
-  uint32_t r;
-  memcpy(&r, &v, sizeof r);
-  return r;
-}
 template <typename T> __device__ __forceinline__ void unpack(uint4 u, float (&f)[kE<T>]) {
   if constexpr (sizeof(T) == 4) {
     f[0] = __uint_as_float(u.x), f[1] = __uint_as_float(u.y), f[2] = __uint_as_float(u.z), f[3] = __uint_as_float(u.w);
   } else {
     unpack2(u.x, f[0], f[1], T()), unpack2(u.y, f[2], f[3], T()), unpack2(u.z, f[4], f[5], T());
     unpack2(u.w, f[6], f[7], T());
-  }
-}
-template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
-  if constexpr (sizeof(T) == 4) {
-    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
-  } else {
-    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
   }
 }
 
@@ -191,6 +176,32 @@ template <typename T> __device__ __forceinline__ Split split_row(const T* row, i
   const int nb = (n - h) / kE<T>;
   return {h, nb, n - h - nb * kE<T>};
 }
+// @shared end row_chunks
+
+// @shared begin chunk_pack: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// The reverse of unpack: kE f32 values rounded to T (nearest even) and packed into a chunk.
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+  } else {
+    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
+  }
+}
+// @shared end chunk_pack
+
+// @shared begin param_and_block_sum: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // kE elements of a parameter vector (weight, bias) at p: one 16-byte load when p is 16-byte aligned
 // (vec, the same for the whole row), else kE scalar loads.
 template <typename T> __device__ __forceinline__ void load_param(const T* p, bool vec, float (&g)[kE<T>]) {
@@ -220,7 +231,7 @@ __device__ __forceinline__ float block_sum(float v, float* red) {
   }
   return v;
 }
-// @shared end row_chunks
+// @shared end param_and_block_sum
 
 // ---- main path: the row in registers ---------------------------------------------------------
 // kWarpRow: one warp per row, blockDim.x / 32 rows per block; else one row per block of G threads.
@@ -331,8 +342,9 @@ __global__ void __launch_bounds__(1024, 1) layernorm_scalar(const T* __restrict_
 }
 
 // ---- host ------------------------------------------------------------------------------------
+// @shared begin row_plan: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Threads per row G and chunks per thread C for a row of R chunks; C == 0 means "too long".
-// small: x and y fit the L2 (SMALL_L2_PCT), which takes SMALL_CHUNKS and SMALL_LOAD_HINT.
+// small: the rows fit the L2 (SMALL_L2_PCT, see fits_l2), which takes SMALL_CHUNKS and SMALL_LOAD_HINT.
 struct Plan {
   int C, G;
   bool warp_row, small;
@@ -348,12 +360,14 @@ static Plan plan(int64_t R, bool small) {
   const int64_t g = ((R + c - 1) / c + 31) / 32 * 32;
   return g <= 1024 ? Plan{c, (int)g, false, small} : Plan{0, 0, false, small};
 }
+// @shared end row_plan
 
 // Whether x and y (bytes, together) fill at most SMALL_L2_PCT % of the L2. Measured on the H100, bf16
 // (bench/results/2026-11-25_*_default_suite/sweep_small_rows.txt): at 2048x4096 (32 MiB moved, 64%
 // of the 50 MB L2) evict-first x loads with twice the threads per row were 8-10% faster than the
 // defaults, at 4096^2 (64 MiB) 2% slower. The guess at why: x's evict-first lines replace each other
 // instead of the dirty lines the L2 already holds, which would have to be written back first.
+// @shared begin fits_l2: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static bool fits_l2(int64_t bytes) {
   if (SMALL_L2_PCT == 0) return false;
   int dev = 0, l2 = 0;
@@ -361,6 +375,7 @@ static bool fits_l2(int64_t bytes) {
   cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
   return bytes * 100 <= (int64_t)l2 * SMALL_L2_PCT;
 }
+// @shared end fits_l2
 
 // Dynamic shared memory that leaves room for at most BLOCKS_PER_SM blocks on an SM (0: none).
 template <typename K>

@@ -86,6 +86,7 @@ constexpr int kEpiBytes = BM * kCStride * 2;
 constexpr int kSmemBytes = kPipeBytes > kEpiBytes ? kPipeBytes : kEpiBytes;
 
 // ---- PTX wrappers ------------------------------------------------------------------------
+// @shared begin mma_sync_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
 // 16-byte global -> shared copy; pred false copies nothing and zero-fills the 16 bytes.
 __device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool pred) {
@@ -99,11 +100,6 @@ __device__ __forceinline__ void cp_async_wait() {
 }
 __device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* smem) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
-               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
-               : "r"(smem_u32(smem)));
-}
-__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* smem) {
-  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(smem_u32(smem)));
 }
@@ -126,8 +122,15 @@ __device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (
       : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
 }
 __device__ __forceinline__ void st16(void* p, uint4 v) { *reinterpret_cast<uint4*>(p) = v; }
+// @shared end mma_sync_ptx
+__device__ __forceinline__ void ldsm_x4_trans(uint32_t (&r)[4], const void* smem) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(smem)));
+}
 
 // ---- dtype helpers -------------------------------------------------------------------------
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -137,6 +140,9 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
+
+// @shared begin store2_swz: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Two f32 rounded to T and stored as one 32-bit word (lo at the lower address).
 __device__ __forceinline__ void store2(__half* p, float lo, float hi) {
   *reinterpret_cast<__half2*>(p) = __floats2half2_rn(lo, hi);
@@ -157,6 +163,7 @@ __device__ __forceinline__ int swz(int r, int c) {
     return ((i & ~7) | ((i ^ (r / (8 / kChunks))) & 7)) * 8;
   }
 }
+// @shared end store2_swz
 
 // ---- tensor-core kernel ------------------------------------------------------------------
 template <typename T>
@@ -314,7 +321,7 @@ static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
 static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
 static_assert(kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
 
-// @shared begin hopper_ptx: the same in matmul and fused_mlp (tests/catalog/test_starter_regions.cpp)
+// @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
 // 128-byte swizzle (layout type 1 in bits 62-63). Tiles start 1024-byte aligned (base offset 0).
 __device__ __forceinline__ uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
@@ -338,6 +345,21 @@ __device__ __forceinline__ void mbar_wait(uint32_t bar, uint32_t parity) {
       "r"(parity)
       : "memory");
 }
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+template <int N>
+__device__ __forceinline__ void wgmma_wait() {
+  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
+}
+// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
+template <int R>
+__device__ __forceinline__ void fence_regs(float (&d)[R]) {
+#pragma unroll
+  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
+}
+// @shared end hopper_ptx
+
+// @shared begin hopper_tma_2d: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // 2-D tile copy global -> shared; completion is counted in bytes on `bar`. Out-of-range parts are zeros.
 __device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1) {
   asm volatile(
@@ -366,19 +388,7 @@ __device__ __forceinline__ void st_shared_pair(uint32_t addr, float lo, float hi
   }
   asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
 }
-__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
-__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
-template <int N>
-__device__ __forceinline__ void wgmma_wait() {
-  asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(N) : "memory");
-}
-// Keeps the compiler from moving accumulator reads or writes across the asynchronous wgmma.
-template <int R>
-__device__ __forceinline__ void fence_regs(float (&d)[R]) {
-#pragma unroll
-  for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
-}
-// @shared end hopper_ptx
+// @shared end hopper_tma_2d
 
 // d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
 #define AK_WGMMA_N256(TY)                                                                                               \
@@ -637,6 +647,7 @@ static int launch_simt(const T* A, const T* B, T* C, int64_t M, int64_t N, int64
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+// @shared begin tensor_map_encoder: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // The driver's tensor-map encoder, looked up once through the runtime.
 static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   static const PFN_cuTensorMapEncodeTiled_v12000 fn = [] {
@@ -649,7 +660,9 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
   }();
   return fn;
 }
+// @shared end tensor_map_encoder
 
+// @shared begin make_map_2d: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled.
 static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows) {
   const auto encode = tensor_map_encoder();
@@ -662,6 +675,7 @@ static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows
                 dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
+// @shared end make_map_2d
 
 // Raises a kernel's dynamic shared-memory limit once per device (a driver call costs host time on every launch).
 template <typename T, typename Kernel>

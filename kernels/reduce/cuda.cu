@@ -107,6 +107,7 @@ __device__ __forceinline__ uint4 ld16(const void* p) {
   }
   return r;
 }
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -116,7 +117,9 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
 
+// @shared begin row_chunks: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // A chunk is 16 bytes: kE elements of T, unpacked to f32 (bf16 is the top half of an f32).
 template <typename T> constexpr int kE = 16 / (int)sizeof(T);
 __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
@@ -146,6 +149,7 @@ template <typename T> __device__ __forceinline__ Split split_row(const T* row, i
   const int nb = (n - h) / kE<T>;
   return {h, nb, n - h - nb * kE<T>};
 }
+// @shared end row_chunks
 
 
 // ---- kernel ----------------------------------------------------------------------------------
@@ -211,6 +215,7 @@ static int row_threads(int64_t R, int u) {
 }
 
 // Whether x (bytes) fills at most SMALL_L2_PCT % of the L2.
+// @shared begin fits_l2: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static bool fits_l2(int64_t bytes) {
   if (SMALL_L2_PCT == 0) return false;
   int dev = 0, l2 = 0;
@@ -218,6 +223,7 @@ static bool fits_l2(int64_t bytes) {
   cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, dev);
   return bytes * 100 <= (int64_t)l2 * SMALL_L2_PCT;
 }
+// @shared end fits_l2
 
 // Dynamic shared memory that leaves room for at most cap blocks on an SM (0: no cap).
 template <typename K>

@@ -38,6 +38,7 @@ static_assert(BLOCK % 32 == 0 && BLOCK <= 1024, "BLOCK: a multiple of 32, <= 102
 static_assert(PAIRS_PER_THREAD >= 1, "PAIRS_PER_THREAD must be positive");
 
 // ---- dtype helpers -------------------------------------------------------------------------
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -47,6 +48,7 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
 
 // Element i of a cos/sin table whose dtype is only known at run time (uniform branch).
 __device__ __forceinline__ float load_table(const void* p, int dtype, int64_t i) {

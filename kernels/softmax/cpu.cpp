@@ -14,6 +14,7 @@
 #endif
 static_assert(LANES >= 1, "LANES must be positive");
 
+// @shared begin cpu_row_max: copied in other starters, every copy the same (tests/test_starter_regions.py)
 static float row_max(const float* v, int64_t n) {
   float m[LANES];
   for (int l = 0; l < LANES; ++l) m[l] = -INFINITY;
@@ -25,6 +26,7 @@ static float row_max(const float* v, int64_t n) {
   for (int l = 1; l < LANES; ++l) r = m[l] > r ? m[l] : r;
   return r;
 }
+// @shared end cpu_row_max
 
 // Overwrites v with exp(v - mx) and returns the sum (in double).
 static double exp_and_sum(float* v, int64_t n, float mx) {

@@ -53,6 +53,7 @@ static_assert(STORE_HINT == 0 || STORE_HINT == 1, "STORE_HINT must be 0 or 1");
 constexpr int kMaxChunks = 8;  // 8 x 16 B = 32 registers of packed row per thread at most
 
 // ---- 16-byte chunks: loads, stores, f32 conversion -------------------------------------------
+// @shared begin ld16_load_hint: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ uint4 ld16(const void* p) {
   uint4 r;
 #if LOAD_HINT == 0
@@ -70,6 +71,7 @@ __device__ __forceinline__ uint4 ld16(const void* p) {
 #endif
   return r;
 }
+// @shared end ld16_load_hint
 __device__ __forceinline__ void st16(void* p, uint4 v) {
 #if STORE_HINT == 1
   __stcs(static_cast<uint4*>(p), v);
@@ -78,6 +80,7 @@ __device__ __forceinline__ void st16(void* p, uint4 v) {
 #endif
 }
 
+// @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
 __device__ __forceinline__ float to_f32(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_f32(__nv_bfloat16 v) { return __bfloat162float(v); }
@@ -87,8 +90,10 @@ template <> __device__ __forceinline__ __half from_f32<__half>(float v) { return
 template <> __device__ __forceinline__ __nv_bfloat16 from_f32<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
+// @shared end f32_convert
 
-// A chunk is 16 bytes: kE elements of T, unpacked to / packed from f32 (bf16 is the top half of an f32).
+// @shared begin row_chunks: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// A chunk is 16 bytes: kE elements of T, unpacked to f32 (bf16 is the top half of an f32).
 template <typename T> constexpr int kE = 16 / (int)sizeof(T);
 __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __nv_bfloat16) {
   lo = __uint_as_float(w << 16), hi = __uint_as_float(w & 0xffff0000u);
@@ -97,31 +102,12 @@ __device__ __forceinline__ void unpack2(uint32_t w, float& lo, float& hi, __half
   lo = __half2float(__ushort_as_half((unsigned short)(w & 0xffffu)));
   hi = __half2float(__ushort_as_half((unsigned short)(w >> 16)));
 }
-__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
-  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
-  uint32_t r;
-  memcpy(&r, &v, sizeof r);
-  return r;
-}
-__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
-  const __half2 v = __floats2half2_rn(lo, hi);
-  uint32_t r;
-  memcpy(&r, &v, sizeof r);
-  return r;
-}
 template <typename T> __device__ __forceinline__ void unpack(uint4 u, float (&f)[kE<T>]) {
   if constexpr (sizeof(T) == 4) {
     f[0] = __uint_as_float(u.x), f[1] = __uint_as_float(u.y), f[2] = __uint_as_float(u.z), f[3] = __uint_as_float(u.w);
   } else {
     unpack2(u.x, f[0], f[1], T()), unpack2(u.y, f[2], f[3], T()), unpack2(u.z, f[4], f[5], T());
     unpack2(u.w, f[6], f[7], T());
-  }
-}
-template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
-  if constexpr (sizeof(T) == 4) {
-    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
-  } else {
-    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
   }
 }
 
@@ -136,9 +122,34 @@ template <typename T> __device__ __forceinline__ Split split_row(const T* row, i
   const int nb = (n - h) / kE<T>;
   return {h, nb, n - h - nb * kE<T>};
 }
+// @shared end row_chunks
+
+// @shared begin chunk_pack: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// The reverse of unpack: kE f32 values rounded to T (nearest even) and packed into a chunk.
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __nv_bfloat16) {
+  const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);  // one cvt for both on sm_80+
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+__device__ __forceinline__ uint32_t pack2(float lo, float hi, __half) {
+  const __half2 v = __floats2half2_rn(lo, hi);
+  uint32_t r;
+  memcpy(&r, &v, sizeof r);
+  return r;
+}
+template <typename T> __device__ __forceinline__ uint4 pack(const float (&f)[kE<T>]) {
+  if constexpr (sizeof(T) == 4) {
+    return make_uint4(__float_as_uint(f[0]), __float_as_uint(f[1]), __float_as_uint(f[2]), __float_as_uint(f[3]));
+  } else {
+    return make_uint4(pack2(f[0], f[1], T()), pack2(f[2], f[3], T()), pack2(f[4], f[5], T()), pack2(f[6], f[7], T()));
+  }
+}
+// @shared end chunk_pack
 
 // ---- exp and the (max, sum) merge ------------------------------------------------------------
 constexpr float kLog2e = 1.4426950408889634f;
+// @shared begin maxsum_merge: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float ex2(float v) {  // 2^v; ex2(-inf) = 0
   float r;
   asm("ex2.approx.ftz.f32 %0, %1;" : "=f"(r) : "f"(v));
@@ -172,6 +183,7 @@ __device__ __forceinline__ MaxSum block_merge(MaxSum v, float2* red) {
   }
   return v;
 }
+// @shared end maxsum_merge
 // Streaming form for the fallback: fold n values into the state with at most one rescale.
 template <int n> __device__ __forceinline__ MaxSum absorb(MaxSum st, const float (&f)[n]) {
   float cm = f[0];

@@ -41,10 +41,9 @@ Expected<const KernelType*> find_type(std::string_view name) {
 }
 
 Expected<at::ScalarType> parse_dtype(std::string_view s) {
-  if (s == "f16" || s == "fp16" || s == "float16" || s == "half") return at::kHalf;
-  if (s == "bf16" || s == "bfloat16") return at::kBFloat16;
-  if (s == "f32" || s == "fp32" || s == "float32" || s == "float") return at::kFloat;
-  return fail(fmt::format("unknown dtype '{}' (known: f16, bf16, f32)", s));
+  const auto name = dtype_short_name(s);
+  if (!name) return fail(fmt::format("unknown dtype '{}' (known: f16, bf16, f32)", s));
+  return *name == "f16" ? at::kHalf : *name == "bf16" ? at::kBFloat16 : at::kFloat;
 }
 
 std::string dtype_name(at::ScalarType t) {

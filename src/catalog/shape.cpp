@@ -32,4 +32,11 @@ DimNames dim_names(std::string_view doc) {
   return out;
 }
 
+std::optional<std::string_view> dtype_short_name(std::string_view s) {
+  if (s == "f16" || s == "fp16" || s == "float16" || s == "half") return "f16";
+  if (s == "bf16" || s == "bfloat16") return "bf16";
+  if (s == "f32" || s == "fp32" || s == "float32" || s == "float") return "f32";
+  return std::nullopt;
+}
+
 }  // namespace ak::catalog

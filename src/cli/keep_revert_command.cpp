@@ -3,7 +3,8 @@
 // else reverted) or `autokernel revert` to drop it. Same primitives, same rules as `autokernel run`.
 #include "backends/candidate.hpp"
 #include "cli/commands.hpp"
-#include "loop/workspace.hpp"
+#include "loop/experiment.hpp"
+#include "workspace/workspace.hpp"
 #include "util/fs.hpp"
 
 namespace ak::cli {
@@ -21,7 +22,7 @@ void add_common(CLI::App* cmd, Args& a) {
   cmd->add_option("--description", a.description, "one line: what the edit changed and why");
 }
 
-void print_row(const loop::ResultRow& r) {
+void print_row(const workspace::ResultRow& r) {
   fmt::print("[exp {}] {} {}: {:.2f} us, {:.3f}x torch | {}\n", r.experiment, r.kernel, r.status, r.latency_us,
              r.speedup_vs_reference, r.description);
 }
@@ -39,7 +40,7 @@ Runner add_keep_command(CLI::App& app) {
       ->capture_default_str();
   return [a] {
     auto ws = value_or_throw(
-        loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
+        workspace::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
     const auto k = value_or_throw(ws->kernel(a->kernel));
     const auto changed = value_or_throw(ws->repo().changed_paths());
     if (std::find(changed.begin(), changed.end(), k.file.string()) == changed.end()) {
@@ -51,7 +52,7 @@ Runner add_keep_command(CLI::App& app) {
     if (!ws->best(k.name)) {
       // No baseline yet: measure the committed version first, then judge the edit against it.
       value_or_throw(ws->repo().discard(k.file.string()));
-      print_row(value_or_throw(ws->run_baseline(k, settings)));
+      print_row(value_or_throw(loop::run_baseline(*ws, k, settings)));
     }
     auto knobs = backends::parse_knobs(edited);
     auto config = knobs ? [&] {
@@ -61,9 +62,9 @@ Runner add_keep_command(CLI::App& app) {
     }()
                         : std::string();
     const auto row = value_or_throw(
-        ws->run_experiment(k, edited, a->description.empty() ? "hand edit" : a->description, config, settings));
+        loop::run_experiment(*ws, k, edited, a->description.empty() ? "hand edit" : a->description, config, settings));
     print_row(row);
-    return row.status == loop::Status::kept ? k_exit_ok : k_exit_rejected;
+    return row.status == workspace::Status::kept ? k_exit_ok : k_exit_rejected;
   };
 }
 
@@ -73,7 +74,7 @@ Runner add_revert_command(CLI::App& app) {
   add_common(cmd, *a);
   return [a] {
     auto ws = value_or_throw(
-        loop::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
+        workspace::Workspace::open(a->workspace, a->tag, [](const std::string& l) { fmt::print("{}\n", l); }));
     const auto k = value_or_throw(ws->kernel(a->kernel));
     const auto changed = value_or_throw(ws->repo().changed_paths());
     if (std::find(changed.begin(), changed.end(), k.file.string()) == changed.end()) {

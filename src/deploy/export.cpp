@@ -9,8 +9,8 @@
 
 #include "backends/backend.hpp"
 #include "backends/candidate.hpp"
-#include "loop/git_repo.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/git_repo.hpp"
+#include "workspace/results_log.hpp"
 #include "util/fs.hpp"
 
 namespace ak::deploy {
@@ -56,11 +56,11 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     return fail(fmt::format("{} is not an autokernel workspace (no kernels/ under git)", ws.string()),
                 "give the folder `autokernel run` or `autokernel extract` used, with --workspace");
   }
-  loop::GitRepo repo(ws);
+  workspace::GitRepo repo(ws);
   auto branch = repo.current_branch();
   if (!branch) return std::unexpected(branch.error());
   const std::string tag = branch->starts_with("autokernel/") ? branch->substr(11) : *branch;
-  auto rows = loop::ResultsLog(ws / "results.tsv").read();
+  auto rows = workspace::ResultsLog(ws / "results.tsv").read();
   if (!rows) return std::unexpected(rows.error());
 
   const auto pkg = req.out / k_package_name;
@@ -95,7 +95,7 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     k.name = name;
     k.type = cand->type;
     k.backend = cand->backend;
-    const auto* best = loop::best_row(*rows, name, tag);  // on the workspace's current branch
+    const auto* best = workspace::best_row(*rows, name, tag);  // on the workspace's current branch
     k.speedup_vs_reference = best ? best->speedup_vs_reference : 0;
     if (!best) {
       k.why = "never passed the harness on this branch";

@@ -1,33 +1,18 @@
 #include "harness/model_shapes.hpp"
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 
 #include "catalog/kernel_type.hpp"
-#include "util/fs.hpp"
 
 namespace ak::harness {
 
 Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::path& candidate) {
+  auto read = workspace::read_model_json(candidate);
+  if (!read || !*read) return read;
+  const auto& m = **read;
   std::error_code ec;
   const auto dir = std::filesystem::is_directory(candidate, ec) ? candidate : candidate.parent_path();
-  const auto path = dir / k_model_shapes_file;
-  if (!std::filesystem::exists(path, ec)) return std::nullopt;
-  auto text = util::read_file(path);
-  if (!text) return std::unexpected(text.error());
-  ModelShapes m;
-  try {
-    const auto j = nlohmann::json::parse(*text);
-    m.type = j.at("type").get<std::string>();
-    m.dtype = j.value("dtype", "");
-    m.share = j.value("share", 0.0);
-    m.share_uncompiled = j.value("share_uncompiled", 0.0);
-    for (const auto& s : j.at("shapes")) {
-      m.shapes.push_back({s.at("label").get<std::string>(), s.at("dims").get<std::vector<int64_t>>()});
-    }
-  } catch (const std::exception& e) {
-    return fail(fmt::format("{} is malformed: {}", path.string(), e.what()), "run autokernel extract again");
-  }
+  const auto path = dir / workspace::k_model_json_file;
   auto type = catalog::find_type(m.type);
   if (!type) return std::unexpected(type.error().context(path.string()));
   // The type's dims: one per name in dims_doc ("M,N,K"), the bracketed trailing ones optional
@@ -46,7 +31,7 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
                   "run autokernel extract again");
     }
   }
-  return m;
+  return read;
 }
 
 }  // namespace ak::harness

@@ -11,13 +11,15 @@
 #include <set>
 
 #include "backends/candidate.hpp"
-#include "loop/git_repo.hpp"
+#include "workspace/git_repo.hpp"
 #include "loop/prompt.hpp"
 #include "loop/proposer.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
 namespace ak::loop {
+
+using workspace::GitRepo;
 namespace {
 
 namespace fs = std::filesystem;

@@ -10,18 +10,18 @@
 #include <vector>
 
 #include "backends/candidate.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 
 namespace ak::loop {
 
 /// What a proposer may know about one kernel.
 struct KernelState {
-  std::string name;                     ///< workspace name, e.g. rmsnorm_cuda
-  backends::Candidate best;             ///< the current best (kept) version
-  std::vector<ResultRow> history;       ///< this kernel's rows, oldest first
-  std::set<std::string> tried_configs;  ///< knob configurations already measured (config_string)
-  std::filesystem::path workspace;      ///< the run's folder (a git repository)
-  std::filesystem::path file;           ///< the candidate file, relative to the workspace
+  std::string name;                           ///< workspace name, e.g. rmsnorm_cuda
+  backends::Candidate best;                   ///< the current best (kept) version
+  std::vector<workspace::ResultRow> history;  ///< this kernel's rows, oldest first
+  std::set<std::string> tried_configs;        ///< knob configurations already measured (config_string)
+  std::filesystem::path workspace;            ///< the run's folder (a git repository)
+  std::filesystem::path file;                 ///< the candidate file, relative to the workspace
 };
 
 /// The next candidate: the whole new source of the kernel file and one line saying what changed.

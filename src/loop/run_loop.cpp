@@ -12,11 +12,25 @@
 #include <fmt/ranges.h>
 
 #include "backends/candidate.hpp"
-#include "loop/run_state.hpp"
-#include "loop/workspace.hpp"
+#include "workspace/run_state.hpp"
+#include "loop/experiment.hpp"
+#include "workspace/workspace.hpp"
 #include "util/fs.hpp"
 
 namespace ak::loop {
+
+using workspace::advances;
+using workspace::counts_as_revert;
+using workspace::is_code_failure;
+using workspace::ResultRow;
+using workspace::ResultsLog;
+using workspace::run_in_progress;
+using workspace::RunState;
+using workspace::Status;
+using workspace::status_name;
+using workspace::unix_now;
+using workspace::Workspace;
+using workspace::WorkspaceKernel;
 namespace {
 
 std::atomic<bool> g_stop{false};
@@ -207,7 +221,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     Expected<ResultRow> row = fail("no experiment");
     if (!p.best) {
       // The kernel's first experiment: the starter as it is, the baseline everything is compared with.
-      row = ws.run_baseline(*pick, settings);
+      row = run_baseline(ws, *pick, settings);
     } else {
       auto current = backends::load_candidate(ws.dir() / pick->file, "");
       if (!current) return std::unexpected(current.error());
@@ -224,7 +238,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
       // No usable candidate (a hung agent, a reply without code) is one failed experiment, no commit.
       row = proposal->failure
                 ? ws.record_failure(*pick, proposal->description, *proposal->failure)
-                : ws.run_experiment(*pick, proposal->source, proposal->description, proposal->config, settings);
+                : run_experiment(ws, *pick, proposal->source, proposal->description, proposal->config, settings);
     }
     if (!row) {
       (void)finish("failed", row.error().message);

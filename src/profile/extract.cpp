@@ -8,7 +8,7 @@
 #include "catalog/kernel_type.hpp"
 #include "catalog/type_names.hpp"
 #include "harness/model_shapes.hpp"
-#include "loop/workspace.hpp"
+#include "workspace/workspace.hpp"
 #include "util/fs.hpp"
 
 namespace ak::profile {
@@ -81,7 +81,7 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     return fail("the profile has no supported kernels: none of its time is in a kernel type autokernel has",
                 "see the unsupported ops in profile.json; autokernel's types are " + catalog::type_names());
   }
-  auto opened = loop::Workspace::open(r.workspace, r.tag, print);
+  auto opened = workspace::Workspace::open(r.workspace, r.tag, print);
   if (!opened) return std::unexpected(opened.error());
   auto& ws = **opened;
 
@@ -116,7 +116,7 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     const auto starter = r.starters / use->name / starter_file(backend);
     auto name = ws.add_kernel(starter.string());
     if (!name) return std::unexpected(name.error().context("adding the " + use->name + " starter"));
-    const auto rel = std::filesystem::path("kernels") / *name / harness::k_model_shapes_file;
+    const auto rel = std::filesystem::path("kernels") / *name / workspace::k_model_json_file;
     // An uncompiled model runs every chain of a fusion as its unfused form: the run ranks that form by both.
     const bool stands_in = fused_share.contains(use->name);
     const double uncompiled = stands_in ? use->share + fused_share[use->name] : 0;

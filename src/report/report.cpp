@@ -60,7 +60,7 @@ nlohmann::json plot_spec(const RunData& data, const std::map<std::string, Roofs>
     for (const auto& r : k.rows) {
       points.push_back({{"experiment", r.experiment},
                         {"throughput", r.throughput_unit == k.unit ? r.throughput : 0.0},
-                        {"status", loop::status_name(r.status)}});
+                        {"status", workspace::status_name(r.status)}});
     }
     plots.push_back({{"kind", "progress"},
                      {"out", stem(k.name) + "_progress"},
@@ -207,7 +207,7 @@ void add_kernel(Document& doc, const KernelSummary& k, const fs::path& out) {
           {},
           {true, false, true, true, true, true, true, false, false, false}};
   for (const auto& r : k.rows) {
-    t.rows.push_back({std::to_string(r.experiment), std::string(loop::status_name(r.status)), num(r.throughput),
+    t.rows.push_back({std::to_string(r.experiment), std::string(workspace::status_name(r.status)), num(r.throughput),
                       num(r.latency_us), r.spread > 0 ? fmt::format("{:.1f}%", 100 * r.spread) : "-",
                       pct(r.pct_of_ceiling), times(r.speedup_vs_reference), r.config, r.description,
                       r.commit.substr(0, 8)});
@@ -247,7 +247,7 @@ Expected<ReportFiles> write_report(const ReportOptions& o) {
 
   std::map<std::string, Roofs> roofs;  // per device kind, from that device's rows
   for (const auto& device : {"cpu", "gpu"}) {
-    std::vector<loop::ResultRow> rows;
+    std::vector<workspace::ResultRow> rows;
     for (const auto& k : data->kernels) {
       if (device_of(k) == device) rows.insert(rows.end(), k.rows.begin(), k.rows.end());
     }

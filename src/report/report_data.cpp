@@ -5,8 +5,9 @@
 
 #include "backends/candidate.hpp"
 #include "catalog/kernel_type.hpp"
-#include "loop/git_repo.hpp"
-#include "loop/workspace.hpp"
+#include "workspace/git_repo.hpp"
+#include "workspace/model_json.hpp"
+#include "workspace/workspace.hpp"
 
 namespace ak::report {
 namespace {
@@ -38,11 +39,11 @@ std::string type_of(const Expected<fs::path>& file, const std::string& name) {
   return cut == std::string::npos ? name : name.substr(0, cut);
 }
 
-/// The dtype the loop timed the kernel in when the run named none (see loop::timing_dtype_of).
-std::string timing_dtype(const Expected<fs::path>& file) { return file ? loop::timing_dtype_of(*file) : "f16"; }
+/// The dtype the loop timed the kernel in when the run named none (see workspace::timing_dtype_of).
+std::string timing_dtype(const Expected<fs::path>& file) { return file ? workspace::timing_dtype_of(*file) : "f16"; }
 
-KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::string& name,
-                        std::vector<loop::ResultRow> rows, const std::string& dtype) {
+KernelSummary summarise(const fs::path& ws, workspace::GitRepo& repo, const std::string& name,
+                        std::vector<workspace::ResultRow> rows, const std::string& dtype) {
   KernelSummary k;
   k.name = name;
   const auto file = backends::resolve_kernel_path(ws / "kernels" / name, "");  // gone: the name decides
@@ -51,16 +52,16 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
   k.rows = std::move(rows);
   std::vector<double> references, ceilings;
   for (const auto& r : k.rows) {
-    ++k.count_by_status[std::string(loop::status_name(r.status))];
-    if (r.status == loop::Status::kept) {
+    ++k.count_by_status[std::string(workspace::status_name(r.status))];
+    if (r.status == workspace::Status::kept) {
       ++k.kept;
-    } else if (r.status == loop::Status::reverted) {
+    } else if (r.status == workspace::Status::reverted) {
       ++k.reverted;
-    } else if (r.status != loop::Status::baseline && r.status != loop::Status::hand_reverted) {
+    } else if (r.status != workspace::Status::baseline && r.status != workspace::Status::hand_reverted) {
       ++k.failed;
     }
-    if (loop::advances(r)) {
-      if (r.status == loop::Status::baseline && !k.baseline) k.baseline = r;
+    if (workspace::advances(r)) {
+      if (r.status == workspace::Status::baseline && !k.baseline) k.baseline = r;
       k.best = r;
     }
     if (k.unit.empty() && !r.throughput_unit.empty() && r.throughput > 0) k.unit = r.throughput_unit;
@@ -84,7 +85,7 @@ KernelSummary summarise(const fs::path& ws, loop::GitRepo& repo, const std::stri
     }
   }
 
-  if (k.baseline && k.best && k.best->status == loop::Status::kept) {
+  if (k.baseline && k.best && k.best->status == workspace::Status::kept) {
     const auto dir = fmt::format("kernels/{}/", name);
     k.diff_command = fmt::format("git -C {} diff {} {} -- {}", ws.string(), k.baseline->commit.substr(0, 12),
                                  k.best->commit.substr(0, 12), dir);
@@ -107,7 +108,7 @@ double KernelSummary::speedup_vs_start() const {
   return baseline && best && best->latency_us > 0 ? baseline->latency_us / best->latency_us : 0;
 }
 
-double KernelSummary::gflops(const loop::ResultRow& row) const {
+double KernelSummary::gflops(const workspace::ResultRow& row) const {
   if (row.throughput <= 0) return 0;
   if (row.throughput_unit == "TFLOP/s") return row.throughput * 1000;
   return placement.intensity ? row.throughput * *placement.intensity : 0;  // GB/s x FLOP/byte = GFLOP/s
@@ -120,7 +121,7 @@ Expected<RunData> collect(const fs::path& workspace_in, const std::string& tag, 
     return fail(fmt::format("no such folder: {}", ws.string()),
                 "point --workspace at the folder `autokernel run` used");
   }
-  const loop::ResultsLog log(ws / "results.tsv");
+  const workspace::ResultsLog log(ws / "results.tsv");
   if (!fs::exists(log.path(), ec)) {
     return fail(fmt::format("{} is not an autokernel workspace (it has no results.tsv)", ws.string()),
                 "point --workspace at the folder `autokernel run` used");
@@ -133,7 +134,7 @@ Expected<RunData> collect(const fs::path& workspace_in, const std::string& tag, 
   RunData data;
   data.workspace = ws;
   data.tag = tag.empty() ? rows->back().tag : tag;
-  std::map<std::string, std::vector<loop::ResultRow>> by_kernel;
+  std::map<std::string, std::vector<workspace::ResultRow>> by_kernel;
   std::set<std::string> tags;
   for (const auto& r : *rows) {
     tags.insert(r.tag);
@@ -150,7 +151,7 @@ Expected<RunData> collect(const fs::path& workspace_in, const std::string& tag, 
     return fail(fmt::format("no experiments tagged '{}' in {}", data.tag, log.path().string()),
                 fmt::format("tags there: {}", known));
   }
-  loop::GitRepo repo(ws);
+  workspace::GitRepo repo(ws);
   for (auto& [name, krows] : by_kernel) data.kernels.push_back(summarise(ws, repo, name, std::move(krows), dtype));
   return data;
 }

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "report/roofline.hpp"
 #include "util/error.hpp"
 
@@ -18,10 +18,10 @@ struct KernelSummary {
   std::string name;  ///< the workspace kernel, e.g. rmsnorm_cuda
   std::string type;  ///< the catalogue type, e.g. rmsnorm
   std::string backend;
-  std::string unit;                         ///< "GB/s" | "TFLOP/s" (from its timed rows)
-  std::vector<loop::ResultRow> rows;        ///< this run's, oldest first
-  std::optional<loop::ResultRow> baseline;  ///< the starter's correct measurement
-  std::optional<loop::ResultRow> best;      ///< the baseline or the last kept experiment
+  std::string unit;                              ///< "GB/s" | "TFLOP/s" (from its timed rows)
+  std::vector<workspace::ResultRow> rows;        ///< this run's, oldest first
+  std::optional<workspace::ResultRow> baseline;  ///< the starter's correct measurement
+  std::optional<workspace::ResultRow> best;      ///< the baseline or the last kept experiment
   std::map<std::string, int> count_by_status;
   int kept = 0, reverted = 0, failed = 0;  ///< failed: incorrect, crashed, timed out, did not build, no candidate
 
@@ -37,7 +37,7 @@ struct KernelSummary {
   /// Speed-up of the best version over the starter (latency ratio); 0 without both.
   double speedup_vs_start() const;
   /// Achieved GFLOP/s of a row on the roofline (needs the placement); 0 if unknown.
-  double gflops(const loop::ResultRow& row) const;
+  double gflops(const workspace::ResultRow& row) const;
 };
 
 struct RunData {
@@ -50,8 +50,8 @@ struct RunData {
 };
 
 /// Read the run `tag` of the workspace (the last row's tag when empty). `dtype` is the dtype the run timed
-/// in (see place()); empty: each kernel's, as the loop chose it (loop::timing_dtype_of). An error when `workspace` is
-/// not a workspace or the tag has no rows.
+/// in (see place()); empty: each kernel's, as the loop chose it (workspace::timing_dtype_of). An error when `workspace`
+/// is not a workspace or the tag has no rows.
 Expected<RunData> collect(const std::filesystem::path& workspace, const std::string& tag, const std::string& dtype);
 
 }  // namespace ak::report

@@ -33,7 +33,7 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at::ScalarType dtype) {
+Placement place(const catalog::KernelType& type, const workspace::ResultRow& row, at::ScalarType dtype) {
   Placement p;
   if (row.throughput <= 0 || row.latency_us <= 0) {
     p.note = "no timed measurement";
@@ -66,11 +66,11 @@ Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at:
   return p;
 }
 
-double ceiling_of(const loop::ResultRow& row) {
+double ceiling_of(const workspace::ResultRow& row) {
   return row.pct_of_ceiling > 0 && row.throughput > 0 ? row.throughput / (row.pct_of_ceiling / 100.0) : 0;
 }
 
-Roofs roofs_for(const std::vector<loop::ResultRow>& rows, const std::string& device_cache_name) {
+Roofs roofs_for(const std::vector<workspace::ResultRow>& rows, const std::string& device_cache_name) {
   std::vector<double> bw, compute;
   for (const auto& r : rows) {
     const double c = ceiling_of(r);

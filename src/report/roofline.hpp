@@ -8,7 +8,7 @@
 
 #include <ATen/ATen.h>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 
 namespace ak::catalog {
 class KernelType;
@@ -27,7 +27,7 @@ struct Placement {
 /// (bytes for a memory-bound row, FLOPs for a compute-bound one). The shape is the catalogue shape whose
 /// formula gives that work (within 2%, the rounding of the row's numbers). A compute-bound row's bytes
 /// depend on the dtype, which the row does not record: `dtype` is assumed for it.
-Placement place(const catalog::KernelType& type, const loop::ResultRow& row, at::ScalarType dtype);
+Placement place(const catalog::KernelType& type, const workspace::ResultRow& row, at::ScalarType dtype);
 
 /// The roofs kernels of one device are drawn under.
 struct Roofs {
@@ -38,12 +38,12 @@ struct Roofs {
 
 /// The measured ceiling a row was quoted against: throughput / (pct_of_ceiling / 100), in the row's unit;
 /// 0 if the row has none.
-double ceiling_of(const loop::ResultRow& row);
+double ceiling_of(const workspace::ResultRow& row);
 
 /// Roofs for rows of one device: the measured ceilings the rows were quoted against (the median over rows,
 /// GB/s rows give the memory roof, TFLOP/s rows the compute roof), completed from the ceilings cached on
 /// this machine for `device_cache_name` ("cpu", or "" for any GPU's) when the rows give only one.
-Roofs roofs_for(const std::vector<loop::ResultRow>& rows, const std::string& device_cache_name);
+Roofs roofs_for(const std::vector<workspace::ResultRow>& rows, const std::string& device_cache_name);
 
 /// The median of some values (0 for none).
 double median(std::vector<double> v);

@@ -7,7 +7,7 @@
 
 #include "backends/backend.hpp"
 #include "harness/bench.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "profile/extract.hpp"
 #include "profile/model_run.hpp"
 #include "profile/profile.hpp"
@@ -268,9 +268,9 @@ TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
   // The loop's baseline is timed there too, in the model's dtype.
   r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto rows = loop::ResultsLog(ws / "results.tsv").read();
+  auto rows = workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_TRUE(rows && rows->size() == 1) << r.output;
-  EXPECT_EQ(rows->front().status, loop::Status::baseline) << rows->front().description;
+  EXPECT_EQ(rows->front().status, workspace::Status::baseline) << rows->front().description;
   // The first kernel is the one with the largest share of the model's time.
   const auto prof = *profile::ModelProfile::from_json(read_json(ws / "profile.json"));
   EXPECT_EQ(rows->front().kernel, prof.supported().front()->name + "_cpu") << r.output;

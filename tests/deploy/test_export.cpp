@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -26,7 +26,7 @@ fs::path baseline_workspace(const std::string& name) {
 
 /// Rewrite the speed-up of every row of `kernel` (the test decides which kernel counts as faster).
 void set_speedup(const fs::path& ws, const std::string& kernel, double speedup) {
-  loop::ResultsLog log(ws / "results.tsv");
+  workspace::ResultsLog log(ws / "results.tsv");
   auto rows = *log.read();
   ASSERT_TRUE(util::remove_tree(ws / "results.tsv"));
   for (auto r : rows) {

@@ -2,7 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "backends/backend.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -64,14 +64,14 @@ TEST(GpuIntegrity, AnIllegalMemoryAccessDoesNotPoisonTheNextExperimentOfTheRun) 
   const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", kernel.string(), "--max-experiments",
                                    "3", "--done-pct", "101", "--tag", "fault"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 3u) << r.output;
-  EXPECT_EQ(rows[0].status, loop::Status::baseline);
+  EXPECT_EQ(rows[0].status, workspace::Status::baseline);
   EXPECT_EQ(rows[1].config, "FAULT=1");
   EXPECT_EQ(rows[1].correctness, "FAIL");
   // The fault surfaces at a synchronisation (reported as a runtime error) or kills the worker.
   EXPECT_TRUE(rows[1].description.find("illegal memory access") != std::string::npos ||
-              rows[1].status == loop::Status::crashed)
+              rows[1].status == workspace::Status::crashed)
       << rows[1].status << ": " << rows[1].description;
   EXPECT_EQ(rows[2].config, "FAULT=2");
   EXPECT_EQ(rows[2].correctness, "PASS") << rows[2].description;

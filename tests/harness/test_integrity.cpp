@@ -161,13 +161,13 @@ harness::BenchReport report_with(double kernel_us, bool flagged, bool confirmed)
 }
 
 TEST(Integrity, TheLoopKeepsAFlaggedResultOnlyWhenTheReMeasurementConfirmsIt) {
-  EXPECT_EQ(loop::judge(report_with(10, false, false), 40, 0, 0.01), loop::Status::kept);
-  EXPECT_EQ(loop::judge(report_with(10, true, true), 40, 0, 0.01), loop::Status::kept);
-  EXPECT_EQ(loop::judge(report_with(10, true, false), 40, 0, 0.01), loop::Status::implausible);
-  EXPECT_EQ(loop::judge(report_with(50, true, false), 40, 0, 0.01), loop::Status::reverted);  // not faster anyway
+  EXPECT_EQ(loop::judge(report_with(10, false, false), 40, 0, 0.01), workspace::Status::kept);
+  EXPECT_EQ(loop::judge(report_with(10, true, true), 40, 0, 0.01), workspace::Status::kept);
+  EXPECT_EQ(loop::judge(report_with(10, true, false), 40, 0, 0.01), workspace::Status::implausible);
+  EXPECT_EQ(loop::judge(report_with(50, true, false), 40, 0, 0.01), workspace::Status::reverted);  // not faster anyway
   auto wrong = report_with(10, false, false);
   wrong.outcome = Outcome::incorrect;
-  EXPECT_EQ(loop::judge(wrong, 40, 0, 0.01), loop::Status::incorrect);
+  EXPECT_EQ(loop::judge(wrong, 40, 0, 0.01), workspace::Status::incorrect);
 }
 
 }  // namespace

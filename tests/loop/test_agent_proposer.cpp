@@ -11,7 +11,7 @@
 #include <chrono>
 #include <thread>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -57,8 +57,8 @@ bool on_branch(const std::filesystem::path& ws, const std::string& commit) {
   return code == 0;
 }
 
-std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) {
-  return *loop::ResultsLog(ws / "results.tsv").read();
+std::vector<workspace::ResultRow> rows_of(const std::filesystem::path& ws) {
+  return *workspace::ResultsLog(ws / "results.tsv").read();
 }
 
 std::string read(const std::filesystem::path& p) {
@@ -82,8 +82,8 @@ TEST_F(AgentProposer, AGoodEditIsCommittedBenchedAndKept) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[0].status, loop::Status::baseline);
-  EXPECT_EQ(rows[1].status, loop::Status::kept) << rows[1].description;
+  EXPECT_EQ(rows[0].status, workspace::Status::baseline);
+  EXPECT_EQ(rows[1].status, workspace::Status::kept) << rows[1].description;
   EXPECT_EQ(rows[1].description, "compute each row once (REPEAT 8 -> 1)");
   EXPECT_EQ(rows[1].config, "REPEAT=1,UNROLL=1");
   EXPECT_LT(rows[1].latency_us, rows[0].latency_us / 1.5);
@@ -99,7 +99,7 @@ TEST_F(AgentProposer, AWrongEditIsRecordedIncorrectAndReverted) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::incorrect) << rows[1].description;
+  EXPECT_EQ(rows[1].status, workspace::Status::incorrect) << rows[1].description;
   EXPECT_EQ(rows[1].correctness, "FAIL");
   EXPECT_TRUE(rows[1].description.starts_with("scale the output by two")) << rows[1].description;
   // Its commit exists but is off the branch; the file is the starter again.
@@ -120,7 +120,7 @@ TEST_F(AgentProposer, EditsOutsideTheCandidateAreRevertedAndNamed) {
   ASSERT_EQ(rows.size(), 2u) << read(ws / "results.tsv");
   EXPECT_FALSE(contains(read(ws / "results.tsv"), "fake"));
   // The candidate's own edit goes on as usual; everything else is named in the description.
-  EXPECT_EQ(rows[1].status, loop::Status::kept) << rows[1].description;
+  EXPECT_EQ(rows[1].status, workspace::Status::kept) << rows[1].description;
   const auto& d = rows[1].description;
   EXPECT_TRUE(d.starts_with("compute each row once, and some housekeeping")) << d;
   EXPECT_TRUE(contains(d, "reverted edits outside the candidate: .gitignore, kernels/evil.txt, results.tsv")) << d;
@@ -144,7 +144,7 @@ TEST_F(AgentProposer, AHungAgentIsCutOffAtItsTimeoutAndItsEditsUndone) {
   EXPECT_LT(elapsed, 300) << "the hung agent was not cut off";
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::proposer_failed);
+  EXPECT_EQ(rows[1].status, workspace::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[1].description, "the agent did not finish within 3 s")) << rows[1].description;
   EXPECT_TRUE(contains(rows[1].description, "reverted edits outside the candidate: notes.txt")) << rows[1].description;
   // Nothing of it is left: not its edits, not the process it started.
@@ -165,7 +165,7 @@ TEST_F(AgentProposer, WhatAFinishedAgentLeftRunningIsStoppedAndItsEditStillCount
   EXPECT_LT(elapsed, 100) << "the run waited for the agent's leftover process";
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::kept) << rows[1].description;
+  EXPECT_EQ(rows[1].status, workspace::Status::kept) << rows[1].description;
   const auto pid = read(ws / ".autokernel/leftover.pid");
   ASSERT_FALSE(pid.empty());
   EXPECT_FALSE(process_alive(std::stoi(pid))) << "the agent's leftover sleep " << pid << " survived";
@@ -178,7 +178,7 @@ TEST_F(AgentProposer, TheAgentIsHandedProgramSourceHistoryAndItsEnvironment) {
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
   // An agent that changes nothing costs one failed experiment and no commit.
-  EXPECT_EQ(rows[1].status, loop::Status::proposer_failed);
+  EXPECT_EQ(rows[1].status, workspace::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[1].description, "the agent made no change to the candidate")) << rows[1].description;
   EXPECT_EQ(rows[1].commit, rows[0].commit);
 
@@ -209,7 +209,7 @@ TEST_F(AgentProposer, AFailingAgentIsAFailedExperimentWithItsExitCodeAndLastWord
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::proposer_failed);
+  EXPECT_EQ(rows[1].status, workspace::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[1].description, "the agent exited with code 3")) << rows[1].description;
   EXPECT_TRUE(contains(rows[1].description, "rate limited")) << rows[1].description;
   EXPECT_EQ(read(ws / k_candidate), read(k_rms));
@@ -223,7 +223,7 @@ TEST_F(AgentProposer, WhatTheAgentChangedUnderGitIsPutBackAndItsHookBreaksNoComm
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
   // Its hook would have failed the experiment's commit ("git commit failed: " and nothing else).
-  EXPECT_EQ(rows[1].status, loop::Status::kept) << rows[1].description;
+  EXPECT_EQ(rows[1].status, workspace::Status::kept) << rows[1].description;
   EXPECT_TRUE(on_branch(ws, rows[1].commit));
   const auto& d = rows[1].description;
   for (const auto* what : {".git/config", ".git/hooks/pre-commit", "refs/heads/agent-branch", "refs/tags/agent-tag"}) {

@@ -15,7 +15,7 @@
 #include <set>
 #include <thread>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -185,28 +185,28 @@ TEST(FaultInjection, ALongRunUnderRandomKillsAFlakyAgentAndAFullDiskLosesNothing
   fmt::print("kill -9 landed on: autokernel {}, its worker {}, its agent {}; full disk: {}\n", kills[autokernel],
              kills[worker], kills[agent], have_full_disk ? "round 4" : "not here (no tmpfs)");
 
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_GE(rows.size(), 3u);
   std::set<int> numbers;
   int baselines = 0;
   for (const auto& r : rows) {
     EXPECT_TRUE(numbers.insert(r.experiment).second) << "experiment " << r.experiment << " recorded twice";
-    baselines += r.status == loop::Status::baseline;
+    baselines += r.status == workspace::Status::baseline;
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": its commit is lost";
-    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted)
+    if (r.status == workspace::Status::proposer_failed || r.status == workspace::Status::hand_reverted)
       continue;                    // no commit of their own
     if (baselines == 0) continue;  // a baseline attempt that failed (its worker killed): the starter's commit
     git(ws, {"merge-base", "--is-ancestor", r.commit, "HEAD"}, &code);
-    EXPECT_EQ(code == 0, r.status == loop::Status::kept || r.status == loop::Status::baseline)
+    EXPECT_EQ(code == 0, r.status == workspace::Status::kept || r.status == workspace::Status::baseline)
         << r.experiment << " " << r.status;
   }
   EXPECT_EQ(baselines, 1);
   EXPECT_EQ(*numbers.rbegin() - *numbers.begin() + 1, static_cast<int>(numbers.size())) << "a row was lost";
   // The kept kernel file is the branch's, and nothing else is left modified.
   EXPECT_EQ(git(ws, {"status", "--porcelain"}), "");
-  const auto best = loop::best_row(rows, "rmsnorm_cpu");
+  const auto best = workspace::best_row(rows, "rmsnorm_cpu");
   ASSERT_NE(best, nullptr);
   EXPECT_EQ(git(ws, {"show", best->commit + ":kernels/rmsnorm_cpu/kernel.cpp"}) + "\n",
             read(ws / "kernels/rmsnorm_cpu/kernel.cpp"));

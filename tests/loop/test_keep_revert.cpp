@@ -3,7 +3,7 @@
 
 #include <fstream>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -52,13 +52,13 @@ TEST(KeepRevert, KeepJudgesAnEditAndRevertDropsOneAndEveryStepIsARow) {
   EXPECT_EQ(autokernel({"revert", "--workspace", ws.string(), "--kernel", "rmsnorm_cpu"}).exit_code, 0);
   EXPECT_EQ(*util::read_file(file), kept_text);
 
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 4u);
-  EXPECT_EQ(rows[0].status, loop::Status::baseline);
-  EXPECT_EQ(rows[1].status, loop::Status::kept);
+  EXPECT_EQ(rows[0].status, workspace::Status::baseline);
+  EXPECT_EQ(rows[1].status, workspace::Status::kept);
   EXPECT_EQ(rows[1].description, "compute once");
-  EXPECT_EQ(rows[2].status, loop::Status::incorrect);
-  EXPECT_EQ(rows[3].status, loop::Status::hand_reverted);
+  EXPECT_EQ(rows[2].status, workspace::Status::incorrect);
+  EXPECT_EQ(rows[3].status, workspace::Status::hand_reverted);
 }
 
 TEST(KeepRevert, AnUnknownKernelNameListsTheWorkspacesKernels) {

@@ -16,7 +16,7 @@
 
 #include "backends/candidate.hpp"
 #include "loop/proposer.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -125,14 +125,14 @@ loop::KernelState rms_state() {
   s.name = "rmsnorm_cpu";
   s.best = *backends::load_candidate(k_rms, "");
   s.file = "kernels/rmsnorm_cpu/kernel.cpp";
-  loop::ResultRow base, reverted;
+  workspace::ResultRow base, reverted;
   base.experiment = 0;
-  base.status = loop::Status::baseline;
+  base.status = workspace::Status::baseline;
   base.latency_us = 812.5;
   base.speedup_vs_reference = 0.25;
   base.description = "the starter";
   reverted.experiment = 1;
-  reverted.status = loop::Status::reverted;
+  reverted.status = workspace::Status::reverted;
   reverted.latency_us = 815;
   reverted.description = "unrolled the inner loop by 4";
   s.history = {base, reverted};
@@ -331,16 +331,17 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
   ::unsetenv("AK_TEST_LLM_KEY");
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 4u) << r.output;
-  EXPECT_EQ(rows[0].status, loop::Status::baseline);
-  EXPECT_EQ(rows[1].status, loop::Status::kept) << r.output;  // 8 times less work
+  EXPECT_EQ(rows[0].status, workspace::Status::baseline);
+  EXPECT_EQ(rows[1].status, workspace::Status::kept) << r.output;  // 8 times less work
   EXPECT_EQ(rows[1].description, "compute each row once");
   EXPECT_EQ(rows[1].config, "REPEAT=1,UNROLL=1");
-  EXPECT_EQ(rows[2].status, loop::Status::proposer_failed);
+  EXPECT_EQ(rows[2].status, workspace::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[2].description, "no complete fenced code block")) << rows[2].description;
   // The 500 was retried: the experiment ran on the next reply.
-  EXPECT_TRUE(rows[3].status == loop::Status::kept || rows[3].status == loop::Status::reverted) << rows[3].status;
+  EXPECT_TRUE(rows[3].status == workspace::Status::kept || rows[3].status == workspace::Status::reverted)
+      << rows[3].status;
   EXPECT_EQ(rows[3].description, "unroll by two");
   EXPECT_EQ(rows[3].config, "REPEAT=1,UNROLL=2");
   EXPECT_TRUE(contains(*util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp"), "@knob REPEAT=1 "));
@@ -380,9 +381,9 @@ TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
   };
   auto r = run(3);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 3u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::proposer_failed);
+  EXPECT_EQ(rows[1].status, workspace::Status::proposer_failed);
   EXPECT_TRUE(contains(rows[1].description, "the reply is not JSON")) << rows[1].description;
   EXPECT_EQ(util::valid_utf8(rows[1].description), rows[1].description) << "raw bytes reached results.tsv";
   EXPECT_FALSE(contains(rows[1].description, std::string(1, '\0')));
@@ -393,7 +394,7 @@ TEST(LlmProposer, AReplyOfRawBytesIsOneReadableFailedRowAndLaterRunsStillWork) {
   EXPECT_TRUE(contains(requests[1]["body"]["messages"][1]["content"].get<std::string>(), "| 1 | proposer_failed |"));
   r = run(1);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(loop::ResultsLog(ws / "results.tsv").read()->size(), 4u) << r.output;
+  EXPECT_EQ(workspace::ResultsLog(ws / "results.tsv").read()->size(), 4u) << r.output;
 }
 
 TEST(Text, ValidUtf8KeepsGoodTextAndReplacesEveryBadByte) {

@@ -10,8 +10,8 @@
 #include <csignal>
 #include <thread>
 
-#include "loop/results_log.hpp"
-#include "loop/run_state.hpp"
+#include "workspace/results_log.hpp"
+#include "workspace/run_state.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -31,8 +31,8 @@ std::filesystem::path fresh_dir(const std::string& name) {
   return d;
 }
 
-std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) {
-  return *loop::ResultsLog(ws / "results.tsv").read();
+std::vector<workspace::ResultRow> rows_of(const std::filesystem::path& ws) {
+  return *workspace::ResultsLog(ws / "results.tsv").read();
 }
 
 TEST(Robustness, ACandidateThatKillsItsWorkerCostsOneExperimentAndTheNextOnePasses) {
@@ -43,7 +43,7 @@ TEST(Robustness, ACandidateThatKillsItsWorkerCostsOneExperimentAndTheNextOnePass
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 3u) << r.output;
   EXPECT_EQ(rows[1].config, "FAULT=1");
-  EXPECT_EQ(rows[1].status, loop::Status::crashed);
+  EXPECT_EQ(rows[1].status, workspace::Status::crashed);
   EXPECT_NE(rows[1].description.find("signal 11"), std::string::npos) << rows[1].description;
   EXPECT_EQ(rows[2].config, "FAULT=2");
   EXPECT_EQ(rows[2].correctness, "PASS") << rows[2].description;
@@ -89,9 +89,9 @@ TEST(Robustness, WithoutGitTheRunSaysSoAndHowToFixIt) {
 }
 
 TEST(Robustness, AFullDiskWhileRecordingARowIsAClearError) {
-  loop::ResultRow row;
+  workspace::ResultRow row;
   row.experiment = 7;
-  auto a = loop::ResultsLog("/dev/full").append(row);  // every write fails with ENOSPC
+  auto a = workspace::ResultsLog("/dev/full").append(row);  // every write fails with ENOSPC
   ASSERT_FALSE(a.has_value());
   EXPECT_NE(
       a.error().message.find("cannot record experiment 7 in /dev/full: No space left on device (the disk is full)"),
@@ -117,8 +117,8 @@ int with_file_size_limit(rlim_t limit, const std::function<int()>& body) {
 
 TEST(Robustness, ARowThatDoesNotFitIsTakenBackWholeSoTheLogStaysReadable) {
   const auto path = fresh_dir("log.tsv");
-  loop::ResultsLog log(path);
-  loop::ResultRow row;
+  workspace::ResultsLog log(path);
+  workspace::ResultRow row;
   row.kernel = "rmsnorm_cpu";
   ASSERT_TRUE(log.append(row).has_value());
   const auto size = std::filesystem::file_size(path);
@@ -170,9 +170,9 @@ TEST(Robustness, WhileARunGoesOnStatusShowsItAndASecondRunRefusesNamingIt) {
   ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
   // Wait until it is inside an experiment after its first one.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  std::optional<loop::RunState> state;
+  std::optional<workspace::RunState> state;
   while (std::chrono::steady_clock::now() < deadline) {
-    state = loop::RunState::read(ws);
+    state = workspace::RunState::read(ws);
     if (state && state->experiments >= 1 && !state->current_kernel.empty()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -203,11 +203,11 @@ TEST(Robustness, WhileARunGoesOnStatusShowsItAndASecondRunRefusesNamingIt) {
 TEST(Robustness, StatusOfAKilledRunSaysItWasInterrupted) {
   const auto ws = fresh_dir("killed");
   std::filesystem::create_directories(ws);
-  loop::RunState s;
+  workspace::RunState s;
   s.tag = "k";
   s.pid = 999999;
-  s.started_at = loop::unix_now() - 100;
-  s.updated_at = loop::unix_now() - 50;
+  s.started_at = workspace::unix_now() - 100;
+  s.updated_at = workspace::unix_now() - 50;
   s.budget_s = 3600;
   s.current_kernel = "rmsnorm_cpu";
   ASSERT_TRUE(s.write(ws).has_value());  // "running", but nobody holds the lock

@@ -7,9 +7,10 @@
 #include <fmt/ranges.h>
 
 #include "backends/backend.hpp"
-#include "loop/results_log.hpp"
-#include "loop/run_state.hpp"
-#include "loop/workspace.hpp"
+#include "workspace/results_log.hpp"
+#include "workspace/run_state.hpp"
+#include "loop/experiment.hpp"
+#include "workspace/workspace.hpp"
 #include "profile/profile.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
@@ -27,8 +28,8 @@ std::filesystem::path fresh(const std::string& name) {
 
 bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
-std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) {
-  return *loop::ResultsLog(ws / "results.tsv").read();
+std::vector<workspace::ResultRow> rows_of(const std::filesystem::path& ws) {
+  return *workspace::ResultsLog(ws / "results.tsv").read();
 }
 
 TEST(RunGuards, BadInputIsRefusedBeforeAnythingIsWritten) {
@@ -95,19 +96,19 @@ TEST(RunGuards, ARowTheHarnessCouldNotJudgeNeverMarksTheKernelDone) {
   auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 1u);
   (void)util::remove_tree(ws / "results.tsv");
-  rows[0].status = loop::Status::invalid;
+  rows[0].status = workspace::Status::invalid;
   rows[0].correctness = "FAIL";
-  ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv").append(rows[0]));
+  ASSERT_TRUE(workspace::ResultsLog(ws / "results.tsv").append(rows[0]));
   auto text = *util::read_file(ws / "results.tsv");  // as the older version wrote it
   text.replace(text.find("\tinvalid\t"), 9, "\terror\t");
   ASSERT_TRUE(util::write_file_atomic(ws / "results.tsv", text));
-  ASSERT_EQ(rows_of(ws).at(0).status, loop::Status::invalid) << "read back under today's name";
+  ASSERT_EQ(rows_of(ws).at(0).status, workspace::Status::invalid) << "read back under today's name";
   const auto r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(contains(r.output, "its starter fails the harness")) << r.output;
   rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  EXPECT_EQ(rows[1].status, loop::Status::baseline) << "the starter is measured again";
+  EXPECT_EQ(rows[1].status, workspace::Status::baseline) << "the starter is measured again";
   (void)util::remove_tree(ws);
 }
 
@@ -126,8 +127,8 @@ TEST(RunGuards, AProposerOutageIsWaitedOutThenStoppedAndTheKernelStaysAlive) {
   EXPECT_FALSE(contains(r.output, "every kernel is done")) << r.output;
   auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 5u) << r.output;  // the baseline and four failures
-  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i].status, loop::Status::proposer_failed);
-  const auto state = loop::RunState::read(ws);
+  for (std::size_t i = 1; i < rows.size(); ++i) EXPECT_EQ(rows[i].status, workspace::Status::proposer_failed);
+  const auto state = workspace::RunState::read(ws);
   ASSERT_TRUE(state);
   EXPECT_EQ(state->state, "stopped");
   EXPECT_TRUE(state->done.at("rmsnorm_cpu").empty()) << state->done.at("rmsnorm_cpu");
@@ -136,7 +137,7 @@ TEST(RunGuards, AProposerOutageIsWaitedOutThenStoppedAndTheKernelStaysAlive) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 6u) << r.output;
-  EXPECT_NE(rows[5].status, loop::Status::proposer_failed);
+  EXPECT_NE(rows[5].status, workspace::Status::proposer_failed);
   (void)util::remove_tree(ws);
 }
 
@@ -149,7 +150,7 @@ TEST(RunGuards, TheBudgetIsThisInvocations) {
   (void)util::remove_tree(ws / "results.tsv");
   for (auto& row : rows) {
     row.seconds = 3600;
-    ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv").append(row));
+    ASSERT_TRUE(workspace::ResultsLog(ws / "results.tsv").append(row));
   }
   const auto r = test::autokernel({"run", "--workspace", ws.string(), "--budget", "10m", "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -166,13 +167,13 @@ TEST(RunGuards, AnExperimentGitCannotRecordLeavesTheWorkspaceAsItWas) {
   const auto before = *util::read_file(file);
   const auto log_before = *util::read_file(ws / "results.tsv");
   ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
-  auto opened = loop::Workspace::open(ws, "run", [](const std::string&) {});
+  auto opened = workspace::Workspace::open(ws, "run", [](const std::string&) {});
   ASSERT_TRUE(opened) << opened.error().message;
   auto& w = **opened;
   const auto k = *w.kernel("rmsnorm_cpu");
   // Another git process holds the index (what a full disk or a crashed git also does to a commit).
   ASSERT_TRUE(util::write_file_atomic(ws / ".git/index.lock", ""));
-  auto r = w.run_experiment(k, before + "// an edit\n", "an edit", "", loop::BenchSettings{});
+  auto r = loop::run_experiment(w, k, before + "// an edit\n", "an edit", "", loop::BenchSettings{});
   ASSERT_FALSE(r);
   EXPECT_TRUE(contains(r.error().message, "experiment 1 was not recorded")) << r.error().message;
   EXPECT_TRUE(contains(r.error().message, "index.lock")) << "git's own words are quoted: " << r.error().message;
@@ -210,7 +211,7 @@ TEST(RunGuards, ABuildCacheOnAFullDiskStopsTheRunWithoutARow) {
   // With space again the same command goes on as if nothing had happened.
   r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(rows_of(ws).at(0).status, loop::Status::baseline);
+  EXPECT_EQ(rows_of(ws).at(0).status, workspace::Status::baseline);
   (void)util::remove_tree(ws);
   (void)util::remove_tree(cache);
 }
@@ -234,7 +235,7 @@ TEST(RunGuards, ARunStoppedByAFullDiskStillTellsStatusWhy) {
   const auto ws = fresh("full_state");
   if (!full_disk_at(ws)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   (void)util::remove_tree(ws / "filler");
-  loop::RunState state;
+  workspace::RunState state;
   state.tag = "run";
   state.state = "running";
   state.done["rmsnorm_cpu"] = "";
@@ -243,7 +244,7 @@ TEST(RunGuards, ARunStoppedByAFullDiskStillTellsStatusWhy) {
   state.state = "failed";
   state.stop_reason = "the disk is full";
   const auto w = state.write(ws);
-  const auto back = loop::RunState::read(ws);
+  const auto back = workspace::RunState::read(ws);
   (void)util::run_command({"umount", ws.string()}, std::chrono::seconds(10));
   EXPECT_TRUE(w) << w.error().message;
   ASSERT_TRUE(back);

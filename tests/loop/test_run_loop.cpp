@@ -8,7 +8,7 @@
 #include <sys/wait.h>
 #include <thread>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -35,8 +35,8 @@ bool is_ancestor(const std::filesystem::path& ws, const std::string& commit) {
   return code == 0;
 }
 
-std::vector<loop::ResultRow> rows_of(const std::filesystem::path& ws) {
-  return *loop::ResultsLog(ws / "results.tsv").read();
+std::vector<workspace::ResultRow> rows_of(const std::filesystem::path& ws) {
+  return *workspace::ResultsLog(ws / "results.tsv").read();
 }
 
 /// Every row against git: its commit exists; kept and baseline commits are on the branch, the others are not.
@@ -45,9 +45,9 @@ void expect_history_matches_rows(const std::filesystem::path& ws) {
     int code = 0;
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": commit " << r.commit << " missing";
-    if (r.status == loop::Status::proposer_failed || r.status == loop::Status::hand_reverted)
+    if (r.status == workspace::Status::proposer_failed || r.status == workspace::Status::hand_reverted)
       continue;  // no commit of their own
-    if (r.status == loop::Status::kept || r.status == loop::Status::baseline) {
+    if (r.status == workspace::Status::kept || r.status == workspace::Status::baseline) {
       EXPECT_TRUE(is_ancestor(ws, r.commit)) << "kept experiment " << r.experiment << " is not on the branch";
     } else {
       EXPECT_FALSE(is_ancestor(ws, r.commit)) << "reverted experiment " << r.experiment << " is still on the branch";
@@ -74,7 +74,7 @@ TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryO
   int kept = 0;
   for (const auto& row : rows) {
     kernels.insert(row.kernel);
-    kept += row.status == loop::Status::kept;
+    kept += row.status == workspace::Status::kept;
     EXPECT_EQ(row.tag, "t1");
   }
   EXPECT_EQ(kernels.size(), 2u);
@@ -83,11 +83,11 @@ TEST(RunLoop, SearchRunsTwentyExperimentsOnTwoKernelsKeepsRealGainsAndLogsEveryO
   expect_history_matches_rows(ws);
   // The real gain: the rmsnorm kernel computed each row 8 times; the kept version does it fewer times,
   // and is measurably faster than the baseline.
-  const loop::ResultRow *base = nullptr, *best = nullptr;
+  const workspace::ResultRow *base = nullptr, *best = nullptr;
   for (const auto& row : rows) {
     if (row.kernel != "rmsnorm_cpu") continue;
-    if (row.status == loop::Status::baseline) base = best = &row;
-    if (row.status == loop::Status::kept) best = &row;
+    if (row.status == workspace::Status::baseline) base = best = &row;
+    if (row.status == workspace::Status::kept) best = &row;
   }
   ASSERT_TRUE(base && best && best != base);
   EXPECT_LT(best->latency_us, base->latency_us / 1.5);
@@ -144,7 +144,7 @@ TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
   int baselines = 0;
   for (std::size_t i = 0; i < after.size(); ++i) {
     EXPECT_EQ(after[i].experiment, static_cast<int>(i));
-    baselines += after[i].status == loop::Status::baseline;
+    baselines += after[i].status == workspace::Status::baseline;
     EXPECT_TRUE(seen.insert(after[i].kernel + after[i].config).second) << after[i].config;
   }
   EXPECT_EQ(baselines, 2);
@@ -200,7 +200,7 @@ TEST(RunLoop, DonePctMovesOnOnceAKernelIsThatCloseToItsCeiling) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto rows = rows_of(ws);
   ASSERT_EQ(rows.size(), 2u) << r.output;
-  for (const auto& row : rows) EXPECT_EQ(row.status, loop::Status::baseline);
+  for (const auto& row : rows) EXPECT_EQ(row.status, workspace::Status::baseline);
   EXPECT_NE(r.output.find("every kernel is done"), std::string::npos) << r.output;
 }
 

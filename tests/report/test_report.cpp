@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "catalog/kernel_type.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 #include "report/amdahl.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
@@ -125,12 +125,12 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   ASSERT_TRUE(fs::exists(out / "report.html"));
   const auto md = read(out / "report.md");
   const auto html = read(out / "report.html");
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   ASSERT_EQ(rows.size(), 12u);
 
   // One table row per results.tsv row, with its numbers.
   for (const auto& row : rows) {
-    const auto found = table_rows(md, std::to_string(row.experiment), std::string(loop::status_name(row.status)));
+    const auto found = table_rows(md, std::to_string(row.experiment), std::string(workspace::status_name(row.status)));
     ASSERT_EQ(found.size(), 1u) << "experiment " << row.experiment << " (" << row.status << ")\n" << md;
     const auto& c = found[0];
     ASSERT_EQ(c.size(), 10u);
@@ -146,8 +146,8 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   // Kept and reverted counts per kernel agree with results.tsv.
   std::map<std::string, std::pair<int, int>> counts;
   for (const auto& row : rows) {
-    counts[row.kernel].first += row.status == loop::Status::kept;
-    counts[row.kernel].second += row.status == loop::Status::reverted;
+    counts[row.kernel].first += row.status == workspace::Status::kept;
+    counts[row.kernel].second += row.status == workspace::Status::reverted;
   }
   int kept_total = 0;
   for (const auto& [kernel, kr] : counts) {
@@ -164,11 +164,11 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
   // exactly as git shows it.
   for (const auto& [kernel, kr] : counts) {
     if (kr.first == 0) continue;
-    const loop::ResultRow *base = nullptr, *best = nullptr;
+    const workspace::ResultRow *base = nullptr, *best = nullptr;
     for (const auto& row : rows) {
       if (row.kernel != kernel) continue;
-      if (row.status == loop::Status::baseline) base = &row;
-      if (row.status == loop::Status::kept) best = &row;
+      if (row.status == workspace::Status::baseline) base = &row;
+      if (row.status == workspace::Status::kept) best = &row;
     }
     ASSERT_TRUE(base && best);
     const auto diff = git(ws, {"diff", base->commit, best->commit, "--", "kernels/" + kernel + "/"});
@@ -189,7 +189,7 @@ TEST(Report, AfterARealRunItDescribesEveryExperimentAndWhatTheKeptVersionChanged
     double best = 0;
     for (const auto& row : rows) {
       if (row.kernel == kernel && row.correctness == "PASS" &&
-          (row.status == loop::Status::baseline || row.status == loop::Status::kept)) {
+          (row.status == workspace::Status::baseline || row.status == workspace::Status::kept)) {
         best = row.speedup_vs_reference;
       }
     }
@@ -225,7 +225,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
   git(ws, {"config", "user.email", "t@localhost"});
   git(ws, {"config", "user.name", "t"});
   git(ws, {"checkout", "-q", "-b", "autokernel/hand"});
-  const loop::ResultsLog log(ws / "results.tsv");
+  const workspace::ResultsLog log(ws / "results.tsv");
   int exp = 0;
   for (const auto& k : kernels) {
     const auto rel = fs::path("kernels") / k.name / "kernel.cpp";
@@ -233,22 +233,22 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     fs::copy_file(k.source, ws / rel, fs::copy_options::overwrite_existing);
     git(ws, {"add", rel.string()});
     git(ws, {"commit", "-q", "-m", "add " + k.name});
-    loop::ResultRow row{exp++,
-                        "hand",
-                        k.name,
-                        "cpu",
-                        loop::Status::baseline,
-                        "PASS",
-                        2.0,
-                        "GB/s",
-                        100.0,
-                        0.01,
-                        20.0,
-                        0.5,
-                        "REPEAT=8,UNROLL=1",
-                        "baseline",
-                        git(ws, {"rev-parse", "HEAD"}),
-                        3.0};
+    workspace::ResultRow row{exp++,
+                             "hand",
+                             k.name,
+                             "cpu",
+                             workspace::Status::baseline,
+                             "PASS",
+                             2.0,
+                             "GB/s",
+                             100.0,
+                             0.01,
+                             20.0,
+                             0.5,
+                             "REPEAT=8,UNROLL=1",
+                             "baseline",
+                             git(ws, {"rev-parse", "HEAD"}),
+                             3.0};
     ASSERT_TRUE(log.append(row));
     if (!k.keep_an_edit) continue;
     auto text = read(ws / rel);
@@ -256,7 +256,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     std::ofstream(ws / rel) << text;
     git(ws, {"commit", "-q", "-am", "exp: REPEAT=2"});
     row.experiment = exp++;
-    row.status = loop::Status::kept;
+    row.status = workspace::Status::kept;
     row.throughput = 2.0 * k.speedup / 0.5;
     row.latency_us = 100.0 * 0.5 / k.speedup;
     row.pct_of_ceiling = 20.0 * k.speedup / 0.5;
@@ -270,7 +270,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     git(ws, {"commit", "-q", "-am", "exp: crash"});
     const auto crashed = git(ws, {"rev-parse", "HEAD"});
     git(ws, {"reset", "-q", "--hard", "HEAD~1"});
-    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", loop::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0,
+    ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", workspace::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0,
                             "REPEAT=1,UNROLL=1", "an idea [crashed in stage 2]", crashed, 1.0}));
   }
 }
@@ -344,7 +344,7 @@ TEST(Report, WithoutMatplotlibTheReportIsStillWrittenAndSaysHowToInstallIt) {
   EXPECT_NE(md.find("+// @knob REPEAT=2"), std::string::npos);
   EXPECT_EQ(md.find("+// crashes"), std::string::npos);
   // Exactly git's diff, to its last character: this hunk ends in a blank context line, a single space.
-  const auto rows = *loop::ResultsLog(ws / "results.tsv").read();
+  const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();
   const auto diff = git(ws, {"diff", rows[0].commit, rows[1].commit, "--", "kernels/rmsnorm_cpu/"});
   EXPECT_TRUE(diff.ends_with("\n ")) << diff;
   EXPECT_NE(md.find(diff + "\n```"), std::string::npos) << diff;
@@ -396,8 +396,8 @@ TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
   const auto shape = type->bench_shapes().front();
   const double latency_us = 1000.0;
   const double tflops = std::round(type->flops(shape) / (latency_us * 1e-6) / 1e12 * 1e4) / 1e4;
-  ASSERT_TRUE(loop::ResultsLog(ws / "results.tsv")
-                  .append({0, "hand", "matmul_cpu", "cpu", loop::Status::baseline, "PASS", tflops, "TFLOP/s",
+  ASSERT_TRUE(workspace::ResultsLog(ws / "results.tsv")
+                  .append({0, "hand", "matmul_cpu", "cpu", workspace::Status::baseline, "PASS", tflops, "TFLOP/s",
                            latency_us, 0.01, 10.0, 1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
   const auto placed_in = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"report", "--workspace", ws.string(), "--no-plots"};

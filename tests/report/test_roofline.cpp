@@ -8,9 +8,9 @@ namespace ak {
 namespace {
 
 /// A row as the loop writes it for `shape` timed in `dtype` at `latency_us`, throughput rounded as results.tsv does.
-loop::ResultRow timed_row(const catalog::KernelType& type, const catalog::Shape& shape, at::ScalarType dtype,
-                          bool memory, double latency_us) {
-  loop::ResultRow r;
+workspace::ResultRow timed_row(const catalog::KernelType& type, const catalog::Shape& shape, at::ScalarType dtype,
+                               bool memory, double latency_us) {
+  workspace::ResultRow r;
   r.latency_us = latency_us;
   const double t = latency_us * 1e-6;
   r.throughput_unit = memory ? "GB/s" : "TFLOP/s";
@@ -55,7 +55,7 @@ TEST(Roofline, AShapeTheCatalogueDoesNotListIsLeftOffWithAReason) {
 }
 
 TEST(Roofline, TheRoofsAreTheCeilingsTheRowsWereQuotedAgainst) {
-  loop::ResultRow mem, comp;
+  workspace::ResultRow mem, comp;
   mem.throughput = 1500;
   mem.throughput_unit = "GB/s";
   mem.pct_of_ceiling = 50;

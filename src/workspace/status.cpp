@@ -1,9 +1,9 @@
-#include "loop/status.hpp"
+#include "workspace/status.hpp"
 
 #include <array>
 #include <utility>
 
-namespace ak::loop {
+namespace ak::workspace {
 namespace {
 
 constexpr std::array<std::pair<Status, std::string_view>, 11> k_names = {{
@@ -37,27 +37,10 @@ std::optional<Status> parse_status(std::string_view name) {
   return std::nullopt;
 }
 
-Status status_of_failure(harness::Outcome o) {
-  switch (o) {
-    case harness::Outcome::incorrect:
-      return Status::incorrect;
-    case harness::Outcome::compile_failed:
-      return Status::compile_failed;
-    case harness::Outcome::crashed:
-      return Status::crashed;
-    case harness::Outcome::timed_out:
-      return Status::timed_out;
-    case harness::Outcome::passed:  // not a failure: callers judge a passed run by its speed
-    case harness::Outcome::error:
-      return Status::invalid;
-  }
-  return Status::invalid;
-}
-
 bool is_code_failure(Status s) {
   return s == Status::incorrect || s == Status::crashed || s == Status::timed_out || s == Status::compile_failed;
 }
 
 bool counts_as_revert(Status s) { return s != Status::baseline && s != Status::kept && s != Status::proposer_failed; }
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -6,9 +6,9 @@
 
 #include <fstream>
 
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 namespace {
 
 std::filesystem::path fresh(const std::string& name) {
@@ -23,7 +23,7 @@ TEST(ResultsLog, RowsRoundTripWithAHeaderWrittenOnce) {
   r.experiment = 3;
   r.tag = "t";
   r.kernel = "rmsnorm_cpu";
-  r.status = loop::Status::kept;
+  r.status = workspace::Status::kept;
   r.latency_us = 12.5;
   r.description = "tabs\tand\nnewlines are flattened";
   ASSERT_TRUE(log.append(r).has_value());
@@ -130,4 +130,4 @@ TEST(ResultsLog, AMissingFileIsAnEmptyLog) {
 }
 
 }  // namespace
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -1,4 +1,4 @@
-#include "loop/results_log.hpp"
+#include "workspace/results_log.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include "util/fs.hpp"
 #include "util/text.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 namespace {
 
 /// Tabs and newlines would break the row, and bytes that are not UTF-8 every reader after it (JSON, a
@@ -153,4 +153,4 @@ Expected<ResultRow> ResultsLog::append(const ResultRow& row) const {
   return failed(err);
 }
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

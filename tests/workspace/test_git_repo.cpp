@@ -4,7 +4,7 @@
 
 #include <unistd.h>
 
-#include "loop/git_repo.hpp"
+#include "workspace/git_repo.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -17,7 +17,7 @@ class GitRepo : public ::testing::Test {
     m_dir = std::filesystem::temp_directory_path() /
             fmt::format("ak_git_{}_{}", ::testing::UnitTest::GetInstance()->current_test_info()->name(), ::getpid());
     (void)util::remove_tree(m_dir);
-    ASSERT_TRUE(loop::GitRepo(m_dir).init());
+    ASSERT_TRUE(workspace::GitRepo(m_dir).init());
   }
   void TearDown() override {
     if (!HasFailure()) (void)util::remove_tree(m_dir);
@@ -38,7 +38,7 @@ TEST_F(GitRepo, HooksAndSigningDoNotRunForOurCommands) {
   hook("post-checkout", "exit 1");
   test::git(m_dir, {"config", "commit.gpgSign", "true"});
   test::git(m_dir, {"config", "gpg.program", "false"});
-  loop::GitRepo repo(m_dir);
+  workspace::GitRepo repo(m_dir);
   ASSERT_TRUE(util::write_file_atomic(m_dir / "a.txt", "a\n"));
   auto c = repo.commit({"a.txt"}, "add a");
   ASSERT_TRUE(c) << c.error().message;
@@ -49,7 +49,7 @@ TEST_F(GitRepo, HooksAndSigningDoNotRunForOurCommands) {
 }
 
 TEST_F(GitRepo, AFailureQuotesGit) {
-  loop::GitRepo repo(m_dir);
+  workspace::GitRepo repo(m_dir);
   // A stale index.lock (a killed git) makes git add fail; git says why on stderr.
   ASSERT_TRUE(util::write_file_atomic(m_dir / ".git/index.lock", ""));
   ASSERT_TRUE(util::write_file_atomic(m_dir / "a.txt", "a\n"));

@@ -10,7 +10,7 @@
 
 #include "util/error.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 struct RunState {
   std::string tag;
@@ -38,4 +38,4 @@ double unix_now();
 /// Does a run hold the workspace's lock right now? (Its flock, not its pid: a killed run never counts.)
 bool run_in_progress(const std::filesystem::path& workspace);
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

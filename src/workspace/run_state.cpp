@@ -1,4 +1,4 @@
-#include "loop/run_state.hpp"
+#include "workspace/run_state.hpp"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -10,7 +10,7 @@
 
 #include "util/fs.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 double unix_now() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
@@ -91,4 +91,4 @@ bool run_in_progress(const std::filesystem::path& workspace) {
   return held;
 }
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

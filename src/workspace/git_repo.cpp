@@ -1,11 +1,11 @@
-#include "loop/git_repo.hpp"
+#include "workspace/git_repo.hpp"
 
 #include <chrono>
 
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 Expected<std::string> GitRepo::git(const std::vector<std::string>& args, bool trim) {
   // What the workspace's own config or hooks (an agent may write both) or the user's could add to our
@@ -203,4 +203,4 @@ Expected<void> GitRepo::set_ref(const std::string& ref, const std::string& objec
   return {};
 }
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -9,7 +9,7 @@
 
 #include "util/error.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 class GitRepo {
  public:
@@ -65,4 +65,4 @@ class GitRepo {
   std::filesystem::path m_dir;
 };
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -5,7 +5,7 @@
 
 #include <unistd.h>
 
-#include "loop/workspace.hpp"
+#include "workspace/workspace.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 
@@ -47,7 +47,7 @@ TEST_F(Workspace, AKernelsQuotedIncludesBesideItComeWithIt) {
   (void)util::write_file_atomic(m_dir / "src/unused.hpp", "// not included\n");
   (void)util::write_file_atomic(m_dir / "src/data.txt", "// included, not a header\n");
   const auto file = kernel("rms.cpp", "#include \"helper.h\"\n#include \"data.txt\"\n#include \"missing.h\"\n");
-  auto opened = loop::Workspace::open(ws(), "t", quiet);
+  auto opened = workspace::Workspace::open(ws(), "t", quiet);
   ASSERT_TRUE(opened) << opened.error().message;
   auto name = (*opened)->add_kernel(file);
   ASSERT_TRUE(name) << name.error().message;
@@ -68,14 +68,14 @@ TEST_F(Workspace, ASecondFileForAKernelItHasIsRefusedUnlessItIsTheSameFile) {
   const auto same = kernel("same.cpp", "");
   const auto b = kernel("b.cpp", "// another version\n");
   // On one command line: the same content twice is one kernel; two different files are refused.
-  EXPECT_TRUE(loop::Workspace::check_new_kernels(ws(), {a, same}));
-  auto both = loop::Workspace::check_new_kernels(ws(), {a, b});
+  EXPECT_TRUE(workspace::Workspace::check_new_kernels(ws(), {a, same}));
+  auto both = workspace::Workspace::check_new_kernels(ws(), {a, b});
   ASSERT_FALSE(both);
   EXPECT_NE(both.error().message.find("are both rmsnorm_cpu"), std::string::npos) << both.error().message;
   EXPECT_NE(both.error().hint.find("another --workspace"), std::string::npos) << both.error().hint;
 
   {
-    auto opened = loop::Workspace::open(ws(), "t", quiet);
+    auto opened = workspace::Workspace::open(ws(), "t", quiet);
     ASSERT_TRUE(opened);
     ASSERT_TRUE((*opened)->add_kernel(a));
     // Its kernel improves (as kept experiments do): the file it came from is still the same file.
@@ -83,8 +83,8 @@ TEST_F(Workspace, ASecondFileForAKernelItHasIsRefusedUnlessItIsTheSameFile) {
     ASSERT_TRUE(util::write_file_atomic(ws() / "kernels/rmsnorm_cpu/kernel.cpp", text + "// kept\n"));
     ASSERT_TRUE((*opened)->repo().commit({"kernels/rmsnorm_cpu/kernel.cpp"}, "exp 1: better"));
   }
-  EXPECT_TRUE(loop::Workspace::check_new_kernels(ws(), {a}));
-  auto other = loop::Workspace::check_new_kernels(ws(), {b});
+  EXPECT_TRUE(workspace::Workspace::check_new_kernels(ws(), {a}));
+  auto other = workspace::Workspace::check_new_kernels(ws(), {b});
   ASSERT_FALSE(other);
   EXPECT_NE(other.error().message.find("already has rmsnorm_cpu"), std::string::npos) << other.error().message;
 }

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
-#include "loop/status.hpp"
+#include "workspace/status.hpp"
 #include "util/error.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 struct ResultRow {
   int experiment = 0;  ///< numbered across the run, from 0 (the first baseline)
@@ -54,4 +54,4 @@ class ResultsLog {
   std::filesystem::path m_path;
 };
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

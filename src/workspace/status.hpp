@@ -6,9 +6,7 @@
 #include <ostream>
 #include <string_view>
 
-#include "harness/bench.hpp"
-
-namespace ak::loop {
+namespace ak::workspace {
 
 enum class Status {
   baseline,         ///< the kernel as it was when the run took it up (correctness says whether it passed)
@@ -29,9 +27,6 @@ std::optional<Status> parse_status(std::string_view name);
 inline std::ostream& operator<<(std::ostream& os, Status s) { return os << status_name(s); }
 inline std::string_view format_as(Status s) { return status_name(s); }  // fmt prints it by name
 
-/// The status of code the harness judged and did not pass (Outcome::error is `invalid`).
-Status status_of_failure(harness::Outcome o);
-
 /// A judged failure of the code itself; two of them give a starter up.
 bool is_code_failure(Status s);
 
@@ -39,4 +34,4 @@ bool is_code_failure(Status s);
 /// proposer that produced nothing says nothing about the kernel.
 bool counts_as_revert(Status s);
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -1,7 +1,8 @@
-// A run's workspace: its own git repository (branch autokernel/<tag>, one commit per experiment), its
-// kernels (kernels/<name>/kernel.{cu,py,cpp}) and results.tsv. Opening it takes an exclusive lock and
-// reverts an experiment a killed run left unrecorded, so every user of it (run, keep, revert) sees a
-// consistent state.
+// A run's workspace, as files: its own git repository (branch autokernel/<tag>, one commit per
+// experiment), its kernels (kernels/<name>/kernel.{cu,py,cpp}, each with extract's model.json) and
+// results.tsv. Opening it takes an exclusive lock and reverts an experiment a killed run left unrecorded,
+// so every user of it (run, keep, revert) sees a consistent state. Running an experiment is the loop's
+// (loop/experiment); this part only keeps the files.
 #pragma once
 
 #include <filesystem>
@@ -10,11 +11,11 @@
 #include <string>
 #include <vector>
 
-#include "loop/git_repo.hpp"
-#include "loop/results_log.hpp"
+#include "workspace/git_repo.hpp"
+#include "workspace/results_log.hpp"
 #include "util/error.hpp"
 
-namespace ak::loop {
+namespace ak::workspace {
 
 struct WorkspaceKernel {
   std::string name;            ///< e.g. rmsnorm_cuda
@@ -22,18 +23,6 @@ struct WorkspaceKernel {
   std::string backend;
   double model_share = 0;  ///< of the model's time, from extract's model.json (0: not known); for a fusion's
                            ///< unfused form, its share in an uncompiled model, where it stands in for the fusion
-};
-
-/// The dtype a kernel is timed in when BenchSettings::dtype is empty: its model's dtype (model.json
-/// beside the kernel, written by extract; the model's shapes are timed first, in it), else f16.
-std::string timing_dtype_of(const std::filesystem::path& kernel_file);
-
-/// How a candidate is benched inside the loop.
-struct BenchSettings {
-  std::string dtype;  ///< timed in; empty: the model's dtype (model.json beside the kernel), else f16
-  int case_timeout_s = 60;
-  double min_gain = 0.01;   ///< keep only gains above this fraction (and above the noise)
-  double max_speedup = 10;  ///< a speed-up over PyTorch above this is re-measured before it can be kept
 };
 
 class Workspace {
@@ -59,16 +48,15 @@ class Workspace {
   /// The kernel's current best row (its baseline or its last kept experiment), or null.
   const ResultRow* best(const std::string& kernel) const;
 
-  /// Bench the kernel as it is and record it as its baseline.
-  Expected<ResultRow> run_baseline(const WorkspaceKernel& k, const BenchSettings& s);
-  /// One experiment: write `source`, commit, bench, keep it if correct and faster than the best beyond
-  /// the noise, else reset the commit; record the row.
-  Expected<ResultRow> run_experiment(const WorkspaceKernel& k, const std::string& source,
-                                     const std::string& description, const std::string& config, const BenchSettings& s);
   /// Record an experiment that produced no candidate (no commit).
   Expected<ResultRow> record_failure(const WorkspaceKernel& k, const std::string& description, const std::string& why);
   /// Record a hand revert of the kernel's uncommitted edit (agent-driven mode).
   Expected<ResultRow> record_revert(const WorkspaceKernel& k, const std::string& description);
+
+  /// Append a row to results.tsv and to rows(): the only way a row is written.
+  Expected<void> append(const ResultRow& row);
+  /// The next experiment's number, over every tag's rows.
+  int next_experiment() const { return m_next_experiment; }
 
   GitRepo& repo() { return m_repo; }
   const std::filesystem::path& dir() const { return m_dir; }
@@ -76,11 +64,9 @@ class Workspace {
 
  private:
   Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
-  Expected<void> append(const ResultRow& row);
   /// A row for an experiment with no candidate commit (the row's commit is HEAD).
   Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, Status status, const std::string& correctness,
                                             const std::string& description);
-  int next_experiment() const;
 
   std::filesystem::path m_dir;
   std::string m_tag;
@@ -91,4 +77,4 @@ class Workspace {
   int m_next_experiment = 0;      ///< over every tag's rows
 };
 
-}  // namespace ak::loop
+}  // namespace ak::workspace

@@ -1,0 +1,141 @@
+#include "loop/experiment.hpp"
+
+#include <optional>
+
+#include "backends/candidate.hpp"
+#include "catalog/shape.hpp"
+#include "loop/keep_rule.hpp"
+#include "util/fs.hpp"
+#include "workspace/model_json.hpp"
+
+namespace ak::loop {
+
+using workspace::ResultRow;
+using workspace::Status;
+using workspace::Workspace;
+using workspace::WorkspaceKernel;
+
+namespace {
+
+ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int experiment, const std::string& kernel,
+                   Status status, const std::string& config, const std::string& description,
+                   const std::string& commit) {
+  ResultRow r;
+  r.experiment = experiment;
+  r.tag = tag;
+  r.kernel = kernel;
+  r.backend = rep.backend;
+  r.status = status;
+  r.correctness = rep.passed() ? "PASS" : "FAIL";
+  const auto p = rep.primary();
+  if (!p.empty()) {
+    const bool memory = p.value("bound", "") == "memory";
+    r.throughput = memory ? p.value("gb_s", 0.0) : p.value("tflops", 0.0);
+    r.throughput_unit = memory ? "GB/s" : "TFLOP/s";
+    r.latency_us = p.value("kernel_us", 0.0);
+    r.spread = p.value("kernel_spread", 0.0);
+    r.pct_of_ceiling = p.value("pct_of_ceiling", 0.0);
+    r.speedup_vs_reference = p.value("speedup_vs_reference", 0.0);
+  }
+  r.config = config;
+  r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
+  if (status == Status::implausible) r.description += " [" + rep.plausibility_note() + "]";
+  r.commit = commit;
+  r.seconds = rep.total_s;
+  return r;
+}
+
+harness::BenchReport bench(const std::filesystem::path& file, const BenchSettings& s) {
+  harness::BenchRequest req;
+  req.kernel_path = file.string();
+  req.timing_dtype = s.dtype.empty() ? workspace::timing_dtype_of(file) : s.dtype;
+  req.max_timing_shapes = 1;  // the loop compares one shape; `autokernel bench` gives the full picture
+  req.case_timeout = std::chrono::seconds(s.case_timeout_s);
+  req.max_speedup = s.max_speedup;
+  auto rep = harness::run_bench(req, nullptr);
+  if (!rep) {
+    // The file parsed when the experiment began; an error now is the candidate's own (a bad knob line).
+    harness::BenchReport bad;
+    bad.outcome = harness::Outcome::error;
+    bad.message = rep.error().message;
+    return bad;
+  }
+  return *rep;
+}
+
+/// The error to stop with when the bench failed because the disk is full (a compile or a cache write).
+std::optional<Error> disk_full_error(const harness::BenchReport& rep) {
+  if (rep.passed() || !util::says_disk_full(rep.message)) return std::nullopt;
+  return Error{fmt::format("the disk is full: {}", rep.message.substr(0, 300)),
+               "free some disk space, then `autokernel run` again: it resumes here"};
+}
+
+}  // namespace
+
+Expected<ResultRow> run_baseline(Workspace& ws, const WorkspaceKernel& k, const BenchSettings& s) {
+  auto head = ws.repo().rev_parse("HEAD");
+  if (!head) return std::unexpected(head.error());
+  auto c = backends::load_candidate(ws.dir() / k.file, "");
+  if (!c) return std::unexpected(c.error());
+  const auto rep = bench(ws.dir() / k.file, s);
+  if (auto full = disk_full_error(rep); full) return std::unexpected(*full);
+  if (rep.outcome == harness::Outcome::error) {
+    // The harness could not run the starter at all (a dtype it does not know, a backend missing here): bad
+    // input or a broken setup, not the kernel's failure. No row, so the kernel is not marked done by it.
+    return fail(fmt::format("{}: the harness could not run its starter: {}", k.name, rep.message),
+                rep.hint.empty() ? "fix the setup, then `autokernel run` again: nothing was recorded" : rep.hint);
+  }
+  // Say which shape the loop compares at: the model's heaviest when extract recorded it.
+  std::string timed;
+  if (const auto p = rep.primary(); !p.empty()) {
+    timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
+                        catalog::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
+  }
+  auto row = row_from(rep, ws.tag(), ws.next_experiment(), k.name,
+                      rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
+                      backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
+  if (auto a = ws.append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
+Expected<ResultRow> run_experiment(Workspace& ws, const WorkspaceKernel& k, const std::string& source,
+                                   const std::string& description, const std::string& config, const BenchSettings& s) {
+  const ResultRow* best_row = ws.best(k.name);
+  if (!best_row) return fail(fmt::format("{} has no baseline yet", k.name));
+  const double best_us = best_row->latency_us, best_spread = best_row->spread;
+  const int experiment = ws.next_experiment();
+  // An experiment that cannot be recorded (git or a full disk failing under it) leaves the workspace as it
+  // was: the file as it was before, by its bytes rather than through git, which may be what is failing.
+  const auto before = util::read_file(ws.dir() / k.file);
+  auto put_back = [&] {
+    if (before) (void)util::write_file_atomic(ws.dir() / k.file, *before);
+  };
+  if (auto w = util::write_file_atomic(ws.dir() / k.file, source); !w) {
+    put_back();
+    return std::unexpected(w.error());
+  }
+  auto commit = ws.repo().commit({k.file.string()}, fmt::format("exp {}: {}: {}", experiment, k.name, description));
+  if (!commit) {
+    (void)ws.repo().unstage(k.file.string());
+    put_back();
+    return std::unexpected(commit.error().context(fmt::format("experiment {} was not recorded", experiment)));
+  }
+  const auto rep = bench(ws.dir() / k.file, s);
+  if (auto full = disk_full_error(rep); full) {
+    // A compiler or the worker ran out of disk: the machine failed, not the candidate. No row.
+    (void)ws.repo().reset_hard("HEAD~1");
+    return std::unexpected(full->context(fmt::format("experiment {} was not recorded", experiment)));
+  }
+  const Status status = judge(rep, best_us, best_spread, s.min_gain);
+  auto row = row_from(rep, ws.tag(), experiment, k.name, status, config, description, *commit);
+  if (status != Status::kept) {
+    if (auto r = ws.repo().reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
+  }
+  if (auto a = ws.append(row); !a) {
+    if (status == Status::kept) (void)ws.repo().reset_hard("HEAD~1");  // no row, no kept commit
+    return std::unexpected(a.error());
+  }
+  return row;
+}
+
+}  // namespace ak::loop

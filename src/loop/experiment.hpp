@@ -1,0 +1,31 @@
+// One experiment on a workspace kernel: bench it through the harness, judge it against the kernel's best
+// (keep_rule), keep the commit or reset it, and record the row. The workspace part keeps the files; this is
+// what the loop and `autokernel keep` do with them.
+#pragma once
+
+#include <string>
+
+#include "util/error.hpp"
+#include "workspace/workspace.hpp"
+
+namespace ak::loop {
+
+/// How a candidate is benched inside the loop.
+struct BenchSettings {
+  std::string dtype;  ///< timed in; empty: the model's dtype (model.json beside the kernel), else f16
+  int case_timeout_s = 60;
+  double min_gain = 0.01;   ///< keep only gains above this fraction (and above the noise)
+  double max_speedup = 10;  ///< a speed-up over PyTorch above this is re-measured before it can be kept
+};
+
+/// Bench the kernel as it is and record it as its baseline.
+Expected<workspace::ResultRow> run_baseline(workspace::Workspace& ws, const workspace::WorkspaceKernel& k,
+                                            const BenchSettings& s);
+
+/// One experiment: write `source`, commit, bench, keep it if correct and faster than the best beyond the
+/// noise, else reset the commit; record the row.
+Expected<workspace::ResultRow> run_experiment(workspace::Workspace& ws, const workspace::WorkspaceKernel& k,
+                                              const std::string& source, const std::string& description,
+                                              const std::string& config, const BenchSettings& s);
+
+}  // namespace ak::loop
