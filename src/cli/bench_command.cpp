@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.hpp"
+#include "catalog/shape.hpp"
 #include "harness/bench.hpp"
 
 namespace ak::cli {
@@ -44,21 +45,15 @@ void print_progress(const nlohmann::json& ev, std::FILE* out) {
     fmt::print(out, "{:<24} {:<5} {:>11} {:>11} {:>8} {:>8} {:>8} {:>9} {}\n", "timing shape", "dtype", "kernel_us",
                "torch_us", "speedup", "GB/s", "TFLOP/s", "%ceiling", "bound");
   } else if (kind == "timing") {
-    fmt::print(
-        out, "{:<24} {:<5} {:>11.2f} {:>11.2f} {:>7.3f}x {:>8.0f} {:>8.2f} {:>8.1f}% {}\n",
-        ev.value("shape", "") + " " +
-            [&] {
-              std::string s;
-              for (auto d : ev["dims"]) s += (s.empty() ? "" : "x") + std::to_string(d.get<int64_t>());
-              return s;
-            }(),
-        ev.value("dtype", ""), ev.value("kernel_us", 0.0), ev.value("reference_us", 0.0),
-        ev.value("speedup_vs_reference", 0.0), ev.value("gb_s", 0.0), ev.value("tflops", 0.0),
-        ev.value("pct_of_ceiling", 0.0), ev.value("bound", ""));
-    if (ev.contains("implausible")) {
+    const auto t = harness::TimingResult::from_json(ev);
+    if (!t) return;  // the parent's report says so
+    fmt::print(out, "{:<24} {:<5} {:>11.2f} {:>11.2f} {:>7.3f}x {:>8.0f} {:>8.2f} {:>8.1f}% {}\n",
+               t->shape + " " + catalog::shape_string(t->dims), t->dtype, t->kernel_us, t->reference_us,
+               t->speedup_vs_reference, t->gb_s, t->tflops, t->pct_of_ceiling, t->bound);
+    if (t->flagged()) {
+      const auto m = t->remeasured.value_or(harness::Remeasured{});
       fmt::print(out, "  implausible, re-measured with device-wide synchronisation: {:.2f} us, {:.3f}x: {}\n",
-                 ev["remeasured"].value("kernel_us", 0.0), ev["remeasured"].value("speedup_vs_reference", 0.0),
-                 ev["remeasured"].value("confirmed", false) ? "confirmed" : "NOT confirmed");
+                 m.kernel_us, m.speedup_vs_reference, m.confirmed ? "confirmed" : "NOT confirmed");
     }
   }
   std::fflush(out);
@@ -71,14 +66,13 @@ void print_summary(const harness::BenchReport& rep, std::FILE* out) {
   if (!rep.passed()) {
     fmt::print(out, "failed_stage: {}\nfailed_case: {}\nmessage: {}\n", rep.failed_stage, rep.failed_case, rep.message);
   }
-  const auto p = rep.primary();
-  if (!p.empty()) {
-    fmt::print(out, "shape: {}\ndtype: {}\n", p.value("shape", ""), p.value("dtype", ""));
-    fmt::print(out, "latency_us: {:.3f}\nreference_latency_us: {:.3f}\nspeedup_vs_reference: {:.3f}\n",
-               p.value("kernel_us", 0.0), p.value("reference_us", 0.0), p.value("speedup_vs_reference", 0.0));
-    fmt::print(out, "throughput_tflops: {:.3f}\nbandwidth_gb_s: {:.1f}\nbound: {}\npct_of_ceiling: {:.1f}\n",
-               p.value("tflops", 0.0), p.value("gb_s", 0.0), p.value("bound", ""), p.value("pct_of_ceiling", 0.0));
-    if (p.contains("pct_of_peak")) fmt::print(out, "pct_of_peak: {:.1f}\n", p.value("pct_of_peak", 0.0));
+  if (const auto* p = rep.primary()) {
+    fmt::print(out, "shape: {}\ndtype: {}\n", p->shape, p->dtype);
+    fmt::print(out, "latency_us: {:.3f}\nreference_latency_us: {:.3f}\nspeedup_vs_reference: {:.3f}\n", p->kernel_us,
+               p->reference_us, p->speedup_vs_reference);
+    fmt::print(out, "throughput_tflops: {:.3f}\nbandwidth_gb_s: {:.1f}\nbound: {}\npct_of_ceiling: {:.1f}\n", p->tflops,
+               p->gb_s, p->bound, p->pct_of_ceiling);
+    if (p->pct_of_peak) fmt::print(out, "pct_of_peak: {:.1f}\n", *p->pct_of_peak);
     fmt::print(out, "implausible: {}\n", rep.flagged() ? "true" : "false");
     if (rep.flagged()) fmt::print(out, "confirmed: {}\nplausibility: {}\n", rep.confirmed(), rep.plausibility_note());
   }

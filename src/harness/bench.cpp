@@ -49,6 +49,8 @@ std::string_view outcome_name(Outcome o) {
 }
 
 nlohmann::json BenchReport::to_json() const {
+  nlohmann::json timings_json = nlohmann::json::array();
+  for (const auto& t : timings) timings_json.push_back(t.to_json());
   nlohmann::json j = {{"kernel", kernel},
                       {"kernel_type", type},
                       {"backend", backend},
@@ -61,7 +63,7 @@ nlohmann::json BenchReport::to_json() const {
                       {"device", device},
                       {"ceiling", ceiling},
                       {"stages", stages},
-                      {"timings", timings},
+                      {"timings", timings_json},
                       {"compile_seconds", compile_s},
                       {"bench_seconds", total_s},
                       {"implausible", flagged()},
@@ -72,15 +74,15 @@ nlohmann::json BenchReport::to_json() const {
 
 std::string BenchReport::plausibility_note() const {
   if (!flagged()) return "";
-  const auto p = primary();
+  const auto& p = *primary();
   std::string reasons;
-  for (const auto& r : p["implausible"]) reasons += (reasons.empty() ? "" : ", ") + r.get<std::string>();
-  const auto& m = p["remeasured"];
+  for (const auto& r : p.implausible) reasons += (reasons.empty() ? "" : ", ") + r;
+  const auto m = p.remeasured.value_or(Remeasured{});
   return fmt::format("implausible ({}); re-measured with device-wide synchronisation: {:.2f} us, {:.2f}x: {}", reasons,
-                     m.value("kernel_us", 0.0), m.value("speedup_vs_reference", 0.0),
-                     confirmed()             ? "confirmed"
-                     : m.contains("failure") ? m.value("failure", "")
-                                             : "NOT confirmed");
+                     m.kernel_us, m.speedup_vs_reference,
+                     confirmed()          ? "confirmed"
+                     : !m.failure.empty() ? m.failure
+                                          : "NOT confirmed");
 }
 
 Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(const nlohmann::json&)>& progress) {
@@ -113,7 +115,8 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
   if (model_shapes.empty()) {
     auto from_file = read_model_shapes(candidate->path);
     if (!from_file) return std::unexpected(from_file.error());
-    if (*from_file && (*from_file)->type == candidate->type) model_shapes = (*from_file)->shapes;
+    if (*from_file && (*from_file)->type == candidate->type)
+      model_shapes.assign((*from_file)->shapes.begin(), (*from_file)->shapes.end());
   }
   for (const auto& s : model_shapes) {
     argv.insert(argv.end(), {"--model-shape", s.label + "=" + catalog::shape_string(s.dims)});
@@ -163,13 +166,19 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
       rep.ceiling = ev;
       // Measuring the ceiling the first time takes a few seconds with no case running.
     } else if (kind == "timing") {
-      rep.timings.push_back(ev);
-      if (ev.contains("timed_failure") && rep.outcome != Outcome::incorrect) {
+      auto t = TimingResult::from_json(ev);
+      if (!t) {
+        rep.outcome = Outcome::error;
+        rep.message = t.error().message;
+        return;
+      }
+      if (!t->timed_failure.empty() && rep.outcome != Outcome::incorrect) {
         rep.outcome = Outcome::incorrect;
         rep.failed_stage = 6;
-        rep.failed_case = "timing " + ev.value("shape", "");
-        rep.message = ev["timed_failure"].get<std::string>();
+        rep.failed_case = "timing " + t->shape;
+        rep.message = t->timed_failure;
       }
+      rep.timings.push_back(std::move(*t));
     } else if (kind == "error") {
       rep.outcome = ev.value("kind", "") == "compile" ? Outcome::compile_failed : Outcome::error;
       rep.message = ev.value("message", "");

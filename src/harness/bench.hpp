@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catalog/kernel_type.hpp"
+#include "harness/timing_result.hpp"
 
 namespace ak::harness {
 
@@ -40,17 +41,18 @@ struct BenchReport {
   std::string failed_case;
   std::string message, hint;
   nlohmann::json device, ceiling;
-  std::vector<nlohmann::json> stages, timings;
+  std::vector<nlohmann::json> stages;
+  std::vector<TimingResult> timings;  ///< one per timed shape, the primary first
   double compile_s = 0, total_s = 0;
   std::string candidate_stderr;  ///< the tail of what the worker wrote to stderr
 
   bool passed() const { return outcome == Outcome::passed; }
-  /// The first timing row: the primary result ({} when there is none).
-  nlohmann::json primary() const { return timings.empty() ? nlohmann::json::object() : timings.front(); }
+  /// The first timing: the primary result (null when there is none).
+  const TimingResult* primary() const { return timings.empty() ? nullptr : &timings.front(); }
   /// The primary result was implausible (too fast to believe) and was re-measured.
-  bool flagged() const { return primary().contains("implausible"); }
+  bool flagged() const { return primary() && primary()->flagged(); }
   /// ... and the re-measurement, which sees every stream and thread, confirmed it.
-  bool confirmed() const { return flagged() && primary()["remeasured"].value("confirmed", false); }
+  bool confirmed() const { return primary() && primary()->confirmed(); }
   /// One line on a flagged result ("" when not flagged).
   std::string plausibility_note() const;
   nlohmann::json to_json() const;

@@ -12,6 +12,7 @@
 #include "harness/integrity.hpp"
 #include "harness/stages.hpp"
 #include "harness/timing.hpp"
+#include "harness/timing_result.hpp"
 #include "hw/device.hpp"
 
 namespace ak::harness {
@@ -136,9 +137,9 @@ TimingStats time_eager(const catalog::KernelType& type, const at::Device& device
                                   opt);
 }
 
-nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
-                          const hw::DeviceInfo& info, const Ceiling& ceiling, const catalog::Shape& shape,
-                          at::ScalarType dtype, const PlausibilityBound& bound) {
+TimingResult time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
+                        const hw::DeviceInfo& info, const Ceiling& ceiling, const catalog::Shape& shape,
+                        at::ScalarType dtype, const PlausibilityBound& bound) {
   // A secret seed: inputs no candidate can have prepared answers for.
   const uint64_t seed = (uint64_t(std::random_device{}()) << 32) ^ std::random_device{}();
   TimingOptions opt;
@@ -149,74 +150,64 @@ nlohmann::json time_shape(const catalog::KernelType& type, backends::LoadedKerne
   }
   const auto timed = time_candidate(type, kernel, device, shape, dtype, seed, opt);
   const auto& kernel_stats = timed.stats;
-  std::string timed_failure = timed.failure;
   const auto eager_stats = time_eager(type, device, shape, dtype, seed, opt);
 
   const double flops = type.flops(shape), bytes = type.bytes(shape, dtype);
   const double t = kernel_stats.median_ms * 1e-3, tr = eager_stats.median_ms * 1e-3;
-  nlohmann::json j = {{"event", "timing"},
-                      {"shape", shape.label},
-                      {"dims", shape.dims},
-                      {"dtype", catalog::dtype_name(dtype)},
-                      {"kernel_us", kernel_stats.median_ms * 1e3},
-                      {"kernel_min_us", kernel_stats.min_ms * 1e3},
-                      {"kernel_spread", kernel_stats.rel_spread},
-                      {"kernel_samples", kernel_stats.samples},
-                      {"reference_us", eager_stats.median_ms * 1e3},
-                      {"reference_spread", eager_stats.rel_spread},
-                      {"reference_samples", eager_stats.samples},
-                      {"speedup_vs_reference", t > 0 ? tr / t : 0.0},
-                      {"flops", flops},
-                      {"bytes", bytes},
-                      {"tflops", t > 0 ? flops / t / 1e12 : 0.0},
-                      {"gb_s", t > 0 ? bytes / t / 1e9 : 0.0},
-                      {"reference_gb_s", tr > 0 ? bytes / tr / 1e9 : 0.0},
-                      {"reference_tflops", tr > 0 ? flops / tr / 1e12 : 0.0},
-                      {"arithmetic_intensity", flops / bytes}};
-  if (!timed_failure.empty()) j["timed_failure"] = timed_failure;
+  TimingResult r;
+  r.shape = shape.label;
+  r.dims = shape.dims;
+  r.dtype = catalog::dtype_name(dtype);
+  r.kernel_us = kernel_stats.median_ms * 1e3;
+  r.kernel_min_us = kernel_stats.min_ms * 1e3;
+  r.kernel_spread = kernel_stats.rel_spread;
+  r.kernel_samples = kernel_stats.samples;
+  r.reference_us = eager_stats.median_ms * 1e3;
+  r.reference_spread = eager_stats.rel_spread;
+  r.reference_samples = eager_stats.samples;
+  r.speedup_vs_reference = t > 0 ? tr / t : 0.0;
+  r.flops = flops;
+  r.bytes = bytes;
+  r.tflops = t > 0 ? flops / t / 1e12 : 0.0;
+  r.gb_s = t > 0 ? bytes / t / 1e9 : 0.0;
+  r.reference_gb_s = tr > 0 ? bytes / tr / 1e9 : 0.0;
+  r.reference_tflops = tr > 0 ? flops / tr / 1e12 : 0.0;
+  r.arithmetic_intensity = flops / bytes;
+  r.timed_failure = timed.failure;
   // Roofline: memory- or compute-bound by the datasheet ridge point, else by the measured one.
-  const double peak_tflops = info.spec ? hw::peak_tflops(*info.spec, catalog::dtype_name(dtype) == "f32"   ? "tf32"
-                                                                     : catalog::dtype_name(dtype) == "f16" ? "fp16"
-                                                                                                           : "bf16")
+  const double peak_tflops = info.spec ? hw::peak_tflops(*info.spec, r.dtype == "f32"   ? "tf32"
+                                                                     : r.dtype == "f16" ? "fp16"
+                                                                                        : "bf16")
                                        : ceiling.matmul_tflops;
   const double peak_bw = info.spec ? info.spec->bandwidth_gb_s : ceiling.copy_gb_s;
   const double ridge = peak_tflops * 1e12 / (peak_bw * 1e9);
   const bool memory_bound = flops / bytes < ridge;
-  j["bound"] = memory_bound ? "memory" : "compute";
-  j["ridge_point"] = ridge;
-  j["pct_of_ceiling"] = memory_bound ? 100.0 * j["gb_s"].get<double>() / ceiling.copy_gb_s
-                                     : 100.0 * j["tflops"].get<double>() / ceiling.matmul_tflops;
-  if (info.spec) {
-    j["pct_of_peak"] =
-        memory_bound ? 100.0 * j["gb_s"].get<double>() / peak_bw : 100.0 * j["tflops"].get<double>() / peak_tflops;
-  }
+  r.bound = memory_bound ? "memory" : "compute";
+  r.ridge_point = ridge;
+  r.pct_of_ceiling = memory_bound ? 100.0 * r.gb_s / ceiling.copy_gb_s : 100.0 * r.tflops / ceiling.matmul_tflops;
+  if (info.spec) r.pct_of_peak = memory_bound ? 100.0 * r.gb_s / peak_bw : 100.0 * r.tflops / peak_tflops;
   // Too good to believe: flag it, and measure again with the method that sees every stream and thread.
-  const auto reasons = implausible_reasons(
-      j["speedup_vs_reference"].get<double>(),
-      j.contains("pct_of_peak") ? std::optional<double>(j["pct_of_peak"].get<double>()) : std::nullopt, bound);
-  if (!reasons.empty() && timed_failure.empty()) {
-    j["implausible"] = reasons;
+  const auto reasons = implausible_reasons(r.speedup_vs_reference, r.pct_of_peak, bound);
+  if (!reasons.empty() && r.timed_failure.empty()) {
+    r.implausible = reasons;
     TimingOptions sync_opt = opt;
     sync_opt.method = TimingMethod::synchronized;
     const auto again = time_candidate(type, kernel, device, shape, dtype, seed ^ 0x5eed5eedULL, sync_opt);
     const auto eager_again = time_eager(type, device, shape, dtype, seed, sync_opt);
     const auto empty = SampleTimer(device).time([](int) {}, [](int) {}, [](int) {}, sync_opt);
-    Remeasurement r{kernel_stats.median_ms, kernel_stats.host_call_ms, again.stats.median_ms, empty.median_ms};
-    const bool confirmed = again.failure.empty() && remeasurement_confirms(r);
-    j["remeasured"] = {
-        {"method", "synchronized"},
-        {"kernel_us", again.stats.median_ms * 1e3},
-        {"reference_us", eager_again.median_ms * 1e3},
-        {"speedup_vs_reference", again.stats.median_ms > 0 ? eager_again.median_ms / again.stats.median_ms : 0.0},
-        {"empty_call_us", empty.median_ms * 1e3},
-        {"host_call_us", kernel_stats.host_call_ms * 1e3},
-        {"confirmed", confirmed}};
-    if (!again.failure.empty()) {
-      j["remeasured"]["failure"] = again.failure;
-      j["timed_failure"] = again.failure;  // a wrong timed output is wrong, whichever measurement saw it
-    }
+    Remeasurement m{kernel_stats.median_ms, kernel_stats.host_call_ms, again.stats.median_ms, empty.median_ms};
+    Remeasured re;
+    re.kernel_us = again.stats.median_ms * 1e3;
+    re.reference_us = eager_again.median_ms * 1e3;
+    re.speedup_vs_reference = again.stats.median_ms > 0 ? eager_again.median_ms / again.stats.median_ms : 0.0;
+    re.empty_call_us = empty.median_ms * 1e3;
+    re.host_call_us = kernel_stats.host_call_ms * 1e3;
+    re.confirmed = again.failure.empty() && remeasurement_confirms(m);
+    re.failure = again.failure;
+    if (!again.failure.empty()) r.timed_failure = again.failure;  // wrong is wrong, whichever measurement saw it
+    r.remeasured = re;
   }
-  return j;
+  return r;
 }
 
 std::vector<catalog::Shape> timing_shapes(const catalog::KernelType& type, const WorkerOptions& o, double budget) {
@@ -291,7 +282,10 @@ int run_worker(const WorkerOptions& o) {
         // A hang or crash is attributed to this case: name the dtype when there are several.
         const auto name = dtypes.size() > 1 ? s.label + " " + catalog::dtype_name(dtype) : s.label;
         emit({{"event", "case_start"}, {"stage", "timing"}, {"case", name}});
-        emit(time_shape(**type, **kernel, *device, info, ceiling, s, dtype, PlausibilityBound{o.max_speedup}));
+        auto timing = time_shape(**type, **kernel, *device, info, ceiling, s, dtype, PlausibilityBound{o.max_speedup});
+        auto ev = timing.to_json();
+        ev["event"] = "timing";
+        emit(ev);
       }
     }
   }

@@ -27,15 +27,13 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   r.backend = rep.backend;
   r.status = status;
   r.correctness = rep.passed() ? "PASS" : "FAIL";
-  const auto p = rep.primary();
-  if (!p.empty()) {
-    const bool memory = p.value("bound", "") == "memory";
-    r.throughput = memory ? p.value("gb_s", 0.0) : p.value("tflops", 0.0);
-    r.throughput_unit = memory ? "GB/s" : "TFLOP/s";
-    r.latency_us = p.value("kernel_us", 0.0);
-    r.spread = p.value("kernel_spread", 0.0);
-    r.pct_of_ceiling = p.value("pct_of_ceiling", 0.0);
-    r.speedup_vs_reference = p.value("speedup_vs_reference", 0.0);
+  if (const auto* p = rep.primary()) {
+    r.throughput = p->memory_bound() ? p->gb_s : p->tflops;
+    r.throughput_unit = p->memory_bound() ? "GB/s" : "TFLOP/s";
+    r.latency_us = p->kernel_us;
+    r.spread = p->kernel_spread;
+    r.pct_of_ceiling = p->pct_of_ceiling;
+    r.speedup_vs_reference = p->speedup_vs_reference;
   }
   r.config = config;
   r.description = rep.passed() ? description : description + " [" + rep.message.substr(0, 200) + "]";
@@ -87,9 +85,8 @@ Expected<ResultRow> run_baseline(Workspace& ws, const WorkspaceKernel& k, const 
   }
   // Say which shape the loop compares at: the model's heaviest when extract recorded it.
   std::string timed;
-  if (const auto p = rep.primary(); !p.empty()) {
-    timed = fmt::format(", timed at {} {} {}", p.value("shape", ""),
-                        catalog::shape_string(p.value("dims", std::vector<int64_t>{})), p.value("dtype", ""));
+  if (const auto* p = rep.primary()) {
+    timed = fmt::format(", timed at {} {} {}", p->shape, catalog::shape_string(p->dims), p->dtype);
   }
   auto row = row_from(rep, ws.tag(), ws.next_experiment(), k.name,
                       rep.passed() ? Status::baseline : status_of_failure(rep.outcome),

@@ -25,11 +25,12 @@ workspace::Status judge(const harness::BenchReport& rep, double best_us, double 
   // The harness could not take the candidate at all (a malformed header line): not a verdict on its code.
   if (rep.outcome == harness::Outcome::error) return workspace::Status::invalid;
   if (!rep.passed()) return status_of_failure(rep.outcome);
-  const auto p = rep.primary();
-  const double new_us = p.value("kernel_us", 0.0);
+  const auto* p = rep.primary();
+  if (!p) return workspace::Status::reverted;  // passed but not timed: nothing says it is faster
+  const double new_us = p->kernel_us;
   // Faster beyond the noise: the new time's interquartile range lies wholly below the best's. Spreads are
   // relative, so each is scaled by its own time: a 10x faster kernel's noise is a tenth as many us.
-  const double new_spread = p.value("kernel_spread", 0.0);
+  const double new_spread = p->kernel_spread;
   const bool beyond_noise = new_us * (1.0 + 0.5 * new_spread) < best_us * (1.0 - 0.5 * best_spread);
   const bool faster = new_us > 0 && beyond_noise && new_us < best_us * (1.0 - min_gain);
   if (!faster) return workspace::Status::reverted;

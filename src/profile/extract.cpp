@@ -8,6 +8,7 @@
 #include "catalog/kernel_type.hpp"
 #include "catalog/type_names.hpp"
 #include "harness/model_shapes.hpp"
+#include "workspace/model_json.hpp"
 #include "workspace/workspace.hpp"
 #include "util/fs.hpp"
 
@@ -20,50 +21,40 @@ std::string starter_file(const std::string& backend) {
 
 }  // namespace
 
-nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled) {
-  nlohmann::json shapes = nlohmann::json::array();
+workspace::ModelJson model_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled) {
+  workspace::ModelJson m;
+  m.type = use.name;
+  if (auto type = catalog::find_type(use.name)) m.dims_doc = (*type)->dims_doc();
   for (std::size_t i = 0; i < use.shapes.size() && i < k_model_shapes_kept; ++i) {
     const auto& s = use.shapes[i];
-    shapes.push_back({{"label", s.label},
-                      {"dims", s.dims},
-                      {"dtype", s.dtype},
-                      {"share", s.share},
-                      {"calls", s.calls},
-                      {"modules", s.modules}});
+    workspace::ModelShape shape;
+    shape.label = s.label;
+    shape.dims = s.dims;
+    shape.dtype = s.dtype;
+    shape.share = s.share;
+    shape.calls = s.calls;
+    shape.modules = s.modules;
+    m.shapes.push_back(std::move(shape));
   }
-  auto type = catalog::find_type(use.name);
-  nlohmann::json out = {{"type", use.name},
-                        {"dims_doc", type ? std::string((*type)->dims_doc()) : ""},
-                        {"dtype", use.shapes.empty() ? "" : use.shapes.front().dtype},
-                        {"share", use.share},
-                        {"time_us", use.time_us},
-                        {"basis", profile.basis},
-                        {"model", profile.meta.value("model", "")},
-                        {"device", profile.meta.value("device_name", profile.meta.value("device", ""))},
-                        {"shapes", shapes},
-                        {"shapes_in_profile", use.shapes.size()}};
-  if (share_uncompiled > 0) out["share_uncompiled"] = share_uncompiled;
-  return out;
+  m.shapes_in_profile = use.shapes.size();
+  m.dtype = use.shapes.empty() ? "" : use.shapes.front().dtype;
+  m.share = use.share;
+  m.share_uncompiled = share_uncompiled;
+  m.time_us = use.time_us;
+  m.basis = profile.basis;
+  m.model = profile.meta.value("model", "");
+  m.device = profile.meta.value("device_name", profile.meta.value("device", ""));
+  return m;
 }
 
 Expected<ModelProfile> read_profile(const std::filesystem::path& workspace) {
-  const auto path = workspace / k_profile_file;
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec)) {
+  auto p = workspace::read_profile_json(workspace / k_profile_file);
+  if (!p) return std::unexpected(p.error());
+  if (!*p) {
     return fail(fmt::format("no {} in {}", k_profile_file, workspace.string()),
                 "run autokernel profile --model FILE.py:Class --workspace " + workspace.string() + " first");
   }
-  auto text = util::read_file(path);
-  if (!text) return std::unexpected(text.error());
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(*text);
-  } catch (const std::exception& e) {
-    return fail(fmt::format("{} is not valid JSON: {}", path.string(), e.what()), "run autokernel profile again");
-  }
-  auto p = ModelProfile::from_json(j);
-  if (!p) return std::unexpected(p.error().context(path.string()));
-  return p;
+  return std::move(**p);
 }
 
 Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const ModelProfile& profile,
@@ -120,10 +111,8 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     // An uncompiled model runs every chain of a fusion as its unfused form: the run ranks that form by both.
     const bool stands_in = fused_share.contains(use->name);
     const double uncompiled = stands_in ? use->share + fused_share[use->name] : 0;
-    if (auto w = util::write_file_atomic(ws.dir() / rel, model_shapes_json(*use, profile, uncompiled).dump(2) + "\n");
-        !w) {
+    if (auto w = workspace::write_model_json((ws.dir() / rel).parent_path(), model_json(*use, profile, uncompiled)); !w)
       return std::unexpected(w.error());
-    }
     // Check what the harness will read back, before anything runs on it.
     if (auto check = harness::read_model_shapes(ws.dir() / rel); !check) return std::unexpected(check.error());
     paths.push_back(rel.string());

@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "profile/profile.hpp"
+#include "workspace/model_json.hpp"
 #include "util/error.hpp"
 
 namespace ak::profile {
 
-inline constexpr std::string_view k_profile_file = "profile.json";
+inline constexpr std::string_view k_profile_file = workspace::k_profile_json_file;
 /// Shapes handed to the harness per kernel: the heaviest few (each is checked in every dtype).
 inline constexpr std::size_t k_model_shapes_kept = 4;
 
@@ -41,6 +42,6 @@ Expected<ModelProfile> read_profile(const std::filesystem::path& workspace);
 /// The model.json extract writes for one kernel type.
 /// share_uncompiled: for a fusion's unfused form, its share when the model runs uncompiled (its own calls and
 /// every chain it then stands in for); 0 for any other type.
-nlohmann::json model_shapes_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled = 0);
+workspace::ModelJson model_json(const KernelUse& use, const ModelProfile& profile, double share_uncompiled = 0);
 
 }  // namespace ak::profile

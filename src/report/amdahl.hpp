@@ -12,14 +12,13 @@
 
 namespace ak::report {
 
-/// Shares of the model's time, from profile.json: {"kernels": [{"name": "rmsnorm_cuda", "share": 0.12}, ...]}.
-/// A share is a fraction of the whole model's time (0..1]; what the entries leave is time in other ops.
-/// A name is a workspace kernel's ("rmsnorm_cuda") or a kernel type's ("rmsnorm", for every backend of it).
+/// Shares of the model's time, from profile.json's rows (workspace/profile_json reads it). A share is a
+/// fraction of the whole model's time (0..1]; what the rows leave is time in other ops. A name is a kernel
+/// type's ("rmsnorm", for every backend of it) or a workspace kernel's ("rmsnorm_cuda").
 struct Profile {
   std::map<std::string, double> share_by_name;
 };
-/// nullopt when the file does not exist or is a verify cut short (`partial`); an error when it exists but is
-/// not as above.
+/// nullopt when the file does not exist; an error when it exists but is not a profile.
 Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path);
 
 /// One kernel's part of the prediction.
@@ -49,8 +48,7 @@ struct Measured {
   std::optional<bool> outputs_match;
   std::optional<double> eager_ms, optimized_ms, compiled_ms;  ///< compiled: torch.compile of the original
 };
-/// nullopt when the file does not exist or is a verify cut short (`partial`); an error when it exists but is
-/// not as above.
+/// nullopt when the file does not exist; an error when it exists but is not a profile.
 Expected<std::optional<Measured>> read_verify(const std::filesystem::path& path);
 
 }  // namespace ak::report

@@ -30,19 +30,16 @@ double throughput(double us, const std::string& metric, double flops, double byt
 /// One backend's measurement of one configuration, with its status.
 json backend_entry(const KernelRun& run, const std::string& label, const std::string& dtype) {
   if (!run.passed()) return {{"status", run.status}, {"message", run.message}};
-  const auto t = run.timing(label, dtype);
-  if (t.empty()) return {{"status", "not_timed"}, {"message", "the harness reported no timing for it"}};
-  json e = {{"status", "passed"},
-            {"us", t.value("kernel_us", 0.0)},
-            {"min_us", t.value("kernel_min_us", 0.0)},
-            {"spread", t.value("kernel_spread", 0.0)},
-            {"samples", t.value("kernel_samples", 0)},
-            {"eager_cpp_us", t.value("reference_us", 0.0)},
+  const auto* t = run.timing(label, dtype);
+  if (!t) return {{"status", "not_timed"}, {"message", "the harness reported no timing for it"}};
+  json e = {{"status", "passed"},         {"us", t->kernel_us},           {"min_us", t->kernel_min_us},
+            {"spread", t->kernel_spread}, {"samples", t->kernel_samples}, {"eager_cpp_us", t->reference_us},
             {"knobs", run.knobs}};
-  if (t.contains("implausible")) {
-    e["implausible"] = t["implausible"];
-    e["remeasured"] = t["remeasured"];
-    if (!t["remeasured"].value("confirmed", false)) {
+  if (t->flagged()) {
+    const auto tj = t->to_json();
+    e["implausible"] = tj["implausible"];
+    e["remeasured"] = tj.value("remeasured", json(nullptr));
+    if (!t->confirmed()) {
       e["status"] = "implausible";  // too fast to believe, and the re-measurement did not confirm it
       e["message"] = "implausibly fast and not confirmed by a device-wide re-measurement";
     }

@@ -20,10 +20,10 @@ std::string progress_line(const std::string& who, const nlohmann::json& ev) {
                        status == "fail" ? " (" + ev.value("failed_case", "") + "): " + ev.value("message", "") : "");
   }
   if (kind == "timing") {
-    return fmt::format("{}: {} {}: {:.2f} us{}", who,
-                       config_label(ev.value("shape", ""), ev.value("dims", std::vector<int64_t>{})),
-                       ev.value("dtype", ""), ev.value("kernel_us", 0.0),
-                       ev.contains("timed_failure") ? " WRONG: " + ev.value("timed_failure", "") : "");
+    const auto t = harness::TimingResult::from_json(ev);
+    if (!t) return "";  // the report says so
+    return fmt::format("{}: {} {}: {:.2f} us{}", who, config_label(t->shape, t->dims), t->dtype, t->kernel_us,
+                       t->timed_failure.empty() ? "" : " WRONG: " + t->timed_failure);
   }
   return "";
 }
@@ -39,12 +39,11 @@ std::string failure_message(const harness::BenchReport& rep) {
 
 }  // namespace
 
-nlohmann::json KernelRun::timing(const std::string& label, const std::string& dtype) const {
-  if (!report.is_object()) return nlohmann::json::object();
-  for (const auto& t : report.value("timings", nlohmann::json::array())) {
-    if (t.value("shape", "") == label && t.value("dtype", "") == dtype) return t;
+const harness::TimingResult* KernelRun::timing(const std::string& label, const std::string& dtype) const {
+  for (const auto& t : timings) {
+    if (t.shape == label && t.dtype == dtype) return &t;
   }
-  return nlohmann::json::object();
+  return nullptr;
 }
 
 KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function<void(const std::string&)>& print) {
@@ -83,6 +82,7 @@ KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function
     run.message = rep.error().message;  // e.g. a model.json beside the kernel that does not parse
   } else {
     run.report = rep->to_json();
+    run.timings = rep->timings;
     if (rep->passed()) {
       run.status = "passed";
     } else {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "harness/timing_result.hpp"
 #include "suite/plan.hpp"
 
 namespace ak::suite {
@@ -20,10 +21,11 @@ struct KernelRun {
   std::map<std::string, std::string> knobs;  ///< every knob's value as run: the file's defaults and the overrides
   nlohmann::json report = nlohmann::json::object();  ///< BenchReport::to_json(), when the harness ran
   std::string file_hash;  ///< util::content_hash of the kernel file as it ran ("" when there was none)
+  std::vector<harness::TimingResult> timings;  ///< the report's, typed
 
   bool passed() const { return status == "passed"; }
-  /// Its timing event for one configuration ({} when none).
-  nlohmann::json timing(const std::string& label, const std::string& dtype) const;
+  /// Its timing of one configuration (null when none).
+  const harness::TimingResult* timing(const std::string& label, const std::string& dtype) const;
 };
 
 /// Run one job; `print` gets progress lines.

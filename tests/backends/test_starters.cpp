@@ -32,8 +32,8 @@ TEST_P(Starter, CpuStarterPassesAllFiveStagesAndIsTimed) {
   const auto rep = test::bench(test::starter(GetParam(), "cpu.cpp"), /*timing=*/true);
   expect_all_five_stages_pass(rep);
   ASSERT_FALSE(rep.timings.empty());
-  EXPECT_GT(rep.primary().value("kernel_us", 0.0), 0.0);
-  EXPECT_GT(rep.primary().value("reference_us", 0.0), 0.0);
+  EXPECT_GT(rep.primary()->kernel_us, 0.0);
+  EXPECT_GT(rep.primary()->reference_us, 0.0);
 }
 
 TEST_P(Starter, TritonStarterPassesAllFiveStages) {

@@ -262,8 +262,8 @@ TEST(ExtractCommand, TheHarnessChecksAndTimesTheModelsShapesFirst) {
   ASSERT_FALSE(sweep_cases.empty());
   EXPECT_TRUE(sweep_cases.front().starts_with("model_1")) << sweep_cases.front();  // checked first
   ASSERT_FALSE(rep->timings.empty());
-  EXPECT_EQ(rep->timings.front()["shape"], "model_1");  // timed first
-  EXPECT_EQ(rep->timings.front()["dims"].get<std::vector<int64_t>>(), want);
+  EXPECT_EQ(rep->timings.front().shape, "model_1");  // timed first
+  EXPECT_EQ(rep->timings.front().dims, want);
 
   // The loop's baseline is timed there too, in the model's dtype.
   r = test::autokernel({"run", "--workspace", ws.string(), "--max-experiments", "1"});

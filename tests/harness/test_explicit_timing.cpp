@@ -28,10 +28,10 @@ TEST(ExplicitTiming, TimesExactlyTheNamedShapesInEachDtype) {
                                                                                         {"second", {16, 128}, "f32"},
                                                                                         {"second", {16, 128}, "bf16"}};
   for (std::size_t i = 0; i < want.size(); ++i) {
-    EXPECT_EQ(rep.timings[i]["shape"], std::get<0>(want[i]));
-    EXPECT_EQ(rep.timings[i]["dims"].get<std::vector<int64_t>>(), std::get<1>(want[i]));
-    EXPECT_EQ(rep.timings[i]["dtype"], std::get<2>(want[i]));
-    EXPECT_GT(rep.timings[i]["kernel_us"].get<double>(), 0);
+    EXPECT_EQ(rep.timings[i].shape, std::get<0>(want[i]));
+    EXPECT_EQ(rep.timings[i].dims, std::get<1>(want[i]));
+    EXPECT_EQ(rep.timings[i].dtype, std::get<2>(want[i]));
+    EXPECT_GT(rep.timings[i].kernel_us, 0);
   }
 }
 
@@ -41,7 +41,7 @@ TEST(ExplicitTiming, WithoutThemABenchTimesAsBefore) {
   const auto rep = bench(req);
   ASSERT_TRUE(rep.passed()) << rep.message;
   ASSERT_EQ(rep.timings.size(), 1u);  // --quick: one benchmark shape
-  EXPECT_EQ(rep.timings[0]["dtype"], "bf16");
+  EXPECT_EQ(rep.timings[0].dtype, "bf16");
 }
 
 }  // namespace

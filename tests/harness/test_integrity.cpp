@@ -127,7 +127,8 @@ TEST(Integrity, AnImplausibleSpeedupIsFlaggedReMeasuredAndConfirmedForAnHonestKe
   EXPECT_TRUE(rep.confirmed()) << rep.plausibility_note();
   EXPECT_NE(rep.plausibility_note().find("faster than PyTorch (bound 1e-06x)"), std::string::npos)
       << rep.plausibility_note();
-  EXPECT_GT(rep.primary()["remeasured"].value("kernel_us", 0.0), 0.0);
+  ASSERT_TRUE(rep.primary()->remeasured);
+  EXPECT_GT(rep.primary()->remeasured->kernel_us, 0.0);
 }
 
 TEST(Integrity, TheImplausibilityReasonsNameTheBoundThatWasCrossed) {
@@ -151,10 +152,15 @@ TEST(Integrity, AReMeasurementConfirmsOnlyWhatTheEventsCouldHaveSeen) {
 harness::BenchReport report_with(double kernel_us, bool flagged, bool confirmed) {
   harness::BenchReport rep;
   rep.outcome = Outcome::passed;
-  nlohmann::json t = {{"kernel_us", kernel_us}, {"kernel_spread", 0.0}};
+  harness::TimingResult t;
+  t.kernel_us = kernel_us;
   if (flagged) {
-    t["implausible"] = {"50.0x faster than PyTorch (bound 10x)"};
-    t["remeasured"] = {{"kernel_us", 40.0}, {"speedup_vs_reference", 1.1}, {"confirmed", confirmed}};
+    t.implausible = {"50.0x faster than PyTorch (bound 10x)"};
+    harness::Remeasured m;
+    m.kernel_us = 40.0;
+    m.speedup_vs_reference = 1.1;
+    m.confirmed = confirmed;
+    t.remeasured = m;
   }
   rep.timings.push_back(t);
   return rep;
