@@ -1,5 +1,5 @@
 // `autokernel extract`: from a workspace's profile.json, put the starter of each of the N hottest supported
-// kernel types into the workspace (loop/workspace add_kernel), with a model.json beside it holding the
+// kernel types into the workspace (workspace/workspace add_kernel), with a model.json beside it holding the
 // model's own shapes, dtype and share, so that the harness checks and times those shapes first and the
 // loop orders kernels by their share of the model's time.
 #pragma once

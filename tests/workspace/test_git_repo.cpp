@@ -1,4 +1,4 @@
-// loop/git_repo: what a workspace's own hooks or config hold cannot break autokernel's commits, and a
+// workspace/git_repo: what a workspace's own hooks or config hold cannot break autokernel's commits, and a
 // git failure says what git said.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// loop/workspace's `--kernel`: the headers a kernel includes from its folder come with it, and a second
+// workspace/workspace's `--kernel`: the headers a kernel includes from its folder come with it, and a second
 // file for a type and backend the workspace already has is refused before anything is written, unless it
 // is the file that kernel came from (resuming with the same command line).
 #include <gtest/gtest.h>
