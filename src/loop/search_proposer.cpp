@@ -40,7 +40,7 @@ class SearchProposer final : public Proposer {
       for (const auto& [cfg, desc] : *list) {
         const auto key = backends::config_string(cfg);
         if (!s.tried_configs.contains(key))
-          return Proposal{backends::with_knob_defaults(s.best.source, cfg), desc, key};
+          return Proposal{backends::with_knob_defaults(s.best.source, cfg), desc, key, std::nullopt};
       }
     }
     // 2. A random restart: an untried point anywhere (a bounded number of draws, then give up).
@@ -50,7 +50,8 @@ class SearchProposer final : public Proposer {
         cfg[k.name] = k.values[std::uniform_int_distribution<std::size_t>(0, k.values.size() - 1)(m_rng)];
       const auto key = backends::config_string(cfg);
       if (!s.tried_configs.contains(key)) {
-        return Proposal{backends::with_knob_defaults(s.best.source, cfg), "search: random restart " + key, key};
+        return Proposal{backends::with_knob_defaults(s.best.source, cfg), "search: random restart " + key, key,
+                        std::nullopt};
       }
     }
     return std::nullopt;

@@ -47,7 +47,7 @@ const harness::TimingResult* KernelRun::timing(const std::string& label, const s
 }
 
 KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function<void(const std::string&)>& print) {
-  KernelRun run{job, "error", "", {}, nlohmann::json::object(), ""};
+  KernelRun run{job, "error", "", {}, nlohmann::json::object(), "", {}};
   const auto who = job.type + " " + job.backend;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(job.path, ec)) {
