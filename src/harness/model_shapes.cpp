@@ -6,13 +6,7 @@
 
 namespace ak::harness {
 
-Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::path& candidate) {
-  auto read = workspace::read_model_json(candidate);
-  if (!read || !*read) return read;
-  const auto& m = **read;
-  std::error_code ec;
-  const auto dir = std::filesystem::is_directory(candidate, ec) ? candidate : candidate.parent_path();
-  const auto path = dir / workspace::k_model_json_file;
+Expected<void> check_model_shapes(const workspace::ModelJson& m, const std::filesystem::path& path) {
   auto type = catalog::find_type(m.type);
   if (!type) return std::unexpected(type.error().context(path.string()));
   // The type's dims: one per name in dims_doc ("M,N,K"), the bracketed trailing ones optional
@@ -31,6 +25,15 @@ Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::pa
                   "run autokernel extract again");
     }
   }
+  return {};
+}
+
+Expected<std::optional<workspace::ModelJson>> read_model_shapes(const std::filesystem::path& candidate) {
+  auto read = workspace::read_model_json(candidate);
+  if (!read || !*read) return read;
+  std::error_code ec;
+  const auto dir = std::filesystem::is_directory(candidate, ec) ? candidate : candidate.parent_path();
+  if (auto ok = check_model_shapes(**read, dir / workspace::k_model_json_file); !ok) return std::unexpected(ok.error());
   return read;
 }
 

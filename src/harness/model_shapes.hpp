@@ -14,10 +14,12 @@
 
 namespace ak::harness {
 
-using ModelShapes = workspace::ModelJson;
+/// Whether `m`'s shapes fit its kernel type's dims; an error naming `file` (where they are, or are about to be
+/// written) when one does not.
+Expected<void> check_model_shapes(const workspace::ModelJson& m, const std::filesystem::path& file);
 
 /// model.json in the folder of `candidate` (a file, or a folder holding one); nullopt if there is none.
 /// A malformed one, or one whose shapes do not fit its type, is an error naming the file.
-Expected<std::optional<ModelShapes>> read_model_shapes(const std::filesystem::path& candidate);
+Expected<std::optional<workspace::ModelJson>> read_model_shapes(const std::filesystem::path& candidate);
 
 }  // namespace ak::harness

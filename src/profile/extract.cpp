@@ -111,10 +111,10 @@ Expected<std::vector<ExtractedKernel>> extract(const ExtractRequest& r, const Mo
     // An uncompiled model runs every chain of a fusion as its unfused form: the run ranks that form by both.
     const bool stands_in = fused_share.contains(use->name);
     const double uncompiled = stands_in ? use->share + fused_share[use->name] : 0;
-    if (auto w = workspace::write_model_json((ws.dir() / rel).parent_path(), model_json(*use, profile, uncompiled)); !w)
-      return std::unexpected(w.error());
-    // Check what the harness will read back, before anything runs on it.
-    if (auto check = harness::read_model_shapes(ws.dir() / rel); !check) return std::unexpected(check.error());
+    // The shapes the harness will check and time first: checked before the file is written.
+    const auto m = model_json(*use, profile, uncompiled);
+    if (auto check = harness::check_model_shapes(m, ws.dir() / rel); !check) return std::unexpected(check.error());
+    if (auto w = workspace::write_model_json((ws.dir() / rel).parent_path(), m); !w) return std::unexpected(w.error());
     paths.push_back(rel.string());
     out.push_back({*name, use});
     std::string shapes;

@@ -30,7 +30,7 @@ double throughput(double us, const std::string& metric, double flops, double byt
 /// One backend's measurement of one configuration, with its status.
 json backend_entry(const KernelRun& run, const std::string& label, const std::string& dtype) {
   if (!run.passed()) return {{"status", run.status}, {"message", run.message}};
-  const auto* t = run.timing(label, dtype);
+  const auto t = run.timing(label, dtype);
   if (!t) return {{"status", "not_timed"}, {"message", "the harness reported no timing for it"}};
   json e = {{"status", "passed"},         {"us", t->kernel_us},           {"min_us", t->kernel_min_us},
             {"spread", t->kernel_spread}, {"samples", t->kernel_samples}, {"eager_cpp_us", t->reference_us},

@@ -39,15 +39,17 @@ std::string failure_message(const harness::BenchReport& rep) {
 
 }  // namespace
 
-const harness::TimingResult* KernelRun::timing(const std::string& label, const std::string& dtype) const {
-  for (const auto& t : timings) {
-    if (t.shape == label && t.dtype == dtype) return &t;
+std::optional<harness::TimingResult> KernelRun::timing(const std::string& label, const std::string& dtype) const {
+  if (!report.is_object()) return std::nullopt;
+  for (const auto& j : report.value("timings", nlohmann::json::array())) {
+    auto t = harness::TimingResult::from_json(j);
+    if (t && t->shape == label && t->dtype == dtype) return std::move(*t);
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function<void(const std::string&)>& print) {
-  KernelRun run{job, "error", "", {}, nlohmann::json::object(), "", {}};
+  KernelRun run{job, "error", "", {}, nlohmann::json::object(), ""};
   const auto who = job.type + " " + job.backend;
   std::error_code ec;
   if (!std::filesystem::is_regular_file(job.path, ec)) {
@@ -82,7 +84,6 @@ KernelRun run_kernel(const Plan& plan, const KernelJob& job, const std::function
     run.message = rep.error().message;  // e.g. a model.json beside the kernel that does not parse
   } else {
     run.report = rep->to_json();
-    run.timings = rep->timings;
     if (rep->passed()) {
       run.status = "passed";
     } else {

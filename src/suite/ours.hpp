@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "harness/timing_result.hpp"
@@ -21,11 +22,10 @@ struct KernelRun {
   std::map<std::string, std::string> knobs;  ///< every knob's value as run: the file's defaults and the overrides
   nlohmann::json report = nlohmann::json::object();  ///< BenchReport::to_json(), when the harness ran
   std::string file_hash;  ///< util::content_hash of the kernel file as it ran ("" when there was none)
-  std::vector<harness::TimingResult> timings;  ///< the report's, typed
 
   bool passed() const { return status == "passed"; }
-  /// Its timing of one configuration (null when none).
-  const harness::TimingResult* timing(const std::string& label, const std::string& dtype) const;
+  /// Its timing of one configuration, read from the report (nullopt when none, or when it does not parse).
+  std::optional<harness::TimingResult> timing(const std::string& label, const std::string& dtype) const;
 };
 
 /// Run one job; `print` gets progress lines.
