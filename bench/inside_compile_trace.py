@@ -1,5 +1,6 @@
 """Why a kernel type is slower inside torch.compile than inductor's code: the compiled model with one type
-inside (or none), profiled. Prints, per variant: GPU time per step, the host's time to launch one step
+inside (or none), profiled. Two more variants run without torch.compile: `eager` (the model as built) and
+`autokernel` (patched), to see where a patched eager model loses time. Prints, per variant: GPU time per step, the host's time to launch one step
 (no sync), whether a step synchronises, and the hottest GPU kernels.
   python3 bench/inside_compile_trace.py --package-dir D --model hf:llama --init-args '{...}' --types none,rmsnorm
 """
@@ -37,11 +38,17 @@ def main():
     ak.patch(model)
     with torch.no_grad():
         for variant in args.types.split(","):
-            inside = set() if variant == "none" else {variant}
-            ak.patch(model, inside_compile=inside)
-            torch._dynamo.reset()
             t0 = time.perf_counter()
-            m = torch.compile(model, mode=args.mode)
+            if variant in ("eager", "autokernel"):  # uncompiled
+                ak.unpatch(model)
+                if variant == "autokernel":
+                    ak.patch(model)
+                m = model
+            else:
+                inside = set() if variant == "none" else {variant}
+                ak.patch(model, inside_compile=inside)
+                torch._dynamo.reset()
+                m = torch.compile(model, mode=args.mode)
             for _ in range(3):
                 step(m)
             torch.cuda.synchronize()
@@ -64,8 +71,8 @@ def main():
                 for _ in range(3):
                     step(m)
                 torch.cuda.synchronize()
-            table = prof.key_averages().table(sort_by="cuda_time_total", row_limit=22, max_name_column_width=70)
-            print(table, flush=True)
+            for key in ("cuda_time_total", "cpu_time_total"):
+                print(prof.key_averages().table(sort_by=key, row_limit=22, max_name_column_width=70), flush=True)
             del m
 
 

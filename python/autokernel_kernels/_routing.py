@@ -112,7 +112,8 @@ def _is_rmsnorm(m):
     n = m.weight.shape[0]
     x = _randn((4, n), m.weight, 7)
     x[1] *= 1e-3  # a row whose mean square is near eps: a module with another eps gives another answer
-    with _Randomised(m.weight):
+    x[2] += 1.0  # a row whose mean is not 0: a LayerNorm subtracts it (on zero-mean rows it passes in bf16)
+    with _Randomised(*m.parameters()):  # a bias too: a module that adds one is not an RMSNorm
         got = _probe(m.forward, x)
         for offset in (0, 1):
             if _close(got, _ops._rms_norm_eager(x, m.weight + offset, eps), x.dtype):

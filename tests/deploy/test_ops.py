@@ -229,6 +229,16 @@ def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):
     assert kinds == set()
 
 
+def test_a_layernorm_is_not_an_rmsnorm_in_low_precision(stand_ins):
+    # GPT-2's LayerNorms, freshly built (bias 0), on zero-mean probe rows differ from an RMSNorm by less than
+    # bf16's probe tolerance: the probe must give them rows with a mean, and a bias of their own.
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        norms = torch.nn.Sequential(torch.nn.LayerNorm(1280), torch.nn.LayerNorm(64, bias=False)).to(dtype)
+        assert [r.kind for r in ak.routes(norms)] == [], dtype
+        rms = torch.nn.RMSNorm(1280, eps=1e-6).to(dtype)
+        assert [r.kind for r in ak.routes(rms)] == ["rmsnorm"], dtype
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_cuda_graphs_and_no_weight_copies(stand_ins):
     model = tiny("llama").cuda().to(torch.bfloat16)
