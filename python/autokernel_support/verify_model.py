@@ -18,7 +18,8 @@ The patched model passes when
   - its outputs' relative L2 error is within twice the eager model's plus a floor per dtype;
   - its top-1 agreement with the truth is within 2 points of the eager model's.
 The model-level checks alone could not: a random-weight bf16 model's own error is a few percent.
-Times are medians of --runs runs after warm-up. --diagnose patches one kernel type at a time.
+Times are medians of --runs runs after warm-up; both eager variants are timed before the first torch.compile,
+and each compiled one after its compile, with the compile workers shut down (`settle`). --diagnose patches one kernel type at a time.
 With --profile (the workspace's profile.json), every op of the model's time that no kernel took is named
 with its share. Writes --out (JSON); prints progress lines. Exit 0: passed, 1: failed, 2: could not run.
 """
@@ -113,6 +114,20 @@ def timed(fn, device, runs, warmup):
             fn()
             samples.append((time.perf_counter() - t0) * 1e3)
     return statistics.median(samples)
+
+
+def settle():
+    """Before timing: no compile worker left to take the CPU from a host-bound model, no garbage of the
+    last compile left for the collector to walk during the timed runs."""
+    import gc
+
+    import torch
+
+    if "torch._inductor.async_compile" in sys.modules:
+        sys.modules["torch._inductor.async_compile"].shutdown_compile_workers()
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
 
 
 def peak_mb(fn, device):
@@ -220,7 +235,8 @@ def run(args):
                             partial="verify stopped before it finished: these are what it had measured"))
 
     def measure(label, m, text):
-        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)
+        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # compiles a compiled model
+        settle()
         times[label] = timed(call(m), device, args.runs, args.warmup)
         r = results[label]
         top1 = "" if r["top1"] is None else f"   top-1 {100 * r['top1']:.1f}%"
@@ -239,14 +255,11 @@ def run(args):
             raise ModelError("the model returned no floating-point tensor to compare")
         say(f"model {class_name}, {args.dtype} on {args.device}, inputs {describe(inputs)}")
 
+        # Both eager variants are timed before any torch.compile, the compiled ones after: a host-bound eager
+        # model timed after a compile ran up to 2.3x slower on the H100 (bench/results/2026-12-05_*_hf_gpt2_*),
+        # and eager alone must not be the one variant spared that.
         measure("eager", model, "eager")
         peaks["eager"] = peak_mb(call(model), device)
-        if args.compile:
-            say(f"torch.compile (mode={mode}): compiling ...")
-            compiled = torch.compile(model, mode=mode)
-            measure("compiled", compiled, "torch.compile")
-            del compiled
-            torch._dynamo.reset()
 
         sys.path.insert(0, args.package_dir)
         import autokernel_kernels as ak
@@ -263,6 +276,14 @@ def run(args):
         measure("autokernel", model, "autokernel")
         peaks["autokernel"] = peak_mb(call(model), device)
         say(f"  calls {report['calls'] or 'none'}")
+        if args.compile:
+            ak.unpatch(model)  # torch.compile of the model as the user has it
+            say(f"torch.compile (mode={mode}): compiling ...")
+            compiled = torch.compile(model, mode=mode)
+            measure("compiled", compiled, "torch.compile")
+            del compiled
+            torch._dynamo.reset()
+            ak.patch(model)
         checks = {}
 
         def check_calls(log):
@@ -285,9 +306,12 @@ def run(args):
             torch._dynamo.reset()
             inside = kinds
             if args.inside_compile == "auto":
-                inside = choose_inside_compile(ak, model, kinds, report, measure,
-                                               lambda m: timed(call(m), device, args.runs, args.warmup), mode,
-                                               checkpoint)
+                def time_compiled(m):
+                    m(*inputs[0], **inputs[1])  # compiles
+                    settle()
+                    return timed(call(m), device, args.runs, args.warmup)
+
+                inside = choose_inside_compile(ak, model, kinds, report, measure, time_compiled, mode, checkpoint)
             report["eager_only"] = sorted(set(kinds) - set(inside))
             if not inside:  # the compiled patched model is the one just timed with every type left out
                 say("autokernel + torch.compile  = every type left to inductor (none made the compiled model faster)")
