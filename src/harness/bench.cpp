@@ -51,6 +51,8 @@ std::string_view outcome_name(Outcome o) {
 nlohmann::json BenchReport::to_json() const {
   nlohmann::json timings_json = nlohmann::json::array();
   for (const auto& t : timings) timings_json.push_back(t.to_json());
+  nlohmann::json stages_json = nlohmann::json::array();
+  for (const auto& s : stages) stages_json.push_back(s.to_json());
   nlohmann::json j = {{"kernel", kernel},
                       {"kernel_type", type},
                       {"backend", backend},
@@ -62,7 +64,7 @@ nlohmann::json BenchReport::to_json() const {
                       {"hint", hint},
                       {"device", device},
                       {"ceiling", ceiling},
-                      {"stages", stages},
+                      {"stages", stages_json},
                       {"timings", timings_json},
                       {"compile_seconds", compile_s},
                       {"bench_seconds", total_s},
@@ -155,12 +157,18 @@ Expected<BenchReport> run_bench(const BenchRequest& r, const std::function<void(
       last_case = ev.value("case", "");
       last_stage = ev["stage"].is_number() ? ev["stage"].get<int>() : 6;
     } else if (kind == "stage") {
-      rep.stages.push_back(ev);
-      if (ev.value("status", "") == "fail") {
+      auto st = StageResult::from_json(ev);
+      if (!st) {
+        rep.outcome = Outcome::error;
+        rep.message = st.error().message;
+        return;
+      }
+      rep.stages.push_back(*st);
+      if (st->failed()) {
         rep.outcome = Outcome::incorrect;
-        rep.failed_stage = ev.value("stage", 0);
-        rep.failed_case = ev.value("failed_case", "");
-        rep.message = ev.value("message", "");
+        rep.failed_stage = st->stage;
+        rep.failed_case = st->failed_case;
+        rep.message = st->message;
       }
     } else if (kind == "ceiling") {
       rep.ceiling = ev;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "catalog/kernel_type.hpp"
+#include "harness/stage_result.hpp"
 #include "harness/timing_result.hpp"
 
 namespace ak::harness {
@@ -41,7 +42,7 @@ struct BenchReport {
   std::string failed_case;
   std::string message, hint;
   nlohmann::json device, ceiling;
-  std::vector<nlohmann::json> stages;
+  std::vector<StageResult> stages;    ///< in the order they ran; the last failed when one did
   std::vector<TimingResult> timings;  ///< one per timed shape, the primary first
   double compile_s = 0, total_s = 0;
   std::string candidate_stderr;  ///< the tail of what the worker wrote to stderr

@@ -6,6 +6,7 @@
 
 #include "harness/compare.hpp"
 #include "harness/integrity.hpp"
+#include "harness/stage_result.hpp"
 #include "harness/timing.hpp"
 
 namespace ak::harness {
@@ -117,6 +118,14 @@ std::string_view stage_name(Stage s) {
 StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
                          const StageOptions& options, const EventSink& emit) {
   const auto dtypes = options.dtypes.empty() ? type.dtypes() : options.dtypes;
+  auto emit_stage = [&](const StageResult& r) {
+    auto ev = r.to_json();
+    ev["event"] = "stage";
+    emit(ev);
+  };
+  auto seconds_since = [](std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
   auto make = [&](const catalog::Shape& s, at::ScalarType dt, const std::string& gen, double tol_factor = 1.0) {
     auto tol = type.tolerance(dt);
     tol.atol *= tol_factor;
@@ -212,25 +221,13 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
       emit(ev);
       if (!r.ok) {
         outcome = {false, n, c.label, r.message, outcome.device_lost};
-        emit({{"event", "stage"},
-              {"stage", n},
-              {"name", stage_name(stage)},
-              {"status", "fail"},
-              {"cases", ran},
-              {"skipped", skipped},
-              {"failed_case", c.label},
-              {"message", r.message},
-              {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count()}});
+        emit_stage(StageResult{n, std::string(stage_name(stage)), StageStatus::fail, ran, skipped, c.label, r.message,
+                               seconds_since(stage_start)});
         return outcome;
       }
     }
-    emit({{"event", "stage"},
-          {"stage", n},
-          {"name", stage_name(stage)},
-          {"status", ran > 0 ? "pass" : "skip"},
-          {"cases", ran},
-          {"skipped", skipped},
-          {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - stage_start).count()}});
+    emit_stage(StageResult{n, std::string(stage_name(stage)), ran > 0 ? StageStatus::pass : StageStatus::skip, ran,
+                           skipped, "", "", seconds_since(stage_start)});
   }
   return outcome;
 }

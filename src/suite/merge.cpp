@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "catalog/kernel_type.hpp"
+#include "harness/stage_result.hpp"
 #include "suite/baselines.hpp"
 
 namespace ak::suite {
@@ -138,11 +139,7 @@ json kernel_json(const KernelRun& run) {
   const auto report = run.report.is_object() ? run.report : json::object();  // none when the harness did not run
   json stages = json::array();
   for (const auto& s : report.value("stages", json::array())) {
-    stages.push_back({{"stage", s.value("stage", 0)},
-                      {"name", s.value("name", "")},
-                      {"status", s.value("status", "")},
-                      {"cases", s.value("cases", 0)},
-                      {"skipped", s.value("skipped", 0)}});
+    if (auto st = harness::StageResult::from_json(s)) stages.push_back(st->to_json());
   }
   return {{"type", run.job.type},
           {"backend", run.job.backend},

@@ -23,7 +23,7 @@ void expect_all_five_stages_pass(const harness::BenchReport& rep) {
                             << rep.failed_case << "): " << rep.message;
   std::vector<int> passed;
   for (const auto& s : rep.stages) {
-    if (s.value("status", "") == "pass") passed.push_back(s.value("stage", 0));
+    if (s.status == harness::StageStatus::pass) passed.push_back(s.stage);
   }
   EXPECT_EQ(passed, (std::vector<int>{1, 2, 3, 4, 5}));
 }

@@ -19,7 +19,7 @@ TEST(GpuIntegrity, WorkOnAnotherStreamIsCaughtBySnapshotOrNotConfirmedByReMeasur
   auto rep = harness::run_bench(req, nullptr);
   ASSERT_TRUE(rep.has_value()) << rep.error().message;
   // It is correct once the device is synchronised: every stage passes.
-  for (const auto& s : rep->stages) EXPECT_EQ(s.value("status", ""), "pass") << s.dump();
+  for (const auto& s : rep->stages) EXPECT_EQ(s.status, harness::StageStatus::pass) << s.to_json().dump();
   if (!rep->passed()) {
     EXPECT_EQ(rep->failed_stage, 6) << rep->message;
     EXPECT_NE(rep->message.find("a timed run was wrong"), std::string::npos) << rep->message;

@@ -17,7 +17,7 @@ TEST_P(GpuStarter, PassesAllFiveStagesOnTheGpu) {
   EXPECT_TRUE(rep.passed()) << harness::outcome_name(rep.outcome) << " at stage " << rep.failed_stage << " ("
                             << rep.failed_case << "): " << rep.message;
   int passed = 0;
-  for (const auto& s : rep.stages) passed += s.value("status", "") == "pass";
+  for (const auto& s : rep.stages) passed += s.status == harness::StageStatus::pass;
   EXPECT_EQ(passed, 5);
 }
 

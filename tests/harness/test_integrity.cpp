@@ -39,7 +39,7 @@ void expect_caught(const harness::BenchReport& rep, int stage, const std::string
 TEST(Integrity, ACacheKeyedByInputAddressIsWrongOnceTimedInputsChangeValues) {
   // It passes all five stages: only the timing's fresh values at reused addresses expose it.
   const auto rep = bench_timed(cheat("caches_by_address.cpp"));
-  for (const auto& s : rep.stages) EXPECT_EQ(s.value("status", ""), "pass") << s.dump();
+  for (const auto& s : rep.stages) EXPECT_EQ(s.status, harness::StageStatus::pass) << s.to_json().dump();
   expect_caught(rep, 6, "a timed run was wrong");
   EXPECT_NE(rep.message.find("out of tolerance"), std::string::npos) << rep.message;
 }
