@@ -29,6 +29,9 @@ struct Problem {
   std::vector<double> scalars;
   std::vector<std::vector<int64_t>> output_shapes;
   std::vector<at::ScalarType> output_dtypes;
+  /// Tensors only PyTorch's eager call reads: the same values in the layout the model gives PyTorch, where
+  /// that differs from the kernel's (made here, so that no copy is timed as part of PyTorch's call).
+  std::vector<at::Tensor> eager_inputs = {};
 };
 
 /// |out - ref| <= atol * rms(ref) + rtol * |ref|, elementwise. atol is relative to the output's

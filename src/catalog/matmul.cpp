@@ -1,4 +1,8 @@
-// matmul: C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation. dims = M,N,K.
+// matmul: C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation. dims = M,N,K[,linear].
+// linear 1: the call comes from a model's F.linear(x, W), which our linear op runs as y^T = W x^T (A = W [N_out, K],
+// B = x^T, so M = the outputs and N = the tokens). The kernel's problem is the same; PyTorch's eager call is the
+// model's, F.linear(x, W) on a contiguous x, whose [tokens, N_out] output may have rows no GEMM kernel can store
+// aligned (GPT-2's vocabulary, 50257): that is the time the kernel must beat in that model.
 #include "catalog/types.hpp"
 
 namespace ak::catalog {
@@ -7,7 +11,7 @@ namespace {
 class Matmul final : public KernelType {
  public:
   std::string_view name() const override { return "matmul"; }
-  std::string_view dims_doc() const override { return "M,N,K"; }
+  std::string_view dims_doc() const override { return "M,N,K[,linear]"; }
 
   Shape smoke_shape() const override { return {"tiny", {128, 128, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
@@ -24,6 +28,11 @@ class Matmul final : public KernelType {
             {"edge_1537", {1537, 1537, 1537}},
             {"edge_4097x4097x512", {4097, 4097, 512}}};
   }
+  static bool linear(const Shape& s) { return s.dims.size() > 3 && s.dims[3] != 0; }
+  std::string dims_error(const std::vector<int64_t>& d) const override {
+    return d.size() > 3 && d[3] != 0 && d[3] != 1 ? "the 4th dim, linear, is 0 or 1" : "";
+  }
+
   std::vector<std::string> adversarial_generators() const override { return {"dynamic_range", "zeros_and_ones"}; }
   Shape adversarial_shape() const override { return {"small", {256, 256, 256}}; }
   std::vector<Shape> bench_shapes() const override {
@@ -48,12 +57,17 @@ class Matmul final : public KernelType {
     } else {
       detail::unknown_generator(name(), spec.generator);
     }
-    return {{a, b}, {}, {{M, N}}, {spec.dtype}};
+    Problem p{{a, b}, {}, {{M, N}}, {spec.dtype}};
+    if (linear(spec.shape)) p.eager_inputs = {b.t().contiguous()};  // x [N, K], as the model holds it
+    return p;
   }
   std::vector<at::Tensor> reference(const Problem& p) const override {
     return {at::matmul(p.inputs[0].to(at::kDouble), p.inputs[1].to(at::kDouble))};
   }
-  std::vector<at::Tensor> eager(const Problem& p) const override { return {at::matmul(p.inputs[0], p.inputs[1])}; }
+  std::vector<at::Tensor> eager(const Problem& p) const override {
+    if (!p.eager_inputs.empty()) return {at::linear(p.eager_inputs[0], p.inputs[0]).t()};  // (x W^T)^T, a view
+    return {at::matmul(p.inputs[0], p.inputs[1])};
+  }
 
   double flops(const Shape& s) const override { return 2.0 * s.dims[0] * s.dims[1] * s.dims[2]; }
   double bytes(const Shape& s, at::ScalarType t) const override {

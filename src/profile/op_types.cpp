@@ -182,7 +182,17 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
   if (type.empty()) return std::nullopt;
   const Dims x = input_dims(op, 0);
   const auto dtype = dtype_of(input_type(op, 0));
-  if (type == "matmul") return matmul(op);
+  if (type == "matmul") {
+    auto c = matmul(op);
+    // Our linear op takes the weight [N, K] as it is and runs y^T = W x^T: the matmul type's A[M, K] B[K, N]
+    // with M and N swapped. The run must time the kernel at the problem the model will give it (another
+    // tiling, and for an odd N such as GPT-2's vocabulary 50257, aligned rows where x W^T has none).
+    if (c && op.name == "aten::linear") {
+      c->dims = {c->dims[1], c->dims[0], c->dims[2], 1};  // the catalogue's linear form (catalog/matmul.cpp)
+      c->note = "as our linear op runs it: y^T = W x^T";
+    }
+    return c;
+  }
   if (type == "flash_attention") return attention(op);
   if (type == "cross_entropy") {
     // nll_loss's input is already log-probabilities: a cross-entropy with its softmax done elsewhere.

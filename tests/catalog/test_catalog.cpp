@@ -101,6 +101,25 @@ TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
   EXPECT_THROW(r->make_problem({{"", {1, 2, 4, 8, 2, 2}}, at::kFloat, "random", 1}, at::kCPU), Fatal);
 }
 
+TEST(Catalog, AMatmulInTheLinearFormTimesTheModelsFLinearCallOnTheSameProblem) {
+  const auto* mm = *find_type("matmul");
+  EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear]");
+  EXPECT_NE(mm->dims_error({96, 40, 32, 2}), "");
+  // M = 96 outputs, N = 40 tokens, K = 32: PyTorch's call is F.linear(x [40, 32], W [96, 32]).
+  const auto p = mm->make_problem({{"", {96, 40, 32, 1}}, at::kFloat, "random", 3}, at::kCPU);
+  ASSERT_EQ(p.eager_inputs.size(), 1u);
+  EXPECT_EQ(p.eager_inputs[0].sizes(), at::IntArrayRef({40, 32}));
+  EXPECT_TRUE(p.eager_inputs[0].is_contiguous());  // the model's layout: no copy inside the timed call
+  const auto eager = mm->eager(p)[0];
+  EXPECT_EQ(eager.sizes(), at::IntArrayRef({96, 40}));
+  EXPECT_TRUE(at::allclose(eager.to(at::kDouble), mm->reference(p)[0], 1e-4, 1e-5));
+  // The kernel's problem is the plain form's.
+  const auto plain = mm->make_problem({{"", {96, 40, 32}}, at::kFloat, "random", 3}, at::kCPU);
+  EXPECT_TRUE(plain.eager_inputs.empty());
+  EXPECT_TRUE(at::equal(plain.inputs[0], p.inputs[0]));
+  EXPECT_TRUE(at::equal(plain.inputs[1], p.inputs[1]));
+}
+
 TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
   // Proves each oracle computes what the PyTorch op computes (the contract candidates are held to).
   for (const auto& t : all_types()) {

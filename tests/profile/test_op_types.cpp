@@ -34,12 +34,14 @@ TEST(OpTypes, AddmmReadsItsOperandsAfterTheBias) {
   EXPECT_EQ(c->dtype, "f16");
 }
 
-TEST(OpTypes, LinearFoldsLeadingDimsIntoMAndReadsNFromTheWeight) {
+TEST(OpTypes, LinearIsTheMatmulOurLinearOpRuns) {
+  // x [2, 512, 4096] W^T with W [11008, 4096]: 1024 rows of x, 11008 outputs. Our op runs y^T = W x^T, so
+  // the kernel's A is W: M = 11008, N = 1024 (the leading dims folded), K = 4096, in the linear form.
   auto c = classify_op(op("aten::linear", {{2, 512, 4096}, {11008, 4096}, {}}, {"c10::BFloat16", "c10::BFloat16", ""}));
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->dims, (std::vector<int64_t>{1024, 11008, 4096}));
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{11008, 1024, 4096, 1}));  // 1: PyTorch's call is F.linear
   EXPECT_EQ(c->dtype, "bf16");
-  EXPECT_TRUE(c->note.empty());
+  EXPECT_NE(c->note.find("y^T = W x^T"), std::string::npos);
 }
 
 TEST(OpTypes, BatchedMatmulSaysItFoldedTheBatch) {

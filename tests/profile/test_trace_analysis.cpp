@@ -113,8 +113,8 @@ struct Expectation {
 const std::map<std::string, std::vector<Expectation>> k_expected = {
     // dim 64, 4 heads of 16, hidden 172, vocab 512, 64 tokens.
     {"llama",
-     {{"matmul", {64, 192, 64}},                   // qkv
-      {"matmul", {64, 512, 64}},                   // lm_head
+     {{"matmul", {192, 64, 64, 1}},                // qkv, as our linear op runs it (y^T = W x^T: M = outputs)
+      {"matmul", {512, 64, 64, 1}},                // lm_head
       {"rmsnorm", {64, 64}},                       // the first layer's first norm, of the embeddings
       {"add_rmsnorm", {64, 64}},                   // every other norm, with the residual add before it
       {"rotary_embedding", {1, 4, 64, 16, 4, 0}},  // q and k (4 heads each), interleaved
@@ -122,14 +122,15 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // n_embd 64, 4 heads, vocab 512, 64 tokens; its MLP is GELU, so no fused_mlp.
     {"gpt2",
-     {{"matmul", {64, 192, 64}},
-      {"matmul", {64, 256, 64}},
+     {{"matmul", {192, 64, 64, 1}},
+      {"matmul", {256, 64, 64, 1}},
       {"layernorm", {64, 64}},
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // hidden 64, 4 heads: attention written out, so softmax over [1, 4, 64, 64] and batched matmuls.
-    {"bert", {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"matmul", {64, 256, 64}}, {"layernorm", {64, 64}}}},
+    {"bert",
+     {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"matmul", {256, 64, 64, 1}}, {"layernorm", {64, 64}}}},
     // 2 x 64 tokens, vocab 4096, dim 64.
-    {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {128, 4096, 64}}, {"layernorm", {128, 64}}}},
+    {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {4096, 128, 64, 1}}, {"layernorm", {128, 64}}}},
 };
 /// Rows that must not appear: work a module scope claimed, or a type the model does not have.
 const std::map<std::string, std::vector<std::string>> k_absent = {
