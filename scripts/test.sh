@@ -12,3 +12,5 @@ bash scripts/build.sh
 # The README's first-run path, as a newcomer runs it: the example model through profile, extract, run,
 # verify and report (the CPU backend here; CUDA on a GPU machine).
 WORKSPACE="$(mktemp -d)/example" BUDGET=90s bash scripts/run_example.sh
+# `pip install .` into a fresh virtual environment, and the installed command run from another folder.
+bash scripts/pip_install_check.sh

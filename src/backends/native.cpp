@@ -11,6 +11,7 @@
 #include "backends/abi_tensor.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
+#include "util/resources.hpp"
 
 namespace ak::backends::native {
 namespace {
@@ -75,7 +76,7 @@ std::string headers_key(const std::filesystem::path& dir, bool recursive) {
 
 std::filesystem::path kernel_include_dir() {
   if (const char* e = std::getenv("AUTOKERNEL_INCLUDE"); e && *e) return e;
-  return AK_KERNEL_INCLUDE_DIR;  // set by CMake to <source>/kernels/include
+  return util::kernel_include_dir();
 }
 
 std::string find_tool(const char* env_var, const std::string& name, const std::string& fallback) {

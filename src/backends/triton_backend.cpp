@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "backends/backend.hpp"
+#include "util/resources.hpp"
 
 namespace py = pybind11;
 
@@ -29,8 +30,8 @@ void ensure_interpreter(bool interpret) {
   started = true;
   // The interpreter embedded here does not know the virtual environment torch was installed in.
   auto sys = py::module_::import("sys");
-  sys.attr("path").attr("insert")(0, AK_PYTHON_SITE_PACKAGES);
-  sys.attr("path").attr("insert")(0, AK_PYTHON_SUPPORT_DIR);
+  sys.attr("path").attr("insert")(0, util::python_site_packages().string());
+  sys.attr("path").attr("insert")(0, util::python_support_dir().string());
   sys.attr("dont_write_bytecode") = true;
   // Fixes for Triton's CPU interpreter; a no-op on a GPU.
   py::module_::import("autokernel_support.triton_interpreter").attr("apply")();

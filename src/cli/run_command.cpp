@@ -6,6 +6,7 @@
 
 #include "cli/commands.hpp"
 #include "loop/run_loop.hpp"
+#include "util/resources.hpp"
 
 namespace ak::cli {
 namespace {
@@ -102,7 +103,7 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--llm-retries", po.llm_retries, "llm: retries of a failed request (connection, 429, 5xx)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  po.program_md = AK_PROGRAM_MD;
+  po.program_md = util::program_md().string();
   cmd->add_option("--program", po.program_md, "the playbook handed to agents and LLMs")->capture_default_str();
   return [o, budget, kernel_budget, workspace] {
     o->workspace = *workspace;

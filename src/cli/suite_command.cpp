@@ -11,13 +11,14 @@
 #include "suite/suite.hpp"
 #include "suite/table.hpp"
 #include "util/fs.hpp"
+#include "util/resources.hpp"
 
 namespace ak::cli {
 namespace {
 
 struct SuiteArgs {
   std::string types, configs, dtypes, backends, json;
-  std::string kernels_dir = AK_KERNELS_DIR;
+  std::string kernels_dir = util::kernels_dir().string();
   std::vector<std::string> knobs;
   bool quick = false, no_compile = false, resume = false;
   int case_timeout_s = 60;

@@ -12,6 +12,7 @@
 #include "workspace/git_repo.hpp"
 #include "workspace/results_log.hpp"
 #include "util/fs.hpp"
+#include "util/resources.hpp"
 
 namespace ak::deploy {
 namespace fs = std::filesystem;
@@ -45,7 +46,7 @@ std::vector<std::string> eager_only_types(const fs::path& ws) {
 
 fs::path ops_library() {
   if (const char* e = std::getenv("AUTOKERNEL_OPS_LIBRARY"); e && *e) return e;
-  return AK_OPS_LIBRARY;
+  return util::ops_library();
 }
 
 Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
@@ -147,7 +148,7 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
   // The package's Python: __init__.py (loading, patch), _ops.py (the operators), _routing.py (what they replace).
-  for (const auto& entry : fs::directory_iterator(fs::path(AK_PYTHON_SUPPORT_DIR) / k_package_name, ec)) {
+  for (const auto& entry : fs::directory_iterator(util::python_support_dir() / k_package_name, ec)) {
     if (entry.path().extension() != ".py") continue;
     if (auto c = copy_into(entry.path(), pkg / entry.path().filename()); !c) return std::unexpected(c.error());
   }

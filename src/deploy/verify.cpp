@@ -7,6 +7,7 @@
 #include "util/fs.hpp"
 #include "util/python.hpp"
 #include "util/json_child.hpp"
+#include "util/resources.hpp"
 
 namespace ak::deploy {
 namespace fs = std::filesystem;
@@ -65,7 +66,7 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   const auto out = r.workspace / "verify.json";
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
   std::vector<std::string> argv = {util::python_executable(),
-                                   std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/verify_model.py",
+                                   (util::python_support_dir() / "autokernel_support" / "verify_model.py").string(),
                                    "--package-dir",
                                    dir.string(),
                                    "--model",

@@ -16,6 +16,7 @@
 #include "loop/proposer.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
+#include "util/resources.hpp"
 
 namespace ak::loop {
 
@@ -36,7 +37,7 @@ std::string kernel_section(const KernelState& s, const fs::path& ws, double time
   const auto file = ws / s.file;
   std::string out = fmt::format("\n---\n\n# This experiment: kernel `{}`\n\n", s.name);
   out += fmt::format("- type: `{}` (its inputs, outputs and scalars: {}/autokernel/kernel_abi.h)\n", c.type,
-                     AK_KERNEL_INCLUDE_DIR);
+                     util::kernel_include_dir().string());
   out += fmt::format("- backend: `{}`\n", c.backend);
   out += fmt::format("- the file to edit: `{}` (absolute: `{}`)\n", s.file.string(), file.string());
   out += fmt::format(

@@ -12,6 +12,7 @@
 #include "profile/profile.hpp"
 #include "workspace/model_json.hpp"
 #include "util/error.hpp"
+#include "util/resources.hpp"
 
 namespace ak::profile {
 
@@ -24,7 +25,7 @@ struct ExtractRequest {
   int top = 5;
   std::string backend;                              ///< cuda | triton | cpu; empty: cuda with a GPU, else cpu
   std::string tag = "run";                          ///< the branch the kernels are committed on (autokernel/<tag>)
-  std::filesystem::path starters = AK_KERNELS_DIR;  ///< kernels/<type>/{cuda.cu,triton.py,cpu.cpp}
+  std::filesystem::path starters = util::kernels_dir();  ///< kernels/<type>/{cuda.cu,triton.py,cpu.cpp}
 };
 
 struct ExtractedKernel {

@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/python.hpp"
 #include "util/process.hpp"
+#include "util/resources.hpp"
 
 namespace ak::profile {
 namespace {
@@ -32,7 +33,7 @@ Expected<ModelRun> run_model(const ModelRunRequest& r) {
     if (auto rm = util::remove_tree(old); !rm) return std::unexpected(rm.error());
   }
   std::vector<std::string> argv = {util::python_executable(),
-                                   std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/profile_model.py",
+                                   (util::python_support_dir() / "autokernel_support" / "profile_model.py").string(),
                                    "--model",
                                    r.model,
                                    "--dtype",

@@ -5,6 +5,7 @@
 #include "util/fs.hpp"
 #include "util/python.hpp"
 #include "util/process.hpp"
+#include "util/resources.hpp"
 
 namespace ak::report {
 namespace {
@@ -26,7 +27,7 @@ PlotsResult draw_plots(nlohmann::json spec, const std::filesystem::path& dir) {
     return out;
   }
   const auto python = util::python_executable();
-  const auto script = std::filesystem::path(AK_PYTHON_SUPPORT_DIR) / "autokernel_support" / "report_plots.py";
+  const auto script = util::python_support_dir() / "autokernel_support" / "report_plots.py";
   util::ProcessOptions opts;
   opts.quiet_limit = std::chrono::minutes(2);  // one line per file written; a first import of matplotlib is slow
   opts.total_limit = std::chrono::minutes(10);

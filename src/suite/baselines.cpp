@@ -3,6 +3,7 @@
 #include "util/fs.hpp"
 #include "util/python.hpp"
 #include "util/json_child.hpp"
+#include "util/resources.hpp"
 
 namespace ak::suite {
 
@@ -23,7 +24,7 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   if (auto w = util::write_file_atomic(request_path, request.dump(1)); !w) return std::unexpected(w.error());
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
   const std::vector<std::string> argv = {util::python_executable(),
-                                         std::string(AK_PYTHON_SUPPORT_DIR) + "/autokernel_support/suite_baselines.py",
+                                         (util::python_support_dir() / "autokernel_support" / "suite_baselines.py").string(),
                                          "--request",
                                          request_path.string(),
                                          "--out",

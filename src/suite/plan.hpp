@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "suite/configs.hpp"
+#include "util/resources.hpp"
 
 namespace ak::suite {
 
@@ -18,7 +19,7 @@ struct SuiteRequest {
   ConfigList configs;                                  ///< replaces the default shapes of the types it names
   std::vector<std::string> dtypes;                     ///< empty: default_dtypes()
   std::vector<std::string> backends;                   ///< empty: cuda,triton with a GPU, else cpu
-  std::filesystem::path kernels_dir = AK_KERNELS_DIR;  ///< <dir>/<type>/{cuda.cu,triton.py,cpu.cpp}
+  std::filesystem::path kernels_dir = util::kernels_dir();  ///< <dir>/<type>/{cuda.cu,triton.py,cpu.cpp}
   std::vector<std::string> knobs;                      ///< TYPE.BACKEND.NAME=VALUE
   bool quick = false;                                  ///< the quick stages only (1-2)
   bool compile = true;                                 ///< also time torch.compile
