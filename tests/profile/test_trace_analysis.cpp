@@ -97,7 +97,7 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
   }
   EXPECT_EQ(p->kernels.front().name, "flash_attention");  // ranked by time
   EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {4, 128}, "bf16")) << shapes_of(row(*p, "rmsnorm"));
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {4, 256, 128}, "bf16")) << shapes_of(row(*p, "matmul"));
+  EXPECT_TRUE(has_shape(row(*p, "matmul"), {256, 4, 128, 1}, "bf16")) << shapes_of(row(*p, "matmul"));
   EXPECT_TRUE(has_shape(row(*p, "flash_attention"), {1, 2, 4, 64, 1}, "bf16"));
   EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"RMSNorm module"});
   EXPECT_EQ(row(*p, "rmsnorm")->shapes.front().modules, std::vector<std::string>{"norm"});
@@ -260,8 +260,8 @@ TEST(SyntheticKindScopes, EachDeclaredKindClaimsItsOpsAsThatType) {
   EXPECT_EQ(row(*p, "fused_mlp")->ops, std::vector<std::string>{"ak.kind fused_mlp"});
   EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {8, 256}, "f32"));
   EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"ak.kind rmsnorm"});
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {8, 256, 256}, "f32"));
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {8, 512, 256}, "f32"));
+  EXPECT_TRUE(has_shape(row(*p, "matmul"), {256, 8, 256, 1}, "f32"));
+  EXPECT_TRUE(has_shape(row(*p, "matmul"), {512, 8, 256, 1}, "f32"));
   expect_adds_up(*p);
 }
 
