@@ -23,8 +23,8 @@ inline constexpr std::size_t k_model_shapes_kept = 4;
 struct ExtractRequest {
   std::filesystem::path workspace = "workspace";
   int top = 5;
-  std::string backend;                              ///< cuda | triton | cpu; empty: cuda with a GPU, else cpu
-  std::string tag = "run";                          ///< the branch the kernels are committed on (autokernel/<tag>)
+  std::string backend;                                   ///< cuda | triton | cpu; empty: cuda with a GPU, else cpu
+  std::string tag = "run";                               ///< the branch the kernels are committed on (autokernel/<tag>)
   std::filesystem::path starters = util::kernels_dir();  ///< kernels/<type>/{cuda.cu,triton.py,cpu.cpp}
 };
 

@@ -23,12 +23,13 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
   const auto request_path = work_dir / "baselines_request.json", out = work_dir / "baselines.json";
   if (auto w = util::write_file_atomic(request_path, request.dump(1)); !w) return std::unexpected(w.error());
   if (auto rm = util::remove_tree(out); !rm) return std::unexpected(rm.error());
-  const std::vector<std::string> argv = {util::python_executable(),
-                                         (util::python_support_dir() / "autokernel_support" / "suite_baselines.py").string(),
-                                         "--request",
-                                         request_path.string(),
-                                         "--out",
-                                         out.string()};
+  const std::vector<std::string> argv = {
+      util::python_executable(),
+      (util::python_support_dir() / "autokernel_support" / "suite_baselines.py").string(),
+      "--request",
+      request_path.string(),
+      "--out",
+      out.string()};
   util::ProcessOptions po;
   po.quiet_limit = std::chrono::hours(1);  // max-autotune compiles silently for minutes
   po.total_limit = std::chrono::hours(8);

@@ -15,14 +15,14 @@
 namespace ak::suite {
 
 struct SuiteRequest {
-  std::vector<std::string> types;                      ///< empty: the types --configs names, else every type
-  ConfigList configs;                                  ///< replaces the default shapes of the types it names
-  std::vector<std::string> dtypes;                     ///< empty: default_dtypes()
-  std::vector<std::string> backends;                   ///< empty: cuda,triton with a GPU, else cpu
+  std::vector<std::string> types;                           ///< empty: the types --configs names, else every type
+  ConfigList configs;                                       ///< replaces the default shapes of the types it names
+  std::vector<std::string> dtypes;                          ///< empty: default_dtypes()
+  std::vector<std::string> backends;                        ///< empty: cuda,triton with a GPU, else cpu
   std::filesystem::path kernels_dir = util::kernels_dir();  ///< <dir>/<type>/{cuda.cu,triton.py,cpu.cpp}
-  std::vector<std::string> knobs;                      ///< TYPE.BACKEND.NAME=VALUE
-  bool quick = false;                                  ///< the quick stages only (1-2)
-  bool compile = true;                                 ///< also time torch.compile
+  std::vector<std::string> knobs;                           ///< TYPE.BACKEND.NAME=VALUE
+  bool quick = false;                                       ///< the quick stages only (1-2)
+  bool compile = true;                                      ///< also time torch.compile
   std::chrono::seconds case_timeout{60};
   double max_speedup = 10;
 };
