@@ -74,11 +74,6 @@ std::string headers_key(const std::filesystem::path& dir, bool recursive) {
   return key;
 }
 
-std::filesystem::path kernel_include_dir() {
-  if (const char* e = std::getenv("AUTOKERNEL_INCLUDE"); e && *e) return e;
-  return util::kernel_include_dir();
-}
-
 std::string find_tool(const char* env_var, const std::string& name, const std::string& fallback) {
   if (const char* e = std::getenv(env_var); e && *e) return e;
   if (const char* path = std::getenv("PATH")) {
@@ -100,7 +95,7 @@ std::string find_tool(const char* env_var, const std::string& name, const std::s
 }
 
 Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& spec) {
-  const auto include_dir = kernel_include_dir(), beside = c.path.parent_path();
+  const auto include_dir = util::kernel_include_dir(), beside = c.path.parent_path();
   std::vector<std::string> cmd = spec.command;
   cmd.push_back("-I" + include_dir.string());
   // The build compiles a copy in the cache; headers beside the original still resolve.

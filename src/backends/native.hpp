@@ -21,9 +21,6 @@ Expected<std::filesystem::path> compile(const Candidate& c, const CompileSpec& s
 /// dlopen a built library and wrap its ak_kernel. `stream` returns the stream to pass (NULL on cpu).
 Expected<std::unique_ptr<LoadedKernel>> load_library(const std::filesystem::path& so, void* (*stream)());
 
-/// Where kernels/include lives (the ABI headers).
-std::filesystem::path kernel_include_dir();
-
 /// The relative path and text of every header (.h .hpp .hh .cuh .inc .inl) in `dir` (and below it when
 /// `recursive`), in path order; empty for a missing directory. Part of a build's cache key.
 std::string headers_key(const std::filesystem::path& dir, bool recursive);

@@ -5,8 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <torch/headeronly/version.h>
 
-#include <cstdlib>
-
 #include "backends/backend.hpp"
 #include "backends/candidate.hpp"
 #include "workspace/git_repo.hpp"
@@ -43,11 +41,6 @@ std::vector<std::string> eager_only_types(const fs::path& ws) {
 }
 
 }  // namespace
-
-fs::path ops_library() {
-  if (const char* e = std::getenv("AUTOKERNEL_OPS_LIBRARY"); e && *e) return e;
-  return util::ops_library();
-}
 
 Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                                                      const std::function<void(const std::string&)>& print) {
@@ -143,7 +136,7 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     return fail(fmt::format("no kernel of {} is ready to export", ws.string()),
                 "run `autokernel run` first; --all also exports kernels no faster than PyTorch");
   }
-  const auto ops = ops_library();
+  const auto ops = util::ops_library();
   if (!fs::exists(ops, ec))
     return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());

@@ -31,7 +31,4 @@ struct ExportedKernel {
 Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& request,
                                                      const std::function<void(const std::string&)>& print);
 
-/// Where the built libautokernel_ops.so is ($AUTOKERNEL_OPS_LIBRARY overrides).
-std::filesystem::path ops_library();
-
 }  // namespace ak::deploy

@@ -11,10 +11,10 @@
 namespace ak::util {
 
 std::filesystem::path kernels_dir();         ///< <type>/{cuda.cu,triton.py,cpu.cpp}, and include/
-std::filesystem::path kernel_include_dir();  ///< autokernel/kernel_abi.h
+std::filesystem::path kernel_include_dir();  ///< autokernel/kernel_abi.h; $AUTOKERNEL_INCLUDE overrides
 std::filesystem::path python_support_dir();  ///< autokernel_support/, autokernel_kernels/
 std::filesystem::path program_md();
-std::filesystem::path ops_library();  ///< libautokernel_ops.so
+std::filesystem::path ops_library();  ///< libautokernel_ops.so; $AUTOKERNEL_OPS_LIBRARY overrides
 /// The site-packages of the Python autokernel was built against (torch, Triton), for the embedded interpreter.
 std::filesystem::path python_site_packages();
 /// The Python autokernel was built against.

@@ -9,6 +9,7 @@
 #include "backends/candidate.hpp"
 #include "backends/native.hpp"
 #include "util/fs.hpp"
+#include "util/resources.hpp"
 
 namespace ak::backends {
 namespace {
@@ -57,7 +58,7 @@ class BuildCache : public ::testing::Test {
     // An include dir of our own: the real ABI header plus a helper header we can edit.
     fs::create_directories(m_dir / "include/autokernel");
     write(m_dir / "include/autokernel/kernel_abi.h",
-          util::read_file(native::kernel_include_dir() / "autokernel/kernel_abi.h").value());
+          util::read_file(util::kernel_include_dir() / "autokernel/kernel_abi.h").value());
     write(m_dir / "include/autokernel/offset.h", "#define OFFSET 1.0f\n");
     write(m_dir / "kernel/scale.h", "#define SCALE 2.0f\n");
     write(m_dir / "kernel/cpu.cpp", k_source);
