@@ -19,7 +19,8 @@ The patched model passes when
   - its top-1 agreement with the truth is within 2 points of the eager model's.
 The model-level checks alone could not: a random-weight bf16 model's own error is a few percent.
 Times are medians of --runs runs after warm-up; both eager variants are timed before the first torch.compile,
-and each compiled one after its compile, with the compile workers shut down (`settle`). --diagnose patches one kernel type at a time.
+and each compiled one after its compile, with the compile workers shut down (`settle`).
+--diagnose patches one kernel type at a time.
 With --profile (the workspace's profile.json), every op of the model's time that no kernel took is named
 with its share. Writes --out (JSON); prints progress lines. Exit 0: passed, 1: failed, 2: could not run.
 """
@@ -234,10 +235,14 @@ def run(args):
         save(args.out, dict(report, results=results, times_ms=times,
                             partial="verify stopped before it finished: these are what it had measured"))
 
-    def measure(label, m, text):
-        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # compiles a compiled model
+    def time_settled(m):
+        """m timed after its first call (which compiles a compiled model) and settle()."""
         settle()
-        times[label] = timed(call(m), device, args.runs, args.warmup)
+        return timed(call(m), device, args.runs, args.warmup)
+
+    def measure(label, m, text):
+        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # the first call
+        times[label] = time_settled(m)
         r = results[label]
         top1 = "" if r["top1"] is None else f"   top-1 {100 * r['top1']:.1f}%"
         say(f"{text:<26} {times[label]:9.3f} ms   rel L2 {r['rel_l2']:.3e}   max {r['max_error']:.3e}{top1}")
@@ -307,9 +312,8 @@ def run(args):
             inside = kinds
             if args.inside_compile == "auto":
                 def time_compiled(m):
-                    m(*inputs[0], **inputs[1])  # compiles
-                    settle()
-                    return timed(call(m), device, args.runs, args.warmup)
+                    m(*inputs[0], **inputs[1])  # the first call: compiles
+                    return time_settled(m)
 
                 inside = choose_inside_compile(ak, model, kinds, report, measure, time_compiled, mode, checkpoint)
             report["eager_only"] = sorted(set(kinds) - set(inside))

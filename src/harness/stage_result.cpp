@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace ak::harness {
 
 std::string_view stage_status_name(StageStatus s) {
@@ -32,15 +34,10 @@ Expected<StageResult> StageResult::from_json(const nlohmann::json& j) {
     s.stage = j.at("stage").get<int>();
     s.name = j.value("name", "");
     const auto status = j.at("status").get<std::string>();
-    if (status == "pass") {
-      s.status = StageStatus::pass;
-    } else if (status == "fail") {
-      s.status = StageStatus::fail;
-    } else if (status == "skip") {
-      s.status = StageStatus::skip;
-    } else {
-      return fail(fmt::format("a stage result the worker sent has an unknown status '{}'", status));
-    }
+    const auto all = {StageStatus::pass, StageStatus::fail, StageStatus::skip};
+    const auto it = std::ranges::find(all, status, stage_status_name);  // the names to_json writes
+    if (it == all.end()) return fail(fmt::format("a stage result the worker sent has an unknown status '{}'", status));
+    s.status = *it;
     s.cases = j.value("cases", 0);
     s.skipped = j.value("skipped", 0);
     s.failed_case = j.value("failed_case", "");
