@@ -23,6 +23,7 @@
 // @knob H_MI=1 {1,2} Hopper: 64-row wgmma tiles per consumer warpgroup; 2 with H_BN=256 does not compile (spills)
 // @knob H_CONSUMERS=2 {1,2} Hopper: consumer warpgroups per block; rows per block = 64 * H_MI * H_CONSUMERS
 // @knob H_STAGES=4 {2,3,4,5,6} Hopper: depth of the TMA ring; a ring over the device's shared memory fails the call
+// @knob H_PERSISTENT=0 {0,1} Hopper: 1 = one block per SM looping over tiles, the next tile's slices loading while this one's C is stored
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -67,6 +68,9 @@
 #endif
 #ifndef H_STAGES
 #define H_STAGES 4
+#endif
+#ifndef H_PERSISTENT
+#define H_PERSISTENT 0
 #endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -301,6 +305,10 @@ __global__ void __launch_bounds__(kThreads)
 // it lands as H_BN/64 panels of 64 columns x 64 K rows, each 128-byte swizzled by the TMA and read
 // by wgmma with imm-trans-b. Compiled only for sm_90a; the host takes this path on compute
 // capability 9.x, where the backend always builds sm_90a (on a plain sm_90 build it traps).
+// H_PERSISTENT=1 launches one block per SM, each looping over tiles (every gridDim.x-th in the
+// GROUP_M order). The ring's slice counter runs on across tiles, so the producer loads the next tile
+// while the consumers store this one. C is then staged outside the ring, two 64-column panels per
+// 64 rows at a time (16 KB per m64 tile), so that a 4-deep ring of 128x256 tiles still fits.
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define AK_HOPPER_DEVICE 1
 #endif
@@ -312,14 +320,18 @@ constexpr int kThreads = 128 * (1 + H_CONSUMERS);
 constexpr int kAcc = H_BN / 2;                          // f32 accumulators per thread per m64 tile
 constexpr int kABytes = kBM * kBK * 2, kBPanelBytes = kBK * 64 * 2, kBBytes = kBN / 64 * kBPanelBytes;
 constexpr int kStageBytes = kABytes + kBBytes;
-constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + 2 * H_STAGES * 8;
+constexpr bool kPersistent = H_PERSISTENT != 0;
+constexpr int kRoundPanels = kBN / 64 < 2 ? kBN / 64 : 2;  // persistent: C panels staged per m64 tile at a time
+constexpr int kCStageBytes = kPersistent ? H_CONSUMERS * H_MI * kRoundPanels * 8192 : 0;
+constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
 static_assert(H_BN == 128 || H_BN == 256, "H_BN must be 128 or 256");
 static_assert(H_MI == 1 || H_MI == 2, "H_MI must be 1 or 2");
 static_assert(H_CONSUMERS == 1 || H_CONSUMERS == 2, "H_CONSUMERS must be 1 or 2");
 static_assert(H_MI * kAcc <= 128, "over 128 accumulators per thread (H_MI=2 with H_BN=256): they would spill");
 static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
 static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
-static_assert(kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
+static_assert(kPersistent || kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
+static_assert(H_PERSISTENT == 0 || H_PERSISTENT == 1, "H_PERSISTENT must be 0 or 1");
 
 // @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
@@ -472,14 +484,18 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;  // swizzled tiles want 1024-byte alignment
   auto a_tile = [&](int s) { return base + s * kStageBytes; };
   auto b_tile = [&](int s) { return base + s * kStageBytes + kABytes; };
-  const uint32_t full0 = base + H_STAGES * kStageBytes, empty0 = full0 + H_STAGES * 8;
+  const uint32_t c_stage0 = base + H_STAGES * kStageBytes;  // persistent only: C's staging, outside the ring
+  const uint32_t full0 = c_stage0 + kCStageBytes, empty0 = full0 + H_STAGES * 8;
 
-  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN;
-  const int pid = blockIdx.x, per_group = GROUP_M * tiles_n;
-  const int first_m = (pid / per_group) * GROUP_M;
-  const int group_rows = min(tiles_m - first_m, GROUP_M);
-  const int m0 = (first_m + (pid % per_group) % group_rows) * kBM;
-  const int n0 = ((pid % per_group) / group_rows) * kBN;
+  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN, tiles = tiles_m * tiles_n;
+  const int per_group = GROUP_M * tiles_n;
+  // The tile's first row and column, in groups of GROUP_M tile rows (blocks running together share L2).
+  auto origin = [&](int tile, int& m0, int& n0) {
+    const int first_m = (tile / per_group) * GROUP_M;
+    const int group_rows = min(tiles_m - first_m, GROUP_M);
+    m0 = (first_m + (tile % per_group) % group_rows) * kBM;
+    n0 = ((tile % per_group) / group_rows) * kBN;
+  };
   const int KT = (K + kBK - 1) / kBK;
   const int wg = threadIdx.x / 128;
 
@@ -492,13 +508,19 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {  // producer
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
-      for (int kt = 0; kt < KT; ++kt) {
-        const int s = kt % H_STAGES;
-        mbar_wait(empty0 + 8 * s, ((kt / H_STAGES) & 1) ^ 1);  // the first round passes at once
-        mbar_expect_tx(full0 + 8 * s, kStageBytes);
-        tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, m0);
+      int it = 0;  // slices issued by this block: the ring's position runs on across tiles
+      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+        int m0, n0;
+        origin(tile, m0, n0);
+        for (int kt = 0; kt < KT; ++kt, ++it) {
+          const int s = it % H_STAGES;
+          mbar_wait(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);  // the first round passes at once
+          mbar_expect_tx(full0 + 8 * s, kStageBytes);
+          tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, m0);
 #pragma unroll
-        for (int p = 0; p < kBN / 64; ++p) tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+          for (int p = 0; p < kBN / 64; ++p)
+            tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+        }
       }
     }
     return;
@@ -506,72 +528,91 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
   const int c = wg - 1;  // consumer index: rows c*H_MI*64 .. of the tile
-  float acc[H_MI][kAcc];
-#pragma unroll
-  for (int i = 0; i < H_MI; ++i)
-#pragma unroll
-    for (int j = 0; j < kAcc; ++j) acc[i][j] = 0.0f;
-#pragma unroll
-  for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
-
-  for (int kt = 0; kt < KT; ++kt) {
-    const int s = kt % H_STAGES;
-    mbar_wait(full0 + 8 * s, (kt / H_STAGES) & 1);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < kBK / 16; ++kk) {
-      // B: the k16 step is 16 rows (2048 bytes) down every panel; panels kBPanelBytes apart (LBO),
-      // 8-row groups 1024 bytes apart (SBO).
-      const uint64_t db = desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
-#pragma unroll
-      for (int i = 0; i < H_MI; ++i) {
-        // A: 64 rows of 128 bytes from row (c*H_MI + i)*64; the k16 step is 32 bytes along the
-        // swizzled row; 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
-        const uint64_t da = desc(a_tile(s) + (c * H_MI + i) * 64 * 128 + kk * 32, 16, 1024);
-        wgmma_tile<T>(acc[i], da, db);
-      }
-    }
-    wgmma_commit();
-    // Keep this slice's MMAs in flight; the previous slice's are done, so its slot goes back.
-    wgmma_wait<1>();
-    if (kt > 0 && threadIdx.x % 128 == 0) mbar_arrive(empty0 + 8 * ((kt - 1) % H_STAGES));
-  }
-  wgmma_wait<0>();
-#pragma unroll
-  for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
-
-  // Epilogue: round the tile into shared memory and store it with TMA (which clips at the M/N edges).
-  // Once every consumer's MMAs are done, every slice has landed and been read: the ring is free.
-  // The tile is kept as 64-column panels of 64 rows x 128 bytes, 128-byte swizzled like the TMA box,
-  // so a warp's 8 rows of one 16-byte column chunk fall in 8 different bank groups.
-  // Accumulator layout of m64nN: warp w of the warpgroup holds rows 16w..16w+15; register 4j+{0,1}
-  // is (row lane/4, cols 8j + 2(lane%4) + {0,1}), 4j+{2,3} the same 8 rows further down.
-  asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
   const int t = threadIdx.x % 128, w = t / 32, lane = t % 32;
-  const uint32_t c_tile = base + c * H_MI * (kBN / 64) * 8192;  // this warpgroup's panels
-#pragma unroll
-  for (int i = 0; i < H_MI; ++i)
-#pragma unroll
-    for (int j = 0; j < kBN / 8; ++j) {
-      const uint32_t panel = c_tile + (i * (kBN / 64) + j / 8) * 8192;
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int r = 16 * w + lane / 4 + 8 * h;
-        const uint32_t addr = panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
-        st_shared_pair<T>(addr, acc[i][4 * j + 2 * h], acc[i][4 * j + 2 * h + 1]);
-      }
-    }
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
-  asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
-  if (t == 0) {
+  float acc[H_MI][kAcc];
+  int it = 0;  // slices consumed, in step with the producer's count
+  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+    int m0, n0;
+    origin(tile, m0, n0);
 #pragma unroll
     for (int i = 0; i < H_MI; ++i)
 #pragma unroll
-      for (int p = 0; p < kBN / 64; ++p)
-        tma_store(&map_c, c_tile + (i * (kBN / 64) + p) * 8192, n0 + 64 * p, m0 + (c * H_MI + i) * 64);
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // shared memory stays until read
+      for (int j = 0; j < kAcc; ++j) acc[i][j] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
+
+    for (int kt = 0; kt < KT; ++kt, ++it) {
+      const int s = it % H_STAGES;
+      mbar_wait(full0 + 8 * s, (it / H_STAGES) & 1);
+      wgmma_fence();
+#pragma unroll
+      for (int kk = 0; kk < kBK / 16; ++kk) {
+        // B: the k16 step is 16 rows (2048 bytes) down every panel; panels kBPanelBytes apart (LBO),
+        // 8-row groups 1024 bytes apart (SBO).
+        const uint64_t db = desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
+#pragma unroll
+        for (int i = 0; i < H_MI; ++i) {
+          // A: 64 rows of 128 bytes from row (c*H_MI + i)*64; the k16 step is 32 bytes along the
+          // swizzled row; 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
+          const uint64_t da = desc(a_tile(s) + (c * H_MI + i) * 64 * 128 + kk * 32, 16, 1024);
+          wgmma_tile<T>(acc[i], da, db);
+        }
+      }
+      wgmma_commit();
+      // Keep this slice's MMAs in flight; the previous slice's are done, so its slot goes back.
+      wgmma_wait<1>();
+      if (kt > 0 && t == 0) mbar_arrive(empty0 + 8 * ((it - 1) % H_STAGES));
+    }
+    wgmma_wait<0>();
+    if (t == 0) mbar_arrive(empty0 + 8 * ((it - 1) % H_STAGES));  // the tile's last slot
+#pragma unroll
+    for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
+
+    // Epilogue: round the tile into shared memory and store it with TMA (which clips at the M/N edges).
+    // The staged tile is kept as 64-column panels of 64 rows x 128 bytes, 128-byte swizzled like the TMA
+    // box, so a warp's 8 rows of one 16-byte column chunk fall in 8 different bank groups.
+    // Accumulator layout of m64nN: warp w of the warpgroup holds rows 16w..16w+15; register 4j+{0,1}
+    // is (row lane/4, cols 8j + 2(lane%4) + {0,1}), 4j+{2,3} the same 8 rows further down.
+    // Not persistent: once every consumer's MMAs are done, every slice has landed and been read, so the
+    // whole tile is staged in the ring at once. Persistent: the ring is already filling with the next
+    // tile, so each consumer stages kRoundPanels panels per m64 tile at a time in its own area.
+    constexpr int kPanelsPerRound = kPersistent ? kRoundPanels : kBN / 64;
+    const uint32_t c_tile = kPersistent ? c_stage0 + c * H_MI * kRoundPanels * 8192
+                                        : base + c * H_MI * (kBN / 64) * 8192;  // this warpgroup's panels
+    if constexpr (!kPersistent) asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
+#pragma unroll
+    for (int p0 = 0; p0 < kBN / 64; p0 += kPanelsPerRound) {
+      if constexpr (kPersistent) {
+        // The staging area is free once the previous store from it has been read.
+        if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+        asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
+      }
+#pragma unroll
+      for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+        for (int jj = 0; jj < kPanelsPerRound * 8; ++jj) {
+          const int j = p0 * 8 + jj;
+          const uint32_t panel = c_tile + (i * kPanelsPerRound + jj / 8) * 8192;
+#pragma unroll
+          for (int h = 0; h < 2; ++h) {
+            const int r = 16 * w + lane / 4 + 8 * h;
+            const uint32_t addr = panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
+            st_shared_pair<T>(addr, acc[i][4 * j + 2 * h], acc[i][4 * j + 2 * h + 1]);
+          }
+        }
+      asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
+      asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
+      if (t == 0) {
+#pragma unroll
+        for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+          for (int p = 0; p < kPanelsPerRound; ++p)
+            tma_store(&map_c, c_tile + (i * kPanelsPerRound + p) * 8192, n0 + 64 * (p0 + p), m0 + (c * H_MI + i) * 64);
+        asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+      }
+    }
   }
+  if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // shared memory stays until read
 #else
   __trap();  // not an sm_90a build: the host should not have chosen this path
 #endif
@@ -694,8 +735,15 @@ template <typename T>
 static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int optin, cudaStream_t stream) {
   using hopper::kBM, hopper::kBN, hopper::kBK;
   constexpr int kSmem = hopper::kSmemBytes;
-  const int64_t blocks = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
+  int64_t blocks = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
   if (blocks > INT32_MAX || kSmem > optin) return 1;
+  if constexpr (hopper::kPersistent) {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      return 1;
+    blocks = blocks < sms ? blocks : sms;  // one block per SM (the shared memory allows no second)
+  }
   CUtensorMap map_a, map_b, map_c;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   if (!make_map(&map_a, A, bf16, M, K, kBM) || !make_map(&map_b, B, bf16, K, N, kBK) ||
