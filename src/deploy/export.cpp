@@ -140,10 +140,13 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
   if (!fs::exists(ops, ec))
     return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
-  // The package's Python: __init__.py (loading, patch), _ops.py (the operators), _routing.py (what they replace).
-  for (const auto& entry : fs::directory_iterator(util::python_support_dir() / k_package_name, ec)) {
-    if (entry.path().extension() != ".py") continue;
-    if (auto c = copy_into(entry.path(), pkg / entry.path().filename()); !c) return std::unexpected(c.error());
+  // The package's Python, every *.py under it at its relative path (subfolders too): __init__.py (loading,
+  // patch), _ops.py (the operators), _routing.py (what they replace), _fusions.py (inside torch.compile).
+  const auto package_dir = util::python_support_dir() / k_package_name;
+  for (const auto& entry : fs::recursive_directory_iterator(package_dir, ec)) {
+    if (!entry.is_regular_file(ec) || entry.path().extension() != ".py") continue;
+    const auto to = pkg / entry.path().lexically_relative(package_dir);
+    if (auto c = copy_into(entry.path(), to); !c) return std::unexpected(c.error());
   }
   nlohmann::json manifest{{"workspace", ws.string()},
                           {"branch", *branch},
