@@ -10,18 +10,22 @@ compiled CUDA C++ / C++ kernels (lib/*.so), the Triton ones (triton/*.py), every
 and libautokernel_ops.so, the operator `torch.ops.autokernel.launch` that runs a compiled kernel on
 PyTorch's current stream.
 
-Every kernel type is a PyTorch operator of its own (`_ops.py`): torch.ops.autokernel.rms_norm,
+Everything about one kernel type is in one module, `kinds/<type>.py` (kinds/__init__.py lists them and says
+what each defines); the files here are the machinery they share.
+
+Every kernel type is a PyTorch operator of its own (registered by `_ops.py`): torch.ops.autokernel.rms_norm,
 add_rms_norm, layer_norm, softmax, linear, matmul, attention (grouped-query heads natively), rotary (q and k in one
 call, interleaved or rotate-half), swiglu, cross_entropy and row_sum, each with a schema and a fake
 implementation, so torch.compile keeps them in its graph and fuses the code around them. An op runs the
-kernel when the call fits it and PyTorch's formula otherwise.
+kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
 
-What `patch` routes to them is found by behaviour (`_routing.py`): modules and model-level functions that
-compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe, and, while
-a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear, torch.addmm,
-F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for
-every caller, call by call when the call fits a kernel. Inside torch.compile, chains that one kernel does
-in a pass are fused in the captured graph (`_fusions.py`: a residual add and the RMSNorm after it become
+What `patch` routes to them is found by behaviour (`_routing.py`, asking each kind): modules and model-level
+functions that compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe
+(`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear,
+torch.addmm, F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last
+dim) for every caller, call by call when the call fits a kernel, and in a Hugging Face model transformers'
+attention interface. Inside torch.compile, chains that one kernel does in a pass are fused in the captured
+graph (`_fusions.py` installs the fusion kinds' graph passes: a residual add and the RMSNorm after it become
 torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model
 than inductor's own code is listed in the manifest's `eager_only`: its routes step aside while torch.compile
 traces, and inductor compiles PyTorch's code there. `stats()` counts the calls each kernel took.
@@ -35,7 +39,7 @@ import threading
 import torch
 
 from . import _fusions, _ops, _routing
-from ._ops import check_log, checking, reset_stats, stats  # noqa: F401
+from ._op import check_log, checking, reset_stats, stats  # noqa: F401
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.Lock()
@@ -155,16 +159,14 @@ def patch(model, types=None, inside_compile=None):
         made = r.make(original)
         setattr(r.owner, r.attr, made if r.kind in compiled else _routing.eager_only(made, original))
         done.append((r, had_own, original))
-    undo_attention = None
-    if "flash_attention" in active:
-        undo_attention = _routing.hf_attention_swap(model, inside_compile="flash_attention" in compiled)
+    undo_swaps = _routing.swap_model(model, active, compiled)  # Hugging Face's attention interface
     with _lock:
         _swap_functions(routed, compiled)
-        if "add_rmsnorm" in compiled and _state["fusions"] is None:
+        if _fusions.wanted(compiled) and _state["fusions"] is None:
             _state["fusions"] = _fusions.install()  # inside torch.compile: add -> rms_norm as one kernel
         _state["patched"] += 1
     model._autokernel_routes = done
-    model._autokernel_undo = undo_attention
+    model._autokernel_undo = undo_swaps
     model._autokernel_patched = True
     return model
 

@@ -1,25 +1,20 @@
 """Fusions found in the graph torch.compile captures: chains of ops that one of our kernels does in one pass.
 
-A chain like a pre-norm block's `h = residual + out; y = rms_norm(h)` crosses module boundaries (the add is
-in the decoder layer's forward, the norm is a module of its own, and across layers the add of one layer
-feeds the next layer's first norm), so routing modules by behaviour cannot see it. The compiled graph can:
-after patch(), a norm is a `torch.ops.autokernel.rms_norm` node, and the add before it an `aten.add` node.
-
-The pass runs on inductor's post-grad graph (aten ops, shapes known), before inductor's own passes:
-  add(a, b) -> rms_norm(add, w, eps)    becomes    (s, y) = add_rms_norm(a, b, w, eps)
-with every other user of the add reading s (it is the next residual). It is installed by patch() while
-an add_rmsnorm kernel is loaded, and removed by the last unpatch(). Eager (uncompiled) models keep the
-add and the norm apart.
+A fusion type (kinds/add_rmsnorm.py: a residual add and the RMSNorm after it) names its unfused form
+(UNFUSED) and a graph pass, a rewrite of inductor's post-grad graph (aten ops, shapes known) that turns the
+chain into its op. One inductor pass here runs every fusion kind's graph pass, before inductor's own passes.
+It is installed by patch() while a fusion kernel is loaded, and removed by the last unpatch(). Eager
+(uncompiled) models keep the chain's ops apart.
 """
 import functools
-import operator
 
-import torch
+from . import kinds
 
 # Each fusion type's unfused form: the op its graph pattern starts from. A fusion can only fire where the
 # unfused op is in the graph, so patch() routes the unfused type whenever the fusion is loaded (with no
 # kernel of its own, that op runs PyTorch's formula: eager models lose nothing).
-UNFUSED = {"add_rmsnorm": "rmsnorm"}
+UNFUSED = {k.KIND: k.UNFUSED for k in kinds.ALL if hasattr(k, "UNFUSED")}
+_GRAPH_PASSES = [k for k in kinds.ALL if hasattr(k, "graph_pass")]
 
 
 def with_unfused(types):
@@ -27,70 +22,34 @@ def with_unfused(types):
     return set(types) | {UNFUSED[t] for t in types if t in UNFUSED}
 
 
-def _val(node):
-    return node.meta.get("val") if isinstance(node, torch.fx.Node) else None
-
-
-def fuse_add_rms_norm(graph):
-    """Rewrite every add -> rms_norm pair of same-shape, same-dtype tensors; returns how many."""
-    rms = torch.ops.autokernel.rms_norm.default
-    fused = torch.ops.autokernel.add_rms_norm.default
-    order = {n: i for i, n in enumerate(graph.nodes)}
-    count = 0
-    for norm in list(graph.nodes):
-        if norm.op != "call_function" or norm.target is not rms or len(norm.args) != 3:
-            continue
-        add, w, eps = norm.args
-        if not isinstance(add, torch.fx.Node) or add.target is not torch.ops.aten.add.Tensor or add.kwargs:
-            continue
-        if len(add.args) != 2:
-            continue
-        a, b = add.args
-        va, vb, vs = _val(a), _val(b), _val(add)
-        if not all(isinstance(v, torch.Tensor) for v in (va, vb, vs)):
-            continue  # an add of a scalar, or shapes not known
-        if va.shape != vs.shape or vb.shape != vs.shape or va.dtype != vs.dtype or vb.dtype != vs.dtype:
-            continue  # broadcasting or type promotion: not the kernel's problem
-        # The fused node takes the add's place, so the weight must already exist there (a parameter does;
-        # Gemma's weight + 1 computed later would not).
-        if isinstance(w, torch.fx.Node) and order[w] > order[add]:
-            continue
-        with graph.inserting_after(add):
-            both = graph.call_function(fused, (a, b, w, eps))
-        with graph.inserting_after(both):
-            s = graph.call_function(operator.getitem, (both, 0))
-        with graph.inserting_after(s):
-            y = graph.call_function(operator.getitem, (both, 1))
-        both.meta["val"] = (vs, _val(norm))
-        s.meta["val"], y.meta["val"] = vs, _val(norm)
-        norm.replace_all_uses_with(y)
-        graph.erase_node(norm)
-        add.replace_all_uses_with(s)
-        graph.erase_node(add)
-        count += 1
-    return count
+def wanted(types):
+    """Whether a fusion type is among types (then patch() installs the pass)."""
+    return any(k.KIND in types for k in _GRAPH_PASSES)
 
 
 @functools.cache
 def _pass_class():
     """The pass as inductor takes it, defined on first use: importing inductor costs seconds, and a package
-    with no fusion kernel never needs it. uuid() keys inductor's caches, so a change to this file recompiles."""
+    with no fusion kernel never needs it. uuid() keys inductor's caches, so a change to this file or to a
+    fusion kind's file recompiles."""
     from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
-    class AddRmsNormPass(CustomGraphPass):
+    class FusionPass(CustomGraphPass):
         def __init__(self, previous=None):
             self.previous = previous  # a pass installed before ours runs first
 
         def __call__(self, graph):
             if self.previous is not None:
                 self.previous(graph)
-            fuse_add_rms_norm(graph)
+            for k in _GRAPH_PASSES:
+                k.graph_pass(graph)
 
         def uuid(self):
             prev = self.previous.uuid() if isinstance(self.previous, CustomGraphPass) else repr(self.previous)
-            return get_hash_for_files((__file__,)).hex() + str(prev)
+            files = (__file__, *(k.__file__ for k in _GRAPH_PASSES))
+            return get_hash_for_files(files).hex() + str(prev)
 
-    return AddRmsNormPass
+    return FusionPass
 
 
 def install():

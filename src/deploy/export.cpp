@@ -140,8 +140,8 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
   if (!fs::exists(ops, ec))
     return fail(fmt::format("the operator library {} is missing", ops.string()), "rebuild autokernel");
   if (auto c = copy_into(ops, pkg / "lib" / ops.filename()); !c) return std::unexpected(c.error());
-  // The package's Python, every *.py under it at its relative path (subfolders too): __init__.py (loading,
-  // patch), _ops.py (the operators), _routing.py (what they replace), _fusions.py (inside torch.compile).
+  // The package's Python, every *.py under it at its relative path: __init__.py (loading, patch), the shared
+  // machinery beside it (_ops.py, _routing.py, ...) and kinds/ (one module per kernel type).
   const auto package_dir = util::python_support_dir() / k_package_name;
   for (const auto& entry : fs::recursive_directory_iterator(package_dir, ec)) {
     if (!entry.is_regular_file(ec) || entry.path().extension() != ".py") continue;

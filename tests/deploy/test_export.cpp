@@ -41,8 +41,10 @@ TEST(Export, WritesAPackageThatPatchesAModelThroughTheKeptKernels) {
   auto r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto pkg = out / "autokernel_kernels";
-  for (const auto* f : {"__init__.py", "manifest.json", "lib/libautokernel_ops.so", "lib/rmsnorm_cpu.so",
-                        "lib/softmax_cpu.so", "src/rmsnorm_cpu.cpp", "src/softmax_cpu.cpp"}) {
+  // The package's Python travels with its subfolders (kinds/: one module per kernel type).
+  for (const auto* f :
+       {"__init__.py", "_ops.py", "kinds/__init__.py", "kinds/rmsnorm.py", "manifest.json", "lib/libautokernel_ops.so",
+        "lib/rmsnorm_cpu.so", "lib/softmax_cpu.so", "src/rmsnorm_cpu.cpp", "src/softmax_cpu.cpp"}) {
     EXPECT_TRUE(fs::exists(pkg / f)) << f;
   }
   const auto manifest = nlohmann::json::parse(*util::read_file(pkg / "manifest.json"));

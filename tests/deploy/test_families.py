@@ -2,9 +2,9 @@
 unchanged, and the routes it takes are the ones its blocks' behaviour calls for (CPU, stand-in kernels that
 compute each type's formula, as in test_ops.py).
 
-None of these families has code of its own in _routing.py. The table says, for two layers, how many calls
-reach each kernel type; where a family's block is not one of our types it names why, so a change that
-routes more (or less) shows up here.
+None of these families has code of its own in the package (kinds/). The table says, for two layers, how
+many calls reach each kernel type; where a family's block is not one of our types it names why, so a change
+that routes more (or less) shows up here.
 """
 import os
 import sys

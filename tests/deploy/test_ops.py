@@ -12,7 +12,9 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
 import autokernel_kernels as ak  # noqa: E402
-from autokernel_kernels import _ops  # noqa: E402
+from autokernel_kernels import _op, _ops  # noqa: E402
+from autokernel_kernels.kinds import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, layernorm,  # noqa: E402
+                                      reduce, rmsnorm, rotary_embedding, softmax)
 
 transformers = pytest.importorskip("transformers")
 
@@ -31,16 +33,16 @@ class StandIn:
 
 
 FORMULA = {
-    "rmsnorm": lambda i, s: _ops._rms_norm_eager(i[0], i[1], s[0]),
-    "add_rmsnorm": lambda i, s: _ops._add_rms_norm_eager(i[0], i[1], i[2], s[0]),
-    "layernorm": lambda i, s: _ops._layer_norm_eager(i[0], i[1], i[2], s[0]),
-    "softmax": lambda i, s: _ops._softmax_eager(i[0]),
+    "rmsnorm": lambda i, s: rmsnorm._rms_norm_eager(i[0], i[1], s[0]),
+    "add_rmsnorm": lambda i, s: add_rmsnorm._add_rms_norm_eager(i[0], i[1], i[2], s[0]),
+    "layernorm": lambda i, s: layernorm._layer_norm_eager(i[0], i[1], i[2], s[0]),
+    "softmax": lambda i, s: softmax._softmax_eager(i[0]),
     "matmul": lambda i, s: i[0] @ i[1],
-    "flash_attention": lambda i, s: _ops._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
-    "rotary_embedding": lambda i, s: _ops._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
-    "fused_mlp": lambda i, s: _ops._swiglu_eager(*i),
-    "cross_entropy": lambda i, s: _ops._cross_entropy_eager(i[0], i[1]),
-    "reduce": lambda i, s: _ops._row_sum_eager(i[0]),
+    "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
+    "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
+    "fused_mlp": lambda i, s: fused_mlp._swiglu_eager(*i),
+    "cross_entropy": lambda i, s: cross_entropy._cross_entropy_eager(i[0], i[1]),
+    "reduce": lambda i, s: reduce._row_sum_eager(i[0]),
 }
 
 
@@ -56,6 +58,15 @@ def stand_ins():
     yield table
     ak._state["kernels"] = saved
     _ops.set_table({})
+
+
+def test_each_kind_module_is_named_after_its_type_and_holds_its_ops():
+    types = [k.KIND for k in ak.kinds.ALL]
+    assert sorted(types) == sorted(FORMULA) and len(set(types)) == len(types)
+    for k in ak.kinds.ALL:
+        assert k.__name__ == f"autokernel_kernels.kinds.{k.KIND}"
+        assert k.OPS and all(o.kind == k.KIND for o in k.OPS)
+    assert [o.name for o in _ops.OPS] == [o.name for k in ak.kinds.ALL for o in k.OPS]
 
 
 def op_samples(device):
@@ -105,7 +116,7 @@ def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(st
         seen.append([t.shape[1] for t in i]), StandIn.__call__(self, i, o, s))})
     q, kv = args["attention"][0], torch.randn(1, 2, 16, 8)
     out = _ops.op("attention")(q, kv, kv, True, 0.35)
-    torch.testing.assert_close(out, _ops._attention_eager(q, kv, kv, True, 0.35))
+    torch.testing.assert_close(out, flash_attention._attention_eager(q, kv, kv, True, 0.35))
     assert seen == [[4, 2, 2]], "k and v must reach the kernel with their own 2 heads, not repeated to 4"
     # kv heads that do not divide the query heads: PyTorch's formula (which refuses them too).
     with pytest.raises(RuntimeError):
@@ -114,13 +125,14 @@ def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(st
     q, k, cos, sin, _ = args["rotary"]
     for style in (0, 1):
         ak.reset_stats()
-        for got, want in zip(_ops.op("rotary")(q, k, cos, sin, style), _ops._rotary_eager(q, k, cos, sin, style)):
+        wants = rotary_embedding._rotary_eager(q, k, cos, sin, style)
+        for got, want in zip(_ops.op("rotary")(q, k, cos, sin, style), wants):
             torch.testing.assert_close(got, want)
         assert ak.stats() == {"rotary_embedding": 1}
     # A module that rotates q alone passes an empty k; the kernel still takes the call.
     empty = q[:, :0]
     qo, ko = _ops.op("rotary")(q, empty, cos, sin, 1)
-    torch.testing.assert_close(qo, _ops._rotate(q, cos, sin, 1))
+    torch.testing.assert_close(qo, rotary_embedding._rotate(q, cos, sin, 1))
     assert ko.shape == empty.shape and ak.stats() == {"rotary_embedding": 2}
 
 
@@ -138,7 +150,7 @@ def test_the_per_call_check_catches_a_kernel_wrong_by_one_percent(stand_ins):
     good = ak.check_log()["rmsnorm"]
     assert good["error"] < 1e-5
     stand_ins["rmsnorm"]["cpu"] = type("Wrong", (StandIn,), {"__call__": lambda self, i, o, s=(): o[0].copy_(
-        _ops._rms_norm_eager(i[0], i[1], s[0]) * 1.01)})("rmsnorm", "rms_norm")
+        rmsnorm._rms_norm_eager(i[0], i[1], s[0]) * 1.01)})("rmsnorm", "rms_norm")
     with ak.checking():
         _ops.op("rms_norm")(x, w, 1e-6)
     assert abs(ak.check_log()["rmsnorm"]["error"] - 0.01) < 1e-4
@@ -164,7 +176,7 @@ ROUTED = {
     "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2},
 }
 # Inside torch.compile, each norm that reads a residual add (every one but the first layer's first) is fused
-# with it into one add_rmsnorm call (_fusions.py).
+# with it into one add_rmsnorm call (_fusions.py, kinds/add_rmsnorm.py).
 COMPILED = {family: ({**calls, "rmsnorm": 1, "add_rmsnorm": 4} if "rmsnorm" in calls else calls)
             for family, calls in ROUTED.items()}
 
@@ -202,7 +214,7 @@ def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, 
         got, calls = run_patched(model, x, compiled_too)
     assert calls == ROUTED[family], calls
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-    assert torch.nn.functional.scaled_dot_product_attention is _ops._orig["sdpa"], "unpatch left a function swapped"
+    assert torch.nn.functional.scaled_dot_product_attention is _op._orig["sdpa"], "unpatch left a function swapped"
     assert model.config._attn_implementation == "sdpa"
 
 

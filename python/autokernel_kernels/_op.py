@@ -1,0 +1,159 @@
+"""What every kernel type's operators are built from (the kinds/ modules import it; it imports none of ours).
+
+An Op is one `torch.ops.autokernel.<op>`: schema, fake (meta) implementation, the PyTorch formula
+(`eager`), the fit test and `run` (the inputs mapped onto the kernel ABI of
+kernels/include/autokernel/kernel_abi.h). Called, it runs the exported kernel of its type for the tensors'
+device when the call fits it (dtypes, shapes), and otherwise the formula, so every op is a total function
+that `torch.library.opcheck` can check on any device. The same formula on float64 copies of the inputs is
+the op's truth, which `checking()` compares every routed call against (verify's per-call check).
+
+Here too: the kernel table the package sets on load, PyTorch's functions as they were at import (`_orig`),
+the ABI helpers several types share, `op(name)`, the check and the call counts. `_ops.py` registers every
+kind's ops with torch.library.
+"""
+import contextlib
+import math
+import threading
+
+import torch
+import torch.nn.functional as F
+
+LIB_NAME = "autokernel"
+_FLOAT = (torch.float16, torch.bfloat16, torch.float32)
+
+# PyTorch's functions as they were at import: patch() may swap the module attributes for routing wrappers,
+# and the kinds' formulas must never call back into those.
+def _unwrapped(fn):
+    return getattr(fn, "_ak_original", fn)
+
+
+_orig = {"linear": F.linear, "layer_norm": F.layer_norm, "rms_norm": F.rms_norm, "softmax": torch.softmax,
+         "sdpa": F.scaled_dot_product_attention, "cross_entropy": F.cross_entropy, "addmm": torch.addmm,
+         "silu": F.silu}
+_orig = {k: _unwrapped(v) for k, v in _orig.items()}
+
+_state = {"table": {}}        # kernel type -> {device kind -> kernel}; set by the package on load
+_stats = {}                   # kernel name -> calls it took
+_check = {"on": False, "log": {}}
+_lock = threading.Lock()
+
+
+def set_table(table):
+    _state["table"] = table
+
+
+def _kernel(kind, *tensors):
+    """The loaded kernel of this type for these tensors, if all are float tensors of one dtype on one device."""
+    by_device = _state["table"].get(kind)
+    if not by_device:
+        return None
+    dev, dtype = tensors[0].device, tensors[0].dtype
+    if dtype not in _FLOAT or any(t.device != dev or t.dtype != dtype for t in tensors):
+        return None
+    return by_device.get(dev.type)
+
+
+# ---- the kernel ABI and fit tests several types share -------------------------------------------------
+
+def _rows(x):
+    return x.contiguous().reshape(-1, x.shape[-1])
+
+
+def _last_dim(x, *vectors):
+    return x.dim() >= 1 and x.numel() > 0 and all(v.dim() == 1 and v.shape[0] == x.shape[-1] for v in vectors)
+
+
+def _same_fake(x, *rest):
+    return torch.empty_like(x, memory_format=torch.contiguous_format)
+
+
+class Op:
+    """One operator: its type's kernel, schema, formula, ABI mapping, fit test and fake."""
+
+    def __init__(self, name, kind, schema, eager, run, fits, fake, n_tensors):
+        self.name, self.kind, self.schema = name, kind, schema
+        self.eager, self.run, self.fits, self.fake = eager, run, fits, fake
+        self.n_tensors = n_tensors  # how many leading arguments are the tensors the kernel reads
+
+    def __call__(self, *args):
+        tensors = [a for a in args[: self.n_tensors] if a is not None]
+        k = _kernel(self.kind, *tensors) if tensors else None
+        if k is None or not self.fits(*args):
+            return self._like_fake(self.eager(*args), args)
+        with _lock:
+            _stats[k.name] = _stats.get(k.name, 0) + 1
+        out = self.run(k, *args)
+        if _check["on"]:
+            _record(self, args, out)
+        return out
+
+    def _like_fake(self, out, args):
+        """PyTorch's result in the layout the fake implementation promises (torch.compile plans with it):
+        SDPA, say, returns q's transposed layout, where the op promises a contiguous tensor."""
+        fake = self.fake(*args)
+        if isinstance(out, tuple):
+            return tuple(f.copy_(o) if f.stride() != o.stride() else o for f, o in zip(fake, out))
+        return fake.copy_(out) if fake.stride() != out.stride() else out
+
+
+def op(name):
+    """torch.ops.autokernel.<name>.default."""
+    return getattr(getattr(torch.ops, LIB_NAME), name).default
+
+
+# ---- verify's per-call check ---------------------------------------------------------------------------
+
+def _rel_l2(out, truth):
+    out, truth = out.double(), truth.double()
+    den = truth.norm().item()
+    if not math.isfinite(out.norm().item()):
+        return float("inf")
+    return (out - truth).norm().item() / max(den, 1e-30)
+
+
+def _upcast(a):
+    return a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
+
+
+def _record(op_, args, out):
+    """Our output, and PyTorch's formula in the same dtype, each against the formula on float64 inputs."""
+    with torch.no_grad():
+        eager = op_.eager(*args)
+        truth = op_.eager(*[_upcast(a) for a in args])
+    outs, eagers, truths = ((out, eager, truth) if isinstance(out, tuple) else ((out,), (eager,), (truth,)))
+    ours_err = max(_rel_l2(o, t) for o, t in zip(outs, truths))
+    eager_err = max(_rel_l2(e, t) for e, t in zip(eagers, truths))
+    dtype = str(args[0].dtype).replace("torch.", "")
+    with _lock:
+        entry = _check["log"].setdefault(op_.kind, {"calls": 0, "dtype": dtype, "error": 0.0, "eager_error": 0.0,
+                                                      "worst_excess": -math.inf})
+        entry["calls"] += 1
+        # The call whose error most exceeds what PyTorch's own rounding gives decides the verdict.
+        excess = ours_err - 2 * eager_err
+        if excess > entry["worst_excess"]:
+            entry.update(worst_excess=excess, error=ours_err, eager_error=eager_err)
+
+
+@contextlib.contextmanager
+def checking():
+    """While inside, every call a kernel takes is also computed by PyTorch (in its dtype and in float64);
+    check_log() then holds, per kernel type, the call whose error exceeds PyTorch's own the most."""
+    _check["on"], _check["log"] = True, {}
+    try:
+        yield _check["log"]
+    finally:
+        _check["on"] = False
+
+
+def check_log():
+    return {k: dict(v) for k, v in _check["log"].items()}
+
+
+def stats():
+    with _lock:
+        return dict(_stats)
+
+
+def reset_stats():
+    with _lock:
+        _stats.clear()

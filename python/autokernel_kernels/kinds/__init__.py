@@ -1,0 +1,35 @@
+"""One module per kernel type, named after the catalogue's type (src/catalog/<type>.cpp), holding everything
+the package knows about that type. A new type is one module here and its line in ALL.
+
+What a module defines (an optional name left out means none):
+
+  KIND          the catalogue type, as manifest.json's "type" names it.
+  OPS           its operators: `_op.Op` objects (name, KIND, schema, PyTorch formula, the ABI mapping `run`,
+                fit test, fake, how many leading tensors the kernel reads), which `_ops.py` registers as
+                torch.ops.autokernel.<name>.
+  module_route  optional, module_route(m): for a module of the model whose forward computes the type (found
+                by a probe, `_probe.py`), (variant, make), else None; patch() rebinds m.forward to
+                make(original forward).
+  function_route  optional, function_route(fn): the same for a function defined in one of the Python
+                modules that define the model's classes; patch() rebinds the module's attribute.
+  FUNCTIONS     optional: [(owner, attribute, factory)], PyTorch's functions of this type, swapped for
+                factory(original) for every caller while a model is patched and a kernel of the type is
+                loaded (torch.compile traces these wrappers like any Python function).
+  swap          optional, swap(model, inside_compile): a model-level swap (Hugging Face's attention
+                interface); returns its undo, or None where the model is not one it applies to.
+  UNFUSED, graph_pass  a fusion: the type of the op its graph pattern starts from, and graph_pass(graph),
+                the rewrite of inductor's post-grad graph into the fusion's op (returns how many);
+                `_fusions.py` installs it.
+
+`_routing.py` (routes, FUNCTIONS, swaps), `_ops.py` (OPS) and `_fusions.py` (UNFUSED, graph passes) gather
+these from ALL. A module imports only `_op.py`, `_probe.py` and other kinds, never the generic files that
+import this package, so there is no import cycle.
+
+ALL's order is the order module and function routes are tried in (a module goes to the first kind that
+claims it: an RMSNorm is never probed as an MLP), and that of the ops and PyTorch's functions.
+"""
+from . import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, layernorm, matmul, reduce, rmsnorm,
+               rotary_embedding, softmax)
+
+ALL = [rmsnorm, add_rmsnorm, layernorm, softmax, matmul, flash_attention, fused_mlp, rotary_embedding,
+       cross_entropy, reduce]
