@@ -41,6 +41,8 @@ def _pass_class():
         def __call__(self, graph):
             if self.previous is not None:
                 self.previous(graph)
+            # Every fusion kind's rewrite, not only the patched ones': with one fusion type (add_rmsnorm)
+            # that is the same; with more, a fusion without a loaded kernel would run its op's formula.
             for k in _GRAPH_PASSES:
                 k.graph_pass(graph)
 
