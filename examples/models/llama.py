@@ -5,6 +5,12 @@ The defaults are LLaMA-7B's shape; pass a smaller config with --init-args, e.g.
   autokernel profile --model examples/models/llama.py:Llama --input-shape 1,64 --device cpu \
       --init-args '{"dim": 64, "n_layers": 2, "n_heads": 4, "hidden_dim": 172, "vocab_size": 512}'
 Input: token ids [batch, seq].
+
+Generation with a KV cache (what `autokernel profile --decode N` runs):
+  cache = model.new_cache(batch_size)
+  logits = model(prompt, cache, start_pos=0)             # prefill: the prompt's keys and values go in the cache
+  logits = model(next_token, cache, start_pos=len_prompt)  # one decode step: [batch, 1] against the cache
+Without a cache, forward(tokens) is the plain causal forward over the whole sequence.
 """
 import torch
 import torch.nn.functional as F
@@ -35,9 +41,9 @@ class RotaryEmbedding(nn.Module):
         self.register_buffer("cos", theta.cos(), persistent=False)
         self.register_buffer("sin", theta.sin(), persistent=False)
 
-    def forward(self, q, k):
-        seq = q.shape[2]
-        cos, sin = self.cos[:seq].to(q.dtype), self.sin[:seq].to(q.dtype)
+    def forward(self, q, k, start_pos=0):
+        seq = q.shape[2]  # positions start_pos .. start_pos + seq - 1
+        cos, sin = self.cos[start_pos:start_pos + seq].to(q.dtype), self.sin[start_pos:start_pos + seq].to(q.dtype)
         return self.rotate(q, cos, sin), self.rotate(k, cos, sin)
 
     @staticmethod
@@ -45,6 +51,16 @@ class RotaryEmbedding(nn.Module):
         pairs = x.unflatten(-1, (-1, 2))
         x1, x2 = pairs[..., 0], pairs[..., 1]
         return torch.stack((x1 * cos - x2 * sin, x1 * sin + x2 * cos), dim=-1).flatten(-2)
+
+
+class KVCache:
+    """The keys and values of every layer, [batch, heads, max_len, head_dim] each, allocated once. A forward
+    with a cache writes its tokens' keys and values at start_pos.. and attends to positions 0 .. start_pos + S - 1."""
+
+    def __init__(self, n_layers, batch_size, n_heads, head_dim, max_len, dtype, device):
+        shape = (batch_size, n_heads, max_len, head_dim)
+        self.layers = [(torch.zeros(shape, dtype=dtype, device=device), torch.zeros(shape, dtype=dtype, device=device))
+                       for _ in range(n_layers)]
 
 
 class SwiGLU(nn.Module):
@@ -69,11 +85,19 @@ class Attention(nn.Module):
         self.out = nn.Linear(dim, dim, bias=False)
         self.rotary = RotaryEmbedding(self.head_dim, max_seq_len)
 
-    def forward(self, x):
+    def forward(self, x, kv=None, start_pos=0):
         b, s, d = x.shape
         q, k, v = self.qkv(x).view(b, s, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        q, k = self.rotary(q, k)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        # rotary(q, k) alone at position 0: the call autokernel's exported rotary kernel replaces
+        q, k = self.rotary(q, k, start_pos) if start_pos else self.rotary(q, k)
+        if kv is not None:  # this layer's (keys, values) in a KVCache: store ours, attend to all so far
+            assert s == 1 or start_pos == 0, "a cached forward is a prefill from position 0 or one decode token"
+            cache_k, cache_v = kv
+            cache_k[:, :, start_pos:start_pos + s] = k
+            cache_v[:, :, start_pos:start_pos + s] = v
+            k, v = cache_k[:, :, :start_pos + s], cache_v[:, :, :start_pos + s]
+        # One new token attends to every cached position: nothing to mask.
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=kv is None or s > 1)
         return self.out(y.transpose(1, 2).reshape(b, s, d))
 
 
@@ -85,21 +109,28 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(dim)
         self.mlp = SwiGLU(dim, hidden_dim)
 
-    def forward(self, x):
-        x = x + self.attn(self.attn_norm(x))
+    def forward(self, x, kv=None, start_pos=0):
+        x = x + self.attn(self.attn_norm(x), kv, start_pos)
         return x + self.mlp(self.mlp_norm(x))
 
 
 class Llama(nn.Module):
     def __init__(self, vocab_size=32000, dim=4096, n_layers=32, n_heads=32, hidden_dim=11008, max_seq_len=4096):
         super().__init__()
+        self.max_seq_len = max_seq_len
         self.embed = nn.Embedding(vocab_size, dim)
         self.layers = nn.ModuleList(Block(dim, n_heads, hidden_dim, max_seq_len) for _ in range(n_layers))
         self.norm = RMSNorm(dim)
         self.lm_head = nn.Linear(dim, vocab_size, bias=False)
 
-    def forward(self, tokens):
+    def new_cache(self, batch_size, max_len=None):
+        """An empty KVCache for forward(tokens, cache, start_pos), in the model's dtype and device."""
+        attn, w = self.layers[0].attn, self.lm_head.weight
+        return KVCache(len(self.layers), batch_size, attn.n_heads, attn.head_dim, max_len or self.max_seq_len,
+                       w.dtype, w.device)
+
+    def forward(self, tokens, cache=None, start_pos=0):
         x = self.embed(tokens)
-        for layer in self.layers:
-            x = layer(x)
+        for i, layer in enumerate(self.layers):
+            x = layer(x, cache.layers[i] if cache is not None else None, start_pos)
         return self.lm_head(self.norm(x))
