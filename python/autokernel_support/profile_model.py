@@ -1,7 +1,8 @@
 """Runs one model under torch.profiler for `autokernel profile` (started as a child process).
 
 It loads the model (FILE.py:Class, or hf:NAME from the transformers package with random weights), builds
-its inputs, runs a few warm-up steps, then profiles a few more with shapes recorded. Every nn.Module's
+its inputs, runs a few warm-up steps, then profiles a few more with shapes recorded (with --decode N, a step
+is one decode step against a KV cache: see Decode). Every nn.Module's
 forward is wrapped in a record_function scope named `ak.module:<Class>:<qualified name>`, so the trace
 says which module launched each op. It writes the Chrome trace and a small meta JSON; a failure writes
 the meta JSON with {"error", "hint"} instead and exits 1, so the caller can print one clear line.
@@ -100,9 +101,18 @@ def vocab_size(model):
     return None
 
 
+def max_positions(model):
+    """The most positions the model takes, when it says: its config's max_position_embeddings, else max_seq_len."""
+    config = getattr(model, "config", None)
+    n = getattr(config, "max_position_embeddings", None) if config is not None else None
+    return n or getattr(model, "max_seq_len", None)
+
+
 def build_inputs(model, args, dtype, device):
     """(positional inputs, keyword inputs), on `device`, floating tensors in `dtype`. make_inputs may
-    return a tensor, a tuple or list (positional) or a dict (keyword arguments of forward)."""
+    return a tensor, a tuple or list (positional) or a dict (keyword arguments of forward). Anything that
+    is not a tensor (a KV cache, a flag) is passed to every step as it is: a cache the model appends to
+    (transformers' DynamicCache) grows by the step's tokens at every step, warm-up ones included."""
     import torch
 
     shape = [int(x) for x in args.input_shape.split(",")] if args.input_shape else None
@@ -137,12 +147,129 @@ def build_inputs(model, args, dtype, device):
 
 
 def describe(inputs):
+    """Each input: a tensor's shape and dtype; a plain value as written; any other object (a cache) by its class."""
     import torch
 
+    def one(t):
+        if isinstance(t, torch.Tensor):
+            return {"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+        if t is None or isinstance(t, (bool, int, float, str)):
+            return {"value": repr(t)[:80]}
+        return {"value": type(t).__name__}
+
     args, kwargs = inputs
-    inputs = list(args) + list(kwargs.values())
-    return [{"shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")} if isinstance(t, torch.Tensor)
-            else {"value": repr(t)[:80]} for t in inputs]
+    return [one(t) for t in list(args) + list(kwargs.values())]
+
+
+def logits_of(output):
+    """The logits in a model's output: the tensor itself, a transformers output's .logits, or a tuple's first."""
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    if getattr(output, "logits", None) is not None:
+        return output.logits
+    return output[0]
+
+
+class Decode:
+    """--decode N: each profiled step is one decode step (one new token per sequence) against a KV cache that
+    a prefill of L tokens filled once, before the warm-up and not profiled. The warm-up steps (and the
+    profiler's discarded first step) decode position L and are taken back out of the cache; the N profiled
+    steps advance it, so profiled step i feeds the token at position L + i against a cache holding L + i
+    tokens. Each step's token is the greedy choice of the step before (chosen outside the profiled scope).
+
+    Two kinds of model take a cache: a transformers causal LM (past_key_values: a transformers.DynamicCache,
+    its positions taken from the cache's length), and a model whose forward takes `cache=` and `start_pos=`
+    and which has new_cache(batch_size, max_len) (examples/models/llama.py)."""
+
+    def __init__(self, model, args, device):
+        import torch
+
+        self.model, self.steps = model, args.decode
+        shape = [int(x) for x in args.input_shape.split(",")] if args.input_shape else []
+        if args.inputs or not 1 <= len(shape) <= 2 or (len(shape) == 1 and not args.prefill):
+            raise ModelError("--decode makes its own inputs: token ids [batch, prefill length]",
+                             "give --input-shape BATCH,PREFILL (or BATCH with --prefill L), and no --inputs")
+        self.batch, self.prefill = shape[0], args.prefill or shape[1]
+        params = inspect.signature(model.forward).parameters
+        self.hf = getattr(model, "config", None) is not None and "past_key_values" in params
+        self.keep_one = "logits_to_keep" in params  # transformers: the prefill's logits for its last token only
+        if not self.hf and not ("cache" in params and "start_pos" in params
+                                and callable(getattr(model, "new_cache", None))):
+            raise ModelError(f"--decode: {type(model).__name__} takes no KV cache",
+                             "a model takes one through forward(tokens, cache=, start_pos=) and a method "
+                             "new_cache(batch_size, max_len), as examples/models/llama.py does, or is a "
+                             "transformers causal LM (hf:NAME)")
+        vocab = vocab_size(model)
+        if not vocab:
+            raise ModelError(f"--decode: {type(model).__name__} takes no token ids (no vocabulary found)",
+                             "--decode needs a language model with an nn.Embedding or a config.vocab_size")
+        limit = max_positions(model)
+        if limit and self.prefill + self.steps > limit:
+            raise ModelError(f"--decode {self.steps} after a {self.prefill}-token prefill needs "
+                             f"{self.prefill + self.steps} positions, but {type(model).__name__} has {limit}",
+                             "a shorter --prefill, or more positions through --init-args "
+                             "(max_position_embeddings, max_seq_len)")
+        g = torch.Generator().manual_seed(0)
+        self.prompt = torch.randint(0, vocab, (self.batch, self.prefill), generator=g).to(device)
+        self.token, self.cache, self.pos = self.prompt[:, -1:], None, 0
+        self.lengths = []  # the cache's length before each profiled step
+
+    def cache_length(self):
+        return self.cache.get_seq_length() if self.hf else self.pos
+
+    def run_prefill(self):
+        """Fill a new cache with the prompt's L tokens; the first decode token is the greedy one after them."""
+        import torch
+
+        with torch.no_grad():
+            if self.hf:
+                import transformers
+
+                try:
+                    self.cache = transformers.DynamicCache(config=self.model.config)
+                except TypeError:  # transformers before the config argument
+                    self.cache = transformers.DynamicCache()
+                out = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True,
+                                 **({"logits_to_keep": 1} if self.keep_one else {}))
+            else:
+                self.cache = self.model.new_cache(self.batch, self.prefill + self.steps)
+                out = self.model(self.prompt, cache=self.cache, start_pos=0)
+            self.token = logits_of(out)[:, -1:].argmax(-1)
+        self.pos = self.prefill
+
+    def step(self):
+        """One decode step: the current token at the current position; returns the model's output."""
+        if self.hf:
+            return self.model(input_ids=self.token, past_key_values=self.cache, use_cache=True)
+        return self.model(self.token, cache=self.cache, start_pos=self.pos)
+
+    def take_back(self):
+        """After an unprofiled step: the cache as it was before it."""
+        if self.hf:
+            try:
+                self.cache.crop(-1)  # negative: remove that many tokens (transformers 4.x and 5.x alike)
+            except Exception:  # a cache that cannot crop (sliding window past its size): it keeps the token
+                pass
+        # a cache= / start_pos= model: the next step writes the same position again
+
+    def advance(self, output):
+        """After a profiled step: the next token is its greedy choice, at the next position."""
+        import torch
+
+        with torch.no_grad():
+            self.token = logits_of(output)[:, -1:].argmax(-1)
+        self.pos += 1
+
+    def inputs(self):
+        """The step's inputs, as build_inputs gives them (for describe)."""
+        return (self.token,), {"cache": self.cache}
+
+    def meta(self):
+        return {"steps": self.steps, "prefill": self.prefill, "batch": self.batch,
+                "cache": type(self.cache).__name__,
+                "cache_length": [self.lengths[0], self.lengths[-1]] if self.lengths else []}
 
 
 def add_module_scopes(model):
@@ -217,20 +344,36 @@ def run(args):
     torch.manual_seed(0)
     model, class_name = build_model(args.model, init_args, device)
     model = model.to(device=device, dtype=dtype).eval()
-    inputs = build_inputs(model, args, dtype, device)
+    decode = Decode(model, args, device) if args.decode else None
+    inputs = decode.inputs() if decode else build_inputs(model, args, dtype, device)
+    iters = args.decode or args.iters
 
     def step():
         with torch.no_grad():
-            model(*inputs[0], **inputs[1])
+            out = decode.step() if decode else model(*inputs[0], **inputs[1])
         if device.type == "cuda":
             torch.cuda.synchronize()
+        return out
+
+    def after(out, profiled):
+        """Outside the step's scope: a decode step's cache advances (profiled) or is taken back (not)."""
+        if decode and profiled:
+            decode.advance(out)
+        elif decode:
+            decode.take_back()
 
     try:
+        if decode:
+            decode.run_prefill()
+            inputs = decode.inputs()
         for _ in range(args.warmup):
-            step()
+            after(step(), profiled=False)
     except Exception as e:
-        shapes = ", ".join(f"{d.get('shape')} {d.get('dtype', '')}" for d in describe(inputs))
-        raise ModelError(f"the model failed on its inputs ({shapes}): {type(e).__name__}: {str(e).splitlines()[0]}",
+        shapes = ", ".join(f"{d.get('shape')} {d.get('dtype', '')}" if "shape" in d else d["value"]
+                           for d in describe(inputs))
+        what = (f"its {decode.prefill}-token prefill or a decode step ({shapes})" if decode
+                else f"its inputs ({shapes})")
+        raise ModelError(f"the model failed on {what}: {type(e).__name__}: {str(e).splitlines()[0]}",
                          "check --input-shape / --inputs and --init-args") from e
 
     add_module_scopes(model)
@@ -240,36 +383,42 @@ def run(args):
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     wall = []
     # One more step inside the profiler, not recorded: the profiler's own start-up lands in it.
-    schedule = torch.profiler.schedule(wait=0, warmup=1, active=args.iters)
+    schedule = torch.profiler.schedule(wait=0, warmup=1, active=iters)
     traces = []
     with torch.profiler.profile(activities=activities, record_shapes=True, schedule=schedule,
                                 on_trace_ready=lambda p: traces.append(p.export_chrome_trace(args.trace))) as prof:
-        for _ in range(1 + args.iters):
+        for i in range(1 + iters):
+            if decode and i > 0:
+                decode.lengths.append(decode.cache_length())
             t0 = time.perf_counter()
             with torch.profiler.record_function(STEP_SCOPE):
-                step()
+                out = step()
             wall.append((time.perf_counter() - t0) * 1e3)
+            after(out, profiled=i > 0)
             prof.step()
     if not traces:
         raise RuntimeError("torch.profiler wrote no trace")
     wall = wall[1:]
-    return {
+    meta = {
         "model": args.model,
         "class": class_name,
         "device": args.device,
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
         "dtype": args.dtype,
-        "inputs": describe(inputs),
+        "inputs": describe(decode.inputs() if decode else inputs),
         "input_shape": args.input_shape,  # how to make the inputs again (verify)
         "inputs_spec": args.inputs,
         "init_args": init_args,
-        "iterations": args.iters,
+        "iterations": iters,
         "warmup": args.warmup,
         "step_wall_ms": sorted(wall)[len(wall) // 2],
         "parameters": sum(p.numel() for p in model.parameters()),
         "torch_version": torch.__version__,
         "routes": [f"{r.kind}:{r.variant}:{r.path}" for r in routes],
     }
+    if decode:
+        meta["decode"] = decode.meta()  # each step is one decode step: see Decode
+    return meta
 
 
 def main():
@@ -282,6 +431,8 @@ def main():
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--iters", type=int, default=3)
+    p.add_argument("--decode", type=int, default=0, help="profile this many decode steps (see Decode), not --iters")
+    p.add_argument("--prefill", type=int, default=0, help="the prefill's length for --decode (default: --input-shape's)")
     p.add_argument("--trace", required=True)
     p.add_argument("--meta", required=True)
     args = p.parse_args()
