@@ -6,7 +6,7 @@ bash scripts/install_deps.sh
 bash scripts/build.sh
 # Each GoogleTest case runs as its own process: a candidate's crash never takes others with it.
 (cd build && ctest --output-on-failure -j2 --timeout 1200)
-# The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), the report's plotter
+# The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), the report's plotter,
 # the suite's baselines child, the exported package's pieces and profile's decode workload.
 "${PYTHON:-python3}" -m pytest -q tests/test_architecture.py tests/triton tests/report tests/suite tests/deploy tests/profile
 # The README's first-run path, as a newcomer runs it: the example model through profile, extract, run,
