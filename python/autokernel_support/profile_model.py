@@ -201,6 +201,9 @@ class Decode:
                              "a model takes one through forward(tokens, cache=, start_pos=) and a method "
                              "new_cache(batch_size, max_len), as examples/models/llama.py does, or is a "
                              "transformers causal LM (hf:NAME)")
+        if self.hf and getattr(model.config, "is_encoder_decoder", False):
+            raise ModelError(f"--decode: {type(model).__name__} is an encoder-decoder model",
+                             "--decode runs decoder-only causal LMs (hf:llama, hf:gpt2, ...)")
         vocab = vocab_size(model)
         if not vocab:
             raise ModelError(f"--decode: {type(model).__name__} takes no token ids (no vocabulary found)",
