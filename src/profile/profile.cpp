@@ -322,11 +322,12 @@ std::string ranking_table(const ModelProfile& p, int max_rows) {
     supported += k->share;
     ++n;
   }
+  const std::string step = p.is_decode() ? "decode step" : "step";
   out += fmt::format(
-      "total: {} per step ({}, {} step{}); {} supported kernel type{} cover {:.1f}%: "
+      "total: {} per {} ({}, {} {}{}); {} supported kernel type{} cover {:.1f}%: "
       "making all of them 2x faster would make the model {:.3f}x faster\n",
-      ms(p.total_us), p.basis == "gpu" ? "GPU time" : "CPU time of the top-level ops", p.steps, p.steps == 1 ? "" : "s",
-      n, n == 1 ? "" : "s", 100 * supported, 1.0 / (1.0 - supported / 2.0));
+      ms(p.total_us), step, p.basis == "gpu" ? "GPU time" : "CPU time of the top-level ops", p.steps, step,
+      p.steps == 1 ? "" : "s", n, n == 1 ? "" : "s", 100 * supported, 1.0 / (1.0 - supported / 2.0));
   return out;
 }
 

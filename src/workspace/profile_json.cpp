@@ -24,6 +24,21 @@ std::vector<const KernelUse*> ModelProfile::supported() const {
   return out;
 }
 
+bool ModelProfile::is_decode() const { return meta.is_object() && meta.contains("decode"); }
+
+std::string ModelProfile::workload() const {
+  if (!is_decode() || !meta["decode"].is_object()) return "";
+  const auto& d = meta["decode"];
+  std::string out = fmt::format("decode step (batch {}, one new token each) after a {}-token prefill",
+                                d.value("batch", 0), d.value("prefill", 0));
+  const auto cache = d.value("cache_length", std::vector<int64_t>{});
+  if (cache.size() == 2) {
+    out += cache[0] == cache[1] ? fmt::format(", cache length {}", cache[0])
+                                : fmt::format(", cache length {}..{}", cache[0], cache[1]);
+  }
+  return out;
+}
+
 nlohmann::json ModelProfile::to_json() const {
   nlohmann::json rows = nlohmann::json::array();
   int rank = 0;
@@ -43,16 +58,19 @@ nlohmann::json ModelProfile::to_json() const {
   }
   double supported_share = 0;
   for (const auto* k : supported()) supported_share += k->share;
-  return {{"version", 1},
-          {"meta", meta},
-          {"basis", basis},
-          {"basis_doc", basis == "gpu" ? "GPU time of every kernel, copy and fill, by the op that launched it"
-                                       : "CPU time of the top-level ops, split among the supported ops inside them"},
-          {"steps", steps},
-          {"total_us", total_us},
-          {"supported_share", supported_share},
-          {"speedup_if_all_2x", 1.0 / (1.0 - supported_share / 2.0)},
-          {"kernels", rows}};
+  nlohmann::json j = {
+      {"version", 1},
+      {"meta", meta},
+      {"basis", basis},
+      {"basis_doc", basis == "gpu" ? "GPU time of every kernel, copy and fill, by the op that launched it"
+                                   : "CPU time of the top-level ops, split among the supported ops inside them"},
+      {"steps", steps},
+      {"total_us", total_us},
+      {"supported_share", supported_share},
+      {"speedup_if_all_2x", 1.0 / (1.0 - supported_share / 2.0)},
+      {"kernels", rows}};
+  if (const auto w = workload(); !w.empty()) j["workload"] = w;  // for the reader; from_json reads meta's "decode"
+  return j;
 }
 
 Expected<ModelProfile> ModelProfile::from_json(const nlohmann::json& j) {

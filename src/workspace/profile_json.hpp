@@ -52,6 +52,11 @@ struct ModelProfile {
 
   /// The supported rows, ranked.
   std::vector<const KernelUse*> supported() const;
+  /// Whether each step is one decode step against a KV cache (`profile --decode`: meta's "decode").
+  bool is_decode() const;
+  /// What a step is, for a decode profile: "decode step (batch 2, one new token each) after a 16-token prefill,
+  /// cache length 16..18"; "" when a step is the model's forward on its inputs. to_json writes it as "workload".
+  std::string workload() const;
   nlohmann::json to_json() const;
   static Expected<ModelProfile> from_json(const nlohmann::json& j);
 };
