@@ -21,9 +21,40 @@ struct ProfileArgs {
   std::string workspace = "workspace";
   bool json = false;
   int rows = 25;
+  bool decode_given = false, prefill_given = false, iters_given = false;
 };
 
+/// --decode N [--prefill L]: the decode workload's own checks, before the generic ones (it makes its inputs).
+void check_decode_args(ProfileArgs& a) {
+  auto& r = a.run;
+  if (a.prefill_given && !a.decode_given) {
+    throw Fatal(Error{"--prefill is the prompt before --decode's steps, and there is no --decode",
+                      "add --decode N (decode steps profiled), or leave --prefill out"});
+  }
+  if (!a.decode_given) return;
+  const std::string example = "e.g. --decode 8 --input-shape 1,2048 (batch 1, a 2048-token prefill)";
+  if (r.decode < 1) throw Fatal(Error{fmt::format("--decode must be at least 1, got {}", r.decode), example});
+  if (a.prefill_given && r.prefill < 1) {
+    throw Fatal(Error{fmt::format("--prefill must be at least 1, got {}", r.prefill), example});
+  }
+  if (!r.inputs.empty()) {
+    throw Fatal(Error{"--decode makes its own inputs, so it takes no --inputs",
+                      "give --input-shape BATCH,PREFILL; or, without --decode, a make_inputs that returns "
+                      "the cache among the model's keyword arguments"});
+  }
+  if (a.iters_given) throw Fatal(Error{"--decode N profiles N decode steps: leave --iters out", example});
+  static const std::regex k_batch_prefill("[1-9][0-9]*(,[1-9][0-9]*)?");
+  const bool one_dim = r.input_shape.find(',') == std::string::npos;
+  if (!std::regex_match(r.input_shape, k_batch_prefill) || (one_dim && !a.prefill_given)) {
+    throw Fatal(Error{
+        fmt::format("--decode needs --input-shape BATCH,PREFILL (or BATCH with --prefill L), got '{}'", r.input_shape),
+        example});
+  }
+  r.iters = r.decode;
+}
+
 void check_args(ProfileArgs& a) {
+  check_decode_args(a);
   auto& r = a.run;
   if (!r.model.starts_with("hf:")) {
     const auto colon = r.model.rfind(':');
@@ -83,16 +114,28 @@ Runner add_profile_command(CLI::App& app) {
   cmd->add_option("--warmup", r.warmup, "model steps run before profiling")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--iters", r.iters, "model steps profiled")->capture_default_str();
+  auto* iters_opt = cmd->add_option("--iters", r.iters, "model steps profiled")->capture_default_str();
+  auto* decode_opt = cmd->add_option("--decode", r.decode,
+                                     "profile N decode steps (one new token per sequence) against a KV cache "
+                                     "filled by a prefill; batch and prefill from --input-shape BATCH,PREFILL");
+  auto* prefill_opt =
+      cmd->add_option("--prefill", r.prefill, "the prefill's length for --decode (tokens in the cache)");
   cmd->add_option("--rows", a->rows, "rows of the table shown")->capture_default_str();
   cmd->add_flag("--json", a->json, "print profile.json on stdout instead of the table");
-  return [a] {
+  return [a, iters_opt, decode_opt, prefill_opt] {
+    a->iters_given = iters_opt->count() > 0;
+    a->decode_given = decode_opt->count() > 0;
+    a->prefill_given = prefill_opt->count() > 0;
     check_args(*a);
     const std::filesystem::path ws = a->workspace;
     a->run.out_dir = ws / ".autokernel" / "profile";
     std::FILE* progress = a->json ? stderr : stdout;
-    fmt::print(progress, "profiling {} on {} ({}): {} warm-up + {} profiled steps\n", a->run.model, a->run.device,
-               a->run.dtype, a->run.warmup, a->run.iters);
+    const auto& req = a->run;
+    const auto prefill =
+        req.prefill > 0 ? std::to_string(req.prefill) : req.input_shape.substr(req.input_shape.find(',') + 1);
+    fmt::print(progress, "profiling {} on {} ({}): {} warm-up + {} profiled {}\n", req.model, req.device, req.dtype,
+               req.warmup, req.iters,
+               req.decode > 0 ? fmt::format("decode steps after a {}-token prefill", prefill) : "steps");
     std::fflush(progress);
     auto run = value_or_throw(profile::run_model(a->run));
     auto trace = value_or_throw(profile::read_trace(run.trace));
@@ -107,12 +150,15 @@ Runner add_profile_command(CLI::App& app) {
       for (const auto& in : run.meta.value("inputs", nlohmann::json::array())) {
         std::string dims;
         for (auto d : in.value("shape", std::vector<int64_t>{})) dims += (dims.empty() ? "" : ",") + std::to_string(d);
-        inputs += fmt::format("{}[{}] {}", inputs.empty() ? "" : ", ", dims, in.value("dtype", ""));
+        inputs += inputs.empty() ? "" : ", ";
+        // A value that is not a tensor (a KV cache, a flag) as the runner described it.
+        inputs += in.contains("shape") ? fmt::format("[{}] {}", dims, in.value("dtype", "")) : in.value("value", "");
       }
       fmt::print("model: {} ({}, {:.1f}M parameters) on {}, {}, inputs {}; {:.2f} ms per step (wall)\n",
                  run.meta.value("model", ""), run.meta.value("class", ""), run.meta.value("parameters", 0.0) / 1e6,
                  run.meta.value("device_name", ""), run.meta.value("dtype", ""), inputs,
                  run.meta.value("step_wall_ms", 0.0));
+      if (prof.is_decode()) fmt::print("workload: {}\n", prof.workload());
       fmt::print("{}", profile::ranking_table(prof, a->rows));
       fmt::print("wrote {}\n", path.string());
     }

@@ -51,6 +51,8 @@ Expected<ModelRun> run_model(const ModelRunRequest& r) {
   if (!r.input_shape.empty()) argv.insert(argv.end(), {"--input-shape", r.input_shape});
   if (!r.inputs.empty()) argv.insert(argv.end(), {"--inputs", r.inputs});
   if (!r.init_args.empty()) argv.insert(argv.end(), {"--init-args", r.init_args});
+  if (r.decode > 0) argv.insert(argv.end(), {"--decode", std::to_string(r.decode)});
+  if (r.prefill > 0) argv.insert(argv.end(), {"--prefill", std::to_string(r.prefill)});
   util::ProcessOptions po;
   po.quiet_limit = k_model_run_limit;
   po.total_limit = k_model_run_limit;

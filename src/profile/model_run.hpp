@@ -17,8 +17,10 @@ struct ModelRunRequest {
   std::string dtype = "fp32";  ///< fp16 | bf16 | fp32
   std::string init_args;       ///< a JSON object of constructor keyword arguments
   std::string device = "cpu";
-  int warmup = 2;                 ///< steps run before profiling (and one more, discarded, inside it)
-  int iters = 3;                  ///< profiled steps
+  int warmup = 2;   ///< steps run before profiling (and one more, discarded, inside it)
+  int iters = 3;    ///< profiled steps
+  int decode = 0;   ///< > 0: profile this many decode steps (one new token per sequence) against a KV cache
+  int prefill = 0;  ///< the tokens in the cache before the first decode step (0: input_shape's second dim)
   std::filesystem::path out_dir;  ///< where trace.json and meta.json go
 };
 

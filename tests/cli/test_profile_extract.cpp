@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "backends/backend.hpp"
+#include "catalog/shape.hpp"
 #include "harness/bench.hpp"
 #include "workspace/results_log.hpp"
 #include "profile/extract.hpp"
@@ -35,6 +36,11 @@ nlohmann::json read_json(const std::filesystem::path& p) {
 std::string error_line(const std::string& out) {
   const auto at = out.find("autokernel: error:");
   return at == std::string::npos ? "" : out.substr(at, out.find('\n', at) - at);
+}
+
+bool transformers_installed() {
+  auto probe = util::run_command({util::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
+  return probe && probe->exit_code == 0;
 }
 
 struct ExampleModel {
@@ -176,14 +182,188 @@ TEST(ProfileCommand, CudaWithoutAGpuSaysSo) {
 }
 
 TEST(ProfileCommand, TransformersModelsByConfigWhenInstalled) {
-  auto probe = util::run_command({util::python_executable(), "-c", "import transformers"}, std::chrono::minutes(2));
-  if (!probe || probe->exit_code != 0) GTEST_SKIP() << "transformers is not installed";
+  if (!transformers_installed()) GTEST_SKIP() << "transformers is not installed";
   const auto ws = fresh_dir("hf");
   const auto r =
       test::autokernel({"profile", "--model", "hf:gpt2", "--input-shape", "1,16", "--device", "cpu", "--workspace",
                         ws.string(), "--init-args", R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("layernorm"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+/// One attention call of a profiled step: its queries' and keys' lengths.
+struct AttentionCall {
+  int64_t queries = 0, keys = 0;
+  bool operator==(const AttentionCall&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const AttentionCall& c) {
+  return os << c.queries << " queries x " << c.keys << " keys";
+}
+
+/// The aten::scaled_dot_product_attention calls inside the trace's profiled steps (ak.step scopes), in time order.
+std::vector<AttentionCall> attention_in_steps(const std::filesystem::path& trace) {
+  auto t = profile::read_trace(trace);
+  if (!t) throw std::runtime_error(t.error().message);
+  std::vector<std::pair<double, AttentionCall>> calls;
+  for (const auto& e : t->cpu) {
+    if (e.name != "aten::scaled_dot_product_attention") continue;
+    bool in_step = false;
+    for (int p = e.parent; p >= 0 && !in_step; p = t->cpu[p].parent) in_step = t->cpu[p].name == profile::k_step_scope;
+    if (!in_step) continue;
+    const auto& dims = e.args.at("Input Dims");  // q, k: [B, H, S, D]
+    calls.push_back({e.ts_us, {dims[0][2].get<int64_t>(), dims[1][2].get<int64_t>()}});
+  }
+  std::sort(calls.begin(), calls.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  std::vector<AttentionCall> out;
+  for (const auto& [ts, c] : calls) out.push_back(c);
+  return out;
+}
+
+/// The tokens one call of a type works on, from its dims in profile.json (the catalogue's).
+int64_t tokens_of(const std::string& type, const std::vector<int64_t>& d) {
+  if (type == "matmul") return d.size() == 4 ? d[1] : d[0];  // the linear form (y^T = W x^T): N; else M
+  if (type == "flash_attention" || type == "rotary_embedding") return d[0] * d[2];  // B * S
+  return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M)
+}
+
+struct DecodeModel {
+  std::string name;
+  std::vector<std::string> args;
+  std::vector<std::string> types;  ///< kernel types its decode profile must rank
+};
+
+class ProfileDecode : public ::testing::TestWithParam<DecodeModel> {};
+
+TEST_P(ProfileDecode, ProfilesDecodeStepsOfOneTokenPerSequenceAgainstAGrowingCache) {
+  const auto& m = GetParam();
+  if (m.name == "hf_llama" && !transformers_installed()) GTEST_SKIP() << "transformers is not installed";
+  const auto ws = fresh_dir("decode_" + m.name);
+  // Batch 2; --prefill overrides the 8 of --input-shape.
+  std::vector<std::string> args = {"profile", "--device",  "cpu", "--workspace",   ws.string(), "--decode",
+                                   "3",       "--prefill", "16",  "--input-shape", "2,8"};
+  args.insert(args.end(), m.args.begin(), m.args.end());
+  const auto r = test::autokernel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("2 warm-up + 3 profiled decode steps after a 16-token prefill"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("workload: decode step (batch 2, one new token each) after a 16-token prefill, "
+                          "cache length 16..18"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find(" per decode step ("), std::string::npos) << r.output;
+
+  const auto j = read_json(ws / "profile.json");
+  EXPECT_EQ(j["steps"], 3);
+  EXPECT_EQ(j["meta"]["decode"]["cache_length"], nlohmann::json::parse("[16, 18]"));
+  EXPECT_EQ(j["workload"].get<std::string>().substr(0, 11), "decode step");
+  const auto prof = profile::ModelProfile::from_json(j);
+  ASSERT_TRUE(prof) << prof.error().message;
+  EXPECT_TRUE(prof->is_decode());
+  ASSERT_FALSE(prof->supported().empty()) << r.output;
+  std::vector<std::string> names;
+  for (const auto* k : prof->supported()) {
+    names.push_back(k->name);
+    ASSERT_FALSE(k->shapes.empty()) << k->name;
+    // Every call of a decode step works on one token per sequence: 2 tokens.
+    for (const auto& s : k->shapes) {
+      const auto shape = k->name + " " + catalog::shape_string(s.dims) + "\n" + r.output;
+      if (k->name == "matmul" && s.dims.size() == 3 && !s.modules.empty() &&
+          s.modules[0].find("rotary") != std::string::npos) {
+        EXPECT_EQ(s.dims[1], 1) << "Hugging Face's rotary table inv_freq x positions, one new position: " << shape;
+      } else {
+        EXPECT_EQ(tokens_of(k->name, s.dims), 2) << shape;
+      }
+    }
+  }
+  for (const auto& t : m.types) {
+    EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t << " missing from " << r.output;
+  }
+  // In the trace: one query per sequence, against the 16 cached keys and its own, one more each step (1 layer).
+  const std::vector<AttentionCall> want = {{1, 17}, {1, 18}, {1, 19}};
+  EXPECT_EQ(attention_in_steps(ws / j["meta"]["trace"].get<std::string>()), want);
+  (void)util::remove_tree(ws);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Models, ProfileDecode,
+    ::testing::Values(DecodeModel{"llama",
+                                  {"--model", k_examples + "/llama.py:Llama", "--init-args",
+                                   R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
+                                  {"matmul", "fused_mlp", "flash_attention", "rotary_embedding"}},
+                      DecodeModel{"hf_llama",
+                                  {"--model", "hf:llama", "--init-args",
+                                   R"({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+                                       "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 256})"},
+                                  {"matmul", "fused_mlp", "flash_attention", "rotary_embedding"}}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(ProfileDecode, BadCombinationsAreRefusedBeforeTheModelRuns) {
+  const auto llama = k_examples + "/llama.py:Llama";
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"--decode", "0", "--input-shape", "1,16"}, "--decode must be at least 1, got 0"},
+      {{"--prefill", "16", "--input-shape", "1,16"},
+       "--prefill is the prompt before --decode's steps, and there is no --decode"},
+      {{"--decode", "3", "--prefill", "0", "--input-shape", "1,16"}, "--prefill must be at least 1, got 0"},
+      {{"--decode", "3", "--input-shape", "1,16", "--inputs", k_examples + "/lm_loss.py:make_inputs"},
+       "--decode makes its own inputs, so it takes no --inputs"},
+      {{"--decode", "3", "--input-shape", "1,16", "--iters", "5"},
+       "--decode N profiles N decode steps: leave --iters out"},
+      {{"--decode", "3", "--input-shape", "1"},
+       "--decode needs --input-shape BATCH,PREFILL (or BATCH with --prefill L), got '1'"},
+      {{"--decode", "3", "--input-shape", "1,16,4"},
+       "--decode needs --input-shape BATCH,PREFILL (or BATCH with --prefill L), got '1,16,4'"},
+  };
+  for (const auto& [extra, message] : cases) {
+    std::vector<std::string> args = {
+        "profile", "--model", llama, "--device", "cpu", "--workspace", fresh_dir("decode_bad").string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const auto r = test::autokernel(args);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_EQ(error_line(r.output), "autokernel: error: " + message) << r.output;
+    EXPECT_NE(r.output.find("hint: "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("profiling "), std::string::npos) << "refused before the model runs: " << r.output;
+  }
+}
+
+TEST(ProfileDecode, AModelWithoutACacheOrWithTooFewPositionsIsOneErrorLine) {
+  const auto ws = fresh_dir("decode_model");
+  auto r = test::autokernel({"profile", "--model", k_examples + "/gpt2.py:GPT2", "--decode", "3", "--input-shape",
+                             "1,16", "--init-args", R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})",
+                             "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output), "autokernel: error: --decode: GPT2 takes no KV cache") << r.output;
+  EXPECT_NE(r.output.find("hint: a model takes one through forward(tokens, cache=, start_pos=)"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  r = test::autokernel({"profile", "--model", k_examples + "/llama.py:Llama", "--decode", "3", "--input-shape", "1,40",
+                        "--init-args",
+                        R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256,
+                            "max_seq_len": 32})",
+                        "--device", "cpu", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(error_line(r.output),
+            "autokernel: error: --decode 3 after a 40-token prefill needs 43 positions, but Llama has 32")
+      << r.output;
+  EXPECT_NE(r.output.find("hint: a shorter --prefill"), std::string::npos) << r.output;
+  (void)util::remove_tree(ws);
+}
+
+TEST(ProfileCommand, MakeInputsMayReturnAKvCacheThatEveryStepUses) {
+  const auto ws = fresh_dir("inputs_cache");
+  const auto r = test::autokernel(
+      {"profile", "--model", k_examples + "/llama.py:Llama", "--inputs",
+       (test::source_dir() / "tests/data/models/llama_decode_inputs.py").string() + ":make_inputs", "--input-shape",
+       "2,16", "--init-args", R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})",
+       "--device", "cpu", "--workspace", ws.string(), "--iters", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("inputs [2,1] int64, KVCache, 16;"), std::string::npos) << r.output;
+  const auto j = read_json(ws / "profile.json");
+  EXPECT_FALSE(j.contains("workload")) << "the runner cannot know it is a decode step";
+  // Each step decodes position 16 against the cache make_inputs filled: the same 17 keys every time.
+  const std::vector<AttentionCall> want = {{1, 17}, {1, 17}};
+  EXPECT_EQ(attention_in_steps(ws / j["meta"]["trace"].get<std::string>()), want);
   (void)util::remove_tree(ws);
 }
 
