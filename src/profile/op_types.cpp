@@ -118,7 +118,9 @@ std::optional<Classified> attention(const CpuEvent& op) {
     } else if (k[1] != q[1]) {
       add_note(fmt::format("keys have {} heads, queries {}", k[1], q[1]));
     }
-    if (k[2] != q[2]) add_note(fmt::format("keys have length {}, queries {}", k[2], q[2]));
+    // Keys of another length (a decode step's one query against the cache, cross-attention): the type's q and
+    // k share S, so its kernels cannot take the call (nor can the exported op); the op stays an uncovered row.
+    if (k[2] != q[2]) return std::nullopt;
   }
   if (!input_dims(op, 3).empty() && sdpa) add_note("with an explicit mask");
   return Classified{"flash_attention", std::move(dims), dtype_of(input_type(op, 0)), note};

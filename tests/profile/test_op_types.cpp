@@ -83,13 +83,15 @@ TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
                      {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
   ASSERT_TRUE(inner);
   EXPECT_EQ(inner->dims, (std::vector<int64_t>{2, 8, 16, 32, 0, 1}));
-  // Keys of another length are still only a note; head counts that do not divide are one too.
-  auto cross = classify_op(op("aten::scaled_dot_product_attention",
+  // Keys of another length (a decode step, cross-attention) are not the type's problem: q and k share S there.
+  EXPECT_FALSE(classify_op(op("aten::scaled_dot_product_attention",
                               {{1, 8, 64, 32}, {1, 2, 96, 32}, {1, 2, 96, 32}, {}, {}, {}, {}, {}}, types,
-                              {"", "", "", "", "0.", "False", "", "True"}));
-  ASSERT_TRUE(cross);
-  EXPECT_EQ(cross->dims, (std::vector<int64_t>{1, 8, 64, 32, 0, 2}));
-  EXPECT_EQ(cross->note, "keys have length 96, queries 64");
+                              {"", "", "", "", "0.", "False", "", "True"})));
+  EXPECT_FALSE(
+      classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
+                     {{2, 8, 1, 32}, {2, 8, 17, 32}, {2, 8, 17, 32}, {}, {}, {}, {}},
+                     {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""})));
+  // Head counts that do not divide are a note.
   auto odd = classify_op(op("aten::scaled_dot_product_attention",
                             {{1, 8, 64, 32}, {1, 3, 64, 32}, {1, 3, 64, 32}, {}, {}, {}, {}, {}}, types,
                             {"", "", "", "", "0.", "False", "", "True"}));
