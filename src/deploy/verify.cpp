@@ -37,6 +37,12 @@ Expected<void> fill_from_profile(VerifyRequest& r) {
     if (field.empty() && m.contains(key) && m[key].is_string()) field = m[key].get<std::string>();
   };
   if (r.model.empty()) {
+    // verify runs and times the model's forward over its inputs; a decode profile's step is another workload.
+    if (m.contains("decode") && m["decode"].is_object()) {
+      return fail(
+          fmt::format("{} is a decode profile (profile --decode); verify runs the full forward only", path.string()),
+          "give --model and --input-shape (or --inputs) to verify the kept kernels on a forward pass");
+    }
     take(r.model, "model");
     take(r.input_shape, "input_shape");
     take(r.inputs, "inputs_spec");

@@ -206,6 +206,14 @@ TEST(Verify, BadInputIsOneClearError) {
                         "/nonexistent/m.py:M", "--input-shape", "1,8"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("autokernel: error: no such file: /nonexistent/m.py"), std::string::npos) << r.output;
+  // A decode profile: verify would time the full forward instead of the decode step it ranked.
+  ASSERT_TRUE(util::write_file_atomic(
+      ws / "profile.json", R"({"meta": {"model": "m.py:M", "input_shape": "1,8", "decode": {"steps": 3}}})"));
+  r = test::autokernel({"verify", "--workspace", ws.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("is a decode profile (profile --decode); verify runs the full forward only"),
+            std::string::npos)
+      << r.output;
 }
 
 }  // namespace
