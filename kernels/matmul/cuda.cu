@@ -487,15 +487,18 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t c_stage0 = base + H_STAGES * kStageBytes;  // persistent only: C's staging, outside the ring
   const uint32_t full0 = c_stage0 + kCStageBytes, empty0 = full0 + H_STAGES * 8;
 
-  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kBN - 1) / kBN, tiles = tiles_m * tiles_n;
+  constexpr int kTileN = kBN;  // columns of C per tile
+  // @shared begin hopper_tile_order: copied in other starters, every copy the same (tests/test_starter_regions.py)
+  const int tiles_m = (M + kBM - 1) / kBM, tiles_n = (N + kTileN - 1) / kTileN, tiles = tiles_m * tiles_n;
   const int per_group = GROUP_M * tiles_n;
   // The tile's first row and column, in groups of GROUP_M tile rows (blocks running together share L2).
   auto origin = [&](int tile, int& m0, int& n0) {
     const int first_m = (tile / per_group) * GROUP_M;
     const int group_rows = min(tiles_m - first_m, GROUP_M);
     m0 = (first_m + (tile % per_group) % group_rows) * kBM;
-    n0 = ((tile % per_group) / group_rows) * kBN;
+    n0 = ((tile % per_group) / group_rows) * kTileN;
   };
+  // @shared end hopper_tile_order
   const int KT = (K + kBK - 1) / kBK;
   const int wg = threadIdx.x / 128;
 
