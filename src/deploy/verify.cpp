@@ -8,6 +8,7 @@
 #include "util/python.hpp"
 #include "util/json_child.hpp"
 #include "util/resources.hpp"
+#include "workspace/profile_json.hpp"
 
 namespace ak::deploy {
 namespace fs = std::filesystem;
@@ -38,7 +39,7 @@ Expected<void> fill_from_profile(VerifyRequest& r) {
   };
   if (r.model.empty()) {
     // verify runs and times the model's forward over its inputs; a decode profile's step is another workload.
-    if (m.contains("decode") && m["decode"].is_object()) {
+    if (workspace::is_decode_meta(m)) {
       return fail(
           fmt::format("{} is a decode profile (profile --decode); verify runs the full forward only", path.string()),
           "give --model and --input-shape (or --inputs) to verify the kept kernels on a forward pass");

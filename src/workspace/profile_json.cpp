@@ -24,10 +24,14 @@ std::vector<const KernelUse*> ModelProfile::supported() const {
   return out;
 }
 
-bool ModelProfile::is_decode() const { return meta.is_object() && meta.contains("decode"); }
+bool is_decode_meta(const nlohmann::json& meta) {
+  return meta.is_object() && meta.contains("decode") && meta["decode"].is_object();
+}
+
+bool ModelProfile::is_decode() const { return is_decode_meta(meta); }
 
 std::string ModelProfile::workload() const {
-  if (!is_decode() || !meta["decode"].is_object()) return "";
+  if (!is_decode()) return "";
   const auto& d = meta["decode"];
   std::string out = fmt::format("decode step (batch {}, one new token each) after a {}-token prefill",
                                 d.value("batch", 0), d.value("prefill", 0));

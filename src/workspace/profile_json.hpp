@@ -61,6 +61,10 @@ struct ModelProfile {
   static Expected<ModelProfile> from_json(const nlohmann::json& j);
 };
 
+/// Whether a profile's meta (what the model runner recorded) says each step was one decode step against a KV cache
+/// (`profile --decode`: an object "decode"). The one test of it: ModelProfile and verify both ask here.
+bool is_decode_meta(const nlohmann::json& meta);
+
 /// The profile.json at `file`: nullopt when there is none; an error naming the file when it does not parse,
 /// or when a row's share is not a fraction of the model's time or the shares add up to more than the whole.
 Expected<std::optional<ModelProfile>> read_profile_json(const std::filesystem::path& file);
