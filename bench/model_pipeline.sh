@@ -7,7 +7,8 @@
 # device tool's folder), else under bench/results/tmp/. Expects build-gpu/autokernel (bash bench/gpu_session.sh build).
 # INSIDE_COMPILE=all skips verify's timing of each kernel type inside torch.compile (one compile per type).
 # FROM=path/to/workspace.tgz (an earlier call's, carried back) skips profile, extract and run: verify only,
-# so a model whose pipeline does not fit one device call takes two.
+# so a model whose pipeline does not fit one device call takes two. PREP_ONLY=1 stops before verify (the first
+# of those two calls).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NAME="$1" MODEL="$2" INIT="$3" BUDGET="${4:-2m}" TOP="${5:-6}"
@@ -29,7 +30,7 @@ t0=$(date +%s)
     "$AK" run --workspace "$WS" --budget "$BUDGET"; rc=$?
     # The workspace as it is now (kernels, their history, results.tsv, profile.json), for a verify-only call.
     tar czf "$DEST/workspace.tgz" -C "$WS" --exclude=run.lock --exclude=.autokernel . 2>/dev/null
-    [ "$rc" -eq 0 ]
+    [ "$rc" -eq 0 ] && [ -z "${PREP_ONLY:-}" ]
   fi &&
   echo "== verify from $(( $(date +%s) - t0 ))s" &&
   "$AK" verify --workspace "$WS" --runs 10 ${INSIDE_COMPILE:+--inside-compile $INSIDE_COMPILE}

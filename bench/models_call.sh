@@ -31,6 +31,6 @@ for name in "$@"; do
   timeout "$left" bash bench/model_pipeline.sh "$name" "${MODEL[$name]}" "${INIT[$name]}" "$BUDGET" "${TOP:-6}" > /dev/null 2>&1
   # Cut short, the pipeline copied nothing: verify's checkpoints and the workspace still come back.
   cp -n /tmp/ak_ws_$name/verify.json /tmp/ak_ws_$name/results.tsv /tmp/ak_ws_$name/profile.json "$OUT/$name/" 2>/dev/null
-  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(== |model|total|eager|torch.compile|autokernel|  inside torch.compile|left to inductor|  calls|  check|  graph|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -40
+  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(== |model|total|eager|torch.compile|autokernel|  inside torch.compile|left to inductor|  calls|  check|  graph|  routes only|  slower than|each call shape|.* (ours|PyTorch)$|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -60
   echo "$name done at ${SECONDS}s"
 done

@@ -28,7 +28,9 @@ attention interface. Inside torch.compile, chains that one kernel does in a pass
 graph (`_fusions.py` installs the fusion kinds' graph passes: a residual add and the RMSNorm after it become
 torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model
 than inductor's own code is listed in the manifest's `eager_only`: its routes step aside while torch.compile
-traces, and inductor compiles PyTorch's code there. `stats()` counts the calls each kernel took.
+traces, and inductor compiles PyTorch's code there. The calls verify timed faster in PyTorch than in our
+kernel, by shape, are the manifest's `faster_in_pytorch` (op name -> call signatures): they run PyTorch's
+code, eager and compiled (`_op.py`). `stats()` counts the calls each kernel took.
 """
 import importlib.util
 import json
@@ -39,7 +41,7 @@ import threading
 import torch
 
 from . import _fusions, _ops, _routing
-from ._op import check_log, checking, reset_stats, stats  # noqa: F401
+from ._op import check_log, checking, reset_stats, samples, set_faster_in_pytorch, signature, stats  # noqa: F401
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.Lock()
@@ -101,6 +103,7 @@ def kernels():
                 k = _Kernel(entry)
                 table.setdefault(k.type, {})[k.device] = k
             _state["kernels"] = table
+            set_faster_in_pytorch(m.get("faster_in_pytorch", {}))
         return _state["kernels"]
 
 
@@ -195,7 +198,8 @@ def unpatch(model):
     return model
 
 
-__all__ = ["patch", "unpatch", "routes", "kernels", "manifest", "stats", "reset_stats", "checking", "check_log"]
+__all__ = ["patch", "unpatch", "routes", "kernels", "manifest", "stats", "reset_stats", "checking", "check_log",
+           "samples", "set_faster_in_pytorch", "signature"]
 if __name__ == "__main__":
     print(json.dumps(manifest(), indent=2))
     sys.exit(0)

@@ -10,6 +10,12 @@ the op's truth, which `checking()` compares every routed call against (verify's 
 Here too: the kernel table the package sets on load, PyTorch's functions as they were at import (`_orig`),
 the ABI helpers several types share, `op(name)`, the check and the call counts. `_ops.py` registers every
 kind's ops with torch.library.
+
+A kernel faster at one shape may be slower at another (GPT-2's LM head, 50257 wide, takes cuBLAS's slow
+unaligned path, where our linear is 7.8x faster; its 1280-wide GEMMs are cuBLAS's strength). `verify` times
+each call shape the model makes, ours against the formula, and the calls where PyTorch was faster are listed
+by signature (`set_faster_in_pytorch`, the manifest's `faster_in_pytorch`): `op(name)` runs PyTorch's formula
+there, before the operator, so inside torch.compile inductor sees PyTorch's ops at those calls and fuses them.
 """
 import contextlib
 import math
@@ -32,14 +38,36 @@ _orig = {"linear": F.linear, "layer_norm": F.layer_norm, "rms_norm": F.rms_norm,
          "silu": F.silu}
 _orig = {k: _unwrapped(v) for k, v in _orig.items()}
 
-_state = {"table": {}}        # kernel type -> {device kind -> kernel}; set by the package on load
+_state = {"table": {},       # kernel type -> {device kind -> kernel}; set by the package on load
+          "pytorch": {}}     # op name -> signatures of the calls verify timed faster in PyTorch
 _stats = {}                   # kernel name -> calls it took
-_check = {"on": False, "log": {}}
+_check = {"on": False, "log": {}, "samples": {}}
+_BY_NAME = {}                 # op name -> Op
+# (a dict, not str(dtype): torch.compile traces signature() with no graph break)
+_DTYPE_NAME = {torch.float16: "float16", torch.bfloat16: "bfloat16", torch.float32: "float32",
+               torch.float64: "float64", torch.int64: "int64", torch.int32: "int32", torch.bool: "bool"}
 _lock = threading.Lock()
 
 
 def set_table(table):
     _state["table"] = table
+
+
+def set_faster_in_pytorch(by_op):
+    """{op name: [call signature]}: the calls that run PyTorch's formula instead of the kernel."""
+    _state["pytorch"] = {name: set(sigs) for name, sigs in by_op.items() if sigs}
+
+
+def signature(args):
+    """A call's shapes as one string, e.g. "bfloat16[2048,1280] bfloat16[50257,1280] None": its tensors' dtypes
+    and shapes, and its flags (attention's causal, rotary's style); floats (eps, scale) do not change a speed."""
+    parts = []
+    for a in args:
+        if isinstance(a, torch.Tensor):
+            parts.append(f"{_DTYPE_NAME.get(a.dtype, 'other')}[{','.join(str(d) for d in a.shape)}]")
+        elif a is None or isinstance(a, (bool, int)):
+            parts.append(repr(a))
+    return " ".join(parts)
 
 
 def _kernel(kind, *tensors):
@@ -74,6 +102,7 @@ class Op:
         self.name, self.kind, self.schema = name, kind, schema
         self.eager, self.run, self.fits, self.fake = eager, run, fits, fake
         self.n_tensors = n_tensors  # how many leading arguments are the tensors the kernel reads
+        _BY_NAME[name] = self
 
     def __call__(self, *args):
         tensors = [a for a in args[: self.n_tensors] if a is not None]
@@ -84,7 +113,7 @@ class Op:
             _stats[k.name] = _stats.get(k.name, 0) + 1
         out = self.run(k, *args)
         if _check["on"]:
-            _record(self, args, out)
+            _record(self, k, args, out)
         return out
 
     def _like_fake(self, out, args):
@@ -97,8 +126,18 @@ class Op:
 
 
 def op(name):
-    """torch.ops.autokernel.<name>.default."""
-    return getattr(getattr(torch.ops, LIB_NAME), name).default
+    """torch.ops.autokernel.<name>.default, or where verify timed some of its calls faster in PyTorch, a call
+    that runs the formula at those signatures (as plain PyTorch code, which torch.compile traces) and the op
+    at the others."""
+    target = getattr(getattr(torch.ops, LIB_NAME), name).default
+    pytorch = _state["pytorch"].get(name)
+    if not pytorch:
+        return target
+    formula = _BY_NAME[name].eager
+
+    def call(*args):
+        return formula(*args) if signature(args) in pytorch else target(*args)
+    return call
 
 
 # ---- verify's per-call check ---------------------------------------------------------------------------
@@ -115,8 +154,10 @@ def _upcast(a):
     return a.double() if isinstance(a, torch.Tensor) and a.is_floating_point() else a
 
 
-def _record(op_, args, out):
-    """Our output, and PyTorch's formula in the same dtype, each against the formula on float64 inputs."""
+def _record(op_, k, args, out):
+    """Our output, and PyTorch's formula in the same dtype, each against the formula on float64 inputs; and
+    the first call of each signature, which verify then times (`samples()`)."""
+    _check["samples"].setdefault((op_.name, signature(args)), (op_, k, args))
     with torch.no_grad():
         eager = op_.eager(*args)
         truth = op_.eager(*[_upcast(a) for a in args])
@@ -137,8 +178,9 @@ def _record(op_, args, out):
 @contextlib.contextmanager
 def checking():
     """While inside, every call a kernel takes is also computed by PyTorch (in its dtype and in float64);
-    check_log() then holds, per kernel type, the call whose error exceeds PyTorch's own the most."""
-    _check["on"], _check["log"] = True, {}
+    check_log() then holds, per kernel type, the call whose error exceeds PyTorch's own the most, and
+    samples() the first call of each (op name, signature): (Op, kernel, arguments)."""
+    _check["on"], _check["log"], _check["samples"] = True, {}, {}
     try:
         yield _check["log"]
     finally:
@@ -147,6 +189,10 @@ def checking():
 
 def check_log():
     return {k: dict(v) for k, v in _check["log"].items()}
+
+
+def samples():
+    return dict(_check["samples"])
 
 
 def stats():

@@ -7,6 +7,10 @@ Loads the model and its inputs as `autokernel profile` does, then runs, on the s
      Inside torch.compile, with --inside-compile auto (the default on a GPU), each kernel type is first timed
      alone in the compiled model, and only the types that make it faster stay routed there (the others are
      written to verify.json's `eager_only`, which `autokernel export` puts in the package's manifest).
+     Before either is timed, on a GPU, each call shape the patched model makes is timed alone, our kernel
+     against PyTorch's formula on the call's own inputs; where PyTorch is faster, those calls run PyTorch's
+     code (verify.json's `faster_in_pytorch`, also put in the manifest): a type kept for its speed at the
+     profile's hottest shape is not forced onto the model's other shapes.
 Each output is compared with the truth by its relative L2 error ||out - truth|| / ||truth|| over every floating
 output (the max error, max |out - truth| / rms(truth), is reported beside it), and, where an output has
 classes on its last dim (logits), by the share of positions whose top-1 agrees with the truth's.
@@ -144,10 +148,26 @@ def peak_mb(fn, device):
     return torch.cuda.max_memory_allocated() / 2**20
 
 
-def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled, eager_only):
+def faster_in_pytorch(samples, time_call):
+    """{op name: [signature]} of the calls PyTorch's formula runs faster than our kernel, and one line per
+    signature saying which won. samples: {(op name, signature): (Op, kernel, args)} (the checked forward's
+    first call of each); time_call(fn): fn's time in ms."""
+    slower, lines = {}, []
+    for (name, sig), (o, k, args) in sorted(samples.items(), key=lambda kv: kv[0]):
+        ours = time_call(lambda: o.run(k, *args))
+        theirs = time_call(lambda: o.eager(*args))
+        if ours >= theirs:
+            slower.setdefault(name, []).append(sig)
+        lines.append(f"  {name:<13} {sig[:64]:<64} ours {1e3 * ours:9.1f} us   PyTorch {1e3 * theirs:9.1f} us   "
+                     f"{'ours' if ours < theirs else 'PyTorch'}")
+    return slower, lines
+
+
+def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled, eager_only, to_pytorch=()):
     """The rows of profile.json no kernel took, with their share of the model's time, hottest first.
     fusions: the fusion types (their chains exist only in torch.compile's graph); compiled: whether the
-    patched model was compiled; eager_only: the types left to inductor inside torch.compile."""
+    patched model was compiled; eager_only: the types left to inductor inside torch.compile; to_pytorch: the
+    types some of whose call shapes verify timed faster in PyTorch."""
     if not profile_path or not os.path.exists(profile_path):
         return None
     with open(profile_path) as f:
@@ -166,6 +186,8 @@ def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled
         elif name in eager_only:
             why = ("a fusion, slower inside torch.compile than inductor's own: left to it" if name in fusions
                    else "no call fit it in eager, and inductor's code was faster inside torch.compile")
+        elif name in to_pytorch:
+            why = "PyTorch was faster at each of its call shapes (timed alone): left to it"
         elif name in fusions and not compiled:
             why = "a fusion: its chain exists only inside torch.compile (verify without --no-compile)"
         else:
@@ -278,6 +300,16 @@ def run(args):
         with ak.checking():  # one forward with every kernel call checked against PyTorch (not timed)
             model(*inputs[0], **inputs[1])
         report["calls"] = ak.stats()
+        if device.type == "cuda":  # on the CPU the kernels are references: every call takes them
+            say("each call shape alone, our kernel against PyTorch's formula (median of 20):")
+            pytorch, lines = faster_in_pytorch(ak.samples(), lambda fn: timed(fn, device, 20, 3))
+            for line in lines:
+                say(line)
+            report["faster_in_pytorch"] = pytorch
+            ak.set_faster_in_pytorch(pytorch)
+            ak.reset_stats()
+            model(*inputs[0], **inputs[1])
+            report["calls"] = ak.stats()
         measure("autokernel", model, "autokernel")
         peaks["autokernel"] = peak_mb(call(model), device)
         say(f"  calls {report['calls'] or 'none'}")
@@ -336,6 +368,14 @@ def run(args):
                 check_calls(ak.check_log())
                 del compiled
                 torch._dynamo.reset()
+                if args.inside_compile == "auto" and times["autokernel_compiled"] > times["routed_compiled"]:
+                    # Each type was faster alone, the set together was not: the yardstick's setting wins.
+                    say(f"  slower than every type left to inductor ({times['routed_compiled']:.3f} ms): that kept")
+                    inside = []
+                    results["autokernel_compiled"] = results["routed_compiled"]
+                    times["autokernel_compiled"] = times["routed_compiled"]
+                    report["calls_compiled"] = {}
+                    report["eager_only"] = sorted(kinds)
             say(f"  graph breaks: {report['graph_breaks']}")
         ak.unpatch(model)
 
@@ -365,7 +405,8 @@ def run(args):
             took = report["calls"].get(e["name"], 0) + report.get("calls_compiled", {}).get(e["name"], 0)
             by_type[e["type"]] = by_type.get(e["type"], 0) + took
         report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest},
-                                            set(ak._fusions.UNFUSED), args.compile, set(report.get("eager_only", [])))
+                                            set(ak._fusions.UNFUSED), args.compile, set(report.get("eager_only", [])),
+                                            {ak._op._BY_NAME[n].kind for n in report.get("faster_in_pytorch", {})})
         if report["uncovered"]:
             say("time no kernel took (from profile.json):")
             for u in report["uncovered"]:

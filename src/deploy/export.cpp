@@ -1,6 +1,7 @@
 #include "deploy/export.hpp"
 
 #include <ATen/ATen.h>
+#include <algorithm>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/headeronly/version.h>
@@ -27,16 +28,28 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
   return {};
 }
 
-// verify.json's `eager_only` (none when verify has not run, or its file cannot be read: every type then
-// runs inside torch.compile too, as before verify measured it).
-std::vector<std::string> eager_only_types(const fs::path& ws) {
+// What verify measured that the package follows (none when verify has not run, or its file cannot be read:
+// every type then runs inside torch.compile too, and every call that fits takes its kernel, as before):
+//   eager_only         the types verify timed slower inside torch.compile than inductor's own code;
+//   faster_in_pytorch  op name -> the call signatures verify timed faster in PyTorch than in our kernel.
+struct VerifyChoices {
+  std::vector<std::string> eager_only;
+  nlohmann::json faster_in_pytorch = nlohmann::json::object();
+};
+
+VerifyChoices verify_choices(const fs::path& ws) {
+  VerifyChoices out;
   auto text = util::read_file(ws / "verify.json");
-  if (!text) return {};
+  if (!text) return out;
   auto doc = nlohmann::json::parse(*text, nullptr, false);
-  if (doc.is_discarded() || !doc.contains("eager_only") || !doc["eager_only"].is_array()) return {};
-  std::vector<std::string> out;
-  for (const auto& t : doc["eager_only"])
-    if (t.is_string()) out.push_back(t.get<std::string>());
+  if (doc.is_discarded() || !doc.is_object()) return out;
+  if (doc.contains("eager_only") && doc["eager_only"].is_array())
+    for (const auto& t : doc["eager_only"])
+      if (t.is_string()) out.eager_only.push_back(t.get<std::string>());
+  if (doc.contains("faster_in_pytorch") && doc["faster_in_pytorch"].is_object())
+    for (const auto& [op, sigs] : doc["faster_in_pytorch"].items())
+      if (sigs.is_array() && !sigs.empty() && std::ranges::all_of(sigs, [](const auto& s) { return s.is_string(); }))
+        out.faster_in_pytorch[op] = sigs;
   return out;
 }
 
@@ -153,11 +166,16 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                           {"torch", TORCH_VERSION},
                           {"ops_library", "lib/" + ops.filename().string()},
                           {"kernels", kernels}};
-  // The types verify timed slower inside torch.compile than inductor's own code: there they step aside.
-  if (auto eager_only = eager_only_types(ws); !eager_only.empty()) {
-    manifest["eager_only"] = eager_only;
+  const auto choices = verify_choices(ws);
+  if (!choices.eager_only.empty()) {  // inside torch.compile these step aside for inductor's own code
+    manifest["eager_only"] = choices.eager_only;
     print(fmt::format("  inside torch.compile, left to inductor (verify timed them slower there): {}",
-                      fmt::join(eager_only, ", ")));
+                      fmt::join(choices.eager_only, ", ")));
+  }
+  if (!choices.faster_in_pytorch.empty()) {  // these calls run PyTorch's code, eager and compiled
+    manifest["faster_in_pytorch"] = choices.faster_in_pytorch;
+    for (const auto& [op, sigs] : choices.faster_in_pytorch.items())
+      print(fmt::format("  {}: {} call shape(s) left to PyTorch (verify timed it faster there)", op, sigs.size()));
   }
   if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w)
     return std::unexpected(w.error());

@@ -149,7 +149,7 @@ TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
   EXPECT_NE(r.output.find("--all"), std::string::npos) << r.output;
 }
 
-TEST(Export, CarriesTheTypesVerifyTimedSlowerInsideTorchCompile) {
+TEST(Export, CarriesWhatVerifyTimedSlower) {
   const auto ws = baseline_workspace("eager_only");
   const auto out = fs::temp_directory_path() / "ak_export_eager_only";
   const auto manifest = [&] {
@@ -165,10 +165,22 @@ TEST(Export, CarriesTheTypesVerifyTimedSlowerInsideTorchCompile) {
   EXPECT_EQ(manifest()["eager_only"], nlohmann::json::array({"softmax"}));
   EXPECT_NE(r.output.find("left to inductor (verify timed them slower there): softmax"), std::string::npos) << r.output;
 
+  ASSERT_TRUE(util::write_file_atomic(
+      ws / "verify.json",
+      R"({"passed": true, "faster_in_pytorch": {"linear": ["bfloat16[2048,1280] bfloat16[1280,1280] None"],
+          "softmax": [], "matmul": [3]}})"));
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(manifest()["faster_in_pytorch"],
+            nlohmann::json::parse(R"({"linear": ["bfloat16[2048,1280] bfloat16[1280,1280] None"]})"))
+      << "an empty list or one that is not of strings is left out";
+  EXPECT_NE(r.output.find("linear: 1 call shape(s) left to PyTorch"), std::string::npos) << r.output;
+
   ASSERT_TRUE(util::write_file_atomic(ws / "verify.json", "{not json"));  // a torn file decides nothing
   r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_FALSE(manifest().contains("eager_only"));
+  EXPECT_FALSE(manifest().contains("faster_in_pytorch"));
 }
 
 TEST(Export, AFolderThatIsNoWorkspaceIsAClearError) {

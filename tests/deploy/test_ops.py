@@ -348,3 +348,50 @@ def test_eager_only_types_step_aside_inside_torch_compile(stand_ins, inside):
             ak.unpatch(model)
             torch._dynamo.reset()
     assert torch._inductor.config.post_grad_custom_pre_pass is None
+
+
+def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled(stand_ins):
+    # GPT-2's Conv1D GEMMs at four shapes (two calls each, one per layer) and its LM head: verify finds the
+    # shapes in the checked forward's samples; those it lists run PyTorch's code, eager and inside the compiled
+    # graph (where inductor then compiles and fuses them), and the others still take the kernel.
+    model = tiny("gpt2")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            with ak.checking():
+                model(x)
+            sigs = sorted(ak.samples())
+            conv1d = [s for name, s in sigs if name == "matmul"]
+            assert conv1d == sorted(f"float32[16,{k}] float32[{k},{n}] float32[{n}]"
+                                    for k, n in [(64, 192), (64, 64), (64, 256), (256, 64)])
+            assert [s for name, s in sigs if name == "linear"] == ["float32[1,16,64] float32[512,64] None"]
+            ak.set_faster_in_pytorch({"matmul": conv1d[:3]})
+            ak.reset_stats()
+            torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+            routed = {"layernorm": 5, "matmul": 1 + 2, "flash_attention": 2}  # the LM head, one shape's two calls
+            assert {k: v for k, v in ak.stats().items() if v} == routed
+            assert torch._dynamo.explain(model)(x).graph_break_count == 0
+            calls, got = compiled_calls(model, x)
+            assert calls == routed
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.set_faster_in_pytorch({})
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
+    from autokernel_support import verify_model
+
+    class Timed:  # an Op whose kernel and formula each take a given time
+        def __init__(self, ours, theirs):
+            self.run = lambda k, *args: ours
+            self.eager = lambda *args: theirs
+
+    samples = {("linear", "a"): (Timed(0.3, 2.7), None, ()), ("matmul", "b"): (Timed(1.2, 1.0), None, ()),
+               ("matmul", "c"): (Timed(1.0, 1.0), None, ()), ("matmul", "d"): (Timed(0.9, 1.0), None, ())}
+    slower, lines = verify_model.faster_in_pytorch(samples, lambda fn: fn())
+    assert slower == {"matmul": ["b", "c"]}, "a tie goes to PyTorch: the kernel must win to take a call"
+    assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
