@@ -64,10 +64,13 @@ class _Kernel:
             self._fn = _load_triton(os.path.join(_DIR, entry["module"]), entry.get("knobs", {}), self.name)
         else:
             self._library = os.path.join(_DIR, entry["library"])
+            self._op = None
             self._fn = self._launch
 
     def _launch(self, inputs, outputs, scalars):
-        torch.ops.autokernel.launch(self._library, inputs, outputs, [float(s) for s in scalars])
+        if self._op is None:  # looked up once: each call's attribute lookups on torch.ops cost microseconds
+            self._op = torch.ops.autokernel.launch.default
+        self._op(self._library, inputs, outputs, [float(s) for s in scalars])
 
     def __call__(self, inputs, outputs, scalars=()):
         self._fn(list(inputs), list(outputs), list(scalars))

@@ -101,8 +101,16 @@ class Op:
     def __init__(self, name, kind, schema, eager, run, fits, fake, n_tensors):
         self.name, self.kind, self.schema = name, kind, schema
         self.eager, self.run, self.fits, self.fake = eager, run, fits, fake
+        self._target = None
         self.n_tensors = n_tensors  # how many leading arguments are the tensors the kernel reads
         _BY_NAME[name] = self
+
+    @property
+    def target(self):
+        """torch.ops.autokernel.<name>.default (registered by `_ops.py`), looked up once."""
+        if self._target is None:
+            self._target = getattr(getattr(torch.ops, LIB_NAME), self.name).default
+        return self._target
 
     def __call__(self, *args):
         tensors = [a for a in args[: self.n_tensors] if a is not None]
@@ -127,16 +135,15 @@ class Op:
 
 def op(name):
     """torch.ops.autokernel.<name>.default, or where verify timed some of its calls faster in PyTorch, a call
-    that runs the formula at those signatures (as plain PyTorch code, which torch.compile traces) and the op
-    at the others."""
-    target = getattr(getattr(torch.ops, LIB_NAME), name).default
+    that runs the formula at those signatures (plain PyTorch code, which torch.compile traces and fuses) and
+    the op at the others."""
+    o = _BY_NAME[name]
     pytorch = _state["pytorch"].get(name)
     if not pytorch:
-        return target
-    formula = _BY_NAME[name].eager
+        return o.target
 
     def call(*args):
-        return formula(*args) if signature(args) in pytorch else target(*args)
+        return o.eager(*args) if signature(args) in pytorch else o.target(*args)
     return call
 
 
