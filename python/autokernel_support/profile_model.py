@@ -223,7 +223,8 @@ class Decode:
         return self.cache.get_seq_length() if self.hf else self.pos
 
     def run_prefill(self):
-        """Fill a new cache with the prompt's L tokens; the first decode token is the greedy one after them."""
+        """Fill a new cache with the prompt's L tokens; the first decode token is the greedy one after them.
+        Returns the logits at the prompt's last position [B, V]."""
         import torch
 
         with torch.no_grad():
@@ -239,8 +240,10 @@ class Decode:
             else:
                 self.cache = self.model.new_cache(self.batch, self.prefill + self.steps)
                 out = self.model(self.prompt, cache=self.cache, start_pos=0)
-            self.token = logits_of(out)[:, -1:].argmax(-1)
+            last = logits_of(out)[:, -1]
+            self.token = last.argmax(-1, keepdim=True)
         self.pos = self.prefill
+        return last
 
     def step(self):
         """One decode step: the current token at the current position; returns the model's output."""

@@ -25,6 +25,8 @@ The model-level checks alone could not: a random-weight bf16 model's own error i
 Times are medians of --runs runs after warm-up; both eager variants are timed before the first torch.compile,
 and each compiled one after its compile, with the compile workers shut down (`settle`).
 --diagnose patches one kernel type at a time.
+--generate N adds the generation check (verify_generation.py): N greedy tokens after a prefill, eager and
+patched, the tokens compared and each kernel call checked at the decode step's shapes.
 With --profile (the workspace's profile.json), every op of the model's time that no kernel took is named
 with its share. Writes --out (JSON); prints progress lines. Exit 0: passed, 1: failed, 2: could not run.
 """
@@ -38,6 +40,7 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from autokernel_support import verify_generation  # noqa: E402
 from autokernel_support.profile_model import (ModelError, build_inputs, build_model, describe,  # noqa: E402
                                               settings)
 
@@ -399,6 +402,8 @@ def run(args):
                     report["eager_only"] = sorted(kinds)
             say(f"  graph breaks: {report['graph_breaks']}")
         ak.unpatch(model)
+        if args.generate:
+            report["generation"] = verify_generation.check(model, ak, args, device, dtype, say, check_calls)
 
         tolerance = 2 * results["eager"]["rel_l2"] + FLOOR[args.dtype]
         failures = [f"{k}: a call's rel L2 {c['error']:.3e} > {c['tolerance']:.3e}" for k, c in checks.items() if not c["passed"]]
@@ -411,6 +416,10 @@ def run(args):
             e1 = results["eager"]["top1"]
             if e1 is not None and r["top1"] is not None and r["top1"] < e1 - TOP1_MARGIN:
                 failures.append(f"{label}: top-1 agreement {100 * r['top1']:.1f}% < eager's {100 * e1:.1f}% - 2")
+        gen = report.get("generation")
+        if gen and not gen["passed"]:
+            failures.append(f"generation: a sequence's tokens left eager's within the first "
+                            f"{verify_generation.MUST_AGREE}, where rounding does not explain it")
         report.update(results=results, times_ms=times, tolerance=tolerance, failures=failures,
                       errors={k: v["rel_l2"] for k, v in results.items()}, passed=not failures,
                       peak_memory_mb=peaks if device.type == "cuda" else None,
@@ -464,6 +473,8 @@ def main():
                    help="auto: time each kernel type inside torch.compile and keep those that help (default on "
                         "cuda); all: every type (default on cpu, where tiny models' timings decide nothing)")
     p.add_argument("--profile", help="the workspace's profile.json: name the time no kernel took")
+    p.add_argument("--generate", type=int, default=0, help="the generation check: N greedy tokens")
+    p.add_argument("--prefill", type=int, default=0, help="the prompt's length, where --input-shape gives B only")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     try:

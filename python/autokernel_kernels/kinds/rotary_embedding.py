@@ -1,6 +1,6 @@
 """rotary_embedding: q and k [B, H, S, D] rotated by angle tables cos, sin [S, D/2], in one call, pairs
 interleaved (x[2i], x[2i+1]) or rotate-half (x[i], x[i+D/2]). Op `rotary`; routes: a module with `cos` /
-`sin` tables that rotates q and k (or one tensor), and a function of the model's own Python modules that
+`sin` tables that rotates q and k (or one tensor; with a start position where its forward takes one), and a function of the model's own Python modules that
 computes Hugging Face's rotary embedding (`apply_rotary_pos_emb`)."""
 import functools
 import inspect
@@ -61,6 +61,9 @@ def _variant(style):
 # ---- the module route ---------------------------------------------------------------------------------
 
 def _rotary_module_style(m):
+    """(style, tensors, offset) of a module whose forward rotates q and k (tensors 2) or one tensor (1) by its
+    tables' first rows, else None; offset: forward(q, k, start) rotates by rows start.. (a decode step's
+    position in the KV cache, examples/models/llama.py), probed at start 2."""
     cos, sin = getattr(m, "cos", None), getattr(m, "sin", None)
     if not (isinstance(cos, torch.Tensor) and isinstance(sin, torch.Tensor) and cos.dim() == 2
             and cos.shape == sin.shape):
@@ -73,9 +76,14 @@ def _rotary_module_style(m):
         want = _rotary_eager(q, k, cos[:s], sin[:s], style)
         if (isinstance(pair, (tuple, list)) and len(pair) == 2
                 and all(_close(g, w, q.dtype) for g, w in zip(pair, want))):
-            return style, 2
+            s2 = min(cos.shape[0] - 2, 3)
+            moved = _probe(m.forward, q[:, :, :s2], k[:, :, :s2], 2) if s2 > 0 else None
+            want = _rotary_eager(q[:, :, :s2], k[:, :, :s2], cos[2:2 + s2], sin[2:2 + s2], style)
+            offset = (isinstance(moved, (tuple, list)) and len(moved) == 2
+                      and all(_close(g, w, q.dtype) for g, w in zip(moved, want)))
+            return style, 2, offset
         if one is not None and _close(one, want[0], q.dtype):
-            return style, 1
+            return style, 1, False
     return None
 
 
@@ -83,12 +91,15 @@ def module_route(m):
     found = _rotary_module_style(m)
     if found is None:
         return None
-    style, tensors = found
+    style, tensors, offset = found
 
-    def make(original, m=m, style=style, tensors=tensors):
-        def rotary(q, k=None):
+    def make(original, m=m, style=style, tensors=tensors, offset=offset):
+        def rotary(q, k=None, *rest, **kwargs):
+            start = rest[0] if offset and len(rest) == 1 and not kwargs else 0
+            if (rest or kwargs) and not (offset and isinstance(start, int) and start >= 0):
+                return original(q, k, *rest, **kwargs)  # arguments the probe did not see: the module's own code
             s = q.shape[2]
-            cos, sin = m.cos[:s].to(q.dtype), m.sin[:s].to(q.dtype)
+            cos, sin = m.cos[start:start + s].to(q.dtype), m.sin[start:start + s].to(q.dtype)
             if tensors == 1:  # forward(x): k is an empty stand-in
                 return op("rotary")(q, q[:, :0], cos, sin, style)[0]
             return op("rotary")(q, k, cos, sin, style)

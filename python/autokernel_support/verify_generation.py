@@ -1,0 +1,108 @@
+"""`autokernel verify --generate N`: the generation check (a decode profile's default, N = its steps, at least 32).
+
+The forward check compares one forward pass; a served model runs the decode step, at other shapes (one token
+per sequence against a KV cache). Here the model generates N tokens greedily after a prefill of the prompt's
+L tokens, as `profile --decode` runs it (profile_model.Decode: transformers' DynamicCache, or a model's own
+cache= / start_pos=), once as it is and once patched:
+  - the patched run's kernel calls are each checked against PyTorch's formula (the per-call check, at the
+    decode step's shapes);
+  - its tokens must be eager's. Where a sequence first differs within the first MUST_AGREE tokens, the
+    difference is explained, and passes, only when eager's own logits put the patched run's token within
+    2 epsilons of the dtype of its top logit (eager's margin <= 2 * eps * max(|top-1 logit|, 1)): a tie
+    that rounding decides. A kernel wrong by more than rounding fails the per-call check either way.
+  - tokens per second of the decode steps (prefill excluded), eager and patched, each timed on a fresh run.
+"""
+import argparse
+import time
+
+from autokernel_support.profile_model import Decode, logits_of
+
+MUST_AGREE = 32
+TOP_K = 5  # eager's candidates kept per token: a patched token outside them is no near-tie
+
+
+def generate(model, decode_args, device, n):
+    """Greedy tokens [B, n] (the prefill's next token, then n - 1 decode steps), eager's top-k (values,
+    indices) per token, and the seconds the decode steps took."""
+    import torch
+
+    d = Decode(model, decode_args, device)
+    with torch.no_grad():
+        logits = [d.run_prefill()]
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(n - 1):
+            out = d.step()
+            d.advance(out)
+            logits.append(logits_of(out)[:, -1])
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds = time.perf_counter() - start
+        tops = [torch.topk(lg.float(), min(TOP_K, lg.shape[-1]), dim=-1) for lg in logits]
+        tokens = torch.stack([t.indices[:, 0] for t in tops], dim=1).cpu()
+    return tokens, [(t.values.cpu(), t.indices.cpu()) for t in tops], seconds
+
+
+def compare(eager_tokens, eager_tops, tokens, eps):
+    """Per sequence: how many leading tokens agree with eager's, and at the first difference (if any)
+    eager's margin for the patched token, its limit and whether that explains it. `passed`: every sequence
+    agrees on its first MUST_AGREE tokens (or all, if fewer) or differs first where rounding decides."""
+    sequences = []
+    for b in range(eager_tokens.shape[0]):
+        differ = (tokens[b] != eager_tokens[b]).nonzero()
+        if differ.numel() == 0:
+            sequences.append({"identical": int(tokens.shape[1])})
+            continue
+        t = int(differ[0])
+        values, indices = eager_tops[t][0][b], eager_tops[t][1][b]
+        ours = int(tokens[b, t])
+        top1 = float(values[0])
+        hit = (indices == ours).nonzero()
+        margin = top1 - float(values[int(hit[0])]) if hit.numel() else float("inf")
+        limit = 2 * eps * max(abs(top1), 1.0)
+        sequences.append({"identical": t, "eager_token": int(eager_tokens[b, t]), "token": ours,
+                          "margin": margin, "limit": limit, "explained": margin <= limit})
+    must = min(MUST_AGREE, int(tokens.shape[1]))
+    passed = all(s["identical"] >= must or s.get("explained", False) for s in sequences)
+    return {"sequences": sequences, "passed": passed}
+
+
+def check(model, ak, args, device, dtype, say, check_calls):
+    """The generation check on `model` (unpatched on entry and on return); returns verify.json's
+    "generation" entry. check_calls(log) takes the per-call check of the patched run."""
+    import torch
+
+    n = args.generate
+    decode_args = argparse.Namespace(decode=n, prefill=args.prefill, input_shape=args.input_shape,
+                                     inputs=args.inputs)
+    eager_tokens, eager_tops, _ = generate(model, decode_args, device, n)
+    _, _, eager_s = generate(model, decode_args, device, n)  # timed on a warm run
+    batch = eager_tokens.shape[0]
+    ak.patch(model)
+    try:
+        ak.reset_stats()
+        with ak.checking():
+            tokens, _, _ = generate(model, decode_args, device, n)
+        calls = ak.stats()
+        log = ak.check_log()
+        _, _, ours_s = generate(model, decode_args, device, n)
+    finally:
+        ak.unpatch(model)
+    steps = max(n - 1, 1)
+    rate = {"eager": batch * steps / eager_s, "autokernel": batch * steps / ours_s}
+    result = compare(eager_tokens, eager_tops, tokens, torch.finfo(dtype).eps)
+    result.update(tokens=n, batch=batch, calls=calls, tokens_per_s=rate)
+    say(f"generation: {n} tokens greedily after the prompt, batch {batch}")
+    say(f"  eager        {rate['eager']:10.1f} tokens/s")
+    say(f"  autokernel   {rate['autokernel']:10.1f} tokens/s ({rate['autokernel'] / rate['eager']:.3f}x)   "
+        f"calls {calls or 'none'}")
+    check_calls(log)
+    for b, s in enumerate(result["sequences"]):
+        if "margin" not in s:
+            say(f"  sequence {b}: all {s['identical']} tokens identical to eager's")
+            continue
+        verdict = "within rounding" if s["explained"] else "NOT explained by rounding"
+        say(f"  sequence {b}: first {s['identical']} tokens identical; then eager {s['eager_token']}, "
+            f"autokernel {s['token']}, eager's margin {s['margin']:.3e} vs limit {s['limit']:.3e}: {verdict}")
+    return result

@@ -1,0 +1,85 @@
+"""verify's generation check (python/autokernel_support/verify_generation.py): greedy tokens of the patched
+model against eager's, with the per-call check at the decode step's shapes (CPU, stand-in kernels as in
+test_ops.py). The CLI path (a decode profile through verify) is tested in tests/deploy/test_verify.cpp."""
+import argparse
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.dirname(__file__))
+from test_ops import StandIn, stand_ins, tiny  # noqa: E402,F401  (the fixture)
+
+from autokernel_support import profile_model as pm  # noqa: E402
+from autokernel_support import verify_generation as vg  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+import autokernel_kernels as ak  # noqa: E402
+from autokernel_kernels.kinds import rmsnorm  # noqa: E402
+
+
+def tops(rows):
+    """eager_tops from per-token rows of (value, index) pairs, one sequence."""
+    return [(torch.tensor([[v for v, _ in r]]), torch.tensor([[i for _, i in r]])) for r in rows]
+
+
+def test_tokens_must_agree_or_differ_first_where_rounding_decides():
+    eager = torch.tensor([[5, 7, 9]])
+    rows = [[(10.0, 5), (1.0, 6)], [(4.0, 7), (3.999, 8)], [(2.0, 9), (1.0, 3)]]
+    same = vg.compare(eager, tops(rows), eager.clone(), eps=2 ** -7)
+    assert same["passed"] and same["sequences"] == [{"identical": 3}]
+    # Token 1: eager's 7 beat 8 by 0.001, under 2 bf16 epsilons of 4.0 (0.0625): a tie rounding decides.
+    tie = vg.compare(eager, tops(rows), torch.tensor([[5, 8, 1]]), eps=2 ** -7)
+    assert tie["passed"] and tie["sequences"][0]["identical"] == 1 and tie["sequences"][0]["explained"]
+    # In float32 the same margin is far above 2 epsilons: not rounding.
+    assert not vg.compare(eager, tops(rows), torch.tensor([[5, 8, 1]]), eps=2 ** -23)["passed"]
+    # Token 0: the patched 6 was 9.0 below eager's choice; and a token outside eager's top-k: no tie at all.
+    assert not vg.compare(eager, tops(rows), torch.tensor([[6, 7, 9]]), eps=2 ** -7)["passed"]
+    far = vg.compare(eager, tops(rows), torch.tensor([[4, 7, 9]]), eps=2 ** -7)
+    assert far["sequences"][0]["margin"] == float("inf") and not far["passed"]
+
+
+def test_after_the_first_32_tokens_a_difference_passes():
+    n = vg.MUST_AGREE + 2
+    eager = torch.arange(n)[None]
+    rows = [[(float(n - t), t), (0.0, t + 1)] for t in range(n)]
+    ours = eager.clone()
+    ours[0, vg.MUST_AGREE] += 1
+    result = vg.compare(eager, tops(rows), ours, eps=2 ** -23)
+    assert result["passed"] and result["sequences"][0]["identical"] == vg.MUST_AGREE
+
+
+def generation_args(n, shape="2,12"):
+    return argparse.Namespace(generate=n, prefill=0, input_shape=shape, inputs="")
+
+
+@pytest.mark.parametrize("spec", ["hf:llama", "example"])
+def test_a_decoder_generates_eagers_tokens_with_every_call_checked(stand_ins, spec):  # noqa: F811
+    if spec == "hf:llama":
+        model = tiny("llama")
+    else:
+        torch.manual_seed(0)
+        model, _ = pm.build_model(f"{ROOT}/examples/models/llama.py:Llama",
+                                  {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256,
+                                   "max_seq_len": 64})
+        model = model.float().eval()
+    logs = []
+    result = vg.check(model, ak, generation_args(8), torch.device("cpu"), torch.float32, lambda line: None,
+                      logs.append)
+    assert result["passed"] and result["tokens"] == 8 and result["batch"] == 2
+    assert [s["identical"] for s in result["sequences"]] == [8, 8]
+    # Two layers, eight forwards (the prefill, seven decode steps): the example's rotary module takes the
+    # cache position (its forward(q, k, start_pos)), transformers' apply_rotary_pos_emb its cos/sin rows.
+    assert result["calls"]["rotary_embedding"] == 2 * 8 and result["calls"]["rmsnorm"] == 5 * 8
+    checked = logs[0]
+    assert checked["rmsnorm"]["error"] < 1e-5 and checked["rmsnorm"]["calls"] == result["calls"]["rmsnorm"]
+    assert set(result["tokens_per_s"]) == {"eager", "autokernel"}
+    assert not getattr(model, "_autokernel_patched", False), "the model is left as it was"
+
+    # An RMSNorm kernel wrong by 1%: the decode step's calls are checked too.
+    stand_ins["rmsnorm"]["cpu"] = type("Wrong", (StandIn,), {"__call__": lambda self, i, o, s=(): o[0].copy_(
+        rmsnorm._rms_norm_eager(i[0], i[1], s[0]) * 1.01)})("rmsnorm", "rms_norm")
+    logs.clear()
+    vg.check(model, ak, generation_args(4), torch.device("cpu"), torch.float32, lambda line: None, logs.append)
+    assert abs(logs[0]["rmsnorm"]["error"] - 0.01) < 1e-3
