@@ -74,8 +74,8 @@ def check(model, ak, args, device, dtype, say, check_calls):
     import torch
 
     n = args.generate
-    decode_args = argparse.Namespace(decode=n, prefill=args.prefill, input_shape=args.input_shape,
-                                     inputs=args.inputs)
+    # The prompt is the forward check's token ids [B, L] (a decode profile's batch and prefill length).
+    decode_args = argparse.Namespace(decode=n, prefill=0, input_shape=args.input_shape, inputs=None)
     eager_tokens, eager_tops, _ = generate(model, decode_args, device, n)
     _, _, eager_s = generate(model, decode_args, device, n)  # timed on a warm run
     batch = eager_tokens.shape[0]

@@ -474,7 +474,6 @@ def main():
                         "cuda); all: every type (default on cpu, where tiny models' timings decide nothing)")
     p.add_argument("--profile", help="the workspace's profile.json: name the time no kernel took")
     p.add_argument("--generate", type=int, default=0, help="the generation check: N greedy tokens")
-    p.add_argument("--prefill", type=int, default=0, help="the prompt's length, where --input-shape gives B only")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     try:

@@ -26,6 +26,10 @@ Runner add_verify_command(CLI::App& app) {
                   "cuda); all: every type (default on cpu)")
       ->check(CLI::IsMember({"auto", "all"}));
   cmd->add_flag("--all", r->all, "also swap in kernels no faster than PyTorch at their measured shape");
+  cmd->add_option("--generate", r->generate,
+                  "also generate N tokens greedily after the input's tokens, eager and patched, and compare them "
+                  "(default for a decode profile: its steps, at least 32)")
+      ->check(CLI::Range(1, 100000));
   return [r, workspace] {
     r->workspace = *workspace;
     const auto report = value_or_throw(deploy::verify(*r, [](const std::string& l) { fmt::print("{}\n", l); }));
@@ -44,6 +48,14 @@ Runner add_verify_command(CLI::App& app) {
     fmt::print("\n");
     if (const auto e = report.value("eager_only", std::vector<std::string>{}); !e.empty())
       fmt::print("left to inductor inside torch.compile (slower there; eager only): {}\n", fmt::join(e, ", "));
+    if (report.contains("generation")) {
+      const auto& g = report["generation"];
+      const auto& rate = g["tokens_per_s"];
+      fmt::print("generation: {} tokens, batch {}: eager {:.1f} tokens/s, autokernel {:.1f} ({:.3f}x); tokens {}\n",
+                 g["tokens"].get<int>(), g["batch"].get<int>(), rate["eager"].get<double>(),
+                 rate["autokernel"].get<double>(), rate["autokernel"].get<double>() / rate["eager"].get<double>(),
+                 g["passed"].get<bool>() ? "as eager's" : "NOT as eager's");
+    }
     if (report.contains("warning")) fmt::print("warning: {}\n", report["warning"].get<std::string>());
     for (const auto& f : report.value("failures", nlohmann::json::array()))
       fmt::print("failed: {}\n", f.get<std::string>());

@@ -1,5 +1,6 @@
 #include "deploy/verify.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 
@@ -13,6 +14,8 @@
 namespace ak::deploy {
 namespace fs = std::filesystem;
 namespace {
+
+constexpr int k_generate_at_least = 32;  // tokens a decode profile's generation check compares at least
 
 /// Fill what the request leaves empty from <workspace>/profile.json (what `autokernel profile` ran).
 Expected<void> fill_from_profile(VerifyRequest& r) {
@@ -38,11 +41,16 @@ Expected<void> fill_from_profile(VerifyRequest& r) {
     if (field.empty() && m.contains(key) && m[key].is_string()) field = m[key].get<std::string>();
   };
   if (r.model.empty()) {
-    // verify runs and times the model's forward over its inputs; a decode profile's step is another workload.
+    // A decode profile ranked the decode step: verify checks the forward over the prompt and generates from it.
     if (workspace::is_decode_meta(m)) {
-      return fail(
-          fmt::format("{} is a decode profile (profile --decode); verify runs the full forward only", path.string()),
-          "give --model and --input-shape (or --inputs) to verify the kept kernels on a forward pass");
+      const auto& d = m["decode"];
+      const int batch = d.value("batch", 1), prefill = d.value("prefill", 0), steps = d.value("steps", 0);
+      if (batch < 1 || prefill < 1) {
+        return fail(fmt::format("{} is a decode profile without its batch and prefill length", path.string()),
+                    "profile again with `autokernel profile --decode N`");
+      }
+      if (r.input_shape.empty() && r.inputs.empty()) r.input_shape = fmt::format("{},{}", batch, prefill);
+      if (r.generate == 0) r.generate = std::max(steps, k_generate_at_least);
     }
     take(r.model, "model");
     take(r.input_shape, "input_shape");
@@ -62,6 +70,10 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   VerifyRequest r = request;
   r.workspace = fs::absolute(r.workspace);
   if (auto f = fill_from_profile(r); !f) return std::unexpected(f.error());
+  if (r.generate > 0 && !r.inputs.empty()) {
+    return fail("--generate makes its prompt from --input-shape BATCH,LENGTH (token ids), not from --inputs",
+                "give --input-shape instead of --inputs, or leave out --generate");
+  }
   if (r.dtype.empty()) r.dtype = "fp32";
   if (r.device.empty()) r.device = "cpu";
 
@@ -95,6 +107,7 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
   if (!r.compile) argv.push_back("--no-compile");
   if (r.diagnose) argv.push_back("--diagnose");
   if (!r.inside_compile.empty()) argv.insert(argv.end(), {"--inside-compile", r.inside_compile});
+  if (r.generate > 0) argv.insert(argv.end(), {"--generate", std::to_string(r.generate)});
   util::ProcessOptions po;
   po.quiet_limit = std::chrono::hours(1);  // torch.compile with max-autotune is silent for minutes
   po.total_limit = std::chrono::hours(4);

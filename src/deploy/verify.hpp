@@ -28,6 +28,9 @@ struct VerifyRequest {
   /// all: every type. Empty: auto on cuda, all on cpu.
   std::string inside_compile;
   bool all = false;  ///< export kernels no faster than PyTorch too
+  /// The generation check: this many greedy tokens after a prefill, eager and patched (0: none). A decode
+  /// profile's default: its steps, at least 32.
+  int generate = 0;
 };
 
 /// Run it; `print` gets the progress lines. The result is verify.json (also written to the workspace).

@@ -51,7 +51,7 @@ def test_after_the_first_32_tokens_a_difference_passes():
 
 
 def generation_args(n, shape="2,12"):
-    return argparse.Namespace(generate=n, prefill=0, input_shape=shape, inputs="")
+    return argparse.Namespace(generate=n, input_shape=shape, inputs=None)
 
 
 @pytest.mark.parametrize("spec", ["hf:llama", "example"])

@@ -206,14 +206,55 @@ TEST(Verify, BadInputIsOneClearError) {
                         "/nonexistent/m.py:M", "--input-shape", "1,8"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("autokernel: error: no such file: /nonexistent/m.py"), std::string::npos) << r.output;
-  // A decode profile: verify would time the full forward instead of the decode step it ranked.
+  // A decode profile that does not say its batch and prefill length; and --generate with a model's own inputs.
   ASSERT_TRUE(util::write_file_atomic(
       ws / "profile.json", R"({"meta": {"model": "m.py:M", "input_shape": "1,8", "decode": {"steps": 3}}})"));
   r = test::autokernel({"verify", "--workspace", ws.string()});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("is a decode profile (profile --decode); verify runs the full forward only"),
-            std::string::npos)
-      << r.output;
+  EXPECT_NE(r.output.find("is a decode profile without its batch and prefill length"), std::string::npos) << r.output;
+  r = test::autokernel(
+      {"verify", "--workspace", good.string(), "--generate", "8", "--model", k_llama, "--inputs", "m.py:make_inputs"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("--generate makes its prompt from --input-shape"), std::string::npos) << r.output;
+}
+
+TEST(Verify, ADecodeProfileGeneratesEagersTokensWithEveryCallChecked) {
+  // profile --decode ranks the decode step; verify checks the forward over the prompt, then generates 32
+  // tokens (the least it compares) eager and patched, each kernel call checked at the decode step's shapes.
+  const auto ws = fs::temp_directory_path() / "ak_ws_verify_decode";
+  (void)util::remove_tree(ws);
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"profile", "--workspace", ws.string(), "--model", k_llama, "--input-shape", "2,16", "--decode", "4",
+            "--device", "cpu", "--init-args", k_tiny},
+           {"extract", "--workspace", ws.string(), "--top", "5", "--backend", "cpu"},
+           {"run", "--workspace", ws.string(), "--max-experiments", "6"}}) {
+    const auto r = test::autokernel(args);
+    ASSERT_EQ(r.exit_code, 0) << args[0] << ": " << r.output;
+  }
+  auto r = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--runs", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("generation: 32 tokens, batch 2"), std::string::npos) << r.output;
+  auto v = verify_json(ws);
+  const auto& g = v["generation"];
+  EXPECT_TRUE(g["passed"].get<bool>()) << g.dump(1);
+  for (const auto& s : g["sequences"]) EXPECT_EQ(s["identical"].get<int>(), 32) << g.dump(1);
+  // Two layers' norms in each of 32 forwards (the prefill, 31 decode steps), and the final norm.
+  ASSERT_TRUE(g["calls"].contains("rmsnorm_cpu")) << g.dump(1);
+  EXPECT_EQ(g["calls"]["rmsnorm_cpu"].get<int>(), 5 * 32);
+  EXPECT_TRUE(v["op_checks"]["rmsnorm"]["passed"].get<bool>());
+
+  const auto file = ws / "kernels/rmsnorm_cpu/kernel.cpp";
+  auto src = *util::read_file(file);
+  const std::string store = "buf[i] * rstd * w[i]";
+  const auto at = src.find(store);
+  ASSERT_NE(at, std::string::npos) << "the rmsnorm starter changed; update this test";
+  src.replace(at, store.size(), "buf[i] * rstd * w[i] * 1.01f");
+  ASSERT_TRUE(util::write_file_atomic(file, src));
+  test::git(ws, {"commit", "-qam", "a kernel wrong by 1%"});
+  r = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--runs", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  v = verify_json(ws);
+  EXPECT_FALSE(v["op_checks"]["rmsnorm"]["passed"].get<bool>()) << v["op_checks"].dump(1);
 }
 
 }  // namespace
