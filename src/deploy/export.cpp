@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 #include <algorithm>
+#include <set>
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <torch/headeronly/version.h>
@@ -31,10 +32,14 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
 // What verify measured that the package follows (none when verify has not run, or its file cannot be read:
 // every type then runs inside torch.compile too, and every call that fits takes its kernel, as before):
 //   eager_only         the types verify timed slower inside torch.compile than inductor's own code;
-//   faster_in_pytorch  op name -> the call signatures verify timed faster in PyTorch than in our kernel.
+//   faster_in_pytorch  op name -> the call signatures verify timed faster in PyTorch than in our kernel;
+//   timed_per_call     the kernels verify timed at every call shape (its "kernels", where it wrote
+//                      faster_in_pytorch, empty or not): exported even where the harness's one shape
+//                      found them no faster, since each call now takes the faster of the two.
 struct VerifyChoices {
   std::vector<std::string> eager_only;
   nlohmann::json faster_in_pytorch = nlohmann::json::object();
+  std::set<std::string> timed_per_call;
 };
 
 VerifyChoices verify_choices(const fs::path& ws) {
@@ -46,10 +51,12 @@ VerifyChoices verify_choices(const fs::path& ws) {
   if (doc.contains("eager_only") && doc["eager_only"].is_array())
     for (const auto& t : doc["eager_only"])
       if (t.is_string()) out.eager_only.push_back(t.get<std::string>());
-  if (doc.contains("faster_in_pytorch") && doc["faster_in_pytorch"].is_object())
-    for (const auto& [op, sigs] : doc["faster_in_pytorch"].items())
-      if (sigs.is_array() && !sigs.empty() && std::ranges::all_of(sigs, [](const auto& s) { return s.is_string(); }))
-        out.faster_in_pytorch[op] = sigs;
+  if (!doc.contains("faster_in_pytorch") || !doc["faster_in_pytorch"].is_object()) return out;
+  for (const auto& [op, sigs] : doc["faster_in_pytorch"].items())
+    if (sigs.is_array() && !sigs.empty() && std::ranges::all_of(sigs, [](const auto& s) { return s.is_string(); }))
+      out.faster_in_pytorch[op] = sigs;
+  for (const auto& k : doc.value("kernels", nlohmann::json::array()))
+    if (k.is_object() && k.contains("name") && k["name"].is_string()) out.timed_per_call.insert(k["name"]);
   return out;
 }
 
@@ -80,6 +87,7 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     if (entry.is_directory()) dirs.push_back(entry.path());
   }
   std::ranges::sort(dirs);
+  const auto choices = verify_choices(ws);
   std::vector<ExportedKernel> result;
   nlohmann::json kernels = nlohmann::json::array();
   for (const auto& dir : dirs) {
@@ -106,7 +114,7 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     k.speedup_vs_reference = best ? best->speedup_vs_reference : 0;
     if (!best) {
       k.why = "never passed the harness on this branch";
-    } else if (!req.all && best->speedup_vs_reference <= 1.0) {
+    } else if (!req.all && best->speedup_vs_reference <= 1.0 && !choices.timed_per_call.contains(name)) {
       k.why = fmt::format("{:.3f}x PyTorch: not faster (--all includes it)", best->speedup_vs_reference);
     }
     if (!k.why.empty()) {
@@ -166,7 +174,6 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
                           {"torch", TORCH_VERSION},
                           {"ops_library", "lib/" + ops.filename().string()},
                           {"kernels", kernels}};
-  const auto choices = verify_choices(ws);
   if (!choices.eager_only.empty()) {  // inside torch.compile these step aside for inductor's own code
     manifest["eager_only"] = choices.eager_only;
     print(fmt::format("  inside torch.compile, left to inductor (verify timed them slower there): {}",

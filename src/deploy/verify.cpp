@@ -79,7 +79,10 @@ Expected<nlohmann::json> verify(const VerifyRequest& request, const std::functio
 
   const auto dir = r.workspace / ".autokernel" / "verify";
   print("exporting the kept kernels:");
-  auto exported = export_package({r.workspace, dir, r.all}, print);
+  // On a GPU every kernel that passed goes in: verify times each call shape, ours against PyTorch's, and each
+  // call takes the faster (a kernel no faster at the harness's shape may win at others; and its routes alone
+  // can change the graph for the better: transformers' attention without a materialised causal mask).
+  auto exported = export_package({r.workspace, dir, r.all || r.device == "cuda"}, print);
   if (!exported) return std::unexpected(exported.error());
 
   const auto out = r.workspace / "verify.json";

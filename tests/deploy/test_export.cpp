@@ -142,6 +142,16 @@ TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
   EXPECT_EQ(manifest["kernels"][0]["name"], "rmsnorm_cpu");
   EXPECT_FALSE(fs::exists(out / "autokernel_kernels/lib/softmax_cpu.so"));
 
+  // A verify that timed each call shape (faster_in_pytorch written, here empty) with softmax in the package:
+  // each call takes the faster of the two, so softmax goes in.
+  ASSERT_TRUE(util::write_file_atomic(
+      ws / "verify.json",
+      R"({"faster_in_pytorch": {}, "kernels": [{"name": "rmsnorm_cpu"}, {"name": "softmax_cpu"}]})"));
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(*util::read_file(out / "autokernel_kernels/manifest.json"))["kernels"].size(), 2u);
+  ASSERT_TRUE(util::remove_tree(ws / "verify.json"));
+
   set_speedup(ws, "rmsnorm_cpu", 0.9);
   r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string()});
   EXPECT_EQ(r.exit_code, 2);
