@@ -6,7 +6,7 @@ layouts and dtypes of the catalog's make_problem (src/catalog/<type>.cpp) and ti
   compile  torch.compile of that same function (the request's mode, dynamic=False); the first call
            compiles (and autotunes), outside the timing, and its seconds are reported;
   library  the vendor kernel where there is one: cuBLAS for matmul (torch.matmul, the eager op
-           itself, so its eager time), flash attention for flash_attention (F.scaled_dot_product_attention
+           itself, so its eager time) and for skinny_gemm (F.linear, likewise), flash attention for flash_attention (F.scaled_dot_product_attention
            under sdpa_kernel(SDPBackend.FLASH_ATTENTION)).
 Once per run it measures the copy ceiling: a device-to-device copy of 1 GiB, GB/s = 2 * bytes / time.
 
@@ -225,6 +225,9 @@ def make_inputs(type_name, dims, dtype, device, seed):
     if type_name == "matmul":
         m, n, k = dims[:3]  # a 4th, the linear form, changes PyTorch's call, not the inputs (catalog/matmul.cpp)
         return (randn((m, k), dtype, device, seed), randn((k, n), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
+    if type_name == "skinny_gemm":
+        m, n, k = dims
+        return (randn((m, k), dtype, device, seed), randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
     if type_name == "flash_attention":
         b, h, s, d = dims[:4]
         causal = len(dims) > 4 and dims[4] != 0
@@ -287,6 +290,10 @@ def _matmul(a, b):
     return a.matmul(b)
 
 
+def _skinny_gemm(x, w):
+    return F.linear(x, w)
+
+
 def _attention(q, k, v, causal, scale):
     # enable_gqa only where k and v have fewer heads than q, as the catalog's eager() does.
     return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=causal, scale=scale,
@@ -299,12 +306,12 @@ def _fused_mlp(x, wg, wu, wd):
 
 EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "add_rmsnorm": _add_rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
          "cross_entropy": _cross_entropy, "rotary_embedding": _rotary, "matmul": _matmul,
-         "flash_attention": _attention, "fused_mlp": _fused_mlp}
+         "skinny_gemm": _skinny_gemm, "flash_attention": _attention, "fused_mlp": _fused_mlp}
 
 
 def library(type_name, device):
     """(name, function or None) of the vendor kernel for a type; None: the eager op is it."""
-    if type_name == "matmul":
+    if type_name in ("matmul", "skinny_gemm"):
         return ("cuBLAS" if device.type == "cuda" else "CPU BLAS"), None
     if type_name == "flash_attention":
         from torch.nn.attention import SDPBackend, sdpa_kernel
@@ -357,7 +364,7 @@ def measure(config, timer, device, compile_mode, do_compile):
     out["eager"] = timed(eager)
     lib_name, lib_fn = library(name, device)
     if lib_name:
-        # matmul: the eager op is the cuBLAS call itself, so its measurement is the library's.
+        # matmul, skinny_gemm: the eager op is the cuBLAS call itself, so its measurement is the library's.
         out["library"] = dict(out["eager"], same_as="eager") if lib_fn is None else timed(lib_fn)
         out["library"]["name"] = lib_name
     if do_compile:

@@ -47,6 +47,12 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"d64", {8, 16, 2048, 64, 0}},
             {"d64_causal", {8, 16, 2048, 64, 1}}};
   }
+  if (type == "skinny_gemm") {
+    // Decode steps of 1, 8 and 32 tokens at Llama-3-8B's q/o projection, its MLP's gate/up and its LM head.
+    return {{"m1_qo", {1, 4096, 4096}},        {"m8_qo", {8, 4096, 4096}},        {"m32_qo", {32, 4096, 4096}},
+            {"m1_up", {1, 14336, 4096}},       {"m8_up", {8, 14336, 4096}},       {"m32_up", {32, 14336, 4096}},
+            {"m1_lm_head", {1, 128256, 4096}}, {"m8_lm_head", {8, 128256, 4096}}, {"m32_lm_head", {32, 128256, 4096}}};
+  }
   if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
   return {};
 }

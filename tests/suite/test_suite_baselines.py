@@ -58,6 +58,7 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (2, 3, 5, 8), (5, 4), (5, 4)]),  # the older form: HKV = H
     ("rotary_embedding", [2, 4, 5, 8, 2, 1], [(2, 4, 5, 8), (2, 2, 5, 8), (5, 4), (5, 4)]),
     ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
+    ("skinny_gemm", [4, 6, 8], [(4, 8), (6, 8)]),  # the weight as F.linear takes it, [N, K]
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
     ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
     ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
@@ -107,6 +108,9 @@ def reference(name, tensors, scalars):
         if scalars["causal"]:
             s = s.masked_fill(torch.ones_like(s, dtype=torch.bool).triu(1), float("-inf"))
         return s.softmax(-1) @ v
+    if name == "skinny_gemm":
+        x, w = t
+        return x @ w.T
     if name == "fused_mlp":
         x, wg, wu, wd = t
         g = x @ wg.T
@@ -119,7 +123,8 @@ def reference(name, tensors, scalars):
                                         ("rotary_embedding", [2, 4, 8, 16, 1, 1]),
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
                                         ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
-                                        ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24])])
+                                        ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24]),
+                                        ("skinny_gemm", [3, 16, 24])])
 def test_eager_computes_the_types_function(name, dims):
     tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
     got, want = sb.EAGER[name](*tensors, **scalars), reference(name, tensors, scalars)

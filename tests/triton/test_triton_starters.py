@@ -33,7 +33,7 @@ triton_interpreter.apply()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
 TYPES = ["matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding", "reduce",
-         "flash_attention", "fused_mlp", "add_rmsnorm"]
+         "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm"]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 KNOB_RE = re.compile(r"^# @knob (\w+)=(\S+) \{([^}]*)\} \S")
@@ -312,6 +312,29 @@ def test_matmul_zeros_and_ones_are_exact():
     assert torch.equal(c.double().cpu(), (a.double() @ b.double()).cpu())
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,N,K,knobs", [(1, 65, 47, {}), (7, 33, 300, {"BLOCK_N": 16, "BLOCK_K": 64}),
+                                         (33, 17, 129, {"BLOCK_M": 4})], ids=["one_row", "k_loop", "m_tiles"])
+def test_skinny_gemm_matches_reference(dtype, M, N, K, knobs):
+    x = randn((M, K), dtype, 1.0, seed=30)
+    w = randn((N, K), dtype, 1.0 / math.sqrt(K), seed=31)
+    (y,) = run("skinny_gemm", [x, w], [((M, N), dtype)], **knobs)
+    assert_close(y, x.double() @ w.double().T, TOL_MATMUL[dtype], "skinny_gemm")
+
+
+def test_skinny_gemm_sums_past_f16s_largest_exactly():
+    # x = 100, W = +1 then -1 along K, a tenth zeros: partial sums pass 65504 (an f16 accumulator overflows,
+    # a bf16 one rounds) and cancel to a multiple of 100 that f32 sums exactly and f16 holds exactly.
+    M, N, K = 3, 40, 1500
+    g = torch.Generator().manual_seed(32)
+    sign = torch.ones(K)
+    sign[K // 2:] = -1
+    x = torch.full((M, K), 100.0).half().to(DEVICE)
+    w = ((torch.rand((N, K), generator=g) > 0.1).float() * sign).half().to(DEVICE)
+    (y,) = run("skinny_gemm", [x, w], [((M, N), torch.float16)])
+    assert torch.equal(y.double().cpu(), (x.double() @ w.double().T).cpu())
+
+
 def _attention_reference(q, k, v, causal, scale):
     group = q.shape[1] // k.shape[1]  # grouped-query attention: each kv head serves `group` query heads
     qd, kd, vd = q.double(), k.double().repeat_interleave(group, 1), v.double().repeat_interleave(group, 1)
@@ -415,6 +438,8 @@ def _small_case(ktype, dtype):
                 [((1, 2, 5, 16), dtype), ((1, 1, 5, 16), dtype)], [1])
     if ktype == "flash_attention":
         return [randn((1, 1, 33, 16), dtype, seed=i) for i in range(3)], [((1, 1, 33, 16), dtype)], [1, 0.25]
+    if ktype == "skinny_gemm":
+        return [randn((5, 47), dtype), randn((33, 47), dtype, 0.15)], [((5, 33), dtype)], []
     if ktype == "fused_mlp":
         return ([randn((9, 24), dtype), randn((40, 24), dtype, 0.2), randn((40, 24), dtype, 0.2),
                  randn((24, 40), dtype, 0.15)], [((9, 24), dtype)], [])

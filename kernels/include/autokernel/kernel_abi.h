@@ -32,6 +32,7 @@
  *   flash_attention   q[B,H,S,D], k[B,HKV,S,D], v[B,HKV,S,D] ; o[B,H,S,D] ; causal (0|1), scale  GQA: H % HKV == 0
  *                     (else return non-zero), query head h reads kv head h / (H / HKV); HKV == H is multi-head
  *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; -          y = (silu(x w_gate^T) * (x w_up^T)) w_down^T
+ *   skinny_gemm       x[M,K], w[N,K]                      ; y[M,N]        ; -            y = x w^T, M = 1..64 (F.linear's weight as it is)
  * Outputs have the inputs' dtype unless stated; accumulate in f32.
  */
 #ifndef AUTOKERNEL_KERNEL_ABI_H
