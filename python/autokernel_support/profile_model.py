@@ -183,10 +183,12 @@ class Decode:
     its positions taken from the cache's length), and a model whose forward takes `cache=` and `start_pos=`
     and which has new_cache(batch_size, max_len) (examples/models/llama.py)."""
 
-    def __init__(self, model, args, device):
+    def __init__(self, model, args, device, static=False):
         import torch
 
         self.model, self.steps = model, args.decode
+        self.step_model = model  # what runs the decode steps: verify sets a torch.compile'd model here
+        self.static = static  # transformers' StaticCache (fixed shapes: one CUDA graph for every step)
         shape = [int(x) for x in args.input_shape.split(",")] if args.input_shape else []
         if args.inputs or not 1 <= len(shape) <= 2 or (len(shape) == 1 and not args.prefill):
             raise ModelError("--decode makes its own inputs: token ids [batch, prefill length]",
@@ -201,6 +203,9 @@ class Decode:
                              "a model takes one through forward(tokens, cache=, start_pos=) and a method "
                              "new_cache(batch_size, max_len), as examples/models/llama.py does, or is a "
                              "transformers causal LM (hf:NAME)")
+        if static and not self.hf:
+            raise ModelError(f"a static cache: {type(model).__name__} is no transformers causal LM",
+                             "transformers' StaticCache is the static cache taken here (hf:NAME)")
         if self.hf and getattr(model.config, "is_encoder_decoder", False):
             raise ModelError(f"--decode: {type(model).__name__} is an encoder-decoder model",
                              "--decode runs decoder-only causal LMs (hf:llama, hf:gpt2, ...)")
@@ -220,7 +225,7 @@ class Decode:
         self.lengths = []  # the cache's length before each profiled step
 
     def cache_length(self):
-        return self.cache.get_seq_length() if self.hf else self.pos
+        return self.cache.get_seq_length() if self.hf and not self.static else self.pos
 
     def run_prefill(self):
         """Fill a new cache with the prompt's L tokens; the first decode token is the greedy one after them.
@@ -231,12 +236,17 @@ class Decode:
             if self.hf:
                 import transformers
 
-                try:
-                    self.cache = transformers.DynamicCache(config=self.model.config)
-                except TypeError:  # transformers before the config argument
-                    self.cache = transformers.DynamicCache()
-                out = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True,
-                                 **({"logits_to_keep": 1} if self.keep_one else {}))
+                kw = {"logits_to_keep": 1} if self.keep_one else {}
+                if self.static:
+                    self.cache = transformers.StaticCache(config=self.model.config,
+                                                          max_cache_len=self.prefill + self.steps)
+                    kw["cache_position"] = torch.arange(self.prefill, device=self.prompt.device)
+                else:
+                    try:
+                        self.cache = transformers.DynamicCache(config=self.model.config)
+                    except TypeError:  # transformers before the config argument
+                        self.cache = transformers.DynamicCache()
+                out = self.model(input_ids=self.prompt, past_key_values=self.cache, use_cache=True, **kw)
             else:
                 self.cache = self.model.new_cache(self.batch, self.prefill + self.steps)
                 out = self.model(self.prompt, cache=self.cache, start_pos=0)
@@ -247,12 +257,20 @@ class Decode:
 
     def step(self):
         """One decode step: the current token at the current position; returns the model's output."""
+        import torch
+
+        if self.static:
+            position = torch.full((1,), self.pos, dtype=torch.long, device=self.token.device)
+            return self.step_model(input_ids=self.token, past_key_values=self.cache, use_cache=True,
+                                   cache_position=position)
         if self.hf:
-            return self.model(input_ids=self.token, past_key_values=self.cache, use_cache=True)
-        return self.model(self.token, cache=self.cache, start_pos=self.pos)
+            return self.step_model(input_ids=self.token, past_key_values=self.cache, use_cache=True)
+        return self.step_model(self.token, cache=self.cache, start_pos=self.pos)
 
     def take_back(self):
         """After an unprofiled step: the cache as it was before it."""
+        if self.static:
+            return  # the next step writes the same position again
         if self.hf:
             try:
                 self.cache.crop(-1)  # negative: remove that many tokens (transformers 4.x and 5.x alike)

@@ -11,6 +11,11 @@ cache= / start_pos=), once as it is and once patched:
     2 epsilons of the dtype of its top logit (eager's margin <= 2 * eps * max(|top-1 logit|, 1)): a tie
     that rounding decides. A kernel wrong by more than rounding fails the per-call check either way.
   - tokens per second of the decode steps (prefill excluded), eager and patched, each timed on a fresh run.
+On a GPU, for a transformers model, the decode step also runs through torch.compile(mode="reduce-overhead")
+(CUDA graphs: one graph replayed per step) with transformers' StaticCache, the original model and the
+patched one (our ops inside the graph): the serving setting the decode step is judged in. Their tokens are
+compared with eager's the same way (a patched one that leaves eager's fails the check), and their tokens
+per second printed beside the others. Either failing to compile is reported, not fatal.
 """
 import argparse
 import time
@@ -21,12 +26,14 @@ MUST_AGREE = 32
 TOP_K = 5  # eager's candidates kept per token: a patched token outside them is no near-tie
 
 
-def generate(model, decode_args, device, n):
+def generate(model, decode_args, device, n, static=False, step_model=None):
     """Greedy tokens [B, n] (the prefill's next token, then n - 1 decode steps), eager's top-k (values,
-    indices) per token, and the seconds the decode steps took."""
+    indices) per token, and the seconds the decode steps took. static: transformers' StaticCache; step_model:
+    what runs the decode steps (a compiled model), the prefill staying with `model`."""
     import torch
 
-    d = Decode(model, decode_args, device)
+    d = Decode(model, decode_args, device, static=static)
+    d.step_model = model if step_model is None else step_model
     with torch.no_grad():
         logits = [d.run_prefill()]
         if device.type == "cuda":
@@ -68,6 +75,21 @@ def compare(eager_tokens, eager_tops, tokens, eps):
     return {"sequences": sequences, "passed": passed}
 
 
+def compiled(model, decode_args, device, n):
+    """Tokens and seconds of the decode steps through torch.compile(mode="reduce-overhead") with a static
+    cache: a first run compiles and records the CUDA graph, the second is timed."""
+    import torch
+
+    torch._dynamo.reset()
+    step = torch.compile(model, mode="reduce-overhead", dynamic=False)
+    try:
+        tokens, _, _ = generate(model, decode_args, device, n, static=True, step_model=step)
+        _, _, seconds = generate(model, decode_args, device, n, static=True, step_model=step)
+    finally:
+        torch._dynamo.reset()
+    return tokens, seconds
+
+
 def check(model, ak, args, device, dtype, say, check_calls):
     """The generation check on `model` (unpatched on entry and on return); returns verify.json's
     "generation" entry. check_calls(log) takes the per-call check of the patched run."""
@@ -90,13 +112,37 @@ def check(model, ak, args, device, dtype, say, check_calls):
     finally:
         ak.unpatch(model)
     steps = max(n - 1, 1)
+    eps = torch.finfo(dtype).eps
     rate = {"eager": batch * steps / eager_s, "autokernel": batch * steps / ours_s}
-    result = compare(eager_tokens, eager_tops, tokens, torch.finfo(dtype).eps)
-    result.update(tokens=n, batch=batch, calls=calls, tokens_per_s=rate)
+    result = compare(eager_tokens, eager_tops, tokens, eps)
+    graphs = {}
+    if device.type == "cuda" and Decode(model, decode_args, device).hf:
+        for label, patched in (("compiled", False), ("autokernel_compiled", True)):
+            if patched:
+                ak.patch(model)
+            try:
+                graph_tokens, seconds = compiled(model, decode_args, device, n)
+                rate[label] = batch * steps / seconds
+                graphs[label] = compare(eager_tokens, eager_tops, graph_tokens, eps)
+            except Exception as e:  # noqa: BLE001  (reported: the eager checks still decide)
+                graphs[label] = {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"}
+            finally:
+                if patched:
+                    ak.unpatch(model)
+        if not graphs["autokernel_compiled"].get("passed", True):
+            result["passed"] = False
+    result.update(tokens=n, batch=batch, calls=calls, tokens_per_s=rate, cuda_graphs=graphs)
     say(f"generation: {n} tokens greedily after the prompt, batch {batch}")
     say(f"  eager        {rate['eager']:10.1f} tokens/s")
     say(f"  autokernel   {rate['autokernel']:10.1f} tokens/s ({rate['autokernel'] / rate['eager']:.3f}x)   "
         f"calls {calls or 'none'}")
+    for label, text in (("compiled", "torch.compile reduce-overhead (CUDA graphs, static cache)"),
+                        ("autokernel_compiled", "autokernel inside it")):
+        if label in rate:
+            agree = "tokens as eager's" if graphs[label]["passed"] else "tokens NOT as eager's"
+            say(f"  {text:<58} {rate[label]:10.1f} tokens/s   {agree}")
+        elif label in graphs:
+            say(f"  {text}: could not run: {graphs[label]['error']}")
     check_calls(log)
     for b, s in enumerate(result["sequences"]):
         if "margin" not in s:

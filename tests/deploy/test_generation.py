@@ -83,3 +83,29 @@ def test_a_decoder_generates_eagers_tokens_with_every_call_checked(stand_ins, sp
     logs.clear()
     vg.check(model, ak, generation_args(4), torch.device("cpu"), torch.float32, lambda line: None, logs.append)
     assert abs(logs[0]["rmsnorm"]["error"] - 0.01) < 1e-3
+
+
+def test_a_static_cache_decodes_the_same_tokens_and_compiles_with_our_ops_inside(stand_ins):  # noqa: F811
+    # transformers' StaticCache (fixed shapes: on a GPU, one CUDA graph replayed per step) gives the tokens the
+    # DynamicCache gives; and the decode step compiles (mode="reduce-overhead": CUDA graphs on a GPU, plain
+    # compiled code here) with our ops in it, patched, and still decodes eager's tokens.
+    model = tiny("llama")
+    a = generation_args(6)
+    decode_args = argparse.Namespace(decode=6, prefill=0, input_shape=a.input_shape, inputs=None)
+    cpu = torch.device("cpu")
+    dynamic, _, _ = vg.generate(model, decode_args, cpu, 6)
+    static, _, _ = vg.generate(model, decode_args, cpu, 6, static=True)
+    assert torch.equal(dynamic, static)
+    ak.patch(model)
+    try:
+        ak.reset_stats()
+        tokens, seconds = vg.compiled(model, decode_args, cpu, 6)
+        assert ak.stats().get("rmsnorm", 0) > 0, "the compiled decode step ran our ops"
+    finally:
+        ak.unpatch(model)
+    assert torch.equal(tokens, dynamic) and seconds > 0
+    with pytest.raises(pm.ModelError, match="static cache"):
+        torch.manual_seed(0)
+        example, _ = pm.build_model(f"{ROOT}/examples/models/llama.py:Llama",
+                                    {"dim": 32, "n_layers": 1, "n_heads": 2, "vocab_size": 64, "max_seq_len": 32})
+        pm.Decode(example, decode_args, cpu, static=True)
