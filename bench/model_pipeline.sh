@@ -8,7 +8,8 @@
 # INSIDE_COMPILE=all skips verify's timing of each kernel type inside torch.compile (one compile per type).
 # FROM=path/to/workspace.tgz (an earlier call's, carried back) skips profile, extract and run: verify only,
 # so a model whose pipeline does not fit one device call takes two. PREP_ONLY=1 stops before verify (the first
-# of those two calls).
+# of those two calls). DECODE=N profiles N decode steps after a prefill of SHAPE's length (SHAPE, default
+# 1,2048): verify then runs the generation check too.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 NAME="$1" MODEL="$2" INIT="$3" BUDGET="${4:-2m}" TOP="${5:-6}"
@@ -20,11 +21,12 @@ AK=build-gpu/autokernel
 export AUTOKERNEL_CACHE="${AUTOKERNEL_CACHE:-/tmp/ak_cache}" PYTHONUNBUFFERED=1
 t0=$(date +%s)
 {
-  echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1): $MODEL $INIT, bf16, 1x2048"
+  echo "== $(date -u +%F) $(nvidia-smi --query-gpu=name --format=csv,noheader | head -1): $MODEL $INIT, bf16, ${SHAPE:-1,2048}${DECODE:+, $DECODE decode steps}"
   if [ -n "${FROM:-}" ]; then
     mkdir -p "$WS" && tar xzf "$FROM" -C "$WS" && echo "== workspace from $FROM"
   else
-    "$AK" profile --workspace "$WS" --model "$MODEL" --input-shape 1,2048 --init-args "$INIT" --device cuda --dtype bf16 &&
+    "$AK" profile --workspace "$WS" --model "$MODEL" --input-shape "${SHAPE:-1,2048}" --init-args "$INIT" --device cuda \
+      --dtype bf16 ${DECODE:+--decode $DECODE} &&
     "$AK" extract --workspace "$WS" --top "$TOP" &&
     echo "== run from $(( $(date +%s) - t0 ))s" &&
     "$AK" run --workspace "$WS" --budget "$BUDGET"; rc=$?

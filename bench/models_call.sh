@@ -6,6 +6,8 @@
 # Names: llama7b (the LLaMA example, 32 layers), hf_llama (Llama-3-8B widths, 8 layers), hf_mistral (Mistral-7B
 # widths, 8 layers), hf_gpt2 (gpt2-large widths, 36 layers). All bf16 at 1x2048, a BUDGET-long run (default 40s).
 # FROM=workspace.tgz (carried from an earlier call) makes it verify only (bench/model_pipeline.sh).
+# The decode step: SHAPE=1,512 DECODE=256 bash bench/models_call.sh hf_llama (profile --decode, then verify's
+# generation check with CUDA graphs; issue 20's setting is hf_llama at 32 layers: INIT in this file says 8).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}" BUDGET="${BUDGET:-40s}"
@@ -31,6 +33,6 @@ for name in "$@"; do
   timeout "$left" bash bench/model_pipeline.sh "$name" "${MODEL[$name]}" "${INIT[$name]}" "$BUDGET" "${TOP:-6}" > /dev/null 2>&1
   # Cut short, the pipeline copied nothing: verify's checkpoints and the workspace still come back.
   cp -n /tmp/ak_ws_$name/verify.json /tmp/ak_ws_$name/results.tsv /tmp/ak_ws_$name/profile.json "$OUT/$name/" 2>/dev/null
-  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(== |model|total|eager|torch.compile|autokernel|  inside torch.compile|left to inductor|  calls|  check|  graph|  routes only|  slower than|each call shape|.* (ours|PyTorch)$|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -60
+  grep -v "^  *[0-9]" "$OUT/$name/pipeline.txt" | grep -E "^(== |model|total|eager|torch.compile|autokernel|  inside torch.compile|left to inductor|  calls|  check|  graph|generation|  eager  |  autokernel  |  torch.compile reduce|  sequence|  routes only|  slower than|each call shape|.* (ours|PyTorch)$|time|verify|exit|  [a-z_]+ +[0-9.]+%|.*left out|.*Error|.*error:)" | head -60
   echo "$name done at ${SECONDS}s"
 done
