@@ -14,18 +14,19 @@ Everything about one kernel type is in one module, `kinds/<type>.py` (kinds/__in
 what each defines); the files here are the machinery they share.
 
 Every kernel type is a PyTorch operator of its own (registered by `_ops.py`): torch.ops.autokernel.rms_norm,
-add_rms_norm, layer_norm, softmax, linear, matmul, attention (grouped-query heads natively), rotary (q and k in one
-call, interleaved or rotate-half), swiglu, cross_entropy and row_sum, each with a schema and a fake
-implementation, so torch.compile keeps them in its graph and fuses the code around them. An op runs the
-kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
+add_rms_norm, layer_norm, softmax, linear, matmul, skinny_linear, attention (grouped-query heads natively),
+rotary (q and k in one call, interleaved or rotate-half), swiglu, cross_entropy and row_sum, each with a
+schema and a fake implementation, so torch.compile keeps them in its graph and fuses the code around them. An
+op runs the kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
 
 What `patch` routes to them is found by behaviour (`_routing.py`, asking each kind): modules and model-level
 functions that compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe
-(`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear,
-torch.addmm, F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last
-dim) for every caller, call by call when the call fits a kernel, and in a Hugging Face model transformers'
-attention interface. Inside torch.compile, chains that one kernel does in a pass are fused in the captured
-graph (`_fusions.py` installs the fusion kinds' graph passes: a residual add and the RMSNorm after it become
+(`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear
+(at most 64 rows of x: skinny_gemm, else matmul; the two wrappers chain), torch.addmm, F.layer_norm,
+F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for every caller, call by
+call when the call fits a kernel, and in a Hugging Face model transformers' attention interface. Inside
+torch.compile, chains that one kernel does in a pass are fused in the captured graph (`_fusions.py` installs
+the fusion kinds' graph passes: a residual add and the RMSNorm after it become
 torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model
 than inductor's own code is listed in the manifest's `eager_only`: its routes step aside while torch.compile
 traces, and inductor compiles PyTorch's code there. The calls verify timed faster in PyTorch than in our
@@ -119,22 +120,27 @@ def routes(model):
 
 def _swap_functions(types, compiled):
     """Point PyTorch's functions of these kernel types at the routing wrappers (counted per patched model);
-    those of types not in `compiled` step aside while torch.compile traces."""
+    those of types not in `compiled` step aside while torch.compile traces. Kinds that wrap the same function
+    chain, in _routing.FUNCTIONS' order: each wraps what is there (PyTorch's function or an earlier kind's
+    wrapper), so the last one sees a call first and hands on the calls it does not take; a kind stepping
+    aside inside torch.compile hands every call on. PyTorch's own function is kept to restore."""
     for owner, attr, kind, wrap in _routing.FUNCTIONS:
         key = (owner.__name__, attr)
-        if kind not in types or key in _state["swapped"]:
+        kinds_done, _ = _state["swapped"].get(key, (set(), None))
+        if kind not in types or kind in kinds_done:
             continue
-        original = getattr(owner, attr)
-        wrapper = wrap(original)
+        current = getattr(owner, attr)
+        wrapper = wrap(current)
         if kind not in compiled:
-            wrapper = _routing.eager_only(wrapper, original)
-        wrapper._ak_original = original
+            wrapper = _routing.eager_only(wrapper, current)
+        true_original = getattr(current, "_ak_original", current)
+        wrapper._ak_original = true_original
         setattr(owner, attr, wrapper)
-        _state["swapped"][key] = (owner, original)
+        _state["swapped"][key] = (kinds_done | {kind}, (owner, true_original))
 
 
 def _restore_functions():
-    for (_, attr), (owner, original) in _state["swapped"].items():
+    for (_, attr), (_, (owner, original)) in _state["swapped"].items():
         setattr(owner, attr, original)
     _state["swapped"].clear()
 

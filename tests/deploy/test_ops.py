@@ -38,6 +38,7 @@ FORMULA = {
     "layernorm": lambda i, s: layernorm._layer_norm_eager(i[0], i[1], i[2], s[0]),
     "softmax": lambda i, s: softmax._softmax_eager(i[0]),
     "matmul": lambda i, s: i[0] @ i[1],
+    "skinny_gemm": lambda i, s: i[0] @ i[1].T,
     "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
     "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
     "fused_mlp": lambda i, s: fused_mlp._swiglu_eager(*i),
@@ -46,18 +47,32 @@ FORMULA = {
 }
 
 
-@pytest.fixture
-def stand_ins():
-    table = {kind: {"cpu": StandIn(kind, op), "cuda": StandIn(kind, op)}
-             for kind, op in [("rmsnorm", "rms_norm"), ("add_rmsnorm", "add_rms_norm"), ("layernorm", "layer_norm"), ("softmax", "softmax"),
-                              ("matmul", "linear"), ("flash_attention", "attention"), ("rotary_embedding", "rotary"),
-                              ("fused_mlp", "swiglu"), ("cross_entropy", "cross_entropy"), ("reduce", "row_sum")]}
+STAND_INS = [("rmsnorm", "rms_norm"), ("add_rmsnorm", "add_rms_norm"), ("layernorm", "layer_norm"),
+             ("softmax", "softmax"), ("matmul", "linear"), ("skinny_gemm", "skinny_linear"),
+             ("flash_attention", "attention"), ("rotary_embedding", "rotary"), ("fused_mlp", "swiglu"),
+             ("cross_entropy", "cross_entropy"), ("reduce", "row_sum")]
+
+
+def _loaded(kinds):
+    table = {kind: {"cpu": StandIn(kind, op), "cuda": StandIn(kind, op)} for kind, op in STAND_INS if kind in kinds}
     saved = ak._state["kernels"]
     ak._state["kernels"] = table
     _ops.set_table(table)
     yield table
     ak._state["kernels"] = saved
     _ops.set_table({})
+
+
+@pytest.fixture
+def stand_ins():
+    """Every type but skinny_gemm: the models here run 16 tokens, a prefill's linears at a size that fits
+    skinny_gemm, and the routing tables count them as matmul's, as a prefill of real length routes them."""
+    yield from _loaded({kind for kind, _ in STAND_INS} - {"skinny_gemm"})
+
+
+@pytest.fixture
+def all_stand_ins():
+    yield from _loaded({kind for kind, _ in STAND_INS})
 
 
 def test_each_kind_module_is_named_after_its_type_and_holds_its_ops():
@@ -82,6 +97,7 @@ def op_samples(device):
         "softmax": (r(4, 7, 33),),
         "linear": (r(2, 5, 24), r(40, 24), r(40)),
         "matmul": (r(10, 24), r(24, 12), None),
+        "skinny_linear": (r(2, 5, 24), r(40, 24), r(40)),
         "attention": (r(1, 4, 16, 8), r(1, 2, 16, 8), r(1, 2, 16, 8), True, 0.35),  # grouped-query
         "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 1),  # rotate-half
         "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
@@ -95,9 +111,9 @@ DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", [op.name for op in _ops.OPS])
-def test_every_op_passes_opcheck_and_runs_its_kernel(stand_ins, device, name):
+def test_every_op_passes_opcheck_and_runs_its_kernel(all_stand_ins, device, name):
     args = op_samples(device)[name]
-    kernel = stand_ins[_ops.BY_NAME[name].kind][device]
+    kernel = all_stand_ins[_ops.BY_NAME[name].kind][device]
     kernel.calls = 0
     torch.library.opcheck(_ops.op(name), args)
     assert kernel.calls > 0, "opcheck never reached the kernel: the call did not fit it"
@@ -216,6 +232,34 @@ def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, 
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     assert torch.nn.functional.scaled_dot_product_attention is _op._orig["sdpa"], "unpatch left a function swapped"
     assert model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("inside", [None, {"matmul"}, {"skinny_gemm"}], ids=["both", "matmul", "skinny_gemm"])
+def test_f_linear_goes_to_skinny_gemm_up_to_64_rows_and_to_matmul_above(all_stand_ins, inside):
+    # inside: the types left routed inside torch.compile (None: both).
+    linear = torch.nn.functional.linear
+    model = torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.ReLU(), torch.nn.Linear(40, 8, bias=False))
+    cases = [(torch.randn(2, 32, 24), "skinny_gemm"), (torch.randn(5, 13, 24), "matmul")]  # 64 and 65 rows
+    with torch.no_grad():
+        wants = [model(x) for x, _ in cases]
+        ak.patch(model, inside_compile=inside)
+        try:
+            for (x, kind), want in zip(cases, wants):
+                ak.reset_stats()
+                torch.testing.assert_close(model(x), want)
+                assert {k: v for k, v in ak.stats().items() if v} == {kind: 2}
+                assert torch._dynamo.explain(model)(x).graph_break_count == 0
+                torch._dynamo.reset()
+                ak.reset_stats()
+                torch.testing.assert_close(torch.compile(model)(x), want)
+                # A type stepping aside hands the call on: skinny_gemm's calls to matmul where that stays routed.
+                taker = kind if inside is None or kind in inside else "matmul" if "matmul" in inside else None
+                assert {k: v for k, v in ak.stats().items() if v} == ({taker: 2} if taker else {})
+                torch._dynamo.reset()
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch.nn.functional.linear is linear and linear is _op._orig["linear"]
 
 
 def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):

@@ -14,7 +14,9 @@ What a module defines (an optional name left out means none):
                 modules that define the model's classes; patch() rebinds the module's attribute.
   FUNCTIONS     optional: [(owner, attribute, factory)], PyTorch's functions of this type, swapped for
                 factory(original) for every caller while a model is patched and a kernel of the type is
-                loaded (torch.compile traces these wrappers like any Python function).
+                loaded (torch.compile traces these wrappers like any Python function). Where two kinds wrap
+                one function (F.linear: matmul, skinny_gemm), the later kind in ALL wraps the earlier one's
+                wrapper: `original` is then that wrapper, and a call the later kind does not take goes on.
   swap          optional, swap(model, inside_compile): a model-level swap (Hugging Face's attention
                 interface); returns its undo, or None where the model is not one it applies to.
   UNFUSED, graph_pass  a fusion: the type of the op its graph pattern starts from, and graph_pass(graph),
@@ -26,10 +28,11 @@ these from ALL. A module imports only `_op.py`, `_probe.py` and other kinds, nev
 import this package, so there is no import cycle.
 
 ALL's order is the order module and function routes are tried in (a module goes to the first kind that
-claims it: an RMSNorm is never probed as an MLP), and that of the ops and PyTorch's functions.
+claims it: an RMSNorm is never probed as an MLP), and that of the ops and PyTorch's functions (a wrapper of a
+kind later in ALL sees the call first).
 """
 from . import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, layernorm, matmul, reduce, rmsnorm,
-               rotary_embedding, softmax)
+               rotary_embedding, skinny_gemm, softmax)
 
-ALL = [rmsnorm, add_rmsnorm, layernorm, softmax, matmul, flash_attention, fused_mlp, rotary_embedding,
+ALL = [rmsnorm, add_rmsnorm, layernorm, softmax, matmul, skinny_gemm, flash_attention, fused_mlp, rotary_embedding,
        cross_entropy, reduce]
