@@ -93,6 +93,16 @@ std::optional<Classified> matmul(const CpuEvent& op) {
   return Classified{"matmul", {M, N, K}, dtype_of(input_type(op, a_i)), note};
 }
 
+/// F.linear (aten::linear) of at most k_skinny_rows rows of x: a decode step's linear layer, skinny_gemm's M,N,K
+/// (the weight [N, K] as it is: the exported package routes these calls). A 2-D mm/addmm stays matmul's: its
+/// second operand is [K, N] (GPT-2's Conv1D), which the package routes to the matmul op, never to skinny_gemm.
+std::optional<Classified> as_skinny(const CpuEvent& op, const Classified& c) {
+  constexpr int64_t k_skinny_rows = 64;  // a decode batch's tokens (kinds/skinny_gemm.py's MAX_ROWS)
+  if (op.name != "aten::linear" || input_dims(op, 1).size() != 2) return std::nullopt;
+  if (c.dims[0] < 1 || c.dims[0] > k_skinny_rows) return std::nullopt;
+  return Classified{"skinny_gemm", {c.dims[0], c.dims[1], c.dims[2]}, c.dtype, ""};
+}
+
 std::optional<Classified> attention(const CpuEvent& op) {
   // Where each variant keeps is_causal (aten's signatures).
   static const std::unordered_map<std::string, std::size_t> k_causal_arg = {
@@ -186,6 +196,7 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
   const auto dtype = dtype_of(input_type(op, 0));
   if (type == "matmul") {
     auto c = matmul(op);
+    if (const auto skinny = c ? as_skinny(op, *c) : std::nullopt) return skinny;
     // Our linear op takes the weight [N, K] as it is and runs y^T = W x^T: the matmul type's A[M, K] B[K, N]
     // with M and N swapped. The run must time the kernel at the problem the model will give it (another
     // tiling, and for an odd N such as GPT-2's vocabulary 50257, aligned rows where x W^T has none).

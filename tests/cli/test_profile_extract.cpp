@@ -83,17 +83,18 @@ TEST_P(ProfileExample, RanksItsKernelsOnTheCpuAndTheSharesAddUpToTheTotal) {
 
 const std::string k_examples = (test::source_dir() / "examples/models").string();
 
+// 32 or 64 tokens: the linear layers (at most 64 rows) are skinny_gemm's.
 INSTANTIATE_TEST_SUITE_P(
     Examples, ProfileExample,
     ::testing::Values(ExampleModel{"llama",
                                    {"--model", k_examples + "/llama.py:Llama", "--input-shape", "1,32", "--init-args",
                                     R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
-                                   {"matmul", "rmsnorm", "rotary_embedding", "fused_mlp", "flash_attention"}},
+                                   {"skinny_gemm", "rmsnorm", "rotary_embedding", "fused_mlp", "flash_attention"}},
                       ExampleModel{
                           "gpt2",
                           {"--model", k_examples + "/gpt2.py:GPT2", "--input-shape", "1,32", "--init-args",
                            R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256, "n_positions": 64})"},
-                          {"matmul", "layernorm", "flash_attention"}},
+                          {"skinny_gemm", "layernorm", "flash_attention"}},
                       ExampleModel{"bert",
                                    {"--model", k_examples + "/bert.py:Bert", "--input-shape", "2,32", "--init-args",
                                     R"({"hidden": 32, "layers": 1, "heads": 2, "vocab_size": 256})"},
@@ -102,7 +103,7 @@ INSTANTIATE_TEST_SUITE_P(
                                    {"--model", k_examples + "/lm_loss.py:LMWithLoss", "--inputs",
                                     k_examples + "/lm_loss.py:make_inputs", "--input-shape", "2,32", "--init-args",
                                     R"({"vocab_size": 2048, "dim": 32, "n_layers": 1})"},
-                                   {"matmul", "cross_entropy", "layernorm"}}),
+                                   {"skinny_gemm", "cross_entropy", "layernorm"}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ProfileCommand, AMissingModelFileIsOneErrorLineAndExitCode2) {
@@ -225,7 +226,7 @@ std::vector<AttentionCall> attention_in_steps(const std::filesystem::path& trace
 int64_t tokens_of(const std::string& type, const std::vector<int64_t>& d) {
   if (type == "matmul") return d.size() == 4 ? d[1] : d[0];  // the linear form (y^T = W x^T): N; else M
   if (type == "flash_attention" || type == "rotary_embedding") return d[0] * d[2];  // B * S
-  return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M)
+  return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M), skinny_gemm (M)
 }
 
 struct DecodeModel {
@@ -298,12 +299,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(DecodeModel{"llama",
                                   {"--model", k_examples + "/llama.py:Llama", "--init-args",
                                    R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
-                                  {"matmul", "fused_mlp", "rotary_embedding"}},
+                                  {"skinny_gemm", "fused_mlp", "rotary_embedding"}},
                       DecodeModel{"hf_llama",
                                   {"--model", "hf:llama", "--init-args",
                                    R"({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                                        "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 256})"},
-                                  {"matmul", "fused_mlp", "rotary_embedding"}}),
+                                  {"skinny_gemm", "fused_mlp", "rotary_embedding"}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ProfileDecode, BadCombinationsAreRefusedBeforeTheModelRuns) {

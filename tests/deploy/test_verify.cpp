@@ -49,7 +49,8 @@ TEST(Verify, TheKeptKernelsRunInsideTheModelAndItsOutputsMatch) {
   EXPECT_LE(v["errors"]["autokernel"].get<double>(), v["tolerance"].get<double>());
   // Every extracted type was really called inside the model: modules (RMSNorm, rotary, SwiGLU) and
   // functions (F.linear, scaled_dot_product_attention).
-  for (const auto* k : {"rmsnorm_cpu", "rotary_embedding_cpu", "fused_mlp_cpu", "matmul_cpu", "flash_attention_cpu"}) {
+  for (const auto* k :
+       {"rmsnorm_cpu", "rotary_embedding_cpu", "fused_mlp_cpu", "skinny_gemm_cpu", "flash_attention_cpu"}) {
     ASSERT_TRUE(v["calls"].contains(k)) << k << "\n" << v.dump(1);
     EXPECT_GT(v["calls"][k].get<int>(), 0) << k;
   }
@@ -173,20 +174,22 @@ const std::string k_tiny_decoder =
         "num_key_value_heads": 2, "vocab_size": 512})";
 
 TEST(Verify, HuggingFaceLlamaIsRoutedByWhatItsBlocksCompute) {
-  // Grouped-query attention (4 query heads over 2 kv heads) and the rotate-half rotary included.
+  // Grouped-query attention (4 query heads over 2 kv heads) and the rotate-half rotary included; 32 tokens, so the
+  // projections and the LM head are skinny_gemm's.
   hugging_face_family("llama", k_tiny_decoder,
-                      {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
+                      {"rmsnorm", "fused_mlp", "skinny_gemm", "rotary_embedding", "flash_attention"}, "rmsnorm",
                       "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceMistralIsRoutedByWhatItsBlocksCompute) {
   hugging_face_family("mistral", k_tiny_decoder,
-                      {"rmsnorm", "fused_mlp", "matmul", "rotary_embedding", "flash_attention"}, "rmsnorm",
+                      {"rmsnorm", "fused_mlp", "skinny_gemm", "rotary_embedding", "flash_attention"}, "rmsnorm",
                       "buf[i] * rstd * w[i]", "buf[i] * rstd * w[i] * 1.01f");
 }
 
 TEST(Verify, HuggingFaceGpt2IsRoutedByWhatItsBlocksCompute) {
-  // GPT-2: LayerNorm, Conv1D (addmm with its [K, N] weight: the matmul ABI as it is), causal attention.
+  // GPT-2: LayerNorm, Conv1D (addmm with its [K, N] weight: the matmul ABI as it is), causal attention; its LM
+  // head (32 rows) is skinny_gemm's.
   hugging_face_family("gpt2", R"({"n_embd": 64, "n_layer": 2, "n_head": 4, "vocab_size": 512})",
                       {"layernorm", "matmul", "flash_attention"}, "layernorm", "* w[i] + b[i]",
                       "* w[i] * 1.01f + b[i]");

@@ -34,6 +34,27 @@ TEST(OpTypes, AddmmReadsItsOperandsAfterTheBias) {
   EXPECT_EQ(c->dtype, "f16");
 }
 
+TEST(OpTypes, ALinearOfAtMost64RowsIsASkinnyGemm) {
+  // A decode step of 8 sequences through Llama-3-8B's gate projection: M = 8 rows, N = 14336, K = 4096, W as
+  // it is. One row more than 64 is the matmul type's (in its linear form).
+  auto up = classify_op(op("aten::linear", {{8, 1, 4096}, {14336, 4096}, {}}, {"c10::BFloat16", "c10::BFloat16", ""}));
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->type, "skinny_gemm");
+  EXPECT_EQ(up->dims, (std::vector<int64_t>{8, 14336, 4096}));
+  EXPECT_EQ(up->dtype, "bf16");
+  auto rows_65 = classify_op(op("aten::linear", {{65, 4096}, {4096, 4096}, {}}, {"float", "float", ""}));
+  ASSERT_TRUE(rows_65);
+  EXPECT_EQ(rows_65->type, "matmul");
+  EXPECT_EQ(rows_65->dims, (std::vector<int64_t>{4096, 65, 4096, 1}));
+  // mm / addmm of few rows stay matmul's: their weight is [K, N] (GPT-2's Conv1D), routed to the matmul op.
+  for (const auto& [name, dims] : std::vector<std::pair<std::string, std::vector<std::vector<int64_t>>>>{
+           {"aten::mm", {{1, 4096}, {4096, 128256}}}, {"aten::addmm", {{256}, {32, 128}, {128, 256}}}}) {
+    auto c = classify_op(op(name, dims, {"float", "float", "float"}));
+    ASSERT_TRUE(c) << name;
+    EXPECT_EQ(c->type, "matmul") << name;
+  }
+}
+
 TEST(OpTypes, LinearIsTheMatmulOurLinearOpRuns) {
   // x [2, 512, 4096] W^T with W [11008, 4096]: 1024 rows of x, 11008 outputs. Our op runs y^T = W x^T, so
   // the kernel's A is W: M = 11008, N = 1024 (the leading dims folded), K = 4096, in the linear form.

@@ -77,12 +77,12 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
   EXPECT_EQ(p->basis, "gpu");
   EXPECT_EQ(p->steps, 1);
   // rmsnorm: the RMSNorm module's pow, mean and mul kernels, 10 + 6 + 4 us.
-  // matmul: linear -> matmul -> mm -> cuLaunchKernelEx, 50 us. flash_attention: 80 us, causal.
+  // skinny_gemm (4 tokens): linear -> matmul -> mm -> cuLaunchKernelEx, 50 us. flash_attention: 80 us, causal.
   // gelu 20 and the copy's memcpy 8 are unsupported; 12 us were launched outside any op, and the
   // orphan's 3 us have no launch. The mm after the step (40 us) is not counted. 193 us in all.
   EXPECT_DOUBLE_EQ(p->total_us, 193.0);
   const std::map<std::string, double> want = {{"rmsnorm", 20},
-                                              {"matmul", 50},
+                                              {"skinny_gemm", 50},
                                               {"flash_attention", 80},
                                               {"aten::gelu", 20},
                                               {"aten::copy_", 8},
@@ -93,15 +93,15 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
     const auto* k = row(*p, name);
     ASSERT_TRUE(k) << name;
     EXPECT_DOUBLE_EQ(k->time_us, us) << name;
-    EXPECT_EQ(k->supported, name == "rmsnorm" || name == "matmul" || name == "flash_attention") << name;
+    EXPECT_EQ(k->supported, name == "rmsnorm" || name == "skinny_gemm" || name == "flash_attention") << name;
   }
   EXPECT_EQ(p->kernels.front().name, "flash_attention");  // ranked by time
   EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {4, 128}, "bf16")) << shapes_of(row(*p, "rmsnorm"));
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {256, 4, 128, 1}, "bf16")) << shapes_of(row(*p, "matmul"));
+  EXPECT_TRUE(has_shape(row(*p, "skinny_gemm"), {4, 256, 128}, "bf16")) << shapes_of(row(*p, "skinny_gemm"));
   EXPECT_TRUE(has_shape(row(*p, "flash_attention"), {1, 2, 4, 64, 1}, "bf16"));
   EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"RMSNorm module"});
   EXPECT_EQ(row(*p, "rmsnorm")->shapes.front().modules, std::vector<std::string>{"norm"});
-  EXPECT_EQ(row(*p, "matmul")->gpu_kernels, std::vector<std::string>{"sm90_xmma_gemm_bf16bf16_bf16f32"});
+  EXPECT_EQ(row(*p, "skinny_gemm")->gpu_kernels, std::vector<std::string>{"sm90_xmma_gemm_bf16bf16_bf16f32"});
   expect_adds_up(*p);
 }
 
@@ -113,8 +113,8 @@ struct Expectation {
 const std::map<std::string, std::vector<Expectation>> k_expected = {
     // dim 64, 4 heads of 16, hidden 172, vocab 512, 64 tokens.
     {"llama",
-     {{"matmul", {192, 64, 64, 1}},                // qkv, as our linear op runs it (y^T = W x^T: M = outputs)
-      {"matmul", {512, 64, 64, 1}},                // lm_head
+     {{"skinny_gemm", {64, 192, 64}},              // qkv: 64 tokens, a linear of at most 64 rows
+      {"skinny_gemm", {64, 512, 64}},              // lm_head
       {"rmsnorm", {64, 64}},                       // the first layer's first norm, of the embeddings
       {"add_rmsnorm", {64, 64}},                   // every other norm, with the residual add before it
       {"rotary_embedding", {1, 4, 64, 16, 4, 0}},  // q and k (4 heads each), interleaved
@@ -122,14 +122,14 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // n_embd 64, 4 heads, vocab 512, 64 tokens; its MLP is GELU, so no fused_mlp.
     {"gpt2",
-     {{"matmul", {192, 64, 64, 1}},
-      {"matmul", {256, 64, 64, 1}},
+     {{"skinny_gemm", {64, 192, 64}},
+      {"skinny_gemm", {64, 256, 64}},
       {"layernorm", {64, 64}},
       {"flash_attention", {1, 4, 64, 16, 1}}}},
     // hidden 64, 4 heads: attention written out, so softmax over [1, 4, 64, 64] and batched matmuls.
     {"bert",
-     {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"matmul", {256, 64, 64, 1}}, {"layernorm", {64, 64}}}},
-    // 2 x 64 tokens, vocab 4096, dim 64.
+     {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"skinny_gemm", {64, 256, 64}}, {"layernorm", {64, 64}}}},
+    // 2 x 64 tokens (128 rows: matmul's), vocab 4096, dim 64.
     {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {4096, 128, 64, 1}}, {"layernorm", {128, 64}}}},
 };
 /// Rows that must not appear: work a module scope claimed, or a type the model does not have.
@@ -224,11 +224,11 @@ TEST(SyntheticKindScopes, EachDeclaredKindClaimsItsOpsAsThatType) {
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_EQ(p->basis, "cpu");
   // rotary_embedding: the rotate-half scope's 16 ops (unsqueeze, mul, slice, neg, cat, add), 85 us, and the
-  // PositionMixer's interleaved one, 52 us. fused_mlp: 133 us, rmsnorm: 45 us, matmul: the q projection
-  // and the lm head, 30 + 50 us. 395 us in all, and no other row: every elementwise op was claimed.
+  // PositionMixer's interleaved one, 52 us. fused_mlp: 133 us, rmsnorm: 45 us, skinny_gemm (8 tokens): the q
+  // projection and the lm head, 30 + 50 us. 395 us in all, and no other row: every elementwise op was claimed.
   EXPECT_DOUBLE_EQ(p->total_us, 395.0);
   const std::map<std::string, std::pair<double, double>> want = {
-      {"rotary_embedding", {137, 2}}, {"fused_mlp", {133, 1}}, {"rmsnorm", {45, 1}}, {"matmul", {80, 2}}};
+      {"rotary_embedding", {137, 2}}, {"fused_mlp", {133, 1}}, {"rmsnorm", {45, 1}}, {"skinny_gemm", {80, 2}}};
   std::string rows;
   for (const auto& k : p->kernels) rows += k.name + " ";
   ASSERT_EQ(p->kernels.size(), want.size()) << rows;
@@ -260,8 +260,8 @@ TEST(SyntheticKindScopes, EachDeclaredKindClaimsItsOpsAsThatType) {
   EXPECT_EQ(row(*p, "fused_mlp")->ops, std::vector<std::string>{"ak.kind fused_mlp"});
   EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {8, 256}, "f32"));
   EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"ak.kind rmsnorm"});
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {256, 8, 256, 1}, "f32"));
-  EXPECT_TRUE(has_shape(row(*p, "matmul"), {512, 8, 256, 1}, "f32"));
+  EXPECT_TRUE(has_shape(row(*p, "skinny_gemm"), {8, 256, 256}, "f32"));
+  EXPECT_TRUE(has_shape(row(*p, "skinny_gemm"), {8, 512, 256}, "f32"));
   expect_adds_up(*p);
 }
 
