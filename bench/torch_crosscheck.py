@@ -28,8 +28,8 @@ DTYPES = {"f16": torch.float16, "bf16": torch.bfloat16, "f32": torch.float32}
 AK_DTYPE = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2, torch.int64: 3}
 AK_MAX_DIMS = 6
 TYPES = ("matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding",
-         "reduce", "flash_attention", "fused_mlp")
-SHAPE_ARITY = {"matmul": (3,), "fused_mlp": (3,), "rotary_embedding": (4, 6), "flash_attention": (4,)}
+         "reduce", "flash_attention", "fused_mlp", "skinny_gemm")
+SHAPE_ARITY = {"matmul": (3,), "fused_mlp": (3,), "skinny_gemm": (3,), "rotary_embedding": (4, 6), "flash_attention": (4,)}
 
 
 class AkTensor(ctypes.Structure):  # mirrors struct ak_tensor
@@ -159,6 +159,10 @@ def make_case(kind, shape, dt, dev, args, gen):
         ins = [rnd(M, E), rnd(Fd, E, scale=E ** -0.5), rnd(Fd, E, scale=E ** -0.5), rnd(E, Fd, scale=Fd ** -0.5)]
         fn = lambda x, wg, wu, wd: (F.silu(x @ wg.T) * (x @ wu.T)) @ wd.T
         return ins, [((M, E), dt)], [], fn, fn
+    if kind == "skinny_gemm":
+        M, N, K = shape
+        fn = lambda x, w: F.linear(x, w)
+        return [rnd(M, K), rnd(N, K, scale=K ** -0.5)], [((M, N), dt)], [], fn, fn
     raise AssertionError(kind)
 
 
