@@ -16,10 +16,10 @@ A new model family needs no code when its blocks compute these things.
 
 While a model is patched, PyTorch's own functions that the kinds list in their FUNCTIONS
 (F.scaled_dot_product_attention, F.linear (skinny_gemm's wrapper first, then matmul's), torch.addmm,
-F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) are routed
-call by call when the call fits a kernel (`FUNCTIONS` here gathers them), and the kinds' model-level swaps apply (`swap_model`: Hugging
-Face's attention interface, kinds/flash_attention.py). `eager_only` wraps a route of a type that steps
-aside while torch.compile traces.
+F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) are
+routed call by call when the call fits a kernel (`FUNCTIONS` here gathers them), and the kinds' model-level
+swaps apply (`swap_model`: Hugging Face's attention interface, kinds/flash_attention.py). `eager_only` wraps
+a route of a type that steps aside while torch.compile traces.
 
 Both the exported package (`patch`) and `autokernel profile` (scopes named `ak.kind:<type>:<variant>:<path>`
 around each route, so the trace attributes its ops to the type) use this file.
