@@ -58,7 +58,16 @@ TEST(Integrity, LaunchingNothingWhileTimedLeavesThePoisonInATimedOutput) {
 }
 
 TEST(Integrity, WorkLeftRunningAfterTheCallReturnsIsMissingFromTheSnapshot) {
-  expect_caught(bench_timed(cheat("works_after_returning.cpp")), 6, "never written");
+  const auto rep = bench_timed(cheat("works_after_returning.cpp"));
+  // The cheat's thread races the worker: where the worker has freed the outputs before the thread is done
+  // (a loaded machine descheduling the thread), its late writes kill the worker at the same timed stage.
+  // Either way the work done after the call returned counted for nothing.
+  if (rep.outcome == Outcome::crashed) {
+    EXPECT_EQ(rep.failed_stage, 6) << rep.message;
+    EXPECT_NE(rep.message.find("the worker died of signal"), std::string::npos) << rep.message;
+    return;
+  }
+  expect_caught(rep, 6, "never written");
 }
 
 TEST(Integrity, RebindingAnOutputToAnInputIsCaught) {
