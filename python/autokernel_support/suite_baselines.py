@@ -228,6 +228,9 @@ def make_inputs(type_name, dims, dtype, device, seed):
     if type_name == "skinny_gemm":
         m, n, k = dims
         return (randn((m, k), dtype, device, seed), randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
+    if type_name == "gelu":
+        m, n = dims[:2]  # a 3rd, approximate (0: erf, 1: tanh), picks the form; 2 dims: erf (catalog/gelu.cpp)
+        return (randn((m, n), dtype, device, seed, 2.0),), {"approximate": dims[2] if len(dims) > 2 else 0}
     if type_name == "flash_attention":
         b, h, s, d = dims[:4]
         causal = len(dims) > 4 and dims[4] != 0
@@ -294,6 +297,10 @@ def _skinny_gemm(x, w):
     return F.linear(x, w)
 
 
+def _gelu(x, approximate):
+    return F.gelu(x, approximate="tanh" if approximate else "none")
+
+
 def _attention(q, k, v, causal, scale):
     # enable_gqa only where k and v have fewer heads than q, as the catalog's eager() does.
     return F.scaled_dot_product_attention(q, k, v, attn_mask=None, dropout_p=0.0, is_causal=causal, scale=scale,
@@ -306,7 +313,7 @@ def _fused_mlp(x, wg, wu, wd):
 
 EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "add_rmsnorm": _add_rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
          "cross_entropy": _cross_entropy, "rotary_embedding": _rotary, "matmul": _matmul,
-         "skinny_gemm": _skinny_gemm, "flash_attention": _attention, "fused_mlp": _fused_mlp}
+         "skinny_gemm": _skinny_gemm, "gelu": _gelu, "flash_attention": _attention, "fused_mlp": _fused_mlp}
 
 
 def library(type_name, device):

@@ -23,6 +23,7 @@ const std::vector<std::unique_ptr<KernelType>>& all_types() {
     v.push_back(make_fused_mlp());
     v.push_back(make_add_rmsnorm());
     v.push_back(make_skinny_gemm());
+    v.push_back(make_gelu());
     return v;
   }();
   return types;

@@ -17,4 +17,5 @@ std::unique_ptr<KernelType> make_flash_attention();
 std::unique_ptr<KernelType> make_fused_mlp();
 std::unique_ptr<KernelType> make_add_rmsnorm();
 std::unique_ptr<KernelType> make_skinny_gemm();
+std::unique_ptr<KernelType> make_gelu();
 }  // namespace ak::catalog

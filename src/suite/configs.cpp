@@ -53,6 +53,14 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"m1_up", {1, 14336, 4096}},       {"m8_up", {8, 14336, 4096}},       {"m32_up", {32, 14336, 4096}},
             {"m1_lm_head", {1, 128256, 4096}}, {"m8_lm_head", {8, 128256, 4096}}, {"m32_lm_head", {32, 128256, 4096}}};
   }
+  if (type == "gelu") {
+    // GPT-2's MLP activation at 2048 tokens (GPT-2 small's 3072 wide, a 1280-wide model's 5120), both forms.
+    return {{"gpt2_tanh", {2048, 3072, 1}},
+            {"gpt2_large_tanh", {2048, 5120, 1}},
+            {"gpt2_large_erf", {2048, 5120, 0}},
+            {"8k_sq_tanh", {8192, 8192, 1}},
+            {"odd_tanh", {4097, 1537, 1}}};
+  }
   if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
   return {};
 }
@@ -130,8 +138,8 @@ Expected<ConfigList> parse_configs(const std::string& text) {
       return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), count, t.dims_doc(), shape.dims.size()));
     }
     for (std::size_t i = 0; i < shape.dims.size(); ++i) {
-      // attention's causal and rotary's style are flags, every other dim a size
-      const bool is_flag = names[i] == "causal" || names[i] == "style";
+      // attention's causal, rotary's style and gelu's approximate are flags, every other dim a size
+      const bool is_flag = names[i] == "causal" || names[i] == "style" || names[i] == "approximate";
       if (is_flag ? shape.dims[i] > 1 : shape.dims[i] == 0) {
         return bad(fmt::format("{} must be {}", names[i], is_flag ? "0 or 1" : "positive"));
       }

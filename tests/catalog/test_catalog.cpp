@@ -1,4 +1,4 @@
-// The catalogue: eleven types, their shapes, their oracles and their formulas.
+// The catalogue: twelve types, their shapes, their oracles and their formulas.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -10,12 +10,12 @@ namespace {
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
-TEST(Catalog, RegistersTheElevenKernelTypes) {
+TEST(Catalog, RegistersTheTwelveKernelTypes) {
   std::vector<std::string> names;
   for (const auto& t : all_types()) names.emplace_back(t->name());
   EXPECT_EQ(names,
             (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding",
-                                      "reduce", "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm"}));
+                                      "reduce", "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm", "gelu"}));
 }
 
 TEST(Catalog, AnUnknownTypeNamesTheKnownOnes) {
@@ -54,6 +54,7 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
   EXPECT_TRUE(has("skinny_gemm", {1, 4096, 4096}));    // Llama-3-8B's q/o projection, one decode token
   EXPECT_TRUE(has("skinny_gemm", {1, 128256, 4096}));  // ... and its LM head
+  EXPECT_TRUE(has("gelu", {2048, 3072, 1}));           // GPT-2's MLP activation, tanh form
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));    // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
   EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 32, 0}));  // LLaMA-7B, interleaved

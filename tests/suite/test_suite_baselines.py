@@ -59,6 +59,7 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("rotary_embedding", [2, 4, 5, 8, 2, 1], [(2, 4, 5, 8), (2, 2, 5, 8), (5, 4), (5, 4)]),
     ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
     ("skinny_gemm", [4, 6, 8], [(4, 8), (6, 8)]),  # the weight as F.linear takes it, [N, K]
+    ("gelu", [4, 6, 1], [(4, 6)]),
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
     ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
     ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
@@ -73,6 +74,8 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
     if name == "rotary_embedding":
         assert scalars == {"style": dims[5] if len(dims) > 5 else 0}
         assert not torch.equal(tensors[0][:, :1], tensors[1][:, :1])  # q and k are drawn apart
+    if name == "gelu":
+        assert scalars == {"approximate": 1}
     if name == "cross_entropy":
         target = tensors[1]
         assert bool(((target == sb.IGNORE_INDEX) | ((target >= 0) & (target < 10))).all())
@@ -111,6 +114,11 @@ def reference(name, tensors, scalars):
     if name == "skinny_gemm":
         x, w = t
         return x @ w.T
+    if name == "gelu":
+        (x,) = t
+        if scalars["approximate"]:
+            return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
     if name == "fused_mlp":
         x, wg, wu, wd = t
         g = x @ wg.T
@@ -124,7 +132,7 @@ def reference(name, tensors, scalars):
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
                                         ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
                                         ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24]),
-                                        ("skinny_gemm", [3, 16, 24])])
+                                        ("skinny_gemm", [3, 16, 24]), ("gelu", [5, 7, 0]), ("gelu", [5, 7, 1])])
 def test_eager_computes_the_types_function(name, dims):
     tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
     got, want = sb.EAGER[name](*tensors, **scalars), reference(name, tensors, scalars)

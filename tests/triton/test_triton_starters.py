@@ -33,7 +33,7 @@ triton_interpreter.apply()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
 TYPES = ["matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding", "reduce",
-         "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm"]
+         "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm", "gelu"]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 KNOB_RE = re.compile(r"^# @knob (\w+)=(\S+) \{([^}]*)\} \S")
@@ -335,6 +335,21 @@ def test_skinny_gemm_sums_past_f16s_largest_exactly():
     assert torch.equal(y.double().cpu(), (x.double() @ w.double().T).cpu())
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("approximate", [0, 1], ids=["erf", "tanh"])
+def test_gelu_matches_reference(dtype, approximate):
+    # 7 x 301: no block divides it. Scale 3 reaches the saturated ends; +-300 in f16 cubes past its largest.
+    x = randn((7, 301), dtype, 3.0, seed=40)
+    x[0, :8] = torch.tensor([300.0, -300.0, 0.0, -0.0, 1e-4, -1e-4, -8.0, 8.0], dtype=dtype)
+    (y,) = run("gelu", [x], [((7, 301), dtype)], [approximate], BLOCK=256)
+    xd = x.double()
+    if approximate:
+        ref = 0.5 * xd * (1 + torch.tanh(math.sqrt(2 / math.pi) * (xd + 0.044715 * xd**3)))
+    else:
+        ref = 0.5 * xd * torch.erfc(-xd / math.sqrt(2))
+    assert_close(y, ref, TOL_ROWWISE[dtype], "gelu")
+
+
 def _attention_reference(q, k, v, causal, scale):
     group = q.shape[1] // k.shape[1]  # grouped-query attention: each kv head serves `group` query heads
     qd, kd, vd = q.double(), k.double().repeat_interleave(group, 1), v.double().repeat_interleave(group, 1)
@@ -440,6 +455,8 @@ def _small_case(ktype, dtype):
         return [randn((1, 1, 33, 16), dtype, seed=i) for i in range(3)], [((1, 1, 33, 16), dtype)], [1, 0.25]
     if ktype == "skinny_gemm":
         return [randn((5, 47), dtype), randn((33, 47), dtype, 0.15)], [((5, 33), dtype)], []
+    if ktype == "gelu":
+        return [randn((7, 301), dtype, 3.0)], [((7, 301), dtype)], [1]
     if ktype == "fused_mlp":
         return ([randn((9, 24), dtype), randn((40, 24), dtype, 0.2), randn((40, 24), dtype, 0.2),
                  randn((24, 40), dtype, 0.15)], [((9, 24), dtype)], [])

@@ -33,6 +33,8 @@
  *                     (else return non-zero), query head h reads kv head h / (H / HKV); HKV == H is multi-head
  *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; -          y = (silu(x w_gate^T) * (x w_up^T)) w_down^T
  *   skinny_gemm       x[M,K], w[N,K]                      ; y[M,N]        ; -            y = x w^T, M = 1..64 (F.linear's weight as it is)
+ *   gelu              x[M,N]                              ; y[M,N]        ; approximate  elementwise; 0: 0.5x(1+erf(x/sqrt2)),
+ *                     1: 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) (GPT-2's NewGELUActivation)
  * Outputs have the inputs' dtype unless stated; accumulate in f32.
  */
 #ifndef AUTOKERNEL_KERNEL_ABI_H
