@@ -136,6 +136,17 @@ std::optional<Classified> attention(const CpuEvent& op) {
   return Classified{"flash_attention", std::move(dims), dtype_of(input_type(op, 0)), note};
 }
 
+/// Elementwise GELU of x (rows x last dim) in `approximate`'s form: "tanh" (as recorded, "'tanh'"), "none", or
+/// "" where the profiler kept no string (the erf form, aten's default, assumed and said).
+std::optional<Classified> gelu(const Dims& x, const std::string& approximate, std::string dtype) {
+  auto c = rows("gelu", x, std::move(dtype));
+  if (!c) return c;
+  const bool tanh = approximate.find("tanh") != std::string::npos;
+  c->dims.push_back(tanh ? 1 : 0);
+  if (approximate.empty()) c->note = "approximate not recorded: the erf form assumed";
+  return c;
+}
+
 std::optional<Classified> cross_entropy(const CpuEvent& op) {
   const Dims x = input_dims(op, 0);
   if (x.size() < 2) return std::nullopt;
@@ -184,7 +195,8 @@ std::string type_of_op(std::string_view name) {
       {"aten::_log_softmax", "cross_entropy"},
       {"aten::sum", "reduce"},
       {"aten::mean", "reduce"},
-      {"aten::amax", "reduce"}};
+      {"aten::amax", "reduce"},
+      {"aten::gelu", "gelu"}};
   const auto it = k_types.find(name);
   return it == k_types.end() ? "" : std::string(it->second);
 }
@@ -211,6 +223,7 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
     // nll_loss's input is already log-probabilities: a cross-entropy with its softmax done elsewhere.
     return cross_entropy(op);
   }
+  if (type == "gelu") return gelu(x, concrete(op, 1), dtype);
   if (type == "softmax") return along(type, x, first_dim_arg(concrete(op, 1), x.size()), dtype);
   if (type == "reduce") {
     if (concrete(op, 1).empty() && input_type(op, 1).empty()) {
@@ -302,6 +315,16 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     if (kv_heads < 0) note += "; HKV = H (no k with other heads seen)";
     if (!declared && half) note += "; rotate-half seen in its ops (neg and cat of half rows)";
     return Classified{type, {q[0], q[1], q[2], q[3], kv_heads < 0 ? q[1] : kv_heads, half ? 1 : 0}, dtype, note};
+  }
+  if (type == "gelu") {
+    // Only declared (the package's module route): x is the first floating input of its ops (GPT-2's
+    // NewGELUActivation runs mul, pow, add, tanh on it), the form is the variant.
+    for (int i : ops) {
+      const auto x = input_dims(t.cpu[i], 0);
+      if (!x.empty() && is_floating(input_type(t.cpu[i], 0)))
+        return gelu(x, s.kind_variant, dtype_of(input_type(t.cpu[i], 0)));
+    }
+    return std::nullopt;
   }
   if (type != "fused_mlp") return std::nullopt;  // a declared type without a scope form here: its ops count one by one
   // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts. A

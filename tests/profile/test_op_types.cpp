@@ -23,7 +23,8 @@ TEST(OpTypes, MapsOperatorNamesNotKernelNames) {
   EXPECT_EQ(type_of_op("aten::_fused_rms_norm"), "rmsnorm");
   EXPECT_EQ(type_of_op("aten::nll_loss_nd"), "cross_entropy");
   EXPECT_EQ(type_of_op("aten::amax"), "reduce");
-  EXPECT_EQ(type_of_op("aten::gelu"), "");
+  EXPECT_EQ(type_of_op("aten::gelu"), "gelu");
+  EXPECT_EQ(type_of_op("aten::silu"), "");
   EXPECT_EQ(type_of_op("ampere_sgemm_128x64_nn"), "");  // a kernel's name says nothing here
 }
 
@@ -179,6 +180,24 @@ TEST(OpTypes, AGeluMlpIsNotAFusedSwiGlu) {
   EXPECT_EQ(swiglu->dims, (std::vector<int64_t>{64, 32, 128}));  // M, E, F
 }
 
+TEST(OpTypes, GeluIsRowsTimesColumnsInTheRecordedForm) {
+  // GPT-2's MLP activation over [2, 64, 3072]: F.gelu(approximate="tanh") records the string quoted.
+  auto tanh = classify_op(op("aten::gelu", {{2, 64, 3072}, {}}, {"c10::BFloat16", ""}, {"", "'tanh'"}));
+  ASSERT_TRUE(tanh);
+  EXPECT_EQ(tanh->type, "gelu");
+  EXPECT_EQ(tanh->dims, (std::vector<int64_t>{128, 3072, 1}));
+  EXPECT_EQ(tanh->dtype, "bf16");
+  EXPECT_EQ(tanh->note, "");
+  auto erf = classify_op(op("aten::gelu", {{64, 256}, {}}, {"float", ""}, {"", "'none'"}));
+  ASSERT_TRUE(erf);
+  EXPECT_EQ(erf->dims, (std::vector<int64_t>{64, 256, 0}));
+  // A trace that kept no string (the recorded example traces): aten's default, said so.
+  auto unknown = classify_op(op("aten::gelu", {{64, 256}, {}}, {"float", ""}));
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->dims, (std::vector<int64_t>{64, 256, 0}));
+  EXPECT_EQ(unknown->note, "approximate not recorded: the erf form assumed");
+}
+
 TEST(OpTypes, ARotaryModuleThatOnlyBuildsTablesIsNotARotaryKernel) {
   // Like transformers' LlamaRotaryEmbedding: cos/sin from positions, no [B, H, S, D] tensor touched.
   auto tables = op("aten::matmul", {{1, 32, 1}, {1, 1, 64}}, {"float", "float"});
@@ -250,6 +269,15 @@ TEST(OpTypes, ADeclaredKindIsThatTypeWhateverItsOps) {
   auto norm = classify_scope(kind_with("rmsnorm", "", {op("aten::pow", {{8, 256}, {}}, {"float", "Scalar"})}), 0);
   ASSERT_TRUE(norm);
   EXPECT_EQ(norm->dims, (std::vector<int64_t>{8, 256}));
+  // GELU from pieces (GPT-2's NewGELUActivation: mul, pow, add, tanh) under the module route's scope.
+  const auto cube = op("aten::pow", {{2, 8, 3072}, {}}, {"float", "Scalar"});
+  const auto th = op("aten::tanh", {{2, 8, 3072}}, {"float"});
+  auto gelu = classify_scope(kind_with("gelu", "tanh", {cube, th}), 0);
+  ASSERT_TRUE(gelu);
+  EXPECT_EQ(gelu->dims, (std::vector<int64_t>{16, 3072, 1}));
+  auto exact = classify_scope(kind_with("gelu", "none", {op("aten::erf", {{16, 64}}, {"float"})}), 0);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->dims, (std::vector<int64_t>{16, 64, 0}));
   // A type with no scope form here leaves its ops to be counted one by one.
   EXPECT_FALSE(classify_scope(kind_with("softmax", "", {op("aten::softmax", {{8, 256}}, {"float"})}), 0));
 }

@@ -78,13 +78,13 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
   EXPECT_EQ(p->steps, 1);
   // rmsnorm: the RMSNorm module's pow, mean and mul kernels, 10 + 6 + 4 us.
   // skinny_gemm (4 tokens): linear -> matmul -> mm -> cuLaunchKernelEx, 50 us. flash_attention: 80 us, causal.
-  // gelu 20 and the copy's memcpy 8 are unsupported; 12 us were launched outside any op, and the
+  // gelu: 20 us (tanh). The copy's memcpy 8 is unsupported; 12 us were launched outside any op, and the
   // orphan's 3 us have no launch. The mm after the step (40 us) is not counted. 193 us in all.
   EXPECT_DOUBLE_EQ(p->total_us, 193.0);
   const std::map<std::string, double> want = {{"rmsnorm", 20},
                                               {"skinny_gemm", 50},
                                               {"flash_attention", 80},
-                                              {"aten::gelu", 20},
+                                              {"gelu", 20},
                                               {"aten::copy_", 8},
                                               {std::string(k_no_op_row), 12},
                                               {std::string(k_unlinked_row), 3}};
@@ -93,11 +93,13 @@ TEST(SyntheticCudaTrace, AttributesGpuTimeThroughTheLaunchingOpAndModule) {
     const auto* k = row(*p, name);
     ASSERT_TRUE(k) << name;
     EXPECT_DOUBLE_EQ(k->time_us, us) << name;
-    EXPECT_EQ(k->supported, name == "rmsnorm" || name == "skinny_gemm" || name == "flash_attention") << name;
+    EXPECT_EQ(k->supported, name == "rmsnorm" || name == "skinny_gemm" || name == "flash_attention" || name == "gelu")
+        << name;
   }
   EXPECT_EQ(p->kernels.front().name, "flash_attention");  // ranked by time
   EXPECT_TRUE(has_shape(row(*p, "rmsnorm"), {4, 128}, "bf16")) << shapes_of(row(*p, "rmsnorm"));
   EXPECT_TRUE(has_shape(row(*p, "skinny_gemm"), {4, 256, 128}, "bf16")) << shapes_of(row(*p, "skinny_gemm"));
+  EXPECT_TRUE(has_shape(row(*p, "gelu"), {4, 256, 1}, "bf16")) << shapes_of(row(*p, "gelu"));
   EXPECT_TRUE(has_shape(row(*p, "flash_attention"), {1, 2, 4, 64, 1}, "bf16"));
   EXPECT_EQ(row(*p, "rmsnorm")->ops, std::vector<std::string>{"RMSNorm module"});
   EXPECT_EQ(row(*p, "rmsnorm")->shapes.front().modules, std::vector<std::string>{"norm"});
