@@ -35,7 +35,7 @@ def _unwrapped(fn):
 
 _orig = {"linear": F.linear, "layer_norm": F.layer_norm, "rms_norm": F.rms_norm, "softmax": torch.softmax,
          "sdpa": F.scaled_dot_product_attention, "cross_entropy": F.cross_entropy, "addmm": torch.addmm,
-         "silu": F.silu}
+         "silu": F.silu, "gelu": F.gelu}
 _orig = {k: _unwrapped(v) for k, v in _orig.items()}
 
 _state = {"table": {},       # kernel type -> {device kind -> kernel}; set by the package on load

@@ -9,14 +9,16 @@ modules that define the model's classes:
     forward gives down(silu(gate(x)) * up(x)), whatever its activation's class (kinds/fused_mlp.py);
   - a module with `cos` / `sin` tables [S, D/2] whose forward(q, k) rotates both, or forward(x) one, and
     a function taking (q, k, cos, sin, ...) that gives Hugging Face's rotary embedding, rotate-half or
-    interleaved (kinds/rotary_embedding.py, `half` / `interleaved`).
+    interleaved (kinds/rotary_embedding.py, `half` / `interleaved`);
+  - a module with no parameters, buffers or children whose forward(x) gives GELU, erf or tanh form, whatever
+    its class (nn.GELU, transformers' NewGELUActivation, GELUTanh, ...) (kinds/gelu.py, `none` / `tanh`).
 Each candidate is checked by running it once on small random inputs (a probe, `_probe.py`) against the
 type's formula, with its parameters temporarily randomised so that a module that ignores one is not taken.
 A new model family needs no code when its blocks compute these things.
 
 While a model is patched, PyTorch's own functions that the kinds list in their FUNCTIONS
 (F.scaled_dot_product_attention, F.linear (skinny_gemm's wrapper first, then matmul's), torch.addmm,
-F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) are
+F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim, F.gelu) are
 routed call by call when the call fits a kernel (`FUNCTIONS` here gathers them), and the kinds' model-level
 swaps apply (`swap_model`: Hugging Face's attention interface, kinds/flash_attention.py). `eager_only` wraps
 a route of a type that steps aside while torch.compile traces.

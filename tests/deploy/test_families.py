@@ -18,9 +18,10 @@ from test_ops import run_patched, stand_ins  # noqa: E402,F401  (the fixture)
 transformers = pytest.importorskip("transformers")
 
 N, R, A, M, S = "rmsnorm", "rotary_embedding", "flash_attention", "fused_mlp", "softmax"
-L, G = "layernorm", "matmul"
+L, G, U = "layernorm", "matmul", "gelu"
 # Per layer: two norms, the projections, one rotary over q and k, one attention, one MLP; then the final
-# norm and lm_head. Families with per-head q/k norms (qwen3, olmo2, gemma3, ...) have more norm calls.
+# norm and lm_head. Families with per-head q/k norms (qwen3, olmo2, gemma3, ...) have more norm calls. A GELU
+# activation module (erf or tanh form, whatever its class) is gelu's, one call per layer.
 ROUTED = {
     "llama": {N: 5, G: 9, R: 2, A: 2, M: 2},
     "mistral": {N: 5, G: 9, R: 2, A: 2, M: 2},
@@ -44,28 +45,29 @@ ROUTED = {
     # Gate and up fused into one projection (a row block of its weight each, no copy).
     "phi3": {N: 5, G: 5, R: 2, A: 2, M: 2},
     "glm": {N: 5, G: 9, A: 2, M: 2},  # partial rotary (half the head): its function runs as written
-    # Gemma's norms scale by (1 + weight); its MLP is GELU-gated, not SwiGLU.
-    "gemma": {N: 5, G: 15, R: 2, A: 2},
-    "gemma2": {N: 9, G: 15, R: 2, A: 2},
-    "gemma3_text": {N: 13, G: 15, R: 2, A: 2},
+    # Gemma's norms scale by (1 + weight); its MLP is GELU-gated, not SwiGLU: the gate's GELU (tanh) is gelu's.
+    "gemma": {N: 5, G: 15, R: 2, A: 2, U: 2},
+    "gemma2": {N: 9, G: 15, R: 2, A: 2, U: 2},
+    "gemma3_text": {N: 13, G: 15, R: 2, A: 2, U: 2},
     "apertus": {N: 9, G: 13, R: 2, A: 2},  # xIELU MLP
     "arcee": {N: 5, G: 13, R: 2, A: 2},  # ReLU^2 MLP
-    # Non-gated MLPs (GELU and friends) are left to their matmuls.
-    "phi": {L: 3, G: 13, R: 2, A: 2},
-    "starcoder2": {L: 5, G: 13, R: 2, A: 2},
+    # Non-gated MLPs: their matmuls, and their activation where it is a GELU (not persimmon's and nemotron's
+    # ReLU^2, nor opt's ReLU).
+    "phi": {L: 3, G: 13, R: 2, A: 2, U: 2},
+    "starcoder2": {L: 5, G: 13, R: 2, A: 2, U: 2},
     "persimmon": {L: 9, G: 9, R: 2, A: 2},
-    "gpt2": {L: 5, G: 9, A: 2},
-    "gpt_neox": {L: 5, G: 9, A: 2},  # partial rotary
+    "gpt2": {L: 5, G: 9, A: 2, U: 2},
+    "gpt_neox": {L: 5, G: 9, A: 2, U: 2},  # partial rotary
     "nemotron": {L: 5, G: 13, A: 2},  # partial rotary
     "opt": {L: 5, G: 15, A: 2},
-    "biogpt": {L: 5, G: 13, A: 2},
-    # Attention written out in eager form: its softmax is ours; ALiBi (bloom) is not.
-    "gptj": {L: 3, G: 13, S: 2},
-    "codegen": {L: 3, G: 9, S: 2},
-    "gpt_neo": {L: 5, G: 13, S: 2},
-    "xglm": {L: 5, G: 13, S: 2},
-    "mpt": {G: 9, S: 2},
-    "bloom": {L: 6, G: 9},
+    "biogpt": {L: 5, G: 13, A: 2, U: 2},
+    # Attention written out in eager form: its softmax is ours; ALiBi (bloom) is not. BloomGelu is the tanh form.
+    "gptj": {L: 3, G: 13, S: 2, U: 2},
+    "codegen": {L: 3, G: 9, S: 2, U: 2},
+    "gpt_neo": {L: 5, G: 13, S: 2, U: 2},
+    "xglm": {L: 5, G: 13, S: 2, U: 2},
+    "mpt": {G: 9, S: 2, U: 2},
+    "bloom": {L: 6, G: 9, U: 2},
 }
 
 SMALL = dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,

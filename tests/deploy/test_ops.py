@@ -13,8 +13,8 @@ import torch
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
 import autokernel_kernels as ak  # noqa: E402
 from autokernel_kernels import _op, _ops  # noqa: E402
-from autokernel_kernels.kinds import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, layernorm,  # noqa: E402
-                                      reduce, rmsnorm, rotary_embedding, softmax)
+from autokernel_kernels.kinds import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, gelu,  # noqa: E402
+                                      layernorm, reduce, rmsnorm, rotary_embedding, softmax)
 
 transformers = pytest.importorskip("transformers")
 
@@ -44,13 +44,14 @@ FORMULA = {
     "fused_mlp": lambda i, s: fused_mlp._swiglu_eager(*i),
     "cross_entropy": lambda i, s: cross_entropy._cross_entropy_eager(i[0], i[1]),
     "reduce": lambda i, s: reduce._row_sum_eager(i[0]),
+    "gelu": lambda i, s: gelu._gelu_eager(i[0], int(s[0])),
 }
 
 
 STAND_INS = [("rmsnorm", "rms_norm"), ("add_rmsnorm", "add_rms_norm"), ("layernorm", "layer_norm"),
              ("softmax", "softmax"), ("matmul", "linear"), ("skinny_gemm", "skinny_linear"),
              ("flash_attention", "attention"), ("rotary_embedding", "rotary"), ("fused_mlp", "swiglu"),
-             ("cross_entropy", "cross_entropy"), ("reduce", "row_sum")]
+             ("cross_entropy", "cross_entropy"), ("reduce", "row_sum"), ("gelu", "gelu")]
 
 
 def _loaded(kinds):
@@ -103,6 +104,7 @@ def op_samples(device):
         "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
         "cross_entropy": (r(6, 50), torch.tensor([1, -1, 3, 49, 0, 7], device=device)),
         "row_sum": (r(5, 3, 20),),
+        "gelu": (r(2, 5, 33) * 3, 1),  # the tanh form
     }
 
 
@@ -189,7 +191,7 @@ ROUTED = {
     "llama": DECODER,
     "mistral": DECODER,
     "qwen2": DECODER,
-    "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2},
+    "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2, "gelu": 2},  # NewGELUActivation, one per MLP
 }
 # Inside torch.compile, each norm that reads a residual add (every one but the first layer's first) is fused
 # with it into one add_rmsnorm call (_fusions.py, kinds/add_rmsnorm.py).
@@ -283,6 +285,59 @@ def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):
 
     kinds = {r.kind for r in ak.routes(torch.nn.Sequential(NotRMSNorm(), torch.nn.Linear(32, 16), Gelu3()))}
     assert kinds == set()
+
+
+def test_gelu_modules_route_by_form_and_look_alikes_do_not(stand_ins):
+    act = transformers.activations
+
+    class QuickGELU(torch.nn.Module):  # CLIP's x sigmoid(1.702 x): close to GELU, not it
+        def forward(self, x):
+            return x * torch.sigmoid(1.702 * x)
+
+    class ClippedGELU(torch.nn.Module):  # equal to GELU on [-10, 10] only
+        def forward(self, x):
+            return torch.nn.functional.gelu(x).clamp(-10, 10)
+
+    class Scaled(torch.nn.Module):  # a GELU with a weight of its own is a layer, not an activation
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(8))
+
+        def forward(self, x):
+            return torch.nn.functional.gelu(x)
+
+    cases = [(torch.nn.GELU(), "none"), (torch.nn.GELU(approximate="tanh"), "tanh"), (act.GELUActivation(), "none"),
+             (act.NewGELUActivation(), "tanh"), (act.FastGELUActivation(), "tanh"),
+             (act.ACT2FN["gelu_pytorch_tanh"], "tanh"), (QuickGELU(), None), (torch.nn.SiLU(), None),
+             (ClippedGELU(), None), (Scaled(), None)]
+    for m, variant in cases:
+        routes = ak.routes(torch.nn.Sequential(m))
+        assert [(r.kind, r.variant) for r in routes] == ([("gelu", variant)] if variant else []), type(m).__name__
+
+
+def test_a_gelu_module_calling_f_gelu_counts_once_eager_and_compiled(stand_ins):
+    # nn.GELU's forward calls F.gelu: the module route runs the op in its place, so F.gelu's route never sees it.
+    model = torch.nn.Sequential(torch.nn.GELU(approximate="tanh"), torch.nn.Linear(24, 24))
+    x = torch.randn(3, 24)
+    with torch.no_grad():
+        want = model(x)
+        ak.patch(model)
+        try:
+            for run in (model, torch.compile(model)):
+                ak.reset_stats()
+                torch.testing.assert_close(run(x), want)
+                assert {k: v for k, v in ak.stats().items() if v} == {"gelu": 1, "matmul": 1}
+            assert torch._dynamo.explain(model)(x).graph_break_count == 0
+            # F.gelu outside any routed module, both forms, routed call by call.
+            for form in ("none", "tanh"):
+                ak.reset_stats()
+                y = torch.nn.functional.gelu(x, approximate=form)
+                torch.testing.assert_close(y, gelu._gelu_eager(x, gelu._FORMS.index(form)))
+                assert ak.stats().get("gelu") == 1
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch.nn.functional.gelu is _op._orig["gelu"]
 
 
 def test_a_layernorm_is_not_an_rmsnorm_in_low_precision(stand_ins):
@@ -414,7 +469,8 @@ def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled(sta
             ak.set_faster_in_pytorch({"matmul": conv1d[:3]})
             ak.reset_stats()
             torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
-            routed = {"layernorm": 5, "matmul": 1 + 2, "flash_attention": 2}  # the LM head, one shape's two calls
+            # The LM head, one shape's two calls; the MLPs' GELU.
+            routed = {"layernorm": 5, "matmul": 1 + 2, "flash_attention": 2, "gelu": 2}
             assert {k: v for k, v in ak.stats().items() if v} == routed
             assert torch._dynamo.explain(model)(x).graph_break_count == 0
             calls, got = compiled_calls(model, x)

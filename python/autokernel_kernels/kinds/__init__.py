@@ -31,8 +31,8 @@ ALL's order is the order module and function routes are tried in (a module goes 
 claims it: an RMSNorm is never probed as an MLP), and that of the ops and PyTorch's functions (a wrapper of a
 kind later in ALL sees the call first).
 """
-from . import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, layernorm, matmul, reduce, rmsnorm,
+from . import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, gelu, layernorm, matmul, reduce, rmsnorm,
                rotary_embedding, skinny_gemm, softmax)
 
 ALL = [rmsnorm, add_rmsnorm, layernorm, softmax, matmul, skinny_gemm, flash_attention, fused_mlp, rotary_embedding,
-       cross_entropy, reduce]
+       cross_entropy, reduce, gelu]
