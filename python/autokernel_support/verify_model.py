@@ -101,8 +101,10 @@ def compare(outs, truth):
     return {"rel_l2": rel, "max_error": worst, "top1": top1}
 
 
-def timed(fn, device, runs, warmup):
-    """Median milliseconds of fn() over `runs` runs after `warmup`."""
+def timed(fn, device, runs, warmup, reps=1):
+    """Median milliseconds per call of fn() over `runs` samples after `warmup` calls; each sample times `reps`
+    calls queued back to back: the GPU's time where it is the bound, the host's (Python, the launch) where
+    that is, as inside a model (one short kernel timed alone would add the launch latency to it)."""
     import torch
 
     for _ in range(warmup):
@@ -113,35 +115,16 @@ def timed(fn, device, runs, warmup):
             torch.cuda.synchronize()
             start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
             start.record()
-            fn()
+            for _ in range(reps):
+                fn()
             end.record()
             torch.cuda.synchronize()
-            samples.append(start.elapsed_time(end))
+            samples.append(start.elapsed_time(end) / reps)
         else:
             t0 = time.perf_counter()
-            fn()
-            samples.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(samples)
-
-
-def timed_back_to_back(fn, reps=10, runs=10):
-    """Median milliseconds per call of `reps` calls of fn() queued back to back (after one warm-up round): the
-    GPU's time where it is the bound, the host's (Python, the launch) where that is, as inside a model. One
-    call timed alone would add the launch latency to every short kernel."""
-    import torch
-
-    for _ in range(reps):
-        fn()
-    samples = []
-    for _ in range(runs):
-        torch.cuda.synchronize()
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        for _ in range(reps):
-            fn()
-        end.record()
-        torch.cuda.synchronize()
-        samples.append(start.elapsed_time(end) / reps)
+            for _ in range(reps):
+                fn()
+            samples.append((time.perf_counter() - t0) * 1e3 / reps)
     return statistics.median(samples)
 
 
@@ -326,7 +309,7 @@ def run(args):
         report["calls"] = ak.stats()
         if device.type == "cuda":  # on the CPU the kernels are references: every call takes them
             say("each call shape alone, our kernel against PyTorch's formula (10 calls back to back, median of 10):")
-            pytorch, lines = faster_in_pytorch(ak.samples(), timed_back_to_back)
+            pytorch, lines = faster_in_pytorch(ak.samples(), lambda fn: timed(fn, device, 10, 10, reps=10))
             for line in lines:
                 say(line)
             report["faster_in_pytorch"] = pytorch

@@ -1,7 +1,8 @@
 """rotary_embedding: q and k [B, H, S, D] rotated by angle tables cos, sin [S, D/2], in one call, pairs
 interleaved (x[2i], x[2i+1]) or rotate-half (x[i], x[i+D/2]). Op `rotary`; routes: a module with `cos` /
-`sin` tables that rotates q and k (or one tensor; with a start position where its forward takes one), and a function of the model's own Python modules that
-computes Hugging Face's rotary embedding (`apply_rotary_pos_emb`)."""
+`sin` tables that rotates q and k (or one tensor; with a start position where its forward takes one), and a
+function of the model's own Python modules that computes Hugging Face's rotary embedding
+(`apply_rotary_pos_emb`)."""
 import functools
 import inspect
 

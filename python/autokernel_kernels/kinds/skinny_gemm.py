@@ -4,14 +4,11 @@ route: the F.linear calls it fits. Its wrapper wraps matmul's (a later kind in A
 wrappers of the same function), so it sees each call first and passes the rest on."""
 import torch.nn.functional as F
 
-from .._op import Op, _kernel, _orig, _rows, op
+from .._op import Op, _kernel, _rows, op
+from .matmul import _linear_eager  # the formula is F.linear's, as for matmul's linear op
 
 KIND = "skinny_gemm"
 MAX_ROWS = 64  # the catalogue's M (src/catalog/skinny_gemm.cpp); more rows are matmul's
-
-
-def _skinny_linear_eager(x, weight, bias):
-    return _orig["linear"](x, weight, bias)
 
 
 def _skinny_linear_run(k, x, weight, bias):
@@ -30,7 +27,7 @@ def _fits(x, weight, bias):
 
 OPS = [
     Op("skinny_linear", KIND, "skinny_linear(Tensor x, Tensor weight, Tensor? bias) -> Tensor",
-       _skinny_linear_eager, _skinny_linear_run, _fits,
+       _linear_eager, _skinny_linear_run, _fits,
        lambda x, w, b: x.new_empty(*x.shape[:-1], w.shape[0]), 3),
 ]
 
