@@ -39,10 +39,13 @@ def generate(model, decode_args, device, n, static=False, step_model=None):
         if device.type == "cuda":
             torch.cuda.synchronize()
         start = time.perf_counter()
+        graphs = step_model is not None and step_model is not model
         for _ in range(n - 1):
+            if graphs:  # CUDA graphs: this replay may overwrite the last one's outputs, which are copied below
+                torch.compiler.cudagraph_mark_step_begin()
             out = d.step()
             d.advance(out)
-            logits.append(logits_of(out)[:, -1])
+            logits.append(logits_of(out)[:, -1].clone())  # a graph's output is reused by its next replay
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -90,9 +93,11 @@ def compiled(model, decode_args, device, n):
     return tokens, seconds
 
 
-def check(model, ak, args, device, dtype, say, check_calls):
+def check(model, ak, args, device, dtype, say, check_calls, time_shapes=None):
     """The generation check on `model` (unpatched on entry and on return); returns verify.json's
-    "generation" entry. check_calls(log) takes the per-call check of the patched run."""
+    "generation" entry. check_calls(log) takes the per-call check of the patched run; time_shapes(samples)
+    (on a GPU) times the decode step's call shapes, ours against PyTorch's formula, before the timed runs:
+    a kernel faster at the prefill's rows may be slower at one token's (fused_mlp's GEMM path at M = 1)."""
     import torch
 
     n = args.generate
@@ -106,9 +111,13 @@ def check(model, ak, args, device, dtype, say, check_calls):
         ak.reset_stats()
         with ak.checking():
             tokens, _, _ = generate(model, decode_args, device, n)
-        calls = ak.stats()
         log = ak.check_log()
+        if time_shapes is not None:
+            say("each call shape of the decode step alone, our kernel against PyTorch's formula:")
+            time_shapes(ak.samples())
+        ak.reset_stats()
         _, _, ours_s = generate(model, decode_args, device, n)
+        calls = ak.stats()  # as timed: with the decode step's shapes decided
     finally:
         ak.unpatch(model)
     steps = max(n - 1, 1)
