@@ -134,16 +134,20 @@ class Op:
 
 
 def op(name):
-    """torch.ops.autokernel.<name>.default, or where verify timed some of its calls faster in PyTorch, a call
-    that runs the formula at those signatures (plain PyTorch code, which torch.compile traces and fuses) and
-    the op at the others."""
+    """What a route calls for op `name`: torch.ops.autokernel.<name>.default while torch.compile traces or
+    autograd records (the operator is what both see), else the Op itself, which the operator would call: in
+    eager inference the dispatcher's round trip is host time a launch-bound model (a decode step) pays per
+    call. Where verify timed some of its calls faster in PyTorch, the formula runs at those signatures (plain
+    PyTorch code, which torch.compile traces and fuses)."""
     o = _BY_NAME[name]
     pytorch = _state["pytorch"].get(name)
-    if not pytorch:
-        return o.target
 
     def call(*args):
-        return o.eager(*args) if signature(args) in pytorch else o.target(*args)
+        if pytorch and signature(args) in pytorch:
+            return o.eager(*args)
+        if torch.compiler.is_compiling() or torch.is_grad_enabled():
+            return o.target(*args)
+        return o(*args)
     return call
 
 

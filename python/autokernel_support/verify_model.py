@@ -190,11 +190,11 @@ def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled
             why = "no kernel of this type was exported (none kept faster than PyTorch)"
         elif calls_by_type.get(name):
             continue
+        elif name in to_pytorch:
+            why = "PyTorch was faster at each of its call shapes (timed alone): left to it"
         elif name in eager_only:
             why = ("a fusion, slower inside torch.compile than inductor's own: left to it" if name in fusions
                    else "no call fit it in eager, and inductor's code was faster inside torch.compile")
-        elif name in to_pytorch:
-            why = "PyTorch was faster at each of its call shapes (timed alone): left to it"
         elif name in fusions and not compiled:
             why = "a fusion: its chain exists only inside torch.compile (verify without --no-compile)"
         else:
@@ -270,11 +270,14 @@ def run(args):
         return timed(call(m), device, args.runs, args.warmup)
 
     def measure(label, m, text):
-        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # the first call
+        start = time.perf_counter()
+        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # the first call (compiles)
         times[label] = time_settled(m)
         r = results[label]
         top1 = "" if r["top1"] is None else f"   top-1 {100 * r['top1']:.1f}%"
-        say(f"{text:<26} {times[label]:9.3f} ms   rel L2 {r['rel_l2']:.3e}   max {r['max_error']:.3e}{top1}")
+        # The seconds it took (a compile's, mostly): where a verify's time goes on a slow host.
+        say(f"{text:<26} {times[label]:9.3f} ms   rel L2 {r['rel_l2']:.3e}   max {r['max_error']:.3e}{top1}"
+            f"   ({time.perf_counter() - start:.0f} s)")
         checkpoint()
         return times[label]
 
@@ -307,13 +310,25 @@ def run(args):
         with ak.checking():  # one forward with every kernel call checked against PyTorch (not timed)
             model(*inputs[0], **inputs[1])
         report["calls"] = ak.stats()
+        time_shapes = None
         if device.type == "cuda":  # on the CPU the kernels are references: every call takes them
+            shapes_timed = set()
+
+            def time_shapes(samples):
+                """Times the call shapes of `samples` not timed yet (the forward's, later the decode step's)
+                and adds those PyTorch wins to faster_in_pytorch, in the report and in the package."""
+                new = {key: s for key, s in samples.items() if key not in shapes_timed}
+                shapes_timed.update(new)
+                pytorch, lines = faster_in_pytorch(new, lambda fn: timed(fn, device, 10, 10, reps=10))
+                merged = report.setdefault("faster_in_pytorch", {})
+                for name, sigs in pytorch.items():
+                    merged[name] = sorted(set(merged.get(name, [])) | set(sigs))
+                ak.set_faster_in_pytorch(merged)
+                for line in lines:
+                    say(line)
+
             say("each call shape alone, our kernel against PyTorch's formula (10 calls back to back, median of 10):")
-            pytorch, lines = faster_in_pytorch(ak.samples(), lambda fn: timed(fn, device, 10, 10, reps=10))
-            for line in lines:
-                say(line)
-            report["faster_in_pytorch"] = pytorch
-            ak.set_faster_in_pytorch(pytorch)
+            time_shapes(ak.samples())
             ak.reset_stats()
             model(*inputs[0], **inputs[1])
             report["calls"] = ak.stats()
@@ -386,7 +401,8 @@ def run(args):
             say(f"  graph breaks: {report['graph_breaks']}")
         ak.unpatch(model)
         if args.generate:
-            report["generation"] = verify_generation.check(model, ak, args, device, dtype, say, check_calls)
+            report["generation"] = verify_generation.check(model, ak, args, device, dtype, say, check_calls,
+                                                                time_shapes)
 
         tolerance = 2 * results["eager"]["rel_l2"] + FLOOR[args.dtype]
         failures = [f"{k}: a call's rel L2 {c['error']:.3e} > {c['tolerance']:.3e}" for k, c in checks.items() if not c["passed"]]
@@ -415,7 +431,8 @@ def run(args):
             report["warning"] = "no call of the model fit the exported kernels: nothing was swapped"
         by_type = {}
         for e in manifest:
-            took = report["calls"].get(e["name"], 0) + report.get("calls_compiled", {}).get(e["name"], 0)
+            took = sum(calls.get(e["name"], 0) for calls in (report["calls"], report.get("calls_compiled", {}),
+                                                             report.get("generation", {}).get("calls", {})))
             by_type[e["type"]] = by_type.get(e["type"], 0) + took
         report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest},
                                             set(ak._fusions.UNFUSED), args.compile, set(report.get("eager_only", [])),

@@ -85,6 +85,32 @@ def test_a_decoder_generates_eagers_tokens_with_every_call_checked(stand_ins, sp
     assert abs(logs[0]["rmsnorm"]["error"] - 0.01) < 1e-3
 
 
+def test_the_decode_steps_call_shapes_are_timed_and_the_slower_ones_left_to_pytorch(stand_ins):  # noqa: F811
+    # On a GPU verify times each call shape of the decode step (verify_model's time_shapes) between the checked
+    # run and the timed one: a kernel faster at the prefill's rows may be slower at one token's. Here a
+    # stand-in timer hands every decode-step (one-token) rms_norm shape to PyTorch: the timed run's calls are
+    # then the prefill's alone, and the checked run still checked every call.
+    model = tiny("llama")
+    seen = []
+
+    def time_shapes(samples):
+        seen.extend(samples)
+        one_token = sorted({sig for name, sig in samples if name == "rms_norm" and "[2,1," in sig})
+        ak.set_faster_in_pytorch({"rms_norm": one_token})
+
+    logs = []
+    try:
+        result = vg.check(model, ak, generation_args(8), torch.device("cpu"), torch.float32, lambda line: None,
+                          logs.append, time_shapes)
+    finally:
+        ak.set_faster_in_pytorch({})
+    names = {name for name, _ in seen}
+    assert {"rms_norm", "rotary"} <= names and any("[2,1," in sig for _, sig in seen), "decode shapes were timed"
+    assert any("[2,12," in sig for _, sig in seen), "and the prefill's, which the checked run also made"
+    assert result["passed"] and logs[0]["rmsnorm"]["calls"] == 5 * 8, "the checked run took every call"
+    assert result["calls"]["rmsnorm"] == 5, "the timed run: the prefill's 5 calls, the decode steps' in PyTorch"
+
+
 def test_a_static_cache_decodes_the_same_tokens_and_compiles_with_our_ops_inside(stand_ins):  # noqa: F811
     # transformers' StaticCache (fixed shapes: on a GPU, one CUDA graph replayed per step) gives the tokens the
     # DynamicCache gives; and the decode step compiles (mode="reduce-overhead": CUDA graphs on a GPU, plain

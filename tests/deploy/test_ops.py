@@ -117,13 +117,31 @@ def test_every_op_passes_opcheck_and_runs_its_kernel(all_stand_ins, device, name
     args = op_samples(device)[name]
     kernel = all_stand_ins[_ops.BY_NAME[name].kind][device]
     kernel.calls = 0
-    torch.library.opcheck(_ops.op(name), args)
+    torch.library.opcheck(_ops.BY_NAME[name].target, args)
     assert kernel.calls > 0, "opcheck never reached the kernel: the call did not fit it"
     got = _ops.op(name)(*args)
     want = _ops.BY_NAME[name].eager(*args)
     for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
         assert g.shape == w.shape and g.dtype == w.dtype
         torch.testing.assert_close(g, w)
+
+
+def test_in_eager_inference_a_route_calls_the_op_without_the_dispatchers_round_trip(all_stand_ins):
+    # The operator is what torch.compile and autograd see; in eager inference op(name) calls the Op itself,
+    # which the operator would call (a launch-bound decode step pays the round trip per call).
+    o, x = _ops.BY_NAME["gelu"], torch.randn(4, 8)
+
+    def through_the_dispatcher(*args):
+        raise AssertionError("went through torch.ops")
+
+    saved, o._target = o._target, through_the_dispatcher
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(_ops.op("gelu")(x, 1), gelu._gelu_eager(x, 1))
+        with pytest.raises(AssertionError, match="torch.ops"):  # autograd records: the operator
+            _ops.op("gelu")(x.requires_grad_(), 1)
+    finally:
+        o._target = saved
 
 
 def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(stand_ins):
