@@ -6,8 +6,9 @@ layouts and dtypes of the catalog's make_problem (src/catalog/<type>.cpp) and ti
   compile  torch.compile of that same function (the request's mode, dynamic=False); the first call
            compiles (and autotunes), outside the timing, and its seconds are reported;
   library  the vendor kernel where there is one: cuBLAS for matmul (torch.matmul, the eager op
-           itself, so its eager time) and for skinny_gemm (F.linear, likewise), flash attention for flash_attention (F.scaled_dot_product_attention
-           under sdpa_kernel(SDPBackend.FLASH_ATTENTION)).
+           itself, so its eager time) and for skinny_gemm (F.linear, likewise), flash attention for flash_attention
+           and decode_attention (F.scaled_dot_product_attention under sdpa_kernel(SDPBackend.FLASH_ATTENTION);
+           decode_attention's on the cache's valid slice).
 Once per run it measures the copy ceiling: a device-to-device copy of 1 GiB, GB/s = 2 * bytes / time.
 
 Every time is taken the way the harness's SampleTimer (src/harness/timing.cpp) takes it, so the
@@ -237,6 +238,14 @@ def make_inputs(type_name, dims, dtype, device, seed):
         hkv = dims[5] if len(dims) > 5 else h  # grouped-query attention: k and v have HKV heads
         qkv = tuple(randn((b, h if i == 0 else hkv, s, d), dtype, device, seed + i) for i in range(3))
         return qkv, {"causal": causal, "scale": 1 / math.sqrt(d)}
+    if type_name == "decode_attention":
+        b, h, s, d, length = dims[:5]
+        hkv = dims[5] if len(dims) > 5 else h  # grouped-query attention: the cache has HKV heads
+        q = randn((b, h, 1, d), dtype, device, seed)
+        k, v = (randn((b, hkv, s, d), dtype, device, seed + i) for i in (1, 2))
+        k[:, :, length:] = float("nan")  # the cache past L is not the sequence's (catalog/decode_attention.cpp)
+        v[:, :, length:] = float("nan")
+        return (q, k, v), {"length": length, "scale": 1 / math.sqrt(d)}
     if type_name == "fused_mlp":
         m, e, f = dims
         return (randn((m, e), dtype, device, seed), randn((f, e), dtype, device, seed + 1, 1 / math.sqrt(e)),
@@ -307,13 +316,19 @@ def _attention(q, k, v, causal, scale):
                                           enable_gqa=k.shape[1] != q.shape[1])
 
 
+def _decode_attention(q, k, v, length, scale):
+    # SDPA on the valid slice of the cache (a view), enable_gqa where the heads differ, as the catalog's eager().
+    return _attention(q, k[:, :, :length], v[:, :, :length], False, scale)
+
+
 def _fused_mlp(x, wg, wu, wd):
     return F.linear(F.silu(F.linear(x, wg)) * F.linear(x, wu), wd)
 
 
 EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "add_rmsnorm": _add_rmsnorm, "layernorm": _layernorm, "reduce": _reduce,
          "cross_entropy": _cross_entropy, "rotary_embedding": _rotary, "matmul": _matmul,
-         "skinny_gemm": _skinny_gemm, "gelu": _gelu, "flash_attention": _attention, "fused_mlp": _fused_mlp}
+         "skinny_gemm": _skinny_gemm, "gelu": _gelu, "flash_attention": _attention, "fused_mlp": _fused_mlp,
+         "decode_attention": _decode_attention}
 
 
 def library(type_name, device):
@@ -328,6 +343,14 @@ def library(type_name, device):
                 return _attention(q, k, v, causal, scale)
 
         return "SDPA flash", flash
+    if type_name == "decode_attention":
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        def flash_decode(q, k, v, length, scale):
+            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
+                return _decode_attention(q, k, v, length, scale)
+
+        return "SDPA flash", flash_decode
     return None, None
 
 

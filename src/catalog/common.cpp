@@ -24,6 +24,7 @@ const std::vector<std::unique_ptr<KernelType>>& all_types() {
     v.push_back(make_add_rmsnorm());
     v.push_back(make_skinny_gemm());
     v.push_back(make_gelu());
+    v.push_back(make_decode_attention());
     return v;
   }();
   return types;

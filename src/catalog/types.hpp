@@ -18,4 +18,5 @@ std::unique_ptr<KernelType> make_fused_mlp();
 std::unique_ptr<KernelType> make_add_rmsnorm();
 std::unique_ptr<KernelType> make_skinny_gemm();
 std::unique_ptr<KernelType> make_gelu();
+std::unique_ptr<KernelType> make_decode_attention();
 }  // namespace ak::catalog

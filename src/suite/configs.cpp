@@ -61,6 +61,14 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"8k_sq_tanh", {8192, 8192, 1}},
             {"odd_tanh", {4097, 1537, 1}}};
   }
+  if (type == "decode_attention") {
+    // Llama-3-8B's decode step (32 query heads over 8 kv heads, D 128) at batch 1, 8, 32 and caches of 512 and 4096;
+    // 32768 at batch 1 and 8 (batch 32's cache is 4 GiB a layer in bf16).
+    return {{"b1_l512", {1, 32, 512, 128, 512, 8}},     {"b8_l512", {8, 32, 512, 128, 512, 8}},
+            {"b32_l512", {32, 32, 512, 128, 512, 8}},   {"b1_l4k", {1, 32, 4096, 128, 4096, 8}},
+            {"b8_l4k", {8, 32, 4096, 128, 4096, 8}},    {"b32_l4k", {32, 32, 4096, 128, 4096, 8}},
+            {"b1_l32k", {1, 32, 32768, 128, 32768, 8}}, {"b8_l32k", {8, 32, 32768, 128, 32768, 8}}};
+  }
   if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
   return {};
 }

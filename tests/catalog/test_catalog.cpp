@@ -1,6 +1,7 @@
-// The catalogue: twelve types, their shapes, their oracles and their formulas.
+// The catalogue: thirteen types, their shapes, their oracles and their formulas.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <limits>
 
 #include "catalog/kernel_type.hpp"
@@ -10,12 +11,12 @@ namespace {
 
 bool is_power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 
-TEST(Catalog, RegistersTheTwelveKernelTypes) {
+TEST(Catalog, RegistersTheThirteenKernelTypes) {
   std::vector<std::string> names;
   for (const auto& t : all_types()) names.emplace_back(t->name());
-  EXPECT_EQ(names,
-            (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding",
-                                      "reduce", "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm", "gelu"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy",
+                                             "rotary_embedding", "reduce", "flash_attention", "fused_mlp",
+                                             "add_rmsnorm", "skinny_gemm", "gelu", "decode_attention"}));
 }
 
 TEST(Catalog, AnUnknownTypeNamesTheKnownOnes) {
@@ -52,9 +53,11 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
   EXPECT_TRUE(has("rmsnorm", {2048, 4096}));
   EXPECT_TRUE(has("cross_entropy", {1024, 50257}));
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
-  EXPECT_TRUE(has("skinny_gemm", {1, 4096, 4096}));    // Llama-3-8B's q/o projection, one decode token
-  EXPECT_TRUE(has("skinny_gemm", {1, 128256, 4096}));  // ... and its LM head
-  EXPECT_TRUE(has("gelu", {2048, 3072, 1}));           // GPT-2's MLP activation, tanh form
+  EXPECT_TRUE(has("skinny_gemm", {1, 4096, 4096}));                     // Llama-3-8B's q/o projection, one decode token
+  EXPECT_TRUE(has("skinny_gemm", {1, 128256, 4096}));                   // ... and its LM head
+  EXPECT_TRUE(has("gelu", {2048, 3072, 1}));                            // GPT-2's MLP activation, tanh form
+  EXPECT_TRUE(has("decode_attention", {8, 32, 4096, 128, 4096, 8}));    // Llama-3-8B's decode, batch 8, 4k cache
+  EXPECT_TRUE(has("decode_attention", {1, 32, 32768, 128, 32768, 8}));  // ... batch 1, 32k cache
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1}));
   EXPECT_TRUE(has("flash_attention", {1, 32, 2048, 128, 1, 8}));    // Llama-3-8B, Mistral-7B: GQA, 8 kv heads
   EXPECT_TRUE(has("rotary_embedding", {1, 32, 2048, 128, 32, 0}));  // LLaMA-7B, interleaved
@@ -188,6 +191,21 @@ TEST(Catalog, FlopAndByteFormulasMatchHandCounts) {
   EXPECT_DOUBLE_EQ(rope->bytes({"", {1, 2, 4, 8, 1, 0}}, at::kHalf), (2 * (64 + 32) + 2 * 16) * 2.0);
   EXPECT_DOUBLE_EQ(rope->flops({"", {1, 2, 4, 8, 1, 1}}), 3.0 * (64 + 32));
   EXPECT_DOUBLE_EQ(rope->bytes({"", {1, 2, 4, 8}}, at::kHalf), (2 * (64 + 64) + 2 * 16) * 2.0);  // HKV = H
+}
+
+TEST(Catalog, DecodeAttentionCountsTheValidKeysOnlyAndKAndVAtTheirOwnHeads) {
+  const auto* dec = *find_type("decode_attention");
+  // B 2, H 8, S 64, D 32, L 40, HKV 2: K and V read up to L at 2 heads, q and o at 8 heads.
+  EXPECT_DOUBLE_EQ(dec->bytes({"", {2, 8, 64, 32, 40, 2}}, at::kHalf), (2.0 * 2 * 2 * 40 * 32 + 2.0 * 2 * 8 * 32) * 2);
+  EXPECT_DOUBLE_EQ(dec->flops({"", {2, 8, 64, 32, 40, 2}}), 4.0 * 2 * 8 * 40 * 32);
+  EXPECT_DOUBLE_EQ(dec->bytes({"", {2, 8, 64, 32, 40}}, at::kHalf), dec->bytes({"", {2, 8, 64, 32, 40, 8}}, at::kHalf));
+  EXPECT_EQ(dec->dims_error({1, 8, 64, 32, 65, 2}), "L=65 must be in 1..S=64 (the cache's valid length)");
+  // The cache past L holds NaN (nothing there is the sequence's), and the oracle never reads it.
+  const auto p = dec->make_problem({{"", {1, 4, 16, 8, 5, 2}}, at::kFloat, "random", 1}, at::kCPU);
+  EXPECT_TRUE(p.inputs[1].narrow(2, 5, 11).isnan().all().item<bool>());
+  EXPECT_TRUE(p.inputs[2].narrow(2, 0, 5).isfinite().all().item<bool>());
+  EXPECT_TRUE(dec->reference(p)[0].isfinite().all().item<bool>());
+  EXPECT_EQ(p.scalars, (std::vector<double>{5.0, 1.0 / std::sqrt(8.0)}));
 }
 
 TEST(Catalog, AttentionBytesCountKAndVAtTheirOwnHeads) {

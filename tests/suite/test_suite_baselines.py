@@ -63,6 +63,7 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
     ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
     ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
+    ("decode_attention", [2, 8, 16, 8, 11, 2], [(2, 8, 1, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),  # the cache as allocated
 ])
 def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
     tensors, scalars = sb.make_inputs(name, dims, torch.bfloat16, CPU, 7)
@@ -76,6 +77,9 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
         assert not torch.equal(tensors[0][:, :1], tensors[1][:, :1])  # q and k are drawn apart
     if name == "gelu":
         assert scalars == {"approximate": 1}
+    if name == "decode_attention":
+        assert scalars == {"length": 11, "scale": pytest.approx(1 / math.sqrt(8))}
+        assert bool(tensors[1][:, :, 11:].isnan().all()) and bool(tensors[1][:, :, :11].isfinite().all())
     if name == "cross_entropy":
         target = tensors[1]
         assert bool(((target == sb.IGNORE_INDEX) | ((target >= 0) & (target < 10))).all())
@@ -119,6 +123,12 @@ def reference(name, tensors, scalars):
         if scalars["approximate"]:
             return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))
         return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+    if name == "decode_attention":
+        q, k, v = t
+        n = scalars["length"]  # only the valid keys; the cache past them is NaN
+        group = q.shape[1] // k.shape[1]
+        k, v = k[:, :, :n].repeat_interleave(group, 1), v[:, :, :n].repeat_interleave(group, 1)
+        return (q @ k.transpose(-1, -2) * scalars["scale"]).softmax(-1) @ v
     if name == "fused_mlp":
         x, wg, wu, wd = t
         g = x @ wg.T
@@ -132,7 +142,9 @@ def reference(name, tensors, scalars):
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
                                         ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
                                         ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24]),
-                                        ("skinny_gemm", [3, 16, 24]), ("gelu", [5, 7, 0]), ("gelu", [5, 7, 1])])
+                                        ("skinny_gemm", [3, 16, 24]), ("gelu", [5, 7, 0]), ("gelu", [5, 7, 1]),
+                                        ("decode_attention", [2, 8, 32, 16, 29, 2]),
+                                        ("decode_attention", [3, 4, 8, 16, 1])])
 def test_eager_computes_the_types_function(name, dims):
     tensors, scalars = sb.make_inputs(name, dims, torch.float32, CPU, 3)
     got, want = sb.EAGER[name](*tensors, **scalars), reference(name, tensors, scalars)

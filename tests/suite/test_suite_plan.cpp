@@ -40,6 +40,13 @@ TEST(SuiteConfigs, AttentionTakesAnOptionalKvHeadCount) {
   EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 32, 2048, 128, 1}));
 }
 
+TEST(SuiteConfigs, DecodeAttentionTakesTheValidLengthAndAnOptionalKvHeadCount) {
+  const auto c = suite::parse_configs("decode_attention:8x32x4096x128x4000x8,decode_attention:1x8x64x64x1");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->at(0).shapes[0].dims, (std::vector<int64_t>{8, 32, 4096, 128, 4000, 8}));
+  EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 8, 64, 64, 1}));  // L = 1: the new token alone
+}
+
 TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"softmax", "expected TYPE:DIMS"},
@@ -59,6 +66,10 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
       {"rotary_embedding:1x2x16x8x3", "HKV=3 must be at least 1 and divide H=2"},
       {"rotary_embedding:1x2x16x8x2x2", "style must be 0 or 1"},
       {"rotary_embedding:1x2x16x8x0x1", "HKV must be positive"},
+      {"decode_attention:1x32x512x128x513x8", "L=513 must be in 1..S=512"},
+      {"decode_attention:1x32x512x128x0x8", "L must be positive"},
+      {"decode_attention:1x32x512x128x512x5", "HKV=5 must be at least 1 and divide H=32"},
+      {"decode_attention:1x32x512x128", "decode_attention takes 5 to 6 dims (B,H,S,D,L[,HKV]), got 4"},
       {"convolution:3x3", "unknown kernel type 'convolution'"},
       {"", "names no configuration"},
   };

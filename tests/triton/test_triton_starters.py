@@ -33,7 +33,7 @@ triton_interpreter.apply()
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 KERNELS = ROOT / "kernels"
 TYPES = ["matmul", "softmax", "layernorm", "rmsnorm", "cross_entropy", "rotary_embedding", "reduce",
-         "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm", "gelu"]
+         "flash_attention", "fused_mlp", "add_rmsnorm", "skinny_gemm", "gelu", "decode_attention"]
 DTYPES = [torch.float16, torch.bfloat16, torch.float32]
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 KNOB_RE = re.compile(r"^# @knob (\w+)=(\S+) \{([^}]*)\} \S")
@@ -404,6 +404,60 @@ def test_flash_attention_handles_odd_head_dim_and_large_scale(causal):
     assert_close(o, _attention_reference(q, k, v, causal, scale), 1e-4, "flash_attention D=24")
 
 
+def _decode_reference(q, k, v, L, scale):
+    """f64 attention of each query head's one token over the first L keys of its kv head (head h / G)."""
+    B, H, _, D = q.shape
+    HKV = k.shape[1]
+    qd = q.double().reshape(B, HKV, H // HKV, D)
+    kd, vd = k[:, :, :L].double(), v[:, :, :L].double()
+    return (torch.softmax(qd @ kd.transpose(-1, -2) * scale, -1) @ vd).reshape(B, H, 1, D)
+
+
+def _decode_case(B, H, HKV, S, D, L, dtype, seed=50):
+    """q, k, v with NaN in the cache past L: a kernel that reads it (even weighting it 0) fails."""
+    q = randn((B, H, 1, D), dtype, 1.0, seed=seed)
+    k, v = (randn((B, HKV, S, D), dtype, 1.0, seed=seed + 1 + i) for i in range(2))
+    k[:, :, L:] = float("nan")
+    v[:, :, L:] = float("nan")
+    return q, k, v
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("B,H,HKV,S,D,L,knobs", [
+    (2, 8, 2, 80, 64, 77, {}),                                  # one split (the planned split covers L)
+    (1, 6, 2, 300, 40, 257, {"SPLIT": 128, "BLOCK_N": 32}),     # 3 splits, the last of one key; D = 40, groups of 3
+    (3, 8, 2, 16, 64, 1, {}),                                   # L = 1: the new token alone
+    (1, 32, 1, 64, 16, 50, {"SPLIT": 16, "BLOCK_N": 16}),       # multi-query, 4 splits, 32 heads in one tile
+    (2, 4, 4, 100, 128, 100, {"SPLIT": 0, "BLOCK_N": 16}),      # multi-head, L = S
+], ids=["one_split", "three_splits_d40", "l1", "mqa_splits", "mha_full"])
+def test_decode_attention_matches_reference(dtype, B, H, HKV, S, D, L, knobs):
+    q, k, v = _decode_case(B, H, HKV, S, D, L, dtype)
+    scale = 1.0 / math.sqrt(D)
+    (o,) = run("decode_attention", [q, k, v], [((B, H, 1, D), dtype)], [L, scale], **knobs)
+    assert_close(o, _decode_reference(q, k, v, L, scale), TOL_MATMUL[dtype], "decode_attention")
+
+
+def test_decode_attention_survives_logits_past_f32s_exp():
+    # Scores of std ~100 (e^88 overflows f32) and one key per head far above the rest, in the last split.
+    B, H, HKV, S, D, L = 1, 4, 2, 64, 32, 45
+    q, k, v = _decode_case(B, H, HKV, S, D, L, torch.float16)
+    q, k = q * 10, k * 10
+    k[:, :, L - 1] = q[:, ::2, 0] * 4
+    (o,) = run("decode_attention", [q, k, v], [((B, H, 1, D), torch.float16)], [L, 1 / math.sqrt(D)],
+               SPLIT=16, BLOCK_N=16)
+    assert_close(o, _decode_reference(q, k, v, L, 1 / math.sqrt(D)), TOL_MATMUL[torch.float16], "decode large")
+
+
+def test_decode_attention_refuses_kv_heads_that_do_not_divide_and_l_past_the_cache():
+    q = randn((1, 6, 1, 16), torch.float32, 1.0, seed=40)
+    k = randn((1, 4, 16, 16), torch.float32, 1.0, seed=41)
+    with pytest.raises(ValueError, match="must divide"):
+        run("decode_attention", [q, k, k.clone()], [((1, 6, 1, 16), torch.float32)], [8, 0.25])
+    k = randn((1, 2, 16, 16), torch.float32, 1.0, seed=41)
+    with pytest.raises(ValueError, match="must be in 1..S=16"):
+        run("decode_attention", [q, k, k.clone()], [((1, 6, 1, 16), torch.float32)], [17, 0.25])
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("knobs", [{}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16}], ids=["default_tile", "small_tiles"])
 def test_fused_mlp_matches_reference(dtype, knobs):
@@ -457,6 +511,8 @@ def _small_case(ktype, dtype):
         return [randn((5, 47), dtype), randn((33, 47), dtype, 0.15)], [((5, 33), dtype)], []
     if ktype == "gelu":
         return [randn((7, 301), dtype, 3.0)], [((7, 301), dtype)], [1]
+    if ktype == "decode_attention":
+        return list(_decode_case(2, 4, 2, 40, 16, 37, dtype)), [((2, 4, 1, 16), dtype)], [37, 0.25]
     if ktype == "fused_mlp":
         return ([randn((9, 24), dtype), randn((40, 24), dtype, 0.2), randn((40, 24), dtype, 0.2),
                  randn((24, 40), dtype, 0.15)], [((9, 24), dtype)], [])
