@@ -93,6 +93,72 @@ def compiled(model, decode_args, device, n):
     return tokens, seconds
 
 
+def _tensor_bytes(obj, seen, depth=0):
+    """Bytes of the distinct tensors in obj: a KV cache's, in lists, tuples, dicts and attributes (a
+    transformers DynamicCache's layers, a model's own cache tensors)."""
+    import torch
+
+    if isinstance(obj, torch.Tensor):
+        if obj.data_ptr() in seen:
+            return 0
+        seen.add(obj.data_ptr())
+        return obj.numel() * obj.element_size()
+    if depth > 4 or isinstance(obj, (str, bytes, int, float, bool, type(None), torch.nn.Module)):
+        return 0
+    items = (obj if isinstance(obj, (list, tuple)) else obj.values() if isinstance(obj, dict)
+             else vars(obj).values() if hasattr(obj, "__dict__") else ())
+    return sum(_tensor_bytes(item, seen, depth + 1) for item in items)
+
+
+def step_bytes(model, decode_args, device, n):
+    """What one decode step must read, in bytes, on average over n tokens: {"weights", "cache", "total"}.
+    Weights: every parameter once (an embedding table only the rows it looks up, unless the LM head shares
+    it). The KV cache: its bytes per token of context (measured as one decode step's growth of the cache, or
+    a preallocated cache's bytes over its length) times the mean context of the decode steps."""
+    import torch
+
+    linears = {m.weight.data_ptr() for m in model.modules() if isinstance(m, torch.nn.Linear)}
+    seen, weights = set(), 0
+    d = Decode(model, decode_args, device)
+    for m in model.modules():
+        for p in m.parameters(recurse=False):
+            if p.data_ptr() in seen:
+                continue
+            seen.add(p.data_ptr())
+            looked_up = isinstance(m, torch.nn.Embedding) and p.data_ptr() not in linears
+            weights += (d.batch * p.shape[-1] if looked_up else p.numel()) * p.element_size()
+    with torch.no_grad():
+        d.run_prefill()
+        before = _tensor_bytes(d.cache, set())
+        d.advance(d.step())
+        after = _tensor_bytes(d.cache, set())
+    per_token = after - before if after > before else before / (d.prefill + d.steps)
+    cache = per_token * (d.prefill + n / 2)
+    return {"weights": weights, "cache": cache, "total": weights + cache}
+
+
+def copy_gb_s(device):
+    """The device's copy bandwidth, as the suite measures its ceiling: 2 x bytes / time of a 1 GiB copy
+    (64 MiB off the GPU), the median of 10."""
+    import statistics
+
+    import torch
+
+    nbytes = (1 << 30) if device.type == "cuda" else (64 << 20)
+    src = torch.ones(nbytes, dtype=torch.uint8, device=device)
+    dst = torch.empty_like(src)
+    samples = []
+    for _ in range(12):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        dst.copy_(src)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        samples.append(time.perf_counter() - start)
+    return 2 * nbytes / statistics.median(samples[2:]) / 1e9
+
+
 def check(model, ak, args, device, dtype, say, check_calls, time_shapes=None):
     """The generation check on `model` (unpatched on entry and on return); returns verify.json's
     "generation" entry. check_calls(log) takes the per-call check of the patched run; time_shapes(samples)
@@ -140,16 +206,27 @@ def check(model, ak, args, device, dtype, say, check_calls, time_shapes=None):
                     ak.unpatch(model)
         if not graphs["autokernel_compiled"].get("passed", True):
             result["passed"] = False
-    result.update(tokens=n, batch=batch, calls=calls, tokens_per_s=rate, cuda_graphs=graphs)
-    say(f"generation: {n} tokens greedily after the prompt, batch {batch}")
-    say(f"  eager        {rate['eager']:10.1f} tokens/s")
+    # The decode step streams the weights and the cache: its bytes over its time, against the copy bandwidth.
+    read = step_bytes(model, decode_args, device, n)
+    ceiling = copy_gb_s(device)
+    streamed = {label: read["total"] * r / batch / 1e9 for label, r in rate.items()}
+    result.update(tokens=n, batch=batch, calls=calls, tokens_per_s=rate, cuda_graphs=graphs,
+                  step_bytes=read, copy_gb_s=ceiling, streamed_gb_s=streamed)
+
+    def stream(label):
+        return f"{streamed[label]:7.0f} GB/s read ({100 * streamed[label] / ceiling:4.1f}% of the copy bandwidth)"
+
+    say(f"generation: {n} tokens greedily after the prompt, batch {batch}; a decode step reads "
+        f"{read['weights'] / 1e9:.3f} GB of weights and {read['cache'] / 1e9:.3f} GB of KV cache on average; "
+        f"copy bandwidth {ceiling:.0f} GB/s")
+    say(f"  eager        {rate['eager']:10.1f} tokens/s   {stream('eager')}")
     say(f"  autokernel   {rate['autokernel']:10.1f} tokens/s ({rate['autokernel'] / rate['eager']:.3f}x)   "
-        f"calls {calls or 'none'}")
+        f"{stream('autokernel')}   calls {calls or 'none'}")
     for label, text in (("compiled", "torch.compile reduce-overhead (CUDA graphs, static cache)"),
                         ("autokernel_compiled", "autokernel inside it")):
         if label in rate:
             agree = "tokens as eager's" if graphs[label]["passed"] else "tokens NOT as eager's"
-            say(f"  {text:<58} {rate[label]:10.1f} tokens/s   {agree}")
+            say(f"  {text:<58} {rate[label]:10.1f} tokens/s   {stream(label)}   {agree}")
         elif label in graphs:
             say(f"  {text}: could not run: {graphs[label]['error']}")
     check_calls(log)

@@ -85,6 +85,26 @@ def test_a_decoder_generates_eagers_tokens_with_every_call_checked(stand_ins, sp
     assert abs(logs[0]["rmsnorm"]["error"] - 0.01) < 1e-3
 
 
+def test_a_decode_step_reads_every_weight_once_the_looked_up_embedding_rows_and_the_kv_cache():
+    # tiny llama: 2 layers, 2 KV heads of 16, float32, untied LM head; batch 2, a 12-token prompt, 8 tokens.
+    model = tiny("llama")
+    args = argparse.Namespace(decode=8, prefill=0, input_shape="2,12", inputs=None)
+    read = vg.step_bytes(model, args, torch.device("cpu"), 8)
+    every = sum(p.numel() for p in model.parameters()) * 4
+    table = model.model.embed_tokens.weight
+    assert read["weights"] == every - table.numel() * 4 + 2 * 64 * 4, "the embedding: two looked-up rows"
+    per_token = 2 * 2 * 2 * 16 * 4 * 2  # k and v, layers, KV heads, head dim, bytes, batch
+    assert read["cache"] == per_token * (12 + 8 / 2) and read["total"] == read["weights"] + read["cache"]
+    # A model's own preallocated cache (the example's new_cache): its bytes over its length per token.
+    torch.manual_seed(0)
+    example, _ = pm.build_model(f"{ROOT}/examples/models/llama.py:Llama",
+                                {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256,
+                                 "max_seq_len": 64})
+    read = vg.step_bytes(example.float().eval(), args, torch.device("cpu"), 8)
+    assert read["cache"] == 2 * 2 * 32 * 4 * 2 * (12 + 8 / 2)
+    assert vg.copy_gb_s(torch.device("cpu")) > 0
+
+
 def test_the_decode_steps_call_shapes_are_timed_and_the_slower_ones_left_to_pytorch(stand_ins):  # noqa: F811
     # On a GPU verify times each call shape of the decode step (verify_model's time_shapes) between the checked
     # run and the timed one: a kernel faster at the prefill's rows may be slower at one token's. Here a
