@@ -237,9 +237,13 @@ TEST(Verify, ADecodeProfileGeneratesEagersTokensWithEveryCallChecked) {
   auto r = test::autokernel({"verify", "--workspace", ws.string(), "--all", "--no-compile", "--runs", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("generation: 32 tokens, batch 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("% of the copy bandwidth"), std::string::npos) << r.output;
   auto v = verify_json(ws);
   const auto& g = v["generation"];
   EXPECT_TRUE(g["passed"].get<bool>()) << g.dump(1);
+  // What a decode step reads: the weights, once, and the KV cache.
+  EXPECT_GT(g["step_bytes"]["weights"].get<double>(), 0) << g.dump(1);
+  EXPECT_GT(g["step_bytes"]["cache"].get<double>(), 0) << g.dump(1);
   for (const auto& s : g["sequences"]) EXPECT_EQ(s["identical"].get<int>(), 32) << g.dump(1);
   // Two layers' norms in each of 32 forwards (the prefill, 31 decode steps), and the final norm.
   ASSERT_TRUE(g["calls"].contains("rmsnorm_cpu")) << g.dump(1);
