@@ -1,10 +1,12 @@
 // @autokernel type=fused_mlp
-// SwiGLU MLP: y[M,E] = (silu(x Wg^T) * (x Wu^T)) Wd^T with Wg, Wu [F,E], Wd [E,F]. Two launches of one
+// Gated MLP: y[M,E] = (act(x Wg^T) * (x Wu^T)) Wd^T with Wg, Wu [F,E], Wd [E,F]; the scalar ACT (0 if none)
+// picks act: 0 silu (SwiGLU), 1 the GELU's tanh form, 2 the exact GELU (GeGLU), each a template instance
+// of every gate kernel (enum Act), chosen at run time. Two launches of one
 // tensor-core GEMM for bf16/f16 ("NT": both operands contiguous along the reduction dim, so both
 // are read with plain ldmatrix), f32 accumulation:
-//   1. h[M,F] = silu(x Wg^T) * (x Wu^T): a block computes a BM x BN/2 tile of h; the gate and up
+//   1. h[M,F] = act(x Wg^T) * (x Wu^T): a block computes a BM x BN/2 tile of h; the gate and up
 //      products share the staged x tile, keep two accumulator sets (so the same MMA work, registers
-//      and shared memory per block as step 2) and the silu * mul is fused into the epilogue. h is
+//      and shared memory per block as step 2) and act * mul is fused into the epilogue. h is
 //      rounded to the input dtype, as eager PyTorch does;
 //   2. y = h Wd^T, a BM x BN tile per block.
 // On Hopper (compute capability 9.x) each GEMM is a TMA + wgmma kernel with a TMA-store epilogue,
@@ -17,6 +19,8 @@
 // pool (cudaMallocAsync / cudaFreeAsync on the call's stream; no sync, no leak). Keeping the h tile
 // on chip (one fused kernel) is the tuner's job. E and F must be multiples of 8 and the pointers
 // 16-byte aligned for the tensor-core path; other calls, and f32, take a plain SIMT GEMM (h in f32).
+// ptxas (nvcc 13.0, sm_90a): the mma.sync gate kernel's erf instance spills 72 bytes in its epilogue (erfcf's
+// registers at 255), every other instance none.
 // @knob BM=128 {64,128,256} rows (tokens) per block, both GEMMs
 // @knob BN=128 {64,128,256} output columns per block of the down GEMM (the gate/up GEMM: BN/2 columns of h)
 // @knob BK=32 {32,64} depth of one shared-memory K slice
@@ -174,7 +178,22 @@ __device__ __forceinline__ int swz(int r, int c) {
 }
 // @shared end store2_swz
 
-__device__ __forceinline__ float silu(float g) { return g / (1.0f + expf(-g)); }  // -0, not NaN, for g << 0
+// The gate's activation; Act::none is the plain GEMM (the down projection). f32, in forms without cancellation
+// (as kernels/gelu/cuda.cu): silu g / (1 + e^-g); the tanh form g / (1 + e^-2u), u = sqrt(2/pi) (g + 0.044715
+// g^3) (= 0.5 g (1 + tanh u)); the erf form 0.5 g erfc(-g / sqrt 2). Large |g| saturates to g or -0, not NaN.
+enum class Act { none, silu, gelu_tanh, gelu_erf };
+template <Act kAct>
+__device__ __forceinline__ float activate(float g) {
+  if constexpr (kAct == Act::silu) {
+    return g / (1.0f + expf(-g));
+  } else if constexpr (kAct == Act::gelu_tanh) {
+    return g / (1.0f + expf(-1.5957691216057308f * fmaf(0.044715f * g, g * g, g)));  // 2 sqrt(2/pi)
+  } else if constexpr (kAct == Act::gelu_erf) {
+    return 0.5f * g * erfcf(-0.7071067811865476f * g);
+  } else {
+    return g;
+  }
+}
 
 // Copy (cp.async) a kRows x BK slice of a row-major [rows, K] operand into a swizzled shared tile.
 // src points at the slice's (row 0, k 0); rows_left / k_left count the rows and k still inside the
@@ -197,12 +216,13 @@ __device__ __forceinline__ void load_tile(T* dst, const T* src, const T* any_val
 }
 
 // ---- tensor-core kernel ------------------------------------------------------------------
-// C[m,n] = sum_k A[m,k] W0[n,k]                                   (kGated = false)
-// C[m,n] = silu(sum_k A[m,k] W0[n,k]) * sum_k A[m,k] W1[n,k]      (kGated = true)
-template <typename T, bool kGated>
+// C[m,n] = sum_k A[m,k] W0[n,k]                                   (kAct = none)
+// C[m,n] = act(sum_k A[m,k] W0[n,k]) * sum_k A[m,k] W1[n,k]       (kAct = silu, gelu_tanh, gelu_erf)
+template <typename T, Act kAct>
 __global__ void __launch_bounds__(kThreads)
     mma_gemm_nt(const T* __restrict__ A, const T* __restrict__ W0, const T* __restrict__ W1, T* __restrict__ C,
                 int M, int N, int K) {
+  constexpr bool kGated = kAct != Act::none;
   using G = Geo<kGated>;
   constexpr int kNB = G::kNB, kBN = G::kBN, kMI = G::kMI, kNI = G::kNI;
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -286,7 +306,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
 
-  // Epilogue: (silu(gate) * up, or the plain sum) rounded into a padded shared tile (the ring is free
+  // Epilogue: (act(gate) * up, or the plain sum) rounded into a padded shared tile (the ring is free
   // once every copy has landed), then 16-byte coalesced stores; N % 8 == 0 makes every chunk wholly
   // inside or outside C.
   cp_async_wait<0>();
@@ -298,7 +318,8 @@ __global__ void __launch_bounds__(kThreads)
     for (int j = 0; j < kNI; ++j) {
       float v[4];
 #pragma unroll
-      for (int e = 0; e < 4; ++e) v[e] = kGated ? silu(acc[0][i][j][e]) * acc[kNB - 1][i][j][e] : acc[0][i][j][e];
+      for (int e = 0; e < 4; ++e)
+        v[e] = kGated ? activate<kAct>(acc[0][i][j][e]) * acc[kNB - 1][i][j][e] : acc[0][i][j][e];
       const int r = wm + i * 16 + (lane >> 2), c = wn + j * 8 + (lane & 3) * 2;
       store2(sC + r * G::kCStride + c, v[0], v[1]);
       store2(sC + (r + 8) * G::kCStride + c, v[2], v[3]);
@@ -515,16 +536,22 @@ __device__ __forceinline__ void wgmma_tile(float (&d)[N / 2], uint64_t da, uint6
   else wgmma_n64<T>(d, da, db);
 }
 
-__device__ __forceinline__ float silu(float v) { return v / (1.0f + __expf(-v)); }
+// activate, with silu's exp on the fast path (__expf) as this kernel has always had it; the GELUs as there.
+template <Act kAct>
+__device__ __forceinline__ float activate_fast(float v) {
+  if constexpr (kAct == Act::silu) return v / (1.0f + __expf(-v));
+  else return activate<kAct>(v);
+}
 
-// C[M,N] = A[M,K] W^T with W [N,K] (kGated: h = silu(A Wg^T) * (A Wu^T), Wg and Wu each giving
+// C[M,N] = A[M,K] W^T with W [N,K] (gated, kAct not none: h = act(A Wg^T) * (A Wu^T), Wg and Wu each giving
 // half of the block's H_BN weight rows, so both GEMMs stage the same bytes per slice).
-template <typename T, bool kGated>
+template <typename T, Act kAct>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm_nt(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_w0,
             const __grid_constant__ CUtensorMap map_w1, const __grid_constant__ CUtensorMap map_c, int M, int N,
             int K) {
 #ifdef AK_HOPPER_DEVICE
+  constexpr bool kGated = kAct != Act::none;
   constexpr int kNB = kGated ? 2 : 1, kBNop = kBN / kNB;  // weight operands; rows (= columns of C) of each
   constexpr int kAccOp = kBNop / 2;
   extern __shared__ unsigned char smem_raw[];
@@ -649,8 +676,8 @@ __global__ void __launch_bounds__(kThreads, 1)
             const int r = 16 * w + lane / 4 + 8 * h;
             float lo = acc[i][0][4 * j + 2 * h], hi = acc[i][0][4 * j + 2 * h + 1];
             if constexpr (kGated) {
-              lo = silu(lo) * acc[i][kNB - 1][4 * j + 2 * h];
-              hi = silu(hi) * acc[i][kNB - 1][4 * j + 2 * h + 1];
+              lo = activate_fast<kAct>(lo) * acc[i][kNB - 1][4 * j + 2 * h];
+              hi = activate_fast<kAct>(hi) * acc[i][kNB - 1][4 * j + 2 * h + 1];
             }
             st_shared_pair<T>(panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4, lo, hi);
           }
@@ -692,12 +719,13 @@ __device__ __forceinline__ void stage_tile(float (*dst)[kSTile + 1], const T* __
   }
 }
 
-// C[m,n] = sum_k A[m,k] W0[n,k]                                   (kGated = false)
-// C[m,n] = silu(sum_k A[m,k] W0[n,k]) * sum_k A[m,k] W1[n,k]      (kGated = true)
-template <typename TA, typename TW, typename TC, bool kGated>
+// C[m,n] = sum_k A[m,k] W0[n,k]                                   (kAct = none)
+// C[m,n] = act(sum_k A[m,k] W0[n,k]) * sum_k A[m,k] W1[n,k]       (kAct = silu, gelu_tanh, gelu_erf)
+template <typename TA, typename TW, typename TC, Act kAct>
 __global__ void __launch_bounds__(kSThreads)
     simt_gemm_nt(const TA* __restrict__ A, const TW* __restrict__ W0, const TW* __restrict__ W1,
                    TC* __restrict__ C, int M, int N, int K) {
+  constexpr bool kGated = kAct != Act::none;
   __shared__ float As[kSBK][kSTile + 1];
   __shared__ float W0s[kSBK][kSTile + 1];
   __shared__ float W1s[kGated ? kSBK : 1][kSTile + 1];
@@ -751,7 +779,7 @@ __global__ void __launch_bounds__(kSThreads)
       const int gn = n0 + tx + j * kSide;
       if (gn >= N) continue;
       float r = acc0[i][j];
-      if constexpr (kGated) r = silu(r) * acc1[i][j];
+      if constexpr (kGated) r = activate<kAct>(r) * acc1[i][j];
       C[(int64_t)gm * N + gn] = from_f32<TC>(r);
     }
   }
@@ -765,30 +793,30 @@ static int blocks_for(int64_t rows, int64_t cols, int64_t bm, int64_t bn) {
   return b > INT32_MAX ? -1 : (int)b;
 }
 
-template <typename T>
+template <Act kAct, typename T>
 static int run_simt(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F,
                     cudaStream_t stream) {
   float* h = nullptr;
   if (F > 0) {
     const int b = blocks_for(M, F, kSTile, kSTile);
     if (b < 0 || cudaMallocAsync((void**)&h, (size_t)M * F * sizeof(float), stream) != cudaSuccess) return 1;
-    simt_gemm_nt<T, T, float, true><<<(unsigned)b, kSThreads, 0, stream>>>(x, wg, wu, h, M, F, E);
+    simt_gemm_nt<T, T, float, kAct><<<(unsigned)b, kSThreads, 0, stream>>>(x, wg, wu, h, M, F, E);
   }
   // F == 0 gives K == 0 here: the GEMM then writes zeros.
   const int b = blocks_for(M, E, kSTile, kSTile);
-  if (b >= 0) simt_gemm_nt<float, T, T, false><<<(unsigned)b, kSThreads, 0, stream>>>(h, wd, nullptr, y, M, E, F);
+  if (b >= 0) simt_gemm_nt<float, T, T, Act::none><<<(unsigned)b, kSThreads, 0, stream>>>(h, wd, nullptr, y, M, E, F);
   const cudaError_t launch_err = cudaGetLastError();
   if (h != nullptr && cudaFreeAsync(h, stream) != cudaSuccess) return 1;
   return b >= 0 && launch_err == cudaSuccess ? 0 : 1;
 }
 
 // Checks that a GEMM's shared-memory ring fits the device and opts in above 48 KB.
-template <typename T, bool kGated>
+template <typename T, Act kAct>
 static bool prepare(int optin) {
-  constexpr int bytes = Geo<kGated>::kSmemBytes;
+  constexpr int bytes = Geo<kAct != Act::none>::kSmemBytes;
   if (bytes > optin) return false;
   return bytes <= 48 * 1024 ||
-         cudaFuncSetAttribute(mma_gemm_nt<T, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) ==
+         cudaFuncSetAttribute(mma_gemm_nt<T, kAct>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) ==
              cudaSuccess;
 }
 
@@ -823,24 +851,24 @@ static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows
 // @shared end make_map_2d
 
 // Raises a kernel's dynamic shared-memory limit once per device (a driver call costs host time on every launch).
-template <typename T, bool kGated>
+template <typename T, Act kAct>
 static bool opted_in(int bytes) {
   static std::atomic<uint64_t> done{0};  // bit d: device d is set
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return false;
   const uint64_t bit = dev < 64 ? 1ull << dev : 0;
   if (bit && (done.load() & bit)) return true;
-  if (cudaFuncSetAttribute(hopper::gemm_nt<T, kGated>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) !=
+  if (cudaFuncSetAttribute(hopper::gemm_nt<T, kAct>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) !=
       cudaSuccess)
     return false;
   done.fetch_or(bit);
   return true;
 }
 
-// One Hopper GEMM: C[M,N] = A[M,K] W0^T, or with kGated silu(A W0^T) * (A W1^T).
-template <typename T, bool kGated>
+// One Hopper GEMM: C[M,N] = A[M,K] W0^T (Act::none), or act(A W0^T) * (A W1^T).
+template <typename T, Act kAct>
 static bool launch_hopper_gemm(const T* A, const T* W0, const T* W1, T* C, int M, int N, int K, cudaStream_t stream) {
-  constexpr int kBNop = hopper::kBN / (kGated ? 2 : 1);
+  constexpr int kBNop = hopper::kBN / (kAct != Act::none ? 2 : 1);
   int blocks = blocks_for(M, N, hopper::kBM, kBNop);
   if (hopper::kPersistent && blocks > 0) {
     int dev = 0, sms = 0;
@@ -851,30 +879,30 @@ static bool launch_hopper_gemm(const T* A, const T* W0, const T* W1, T* C, int M
   }
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   CUtensorMap map_a, map_w0, map_w1, map_c;
-  if (blocks < 0 || !opted_in<T, kGated>(hopper::kSmemBytes) || !make_map(&map_a, A, bf16, M, K, hopper::kBM) ||
+  if (blocks < 0 || !opted_in<T, kAct>(hopper::kSmemBytes) || !make_map(&map_a, A, bf16, M, K, hopper::kBM) ||
       !make_map(&map_w0, W0, bf16, N, K, kBNop) || !make_map(&map_w1, W1, bf16, N, K, kBNop) ||
       !make_map(&map_c, C, bf16, M, N, 64))
     return false;
-  hopper::gemm_nt<T, kGated><<<(unsigned)blocks, hopper::kThreads, hopper::kSmemBytes, stream>>>(
+  hopper::gemm_nt<T, kAct><<<(unsigned)blocks, hopper::kThreads, hopper::kSmemBytes, stream>>>(
       map_a, map_w0, map_w1, map_c, M, N, K);
   return true;
 }
 
 // Hopper: the two GEMMs on TMA + wgmma (E, F > 0, multiples of 8, 16-byte aligned pointers).
-template <typename T>
+template <Act kAct, typename T>
 static int run_hopper(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F, int optin,
                       cudaStream_t stream) {
   if (hopper::kSmemBytes > optin) return 1;  // this ring does not fit the device
   T* h = nullptr;                             // cudaMallocAsync memory is 256-byte aligned
   if (cudaMallocAsync((void**)&h, (size_t)M * F * sizeof(T), stream) != cudaSuccess) return 1;
-  const bool ok = launch_hopper_gemm<T, true>(x, wg, wu, h, M, F, E, stream) &&
-                  launch_hopper_gemm<T, false>(h, wd, wd, y, M, E, F, stream);
+  const bool ok = launch_hopper_gemm<T, kAct>(x, wg, wu, h, M, F, E, stream) &&
+                  launch_hopper_gemm<T, Act::none>(h, wd, wd, y, M, E, F, stream);
   const cudaError_t launch_err = cudaGetLastError();
   if (cudaFreeAsync(h, stream) != cudaSuccess) return 1;
   return ok && launch_err == cudaSuccess ? 0 : 1;
 }
 
-template <typename T>
+template <typename T, Act kAct>
 static int run(const ak_call* call, int M, int E, int F) {
   const T* x = static_cast<const T*>(call->inputs[0].data);
   const T* wg = static_cast<const T*>(call->inputs[1].data);
@@ -884,38 +912,52 @@ static int run(const ak_call* call, int M, int E, int F) {
   cudaStream_t stream = (cudaStream_t)call->stream;
   if (E % 8 != 0 || F % 8 != 0 || !aligned16(x) || !aligned16(wg) || !aligned16(wu) || !aligned16(wd) ||
       !aligned16(y))
-    return run_simt(x, wg, wu, wd, y, M, E, F, stream);
+    return run_simt<kAct>(x, wg, wu, wd, y, M, E, F, stream);
 
   int dev = 0, optin = 0, major = 0;
   if (cudaGetDevice(&dev) != cudaSuccess ||
       cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
     return 1;
-  if (major == 9 && F > 0) return run_hopper(x, wg, wu, wd, y, M, E, F, optin, stream);
-  if (!prepare<T, true>(optin) || !prepare<T, false>(optin)) return 1;  // the ring does not fit the device
+  if (major == 9 && F > 0) return run_hopper<kAct>(x, wg, wu, wd, y, M, E, F, optin, stream);
+  if (!prepare<T, kAct>(optin) || !prepare<T, Act::none>(optin)) return 1;  // the ring does not fit the device
   const int b_up = blocks_for(M, F, BM, Geo<true>::kBN), b_down = blocks_for(M, E, BM, BN);
   if (b_up < 0 || b_down < 0) return 1;
   T* h = nullptr;
   if (F > 0) {  // cudaMallocAsync memory is 256-byte aligned
     if (cudaMallocAsync((void**)&h, (size_t)M * F * sizeof(T), stream) != cudaSuccess) return 1;
-    mma_gemm_nt<T, true><<<(unsigned)b_up, kThreads, Geo<true>::kSmemBytes, stream>>>(x, wg, wu, h, M, F, E);
+    mma_gemm_nt<T, kAct><<<(unsigned)b_up, kThreads, Geo<true>::kSmemBytes, stream>>>(x, wg, wu, h, M, F, E);
   }
   // F == 0 gives K == 0 here: the GEMM then writes zeros.
-  mma_gemm_nt<T, false><<<(unsigned)b_down, kThreads, Geo<false>::kSmemBytes, stream>>>(h, wd, wd, y, M, E, F);
+  mma_gemm_nt<T, Act::none><<<(unsigned)b_down, kThreads, Geo<false>::kSmemBytes, stream>>>(h, wd, wd, y, M, E, F);
   const cudaError_t launch_err = cudaGetLastError();
   if (h != nullptr && cudaFreeAsync(h, stream) != cudaSuccess) return 1;
   return launch_err == cudaSuccess ? 0 : 1;
 }
 
-template <>
-int run<float>(const ak_call* call, int M, int E, int F) {
-  return run_simt(static_cast<const float*>(call->inputs[0].data), static_cast<const float*>(call->inputs[1].data),
-                  static_cast<const float*>(call->inputs[2].data), static_cast<const float*>(call->inputs[3].data),
-                  static_cast<float*>(call->outputs[0].data), M, E, F, (cudaStream_t)call->stream);
+// f32: the SIMT path alone (no f32 tensor-core kernel here).
+template <Act kAct>
+static int run_f32(const ak_call* call, int M, int E, int F) {
+  return run_simt<kAct>(static_cast<const float*>(call->inputs[0].data),
+                        static_cast<const float*>(call->inputs[1].data),
+                        static_cast<const float*>(call->inputs[2].data),
+                        static_cast<const float*>(call->inputs[3].data), static_cast<float*>(call->outputs[0].data),
+                        M, E, F, (cudaStream_t)call->stream);
+}
+
+template <Act kAct>
+static int run_dtype(const ak_call* call, int M, int E, int F) {
+  switch (call->inputs[0].dtype) {
+    case AK_F16: return run<__half, kAct>(call, M, E, F);
+    case AK_BF16: return run<__nv_bfloat16, kAct>(call, M, E, F);
+    case AK_F32: return run_f32<kAct>(call, M, E, F);
+    default: return 1;
+  }
 }
 
 extern "C" int ak_kernel(const ak_call* call) {
   if (call->n_inputs != 4 || call->n_outputs != 1) return 1;
+  const double act = call->n_scalars > 0 ? call->scalars[0] : 0.0;  // ACT: 0 silu, 1 GELU tanh, 2 GELU erf
   const ak_tensor *X = &call->inputs[0], *Wg = &call->inputs[1], *Wu = &call->inputs[2];
   const ak_tensor *Wd = &call->inputs[3], *Y = &call->outputs[0];
   for (const ak_tensor* t : {Wg, Wu, Wd, Y})
@@ -927,10 +969,8 @@ extern "C" int ak_kernel(const ak_call* call) {
     return 1;
   if (M > INT32_MAX || E > INT32_MAX || F > INT32_MAX) return 1;  // int indices inside the kernels
   if (M == 0 || E == 0) return 0;
-  switch (X->dtype) {
-    case AK_F16: return run<__half>(call, (int)M, (int)E, (int)F);
-    case AK_BF16: return run<__nv_bfloat16>(call, (int)M, (int)E, (int)F);
-    case AK_F32: return run<float>(call, (int)M, (int)E, (int)F);
-    default: return 1;
-  }
+  if (act == 0) return run_dtype<Act::silu>(call, (int)M, (int)E, (int)F);
+  if (act == 1) return run_dtype<Act::gelu_tanh>(call, (int)M, (int)E, (int)F);
+  if (act == 2) return run_dtype<Act::gelu_erf>(call, (int)M, (int)E, (int)F);
+  return 1;
 }

@@ -1,9 +1,11 @@
 # @autokernel type=fused_mlp
-# Triton starter: gated MLP (SwiGLU), y[M, E] = (silu(x Wg^T) * (x Wu^T)) Wd^T with
-# x[M, E], w_gate[F, E], w_up[F, E], w_down[E, F].
+# Triton starter: gated MLP, y[M, E] = (act(x Wg^T) * (x Wu^T)) Wd^T with
+# x[M, E], w_gate[F, E], w_up[F, E], w_down[E, F]; the scalar ACT (0 if none, a constexpr of kernel 1) picks
+# act: 0 silu (SwiGLU), 1 the GELU's tanh form as g / (1 + exp(-2u)) (no 1 + tanh cancellation), 2 the exact
+# GELU 0.5 g (1 + erf(g / sqrt(2))) (tl has no erfc: for g << 0 a few f32 ulps of 1, times g) (GeGLU).
 # Algorithm: two tiled tl.dot kernels with f32 accumulation and grouped (L2-friendly) tile order.
-#   1. h[M, F] = silu(x Wg^T) * (x Wu^T): each program computes the gate and up tiles together from
-#      one shared x tile, fuses silu(g) * u in f32 and stores h in the input dtype (a temporary from
+#   1. h[M, F] = act(x Wg^T) * (x Wu^T): each program computes the gate and up tiles together from
+#      one shared x tile, fuses act(g) * u in f32 and stores h in the input dtype (a temporary from
 #      torch.empty, as eager PyTorch also rounds h to the input dtype).
 #   2. y = h Wd^T: a plain tiled matmul reading Wd through transposed strides.
 # f32 inputs use input_precision="ieee" by default; F32_DOT picks tf32x3 or tf32 instead.
@@ -66,9 +68,20 @@ def _tile_ids(M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.co
 
 
 @triton.jit
+def _activate(g, ACT: tl.constexpr):
+    """act(g) in f32: 0 silu, 1 GELU tanh form, 2 GELU erf form. exp overflow gives -0, not NaN."""
+    if ACT == 1:
+        return g / (1.0 + tl.exp(-1.5957691216057308 * (g + 0.044715 * g * g * g)))  # 2 sqrt(2/pi)
+    elif ACT == 2:
+        return 0.5 * g * (1.0 + tl.math.erf(g * 0.7071067811865476))
+    else:
+        return g / (1.0 + tl.exp(-g))
+
+
+@triton.jit
 def _gate_up_kernel(x_ptr, wg_ptr, wu_ptr, h_ptr, M, F, E,
                     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                    GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+                    GROUP_M: tl.constexpr, PRECISION: tl.constexpr, ACT: tl.constexpr):
     pid_m, pid_n = _tile_ids(M, F, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -92,7 +105,7 @@ def _gate_up_kernel(x_ptr, wg_ptr, wu_ptr, h_ptr, M, F, E,
         x_ptrs += BLOCK_K
         wg_ptrs += BLOCK_K
         wu_ptrs += BLOCK_K
-    h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+    h = _activate(acc_g, ACT) * acc_u
     tl.store(h_ptr + offs_m[:, None] * F + offs_n[None, :], h.to(h_ptr.dtype.element_ty), mask=mask_m & mask_n)
 
 
@@ -126,7 +139,7 @@ def _down_kernel(h_ptr, wd_ptr, y_ptr, M, E, F,
 def _gate_up_tma_kernel(x_desc, wg_desc, wu_desc, h_desc, M, F, E,
                         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                         GROUP_M: tl.constexpr, PRECISION: tl.constexpr, TWO_LOOPS: tl.constexpr,
-                        NUM_SMS: tl.constexpr):
+                        NUM_SMS: tl.constexpr, ACT: tl.constexpr):
     num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(F, BLOCK_N)
     for tile in range(tl.program_id(0), num_tiles, NUM_SMS):
         pid_m, pid_n = _tile_at(tile, M, F, BLOCK_M, BLOCK_N, GROUP_M)
@@ -145,7 +158,7 @@ def _gate_up_tma_kernel(x_desc, wg_desc, wu_desc, h_desc, M, F, E,
                 x = x_desc.load([off_m, k])
                 acc_g = tl.dot(x, wg_desc.load([off_n, k]).T, acc_g, input_precision=PRECISION)
                 acc_u = tl.dot(x, wu_desc.load([off_n, k]).T, acc_u, input_precision=PRECISION)
-        h = acc_g / (1.0 + tl.exp(-acc_g)) * acc_u
+        h = _activate(acc_g, ACT) * acc_u
         h_desc.store([off_m, off_n], h.to(h_desc.dtype))
 
 
@@ -210,6 +223,9 @@ def kernel_fn(inputs, outputs, scalars):
         return None
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"fused_mlp: F32_DOT={F32_DOT} is not one of 0, 1, 2")
+    act = int(scalars[0]) if len(scalars) > 0 else 0
+    if act not in (0, 1, 2):
+        raise ValueError(f"fused_mlp: ACT={act} is not one of 0 (silu), 1 (GELU tanh), 2 (GELU erf)")
     f32_fma = x.dtype == torch.float32 and F32_DOT == 0
     precision = _F32_PRECISION[F32_DOT] if x.dtype == torch.float32 else "tf32"
     bm, bn, bn2, bk = (min(BLOCK_M, 64), min(BLOCK_N, 64), min(DOWN_BLOCK_N, 64), min(BLOCK_K, 32)) if f32_fma \
@@ -218,7 +234,7 @@ def kernel_fn(inputs, outputs, scalars):
     grid1 = (triton.cdiv(M, bm) * triton.cdiv(F, bn),)
     grid2 = (triton.cdiv(M, bm) * triton.cdiv(E, bn2),)
     consts = dict(BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision)
-    key = (x.dtype, precision, bm, bn, bn2, bk, x.device)
+    key = (x.dtype, precision, bm, bn, bn2, bk, x.device, act)
     if _tma_ok(x, wg, wu, wd, h, y):
         from triton.tools.tensor_descriptor import TensorDescriptor
         desc = TensorDescriptor.from_tensor
@@ -226,13 +242,13 @@ def kernel_fn(inputs, outputs, scalars):
         _launch_fitting(_gate_up_tma_kernel, (min(sms, grid1[0]),), ("gate_up_tma",) + key, NUM_STAGES,
                         desc(x, [bm, bk]), desc(wg, [bn, bk]), desc(wu, [bn, bk]), desc(h, [bm, bn]), M, F, E,
                         BLOCK_M=bm, BLOCK_N=bn, TWO_LOOPS=GATE_UP_LOOPS == 2, NUM_SMS=sms, num_warps=NUM_WARPS,
-                        **consts)
+                        ACT=act, **consts)
         _launch_fitting(_down_tma_kernel, (min(sms, grid2[0]),), ("down_tma",) + key, DOWN_STAGES,
                         desc(h, [bm, bk]), desc(wd, [bn2, bk]), desc(y, [bm, bn2]), M, E, F,
                         BLOCK_M=bm, BLOCK_N=bn2, NUM_SMS=sms, num_warps=DOWN_NUM_WARPS, **consts)
         return None
     _launch_fitting(_gate_up_kernel, grid1, ("gate_up",) + key, NUM_STAGES, x, wg, wu, h, M, F, E,
-                    BLOCK_M=bm, BLOCK_N=bn, num_warps=NUM_WARPS, **consts)
+                    BLOCK_M=bm, BLOCK_N=bn, num_warps=NUM_WARPS, ACT=act, **consts)
     _launch_fitting(_down_kernel, grid2, ("down",) + key, DOWN_STAGES, h, wd, y, M, E, F,
                     BLOCK_M=bm, BLOCK_N=bn2, num_warps=DOWN_NUM_WARPS, **consts)
     return None

@@ -247,10 +247,10 @@ def make_inputs(type_name, dims, dtype, device, seed):
         v[:, :, length:] = float("nan")
         return (q, k, v), {"length": length, "scale": 1 / math.sqrt(d)}
     if type_name == "fused_mlp":
-        m, e, f = dims
+        m, e, f = dims[:3]  # a 4th, ACT (0 silu, 1 GELU tanh, 2 GELU erf), picks the gate's activation; 3 dims: silu
         return (randn((m, e), dtype, device, seed), randn((f, e), dtype, device, seed + 1, 1 / math.sqrt(e)),
                 randn((f, e), dtype, device, seed + 2, 1 / math.sqrt(e)),
-                randn((e, f), dtype, device, seed + 3, 1 / math.sqrt(f))), {}
+                randn((e, f), dtype, device, seed + 3, 1 / math.sqrt(f))), {"act": dims[3] if len(dims) > 3 else 0}
     raise KeyError(f"unknown kernel type '{type_name}'")
 
 
@@ -321,8 +321,11 @@ def _decode_attention(q, k, v, length, scale):
     return _attention(q, k[:, :, :length], v[:, :, :length], False, scale)
 
 
-def _fused_mlp(x, wg, wu, wd):
-    return F.linear(F.silu(F.linear(x, wg)) * F.linear(x, wu), wd)
+def _fused_mlp(x, wg, wu, wd, act):
+    # act 0: SwiGLU (F.silu); 1, 2: GeGLU, F.gelu's tanh or erf form (catalog/fused_mlp.cpp's ACT).
+    g = F.linear(x, wg)
+    g = F.silu(g) if act == 0 else F.gelu(g, approximate="tanh" if act == 1 else "none")
+    return F.linear(g * F.linear(x, wu), wd)
 
 
 EAGER = {"softmax": _softmax, "rmsnorm": _rmsnorm, "add_rmsnorm": _add_rmsnorm, "layernorm": _layernorm, "reduce": _reduce,

@@ -69,7 +69,13 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"b8_l4k", {8, 32, 4096, 128, 4096, 8}},    {"b32_l4k", {32, 32, 4096, 128, 4096, 8}},
             {"b1_l32k", {1, 32, 32768, 128, 32768, 8}}, {"b8_l32k", {8, 32, 32768, 128, 32768, 8}}};
   }
-  if (type == "fused_mlp") return {{"llama7b", {2048, 4096, 11008}}, {"llama7b_4k", {4096, 4096, 11008}}};
+  if (type == "fused_mlp") {
+    // SwiGLU at LLaMA-7B's widths; GeGLU (the tanh form, ACT 1) at Gemma-7B's and a Gemma-2B-like 2048 wide.
+    return {{"llama7b", {2048, 4096, 11008}},
+            {"llama7b_4k", {4096, 4096, 11008}},
+            {"gemma7b", {2048, 3072, 24576, 1}},
+            {"gemma2b", {2048, 2048, 16384, 1}}};
+  }
   return {};
 }
 

@@ -63,6 +63,7 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
     ("flash_attention", [2, 6, 16, 8, 1, 2], [(2, 6, 16, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),
     ("fused_mlp", [4, 8, 12], [(4, 8), (12, 8), (12, 8), (8, 12)]),
+    ("fused_mlp", [4, 8, 12, 1], [(4, 8), (12, 8), (12, 8), (8, 12)]),  # GeGLU, the tanh form
     ("decode_attention", [2, 8, 16, 8, 11, 2], [(2, 8, 1, 8), (2, 2, 16, 8), (2, 2, 16, 8)]),  # the cache as allocated
 ])
 def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
@@ -77,6 +78,8 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
         assert not torch.equal(tensors[0][:, :1], tensors[1][:, :1])  # q and k are drawn apart
     if name == "gelu":
         assert scalars == {"approximate": 1}
+    if name == "fused_mlp":
+        assert scalars == {"act": dims[3] if len(dims) > 3 else 0}
     if name == "decode_attention":
         assert scalars == {"length": 11, "scale": pytest.approx(1 / math.sqrt(8))}
         assert bool(tensors[1][:, :, 11:].isnan().all()) and bool(tensors[1][:, :, :11].isfinite().all())
@@ -132,7 +135,13 @@ def reference(name, tensors, scalars):
     if name == "fused_mlp":
         x, wg, wu, wd = t
         g = x @ wg.T
-        return (g * torch.sigmoid(g) * (x @ wu.T)) @ wd.T
+        if scalars["act"] == 0:
+            a = g * torch.sigmoid(g)
+        elif scalars["act"] == 1:
+            a = 0.5 * g * (1 + torch.tanh(math.sqrt(2 / math.pi) * (g + 0.044715 * g**3)))
+        else:
+            a = 0.5 * g * (1 + torch.erf(g / math.sqrt(2)))
+        return (a * (x @ wu.T)) @ wd.T
     raise KeyError(name)
 
 
@@ -142,6 +151,7 @@ def reference(name, tensors, scalars):
                                         ("cross_entropy", [64, 50]), ("flash_attention", [1, 2, 32, 16, 1]),
                                         ("flash_attention", [1, 2, 32, 16, 0]), ("flash_attention", [1, 4, 32, 16, 1, 1]),
                                         ("flash_attention", [2, 6, 32, 16, 0, 2]), ("fused_mlp", [8, 16, 24]),
+                                        ("fused_mlp", [8, 16, 24, 1]), ("fused_mlp", [8, 16, 24, 2]),
                                         ("skinny_gemm", [3, 16, 24]), ("gelu", [5, 7, 0]), ("gelu", [5, 7, 1]),
                                         ("decode_attention", [2, 8, 32, 16, 29, 2]),
                                         ("decode_attention", [3, 4, 8, 16, 1])])

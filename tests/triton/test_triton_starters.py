@@ -472,6 +472,31 @@ def test_fused_mlp_matches_reference(dtype, knobs):
     assert_close(y, ref, TOL_MATMUL[dtype], "fused_mlp")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("act", [1, 2], ids=["gelu_tanh", "gelu_erf"])
+@pytest.mark.parametrize("scale", [1.0, 30.0], ids=["random", "saturated_gate"])
+def test_fused_mlp_geglu_matches_reference_in_both_gelu_forms(dtype, act, scale):
+    # ACT 1: Gemma's gelu_pytorch_tanh; 2: the exact GELU. Gate pre-activations of std ~30 (|g| to ~100): the tanh
+    # form's exp(-2u) overflows f32 there, and must give g or -0, not NaN.
+    M, E, Fd = 9, 40, 72
+    x = randn((M, E), dtype, scale, seed=23)
+    wg = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=24)
+    wu = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=25)
+    wd = randn((E, Fd), dtype, 1.0 / math.sqrt(Fd), seed=26)
+    (y,) = run("fused_mlp", [x, wg, wu, wd], [((M, E), dtype)], [act])
+    xd = x.double()
+    gate = F.gelu(xd @ wg.double().T, approximate="tanh" if act == 1 else "none")
+    ref = (gate * (xd @ wu.double().T)) @ wd.double().T
+    assert_close(y, ref, TOL_MATMUL[dtype], f"fused_mlp act {act}")
+
+
+def test_fused_mlp_refuses_an_unknown_activation():
+    x = randn((4, 16), torch.float32, 1.0, seed=1)
+    w = randn((8, 16), torch.float32, 0.25, seed=2)
+    with pytest.raises(ValueError, match="ACT=3"):
+        run("fused_mlp", [x, w, w.clone(), w.T.contiguous()], [((4, 16), torch.float32)], [3])
+
+
 @pytest.mark.parametrize("ktype,f32_dot", [("matmul", 1), ("matmul", 2), ("fused_mlp", 1), ("fused_mlp", 2),
                                            ("flash_attention", 1)])
 def test_f32_dot_precision_knob_runs(ktype, f32_dot):

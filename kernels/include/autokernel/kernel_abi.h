@@ -31,7 +31,9 @@
  *   reduce            x[M,N]                              ; y[M]          ; -            sum over the last dim
  *   flash_attention   q[B,H,S,D], k[B,HKV,S,D], v[B,HKV,S,D] ; o[B,H,S,D] ; causal (0|1), scale  GQA: H % HKV == 0
  *                     (else return non-zero), query head h reads kv head h / (H / HKV); HKV == H is multi-head
- *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; -          y = (silu(x w_gate^T) * (x w_up^T)) w_down^T
+ *   fused_mlp         x[M,E], w_gate[F,E], w_up[F,E], w_down[E,F] ; y[M,E] ; ACT        y = (act(x w_gate^T) * (x w_up^T)) w_down^T,
+ *                     ACT (0 when absent): 0 silu (SwiGLU); GeGLU: 1 0.5g(1+tanh(sqrt(2/pi)(g+0.044715g^3)))
+ *                     (Gemma's gelu_pytorch_tanh), 2 0.5g(1+erf(g/sqrt2)) (the exact GELU); any other: return non-zero
  *   skinny_gemm       x[M,K], w[N,K]                      ; y[M,N]        ; -            y = x w^T, M = 1..64 (F.linear's weight as it is)
  *   gelu              x[M,N]                              ; y[M,N]        ; approximate  elementwise; 0: 0.5x(1+erf(x/sqrt2)),
  *                     1: 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) (GPT-2's NewGELUActivation)
