@@ -44,7 +44,7 @@ ROUTED = {
     "ernie4_5": {N: 5, G: 9, R: 2, A: 2, M: 2},
     # Gate and up fused into one projection (a row block of its weight each, no copy).
     "phi3": {N: 5, G: 5, R: 2, A: 2, M: 2},
-    "glm": {N: 5, G: 9, A: 2, M: 2},  # partial rotary (half the head): its function runs as written
+    "glm": {N: 5, G: 9, R: 2, A: 2, M: 2},  # partial rotary (half the head): its leading dims in one call
     # Gemma's norms scale by (1 + weight); its MLP is GELU-gated, not SwiGLU: the gate's GELU (tanh) is gelu's.
     "gemma": {N: 5, G: 15, R: 2, A: 2, U: 2},
     "gemma2": {N: 9, G: 15, R: 2, A: 2, U: 2},
@@ -57,8 +57,8 @@ ROUTED = {
     "starcoder2": {L: 5, G: 13, R: 2, A: 2, U: 2},
     "persimmon": {L: 9, G: 9, R: 2, A: 2},
     "gpt2": {L: 5, G: 9, A: 2, U: 2},
-    "gpt_neox": {L: 5, G: 9, A: 2, U: 2},  # partial rotary
-    "nemotron": {L: 5, G: 13, A: 2},  # partial rotary
+    "gpt_neox": {L: 5, G: 9, R: 2, A: 2, U: 2},  # partial rotary, as glm's
+    "nemotron": {L: 5, G: 13, R: 2, A: 2},  # partial rotary, as glm's
     "opt": {L: 5, G: 15, A: 2},
     "biogpt": {L: 5, G: 13, A: 2, U: 2},
     # Attention written out in eager form: its softmax is ours; ALiBi (bloom) is not. BloomGelu is the tanh form.

@@ -144,6 +144,37 @@ def test_in_eager_inference_a_route_calls_the_op_without_the_dispatchers_round_t
         o._target = saved
 
 
+def test_a_partial_rotary_function_rotates_its_leading_dims_in_one_call(stand_ins):
+    # gpt_neox's apply_rotary_pos_emb: tables narrower than the head rotate that many leading dims, the rest
+    # passes through (probed). Routed, the kernel gets the leading dims of q and k; the output is the function's.
+    from transformers.models.gpt_neox import modeling_gpt_neox
+
+    fn = modeling_gpt_neox.apply_rotary_pos_emb
+    variant, make = rotary_embedding.function_route(fn)
+    routed = make(fn)
+    seen = []
+    kernel = stand_ins["rotary_embedding"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append(i[0].shape[-1]), StandIn.__call__(self, i, o, s))})
+    g = torch.Generator().manual_seed(3)
+    q, k = torch.randn(1, 4, 6, 16, generator=g), torch.randn(1, 2, 6, 16, generator=g)
+    theta = torch.randn(6, 2, generator=g)
+    cos, sin = torch.cat((theta.cos(),) * 2, -1)[None], torch.cat((theta.sin(),) * 2, -1)[None]  # 4 of 16 dims
+    for got, want in zip(routed(q, k, cos, sin), fn(q, k, cos, sin)):
+        torch.testing.assert_close(got, want)
+    assert variant == "half" and seen == [4]
+    # A function that does something else past the tables' width (zeroes it) is taken at full width only.
+    def zeroing(q, k, cos, sin, unsqueeze_dim=1):
+        r = cos.shape[-1]
+        qr, kr = fn(q[..., :r], k[..., :r], cos, sin)
+        return torch.cat((qr, 0 * q[..., r:]), -1), torch.cat((kr, 0 * k[..., r:]), -1)
+    seen.clear()
+    routed = rotary_embedding.function_route(zeroing)[1](zeroing)
+    for got, want in zip(routed(q, k, cos, sin), zeroing(q, k, cos, sin)):
+        torch.testing.assert_close(got, want)
+    assert seen == [], "not probed as passing dims through: the function's own code"
+
+
 def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(stand_ins):
     args = op_samples("cpu")
     seen = []

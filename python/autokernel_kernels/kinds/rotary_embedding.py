@@ -122,7 +122,9 @@ _HF_ROTARY_FORMS = (
 
 
 def _rotary_function_form(fn):
-    """The index in _HF_ROTARY_FORMS of the rotary embedding fn(q, k, cos, sin) computes, else None."""
+    """(index in _HF_ROTARY_FORMS, partial) of the rotary embedding fn(q, k, cos, sin) computes, else None.
+    partial: given tables narrower than the head (gpt_neox's, glm's, nemotron's partial rotary), fn rotates
+    that many leading dims of each head and passes the rest through, which the probe checks too."""
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -141,30 +143,44 @@ def _rotary_function_form(fn):
             return None
         want = _rotary_eager(q, k, cos, sin, style)
         if all(_close(a, b, torch.float32) for a, b in zip(got, want)):
-            return i
+            r = d // 2  # tables for the first half of each head only
+            got = _probe(fn, q, k, table(cos[:, : r // 2])[None], table(sin[:, : r // 2])[None])
+            rotated = _rotary_eager(q[..., :r], k[..., :r], cos[:, : r // 2], sin[:, : r // 2], style)
+            want = (torch.cat((rotated[0], q[..., r:]), -1), torch.cat((rotated[1], k[..., r:]), -1))
+            partial = (isinstance(got, (tuple, list)) and len(got) == 2
+                       and all(_close(a, b, torch.float32) for a, b in zip(got, want)))
+            return i, partial
     return None
 
 
-def _hf_rotary(form):
+def _hf_rotary(form, partial):
     _, angles, style = _HF_ROTARY_FORMS[form]
 
     def make(original):
         @functools.wraps(original)
         def rotary(q, k, cos, sin, *args, **kwargs):
-            # cos, sin [1, S, D] unsqueezed on dim 1 for q, k [B, H, S, D]; anything else (a partial rotary's
-            # narrower tables, another layout) runs the original.
+            # cos, sin [1, S, R] unsqueezed on dim 1 for q, k [B, H, S, D]: R = D, or a partial rotary's R < D
+            # where the function passes dims R.. through (probed); anything else (another layout) runs the
+            # original.
             unsqueeze = args[0] if args else kwargs.get("unsqueeze_dim", 1)
+            width = cos.shape[2] if cos.dim() == 3 else -1
             if (len(args) + len(kwargs) > 1 or unsqueeze != 1 or q.dim() != 4 or cos.dim() != 3 or cos.shape[0] != 1
-                    or cos.shape[1:] != (q.shape[2], q.shape[3]) or sin.shape != cos.shape):
+                    or cos.shape[1] != q.shape[2] or sin.shape != cos.shape or width % 2
+                    or not (width == q.shape[3] or (partial and 0 < width < q.shape[3]))):
                 return original(q, k, cos, sin, *args, **kwargs)
-            half = q.shape[3] // 2
-            return op("rotary")(q, k, angles(cos, half), angles(sin, half), style)
+            if width == q.shape[3]:
+                return op("rotary")(q, k, angles(cos, width // 2), angles(sin, width // 2), style)
+            # Partial: the leading dims in one call, the rest as they are (what the function's cat does).
+            qr, kr = op("rotary")(q[..., :width], k[..., :width], angles(cos, width // 2), angles(sin, width // 2),
+                                  style)
+            return torch.cat((qr, q[..., width:]), -1), torch.cat((kr, k[..., width:]), -1)
         return rotary
     return make
 
 
 def function_route(fn):
-    form = _rotary_function_form(fn)
-    if form is None:
+    found = _rotary_function_form(fn)
+    if found is None:
         return None
-    return _variant(_HF_ROTARY_FORMS[form][2]), _hf_rotary(form)
+    form, partial = found
+    return _variant(_HF_ROTARY_FORMS[form][2]), _hf_rotary(form, partial)
