@@ -15,16 +15,19 @@ what each defines); the files here are the machinery they share.
 
 Every kernel type is a PyTorch operator of its own (registered by `_ops.py`): torch.ops.autokernel.rms_norm,
 add_rms_norm, layer_norm, softmax, linear, matmul, skinny_linear, attention (grouped-query heads natively),
-rotary (q and k in one call, interleaved or rotate-half), swiglu, cross_entropy and row_sum, each with a
+decode_attention (one query token against the KV cache), rotary (q and k in one call, interleaved or
+rotate-half), swiglu, cross_entropy, row_sum and gelu, each with a
 schema and a fake implementation, so torch.compile keeps them in its graph and fuses the code around them. An
 op runs the kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
 
 What `patch` routes to them is found by behaviour (`_routing.py`, asking each kind): modules and model-level
 functions that compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe
-(`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention, F.linear
-(at most 64 rows of x: skinny_gemm, else matmul; the two wrappers chain), torch.addmm, F.layer_norm,
+(`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention (one query
+token: decode_attention, else flash_attention; the two wrappers chain), F.linear (at most 64 rows of x:
+skinny_gemm, else matmul; likewise), torch.addmm, F.layer_norm,
 F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for every caller, call by
-call when the call fits a kernel, and in a Hugging Face model transformers' attention interface. Inside
+call when the call fits a kernel, and in a Hugging Face model transformers' attention interface (and the
+decode step's mask, left out where it is all true). Inside
 torch.compile, chains that one kernel does in a pass are fused in the captured graph (`_fusions.py` installs
 the fusion kinds' graph passes: a residual add and the RMSNorm after it become
 torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model

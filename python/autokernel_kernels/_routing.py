@@ -17,10 +17,12 @@ type's formula, with its parameters temporarily randomised so that a module that
 A new model family needs no code when its blocks compute these things.
 
 While a model is patched, PyTorch's own functions that the kinds list in their FUNCTIONS
-(F.scaled_dot_product_attention, F.linear (skinny_gemm's wrapper first, then matmul's), torch.addmm,
+(F.scaled_dot_product_attention (decode_attention's wrapper first, then flash_attention's), F.linear
+(skinny_gemm's wrapper first, then matmul's), torch.addmm,
 F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim, F.gelu) are
 routed call by call when the call fits a kernel (`FUNCTIONS` here gathers them), and the kinds' model-level
-swaps apply (`swap_model`: Hugging Face's attention interface, kinds/flash_attention.py). `eager_only` wraps
+swaps apply (`swap_model`: Hugging Face's attention interface, kinds/flash_attention.py, and the decode step's
+mask over it, kinds/decode_attention.py). `eager_only` wraps
 a route of a type that steps aside while torch.compile traces.
 
 Both the exported package (`patch`) and `autokernel profile` (scopes named `ak.kind:<type>:<variant>:<path>`
@@ -106,7 +108,8 @@ def eager_only(routed, original):
 
 # (owner, attribute, kernel type, wrapper factory): swapped while a model is patched and a kernel of the
 # type is loaded, for every caller (torch.compile traces these wrappers like any Python function). In
-# kinds.ALL's order: where two kinds wrap one function (F.linear: matmul, then skinny_gemm), the later wraps
+# kinds.ALL's order: where two kinds wrap one function (F.linear: matmul, then skinny_gemm; SDPA: flash_attention,
+# then decode_attention), the later wraps
 # the earlier's wrapper, sees each call first and hands on those it does not take.
 FUNCTIONS = [(owner, attr, k.KIND, wrap) for k in kinds.ALL for owner, attr, wrap in getattr(k, "FUNCTIONS", ())]
 

@@ -15,10 +15,13 @@ What a module defines (an optional name left out means none):
   FUNCTIONS     optional: [(owner, attribute, factory)], PyTorch's functions of this type, swapped for
                 factory(original) for every caller while a model is patched and a kernel of the type is
                 loaded (torch.compile traces these wrappers like any Python function). Where two kinds wrap
-                one function (F.linear: matmul, skinny_gemm), the later kind in ALL wraps the earlier one's
-                wrapper: `original` is then that wrapper, and a call the later kind does not take goes on.
+                one function (F.linear: matmul, skinny_gemm; F.scaled_dot_product_attention: flash_attention,
+                decode_attention), the later kind in ALL wraps the earlier one's wrapper: `original` is then
+                that wrapper, and a call the later kind does not take goes on.
   swap          optional, swap(model, inside_compile): a model-level swap (Hugging Face's attention
-                interface); returns its undo, or None where the model is not one it applies to.
+                interface, flash_attention's; the decode step's mask, decode_attention's, over whatever
+                implementation the model has then: swaps run in ALL's order); returns its undo, or None where
+                the model is not one it applies to.
   UNFUSED, graph_pass  a fusion: the type of the op its graph pattern starts from, and graph_pass(graph),
                 the rewrite of inductor's post-grad graph into the fusion's op (returns how many);
                 `_fusions.py` installs it.
@@ -31,8 +34,8 @@ ALL's order is the order module and function routes are tried in (a module goes 
 claims it: an RMSNorm is never probed as an MLP), and that of the ops and PyTorch's functions (a wrapper of a
 kind later in ALL sees the call first).
 """
-from . import (add_rmsnorm, cross_entropy, flash_attention, fused_mlp, gelu, layernorm, matmul, reduce, rmsnorm,
-               rotary_embedding, skinny_gemm, softmax)
+from . import (add_rmsnorm, cross_entropy, decode_attention, flash_attention, fused_mlp, gelu, layernorm, matmul,
+               reduce, rmsnorm, rotary_embedding, skinny_gemm, softmax)
 
 ALL = [rmsnorm, add_rmsnorm, layernorm, softmax, matmul, skinny_gemm, flash_attention, fused_mlp, rotary_embedding,
-       cross_entropy, reduce, gelu]
+       cross_entropy, reduce, gelu, decode_attention]
