@@ -1,0 +1,551 @@
+"""The exported package's operators and routing, in Python (CPU; the CUDA cases run where there is a GPU).
+
+Kernels here are stand-ins that follow the kernel ABI (inputs, preallocated outputs, scalars) and compute
+the type's formula, so what is tested is the package: schemas, fake implementations (torch.library.opcheck),
+the ABI mapping, routing by behaviour in Hugging Face families, and torch.compile with no graph break.
+"""
+import os
+import sys
+
+import pytest
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "python"))
+import autokernel_kernels as ak  # noqa: E402
+from autokernel_kernels import _op, _ops  # noqa: E402
+from autokernel_kernels.kinds import (add_rmsnorm, cross_entropy, decode_attention, flash_attention,  # noqa: E402
+                                      fused_mlp, gelu, layernorm, reduce, rmsnorm, rotary_embedding, softmax)
+
+transformers = pytest.importorskip("transformers")
+
+
+class StandIn:
+    """A kernel of the ABI: writes the formula's result into the outputs it is given."""
+
+    def __init__(self, name, op):
+        self.name, self.op = name, _ops.BY_NAME[op]
+
+    def __call__(self, inputs, outputs, scalars=()):
+        self.calls = getattr(self, "calls", 0) + 1
+        got = FORMULA[self.name](inputs, scalars)
+        for o, g in zip(outputs, got if isinstance(got, tuple) else (got,)):
+            o.copy_(g.reshape(o.shape))
+
+
+FORMULA = {
+    "rmsnorm": lambda i, s: rmsnorm._rms_norm_eager(i[0], i[1], s[0]),
+    "add_rmsnorm": lambda i, s: add_rmsnorm._add_rms_norm_eager(i[0], i[1], i[2], s[0]),
+    "layernorm": lambda i, s: layernorm._layer_norm_eager(i[0], i[1], i[2], s[0]),
+    "softmax": lambda i, s: softmax._softmax_eager(i[0]),
+    "matmul": lambda i, s: i[0] @ i[1],
+    "skinny_gemm": lambda i, s: i[0] @ i[1].T,
+    "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
+    "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
+    "fused_mlp": lambda i, s: fused_mlp._swiglu_eager(*i),
+    "cross_entropy": lambda i, s: cross_entropy._cross_entropy_eager(i[0], i[1]),
+    "reduce": lambda i, s: reduce._row_sum_eager(i[0]),
+    "gelu": lambda i, s: gelu._gelu_eager(i[0], int(s[0])),
+    # the ABI's L: the first L positions of the cache are valid
+    "decode_attention": lambda i, s: decode_attention._decode_eager(i[0], i[1][:, :, :int(s[0])],
+                                                                    i[2][:, :, :int(s[0])], s[1]),
+}
+
+
+STAND_INS = [("rmsnorm", "rms_norm"), ("add_rmsnorm", "add_rms_norm"), ("layernorm", "layer_norm"),
+             ("softmax", "softmax"), ("matmul", "linear"), ("skinny_gemm", "skinny_linear"),
+             ("flash_attention", "attention"), ("rotary_embedding", "rotary"), ("fused_mlp", "swiglu"),
+             ("cross_entropy", "cross_entropy"), ("reduce", "row_sum"), ("gelu", "gelu"),
+             ("decode_attention", "decode_attention")]
+
+
+def _loaded(kinds):
+    table = {kind: {"cpu": StandIn(kind, op), "cuda": StandIn(kind, op)} for kind, op in STAND_INS if kind in kinds}
+    saved = ak._state["kernels"]
+    ak._state["kernels"] = table
+    _ops.set_table(table)
+    yield table
+    ak._state["kernels"] = saved
+    _ops.set_table({})
+
+
+@pytest.fixture
+def stand_ins():
+    """Every type but skinny_gemm: the models here run 16 tokens, a prefill's linears at a size that fits
+    skinny_gemm, and the routing tables count them as matmul's, as a prefill of real length routes them."""
+    yield from _loaded({kind for kind, _ in STAND_INS} - {"skinny_gemm"})
+
+
+@pytest.fixture
+def all_stand_ins():
+    yield from _loaded({kind for kind, _ in STAND_INS})
+
+
+def test_each_kind_module_is_named_after_its_type_and_holds_its_ops():
+    types = [k.KIND for k in ak.kinds.ALL]
+    assert sorted(types) == sorted(FORMULA) and len(set(types)) == len(types)
+    for k in ak.kinds.ALL:
+        assert k.__name__ == f"autokernel_kernels.kinds.{k.KIND}"
+        assert k.OPS and all(o.kind == k.KIND for o in k.OPS)
+    assert [o.name for o in _ops.OPS] == [o.name for k in ak.kinds.ALL for o in k.OPS]
+
+
+def op_samples(device):
+    g = torch.Generator().manual_seed(0)
+
+    def r(*shape, dtype=torch.float32):
+        return torch.randn(*shape, generator=g).to(device=device, dtype=dtype)
+    theta = r(16, 4)
+    return {
+        "rms_norm": (r(3, 5, 32), r(32), 1e-6),
+        "add_rms_norm": (r(3, 5, 32), r(3, 5, 32), r(32), 1e-6),
+        "layer_norm": (r(6, 32), r(32), r(32), 1e-5),
+        "softmax": (r(4, 7, 33),),
+        "linear": (r(2, 5, 24), r(40, 24), r(40)),
+        "matmul": (r(10, 24), r(24, 12), None),
+        "skinny_linear": (r(2, 5, 24), r(40, 24), r(40)),
+        "attention": (r(1, 4, 16, 8), r(1, 2, 16, 8), r(1, 2, 16, 8), True, 0.35),  # grouped-query
+        "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 1),  # rotate-half
+        "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
+        "cross_entropy": (r(6, 50), torch.tensor([1, -1, 3, 49, 0, 7], device=device)),
+        "row_sum": (r(5, 3, 20),),
+        "gelu": (r(2, 5, 33) * 3, 1),  # the tanh form
+        "decode_attention": (r(2, 4, 1, 8), r(2, 2, 13, 8), r(2, 2, 13, 8), 0.35),  # one token, 13 cached keys
+    }
+
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("name", [op.name for op in _ops.OPS])
+def test_every_op_passes_opcheck_and_runs_its_kernel(all_stand_ins, device, name):
+    args = op_samples(device)[name]
+    kernel = all_stand_ins[_ops.BY_NAME[name].kind][device]
+    kernel.calls = 0
+    torch.library.opcheck(_ops.BY_NAME[name].target, args)
+    assert kernel.calls > 0, "opcheck never reached the kernel: the call did not fit it"
+    got = _ops.op(name)(*args)
+    want = _ops.BY_NAME[name].eager(*args)
+    for g, w in zip(got if isinstance(got, tuple) else (got,), want if isinstance(want, tuple) else (want,)):
+        assert g.shape == w.shape and g.dtype == w.dtype
+        torch.testing.assert_close(g, w)
+
+
+def test_in_eager_inference_a_route_calls_the_op_without_the_dispatchers_round_trip(all_stand_ins):
+    # The operator is what torch.compile and autograd see; in eager inference op(name) calls the Op itself,
+    # which the operator would call (a launch-bound decode step pays the round trip per call).
+    o, x = _ops.BY_NAME["gelu"], torch.randn(4, 8)
+
+    def through_the_dispatcher(*args):
+        raise AssertionError("went through torch.ops")
+
+    saved, o._target = o._target, through_the_dispatcher
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(_ops.op("gelu")(x, 1), gelu._gelu_eager(x, 1))
+        with pytest.raises(AssertionError, match="torch.ops"):  # autograd records: the operator
+            _ops.op("gelu")(x.requires_grad_(), 1)
+    finally:
+        o._target = saved
+
+
+def test_a_partial_rotary_function_rotates_its_leading_dims_in_one_call(stand_ins):
+    # gpt_neox's apply_rotary_pos_emb: tables narrower than the head rotate that many leading dims, the rest
+    # passes through (probed). Routed, the kernel gets the leading dims of q and k; the output is the function's.
+    from transformers.models.gpt_neox import modeling_gpt_neox
+
+    fn = modeling_gpt_neox.apply_rotary_pos_emb
+    variant, make = rotary_embedding.function_route(fn)
+    routed = make(fn)
+    seen = []
+    kernel = stand_ins["rotary_embedding"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append(i[0].shape[-1]), StandIn.__call__(self, i, o, s))})
+    g = torch.Generator().manual_seed(3)
+    q, k = torch.randn(1, 4, 6, 16, generator=g), torch.randn(1, 2, 6, 16, generator=g)
+    theta = torch.randn(6, 2, generator=g)
+    cos, sin = torch.cat((theta.cos(),) * 2, -1)[None], torch.cat((theta.sin(),) * 2, -1)[None]  # 4 of 16 dims
+    for got, want in zip(routed(q, k, cos, sin), fn(q, k, cos, sin)):
+        torch.testing.assert_close(got, want)
+    assert variant == "half" and seen == [4]
+    # A function that does something else past the tables' width (zeroes it) is taken at full width only.
+    def zeroing(q, k, cos, sin, unsqueeze_dim=1):
+        r = cos.shape[-1]
+        qr, kr = fn(q[..., :r], k[..., :r], cos, sin)
+        return torch.cat((qr, 0 * q[..., r:]), -1), torch.cat((kr, 0 * k[..., r:]), -1)
+    seen.clear()
+    routed = rotary_embedding.function_route(zeroing)[1](zeroing)
+    for got, want in zip(routed(q, k, cos, sin), zeroing(q, k, cos, sin)):
+        torch.testing.assert_close(got, want)
+    assert seen == [], "not probed as passing dims through: the function's own code"
+
+
+def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(stand_ins):
+    args = op_samples("cpu")
+    seen = []
+    kernel = stand_ins["flash_attention"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append([t.shape[1] for t in i]), StandIn.__call__(self, i, o, s))})
+    q, kv = args["attention"][0], torch.randn(1, 2, 16, 8)
+    out = _ops.op("attention")(q, kv, kv, True, 0.35)
+    torch.testing.assert_close(out, flash_attention._attention_eager(q, kv, kv, True, 0.35))
+    assert seen == [[4, 2, 2]], "k and v must reach the kernel with their own 2 heads, not repeated to 4"
+    # kv heads that do not divide the query heads: PyTorch's formula (which refuses them too).
+    with pytest.raises(RuntimeError):
+        _ops.op("attention")(q, torch.randn(1, 3, 16, 8), torch.randn(1, 3, 16, 8), True, 0.35)
+    assert seen == [[4, 2, 2]]
+    q, k, cos, sin, _ = args["rotary"]
+    for style in (0, 1):
+        ak.reset_stats()
+        wants = rotary_embedding._rotary_eager(q, k, cos, sin, style)
+        for got, want in zip(_ops.op("rotary")(q, k, cos, sin, style), wants):
+            torch.testing.assert_close(got, want)
+        assert ak.stats() == {"rotary_embedding": 1}
+    # A module that rotates q alone passes an empty k; the kernel still takes the call.
+    empty = q[:, :0]
+    qo, ko = _ops.op("rotary")(q, empty, cos, sin, 1)
+    torch.testing.assert_close(qo, rotary_embedding._rotate(q, cos, sin, 1))
+    assert ko.shape == empty.shape and ak.stats() == {"rotary_embedding": 2}
+
+
+def test_a_call_no_kernel_fits_runs_pytorch(stand_ins):
+    x = torch.randn(4, 8, dtype=torch.float64)  # no kernel takes float64
+    ak.reset_stats()
+    torch.testing.assert_close(_ops.op("softmax")(x), torch.softmax(x, -1))
+    assert ak.stats() == {}
+
+
+def test_the_per_call_check_catches_a_kernel_wrong_by_one_percent(stand_ins):
+    x, w = torch.randn(64, 256), torch.randn(256)
+    with ak.checking():
+        _ops.op("rms_norm")(x, w, 1e-6)
+    good = ak.check_log()["rmsnorm"]
+    assert good["error"] < 1e-5
+    stand_ins["rmsnorm"]["cpu"] = type("Wrong", (StandIn,), {"__call__": lambda self, i, o, s=(): o[0].copy_(
+        rmsnorm._rms_norm_eager(i[0], i[1], s[0]) * 1.01)})("rmsnorm", "rms_norm")
+    with ak.checking():
+        _ops.op("rms_norm")(x, w, 1e-6)
+    assert abs(ak.check_log()["rmsnorm"]["error"] - 0.01) < 1e-4
+
+
+def tiny(family):
+    if family == "gpt2":
+        cfg = dict(n_embd=64, n_layer=2, n_head=4, vocab_size=512)
+    else:
+        cfg = dict(hidden_size=64, intermediate_size=172, num_hidden_layers=2, num_attention_heads=4,
+                   num_key_value_heads=2, vocab_size=512)
+    torch.manual_seed(0)
+    return transformers.AutoModelForCausalLM.from_config(transformers.CONFIG_MAPPING[family](**cfg)).eval()
+
+
+# Two layers: per layer 2 norms, q/k/v/o projections, one rotary (q and k together), one grouped-query
+# attention (4 query heads over 2 kv heads, no repeated copies) and one MLP; then the final norm and lm_head.
+DECODER = {"rmsnorm": 5, "fused_mlp": 2, "matmul": 9, "rotary_embedding": 2, "flash_attention": 2}
+ROUTED = {
+    "llama": DECODER,
+    "mistral": DECODER,
+    "qwen2": DECODER,
+    "gpt2": {"layernorm": 5, "matmul": 9, "flash_attention": 2, "gelu": 2},  # NewGELUActivation, one per MLP
+}
+# Inside torch.compile, each norm that reads a residual add (every one but the first layer's first) is fused
+# with it into one add_rmsnorm call (_fusions.py, kinds/add_rmsnorm.py).
+COMPILED = {family: ({**calls, "rmsnorm": 1, "add_rmsnorm": 4} if "rmsnorm" in calls else calls)
+            for family, calls in ROUTED.items()}
+
+
+def run_patched(model, x, then=lambda model: None):
+    """The logits and the calls each kernel type took with `model` patched; then(model) runs while patched."""
+    ak.patch(model)
+    try:
+        ak.reset_stats()
+        got = model(x).logits
+        calls = {k: v for k, v in ak.stats().items() if v}
+        then(model)
+        return got, calls
+    finally:
+        ak.unpatch(model)
+        torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("family", sorted(ROUTED))
+def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, family):
+    model = tiny(family)
+    x = torch.randint(0, 512, (1, 16))
+
+    def compiled_too(model):
+        explain = torch._dynamo.explain(model)(x)
+        assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+        torch._dynamo.reset()
+        ak.reset_stats()
+        compiled = torch.compile(model)(x).logits
+        assert {k: v for k, v in ak.stats().items() if v} == COMPILED[family]
+        torch.testing.assert_close(compiled, want, rtol=1e-4, atol=1e-4)
+
+    with torch.no_grad():
+        want = model(x).logits
+        got, calls = run_patched(model, x, compiled_too)
+    assert calls == ROUTED[family], calls
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert torch.nn.functional.scaled_dot_product_attention is _op._orig["sdpa"], "unpatch left a function swapped"
+    assert model.config._attn_implementation == "sdpa"
+
+
+@pytest.mark.parametrize("inside", [None, {"matmul"}, {"skinny_gemm"}], ids=["both", "matmul", "skinny_gemm"])
+def test_f_linear_goes_to_skinny_gemm_up_to_64_rows_and_to_matmul_above(all_stand_ins, inside):
+    # inside: the types left routed inside torch.compile (None: both).
+    linear = torch.nn.functional.linear
+    model = torch.nn.Sequential(torch.nn.Linear(24, 40), torch.nn.ReLU(), torch.nn.Linear(40, 8, bias=False))
+    cases = [(torch.randn(2, 32, 24), "skinny_gemm"), (torch.randn(5, 13, 24), "matmul")]  # 64 and 65 rows
+    with torch.no_grad():
+        wants = [model(x) for x, _ in cases]
+        ak.patch(model, inside_compile=inside)
+        try:
+            for (x, kind), want in zip(cases, wants):
+                ak.reset_stats()
+                torch.testing.assert_close(model(x), want)
+                assert {k: v for k, v in ak.stats().items() if v} == {kind: 2}
+                assert torch._dynamo.explain(model)(x).graph_break_count == 0
+                torch._dynamo.reset()
+                ak.reset_stats()
+                torch.testing.assert_close(torch.compile(model)(x), want)
+                # A type stepping aside hands the call on: skinny_gemm's calls to matmul where that stays routed.
+                taker = kind if inside is None or kind in inside else "matmul" if "matmul" in inside else None
+                assert {k: v for k, v in ak.stats().items() if v} == ({taker: 2} if taker else {})
+                torch._dynamo.reset()
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch.nn.functional.linear is linear and linear is _op._orig["linear"]
+
+
+def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):
+    class NotRMSNorm(torch.nn.Module):  # has weight and eps, ignores the weight
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(32))
+            self.eps = 1e-6
+
+        def forward(self, x):
+            return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+
+    class Gelu3(torch.nn.Module):  # three linears, a GELU gate
+        def __init__(self):
+            super().__init__()
+            self.a, self.b, self.c = (torch.nn.Linear(16, 40, bias=False), torch.nn.Linear(16, 40, bias=False),
+                                      torch.nn.Linear(40, 16, bias=False))
+
+        def forward(self, x):
+            return self.c(torch.nn.functional.gelu(self.a(x)) * self.b(x))
+
+    kinds = {r.kind for r in ak.routes(torch.nn.Sequential(NotRMSNorm(), torch.nn.Linear(32, 16), Gelu3()))}
+    assert kinds == set()
+
+
+def test_gelu_modules_route_by_form_and_look_alikes_do_not(stand_ins):
+    act = transformers.activations
+
+    class QuickGELU(torch.nn.Module):  # CLIP's x sigmoid(1.702 x): close to GELU, not it
+        def forward(self, x):
+            return x * torch.sigmoid(1.702 * x)
+
+    class ClippedGELU(torch.nn.Module):  # equal to GELU on [-10, 10] only
+        def forward(self, x):
+            return torch.nn.functional.gelu(x).clamp(-10, 10)
+
+    class Scaled(torch.nn.Module):  # a GELU with a weight of its own is a layer, not an activation
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.ones(8))
+
+        def forward(self, x):
+            return torch.nn.functional.gelu(x)
+
+    cases = [(torch.nn.GELU(), "none"), (torch.nn.GELU(approximate="tanh"), "tanh"), (act.GELUActivation(), "none"),
+             (act.NewGELUActivation(), "tanh"), (act.FastGELUActivation(), "tanh"),
+             (act.ACT2FN["gelu_pytorch_tanh"], "tanh"), (QuickGELU(), None), (torch.nn.SiLU(), None),
+             (ClippedGELU(), None), (Scaled(), None)]
+    for m, variant in cases:
+        routes = ak.routes(torch.nn.Sequential(m))
+        assert [(r.kind, r.variant) for r in routes] == ([("gelu", variant)] if variant else []), type(m).__name__
+
+
+def test_a_gelu_module_calling_f_gelu_counts_once_eager_and_compiled(stand_ins):
+    # nn.GELU's forward calls F.gelu: the module route runs the op in its place, so F.gelu's route never sees it.
+    model = torch.nn.Sequential(torch.nn.GELU(approximate="tanh"), torch.nn.Linear(24, 24))
+    x = torch.randn(3, 24)
+    with torch.no_grad():
+        want = model(x)
+        ak.patch(model)
+        try:
+            for run in (model, torch.compile(model)):
+                ak.reset_stats()
+                torch.testing.assert_close(run(x), want)
+                assert {k: v for k, v in ak.stats().items() if v} == {"gelu": 1, "matmul": 1}
+            assert torch._dynamo.explain(model)(x).graph_break_count == 0
+            # F.gelu outside any routed module, both forms, routed call by call.
+            for form in ("none", "tanh"):
+                ak.reset_stats()
+                y = torch.nn.functional.gelu(x, approximate=form)
+                torch.testing.assert_close(y, gelu._gelu_eager(x, gelu._FORMS.index(form)))
+                assert ak.stats().get("gelu") == 1
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch.nn.functional.gelu is _op._orig["gelu"]
+
+
+def test_a_layernorm_is_not_an_rmsnorm_in_low_precision(stand_ins):
+    # GPT-2's LayerNorms, freshly built (bias 0), on zero-mean probe rows differ from an RMSNorm by less than
+    # bf16's probe tolerance: the probe must give them rows with a mean, and a bias of their own.
+    for dtype in (torch.bfloat16, torch.float16, torch.float32):
+        norms = torch.nn.Sequential(torch.nn.LayerNorm(1280), torch.nn.LayerNorm(64, bias=False)).to(dtype)
+        assert [r.kind for r in ak.routes(norms)] == [], dtype
+        rms = torch.nn.RMSNorm(1280, eps=1e-6).to(dtype)
+        assert [r.kind for r in ak.routes(rms)] == ["rmsnorm"], dtype
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_cuda_graphs_and_no_weight_copies(stand_ins):
+    model = tiny("llama").cuda().to(torch.bfloat16)
+    x = torch.randint(0, 512, (1, 64), device="cuda")
+    with torch.no_grad():
+        torch.cuda.reset_peak_memory_stats()
+        want = model(x).logits
+        eager_peak = torch.cuda.max_memory_allocated()
+        ak.patch(model)
+        try:
+            torch.cuda.reset_peak_memory_stats()
+            model(x)
+            assert torch.cuda.max_memory_allocated() <= 1.05 * eager_peak
+            graphed = torch.compile(model, mode="reduce-overhead")
+            for _ in range(3):
+                got = graphed(x).logits
+            torch.testing.assert_close(got.float(), want.float(), rtol=5e-2, atol=5e-2)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+def test_the_compiled_graph_fuses_a_same_shape_add_before_a_norm_and_nothing_else(stand_ins):
+    from autokernel_kernels import _fusions
+    g = torch.Generator().manual_seed(3)
+    x, r, w, bias = (torch.randn(*s, generator=g) for s in ((4, 32), (4, 32), (32,), (32,)))
+
+    def f(x, r, bias):
+        h = x + r  # the residual add: fused with the norm, and h (the next residual) still returned
+        y = _ops.op("rms_norm")(h, w, 1e-6)
+        z = _ops.op("rms_norm")(y + bias, w, 1e-6)  # a broadcasting add: left as it is
+        return h, z
+
+    want = f(x, r, bias)
+    undo = _fusions.install()
+    try:
+        torch._dynamo.reset()
+        ak.reset_stats()
+        got = torch.compile(f)(x, r, bias)
+        assert {k: v for k, v in ak.stats().items() if v} == {"add_rmsnorm": 1, "rmsnorm": 1}
+        for a, b in zip(got, want):
+            torch.testing.assert_close(a, b)
+    finally:
+        undo()
+        torch._dynamo.reset()
+    assert torch._inductor.config.post_grad_custom_pre_pass is None
+
+
+def compiled_calls(model, x):
+    """The calls each kernel type took in one forward of torch.compile(model), and its logits."""
+    torch._dynamo.reset()
+    ak.reset_stats()
+    logits = torch.compile(model)(x).logits
+    return {k: v for k, v in ak.stats().items() if v}, logits
+
+
+def test_a_fusion_alone_brings_its_unfused_form_along(stand_ins):
+    # add_rmsnorm kept without an rmsnorm kernel: the norms are still routed to the rms_norm op (PyTorch's
+    # formula inside), so the compiled graph has the add -> rms_norm pairs the fusion rewrites.
+    model = tiny("llama")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model, types={"add_rmsnorm"})
+        try:
+            assert {r.kind for r in ak.routes(model)} >= {"rmsnorm"}
+            ak.reset_stats()
+            torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+            assert not any(ak.stats().values()), "an eager model has no fused call to make"
+            calls, got = compiled_calls(model, x)
+            assert calls == {"add_rmsnorm": 4}
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+@pytest.mark.parametrize("inside", [set(), {"fused_mlp"}, {"flash_attention", "rotary_embedding"}])
+def test_eager_only_types_step_aside_inside_torch_compile(stand_ins, inside):
+    model = tiny("llama")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model, inside_compile=inside)
+        try:
+            ak.reset_stats()
+            model(x)
+            assert {k: v for k, v in ak.stats().items() if v} == DECODER, "an eager model takes every kernel"
+            explain = torch._dynamo.explain(model)(x)
+            assert explain.graph_break_count == 0
+            calls, got = compiled_calls(model, x)
+            assert calls == {k: v for k, v in DECODER.items() if k in inside}
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert torch._inductor.config.post_grad_custom_pre_pass is None
+
+
+def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled(stand_ins):
+    # GPT-2's Conv1D GEMMs at four shapes (two calls each, one per layer) and its LM head: verify finds the
+    # shapes in the checked forward's samples; those it lists run PyTorch's code, eager and inside the compiled
+    # graph (where inductor then compiles and fuses them), and the others still take the kernel.
+    model = tiny("gpt2")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            with ak.checking():
+                model(x)
+            sigs = sorted(ak.samples())
+            conv1d = [s for name, s in sigs if name == "matmul"]
+            assert conv1d == sorted(f"float32[16,{k}] float32[{k},{n}] float32[{n}]"
+                                    for k, n in [(64, 192), (64, 64), (64, 256), (256, 64)])
+            assert [s for name, s in sigs if name == "linear"] == ["float32[1,16,64] float32[512,64] None"]
+            ak.set_faster_in_pytorch({"matmul": conv1d[:3]})
+            ak.reset_stats()
+            torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+            # The LM head, one shape's two calls; the MLPs' GELU.
+            routed = {"layernorm": 5, "matmul": 1 + 2, "flash_attention": 2, "gelu": 2}
+            assert {k: v for k, v in ak.stats().items() if v} == routed
+            assert torch._dynamo.explain(model)(x).graph_break_count == 0
+            calls, got = compiled_calls(model, x)
+            assert calls == routed
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.set_faster_in_pytorch({})
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
+    from autokernel_support import verify_model
+
+    class Timed:  # an Op whose kernel and formula each take a given time
+        def __init__(self, ours, theirs):
+            self.run = lambda k, *args: ours
+            self.eager = lambda *args: theirs
+
+    samples = {("linear", "a"): (Timed(0.3, 2.7), None, ()), ("matmul", "b"): (Timed(1.2, 1.0), None, ()),
+               ("matmul", "c"): (Timed(1.0, 1.0), None, ()), ("matmul", "d"): (Timed(0.9, 1.0), None, ())}
+    slower, lines = verify_model.faster_in_pytorch(samples, lambda fn: fn())
+    assert slower == {"matmul": ["b", "c"]}, "a tie goes to PyTorch: the kernel must win to take a call"
+    assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
