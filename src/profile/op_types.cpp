@@ -103,6 +103,20 @@ std::optional<Classified> as_skinny(const CpuEvent& op, const Classified& c) {
   return Classified{"skinny_gemm", {c.dims[0], c.dims[1], c.dims[2]}, c.dtype, ""};
 }
 
+/// One query per sequence against a cache of keys (q [B, H, 1, D], k [B, HKV, L, D]): a decode step's attention,
+/// decode_attention's B,H,S,D,L[,HKV] with the whole of k valid (S = L). Causal with more than one key is not that
+/// (SDPA's mask is upper-left: the query would see key 0 alone), nor are kv heads SDPA cannot group.
+std::optional<Classified> decode_attention(const Dims& q, const Dims& k, bool causal, bool gqa_allowed,
+                                           std::string dtype, std::string note) {
+  if (causal && k[2] > 1) return std::nullopt;
+  Dims dims = {q[0], q[1], k[2], q[3], k[2]};
+  if (k[1] != q[1]) {
+    if (k[1] < 1 || q[1] % k[1] != 0 || !gqa_allowed) return std::nullopt;
+    dims.push_back(k[1]);
+  }
+  return Classified{"decode_attention", std::move(dims), std::move(dtype), std::move(note)};
+}
+
 std::optional<Classified> attention(const CpuEvent& op) {
   // Where each variant keeps is_causal (aten's signatures).
   static const std::unordered_map<std::string, std::size_t> k_causal_arg = {
@@ -119,6 +133,11 @@ std::optional<Classified> attention(const CpuEvent& op) {
   Dims dims = {q[0], q[1], q[2], q[3], causal ? 1 : 0};
   std::string note;
   auto add_note = [&](const std::string& text) { note += (note.empty() ? "" : "; ") + text; };
+  const bool explicit_mask = !input_dims(op, 3).empty() && sdpa;
+  if (const Dims k = input_dims(op, 1); k.size() == 4 && q[2] == 1 && k[0] == q[0] && k[3] == q[3]) {
+    return decode_attention(q, k, causal, !sdpa || concrete(op, 7) != "False", dtype_of(input_type(op, 0)),
+                            explicit_mask ? "with an explicit mask" : "");
+  }
   if (const Dims k = input_dims(op, 1); k.size() == 4) {
     // Grouped-query attention: fewer kv heads than query heads, each shared by a group (SDPA with
     // enable_gqa=True, its 8th argument; the flash variants take it natively). HKV is the 6th dim.
@@ -128,11 +147,12 @@ std::optional<Classified> attention(const CpuEvent& op) {
     } else if (k[1] != q[1]) {
       add_note(fmt::format("keys have {} heads, queries {}", k[1], q[1]));
     }
-    // Keys of another length (a decode step's one query against the cache, cross-attention): the type's q and
-    // k share S, so its kernels cannot take the call (nor can the exported op); the op stays an uncovered row.
+    // Keys of another length (cross-attention, or several new tokens against a cache): the type's q and k share
+    // S, so its kernels cannot take the call (nor can the exported op); the op stays an uncovered row. One
+    // query token against the cache is decode_attention's (above).
     if (k[2] != q[2]) return std::nullopt;
   }
-  if (!input_dims(op, 3).empty() && sdpa) add_note("with an explicit mask");
+  if (explicit_mask) add_note("with an explicit mask");
   return Classified{"flash_attention", std::move(dims), dtype_of(input_type(op, 0)), note};
 }
 

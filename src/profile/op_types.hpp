@@ -25,7 +25,8 @@ std::string type_of_op(std::string_view op_name);
 
 /// A supported op's problem size from its recorded inputs; nullopt if the op is not ours or its inputs
 /// were not recorded (a trace without record_shapes) or do not fit the type. An aten::linear of at most 64
-/// rows of x (a decode step's) is skinny_gemm, not the matmul that type_of_op names.
+/// rows of x (a decode step's) is skinny_gemm, not the matmul that type_of_op names; an attention of one query
+/// token per sequence (a decode step's, against the KV cache) is decode_attention, not flash_attention.
 std::optional<Classified> classify_op(const CpuEvent& op);
 
 /// An elementwise add of two tensors of one shape and one floating dtype, as rows x last dim (the dims of

@@ -226,7 +226,7 @@ std::vector<AttentionCall> attention_in_steps(const std::filesystem::path& trace
 int64_t tokens_of(const std::string& type, const std::vector<int64_t>& d) {
   if (type == "matmul") return d.size() == 4 ? d[1] : d[0];  // the linear form (y^T = W x^T): N; else M
   if (type == "flash_attention" || type == "rotary_embedding") return d[0] * d[2];  // B * S
-  return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M), skinny_gemm (M)
+  return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M), skinny_gemm (M), decode_attention (B)
 }
 
 struct DecodeModel {
@@ -281,13 +281,17 @@ TEST_P(ProfileDecode, ProfilesDecodeStepsOfOneTokenPerSequenceAgainstAGrowingCac
   for (const auto& t : m.types) {
     EXPECT_NE(std::find(names.begin(), names.end(), t), names.end()) << t << " missing from " << r.output;
   }
-  // One query against the cache is not the flash_attention type's problem (its q and k share S): the attention
-  // is an uncovered row under its aten name, not a flash_attention shape with one key.
+  // One query against the cache is decode_attention's, never flash_attention's (whose q and k share S): B = 2,
+  // the keys the cache held at each step (L = S: all of them valid).
   EXPECT_EQ(std::find(names.begin(), names.end(), "flash_attention"), names.end()) << r.output;
-  const auto sdpa = std::find_if(prof->kernels.begin(), prof->kernels.end(), [](const auto& k) {
-    return !k.supported && k.name.find("scaled_dot_product") != std::string::npos;
-  });
-  EXPECT_NE(sdpa, prof->kernels.end()) << r.output;
+  const auto decode = std::find_if(prof->kernels.begin(), prof->kernels.end(),
+                                   [](const auto& k) { return k.supported && k.name == "decode_attention"; });
+  ASSERT_NE(decode, prof->kernels.end()) << r.output;
+  for (const auto& s : decode->shapes) {
+    EXPECT_EQ(s.dims[0], 2) << r.output;
+    EXPECT_EQ(s.dims[2], s.dims[4]) << r.output;
+    EXPECT_TRUE(s.dims[4] >= 17 && s.dims[4] <= 19) << r.output;
+  }
   // In the trace: one query per sequence, against the 16 cached keys and its own, one more each step (1 layer).
   const std::vector<AttentionCall> want = {{1, 17}, {1, 18}, {1, 19}};
   EXPECT_EQ(attention_in_steps(ws / j["meta"]["trace"].get<std::string>()), want);
@@ -299,12 +303,12 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(DecodeModel{"llama",
                                   {"--model", k_examples + "/llama.py:Llama", "--init-args",
                                    R"({"dim": 32, "n_layers": 1, "n_heads": 2, "hidden_dim": 86, "vocab_size": 256})"},
-                                  {"skinny_gemm", "fused_mlp", "rotary_embedding"}},
+                                  {"skinny_gemm", "fused_mlp", "rotary_embedding", "decode_attention"}},
                       DecodeModel{"hf_llama",
                                   {"--model", "hf:llama", "--init-args",
                                    R"({"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
                                        "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 256})"},
-                                  {"skinny_gemm", "fused_mlp", "rotary_embedding"}}),
+                                  {"skinny_gemm", "fused_mlp", "rotary_embedding", "decode_attention"}}),
     [](const auto& info) { return info.param.name; });
 
 TEST(ProfileDecode, BadCombinationsAreRefusedBeforeTheModelRuns) {

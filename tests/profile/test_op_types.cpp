@@ -105,14 +105,11 @@ TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
                      {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
   ASSERT_TRUE(inner);
   EXPECT_EQ(inner->dims, (std::vector<int64_t>{2, 8, 16, 32, 0, 1}));
-  // Keys of another length (a decode step, cross-attention) are not the type's problem: q and k share S there.
+  // Keys of another length (cross-attention, several new tokens against a cache) are not the type's problem: q
+  // and k share S there. One query token against a cache is decode_attention's (the test below).
   EXPECT_FALSE(classify_op(op("aten::scaled_dot_product_attention",
                               {{1, 8, 64, 32}, {1, 2, 96, 32}, {1, 2, 96, 32}, {}, {}, {}, {}, {}}, types,
                               {"", "", "", "", "0.", "False", "", "True"})));
-  EXPECT_FALSE(
-      classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
-                     {{2, 8, 1, 32}, {2, 8, 17, 32}, {2, 8, 17, 32}, {}, {}, {}, {}},
-                     {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""})));
   // Head counts that do not divide are a note.
   auto odd = classify_op(op("aten::scaled_dot_product_attention",
                             {{1, 8, 64, 32}, {1, 3, 64, 32}, {1, 3, 64, 32}, {}, {}, {}, {}, {}}, types,
@@ -120,6 +117,43 @@ TEST(OpTypes, GroupedQueryAttentionRecordsTheKvHeadsAsTheSixthDim) {
   ASSERT_TRUE(odd);
   EXPECT_EQ(odd->dims, (std::vector<int64_t>{1, 8, 64, 32, 0}));
   EXPECT_EQ(odd->note, "keys have 3 heads, queries 8");
+}
+
+TEST(OpTypes, OneQueryTokenAgainstTheCacheIsADecodeAttentionOverItsKeys) {
+  // Llama-3-8B's decode step, batch 8, as transformers calls SDPA with a DynamicCache: q [8, 32, 1, 128] against
+  // the 4096 cached keys (the new token's included) of 8 kv heads, enable_gqa=True, no mask, not causal. L = S:
+  // the cache as the model holds it is all valid.
+  auto types =
+      nlohmann::json::array({"c10::BFloat16", "c10::BFloat16", "c10::BFloat16", "", "Scalar", "Scalar", "", "Scalar"});
+  const nlohmann::json step = {{8, 32, 1, 128}, {8, 8, 4096, 128}, {8, 8, 4096, 128}, {}, {}, {}, {}, {}};
+  auto gqa =
+      classify_op(op("aten::scaled_dot_product_attention", step, types, {"", "", "", "", "0.", "False", "", "True"}));
+  ASSERT_TRUE(gqa);
+  EXPECT_EQ(gqa->type, "decode_attention");
+  EXPECT_EQ(gqa->dims, (std::vector<int64_t>{8, 32, 4096, 128, 4096, 8}));
+  EXPECT_EQ(gqa->dtype, "bf16");
+  EXPECT_EQ(gqa->note, "");
+  // Without enable_gqa SDPA cannot group the heads: not a call the type takes.
+  EXPECT_FALSE(
+      classify_op(op("aten::scaled_dot_product_attention", step, types, {"", "", "", "", "0.", "False", "", "False"})));
+  // Causal with one query and more keys is SDPA's upper-left mask (key 0 alone), not a decode step.
+  EXPECT_FALSE(
+      classify_op(op("aten::scaled_dot_product_attention", step, types, {"", "", "", "", "0.", "True", "", "True"})));
+  // The flash variants (multi-head, the example LLaMA's decode step): no 6th dim.
+  auto inner =
+      classify_op(op("aten::_scaled_dot_product_flash_attention_for_cpu",
+                     {{2, 8, 1, 32}, {2, 8, 17, 32}, {2, 8, 17, 32}, {}, {}, {}, {}},
+                     {"float", "float", "float", "Scalar", "Scalar", "", ""}, {"", "", "", "0.", "False", "", ""}));
+  ASSERT_TRUE(inner);
+  EXPECT_EQ(inner->type, "decode_attention");
+  EXPECT_EQ(inner->dims, (std::vector<int64_t>{2, 8, 17, 32, 17}));
+  // A mask is said: the package takes the call only without one.
+  auto masked = classify_op(op("aten::scaled_dot_product_attention",
+                               {{1, 4, 1, 64}, {1, 4, 9, 64}, {1, 4, 9, 64}, {1, 1, 1, 9}, {}, {}, {}, {}}, types,
+                               {"", "", "", "", "0.", "False", "", "False"}));
+  ASSERT_TRUE(masked);
+  EXPECT_EQ(masked->dims, (std::vector<int64_t>{1, 4, 9, 64, 9}));
+  EXPECT_EQ(masked->note, "with an explicit mask");
 }
 
 TEST(OpTypes, SoftmaxOverAnInnerDimKeepsTheWork) {
