@@ -16,12 +16,12 @@ what each defines); the files here are the machinery they share.
 Every kernel type is a PyTorch operator of its own (registered by `_ops.py`): torch.ops.autokernel.rms_norm,
 add_rms_norm, layer_norm, softmax, linear, matmul, skinny_linear, attention (grouped-query heads natively),
 decode_attention (one query token against the KV cache), rotary (q and k in one call, interleaved or
-rotate-half), swiglu, cross_entropy, row_sum and gelu, each with a
-schema and a fake implementation, so torch.compile keeps them in its graph and fuses the code around them. An
-op runs the kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
+rotate-half), swiglu and geglu (a SiLU- or GELU-gated MLP, one kernel type), cross_entropy, row_sum and gelu,
+each with a schema and a fake implementation, so torch.compile keeps them in its graph and fuses the code around
+them. An op runs the kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
 
 What `patch` routes to them is found by behaviour (`_routing.py`, asking each kind): modules and model-level
-functions that compute a kernel type (an RMSNorm, a SiLU-gated MLP, a rotary embedding), checked on a probe
+functions that compute a kernel type (an RMSNorm, a SiLU- or GELU-gated MLP, a rotary embedding), checked on a probe
 (`_probe.py`), and, while a model is patched, PyTorch's functions (F.scaled_dot_product_attention (one query
 token: decode_attention, else flash_attention; the two wrappers chain), F.linear (at most 64 rows of x:
 skinny_gemm, else matmul; likewise), torch.addmm, F.layer_norm,

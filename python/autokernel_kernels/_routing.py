@@ -6,7 +6,7 @@ modules that define the model's classes:
   - a module with a 1-D `weight` and an `eps` / `variance_epsilon` whose forward gives
     x * rsqrt(mean(x^2) + eps) * weight, or * (1 + weight) as Gemma's (kinds/rmsnorm.py);
   - a module holding three bias-free Linear layers E->F, E->F, F->E (or two, E->2F and F->E) whose
-    forward gives down(silu(gate(x)) * up(x)), whatever its activation's class (kinds/fused_mlp.py);
+    forward gives down(act(gate(x)) * up(x)), act silu or either GELU, whatever its class (kinds/fused_mlp.py);
   - a module with `cos` / `sin` tables [S, D/2] whose forward(q, k) rotates both, or forward(x) one, and
     a function taking (q, k, cos, sin, ...) that gives Hugging Face's rotary embedding, rotate-half or
     interleaved (kinds/rotary_embedding.py, `half` / `interleaved`);

@@ -21,7 +21,7 @@ N, R, A, M, S = "rmsnorm", "rotary_embedding", "flash_attention", "fused_mlp", "
 L, G, U = "layernorm", "matmul", "gelu"
 # Per layer: two norms, the projections, one rotary over q and k, one attention, one MLP; then the final
 # norm and lm_head. Families with per-head q/k norms (qwen3, olmo2, gemma3, ...) have more norm calls. A GELU
-# activation module (erf or tanh form, whatever its class) is gelu's, one call per layer.
+# activation module (erf or tanh form, whatever its class) is gelu's, one call per layer, unless it gates an MLP.
 ROUTED = {
     "llama": {N: 5, G: 9, R: 2, A: 2, M: 2},
     "mistral": {N: 5, G: 9, R: 2, A: 2, M: 2},
@@ -45,10 +45,10 @@ ROUTED = {
     # Gate and up fused into one projection (a row block of its weight each, no copy).
     "phi3": {N: 5, G: 5, R: 2, A: 2, M: 2},
     "glm": {N: 5, G: 9, R: 2, A: 2, M: 2},  # partial rotary (half the head): its leading dims in one call
-    # Gemma's norms scale by (1 + weight); its MLP is GELU-gated, not SwiGLU: the gate's GELU (tanh) is gelu's.
-    "gemma": {N: 5, G: 15, R: 2, A: 2, U: 2},
-    "gemma2": {N: 9, G: 15, R: 2, A: 2, U: 2},
-    "gemma3_text": {N: 13, G: 15, R: 2, A: 2, U: 2},
+    # Gemma's norms scale by (1 + weight); its MLP is GELU-gated (GeGLU, the tanh form): fused_mlp's geglu.
+    "gemma": {N: 5, G: 9, R: 2, A: 2, M: 2},
+    "gemma2": {N: 9, G: 9, R: 2, A: 2, M: 2},
+    "gemma3_text": {N: 13, G: 9, R: 2, A: 2, M: 2},
     "apertus": {N: 9, G: 13, R: 2, A: 2},  # xIELU MLP
     "arcee": {N: 5, G: 13, R: 2, A: 2},  # ReLU^2 MLP
     # Non-gated MLPs: their matmuls, and their activation where it is a GELU (not persimmon's and nemotron's

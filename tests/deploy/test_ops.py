@@ -41,7 +41,7 @@ FORMULA = {
     "skinny_gemm": lambda i, s: i[0] @ i[1].T,
     "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
     "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
-    "fused_mlp": lambda i, s: fused_mlp._swiglu_eager(*i),
+    "fused_mlp": lambda i, s: fused_mlp._gated_eager(*i, int(s[0]) if len(s) else 0),  # the ABI's ACT, 0 if absent
     "cross_entropy": lambda i, s: cross_entropy._cross_entropy_eager(i[0], i[1]),
     "reduce": lambda i, s: reduce._row_sum_eager(i[0]),
     "gelu": lambda i, s: gelu._gelu_eager(i[0], int(s[0])),
@@ -106,6 +106,7 @@ def op_samples(device):
         "attention": (r(1, 4, 16, 8), r(1, 2, 16, 8), r(1, 2, 16, 8), True, 0.35),  # grouped-query
         "rotary": (r(1, 4, 16, 8), r(1, 2, 16, 8), theta.cos(), theta.sin(), 1),  # rotate-half
         "swiglu": (r(2, 3, 16), r(40, 16), r(40, 16), r(16, 40)),
+        "geglu": (r(2, 3, 16) * 3, r(40, 16), r(40, 16), r(16, 40), 1),  # Gemma's tanh form
         "cross_entropy": (r(6, 50), torch.tensor([1, -1, 3, 49, 0, 7], device=device)),
         "row_sum": (r(5, 3, 20),),
         "gelu": (r(2, 5, 33) * 3, 1),  # the tanh form
@@ -328,17 +329,98 @@ def test_a_look_alike_that_computes_something_else_is_not_routed(stand_ins):
         def forward(self, x):
             return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
 
-    class Gelu3(torch.nn.Module):  # three linears, a GELU gate
+    class ClippedGelu3(torch.nn.Module):  # three linears, a GELU gate clipped to [-10, 10]
         def __init__(self):
             super().__init__()
             self.a, self.b, self.c = (torch.nn.Linear(16, 40, bias=False), torch.nn.Linear(16, 40, bias=False),
                                       torch.nn.Linear(40, 16, bias=False))
 
         def forward(self, x):
-            return self.c(torch.nn.functional.gelu(self.a(x)) * self.b(x))
+            return self.c(torch.nn.functional.gelu(self.a(x)).clamp(-10, 10) * self.b(x))
 
-    kinds = {r.kind for r in ak.routes(torch.nn.Sequential(NotRMSNorm(), torch.nn.Linear(32, 16), Gelu3()))}
+    kinds = {r.kind for r in ak.routes(torch.nn.Sequential(NotRMSNorm(), torch.nn.Linear(32, 16), ClippedGelu3()))}
     assert kinds == set()
+
+
+class GatedMlp(torch.nn.Module):
+    """down(act(gate(x)) * up(x)) from three bias-free linears, whatever `act` is."""
+
+    def __init__(self, act):
+        super().__init__()
+        self.gate, self.up = torch.nn.Linear(16, 40, bias=False), torch.nn.Linear(16, 40, bias=False)
+        self.down, self.act = torch.nn.Linear(40, 16, bias=False), act
+
+    def forward(self, x):
+        return self.down(self.act(self.gate(x)) * self.up(x))
+
+
+class _Fn(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def test_a_gated_mlp_routes_by_its_activation_and_look_alikes_do_not(stand_ins):
+    act = transformers.activations
+    gelu_tanh = getattr(act, "GELUTanh", None) or getattr(act, "PytorchGELUTanh")
+    cases = [(torch.nn.SiLU(), "-"), (act.ACT2FN["silu"], "-"), (torch.nn.GELU(), "gelu_erf"),
+             (act.GELUActivation(), "gelu_erf"), (torch.nn.GELU(approximate="tanh"), "gelu_tanh"),
+             (gelu_tanh(), "gelu_tanh"), (act.ACT2FN["gelu_pytorch_tanh"], "gelu_tanh"),
+             (act.NewGELUActivation(), "gelu_tanh"), (_Fn(lambda g: torch.relu(g) ** 2), None),  # ReLU^2
+             (_Fn(lambda g: torch.nn.functional.gelu(g).clamp(-10, 10)), None),  # a clipped GELU
+             (_Fn(lambda g: g * torch.sigmoid(1.702 * g)), None), (torch.nn.ReLU(), None)]  # QuickGELU
+    if hasattr(act, "XIELUActivation"):
+        cases.append((act.XIELUActivation(), None))  # parameters of its own
+    x = torch.randn(2, 5, 16)
+    for a, variant in cases:
+        torch.manual_seed(0)
+        m = torch.nn.Sequential(GatedMlp(a))  # routes() skips the model itself
+        routes = [(r.kind, r.variant) for r in ak.routes(m) if r.kind == "fused_mlp"]
+        assert routes == ([("fused_mlp", variant)] if variant else []), type(a).__name__
+        if variant:
+            with torch.no_grad():
+                want = m(x)
+                ak.patch(m)
+                try:
+                    ak.reset_stats()
+                    got = m(x)
+                    assert ak.stats().get("fused_mlp") == 1, type(a).__name__
+                finally:
+                    ak.unpatch(m)
+            torch.testing.assert_close(got, want)
+
+
+def test_gemmas_gelu_gated_mlp_takes_geglu_eager_and_compiled(stand_ins):
+    # Gemma's MLP is down(gelu_tanh(gate(x)) * up(x)): one fused_mlp call per layer at ACT 1, its GELU module never
+    # reached (no gelu call), with no graph break inside torch.compile.
+    model = tiny("gemma")
+    x = torch.randint(0, 512, (1, 16))
+    assert {(r.kind, r.variant) for r in ak.routes(model) if r.path.endswith(".mlp")} == {("fused_mlp", "gelu_tanh")}
+    acts, formula = [], FORMULA["fused_mlp"]
+    FORMULA["fused_mlp"] = lambda i, s: (acts.append(int(s[0])), formula(i, s))[1]
+
+    def compiled_too(model):
+        explain = torch._dynamo.explain(model)(x)
+        assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+        torch._dynamo.reset()
+        ak.reset_stats()
+        compiled = torch.compile(model)(x).logits
+        calls = {k: v for k, v in ak.stats().items() if v}
+        assert calls.get("fused_mlp") == 2 and "gelu" not in calls, calls
+        torch.testing.assert_close(compiled, want, rtol=1e-4, atol=1e-4)
+
+    try:
+        with torch.no_grad():
+            want = model(x).logits
+            got, calls = run_patched(model, x, compiled_too)
+    finally:
+        FORMULA["fused_mlp"] = formula
+    assert calls.get("fused_mlp") == 2 and "gelu" not in calls, calls
+    assert set(acts) == {1}, acts
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
 def test_gelu_modules_route_by_form_and_look_alikes_do_not(stand_ins):
