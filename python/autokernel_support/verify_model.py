@@ -4,9 +4,10 @@ Loads the model and its inputs as `autokernel profile` does, then runs, on the s
   1. the truth: the model in float32;
   2. the original model in the chosen dtype, eager, and torch.compile of it;
   3. the model patched with the exported kernels (`autokernel_kernels.patch`), eager and inside torch.compile.
-     Inside torch.compile, with --inside-compile auto (the default on a GPU), each kernel type is first timed
-     alone in the compiled model, and only the types that make it faster stay routed there (the others are
-     written to verify.json's `eager_only`, which `autokernel export` puts in the package's manifest).
+     Inside torch.compile, with --inside-compile auto (the default on a GPU), the kernel types are added one
+     at a time (by share of the model's time) to the compiled model, and a type stays routed there only when it
+     makes the model faster than the best so far (the others are written to verify.json's `eager_only`, which
+     `autokernel export` puts in the package's manifest); the last kept setting is the variant reported.
      Before either is timed, on a GPU, each call shape the patched model makes is timed alone, our kernel
      against PyTorch's formula on the call's own inputs; where PyTorch is faster, those calls run PyTorch's
      code (verify.json's `faster_in_pytorch`, also put in the manifest): a type kept for its speed at the
@@ -203,15 +204,30 @@ def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled
     return out
 
 
-def choose_inside_compile(ak, model, kinds, report, measure, time_it, mode, checkpoint):
-    """The kernel types that make torch.compile of the model faster, each timed alone inside it (inductor
-    fuses its own code for an op with the ops around it, which a kernel type's op in the graph prevents; only
-    the whole compiled model can say which wins). The yardstick is the routed model with every type left to
-    inductor, compiled and timed here, side by side with the tries, not torch.compile of the bare model: the
-    routes change the graph a little themselves (transformers' attention without a materialised causal mask,
-    so SDPA takes its causal flash path), and that gain is no kernel type's. A type joins when it is faster by
-    more than KEEP_MARGIN; types that took no call of the eager model, unless fusions, are not tried (nothing
-    of theirs is in the graph)."""
+def profile_shares(profile_path):
+    """{kernel type: share of the model's time} from profile.json ({} without one)."""
+    if not profile_path or not os.path.exists(profile_path):
+        return {}
+    with open(profile_path) as f:
+        rows = json.load(f).get("kernels", [])
+    shares = {}
+    for r in rows:
+        shares[r.get("name", "?")] = shares.get(r.get("name", "?"), 0.0) + float(r.get("share", 0))
+    return shares
+
+
+def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint, shares):
+    """The kernel types that make torch.compile of the model faster (inductor fuses its own code for an op
+    with the ops around it, which a kernel type's op in the graph prevents; only the whole compiled model can
+    say which wins), chosen greedily: the types in order of their share of the model's time, each added to
+    the ones kept so far and kept when the compiled model is faster by more than KEEP_MARGIN than the best
+    so far. So a type is judged beside the others it will run with, and the last kept setting is the
+    variant itself: timed in its trial (`time_it(compiled)`), then checked and counted (`adopt(compiled)`),
+    with no compile of its own. The start is the routed model with every type left to inductor, compiled and timed here, not
+    torch.compile of the bare model: the routes change the graph a little themselves (transformers'
+    attention without a materialised causal mask, so SDPA takes its causal flash path), and that gain is no
+    kernel type's. Types that took no call of the eager model, unless fusions, are not tried (nothing of
+    theirs is in the graph)."""
     import torch
 
     took = {e["type"] for e in ak.manifest()["kernels"] if report["calls"].get(e["name"])}
@@ -220,21 +236,26 @@ def choose_inside_compile(ak, model, kinds, report, measure, time_it, mode, chec
     ak.patch(model, inside_compile=set())
     torch._dynamo.reset()
     say("  torch.compile of the routed model, every kernel type left to inductor (the yardstick):")
-    base = report["inside_compile"]["none_ms"] = measure("routed_compiled", torch.compile(model, mode=mode),
-                                                         "  routes only")
-    for kind in kinds:
-        if kind not in took and kind not in ak._fusions.UNFUSED:
-            continue
-        ak.patch(model, inside_compile={kind})
+    base = best = report["inside_compile"]["none_ms"] = measure("routed_compiled", torch.compile(model, mode=mode),
+                                                                "  routes only")
+    candidates = [k for k in kinds if k in took or k in ak._fusions.UNFUSED]
+    for kind in sorted(candidates, key=lambda k: (-shares.get(k, 0.0), k)):
+        ak.patch(model, inside_compile=set(inside) | {kind})
         torch._dynamo.reset()
         start = time.perf_counter()
-        tried[kind] = time_it(torch.compile(model, mode=mode))
-        torch._dynamo.reset()
-        keep = tried[kind] < base * (1 - KEEP_MARGIN)
-        say(f"  inside torch.compile, {kind} alone: {tried[kind]:.3f} ms ({base / tried[kind]:.3f}x every type "
-            f"left to inductor): {'kept' if keep else 'left to inductor'}  ({time.perf_counter() - start:.0f} s)")
+        compiled = torch.compile(model, mode=mode)
+        tried[kind] = time_it(compiled)
+        keep = tried[kind] < best * (1 - KEEP_MARGIN)
+        with_ = f" (with {', '.join(inside)})" if inside else ""
+        say(f"  inside torch.compile, + {kind}{with_}: {tried[kind]:.3f} ms ({best / tried[kind]:.3f}x the best so "
+            f"far, {base / tried[kind]:.3f}x every type left to inductor): {'kept' if keep else 'left to inductor'}"
+            f"  ({time.perf_counter() - start:.0f} s)")
         if keep:
             inside.append(kind)
+            best = tried[kind]
+            adopt(compiled)
+        del compiled
+        torch._dynamo.reset()
         checkpoint()
     return inside
 
@@ -364,40 +385,49 @@ def run(args):
             report["graph_breaks"] = explain.graph_break_count
             torch._dynamo.reset()
             inside = kinds
-            if args.inside_compile == "auto":
-                def time_compiled(m):
-                    m(*inputs[0], **inputs[1])  # the first call: compiles
-                    return time_settled(m)
 
-                inside = choose_inside_compile(ak, model, kinds, report, measure, time_compiled, mode, checkpoint)
-            report["eager_only"] = sorted(set(kinds) - set(inside))
-            if not inside:  # the compiled patched model is the one just timed with every type left out
-                say("autokernel + torch.compile  = every type left to inductor (none made the compiled model faster)")
-                results["autokernel_compiled"] = results["routed_compiled"]
-                times["autokernel_compiled"] = times["routed_compiled"]
-                report["calls_compiled"] = {}
-            else:
-                ak.patch(model, inside_compile=set(inside))
-                say(f"autokernel inside torch.compile (mode={mode}, with {', '.join(inside)}): compiling ...")
-                compiled = torch.compile(model, mode=mode)
-                measure("autokernel_compiled", compiled, "autokernel + torch.compile")
-                # Inside the compiled graph some calls are fused (_fusions.py): counted and checked here.
+            def checked_compiled(compiled):
+                """Inside the compiled graph some calls are fused (_fusions.py): counted and checked here."""
                 ak.reset_stats()
                 with ak.checking():
                     compiled(*inputs[0], **inputs[1])
                 report["calls_compiled"] = ak.stats()
                 say(f"  calls {report['calls_compiled'] or 'none'}")
                 check_calls(ak.check_log())
+
+            if args.inside_compile == "auto":
+                last = {}
+
+                def time_it(compiled):
+                    last["result"] = compare(floats(compiled(*inputs[0], **inputs[1])), truth)  # compiles
+                    last["ms"] = time_settled(compiled)
+                    return last["ms"]
+
+                def adopt(compiled):
+                    """The trial just kept is the variant so far: its output, time, calls and checks."""
+                    results["autokernel_compiled"], times["autokernel_compiled"] = last["result"], last["ms"]
+                    checked_compiled(compiled)
+
+                inside = choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint,
+                                               profile_shares(args.profile))
+            report["eager_only"] = sorted(set(kinds) - set(inside))
+            if not inside:  # the compiled patched model is the one just timed with every type left out
+                say("autokernel + torch.compile  = every type left to inductor (none made the compiled model faster)")
+                results["autokernel_compiled"] = results["routed_compiled"]
+                times["autokernel_compiled"] = times["routed_compiled"]
+                report["calls_compiled"] = {}
+            elif args.inside_compile == "auto":  # the last kept trial is the variant, timed and checked there
+                r = results["autokernel_compiled"]
+                say(f"autokernel + torch.compile  {times['autokernel_compiled']:9.3f} ms   rel L2 {r['rel_l2']:.3e}   "
+                    f"max {r['max_error']:.3e}   (with {', '.join(inside)}: the last kept trial)")
+            else:
+                ak.patch(model, inside_compile=set(inside))
+                say(f"autokernel inside torch.compile (mode={mode}, with {', '.join(inside)}): compiling ...")
+                compiled = torch.compile(model, mode=mode)
+                measure("autokernel_compiled", compiled, "autokernel + torch.compile")
+                checked_compiled(compiled)
                 del compiled
                 torch._dynamo.reset()
-                if args.inside_compile == "auto" and times["autokernel_compiled"] > times["routed_compiled"]:
-                    # Each type was faster alone, the set together was not: the yardstick's setting wins.
-                    say(f"  slower than every type left to inductor ({times['routed_compiled']:.3f} ms): that kept")
-                    inside = []
-                    results["autokernel_compiled"] = results["routed_compiled"]
-                    times["autokernel_compiled"] = times["routed_compiled"]
-                    report["calls_compiled"] = {}
-                    report["eager_only"] = sorted(kinds)
             say(f"  graph breaks: {report['graph_breaks']}")
         ak.unpatch(model)
         if args.generate:
