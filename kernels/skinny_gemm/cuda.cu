@@ -16,12 +16,29 @@
 // The vector path needs every row of x and W 16-byte aligned: K a multiple of 8 (f16/bf16) or 4 (f32) and
 // aligned base pointers (every model's hidden sizes are). Otherwise a scalar kernel (any K, one element
 // per lane per step) runs: correct, not fast. x, W and y share one dtype (f16, bf16 or f32).
+// Tensor-core path (f16/bf16, MMA_MIN_M <= M <= 64, the vector path's alignment; f32, smaller M and the
+// rest take the paths above): at M = 32 the FMAs above are the bound (~12 TFLOP/s), not W. So A and B swap,
+// as decode kernels do: y^T[N,M] = W[N,K] x^T[K,M] on mma.sync m16n8k16 with f32 accumulators, 16 rows of W
+// the MMA's M, 8 tokens its N (ceil(M/8) n-tiles, a template parameter). Each warp streams MMA_ROWS rows of
+// W along K in blocks of 32 k, every lane loading 16 bytes of a row straight into A-fragment registers
+// (ld_w, so W_NO_L1 applies), MMA_DEPTH blocks in flight as a ring (halved at large M, where the ring and
+// the accumulators would spill); x comes as B-fragments, 16-byte loads through L1, which the block's warps
+// share. K is taken in a permuted order, the same for W and x (see mma_block), so that every load is 16
+// contiguous bytes. Split-K as above (same workspace, same add_slices): MMA_SPLIT_K slices or, at 0, the
+// fewest giving every SM MMA_SM_WARPS warps' worth of W in flight. Rows of W past N and tokens past M are
+// clamped reads, never stored; a 32-k block past K (K % 32 != 0) is zero in both operands.
 // @knob WARPS=4 {2,4,8} warps per block
 // @knob ROWS=2 {1,2,4} rows of W per warp
 // @knob UNROLL=4 {1,2,4,8} 16-byte chunks of each row a lane has in flight
 // @knob MT_MAX=8 {1,2,4,8} most rows of x per pass over W
 // @knob W_NO_L1=1 {0,1} W loads: 1 ld.global.nc.L1::no_allocate (read once: leave L1 to x), 0 plain
 // @knob SPLIT_K=1 {1,2,4,8} slices of K, each a block row of the grid (1: no workspace, no second kernel)
+// @knob MMA_MIN_M=9 {2,5,9,17,65} tensor-core path for f16/bf16 from this M up to 64 (65: never)
+// @knob MMA_ROWS=32 {16,32,64} tensor-core path: rows of W per warp (16 per MMA tile); 64 spills at M > 40
+// @knob MMA_DEPTH=4 {1,2,4,8} tensor-core path: blocks of 32 k of W each lane has in flight
+// @knob MMA_WARPS=4 {1,2,4,8} tensor-core path: warps per block (they share x through L1)
+// @knob MMA_SPLIT_K=0 {0,1,2,4,8,16} tensor-core path: slices of K (0: the fewest giving MMA_SM_WARPS per SM)
+// @knob MMA_SM_WARPS=4 {2,4,8,16} tensor-core path, MMA_SPLIT_K=0: warps per SM the slices aim for
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -47,6 +64,24 @@
 #ifndef SPLIT_K
 #define SPLIT_K 1
 #endif
+#ifndef MMA_MIN_M
+#define MMA_MIN_M 9
+#endif
+#ifndef MMA_ROWS
+#define MMA_ROWS 32
+#endif
+#ifndef MMA_DEPTH
+#define MMA_DEPTH 4
+#endif
+#ifndef MMA_WARPS
+#define MMA_WARPS 4
+#endif
+#ifndef MMA_SPLIT_K
+#define MMA_SPLIT_K 0
+#endif
+#ifndef MMA_SM_WARPS
+#define MMA_SM_WARPS 4
+#endif
 
 static_assert(WARPS >= 1 && WARPS <= 32, "WARPS: 1..32 (a block of at most 1024 threads)");
 static_assert(ROWS >= 1 && ROWS <= 8, "ROWS: 1..8");
@@ -54,6 +89,12 @@ static_assert(UNROLL >= 1 && UNROLL <= 16, "UNROLL: 1..16");
 static_assert(MT_MAX == 1 || MT_MAX == 2 || MT_MAX == 4 || MT_MAX == 8, "MT_MAX must be 1, 2, 4 or 8");
 static_assert(W_NO_L1 == 0 || W_NO_L1 == 1, "W_NO_L1 must be 0 or 1");
 static_assert(SPLIT_K >= 1 && SPLIT_K <= 64, "SPLIT_K: 1..64");
+static_assert(MMA_MIN_M >= 1 && MMA_MIN_M <= 65, "MMA_MIN_M: 1..65 (65: the tensor-core path never runs)");
+static_assert(MMA_ROWS == 16 || MMA_ROWS == 32 || MMA_ROWS == 64, "MMA_ROWS must be 16, 32 or 64");
+static_assert(MMA_DEPTH >= 1 && MMA_DEPTH <= 8, "MMA_DEPTH: 1..8");
+static_assert(MMA_WARPS >= 1 && MMA_WARPS <= 32, "MMA_WARPS: 1..32 (a block of at most 1024 threads)");
+static_assert(MMA_SPLIT_K >= 0 && MMA_SPLIT_K <= 64, "MMA_SPLIT_K: 0 (auto) or 1..64");
+static_assert(MMA_SM_WARPS >= 1 && MMA_SM_WARPS <= 64, "MMA_SM_WARPS: 1..64");
 
 // @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
@@ -201,6 +242,145 @@ __global__ void add_slices(const float* __restrict__ ws, T* __restrict__ y, int 
   }
 }
 
+// ---- the tensor-core path (f16/bf16) ---------------------------------------------------------
+// @shared begin mma_sync_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
+__device__ __forceinline__ uint32_t smem_u32(const void* p) { return (uint32_t)__cvta_generic_to_shared(p); }
+// 16-byte global -> shared copy; pred false copies nothing and zero-fills the 16 bytes.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, bool pred) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(smem_u32(smem)), "l"(gmem),
+               "r"(pred ? 16 : 0));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+__device__ __forceinline__ void ldsm_x4(uint32_t (&r)[4], const void* smem) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(smem_u32(smem)));
+}
+// c += a (16x16, row) * b (16x8, col), f32 accumulators.
+template <typename T>
+__device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1);
+template <>
+__device__ __forceinline__ void mma16816<__nv_bfloat16>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0,
+                                                        uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma16816<__half>(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+      "{%0,%1,%2,%3};\n"
+      : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+      : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+__device__ __forceinline__ void st16(void* p, uint4 v) { *reinterpret_cast<uint4*>(p) = v; }
+// @shared end mma_sync_ptx
+
+constexpr int kMI = MMA_ROWS / 16;  // m16 tiles of W per warp
+constexpr int kKB = 32;             // k per block: one 16-byte load per lane per 8 rows, two MMA k-steps
+// The ring's depth at NT n-tiles: MMA_DEPTH, halved while the ring, the accumulators and one block of x
+// would pass ~136 registers of data (ptxas spills past that; MMA_ROWS=64 spills at M > 40 even at depth 1).
+template <int NT>
+constexpr int kDepth = [] {
+  int d = MMA_DEPTH;
+  while (d > 1 && 8 * kMI * d + 4 * kMI * NT + 4 * NT > 136) d /= 2;
+  return d;
+}();
+
+// One block of 32 k of a warp's slab against NT n-tiles of tokens. The permuted K order: in
+// m16n8k16's fragments (PTX ISA), lane (g = lane / 4, t = lane % 4) holds A[g][2t, 2t+1] (a0),
+// A[g+8][2t, 2t+1] (a1), A[g][2t+8, 2t+9] (a2), A[g+8][2t+8, 2t+9] (a3), B[2t, 2t+1][g] (b0),
+// B[2t+8, 2t+9][g] (b1), and C[g][2t, 2t+1], C[g+8][2t, 2t+1]. The k of A and of B that a lane holds
+// depend on t alone, and the MMA sums over k, so any one renaming of k applied to both operands gives the
+// same dot products. Lane t loads the 8 elements [8t, 8t+8) of the block for rows g and g+8 of W (wf[i][h],
+// h = 0, 1) and for token g of each n-tile (xv): step j (0, 1) takes the elements 8t + 4j + {0,1} as its
+// k = 2t, 2t+1 and 8t + 4j + {2,3} as its k = 2t+8, 2t+9, i.e. words x/y of the 16 bytes for j = 0, z/w for
+// j = 1, in W and in x alike. The two steps cover each of the block's 32 elements once.
+template <typename T, int NT>
+__device__ __forceinline__ void mma_block(float (&acc)[kMI][NT][4], const uint4 (&wf)[kMI][2], const uint4 (&xv)[NT]) {
+#pragma unroll
+  for (int i = 0; i < kMI; ++i) {
+    const uint32_t a0[4] = {wf[i][0].x, wf[i][1].x, wf[i][0].y, wf[i][1].y};
+    const uint32_t a1[4] = {wf[i][0].z, wf[i][1].z, wf[i][0].w, wf[i][1].w};
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      mma16816<T>(acc[i][j], a0, xv[j].x, xv[j].y);
+      mma16816<T>(acc[i][j], a1, xv[j].z, xv[j].w);
+    }
+  }
+}
+
+// Grid: x = blocks of MMA_WARPS * MMA_ROWS rows of W, y = slices of K, `per` blocks of 32 k each (the last
+// slice fewer; none empty). acc[i][j] is C of tile i (rows n0 + 16i ..) and n-tile j (tokens 8j ..).
+template <typename T, int NT>
+__global__ void __launch_bounds__(MMA_WARPS * 32)
+    skinny_mma(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y, float* __restrict__ ws, int M,
+               int N, int K, int per) {
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = (blockIdx.x * MMA_WARPS + threadIdx.x / 32) * MMA_ROWS;
+  if (n0 >= N) return;  // whole warps: every MMA below runs on a converged warp
+  const int kblocks = (K + kKB - 1) / kKB;
+  const int b_begin = blockIdx.y * per, b_end = min(kblocks, b_begin + per);
+  const T* wrow[kMI][2];  // rows past N read row N - 1, never stored
+#pragma unroll
+  for (int i = 0; i < kMI; ++i)
+#pragma unroll
+    for (int h = 0; h < 2; ++h) wrow[i][h] = w + (size_t)min(n0 + 16 * i + 8 * h + g, N - 1) * K + 8 * t;
+  const T* xrow[NT];  // tokens past M read token M - 1, never stored
+#pragma unroll
+  for (int j = 0; j < NT; ++j) xrow[j] = x + (size_t)min(8 * j + g, M - 1) * K + 8 * t;
+
+  // Block b of W into a ring slot; past the slice, or this lane's 8 elements past K (K % 8 == 0: all or
+  // none of them), zero.
+  auto load_w = [&](uint4(&slot)[kMI][2], int b) {
+    const bool ok = b < b_end && b * kKB + 8 * t < K;
+#pragma unroll
+    for (int i = 0; i < kMI; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) slot[i][h] = ok ? ld_w(wrow[i][h] + (size_t)b * kKB) : make_uint4(0, 0, 0, 0);
+  };
+
+  float acc[kMI][NT][4] = {};
+  uint4 ring[kDepth<NT>][kMI][2];
+#pragma unroll
+  for (int s = 0; s < kDepth<NT>; ++s) load_w(ring[s], b_begin + s);
+  for (int b0 = b_begin; b0 < b_end; b0 += kDepth<NT>) {
+#pragma unroll
+    for (int s = 0; s < kDepth<NT>; ++s) {
+      const int b = b0 + s;  // past the slice (its last pass): zeros, multiplied for nothing
+      const bool ok = b < b_end && b * kKB + 8 * t < K;
+      uint4 xv[NT];
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+        xv[j] = ok ? __ldg(reinterpret_cast<const uint4*>(xrow[j] + (size_t)b * kKB)) : make_uint4(0, 0, 0, 0);
+      mma_block<T, NT>(acc, ring[s], xv);
+      load_w(ring[s], b + kDepth<NT>);
+    }
+  }
+
+  // C[r][c] of tile i, n-tile j is y[8j + c][n0 + 16i + r]: transposed on the way out.
+  float* part = ws ? ws + (size_t)blockIdx.y * M * N : nullptr;
+#pragma unroll
+  for (int i = 0; i < kMI; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int n = n0 + 16 * i + g + 8 * (v >> 1), m = 8 * j + 2 * t + (v & 1);
+        if (m < M && n < N) {
+          if (part)
+            part[(size_t)m * N + n] = acc[i][j][v];
+          else
+            y[(size_t)m * N + n] = from_f32<T>(acc[i][j][v]);
+        }
+      }
+}
+
 // ---- the scalar path: any K, any alignment ----------------------------------------------------
 template <typename T, int MT>
 __global__ void __launch_bounds__(WARPS * 32)
@@ -247,6 +427,62 @@ int launch_mt(const T* x, const T* w, T* y, int M, int N, int K, bool vec, cudaS
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+// The tensor-core path at NT n-tiles of tokens (M in (8(NT-1), 8NT]).
+template <typename T, int NT>
+int launch_mma_nt(const T* x, const T* w, T* y, int M, int N, int K, cudaStream_t stream) {
+  const int row_blocks = (N + MMA_WARPS * MMA_ROWS - 1) / (MMA_WARPS * MMA_ROWS);
+  const int kblocks = (K + kKB - 1) / kKB;
+  int slices = MMA_SPLIT_K;
+  if (slices == 0) {  // the fewest slices that give every SM MMA_SM_WARPS warps, at most 16
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
+      return 1;
+    // A shallower ring (kDepth < MMA_DEPTH) has fewer bytes in flight per warp: ask for more warps.
+    const long want = (long)sms * MMA_SM_WARPS * MMA_DEPTH / kDepth<NT>, have = (long)row_blocks * MMA_WARPS;
+    slices = (int)((want + have - 1) / have < 16 ? (want + have - 1) / have : 16);
+  }
+  const int most = kblocks / kDepth<NT> > 1 ? kblocks / kDepth<NT> : 1;  // a slice fills the ring at least once
+  slices = slices < most ? slices : most;
+  int per = (kblocks + slices - 1) / slices;  // blocks of 32 k per slice, whole passes of the ring
+  per = (per + kDepth<NT> - 1) / kDepth<NT> * kDepth<NT>;
+  slices = (kblocks + per - 1) / per;  // so that none is empty
+  float* ws = nullptr;
+  const size_t mn = (size_t)M * N;
+  if (slices > 1 && cudaMallocAsync((void**)&ws, slices * mn * sizeof(float), stream) != cudaSuccess) return 1;
+  skinny_mma<T, NT><<<dim3(row_blocks, slices), MMA_WARPS * 32, 0, stream>>>(x, w, y, ws, M, N, K, per);
+  if (slices > 1) {
+    const int blocks = (int)((mn + 255) / 256 < 4096 ? (mn + 255) / 256 : 4096);
+    add_slices<T><<<blocks, 256, 0, stream>>>(ws, y, slices, mn);
+    if (cudaFreeAsync(ws, stream) != cudaSuccess) return 1;
+  }
+  return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
+template <typename T>
+int launch_mma(const T* x, const T* w, T* y, int M, int N, int K, cudaStream_t stream) {
+  switch ((M + 7) / 8) {
+    case 1:
+      return launch_mma_nt<T, 1>(x, w, y, M, N, K, stream);
+    case 2:
+      return launch_mma_nt<T, 2>(x, w, y, M, N, K, stream);
+    case 3:
+      return launch_mma_nt<T, 3>(x, w, y, M, N, K, stream);
+    case 4:
+      return launch_mma_nt<T, 4>(x, w, y, M, N, K, stream);
+    case 5:
+      return launch_mma_nt<T, 5>(x, w, y, M, N, K, stream);
+    case 6:
+      return launch_mma_nt<T, 6>(x, w, y, M, N, K, stream);
+    case 7:
+      return launch_mma_nt<T, 7>(x, w, y, M, N, K, stream);
+    case 8:
+      return launch_mma_nt<T, 8>(x, w, y, M, N, K, stream);
+    default:
+      return 1;
+  }
+}
+
 template <typename T>
 int launch(const ak_call* call, int M, int N, int K) {
   const T* x = static_cast<const T*>(call->inputs[0].data);
@@ -254,6 +490,9 @@ int launch(const ak_call* call, int M, int N, int K) {
   T* y = static_cast<T*>(call->outputs[0].data);
   const auto stream = static_cast<cudaStream_t>(call->stream);
   const bool vec = K % kE<T> == 0 && ((uintptr_t)x & 15u) == 0 && ((uintptr_t)w & 15u) == 0;
+  if constexpr (sizeof(T) == 2) {
+    if (vec && M >= MMA_MIN_M && M <= 64) return launch_mma<T>(x, w, y, M, N, K, stream);
+  }
   const int mt = M >= MT_MAX ? MT_MAX : M > 4 ? 8 : M > 2 ? 4 : M;  // the power of two >= M, at most MT_MAX
   switch (mt) {
     case 1: return launch_mt<T, 1>(x, w, y, M, N, K, vec, stream);
