@@ -22,13 +22,12 @@ class SkinnyGemm final : public KernelType {
             {"m1_lm_head", {1, 128256, 4096}}, {"m8_lm_head", {8, 128256, 4096}}, {"m64_up", {64, 14336, 4096}},
             {"m1_down", {1, 4096, 14336}}};
   }
-  // K not a multiple of 8 (no row of W starts 16-byte aligned), odd N, GPT-2's vocabulary.
+  // K not a multiple of 8 (no row of W starts 16-byte aligned), odd N, GPT-2's vocabulary; and K a multiple of 8
+  // but not of 32 with odd N and M = 8*5 + 1 (aligned, so the 16-bit tensor-core path's K, N and M tails).
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_7x127x4097", {7, 127, 4097}},
-            {"odd_63x129x131", {63, 129, 131}},
-            {"odd_33x1537x1023", {33, 1537, 1023}},
-            {"gpt2_lm_head", {1, 50257, 768}},
-            {"k_1", {5, 33, 1}}};
+    return {{"odd_7x127x4097", {7, 127, 4097}},     {"odd_63x129x131", {63, 129, 131}},
+            {"odd_33x1537x1023", {33, 1537, 1023}}, {"tails_41x1537x1064", {41, 1537, 1064}},
+            {"gpt2_lm_head", {1, 50257, 768}},      {"k_1", {5, 33, 1}}};
   }
   std::vector<std::string> adversarial_generators() const override {
     return {"cancelling_sums", "dynamic_range", "zeros_and_ones"};
