@@ -291,6 +291,77 @@ def test_hugging_face_families_route_by_behaviour_eager_and_compiled(stand_ins, 
     assert model.config._attn_implementation == "sdpa"
 
 
+def prefilled(model, x):
+    """A DynamicCache holding the prompt x's keys and values (the model's own prefill)."""
+    return model(x, use_cache=True).past_key_values
+
+
+@pytest.mark.parametrize("types", [None, {"decode_attention"}], ids=["with_flash_attention", "alone"])
+def test_a_llama_decode_step_takes_decode_attention_eager_and_compiled(stand_ins, types):
+    # Two layers, 4 query heads over 2 kv heads: the prefill's attention is flash_attention's, the decode step's
+    # (one token against the 8 cached keys and its own, enable_gqa, no mask) decode_attention's, twice. Inside
+    # torch.compile transformers materialises the decode step's mask; the swap leaves it out (all true).
+    model = tiny("llama")
+    x, nxt = torch.randint(0, 512, (2, 8)), torch.randint(0, 512, (2, 1))
+
+    def step(ids, cache):
+        return model(ids, past_key_values=cache).logits
+
+    def calls():
+        return {k: v for k, v in ak.stats().items() if v}
+
+    with torch.no_grad():
+        want = step(nxt, prefilled(model, x))
+        ak.patch(model, types=types)
+        try:
+            cache = prefilled(model, x)
+            ak.reset_stats()
+            torch.testing.assert_close(step(nxt, cache), want, rtol=1e-4, atol=1e-4)
+            assert calls().get("decode_attention") == 2 and "flash_attention" not in calls(), calls()
+            explain = torch._dynamo.explain(step)(nxt, prefilled(model, x))
+            assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+            torch._dynamo.reset()
+            cache = prefilled(model, x)
+            ak.reset_stats()
+            torch.testing.assert_close(torch.compile(step)(nxt, cache), want, rtol=1e-4, atol=1e-4)
+            assert calls().get("decode_attention") == 2 and "flash_attention" not in calls(), calls()
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert model.config._attn_implementation == "sdpa"
+    assert torch.nn.functional.scaled_dot_product_attention is _op._orig["sdpa"], "unpatch left a function swapped"
+
+
+def test_sdpa_of_one_query_token_goes_to_decode_attention_and_every_other_call_on(all_stand_ins):
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    q1, q5 = torch.randn(2, 4, 1, 8), torch.randn(2, 4, 5, 8)
+    k, v = torch.randn(2, 2, 5, 8), torch.randn(2, 2, 5, 8)
+    cases = [  # (arguments, the type that takes the call)
+        (dict(query=q1, key=k, value=v, enable_gqa=True), "decode_attention"),
+        (dict(query=q1, key=k[:, :, :1], value=v[:, :, :1], is_causal=True, enable_gqa=True), "decode_attention"),
+        (dict(query=q1, key=k.repeat_interleave(2, 1), value=v.repeat_interleave(2, 1), scale=0.2), "decode_attention"),
+        (dict(query=q1, key=k, value=v, is_causal=True, enable_gqa=True), None),  # upper-left: key 0 alone
+        (dict(query=q1, key=k, value=v, attn_mask=torch.ones(1, 1, 1, 5, dtype=torch.bool), enable_gqa=True), None),
+        (dict(query=q5, key=k, value=v, is_causal=True, enable_gqa=True), "flash_attention"),
+    ]
+    model = torch.nn.Linear(2, 2)
+    ak.patch(model)
+    try:
+        for kwargs, taker in cases:
+            want = _op._orig["sdpa"](**kwargs)
+            for fn in (torch.nn.functional.scaled_dot_product_attention,
+                       torch.compile(lambda **kw: torch.nn.functional.scaled_dot_product_attention(**kw),
+                                     fullgraph=True)):
+                ak.reset_stats()
+                torch.testing.assert_close(fn(**kwargs), want)
+                assert {k: v for k, v in ak.stats().items() if v} == ({taker: 1} if taker else {}), kwargs.keys()
+            torch._dynamo.reset()
+    finally:
+        ak.unpatch(model)
+        torch._dynamo.reset()
+    assert torch.nn.functional.scaled_dot_product_attention is sdpa
+
+
 @pytest.mark.parametrize("inside", [None, {"matmul"}, {"skinny_gemm"}], ids=["both", "matmul", "skinny_gemm"])
 def test_f_linear_goes_to_skinny_gemm_up_to_64_rows_and_to_matmul_above(all_stand_ins, inside):
     # inside: the types left routed inside torch.compile (None: both).
