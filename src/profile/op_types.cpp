@@ -347,28 +347,47 @@ std::optional<Classified> classify_scope(const Trace& t, int scope) {
     return std::nullopt;
   }
   if (type != "fused_mlp") return std::nullopt;  // a declared type without a scope form here: its ops count one by one
-  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls; GELU MLPs are left to their parts. A
-  // declared one needs only the matmuls (its gate may be computed without aten::silu).
+  // fused_mlp: a SwiGLU MLP runs silu and (at least) three matmuls, a GeGLU one (Gemma's) aten::gelu and three
+  // matmuls whose first two read the same x into the same width (gate and up: not layers in a row). Other GELU
+  // MLPs are left to their parts. A declared one needs only the matmuls (its gate may be computed without
+  // aten::silu), its activation named by the variant: "gelu_tanh" ACT 1, "gelu_erf" ACT 2, else silu.
   bool silu = false;
+  int gelu_op = -1;
   std::vector<int> matmuls;
   for (int i : ops) {
     if (t.cpu[i].name == "aten::silu" || t.cpu[i].name == "aten::silu_") silu = true;
+    if (gelu_op < 0 && (t.cpu[i].name == "aten::gelu" || t.cpu[i].name == "aten::gelu_")) gelu_op = i;
     // Count outermost matmul ops only (linear calls matmul calls mm).
     const int p = t.cpu[i].parent;
     const bool outer = p < 0 || t.cpu[p].kind != CpuKind::op || type_of_op(t.cpu[p].name) != "matmul";
     if (type_of_op(t.cpu[i].name) == "matmul" && outer) matmuls.push_back(i);
   }
   // A declared one may fuse gate and up into one projection E -> 2F (Phi-3's gate_up_proj): two matmuls.
-  if ((!silu && !declared) || matmuls.size() < (declared ? 2u : 3u)) return std::nullopt;
+  const bool geglu = !declared && !silu && gelu_op >= 0;
+  if ((!silu && !geglu && !declared) || matmuls.size() < (declared ? 2u : 3u)) return std::nullopt;
   auto first = matmul(t.cpu[matmuls.front()]);
   if (!first) return std::nullopt;
+  if (geglu) {
+    const auto second = matmul(t.cpu[matmuls[1]]);
+    if (!second || second->dims != first->dims) return std::nullopt;
+  }
+  // The activation (catalog/fused_mlp.cpp's ACT): declared by the variant, or read from aten::gelu's approximate.
+  int64_t act = 0;
+  std::string note;
+  if (declared) {
+    act = s.kind_variant == "gelu_tanh" ? 1 : s.kind_variant == "gelu_erf" ? 2 : 0;
+  } else if (geglu) {
+    const auto approximate = concrete(t.cpu[gelu_op], 1);
+    act = approximate.find("tanh") != std::string::npos ? 1 : 2;
+    if (approximate.empty()) note = "GELU's approximate not recorded: the erf form assumed";
+  }
   // The gate projection: [M, E] x [E -> F], or the fused one [M, E] x [E -> 2F].
   const bool fused = matmuls.size() == 2;
   if (fused && first->dims[1] % 2 != 0) return std::nullopt;
-  return Classified{type,
-                    {first->dims[0], first->dims[2], fused ? first->dims[1] / 2 : first->dims[1]},
-                    first->dtype,
-                    fused ? "gate and up projections fused into one matmul" : ""};
+  if (fused) note = "gate and up projections fused into one matmul";
+  Dims dims = {first->dims[0], first->dims[2], fused ? first->dims[1] / 2 : first->dims[1]};
+  if (act != 0) dims.push_back(act);  // silu's shapes stay M,E,F
+  return Classified{type, std::move(dims), first->dtype, note};
 }
 
 }  // namespace ak::profile

@@ -48,9 +48,10 @@ const std::vector<ChainRule>& chain_rules();
 /// (rmsnorm, rotary_embedding, fused_mlp) whatever ran, as long as its dims can be read from the ops: a
 /// rotary one needs a 4-d tensor (variant "half": style 1), a fused_mlp three matmuls. A module scope is
 /// matched by its class name: an RMSNorm module (pow/mean/rsqrt/mul), a rotary embedding module, a SwiGLU
-/// MLP module, and only when what ran inside fits (a rotary module must touch a 4-d tensor, a SwiGLU MLP
-/// must run silu and three matmuls). Rotary dims are B,H,S,D from q (the first 4-d floating input), HKV
-/// from k (the first later one with other heads, else H) and the style.
+/// or GeGLU MLP module, and only when what ran inside fits (a rotary module must touch a 4-d tensor, a SwiGLU
+/// MLP must run silu and three matmuls, a GeGLU one gelu and three matmuls, the first two alike: ACT 1 or 2). Rotary
+/// dims are B,H,S,D from q (the first 4-d floating input), HKV from k (the first later one with other heads, else H)
+/// and the style.
 std::optional<Classified> classify_scope(const Trace& trace, int scope);
 
 /// The recorded "Input type" of a tensor ("float", "c10::BFloat16", "c10::Half") as our dtype name.

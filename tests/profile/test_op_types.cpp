@@ -316,6 +316,38 @@ TEST(OpTypes, ADeclaredKindIsThatTypeWhateverItsOps) {
   EXPECT_FALSE(classify_scope(kind_with("softmax", "", {op("aten::softmax", {{8, 256}}, {"float"})}), 0));
 }
 
+TEST(OpTypes, AGeluGatedMlpIsFusedMlpWithItsFormAsAct) {
+  // Gemma's MLP: gate and up read x [64, 32] into 128, GELU on the gate, down back to 32: M,E,F,ACT.
+  const auto lin = op("aten::linear", {{64, 32}, {128, 32}, {}}, {"float", "float", ""});
+  const auto down = op("aten::linear", {{64, 128}, {32, 128}, {}}, {"float", "float", ""});
+  const auto tanh = op("aten::gelu", {{64, 128}, {}}, {"float", ""}, {"", "'tanh'"});
+  const auto erf = op("aten::gelu", {{64, 128}, {}}, {"float", ""}, {"", "'none'"});
+  auto gemma = classify_scope(scope_with("GemmaMLP", {lin, tanh, lin, down}), 0);
+  ASSERT_TRUE(gemma);
+  EXPECT_EQ(gemma->type, "fused_mlp");
+  EXPECT_EQ(gemma->dims, (std::vector<int64_t>{64, 32, 128, 1}));
+  auto exact = classify_scope(scope_with("MLP", {lin, erf, lin, down}), 0);
+  ASSERT_TRUE(exact);
+  EXPECT_EQ(exact->dims, (std::vector<int64_t>{64, 32, 128, 2}));
+  auto unrecorded = classify_scope(scope_with("MLP", {lin, op("aten::gelu", {{64, 128}}, {"float"}), lin, down}), 0);
+  ASSERT_TRUE(unrecorded);
+  EXPECT_EQ(unrecorded->dims, (std::vector<int64_t>{64, 32, 128, 2}));
+  EXPECT_EQ(unrecorded->note, "GELU's approximate not recorded: the erf form assumed");
+  // Three layers in a row (32 -> 128 -> 128 -> 32) are not gated: left to their parts.
+  const auto mid = op("aten::linear", {{64, 128}, {128, 128}, {}}, {"float", "float", ""});
+  EXPECT_FALSE(classify_scope(scope_with("MLP", {lin, tanh, mid, down}), 0));
+  // Declared by the package's route: the variant names the form, silu's ("-") keeps three dims.
+  auto declared = classify_scope(kind_with("fused_mlp", "gelu_tanh", {lin, lin, down}), 0);
+  ASSERT_TRUE(declared);
+  EXPECT_EQ(declared->dims, (std::vector<int64_t>{64, 32, 128, 1}));
+  auto declared_erf = classify_scope(kind_with("fused_mlp", "gelu_erf", {lin, lin, down}), 0);
+  ASSERT_TRUE(declared_erf);
+  EXPECT_EQ(declared_erf->dims, (std::vector<int64_t>{64, 32, 128, 2}));
+  auto swiglu = classify_scope(kind_with("fused_mlp", "", {lin, lin, down}), 0);
+  ASSERT_TRUE(swiglu);
+  EXPECT_EQ(swiglu->dims, (std::vector<int64_t>{64, 32, 128}));
+}
+
 TEST(OpTypes, DtypeNames) {
   EXPECT_EQ(dtype_of("float"), "f32");
   EXPECT_EQ(dtype_of("c10::Half"), "f16");
