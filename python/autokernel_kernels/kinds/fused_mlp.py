@@ -12,9 +12,6 @@ from .._probe import _close, _probe, _randn
 KIND = "fused_mlp"
 
 
-_GELU_FORMS = ("none", "tanh")  # F.gelu's `approximate` by geglu's integer, as the gelu kind's
-
-
 def _act(g, act):
     """act(g) by the catalogue's ACT: 0 silu, 1 GELU tanh form, 2 exact GELU."""
     return _orig["silu"](g) if act == 0 else _orig["gelu"](g, approximate="tanh" if act == 1 else "none")
