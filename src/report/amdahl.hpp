@@ -17,6 +17,9 @@ namespace ak::report {
 /// type's ("rmsnorm", for every backend of it) or a workspace kernel's ("rmsnorm_cuda").
 struct Profile {
   std::map<std::string, double> share_by_name;
+  /// Per step, when profile.json says: the wall time the model runner measured, and the rows' total where
+  /// they are GPU time. Wall well above GPU time: the model is host-bound.
+  std::optional<double> wall_ms, gpu_ms;
 };
 /// nullopt when the file does not exist; an error when it exists but is not a profile.
 Expected<std::optional<Profile>> read_profile(const std::filesystem::path& path);
@@ -47,7 +50,22 @@ struct Measured {
   double speedup = 0;
   std::optional<bool> outputs_match;
   std::optional<double> eager_ms, optimized_ms, compiled_ms;  ///< compiled: torch.compile of the original
+  std::vector<std::string> left_to_pytorch;                   ///< ops some of whose call shapes verify left to PyTorch
+  struct NotTaken {
+    std::string name;  ///< a kernel type, or an op no type covers
+    double share = 0;  ///< of the model's time
+    std::string why;
+  };
+  std::vector<NotTaken> not_taken;  ///< verify's "uncovered": profile rows no kernel took, and why
 };
+
+/// Where the measured speed-up is more than 5% from the predicted one: the reasons the profile and verify.json
+/// show (a host-bound model, calls left to PyTorch by shape, a kernel type that took no call, routes that
+/// changed the model beyond its kernels), else the general one; empty where they agree. `type_of`: workspace
+/// kernel -> its type.
+std::vector<std::string> explain_gap(const Prediction& pred, const Measured& measured,
+                                     const std::optional<Profile>& profile,
+                                     const std::map<std::string, std::string>& type_of);
 /// nullopt when the file does not exist; an error when it exists but is not a profile.
 Expected<std::optional<Measured>> read_verify(const std::filesystem::path& path);
 

@@ -81,6 +81,7 @@ void add_figure(Document& doc, const fs::path& out, const std::string& plot_stem
 }
 
 void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<Measured>& measured,
+                    const std::optional<Profile>& profile, const std::map<std::string, std::string>& type_of,
                     const fs::path& profile_path, const fs::path& verify_path) {
   doc.blocks.push_back(Heading{1, "End to end"});
   if (pred.from_profile) {
@@ -130,6 +131,18 @@ void add_end_to_end(Document& doc, const Prediction& pred, const std::optional<M
   }
   doc.blocks.push_back(Paragraph{
       fmt::format("**Measured: {:.3f}x** end to end by `autokernel verify`{}.{}", measured->speedup, detail, match)});
+  const double ratio = measured->speedup / pred.speedup;
+  const auto why = explain_gap(pred, *measured, profile, type_of);
+  if (why.empty()) {
+    doc.blocks.push_back(Paragraph{
+        fmt::format("**Prediction and measurement agree** within 5% (measured / predicted = {:.3f}).", ratio)});
+    return;
+  }
+  doc.blocks.push_back(
+      Paragraph{fmt::format("**The measurement is {:.1f}% {} the prediction** (measured / predicted "
+                            "= {:.3f}). What the profile and verify show about why:",
+                            100 * std::abs(ratio - 1), ratio < 1 ? "below" : "above", ratio)});
+  doc.blocks.push_back(BulletList{why});
 }
 
 void add_kernels_overview(Document& doc, const RunData& data) {
@@ -283,7 +296,7 @@ Expected<ReportFiles> write_report(const ReportOptions& o) {
     speedups[k.name] = k.best ? k.best->speedup_vs_reference : 0.0;
     types[k.name] = k.type;
   }
-  add_end_to_end(doc, predict(speedups, types, *profile), *measured, profile_path, verify_path);
+  add_end_to_end(doc, predict(speedups, types, *profile), *measured, *profile, types, profile_path, verify_path);
   add_kernels_overview(doc, *data);
   add_roofline(doc, *data, roofs, out);
   for (const auto& k : data->kernels) add_kernel(doc, k, out);

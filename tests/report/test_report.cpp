@@ -308,6 +308,41 @@ TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   EXPECT_NE(md.find("torch.compile 10.500 ms, 1.050x of it"), std::string::npos) << md;
   EXPECT_NE(md.find("compute \\| fewer times"), std::string::npos);
   EXPECT_NE(md.find("**No plots**: plots were turned off"), std::string::npos);
+  // 1.100x measured against 1.176x predicted: 6.5% below, more than 5%, and nothing in the files says why.
+  EXPECT_NE(md.find("**The measurement is 6.5% below the prediction**"), std::string::npos) << md;
+  EXPECT_NE(md.find("at the profile's hottest shape of its type"), std::string::npos) << md;
+
+  // What verify.json and profile.json show about the gap: a host-bound step, calls left to PyTorch by
+  // shape, and a predicted type that took no call; an unsupported op's row is no reason (the prediction
+  // counts it as other time).
+  auto host_bound = workspace::ModelProfile{};
+  host_bound.basis = "gpu";
+  host_bound.total_us = 4000;
+  host_bound.meta = {{"step_wall_ms", 9.5}};
+  for (const auto& [name, share] : std::vector<std::pair<std::string, double>>{{"rmsnorm_cpu", 0.3}, {"reduce", 0.2}}) {
+    workspace::KernelUse k;
+    k.name = name;
+    k.supported = true;
+    k.share = share;
+    host_bound.kernels.push_back(k);
+  }
+  std::ofstream(ws / "profile.json") << host_bound.to_json().dump();
+  std::ofstream(ws / "verify.json") << R"({"passed": true, "times_ms": {"eager": 10.5, "autokernel": 10.0},
+      "faster_in_pytorch": {"rms_norm": ["float32[1,32,64] float32[64]"], "softmax": []},
+      "uncovered": [{"name": "rmsnorm", "share": 0.3, "why": "no call fit it"},
+                    {"name": "aten::mul", "share": 0.1, "why": "no kernel type covers it"}]})";
+  const auto gap = autokernel({"report", "--workspace", ws.string(), "--no-plots"});
+  ASSERT_EQ(gap.exit_code, 0) << gap.output;
+  const auto why = read(ws / "report/report.md");
+  EXPECT_NE(why.find("host-bound: a step took 9.50 ms of wall time for 4.00 ms of GPU time"), std::string::npos) << why;
+  EXPECT_NE(why.find("left some calls of rms_norm to PyTorch"), std::string::npos) << why;
+  EXPECT_NE(why.find("rmsnorm (30.0% of the time) took no call in the model: no call fit it"), std::string::npos);
+  EXPECT_EQ(why.find("aten::mul"), std::string::npos) << why;
+  EXPECT_EQ(why.find("hottest shape of its type"), std::string::npos) << "the general reason only without others";
+  // Within 5%: they agree.
+  std::ofstream(ws / "verify.json") << R"({"passed": true, "times_ms": {"eager": 11.5, "autokernel": 10.0}})";
+  ASSERT_EQ(autokernel({"report", "--workspace", ws.string(), "--no-plots"}).exit_code, 0);
+  EXPECT_NE(read(ws / "report/report.md").find("**Prediction and measurement agree** within 5%"), std::string::npos);
 
   // A verify cut short (a time limit, a kill) leaves what it had measured, marked partial: no measured result.
   std::ofstream(ws / "verify.json") << R"({"partial": "verify stopped", "times_ms": {"eager": 11.0}})";
