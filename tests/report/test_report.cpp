@@ -277,9 +277,12 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
 }
 
 /// A profile.json as `autokernel profile` writes it (workspace/profile_json), with these rows and shares.
-void write_profile(const fs::path& ws, const std::vector<std::pair<std::string, double>>& rows) {
+void write_profile(const fs::path& ws, const std::vector<std::pair<std::string, double>>& rows,
+                   const std::string& basis = "cpu", double total_us = 0, const nlohmann::json& meta = {}) {
   workspace::ModelProfile p;
-  p.basis = "cpu";
+  p.basis = basis;
+  p.total_us = total_us;
+  p.meta = meta;
   for (const auto& [name, share] : rows) {
     workspace::KernelUse k;
     k.name = name;
@@ -315,18 +318,7 @@ TEST(Report, ProfileSharesAndAVerifyResultPlugIntoTheSummary) {
   // What verify.json and profile.json show about the gap: a host-bound step, calls left to PyTorch by
   // shape, and a predicted type that took no call; an unsupported op's row is no reason (the prediction
   // counts it as other time).
-  auto host_bound = workspace::ModelProfile{};
-  host_bound.basis = "gpu";
-  host_bound.total_us = 4000;
-  host_bound.meta = {{"step_wall_ms", 9.5}};
-  for (const auto& [name, share] : std::vector<std::pair<std::string, double>>{{"rmsnorm_cpu", 0.3}, {"reduce", 0.2}}) {
-    workspace::KernelUse k;
-    k.name = name;
-    k.supported = true;
-    k.share = share;
-    host_bound.kernels.push_back(k);
-  }
-  std::ofstream(ws / "profile.json") << host_bound.to_json().dump();
+  write_profile(ws, {{"rmsnorm_cpu", 0.3}, {"reduce", 0.2}}, "gpu", 4000, {{"step_wall_ms", 9.5}});
   std::ofstream(ws / "verify.json") << R"({"passed": true, "times_ms": {"eager": 10.5, "autokernel": 10.0},
       "faster_in_pytorch": {"rms_norm": ["float32[1,32,64] float32[64]"], "softmax": []},
       "uncovered": [{"name": "rmsnorm", "share": 0.3, "why": "no call fit it"},
