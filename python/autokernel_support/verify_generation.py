@@ -138,25 +138,10 @@ def step_bytes(model, decode_args, device, n):
 
 
 def copy_gb_s(device):
-    """The device's copy bandwidth, as the suite measures its ceiling: 2 x bytes / time of a 1 GiB copy
-    (64 MiB off the GPU), the median of 10."""
-    import statistics
+    """The device's copy bandwidth [GB/s], measured exactly as `autokernel suite` measures its copy ceiling."""
+    from autokernel_support import suite_baselines
 
-    import torch
-
-    nbytes = (1 << 30) if device.type == "cuda" else (64 << 20)
-    src = torch.ones(nbytes, dtype=torch.uint8, device=device)
-    dst = torch.empty_like(src)
-    samples = []
-    for _ in range(12):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        dst.copy_(src)
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        samples.append(time.perf_counter() - start)
-    return 2 * nbytes / statistics.median(samples[2:]) / 1e9
+    return suite_baselines.copy_ceiling(suite_baselines.Timer(device), device)["copy_gb_s"]
 
 
 def check(model, ak, args, device, dtype, say, check_calls, time_shapes=None):

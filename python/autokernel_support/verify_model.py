@@ -171,15 +171,22 @@ def faster_in_pytorch(samples, time_call):
     return slower, lines
 
 
+def profile_rows(profile_path):
+    """profile.json's ranked rows (its "kernels"), None without the file."""
+    if not profile_path or not os.path.exists(profile_path):
+        return None
+    with open(profile_path) as f:
+        return json.load(f).get("kernels", [])
+
+
 def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled, eager_only, to_pytorch=()):
     """The rows of profile.json no kernel took, with their share of the model's time, hottest first.
     fusions: the fusion types (their chains exist only in torch.compile's graph); compiled: whether the
     patched model was compiled; eager_only: the types left to inductor inside torch.compile; to_pytorch: the
     types some of whose call shapes verify timed faster in PyTorch."""
-    if not profile_path or not os.path.exists(profile_path):
+    rows = profile_rows(profile_path)
+    if rows is None:
         return None
-    with open(profile_path) as f:
-        rows = json.load(f).get("kernels", [])
     out = []
     for r in rows:
         name, share = r.get("name", "?"), float(r.get("share", 0))
@@ -206,12 +213,8 @@ def uncovered_ops(profile_path, calls_by_type, exported_types, fusions, compiled
 
 def profile_shares(profile_path):
     """{kernel type: share of the model's time} from profile.json ({} without one)."""
-    if not profile_path or not os.path.exists(profile_path):
-        return {}
-    with open(profile_path) as f:
-        rows = json.load(f).get("kernels", [])
     shares = {}
-    for r in rows:
+    for r in profile_rows(profile_path) or []:
         shares[r.get("name", "?")] = shares.get(r.get("name", "?"), 0.0) + float(r.get("share", 0))
     return shares
 
@@ -223,10 +226,10 @@ def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mod
     the ones kept so far and kept when the compiled model is faster by more than KEEP_MARGIN than the best
     so far. So a type is judged beside the others it will run with, and the last kept setting is the
     variant itself: timed in its trial (`time_it(compiled)`), then checked and counted (`adopt(compiled)`),
-    with no compile of its own. The start is the routed model with every type left to inductor, compiled and timed here, not
-    torch.compile of the bare model: the routes change the graph a little themselves (transformers'
-    attention without a materialised causal mask, so SDPA takes its causal flash path), and that gain is no
-    kernel type's. Types that took no call of the eager model, unless fusions, are not tried (nothing of
+    with no compile of its own. The start is the routed model with every type left to inductor, compiled and
+    timed here, not torch.compile of the bare model: the routes change the graph a little themselves
+    (transformers' attention without a materialised causal mask, so SDPA takes its causal flash path), and
+    that gain is no kernel type's. Types that took no call of the eager model, unless fusions, are not tried (nothing of
     theirs is in the graph)."""
     import torch
 
@@ -290,10 +293,14 @@ def run(args):
         settle()
         return timed(call(m), device, args.runs, args.warmup)
 
+    def run_variant(m):
+        """m's output against the truth (its first call, which compiles a compiled model), and its time."""
+        result = compare(floats(m(*inputs[0], **inputs[1])), truth)
+        return result, time_settled(m)
+
     def measure(label, m, text):
         start = time.perf_counter()
-        results[label] = compare(floats(m(*inputs[0], **inputs[1])), truth)  # the first call (compiles)
-        times[label] = time_settled(m)
+        results[label], times[label] = run_variant(m)
         r = results[label]
         top1 = "" if r["top1"] is None else f"   top-1 {100 * r['top1']:.1f}%"
         # The seconds it took (a compile's, mostly): where a verify's time goes on a slow host.
@@ -399,8 +406,7 @@ def run(args):
                 last = {}
 
                 def time_it(compiled):
-                    last["result"] = compare(floats(compiled(*inputs[0], **inputs[1])), truth)  # compiles
-                    last["ms"] = time_settled(compiled)
+                    last["result"], last["ms"] = run_variant(compiled)
                     return last["ms"]
 
                 def adopt(compiled):

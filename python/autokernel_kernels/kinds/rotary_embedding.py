@@ -168,11 +168,11 @@ def _hf_rotary(form, partial):
                     or cos.shape[1] != q.shape[2] or sin.shape != cos.shape or width % 2
                     or not (width == q.shape[3] or (partial and 0 < width < q.shape[3]))):
                 return original(q, k, cos, sin, *args, **kwargs)
+            c, s = angles(cos, width // 2), angles(sin, width // 2)
             if width == q.shape[3]:
-                return op("rotary")(q, k, angles(cos, width // 2), angles(sin, width // 2), style)
+                return op("rotary")(q, k, c, s, style)
             # Partial: the leading dims in one call, the rest as they are (what the function's cat does).
-            qr, kr = op("rotary")(q[..., :width], k[..., :width], angles(cos, width // 2), angles(sin, width // 2),
-                                  style)
+            qr, kr = op("rotary")(q[..., :width], k[..., :width], c, s, style)
             return torch.cat((qr, q[..., width:]), -1), torch.cat((kr, k[..., width:]), -1)
         return rotary
     return make
