@@ -8,12 +8,14 @@
 # (base-2 exponentials, the scale folded in) and writes the split's running max m, sum l and unnormalised f32
 # output acc to a workspace; (2) one program per query head merges the splits: o = sum_s 2^(m_s - M) acc_s /
 # sum_s 2^(m_s - M) l_s. With one split the first kernel writes o itself. Splits: SPLIT keys each (0: enough
-# splits for about two programs per SM, whole BLOCK_N blocks each). Every split has at least one valid key, so
-# no running max stays -inf. P is cast to v's dtype for the second tl.dot (f16/bf16); f32 uses "ieee".
+# splits for about SM_PROGRAMS programs per SM, whole BLOCK_N blocks each). Every split has at least one valid
+# key, so no running max stays -inf. P is cast to v's dtype for the second tl.dot (f16/bf16); f32 uses "ieee".
 # Limits: f16/bf16/f32; D padded to a power of two >= 16 and masked (any D up to 256); any L, S, G.
 # @knob SPLIT=0 {0,128,256,512,1024} keys per split (0: chosen per call to fill the GPU)
 # @knob BLOCK_N=64 {16,32,64,128} keys per inner step
 # @knob NUM_WARPS=4 {1,2,4,8} warps per program of the split kernel
+# @knob NUM_STAGES=3 {1,2,3,4} software-pipeline stages of the split kernel's loop over key blocks
+# @knob SM_PROGRAMS=2 {1,2,4,8} SPLIT=0: split programs per SM the splits aim for
 import math
 
 import torch
@@ -23,6 +25,8 @@ import triton.language as tl
 SPLIT = globals().get("SPLIT", 0)
 BLOCK_N = globals().get("BLOCK_N", 64)
 NUM_WARPS = globals().get("NUM_WARPS", 4)
+NUM_STAGES = globals().get("NUM_STAGES", 3)
+SM_PROGRAMS = globals().get("SM_PROGRAMS", 2)
 _SMS_ON_CPU = 132  # Triton's interpreter: plan splits as an H100 would
 
 
@@ -99,11 +103,12 @@ def _combine_kernel(ws_acc, ws_ml, o_ptr, N_SPLITS, HEAD_DIM: tl.constexpr, BLOC
 
 
 def _split_len(L, programs, device):
-    """Keys per split: the SPLIT knob, or (0) enough splits for about two programs per SM, whole blocks each."""
+    """Keys per split: the SPLIT knob, or (0) enough splits for about SM_PROGRAMS programs per SM, whole blocks
+    each."""
     if SPLIT:
         return SPLIT
     sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else _SMS_ON_CPU
-    want = max(1, triton.cdiv(2 * sms, programs))
+    want = max(1, triton.cdiv(SM_PROGRAMS * sms, programs))
     return triton.cdiv(triton.cdiv(L, want), BLOCK_N) * BLOCK_N
 
 
@@ -141,7 +146,7 @@ def kernel_fn(inputs, outputs, scalars):
     _split_kernel[(B * HKV, n_splits)](q, k, v, o, ws_acc, ws_ml, L, S, G, split_len, n_splits,
                                        scale * 1.4426950408889634, HEAD_DIM=D, BLOCK_D=block_d, GP=gp,
                                        BLOCK_N=BLOCK_N, ONE_SPLIT=n_splits == 1, PRECISION=precision,
-                                       num_warps=NUM_WARPS)
+                                       num_warps=NUM_WARPS, num_stages=NUM_STAGES)
     if n_splits > 1:
         block_s = min(64, triton.next_power_of_2(n_splits))
         _combine_kernel[(B * H,)](ws_acc, ws_ml, o, n_splits, HEAD_DIM=D, BLOCK_D=block_d, BLOCK_S=block_s,
