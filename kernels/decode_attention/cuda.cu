@@ -1,7 +1,12 @@
 // @autokernel type=decode_attention
 // One decode step's attention over a KV cache, flash-decoding style (split-KV). q, o [B,H,1,D]; k, v
-// [B,HKV,S,D] of which positions 0..L-1 are valid (nothing past L is read: it may hold anything); scalars:
-// [0] L, [1] scale. Query head h reads kv head h / G, G = H / HKV (H % HKV != 0 is refused); with the heads
+// [B,HKV,S,D] of which positions 0..L_b-1 of sequence b are valid (nothing past L_b is read: it may hold
+// anything); scalars: [0] L, [1] scale. Without a 4th input L_b = L for every sequence (the host's form); with one,
+// lengths [B] (int64, on the device: a StaticCache's cache_position + 1 under CUDA graphs), L_b = lengths[b]
+// clamped to 1..L, L being their upper bound (the exported op passes S). The grid is planned from L alone, so one
+// captured CUDA graph serves every step: blocks of splits past a sequence's length return at once, and the combine
+// reads only that sequence's splits. Nothing synchronises with the host or allocates outside the stream-ordered pool.
+// Query head h reads kv head h / G, G = H / HKV (H % HKV != 0 is refused); with the heads
 // flattened, the query heads of kv head bkv = b*HKV + hkv are bkv*G .. bkv*G + G-1.
 //
 // Memory-bound: the goal is to read each valid K and V row once, for all G query heads that share it.
@@ -16,9 +21,9 @@
 //    one split the block writes o, else the split's max m, sum l and unnormalised f32 output go to a workspace
 //    from the stream-ordered pool (cudaMallocAsync / cudaFreeAsync on the call's stream: no sync), and
 //  - the combine kernel, one block per query head, writes o = sum_s 2^(m_s-M) acc_s / sum_s 2^(m_s-M) l_s.
-// Splits: SPLIT keys each, or (0) enough splits for about two blocks per SM, at least 64 keys each. Every
-// split holds at least one valid key, so no max stays -inf past the block; a lane group with no key yet is
-// skipped in the merges. Any D up to 32 chunks (256 for f16/bf16, 128 for f32; larger is refused): rows of
+// Splits: SPLIT keys each, or (0) enough splits for about two blocks per SM, at least 64 keys each, planned over L.
+// Every split a block works on holds at least one valid key, so no max stays -inf past the block; a lane group
+// with no key yet is skipped in the merges. Any D up to 32 chunks (256 for f16/bf16, 128 for f32; larger is refused): rows of
 // whole, 16-byte aligned chunks load as uint4, anything else element by element (correct, not fast).
 // @knob SPLIT=0 {0,128,256,512,1024} keys per split (0: chosen per call to fill the GPU)
 // @knob NWARPS=4 {2,4,8} warps per block, each walking its own keys of the split
@@ -105,14 +110,22 @@ __device__ __forceinline__ void load_chunk(const T* row, int c, int D, bool vec,
   for (int e = 0; e < E; ++e) f[e] = !vec && c * E + e < D ? to_f32(row[c * E + e]) : 0.0f;
 }
 
+// The valid length of sequence b: lengths[b] clamped to 1..L (the device's form), or L for every sequence.
+__device__ __forceinline__ int seq_length(const int64_t* lens, int64_t b, int L) {
+  if (lens == nullptr) return L;
+  const int64_t n = lens[b];
+  return n < 1 ? 1 : n > L ? L : (int)n;
+}
+
 // ---- split kernel ---------------------------------------------------------------------------------
 // Block (bkv * head_blocks + hb, split): query heads bkv*G + hb*kG .. (at most kG of them) over the keys
-// [split * split_len, min(L, (split + 1) * split_len)) of kv head bkv.
+// [split * split_len, min(L_b, (split + 1) * split_len)) of kv head bkv; none if the split starts past L_b.
 template <typename T, int kG, int kLPK>
 __global__ void __launch_bounds__(NWARPS * 32)
     decode_split(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
-                 float* __restrict__ ws_acc, float2* __restrict__ ws_ml, int G, int S, int D, int L, int split_len,
-                 int n_splits, int head_blocks, float scale_log2, bool vec) {
+                 float* __restrict__ ws_acc, float2* __restrict__ ws_ml, const int64_t* __restrict__ lens, int HKV,
+                 int G, int S, int D, int L, int split_len, int n_splits, int head_blocks, float scale_log2,
+                 bool vec) {
   constexpr int E = kE<T>;
   constexpr int kKPW = 32 / kLPK;         // keys per warp step
   constexpr int kStride = NWARPS * kKPW;  // keys per block step
@@ -125,6 +138,9 @@ __global__ void __launch_bounds__(NWARPS * 32)
   const int64_t bkv = blockIdx.x / head_blocks;
   const int g0 = (int)(blockIdx.x % head_blocks) * kG, ng = min(kG, G - g0);
   const int64_t bh0 = bkv * G + g0;  // the block's first query head, flattened b*H + h
+  const int Lb = seq_length(lens, bkv / HKV, L);
+  const int lo = blockIdx.y * split_len, hi = min(lo + split_len, Lb);
+  if (lo >= Lb) return;  // block-uniform: a split past this sequence's length (the combine skips it)
 
   float qf[kG][E], m[kG], l[kG], acc[kG][E];
 #pragma unroll
@@ -140,7 +156,6 @@ __global__ void __launch_bounds__(NWARPS * 32)
     m[g] = -INFINITY, l[g] = 0.0f;
   }
 
-  const int lo = blockIdx.y * split_len, hi = min(lo + split_len, L);
   const T* kb = k + bkv * S * D;
   const T* vb = v + bkv * S * D;
   for (int j0 = lo + warp * kKPW; j0 < hi; j0 += CHUNKS * kStride) {  // warp-uniform: shuffles below are safe
@@ -227,18 +242,20 @@ __global__ void __launch_bounds__(NWARPS * 32)
 }
 
 // ---- combine kernel -------------------------------------------------------------------------------
-// One block per query head: its splits' (m, l, acc) weighted by 2^(m - M), in split order (deterministic).
+// One block per query head: its sequence's splits' (m, l, acc) weighted by 2^(m - M), in split order
+// (deterministic); the splits past the sequence's length wrote nothing and are not read.
 template <typename T>
 __global__ void decode_combine(const float* __restrict__ ws_acc, const float2* __restrict__ ws_ml, T* __restrict__ o,
-                               int D, int n_splits) {
+                               const int64_t* __restrict__ lens, int H, int D, int L, int split_len, int n_splits) {
   const int64_t bh = blockIdx.x;
   const float2* ml = ws_ml + bh * n_splits;
+  const int used = (seq_length(lens, bh / H, L) + split_len - 1) / split_len;
   float M = -INFINITY, lsum = 0.0f;
-  for (int s = 0; s < n_splits; ++s) M = fmaxf(M, ml[s].x);
-  for (int s = 0; s < n_splits; ++s) lsum += ml[s].y * exp2f(ml[s].x - M);
+  for (int s = 0; s < used; ++s) M = fmaxf(M, ml[s].x);
+  for (int s = 0; s < used; ++s) lsum += ml[s].y * exp2f(ml[s].x - M);
   for (int d = threadIdx.x; d < D; d += blockDim.x) {
     float a = 0.0f;
-    for (int s = 0; s < n_splits; ++s) a += ws_acc[(bh * n_splits + s) * D + d] * exp2f(ml[s].x - M);
+    for (int s = 0; s < used; ++s) a += ws_acc[(bh * n_splits + s) * D + d] * exp2f(ml[s].x - M);
     o[bh * D + d] = from_f32<T>(a / lsum);
   }
 }
@@ -247,6 +264,7 @@ __global__ void decode_combine(const float* __restrict__ ws_acc, const float2* _
 struct Call {
   const void *q, *k, *v;
   void* o;
+  const int64_t* lens;  // the device's lengths [B], or null (every sequence L)
   int B, H, HKV, S, D, L;
   float scale;
   cudaStream_t stream;
@@ -277,11 +295,12 @@ static int launch(const Call& a, bool vec) {
   float* ws_acc = ws == nullptr ? nullptr : reinterpret_cast<float*>(ws_ml + heads);
   decode_split<T, kG, kLPK><<<dim3((unsigned)blocks, n_splits), NWARPS * 32, 0, a.stream>>>(
       static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), ws_acc,
-      ws_ml, G, a.S, a.D, a.L, split_len, n_splits, head_blocks, a.scale * kLog2e, vec);
+      ws_ml, a.lens, a.HKV, G, a.S, a.D, a.L, split_len, n_splits, head_blocks, a.scale * kLog2e, vec);
   if (n_splits > 1) {
     const int threads = a.D < 128 ? 64 : 128;
     decode_combine<T>
-        <<<(unsigned)(a.B * a.H), threads, 0, a.stream>>>(ws_acc, ws_ml, static_cast<T*>(a.o), a.D, n_splits);
+        <<<(unsigned)(a.B * a.H), threads, 0, a.stream>>>(ws_acc, ws_ml, static_cast<T*>(a.o), a.lens, a.H, a.D, a.L,
+                                                          split_len, n_splits);
     if (cudaFreeAsync(ws, a.stream) != cudaSuccess) return 1;
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
@@ -310,7 +329,7 @@ static int run(const Call& a) {
 }
 
 extern "C" int ak_kernel(const ak_call* call) {
-  if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 2) return 1;
+  if (call->n_inputs < 3 || call->n_inputs > 4 || call->n_outputs != 1 || call->n_scalars < 2) return 1;
   const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *V = &call->inputs[2];
   const ak_tensor* O = &call->outputs[0];
   for (const ak_tensor* t : {Q, K, V, O})
@@ -321,6 +340,11 @@ extern "C" int ak_kernel(const ak_call* call) {
   const int64_t B = Q->shape[0], H = Q->shape[1], HKV = K->shape[1], S = K->shape[2], D = Q->shape[3];
   if (B * H * D == 0) return 0;  // an empty call
   if (HKV < 1 || H % HKV != 0 || S > 0x7fffffff || D > 0x7fffffff || B * H > 0x7fffffff) return 1;
+  // The device's form: lengths [B] int64, contiguous, on the device (read by the kernels, never by the host).
+  const ak_tensor* lengths = call->n_inputs == 4 ? &call->inputs[3] : nullptr;
+  if (lengths != nullptr && (lengths->dtype != AK_I64 || lengths->ndim != 1 || lengths->shape[0] != B ||
+                             (B > 1 && lengths->stride[0] != 1)))
+    return 1;
   const double l_scalar = call->scalars[0];
   const int64_t L = (int64_t)l_scalar;
   if ((double)L != l_scalar || L < 1 || L > S) return 1;
@@ -328,6 +352,7 @@ extern "C" int ak_kernel(const ak_call* call) {
                K->data,
                V->data,
                O->data,
+               lengths != nullptr ? static_cast<const int64_t*>(lengths->data) : nullptr,
                (int)B,
                (int)H,
                (int)HKV,

@@ -1,15 +1,19 @@
 # @autokernel type=decode_attention
 # Triton starter: one decode step's attention over a KV cache, flash-decoding style (split-KV). q, o [B, H, 1, D];
-# k, v [B, HKV, S, D] of which positions 0..L-1 are valid (nothing past L is read); query head h reads kv head
-# h // G, G = H // HKV (H % HKV != 0 raises ValueError). scalars = (L, scale).
+# k, v [B, HKV, S, D] of which positions 0..L_b-1 of sequence b are valid (nothing past L_b is read); query head h
+# reads kv head h // G, G = H // HKV (H % HKV != 0 raises ValueError). scalars = (L, scale). Without a 4th input
+# L_b = L for every sequence (the host's form); with one, lengths [B] (int64, on the device: a StaticCache's
+# cache_position + 1 under CUDA graphs), L_b = lengths[b] clamped to 1..L, L their upper bound (the exported op
+# passes S): the splits are planned from L alone (one captured graph serves every step), a split past its
+# sequence's length loads nothing and leaves (m, l) = (-inf, 0), which the combine weights 0.
 # Algorithm, two kernels: (1) one program per (batch * kv head, split of the L keys): the G query heads of the
 # kv head are the rows of one [GP, D] tile (GP = G padded to a power of two >= 16, the padding rows zero), so each
 # K and V block is read once for the whole group; it walks its split in BLOCK_N-key blocks with an online softmax
 # (base-2 exponentials, the scale folded in) and writes the split's running max m, sum l and unnormalised f32
 # output acc to a workspace; (2) one program per query head merges the splits: o = sum_s 2^(m_s - M) acc_s /
 # sum_s 2^(m_s - M) l_s. With one split the first kernel writes o itself. Splits: SPLIT keys each (0: enough
-# splits for about SM_PROGRAMS programs per SM, whole BLOCK_N blocks each). Every split has at least one valid
-# key, so no running max stays -inf. P is cast to v's dtype for the second tl.dot (f16/bf16); f32 uses "ieee".
+# splits for about SM_PROGRAMS programs per SM, whole BLOCK_N blocks each). The first split of every sequence
+# has a valid key, so the combine's running max is finite from its first block on. P is cast to v's dtype for the second tl.dot (f16/bf16); f32 uses "ieee".
 # Limits: f16/bf16/f32; D padded to a power of two >= 16 and masked (any D up to 256); any L, S, G.
 # @knob SPLIT=0 {0,128,256,512,1024} keys per split (0: chosen per call to fill the GPU)
 # @knob BLOCK_N=64 {16,32,64,128} keys per inner step
@@ -31,9 +35,9 @@ _SMS_ON_CPU = 132  # Triton's interpreter: plan splits as an H100 would
 
 
 @triton.jit
-def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, L, S, G, SPLIT_LEN, N_SPLITS, qk_scale,
+def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, lens_ptr, L, S, G, HKV, SPLIT_LEN, N_SPLITS, qk_scale,
                   HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, GP: tl.constexpr, BLOCK_N: tl.constexpr,
-                  ONE_SPLIT: tl.constexpr, PRECISION: tl.constexpr):
+                  ONE_SPLIT: tl.constexpr, PRECISION: tl.constexpr, HAS_LENS: tl.constexpr):
     bkv = tl.program_id(0).to(tl.int64)  # b * HKV + kv head
     split = tl.program_id(1)
     offs_g = tl.arange(0, GP)
@@ -44,8 +48,11 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, L, S, G, SPLIT_LEN,
     qh = bkv * G + offs_g  # the group's query heads, flattened b * H + h
     q = tl.load(q_ptr + qh[:, None] * HEAD_DIM + offs_d[None, :], mask=g_ok[:, None] & d_ok[None, :], other=0.0)
     kv_base = bkv * S * HEAD_DIM
+    seq_len = L
+    if HAS_LENS:  # this sequence's length, clamped to 1..L
+        seq_len = tl.minimum(tl.maximum(tl.load(lens_ptr + bkv // HKV), 1), L).to(tl.int32)
     lo = split * SPLIT_LEN
-    hi = tl.minimum(lo + SPLIT_LEN, L)
+    hi = tl.minimum(lo + SPLIT_LEN, seq_len)  # below lo for a split past the sequence's length: no iteration
 
     m_i = tl.full([GP], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([GP], dtype=tl.float32)
@@ -93,7 +100,7 @@ def _combine_kernel(ws_acc, ws_ml, o_ptr, N_SPLITS, HEAD_DIM: tl.constexpr, BLOC
         m = tl.load(ws_ml + rows * 2, mask=s_ok, other=float("-inf"))
         l = tl.load(ws_ml + rows * 2 + 1, mask=s_ok, other=0.0)
         a = tl.load(ws_acc + rows[:, None] * HEAD_DIM + offs_d[None, :], mask=s_ok[:, None] & d_ok[None, :], other=0.0)
-        m_new = tl.maximum(m_run, tl.max(m, axis=0))  # finite: split s0 always exists
+        m_new = tl.maximum(m_run, tl.max(m, axis=0))  # finite: split 0 is never past a sequence's length
         w = tl.where(s_ok, tl.exp2(m - m_new), 0.0)
         alpha = tl.exp2(m_run - m_new)
         l_run = l_run * alpha + tl.sum(w * l, axis=0)
@@ -114,6 +121,7 @@ def _split_len(L, programs, device):
 
 def kernel_fn(inputs, outputs, scalars):
     q, k, v = inputs[0], inputs[1], inputs[2]
+    lengths = inputs[3] if len(inputs) > 3 else None  # the device's form
     o = outputs[0]
     if q.dim() != 4 or k.dim() != 4 or v.shape != k.shape or o.shape != q.shape or q.shape[2] != 1 or \
             (k.shape[0], k.shape[3]) != (q.shape[0], q.shape[3]):
@@ -133,6 +141,10 @@ def kernel_fn(inputs, outputs, scalars):
         return None
     if not 1 <= L <= S:
         raise ValueError(f"decode_attention: L={L} must be in 1..S={S}")
+    if lengths is not None and (lengths.shape != (B,) or lengths.dtype != torch.int64 or lengths.device != q.device
+                                or not lengths.is_contiguous()):
+        raise ValueError(f"decode_attention: lengths must be int64 [B] on q's device, got {lengths.dtype} "
+                         f"{tuple(lengths.shape)}")
     G = H // HKV
     block_d = max(16, triton.next_power_of_2(D))
     gp = max(16, triton.next_power_of_2(G))
@@ -143,10 +155,11 @@ def kernel_fn(inputs, outputs, scalars):
     if n_splits > 1:
         ws_acc = torch.empty((B * H * n_splits, D), dtype=torch.float32, device=q.device)
         ws_ml = torch.empty((B * H * n_splits, 2), dtype=torch.float32, device=q.device)
-    _split_kernel[(B * HKV, n_splits)](q, k, v, o, ws_acc, ws_ml, L, S, G, split_len, n_splits,
-                                       scale * 1.4426950408889634, HEAD_DIM=D, BLOCK_D=block_d, GP=gp,
-                                       BLOCK_N=BLOCK_N, ONE_SPLIT=n_splits == 1, PRECISION=precision,
-                                       num_warps=NUM_WARPS, num_stages=NUM_STAGES)
+    _split_kernel[(B * HKV, n_splits)](q, k, v, o, ws_acc, ws_ml, q if lengths is None else lengths, L, S, G, HKV,
+                                       split_len, n_splits, scale * 1.4426950408889634, HEAD_DIM=D,
+                                       BLOCK_D=block_d, GP=gp, BLOCK_N=BLOCK_N, ONE_SPLIT=n_splits == 1,
+                                       PRECISION=precision, HAS_LENS=lengths is not None, num_warps=NUM_WARPS,
+                                       num_stages=NUM_STAGES)
     if n_splits > 1:
         block_s = min(64, triton.next_power_of_2(n_splits))
         _combine_kernel[(B * H,)](ws_acc, ws_ml, o, n_splits, HEAD_DIM=D, BLOCK_D=block_d, BLOCK_S=block_s,

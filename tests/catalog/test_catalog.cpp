@@ -200,12 +200,51 @@ TEST(Catalog, DecodeAttentionCountsTheValidKeysOnlyAndKAndVAtTheirOwnHeads) {
   EXPECT_DOUBLE_EQ(dec->flops({"", {2, 8, 64, 32, 40, 2}}), 4.0 * 2 * 8 * 40 * 32);
   EXPECT_DOUBLE_EQ(dec->bytes({"", {2, 8, 64, 32, 40}}, at::kHalf), dec->bytes({"", {2, 8, 64, 32, 40, 8}}, at::kHalf));
   EXPECT_EQ(dec->dims_error({1, 8, 64, 32, 65, 2}), "L=65 must be in 1..S=64 (the cache's valid length)");
-  // The cache past L holds NaN (nothing there is the sequence's), and the oracle never reads it.
+  // The cache past L holds NaN (nothing there is the sequence's), and the oracle never reads it. L < S: the
+  // device's form (a StaticCache's), lengths [B] int64 every one L, the scalar their bound S.
   const auto p = dec->make_problem({{"", {1, 4, 16, 8, 5, 2}}, at::kFloat, "random", 1}, at::kCPU);
   EXPECT_TRUE(p.inputs[1].narrow(2, 5, 11).isnan().all().item<bool>());
   EXPECT_TRUE(p.inputs[2].narrow(2, 0, 5).isfinite().all().item<bool>());
   EXPECT_TRUE(dec->reference(p)[0].isfinite().all().item<bool>());
-  EXPECT_EQ(p.scalars, (std::vector<double>{5.0, 1.0 / std::sqrt(8.0)}));
+  ASSERT_EQ(p.inputs.size(), 4u);
+  EXPECT_EQ(p.inputs[3].scalar_type(), at::kLong);
+  EXPECT_TRUE(at::equal(p.inputs[3], at::full({1}, 5, at::kLong)));
+  EXPECT_EQ(p.scalars, (std::vector<double>{16.0, 1.0 / std::sqrt(8.0)}));
+  // L = S: the host's form (a DynamicCache's k holds exactly the L keys), three inputs, the scalar L.
+  const auto host = dec->make_problem({{"", {1, 4, 16, 8, 16, 2}}, at::kFloat, "random", 1}, at::kCPU);
+  EXPECT_EQ(host.inputs.size(), 3u);
+  EXPECT_EQ(host.scalars, (std::vector<double>{16.0, 1.0 / std::sqrt(8.0)}));
+}
+
+TEST(Catalog, DecodeAttentionLengthsDifferPerSequenceAndTheOracleReadsEachOnesOwn) {
+  const auto* dec = *find_type("decode_attention");
+  // The adversarial cases: lengths 1, S, L and one between; NaN past each sequence's, never read by the oracle.
+  const auto p = dec->make_problem({{"", {4, 4, 32, 8, 20, 2}}, at::kFloat, "ragged_lengths", 3}, at::kCPU);
+  ASSERT_EQ(p.inputs.size(), 4u);
+  EXPECT_TRUE(at::equal(p.inputs[3], at::tensor(std::vector<int64_t>{1, 32, 20, 11}, at::kLong)));
+  EXPECT_EQ(p.scalars.at(0), 32.0);
+  const auto ref = dec->reference(p)[0];
+  EXPECT_TRUE(ref.isfinite().all().item<bool>());
+  const std::vector<int64_t> len = {1, 32, 20, 11};
+  for (int64_t b = 0; b < 4; ++b) {
+    SCOPED_TRACE(b);
+    if (len[b] < 32) EXPECT_TRUE(p.inputs[1][b].narrow(1, len[b], 32 - len[b]).isnan().all().item<bool>());
+    // Sequence b alone, in the host's form at its own L, is the same oracle.
+    Problem one{{p.inputs[0].narrow(0, b, 1), p.inputs[1].narrow(0, b, 1), p.inputs[2].narrow(0, b, 1)},
+                {double(len[b]), p.scalars[1]},
+                {{1, 4, 1, 8}},
+                {at::kFloat}};
+    EXPECT_TRUE(at::allclose(ref.narrow(0, b, 1), dec->reference(one)[0], 1e-12, 1e-12));
+  }
+  // PyTorch's masked SDPA over the cache (zeros past each sequence, as a StaticCache holds it) agrees.
+  EXPECT_LE((dec->eager(p)[0].to(at::kDouble) - ref).abs().max().item<double>(), 1e-4);
+  // The one dominating key is each sequence's last valid one; "host_length" is the host's form at L < S.
+  const auto dom = dec->make_problem({{"", {4, 4, 32, 8, 20, 2}}, at::kFloat, "one_key_dominates", 3}, at::kCPU);
+  EXPECT_TRUE(at::equal(dom.inputs[1][3][0][10], dom.inputs[0][3][0][0].mul(4.0)));
+  const auto host = dec->make_problem({{"", {4, 4, 32, 8, 20, 2}}, at::kFloat, "host_length", 3}, at::kCPU);
+  EXPECT_EQ(host.inputs.size(), 3u);
+  EXPECT_EQ(host.scalars.at(0), 20.0);
+  EXPECT_TRUE(host.inputs[2].narrow(2, 20, 12).isnan().all().item<bool>());
 }
 
 TEST(Catalog, AttentionBytesCountKAndVAtTheirOwnHeads) {

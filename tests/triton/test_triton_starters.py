@@ -448,6 +448,31 @@ def test_decode_attention_survives_logits_past_f32s_exp():
     assert_close(o, _decode_reference(q, k, v, L, 1 / math.sqrt(D)), TOL_MATMUL[torch.float16], "decode large")
 
 
+def _decode_reference_lengths(q, k, v, lengths, scale):
+    """The reference per sequence, each over its own first lengths[b] keys."""
+    return torch.cat([_decode_reference(q[b:b + 1], k[b:b + 1], v[b:b + 1], int(n), scale)
+                      for b, n in enumerate(lengths.tolist())])
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("B,H,HKV,S,D,lengths,knobs", [
+    (4, 8, 2, 80, 64, [77, 1, 80, 39], {}),                           # one split planned over S, L_b differing
+    (4, 6, 2, 300, 40, [300, 1, 257, 129], {"SPLIT": 128, "BLOCK_N": 32}),  # splits past L_b left empty
+    (3, 32, 1, 64, 16, [1, 64, 17], {"SPLIT": 16, "BLOCK_N": 16}),   # multi-query, 4 splits, 1 and S
+], ids=["one_split", "three_splits_d40", "mqa_splits"])
+def test_decode_attention_reads_each_sequences_length_from_the_device(dtype, B, H, HKV, S, D, lengths, knobs):
+    # The device's form (a StaticCache's under CUDA graphs): lengths [B] int64 as a 4th input, the scalar L their
+    # bound (S, as the exported op passes it); NaN past each sequence's length, which no kernel may read.
+    q, k, v = _decode_case(B, H, HKV, S, D, S, dtype)
+    for b, n in enumerate(lengths):
+        k[b, :, n:] = float("nan")
+        v[b, :, n:] = float("nan")
+    lens = torch.tensor(lengths, dtype=torch.int64, device=DEVICE)
+    scale = 1.0 / math.sqrt(D)
+    (o,) = run("decode_attention", [q, k, v, lens], [((B, H, 1, D), dtype)], [S, scale], **knobs)
+    assert_close(o, _decode_reference_lengths(q, k, v, lens.cpu(), scale), TOL_MATMUL[dtype], "decode lengths")
+
+
 def test_decode_attention_refuses_kv_heads_that_do_not_divide_and_l_past_the_cache():
     q = randn((1, 6, 1, 16), torch.float32, 1.0, seed=40)
     k = randn((1, 4, 16, 16), torch.float32, 1.0, seed=41)

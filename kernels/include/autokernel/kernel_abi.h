@@ -37,9 +37,12 @@
  *   skinny_gemm       x[M,K], w[N,K]                      ; y[M,N]        ; -            y = x w^T, M = 1..64 (F.linear's weight as it is)
  *   gelu              x[M,N]                              ; y[M,N]        ; approximate  elementwise; 0: 0.5x(1+erf(x/sqrt2)),
  *                     1: 0.5x(1+tanh(sqrt(2/pi)(x+0.044715x^3))) (GPT-2's NewGELUActivation)
- *   decode_attention  q[B,H,1,D], k[B,HKV,S,D], v[B,HKV,S,D] ; o[B,H,1,D] ; L, scale   one decode step over a KV cache
- *                     of S positions: o = softmax(q k[:L]^T * scale) v[:L], keys 0..L-1 only (1 <= L <= S; k, v past L
- *                     may hold anything, NaN included), query head h reads kv head h / (H / HKV), H % HKV == 0
+ *   decode_attention  q[B,H,1,D], k[B,HKV,S,D], v[B,HKV,S,D][, lengths[B] (int64)] ; o[B,H,1,D] ; L, scale
+ *                     one decode step over a KV cache of S positions: o[b] = softmax(q[b] k[b,:L_b]^T * scale) v[b,:L_b],
+ *                     keys 0..L_b-1 only (k, v past them may hold anything, NaN included), query head h reads kv head
+ *                     h / (H / HKV), H % HKV == 0. Without lengths L_b = L (1 <= L <= S); with them (on the device,
+ *                     never read by the host: one CUDA graph serves every step) L_b = lengths[b], 1 <= L_b <= L <= S,
+ *                     L their upper bound (the exported op passes S)
  * Outputs have the inputs' dtype unless stated; accumulate in f32.
  */
 #ifndef AUTOKERNEL_KERNEL_ABI_H
