@@ -1,0 +1,78 @@
+"""Knob sweep of the decode_attention Triton starter on a GPU without building autokernel: the starter is loaded
+once per knob set (its knobs are module globals, as the harness sets them), checked against float64 attention
+over the valid keys, and timed against SDPA (PyTorch's default dispatch, grouped-query heads with enable_gqa)
+at Llama-3-8B's decode step (32 query heads over 8 kv heads, D 128), bf16, batch 1 and 8, caches 1k, 8k, 32k:
+per call between two CUDA events (the cache rotated over copies so that it is not in L2, median of 30) and per
+call inside a CUDA graph of 16 calls.
+
+    python3 bench/decode_attention_sweep.py "" "SM_PROGRAMS=4" "BLOCK_N=128,NUM_STAGES=4" ...
+"""
+import math
+import os
+import sys
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(__file__))
+from skinny_gemm_sweep import graph_per_call, median_events  # noqa: E402
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+SHAPES = [(b, l) for b in (1, 8) for l in (1024, 8192, 32768)]
+
+
+def load(knobs):
+    g = {"__name__": f"decode_attention_{knobs}"}
+    for kv in filter(None, knobs.split(",")):
+        k, v = kv.split("=")
+        g[k] = int(v)
+    src = open(os.path.join(ROOT, "kernels/decode_attention/triton.py")).read()
+    exec(compile(src, f"decode_attention[{knobs}]", "exec"), g)
+    return g["kernel_fn"]
+
+
+def main():
+    sets = sys.argv[1:] or [""]
+    print(torch.cuda.get_device_name(), flush=True)
+    fns = {s: load(s) for s in sets}
+    scale = 1 / math.sqrt(128)
+    gm = {s: [] for s in sets}
+    for (B, L) in SHAPES:
+        nbytes = 2 * B * 8 * L * 128 * 2
+        copies = max(1, (256 << 20) // nbytes)
+        qs = [torch.randn(B, 32, 1, 128, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
+        ks = [torch.randn(B, 8, L, 128, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
+        vs = [torch.randn(B, 8, L, 128, device="cuda", dtype=torch.bfloat16) for _ in range(copies)]
+        os_ = [torch.empty_like(q) for q in qs]
+        truth = (torch.softmax((qs[0].double().reshape(B, 8, 4, 128) @ ks[0].double().transpose(-1, -2)) * scale, -1)
+                 @ vs[0].double()).reshape(B, 32, 1, 128)
+        sd = [lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v, scale=scale, enable_gqa=True)
+              for q, k, v in zip(qs, ks, vs)]
+        base = (median_events(sd), graph_per_call(sd))
+        line = f"B {B} L {L:5}: SDPA {base[0]:7.2f}/{base[1]:7.2f} us (ideal {nbytes / 3.0e6:6.2f})"
+        for s, fn in fns.items():
+            calls = [lambda q=q, k=k, v=v, o=o: fn([q, k, v], [o], [float(L), scale])
+                     for q, k, v, o in zip(qs, ks, vs, os_)]
+            os_[0].fill_(float("nan"))
+            calls[0]()
+            torch.cuda.synchronize()
+            err = (os_[0].double() - truth).abs().max().item()
+            if not err < 2e-2:
+                line += f" | [{s or 'default'}] WRONG {err:.3g}"
+                continue
+            r = (median_events(calls), graph_per_call(calls))
+            gm[s].append((base[0] / r[0], base[1] / r[1]))
+            line += f" | [{s or 'default'}] {base[0] / r[0]:.2f}x/{base[1] / r[1]:.2f}x"
+        print(line, flush=True)
+        del qs, ks, vs, os_
+        torch.cuda.empty_cache()
+    for s, v in gm.items():
+        if v:
+            e = math.exp(sum(math.log(a) for a, _ in v) / len(v))
+            g = math.exp(sum(math.log(b) for _, b in v) / len(v))
+            print(f"[{s or 'default'}] vs SDPA: events geomean {e:.2f}x min {min(a for a, _ in v):.2f}x; graph geomean "
+                  f"{g:.2f}x min {min(b for _, b in v):.2f}x")
+
+
+if __name__ == "__main__":
+    main()
