@@ -101,3 +101,42 @@ def test_each_family_keeps_its_output_and_routes_what_its_blocks_compute(stand_i
     assert ((got - want).norm() / want.norm()).item() < 1e-5
     assert calls == ROUTED[family], calls
     torch.testing.assert_close(after, want, rtol=0, atol=0)  # unpatch gave the model back as it was
+
+
+# A StaticCache's decode step (one token at the cache's position, a tensor, over all max_cache_len keys): the swap
+# hands its attention the valid length on the device and decode_attention takes both layers' calls, unless the
+# family's mask is not provably "key position <= position" (then PyTorch computes it, with the mask).
+STATIC_DECODE_LEFT = {
+    **dict.fromkeys(("mistral", "ministral", "gemma2", "gemma3_text", "exaone4"), "a sliding window"),
+    **dict.fromkeys(("opt", "biogpt"), "the model passes a 2-D padding mask of its own (all ones: only data says so)"),
+    **dict.fromkeys(("codegen", "gpt_neo", "gptj", "mpt", "xglm"), "attention written out in eager form, no SDPA"),
+}
+
+
+@pytest.mark.parametrize("family", sorted(ROUTED))
+def test_each_familys_static_cache_decode_step_takes_decode_attention(stand_ins, family):  # noqa: F811
+    if family not in transformers.CONFIG_MAPPING:
+        pytest.skip(f"this transformers has no {family}")
+    if family == "bloom":
+        pytest.skip("bloom's ALiBi does not run with a StaticCache in transformers itself")
+    import autokernel_kernels as ak
+
+    model = small(family)
+    x, nxt = torch.randint(0, 500, (2, 8)), torch.randint(0, 500, (2, 1))
+
+    def decode_step():
+        cache = transformers.StaticCache(config=model.config, max_cache_len=16)
+        model(x, past_key_values=cache, use_cache=True, cache_position=torch.arange(8))
+        return model(nxt, past_key_values=cache, use_cache=True, cache_position=torch.tensor([8])).logits
+
+    with torch.no_grad():
+        want = decode_step()
+        ak.patch(model)
+        try:
+            ak.reset_stats()
+            got = decode_step()
+            calls = ak.stats().get("decode_attention", 0)
+        finally:
+            ak.unpatch(model)
+    assert ((got - want).norm() / want.norm()).item() < 1e-5
+    assert calls == (0 if family in STATIC_DECODE_LEFT else 2), STATIC_DECODE_LEFT.get(family, calls)

@@ -139,14 +139,22 @@ def test_a_static_cache_decodes_the_same_tokens_and_compiles_with_our_ops_inside
     a = generation_args(6)
     decode_args = argparse.Namespace(decode=6, prefill=0, input_shape=a.input_shape, inputs=None)
     cpu = torch.device("cpu")
-    dynamic, _, _ = vg.generate(model, decode_args, cpu, 6)
+    dynamic, dynamic_tops, _ = vg.generate(model, decode_args, cpu, 6)
     static, _, _ = vg.generate(model, decode_args, cpu, 6, static=True)
     assert torch.equal(dynamic, static)
     ak.patch(model)
     try:
+        # The static cache's decode step: its attention is decode_attention's, the length on the device.
+        ak.reset_stats()
+        eager_static, static_tops, _ = vg.generate(model, decode_args, cpu, 6, static=True)
+        assert ak.stats().get("decode_attention", 0) == 2 * 5, "both layers' attention in each of 5 decode steps"
+        assert torch.equal(eager_static, dynamic)
+        for (ours, _), (want, _) in zip(static_tops, dynamic_tops):  # eager's top logits
+            torch.testing.assert_close(ours, want, rtol=1e-4, atol=1e-4)
         ak.reset_stats()
         tokens, seconds = vg.compiled(model, decode_args, cpu, 6)
         assert ak.stats().get("rmsnorm", 0) > 0, "the compiled decode step ran our ops"
+        assert ak.stats().get("decode_attention", 0) > 0, "and its attention through decode_attention_lengths"
     finally:
         ak.unpatch(model)
     assert torch.equal(tokens, dynamic) and seconds > 0

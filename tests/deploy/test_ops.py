@@ -45,9 +45,10 @@ FORMULA = {
     "cross_entropy": lambda i, s: cross_entropy._cross_entropy_eager(i[0], i[1]),
     "reduce": lambda i, s: reduce._row_sum_eager(i[0]),
     "gelu": lambda i, s: gelu._gelu_eager(i[0], int(s[0])),
-    # the ABI's L: the first L positions of the cache are valid
-    "decode_attention": lambda i, s: decode_attention._decode_eager(i[0], i[1][:, :, :int(s[0])],
-                                                                    i[2][:, :, :int(s[0])], s[1]),
+    # the ABI's L: the first L positions of the cache are valid; or its 4th input, lengths [B] (int64) per sequence
+    "decode_attention": lambda i, s: (decode_attention._decode_eager(i[0], i[1][:, :, :int(s[0])],
+                                                                     i[2][:, :, :int(s[0])], s[1]) if len(i) == 3
+                                      else decode_attention._decode_lengths_eager(i[0], i[1], i[2], i[3], s[1])),
 }
 
 
@@ -111,6 +112,9 @@ def op_samples(device):
         "row_sum": (r(5, 3, 20),),
         "gelu": (r(2, 5, 33) * 3, 1),  # the tanh form
         "decode_attention": (r(2, 4, 1, 8), r(2, 2, 13, 8), r(2, 2, 13, 8), 0.35),  # one token, 13 cached keys
+        # a static cache of 13 positions, 5 and 13 of them the sequences' (int32: the op takes either)
+        "decode_attention_lengths": (r(2, 4, 1, 8), r(2, 2, 13, 8), r(2, 2, 13, 8),
+                                     torch.tensor([5, 13], dtype=torch.int32, device=device), 0.35),
     }
 
 
@@ -702,3 +706,74 @@ def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
     slower, lines = verify_model.faster_in_pytorch(samples, lambda fn: fn())
     assert slower == {"matmul": ["b", "c"]}, "a tie goes to PyTorch: the kernel must win to take a call"
     assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
+
+
+def test_decode_attention_lengths_attends_each_sequences_own_keys_only():
+    # The formula (masked SDPA over the whole cache) is each sequence's attention over its first lengths[b] keys,
+    # whatever lies past them; lengths int32 or int64.
+    g = torch.Generator().manual_seed(1)
+    q, k, v = torch.randn(3, 4, 1, 8, generator=g), torch.randn(3, 2, 10, 8, generator=g), torch.randn(3, 2, 10, 8,
+                                                                                                        generator=g)
+    for dtype in (torch.int32, torch.int64):
+        lengths = torch.tensor([1, 10, 6], dtype=dtype)
+        got = decode_attention._decode_lengths_eager(q, k, v, lengths, 0.3)
+        for b, n in enumerate(lengths.tolist()):
+            want = decode_attention._decode_eager(q[b:b + 1], k[b:b + 1, :, :n], v[b:b + 1, :, :n], 0.3)
+            torch.testing.assert_close(got[b:b + 1], want)
+
+
+def static_decode_step(model, x, nxt, max_cache_len=16):
+    """A StaticCache the prompt x filled (the model's own prefill), and the step's function: one token nxt at the
+    cache's position, the cache's length a tensor (what reduce-overhead generation captures in one CUDA graph)."""
+    cache = transformers.StaticCache(config=model.config, max_cache_len=max_cache_len)
+    model(x, past_key_values=cache, use_cache=True, cache_position=torch.arange(x.shape[1]))
+
+    def step(ids, pos):
+        return model(ids, past_key_values=cache, use_cache=True, cache_position=pos).logits
+    return cache, step
+
+
+@pytest.mark.parametrize("types", [None, {"decode_attention"}], ids=["with_flash_attention", "alone"])
+def test_a_static_cache_decode_step_takes_decode_attention_with_its_length_on_the_device(stand_ins, types):
+    # A StaticCache of 16 positions holding an 8-token prompt: the decode step's mask is "key position < 9" over
+    # all 16 keys (transformers materialises it, its position a tensor). The swap hands the attention that length
+    # as a device tensor, and decode_attention_lengths takes the call: eager, traced with no graph break, and
+    # compiled, where two steps at two positions run one graph (the length is data, not a constant).
+    model = tiny("llama")
+    x, nxt = torch.randint(0, 512, (2, 8)), torch.randint(0, 512, (2, 1))
+    seen = []
+    kernel = stand_ins["decode_attention"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append((len(i), i[3].tolist() if len(i) > 3 else None, s[0])), StandIn.__call__(self, i, o, s))})
+
+    def calls():
+        return {k: v for k, v in ak.stats().items() if v}
+
+    with torch.no_grad():
+        _, step = static_decode_step(model, x, nxt)
+        want = [step(nxt, torch.tensor([8])), step(nxt, torch.tensor([9]))]
+        ak.patch(model, types=types)
+        try:
+            _, step = static_decode_step(model, x, nxt)
+            ak.reset_stats()
+            torch.testing.assert_close(step(nxt, torch.tensor([8])), want[0], rtol=1e-4, atol=1e-4)
+            assert calls().get("decode_attention") == 2 and "flash_attention" not in calls(), calls()
+            assert seen == [(4, [9, 9], 16.0)] * 2, "each sequence's length, 9, from the device; the bound S"
+            torch.testing.assert_close(step(nxt, torch.tensor([9])), want[1], rtol=1e-4, atol=1e-4)
+            cache, step = static_decode_step(model, x, nxt)
+            explain = torch._dynamo.explain(step)(nxt, torch.tensor([8]))
+            assert explain.graph_break_count == 0, [b.reason for b in explain.break_reasons]
+            torch._dynamo.reset()
+            _, step = static_decode_step(model, x, nxt)
+            compiled = torch.compile(step, dynamic=False)
+            ak.reset_stats()
+            seen.clear()
+            for t, pos in enumerate((8, 9)):
+                with torch._dynamo.config.patch(error_on_recompile=t > 0):  # the second step: the same graph
+                    torch.testing.assert_close(compiled(nxt, torch.tensor([pos])), want[t], rtol=1e-4, atol=1e-4)
+            assert calls().get("decode_attention") == 4 and "flash_attention" not in calls(), calls()
+            assert [s[1] for s in seen] == [[9, 9]] * 2 + [[10, 10]] * 2
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+    assert model.config._attn_implementation == "sdpa"
