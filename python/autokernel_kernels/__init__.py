@@ -15,7 +15,8 @@ what each defines); the files here are the machinery they share.
 
 Every kernel type is a PyTorch operator of its own (registered by `_ops.py`): torch.ops.autokernel.rms_norm,
 add_rms_norm, layer_norm, softmax, linear, matmul, skinny_linear, attention (grouped-query heads natively),
-decode_attention (one query token against the KV cache), rotary (q and k in one call, interleaved or
+decode_attention and decode_attention_lengths (one query token against the KV cache, every key valid, or
+each sequence's first lengths[b], a device tensor: a StaticCache's), rotary (q and k in one call, interleaved or
 rotate-half), swiglu and geglu (a SiLU- or GELU-gated MLP, one kernel type), cross_entropy, row_sum and gelu,
 each with a schema and a fake implementation, so torch.compile keeps them in its graph and fuses the code around
 them. An op runs the kernel when the call fits it and PyTorch's formula otherwise (`_op.py`).
@@ -27,7 +28,8 @@ token: decode_attention, else flash_attention; the two wrappers chain), F.linear
 skinny_gemm, else matmul; likewise), torch.addmm, F.layer_norm,
 F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim) for every caller, call by
 call when the call fits a kernel, and in a Hugging Face model transformers' attention interface (and the
-decode step's mask, left out where it is all true). Inside
+decode step's mask, left out where it is all true, and a StaticCache's, whose length goes to the attention as a
+device tensor). Inside
 torch.compile, chains that one kernel does in a pass are fused in the captured graph (`_fusions.py` installs
 the fusion kinds' graph passes: a residual add and the RMSNorm after it become
 torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower inside the compiled model

@@ -22,7 +22,7 @@ While a model is patched, PyTorch's own functions that the kinds list in their F
 F.layer_norm, F.rms_norm, F.softmax / torch.softmax, F.cross_entropy, torch.sum over the last dim, F.gelu) are
 routed call by call when the call fits a kernel (`FUNCTIONS` here gathers them), and the kinds' model-level
 swaps apply (`swap_model`: Hugging Face's attention interface, kinds/flash_attention.py, and the decode step's
-mask over it, kinds/decode_attention.py). `eager_only` wraps
+mask and attention over it, kinds/decode_attention.py). `eager_only` wraps
 a route of a type that steps aside while torch.compile traces.
 
 Both the exported package (`patch`) and `autokernel profile` (scopes named `ak.kind:<type>:<variant>:<path>`

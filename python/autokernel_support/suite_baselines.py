@@ -8,7 +8,9 @@ layouts and dtypes of the catalog's make_problem (src/catalog/<type>.cpp) and ti
   library  the vendor kernel where there is one: cuBLAS for matmul (torch.matmul, the eager op
            itself, so its eager time) and for skinny_gemm (F.linear, likewise), flash attention for flash_attention
            and decode_attention (F.scaled_dot_product_attention under sdpa_kernel(SDPBackend.FLASH_ATTENTION);
-           decode_attention's on the cache's valid slice).
+           decode_attention's on the cache's valid slice; where L < S, the catalogue's device form, a StaticCache's
+           call, as PyTorch makes it: SDPA over the zero-filled cache with the mask of the lengths, the library
+           flash or, as CUDA's flash takes no mask, the memory-efficient kernel).
 Once per run it measures the copy ceiling: a device-to-device copy of 1 GiB, GB/s = 2 * bytes / time.
 
 Every time is taken the way the harness's SampleTimer (src/harness/timing.cpp) takes it, so the
@@ -243,8 +245,11 @@ def make_inputs(type_name, dims, dtype, device, seed):
         hkv = dims[5] if len(dims) > 5 else h  # grouped-query attention: the cache has HKV heads
         q = randn((b, h, 1, d), dtype, device, seed)
         k, v = (randn((b, hkv, s, d), dtype, device, seed + i) for i in (1, 2))
-        k[:, :, length:] = float("nan")  # the cache past L is not the sequence's (catalog/decode_attention.cpp)
-        v[:, :, length:] = float("nan")
+        if length < s:  # the device's form (catalog/decode_attention.cpp): a StaticCache's, zeros past L as it holds
+            k[:, :, length:] = 0.0
+            v[:, :, length:] = 0.0
+            lengths = torch.full((b,), length, dtype=torch.int64, device=device)
+            return (q, k, v), {"length": length, "scale": 1 / math.sqrt(d), "lengths": lengths}
         return (q, k, v), {"length": length, "scale": 1 / math.sqrt(d)}
     if type_name == "fused_mlp":
         m, e, f = dims[:3]  # a 4th, ACT (0 silu, 1 GELU tanh, 2 GELU erf), picks the gate's activation; 3 dims: silu
@@ -316,9 +321,13 @@ def _attention(q, k, v, causal, scale):
                                           enable_gqa=k.shape[1] != q.shape[1])
 
 
-def _decode_attention(q, k, v, length, scale):
-    # SDPA on the valid slice of the cache (a view), enable_gqa where the heads differ, as the catalog's eager().
-    return _attention(q, k[:, :, :length], v[:, :, :length], False, scale)
+def _decode_attention(q, k, v, length, scale, lengths=None):
+    # SDPA on the valid slice of the cache (a view), enable_gqa where the heads differ, as the catalog's eager(); in
+    # the device's form, over the whole cache with the mask "key position < lengths[b]" (PyTorch's StaticCache call).
+    if lengths is None:
+        return _attention(q, k[:, :, :length], v[:, :, :length], False, scale)
+    mask = (torch.arange(k.shape[2], device=k.device)[None, :] < lengths[:, None]).view(k.shape[0], 1, 1, k.shape[2])
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=scale, enable_gqa=k.shape[1] != q.shape[1])
 
 
 def _fused_mlp(x, wg, wu, wd, act):
@@ -349,9 +358,11 @@ def library(type_name, device):
     if type_name == "decode_attention":
         from torch.nn.attention import SDPBackend, sdpa_kernel
 
-        def flash_decode(q, k, v, length, scale):
-            with sdpa_kernel([SDPBackend.FLASH_ATTENTION]):
-                return _decode_attention(q, k, v, length, scale)
+        def flash_decode(q, k, v, length, scale, lengths=None):
+            # A StaticCache's call has a mask, which CUDA's flash kernel does not take: the memory-efficient one does.
+            backends = [SDPBackend.FLASH_ATTENTION] + ([SDPBackend.EFFICIENT_ATTENTION] if lengths is not None else [])
+            with sdpa_kernel(backends):
+                return _decode_attention(q, k, v, length, scale, lengths)
 
         return "SDPA flash", flash_decode
     return None, None

@@ -80,9 +80,11 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
         assert scalars == {"approximate": 1}
     if name == "fused_mlp":
         assert scalars == {"act": dims[3] if len(dims) > 3 else 0}
-    if name == "decode_attention":
+    if name == "decode_attention":  # L < S: the device's form, a StaticCache's (zeros past L, lengths on the device)
+        lengths = scalars.pop("lengths")
         assert scalars == {"length": 11, "scale": pytest.approx(1 / math.sqrt(8))}
-        assert bool(tensors[1][:, :, 11:].isnan().all()) and bool(tensors[1][:, :, :11].isfinite().all())
+        assert torch.equal(lengths, torch.full((2,), 11, dtype=torch.int64))
+        assert bool((tensors[1][:, :, 11:] == 0).all()) and bool(tensors[1][:, :, :11].isfinite().all())
     if name == "cross_entropy":
         target = tensors[1]
         assert bool(((target == sb.IGNORE_INDEX) | ((target >= 0) & (target < 10))).all())
@@ -128,7 +130,7 @@ def reference(name, tensors, scalars):
         return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
     if name == "decode_attention":
         q, k, v = t
-        n = scalars["length"]  # only the valid keys; the cache past them is NaN
+        n = scalars["length"]  # only the valid keys (every sequence's: the device's form has lengths all L)
         group = q.shape[1] // k.shape[1]
         k, v = k[:, :, :n].repeat_interleave(group, 1), v[:, :, :n].repeat_interleave(group, 1)
         return (q @ k.transpose(-1, -2) * scalars["scale"]).softmax(-1) @ v
