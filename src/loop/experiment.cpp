@@ -40,6 +40,7 @@ ResultRow row_from(const harness::BenchReport& rep, const std::string& tag, int 
   if (status == Status::implausible) r.description += " [" + rep.plausibility_note() + "]";
   r.commit = commit;
   r.seconds = rep.total_s;
+  if (rep.device.is_object()) r.gpu = rep.device.value("name", "");  // a worker's Workspace sets its own model
   return r;
 }
 
@@ -88,8 +89,9 @@ Expected<ResultRow> run_baseline(Workspace& ws, const WorkspaceKernel& k, const 
   if (const auto* p = rep.primary()) {
     timed = fmt::format(", timed at {} {} {}", p->shape, catalog::shape_string(p->dims), p->dtype);
   }
-  auto row = row_from(rep, ws.tag(), ws.next_experiment(), k.name,
-                      rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
+  auto number = ws.take_experiment_number();
+  if (!number) return std::unexpected(number.error());
+  auto row = row_from(rep, ws.tag(), *number, k.name, rep.passed() ? Status::baseline : status_of_failure(rep.outcome),
                       backends::config_string(c->knob_values), "baseline: the starter as extracted" + timed, *head);
   if (auto a = ws.append(row); !a) return std::unexpected(a.error());
   return row;
@@ -100,7 +102,9 @@ Expected<ResultRow> run_experiment(Workspace& ws, const WorkspaceKernel& k, cons
   const ResultRow* best_row = ws.best(k.name);
   if (!best_row) return fail(fmt::format("{} has no baseline yet", k.name));
   const double best_us = best_row->latency_us, best_spread = best_row->spread;
-  const int experiment = ws.next_experiment();
+  const auto number = ws.take_experiment_number();
+  if (!number) return std::unexpected(number.error());
+  const int experiment = *number;
   // An experiment that cannot be recorded (git or a full disk failing under it) leaves the workspace as it
   // was: the file as it was before, by its bytes rather than through git, which may be what is failing.
   const auto before = util::read_file(ws.dir() / k.file);

@@ -49,4 +49,7 @@ Expected<CommandOutput> run_command(const std::vector<std::string>& argv, std::c
 /// Path of the running executable (to start our own worker).
 std::string self_executable();
 
+/// This process's command line as it was started, argv[0] first (from /proc/self/cmdline).
+std::vector<std::string> self_arguments();
+
 }  // namespace ak::util

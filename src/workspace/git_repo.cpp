@@ -87,6 +87,15 @@ Expected<void> GitRepo::checkout_branch(const std::string& branch) {
   return {};
 }
 
+Expected<void> GitRepo::add_worktree(const std::filesystem::path& path, const std::string& branch,
+                                     const std::string& start) {
+  if (auto r = git({"worktree", "prune"}); !r) return std::unexpected(r.error());
+  auto r = has_branch(branch) ? git({"worktree", "add", "-q", path.string(), branch})
+                              : git({"worktree", "add", "-q", "-b", branch, path.string(), start});
+  if (!r) return std::unexpected(r.error());
+  return {};
+}
+
 Expected<std::string> GitRepo::commit(const std::vector<std::string>& paths, const std::string& message) {
   std::vector<std::string> add = {"add", "--"};
   add.insert(add.end(), paths.begin(), paths.end());

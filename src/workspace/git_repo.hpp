@@ -52,6 +52,19 @@ class GitRepo {
   /// commits, resets and branch switches made by someone else (an agent), whose edits stay as changes.
   Expected<void> restore_head(const std::string& branch, const std::string& commit);
 
+  /// Check `branch` out in a worktree of its own at `path` (creating the branch at `start` if it does not
+  /// exist), after forgetting worktrees whose folders are gone. For `run --gpus`: one per kernel.
+  Expected<void> add_worktree(const std::filesystem::path& path, const std::string& branch, const std::string& start);
+  /// Merge `branch` into the current one (a fast-forward where it can); `message` names a merge commit.
+  Expected<void> merge(const std::string& branch, const std::string& message) {
+    if (auto r = git({"merge", "-q", "--no-edit", "-m", message, branch}); !r) return std::unexpected(r.error());
+    return {};
+  }
+  /// Does `refs/heads/<branch>` exist?
+  bool has_branch(const std::string& branch) {
+    return git({"rev-parse", "--verify", "-q", "refs/heads/" + branch}).has_value();
+  }
+
   /// Every ref (branches, tags, ...) and the object it names.
   Expected<std::map<std::string, std::string>> refs();
   /// Point `ref` at `object`, or delete it when `object` is empty.

@@ -1,5 +1,7 @@
 // results.tsv: one row per experiment, kept or not. Appended with one write() per row, so a crash or a
-// kill never leaves half a row; read back to resume a run.
+// kill never leaves half a row; read back to resume a run. Several processes (the workers of
+// `run --gpus`) may append to one file: each append, and each experiment number they take, holds an
+// flock on the file, so rows never interleave and numbers never repeat.
 #pragma once
 
 #include <filesystem>
@@ -28,6 +30,8 @@ struct ResultRow {
   std::string description;
   std::string commit;  ///< the candidate's commit
   double seconds = 0;  ///< wall time of the experiment (build + check + benchmark)
+  std::string device;  ///< the --gpus device that ran it ("0", "cpu:1"); "" when run without --gpus
+  std::string gpu;     ///< the device's model ("NVIDIA H100 80GB HBM3", "cpu"): timings compare within one model
 };
 
 /// The row's code is the kernel's version from then on: a passing baseline, or a kept experiment (each
@@ -46,6 +50,10 @@ class ResultsLog {
   /// Append one row atomically, writing the header first if the file is new. Returns the row as stored:
   /// its free text in valid UTF-8 without tabs or newlines (what a proposer returned may be any bytes).
   Expected<ResultRow> append(const ResultRow& row) const;
+  /// Take the next experiment number for a writer that shares the file: above every row's and every number
+  /// taken before (kept in `counter`, so two workers' experiments in flight get different numbers). A number
+  /// whose experiment is killed before its row is written is never used: the numbers may have gaps.
+  Expected<int> take_number(const std::filesystem::path& counter) const;
   const std::filesystem::path& path() const { return m_path; }
 
   static const std::vector<std::string>& columns();

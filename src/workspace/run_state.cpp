@@ -51,6 +51,12 @@ Expected<void> RunState::write(const std::filesystem::path& workspace) const {
                       {"current_kernel", current_kernel},
                       {"current_since", current_since},
                       {"done", done}};
+  if (!workers.empty()) {
+    j["workers"] = nlohmann::json::array();
+    for (const auto& w : workers) {
+      j["workers"].push_back({{"device", w.device}, {"kernel", w.kernel}, {"kernels_done", w.kernels_done}});
+    }
+  }
   std::error_code ec;
   std::filesystem::create_directories(path(workspace).parent_path(), ec);
   auto w = util::write_file_atomic(path(workspace), j.dump(2) + "\n");
@@ -77,6 +83,9 @@ std::optional<RunState> RunState::read(const std::filesystem::path& workspace) {
     s.current_kernel = j.value("current_kernel", "");
     s.current_since = j.value("current_since", 0.0);
     s.done = j.value("done", std::map<std::string, std::string>{});
+    for (const auto& w : j.value("workers", nlohmann::json::array())) {
+      s.workers.push_back({w.value("device", ""), w.value("kernel", ""), w.value("kernels_done", 0)});
+    }
     return s;
   } catch (const std::exception&) {
     return std::nullopt;  // written atomically, so only a hand edit gets here: show what results.tsv has

@@ -7,10 +7,18 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "util/error.hpp"
 
 namespace ak::workspace {
+
+/// One worker of `run --gpus`, as its parent last saw it.
+struct WorkerState {
+  std::string device;    ///< "0", "cpu:1"
+  std::string kernel;    ///< "" when idle or finished
+  int kernels_done = 0;  ///< kernels it finished in this invocation
+};
 
 struct RunState {
   std::string tag;
@@ -25,6 +33,7 @@ struct RunState {
   std::string current_kernel;               ///< "" between experiments
   double current_since = 0;                 ///< [unix s]
   std::map<std::string, std::string> done;  ///< kernel -> why it is finished ("" if it is not)
+  std::vector<WorkerState> workers;         ///< `run --gpus` with several devices: each worker's kernel
 
   static std::filesystem::path path(const std::filesystem::path& workspace);
   Expected<void> write(const std::filesystem::path& workspace) const;

@@ -21,12 +21,36 @@ constexpr const char* k_gitignore = "results.tsv\nrun.lock\n.autokernel/\n";  //
 
 }  // namespace
 
-Workspace::Workspace(std::filesystem::path dir, std::string tag, int lock_fd)
-    : m_dir(dir), m_tag(std::move(tag)), m_lock_fd(lock_fd), m_repo(dir), m_log(dir / k_results_file) {}
+Workspace::Workspace(std::filesystem::path dir, std::string tag, int lock_fd, const std::filesystem::path& results_dir)
+    : m_dir(dir), m_tag(std::move(tag)), m_lock_fd(lock_fd), m_repo(dir), m_log(results_dir / k_results_file) {}
 
 Workspace::~Workspace() {
   if (m_lock_fd >= 0) ::close(m_lock_fd);
 }
+
+namespace {
+
+/// Take the exclusive lock at `path` for this process's lifetime, or say who holds it (`what` names it).
+Expected<int> take_lock(const std::filesystem::path& path, const std::string& what) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return fail(fmt::format("cannot open {}", path.string()));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    // The holder wrote its pid into the lock file: name it, so the user can find it.
+    char buf[32] = {};
+    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+    ::close(fd);
+    const std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    return fail(fmt::format("{}{}", what, pid.empty() ? "" : fmt::format(" (pid {})", pid)),
+                "wait for it to finish (`autokernel status` shows where it is), or use another --workspace");
+  }
+  // Our pid, for the message another run gives (best effort: the lock itself is what matters).
+  const auto pid = std::to_string(::getpid());
+  (void)!::ftruncate(fd, 0);
+  (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+  return fd;
+}
+
+}  // namespace
 
 Expected<std::unique_ptr<Workspace>> Workspace::open(const std::filesystem::path& dir_in, const std::string& tag,
                                                      const Printer& print) {
@@ -34,40 +58,71 @@ Expected<std::unique_ptr<Workspace>> Workspace::open(const std::filesystem::path
   GitRepo repo(dir);
   if (auto r = repo.init(); !r) return std::unexpected(r.error().context("preparing the workspace"));
   // Two runs in one workspace would interleave their commits: one holds the lock for its lifetime.
-  const auto lock_path = dir / k_lock_file;
-  const int fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) return fail(fmt::format("cannot open {}", lock_path.string()));
-  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    // The holder wrote its pid into the lock file: name it, so the user can find it.
-    char buf[32] = {};
-    const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
-    ::close(fd);
-    const std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
-    return fail(fmt::format("another autokernel run is using {}{}", dir.string(),
-                            pid.empty() ? "" : fmt::format(" (pid {})", pid)),
-                "wait for it to finish (`autokernel status` shows where it is), or use another --workspace");
-  }
-  // Our pid, for the message another run gives (best effort: the lock itself is what matters).
-  const auto pid = std::to_string(::getpid());
-  (void)!::ftruncate(fd, 0);
-  (void)!::pwrite(fd, pid.data(), pid.size(), 0);
-  std::unique_ptr<Workspace> ws(new Workspace(dir, tag, fd));
+  auto fd = take_lock(dir / k_lock_file, fmt::format("another autokernel run is using {}", dir.string()));
+  if (!fd) return std::unexpected(fd.error());
+  std::unique_ptr<Workspace> ws(new Workspace(dir, tag, *fd, dir));
   if (!std::filesystem::exists(dir / ".gitignore")) {
     if (auto w = util::write_file_atomic(dir / ".gitignore", k_gitignore); !w) return std::unexpected(w.error());
     if (auto c = ws->m_repo.commit({".gitignore"}, "ignore the run's own files"); !c) return std::unexpected(c.error());
   }
-  if (auto r = ws->m_repo.checkout_branch("autokernel/" + tag); !r) return std::unexpected(r.error());
+  return finish_open(std::move(ws), "autokernel/" + tag, print);
+}
+
+std::filesystem::path Workspace::worktree_dir(const std::filesystem::path& main_dir, const std::string& kernel) {
+  return std::filesystem::absolute(main_dir) / ".autokernel" / "worktrees" / kernel;
+}
+
+std::string Workspace::worker_branch(const std::string& tag, const std::string& kernel) {
+  return fmt::format("autokernel-worker/{}/{}", tag, kernel);
+}
+
+Expected<std::unique_ptr<Workspace>> Workspace::open_worker(const std::filesystem::path& main_in,
+                                                            const std::string& tag, const WorkerSpec& w,
+                                                            const Printer& print) {
+  const auto main_dir = std::filesystem::absolute(main_in);
+  GitRepo repo(main_dir);
+  if (auto r = repo.init(); !r) return std::unexpected(r.error().context("preparing the workspace"));
+  const auto dir = worktree_dir(main_dir, w.kernel);
+  std::error_code ec;
+  std::filesystem::create_directories(dir.parent_path(), ec);
+  // One worker per kernel: the lock sits beside the worktree, so it is held before the worktree is made.
+  auto fd = take_lock(dir.parent_path() / (w.kernel + ".lock"),
+                      fmt::format("another autokernel worker is on kernel {} in {}", w.kernel, main_dir.string()));
+  if (!fd) return std::unexpected(fd.error());
+  if (!std::filesystem::exists(dir / ".git", ec)) {
+    (void)util::remove_tree(dir);  // a worktree a kill left half made
+    const auto main_branch = "autokernel/" + tag;
+    if (auto r =
+            repo.add_worktree(dir, worker_branch(tag, w.kernel), repo.has_branch(main_branch) ? main_branch : "HEAD");
+        !r) {
+      ::close(*fd);
+      return std::unexpected(r.error().context(fmt::format("making the worktree of {}", w.kernel)));
+    }
+  }
+  std::unique_ptr<Workspace> ws(new Workspace(dir, tag, *fd, main_dir));
+  ws->m_counter = main_dir / ".autokernel" / "next_experiment";
+  ws->m_device = w.device;
+  ws->m_gpu_model = w.gpu_model;
+  return finish_open(std::move(ws), worker_branch(tag, w.kernel), print);
+}
+
+Expected<std::unique_ptr<Workspace>> Workspace::finish_open(std::unique_ptr<Workspace> ws, const std::string& branch,
+                                                            const Printer& print) {
+  if (auto r = ws->m_repo.checkout_branch(branch); !r) return std::unexpected(r.error());
   auto all = ws->m_log.read();
   if (!all) return std::unexpected(all.error());
+  const auto& tag = ws->m_tag;
+  bool head_recorded = false;
+  auto head = ws->m_repo.rev_parse("HEAD");
   for (const auto& r : *all) {
     ws->m_next_experiment = std::max(ws->m_next_experiment, r.experiment + 1);
-    if (r.tag == tag) ws->m_rows.push_back(r);
+    if (r.tag != tag) continue;
+    head_recorded = head_recorded || (head && r.commit == *head);
+    if (ws->m_gpu_model.empty() || r.gpu == ws->m_gpu_model) ws->m_rows.push_back(r);
   }
   // An experiment killed before its row was written left its commit at HEAD: revert it.
-  auto head = ws->m_repo.rev_parse("HEAD");
   auto subject = ws->m_repo.head_subject();
-  if (head && subject && subject->starts_with("exp ") &&
-      std::none_of(ws->m_rows.begin(), ws->m_rows.end(), [&](const ResultRow& r) { return r.commit == *head; })) {
+  if (head && subject && subject->starts_with("exp ") && !head_recorded) {
     print(fmt::format("resuming: the last experiment ({}) was interrupted; reverting it", subject->substr(0, 60)));
     if (auto r = ws->m_repo.reset_hard("HEAD~1"); !r) return std::unexpected(r.error());
   }
@@ -196,8 +251,16 @@ Expected<WorkspaceKernel> Workspace::kernel(const std::string& name) const {
 
 const ResultRow* Workspace::best(const std::string& kernel) const { return best_row(m_rows, kernel); }
 
-Expected<void> Workspace::append(const ResultRow& row) {
-  auto stored = m_log.append(row);  // kept in memory as in the file: prompts and reports read these
+Expected<int> Workspace::take_experiment_number() {
+  if (m_counter.empty()) return m_next_experiment;  // alone: the lock keeps every other writer out
+  return m_log.take_number(m_counter);
+}
+
+Expected<void> Workspace::append(const ResultRow& row_in) {
+  auto row = row_in;
+  if (row.device.empty()) row.device = m_device;
+  if (!m_gpu_model.empty()) row.gpu = m_gpu_model;  // a worker's rows are of its model, failed benches too
+  auto stored = m_log.append(row);                  // kept in memory as in the file: prompts and reports read these
   if (!stored) return std::unexpected(stored.error());
   m_rows.push_back(*stored);
   m_next_experiment = std::max(m_next_experiment, stored->experiment + 1);
@@ -209,8 +272,10 @@ Expected<ResultRow> Workspace::record_without_commit(const WorkspaceKernel& k, S
   // Whatever the file holds now is dropped: the branch keeps the best version.
   if (auto r = m_repo.discard(k.file.string()); !r) return std::unexpected(r.error());
   auto head = m_repo.rev_parse("HEAD");
+  auto number = take_experiment_number();
+  if (!number) return std::unexpected(number.error());
   ResultRow row;
-  row.experiment = next_experiment();
+  row.experiment = *number;
   row.tag = m_tag;
   row.kernel = k.name;
   row.backend = k.backend;

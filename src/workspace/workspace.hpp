@@ -25,12 +25,30 @@ struct WorkspaceKernel {
                            ///< unfused form, its share in an uncompiled model, where it stands in for the fusion
 };
 
+/// What one worker of `run --gpus` works on: one kernel, in a git worktree and on a branch of its own
+/// (worktree_dir, worker_branch), so that workers never share an index or a work tree; its rows go to the
+/// main workspace's results.tsv, beside the other workers'.
+struct WorkerSpec {
+  std::string kernel;
+  std::string device;     ///< "0", "cpu:1": recorded in each of its rows
+  std::string gpu_model;  ///< its device's model: rows of other models are not its own (timings compare within one)
+};
+
 class Workspace {
  public:
   using Printer = std::function<void(const std::string&)>;
   /// Open (creating it if needed) the workspace at `dir` for run `tag`.
   static Expected<std::unique_ptr<Workspace>> open(const std::filesystem::path& dir, const std::string& tag,
                                                    const Printer& print);
+  /// Open a worker's view of the workspace at `main_dir` (which must exist): the worktree of `w.kernel`, made
+  /// on first use from the branch autokernel/<tag>, locked against a second worker on that kernel. Its rows()
+  /// are this tag's rows of `w.gpu_model`, and its experiment numbers are taken from the shared results.tsv.
+  static Expected<std::unique_ptr<Workspace>> open_worker(const std::filesystem::path& main_dir, const std::string& tag,
+                                                          const WorkerSpec& w, const Printer& print);
+  /// Where kernel `kernel`'s worktree is: inside the run's own ignored files.
+  static std::filesystem::path worktree_dir(const std::filesystem::path& main_dir, const std::string& kernel);
+  /// Its branch: beside autokernel/<tag> (a ref cannot be both a branch and a folder of branches).
+  static std::string worker_branch(const std::string& tag, const std::string& kernel);
   ~Workspace();
 
   /// Check `--kernel` files before anything is written: each must load, and a type and backend may come
@@ -55,15 +73,22 @@ class Workspace {
 
   /// Append a row to results.tsv and to rows(): the only way a row is written.
   Expected<void> append(const ResultRow& row);
-  /// The next experiment's number, over every tag's rows.
-  int next_experiment() const { return m_next_experiment; }
+  /// The number of the experiment about to run, over every tag's rows; a worker's is taken from the shared
+  /// results.tsv (ResultsLog::take_number), so two workers never use one.
+  Expected<int> take_experiment_number();
+  /// The device recorded in the rows (`run --gpus` with one device; a worker's is its WorkerSpec's).
+  void set_device(const std::string& device) { m_device = device; }
 
   GitRepo& repo() { return m_repo; }
   const std::filesystem::path& dir() const { return m_dir; }
   const std::string& tag() const { return m_tag; }
 
  private:
-  Workspace(std::filesystem::path dir, std::string tag, int lock_fd);
+  Workspace(std::filesystem::path dir, std::string tag, int lock_fd, const std::filesystem::path& results_dir);
+  /// What open and open_worker share once the work tree exists and is locked: the branch, the rows, the
+  /// revert of an experiment a kill left unrecorded.
+  static Expected<std::unique_ptr<Workspace>> finish_open(std::unique_ptr<Workspace> ws, const std::string& branch,
+                                                          const Printer& print);
   /// A row for an experiment with no candidate commit (the row's commit is HEAD).
   Expected<ResultRow> record_without_commit(const WorkspaceKernel& k, Status status, const std::string& correctness,
                                             const std::string& description);
@@ -73,8 +98,11 @@ class Workspace {
   int m_lock_fd;
   GitRepo m_repo;
   ResultsLog m_log;
-  std::vector<ResultRow> m_rows;  ///< this tag's
-  int m_next_experiment = 0;      ///< over every tag's rows
+  std::vector<ResultRow> m_rows;    ///< this tag's (a worker's: of its GPU model)
+  int m_next_experiment = 0;        ///< over every tag's rows
+  std::filesystem::path m_counter;  ///< a worker's: the shared experiment counter ("" when the run is alone)
+  std::string m_device;
+  std::string m_gpu_model;  ///< a worker's: its rows' model, and the only model whose rows it reads
 };
 
 }  // namespace ak::workspace
