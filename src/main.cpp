@@ -21,7 +21,7 @@ int main(int argc, char** argv) {
       {"revert", ak::cli::add_revert_command(app)},   {"export", ak::cli::add_export_command(app)},
       {"verify", ak::cli::add_verify_command(app)},   {"report", ak::cli::add_report_command(app)},
       {"suite", ak::cli::add_suite_command(app)},     {"hw", ak::cli::add_hw_command(app)},
-      {"worker", ak::cli::add_worker_command(app)}};
+      {"worker", ak::cli::add_worker_command(app)},   {"merge", ak::cli::add_merge_command(app)}};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -14,6 +14,7 @@ Runner add_worker_command(CLI::App& app);
 Runner add_hw_command(CLI::App& app);
 Runner add_run_command(CLI::App& app);
 Runner add_status_command(CLI::App& app);
+Runner add_merge_command(CLI::App& app);
 Runner add_keep_command(CLI::App& app);
 Runner add_revert_command(CLI::App& app);
 Runner add_export_command(CLI::App& app);

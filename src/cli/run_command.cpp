@@ -4,8 +4,19 @@
 #include <unistd.h>
 #include <cstdio>
 
+#include <fmt/ranges.h>
+
+#ifdef AK_HAVE_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#endif
+
+#include "backends/backend.hpp"
 #include "cli/commands.hpp"
+#include "hw/device.hpp"
+#include "loop/multi_worker.hpp"
 #include "loop/run_loop.hpp"
+#include "loop/slurm_array.hpp"
+#include "util/process.hpp"
 #include "util/resources.hpp"
 
 namespace ak::cli {
@@ -34,6 +45,30 @@ double parse_duration(const std::string& s) {
   if (unit == "m") return v * 60;
   if (unit == "h") return v * 3600;
   throw Fatal(Error{fmt::format("bad duration '{}' (examples: 90s, 15m, 8h)", s)});
+}
+
+int gpu_count() {
+#ifdef AK_HAVE_CUDA
+  if (backends::cuda_available()) return static_cast<int>(at::cuda::device_count());
+#endif
+  return 0;
+}
+
+/// This process's own `run` command line for its workers: the same options, less `drop` (those the parent
+/// decides for each worker, or gives in another form) and their values.
+std::vector<std::string> worker_command_line(const std::vector<std::string>& drop) {
+  auto args = util::self_arguments();
+  std::vector<std::string> out = {util::self_executable()};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const auto& a = args[i];
+    if (std::ranges::find(drop, a) != drop.end()) {
+      if (a != "--slurm-array") ++i;  // and its value
+      continue;
+    }
+    if (std::ranges::any_of(drop, [&](const auto& d) { return a.starts_with(d + "="); })) continue;
+    out.push_back(a);
+  }
+  return out;
 }
 
 }  // namespace
@@ -87,6 +122,18 @@ Runner add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();
+  auto gpus = std::make_shared<std::string>();
+  cmd->add_option("--gpus", *gpus,
+                  "one worker per device, each on its own kernels: GPU indices (0,1,...), all, or cpu:N for N CPU "
+                  "workers; --max-experiments then counts per kernel");
+  auto slurm = std::make_shared<bool>(false);
+  cmd->add_flag("--slurm-array", *slurm,
+                "past one host: write a Slurm job array script (one task per kernel) instead of running; "
+                "`autokernel merge` afterwards");
+  // Set by a --gpus parent for each of its workers (loop/multi_worker.hpp); not for users.
+  cmd->add_option("--worker-kernel", o->worker_kernel)->group("");
+  cmd->add_option("--device", o->device)->group("");
+  cmd->add_option("--device-model", o->device_model)->group("");
   auto& po = o->proposer_options;
   cmd->add_option("--cmd", po.agent_cmd, "agent: the coding-agent command line (run with sh -c in the workspace)");
   cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")
@@ -105,16 +152,67 @@ Runner add_run_command(CLI::App& app) {
       ->capture_default_str();
   po.program_md = util::program_md().string();
   cmd->add_option("--program", po.program_md, "the playbook handed to agents and LLMs")->capture_default_str();
-  return [o, budget, kernel_budget, workspace] {
+  return [o, budget, kernel_budget, workspace, gpus, slurm] {
     o->workspace = *workspace;
     o->budget_s = parse_duration(*budget);
     o->kernel_budget_s = parse_duration(*kernel_budget);
-    std::signal(SIGINT, on_sigint);
-    auto r = loop::run_loop(*o, [](const std::string& line) {
+    auto print = [](const std::string& line) {
       fmt::print("{}\n", line);
       std::fflush(stdout);
-    });
+    };
+    std::vector<loop::Device> devices;
+    if (!gpus->empty() && o->worker_kernel.empty()) {
+      // Checked before anything runs; CUDA is asked only when GPUs are named.
+      devices = value_or_throw(loop::parse_devices(*gpus, gpus->starts_with("cpu:") ? 0 : gpu_count()));
+      for (auto& d : devices) {
+        if (d.gpu) d.model = hw::detect(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(d.index))).name;
+      }
+    }
+    if (*slurm) {
+      if (!gpus->empty())
+        throw Fatal(Error{"--slurm-array and --gpus: Slurm gives each task its device", "drop --gpus"});
+      // Each task is a worker on one kernel: the script gives it the absolute workspace and its kernel.
+      const auto argv = worker_command_line({"--slurm-array", "--workspace", "--kernel"});
+      const auto a = value_or_throw(loop::write_slurm_array(*o, argv, std::filesystem::current_path(), print));
+      print(fmt::format("wrote {}: {} array tasks, one per kernel ({})", a.script.string(), a.kernels.size(),
+                        fmt::join(a.kernels, ", ")));
+      print(fmt::format(
+          "submit it with `sbatch {}`; when the tasks have ended, `autokernel merge --workspace {} --tag {}`",
+          a.script.string(), o->workspace.string(), o->tag));
+      return k_exit_ok;
+    }
+    if (!o->worker_kernel.empty() && o->device_model.empty()) {
+      // A Slurm task's worker: no parent named its device's model.
+      o->device_model = backends::cuda_available() ? hw::detect(at::Device(at::kCUDA, 0)).name : "cpu";
+    }
+    std::signal(SIGINT, on_sigint);
+    if (!o->worker_kernel.empty()) fmt::print("{}{}\n", loop::k_worker_pid_prefix, ::getpid());
+    if (devices.size() > 1) {
+      if (auto r = loop::run_workers(*o, devices, worker_command_line({"--gpus", "--budget"}), print); !r) {
+        throw Fatal(r.error());
+      }
+      return k_exit_ok;
+    }
+    if (devices.size() == 1) {  // one device: the run as without --gpus, on that device
+      if (devices[0].gpu) ::setenv("CUDA_VISIBLE_DEVICES", std::to_string(devices[0].index).c_str(), 1);
+      o->device = devices[0].id;
+    }
+    auto r = loop::run_loop(*o, print);
     if (!r) throw Fatal(r.error());
+    return k_exit_ok;
+  };
+}
+
+Runner add_merge_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("merge", "merge each kernel's worker branch (a Slurm array's) into autokernel/<tag>");
+  auto workspace = std::make_shared<std::string>("workspace");
+  auto tag = std::make_shared<std::string>("run");
+  cmd->add_option("--workspace", *workspace, "the run's folder")->capture_default_str();
+  cmd->add_option("--tag", *tag, "the run's tag, as given to `run`")->capture_default_str();
+  return [workspace, tag] {
+    auto print = [](const std::string& line) { fmt::print("{}\n", line); };
+    const auto merged = value_or_throw(loop::merge_worker_branches(*workspace, *tag, print));
+    print(fmt::format("merged into autokernel/{}: {}", *tag, fmt::join(merged, ", ")));
     return k_exit_ok;
   };
 }

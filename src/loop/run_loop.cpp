@@ -106,8 +106,9 @@ void wait_unless_stopped(double seconds) {
 
 void request_stop() { g_stop = true; }
 
-Expected<void> run_loop(const RunOptions& o, const std::function<void(const std::string&)>& print) {
-  g_stop = false;
+bool stop_requested() { return g_stop; }
+
+Expected<OpenedRun> open_run(const RunOptions& o, const std::function<void(const std::string&)>& print) {
   // Everything that can be refused is refused before the workspace is created or touched: a typo must
   // not leave a repository, commits or a lock behind.
   std::error_code ec;
@@ -117,14 +118,18 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   }
   // A --kernel that does not load, or of a type and backend the workspace holds in another version.
   if (auto c = Workspace::check_new_kernels(o.workspace, o.add_kernels); !c) return std::unexpected(c.error());
-  auto popts = o.proposer_options;
-  auto proposer = make_proposer(o.proposer, popts);
-  if (!proposer) return std::unexpected(proposer.error());
+  if (auto proposer = make_proposer(o.proposer, o.proposer_options); !proposer) {
+    return std::unexpected(proposer.error());
+  }
 
-  auto opened = Workspace::open(o.workspace, o.tag, print);
+  const bool worker = !o.worker_kernel.empty();
+  auto opened = worker ? Workspace::open_worker(o.workspace, o.tag, {o.worker_kernel, o.device, o.device_model}, print)
+                       : Workspace::open(o.workspace, o.tag, print);
   if (!opened) return std::unexpected(opened.error());
   auto& ws = **opened;
+  if (!worker) ws.set_device(o.device);
   for (const auto& f : o.add_kernels) {
+    if (worker) break;  // the parent added them before it made the worktrees
     if (auto name = ws.add_kernel(f); !name) return std::unexpected(name.error());
   }
   auto kernels = ws.kernels();
@@ -132,23 +137,55 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     return fail(fmt::format("no kernels in {}", (ws.dir() / "kernels").string()),
                 "add some with --kernel FILE (e.g. --kernel kernels/rmsnorm/cpu.cpp)");
   }
-  if (!o.only_kernels.empty()) {
+  const auto only = worker ? std::vector<std::string>{o.worker_kernel} : o.only_kernels;
+  if (!only.empty()) {
     std::vector<std::string> known;
     for (const auto& k : kernels) known.push_back(k.name);
-    for (const auto& want : o.only_kernels) {
+    for (const auto& want : only) {
       if (std::ranges::find(known, want) == known.end()) {
         return fail(fmt::format("no kernel '{}' in {}", want, ws.dir().string()),
                     fmt::format("its kernels: {}", fmt::join(known, ", ")));
       }
     }
-    std::erase_if(kernels,
-                  [&](const auto& k) { return std::ranges::find(o.only_kernels, k.name) == o.only_kernels.end(); });
+    std::erase_if(kernels, [&](const auto& k) { return std::ranges::find(only, k.name) == only.end(); });
   }
   for (const auto& k : kernels) {
     if (auto r = ws.repo().discard(k.file.string()); !r) return std::unexpected(r.error());  // a torn edit
   }
-  popts.seed = o.seed + ws.rows().size();  // a resumed search does not retrace its steps
-  proposer = make_proposer(o.proposer, popts);
+  return OpenedRun{std::move(*opened), std::move(kernels)};
+}
+
+std::vector<std::string> kernel_order(const std::vector<WorkspaceKernel>& kernels, const std::vector<ResultRow>& rows,
+                                      const RunOptions& o) {
+  auto progress = progress_from(rows);
+  std::vector<std::pair<double, std::string>> ranked;
+  for (const auto& k : kernels) {
+    auto& p = progress[k.name];
+    const double share = k.model_share > 0 ? k.model_share : 1.0 / static_cast<double>(kernels.size());
+    const double pr = done_reason(p, o).empty() ? priority(p, share) - 1e-6 * p.experiments : -1.0;
+    ranked.emplace_back(pr, k.name);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::vector<std::string> out;
+  for (const auto& [pr, name] : ranked) out.push_back(name);
+  return out;
+}
+
+Expected<void> run_loop(const RunOptions& o, const std::function<void(const std::string&)>& print) {
+  g_stop = false;
+  auto run = open_run(o, print);
+  if (!run) return std::unexpected(run.error());
+  auto& ws = *run->ws;
+  const auto& kernels = run->kernels;
+  auto popts = o.proposer_options;
+  // A resumed search does not retrace its steps. A worker counts its own kernel's rows only: the other
+  // workers' come at times no seed should depend on.
+  popts.seed = o.seed + ws.rows().size();
+  if (!o.worker_kernel.empty()) {
+    popts.seed = o.seed + static_cast<uint64_t>(std::ranges::count_if(
+                              ws.rows(), [&](const ResultRow& r) { return r.kernel == o.worker_kernel; }));
+  }
+  auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
   const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
 
@@ -347,6 +384,23 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
                          duration_text(elapsed / state->experiments * remaining));
     }
     out += fmt::format("{} experiments this invocation, {}{}\n", state->experiments, pace, left);
+    // `run --gpus`: each worker, and what its own loop (its run.json, in its kernel's worktree) is doing.
+    for (const auto& w : state->workers) {
+      int rows_of_device = 0;
+      for (const auto& r : rows) rows_of_device += r.device == w.device;
+      std::string what = w.kernel.empty() || !running ? std::string("idle") : w.kernel;
+      if (running && !w.kernel.empty()) {
+        if (const auto ks = RunState::read(Workspace::worktree_dir(workspace, w.kernel)); ks) {
+          what += fmt::format(", {} experiments on it this invocation", ks->experiments);
+          if (!ks->current_kernel.empty()) {
+            what += fmt::format(", experiment {} running for {}", ks->experiments + 1,
+                                duration_text(now - ks->current_since));
+          }
+        }
+      }
+      out += fmt::format("worker {}: {} | {} kernels finished, {} rows from this device\n", w.device, what,
+                         w.kernels_done, rows_of_device);
+    }
   } else {
     out +=
         fmt::format("{}: {}\n", workspace.string(), running ? "a run is going on" : "no run recorded its state here");
@@ -365,7 +419,9 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
       flagged += r.status == Status::implausible;
     }
     std::string kstate = "waiting";
-    if (state && state->current_kernel == name && running) {
+    const bool on_a_worker =
+        state && std::ranges::any_of(state->workers, [&](const auto& w) { return w.kernel == name; });
+    if (state && (state->current_kernel == name || on_a_worker) && running) {
       kstate = "working";
     } else if (state && state->done.contains(name) && !state->done.at(name).empty()) {
       kstate = "done";

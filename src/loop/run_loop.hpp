@@ -11,6 +11,7 @@
 
 #include "loop/proposer.hpp"
 #include "util/error.hpp"
+#include "workspace/workspace.hpp"
 
 namespace ak::loop {
 
@@ -38,7 +39,32 @@ struct RunOptions {
   double proposer_backoff_s = 1;
   double max_proposer_backoff_s = 120;
   int max_proposer_failures = 10;
+  /// `run --gpus`: the device the rows record ("0", "cpu:1"; "" without --gpus). With worker_kernel set this
+  /// process is one worker of a multi-device run (loop/multi_worker): it works on that kernel only, in its
+  /// worktree (workspace::WorkerSpec), and compares timings only with rows of device_model.
+  std::string device;
+  std::string worker_kernel;
+  std::string device_model;
 };
+
+/// The workspace opened for a run, with the kernels it works on (all, or those --kernels names).
+struct OpenedRun {
+  std::unique_ptr<workspace::Workspace> ws;
+  std::vector<workspace::WorkspaceKernel> kernels;
+};
+
+/// Refuse bad input before anything is written (no kernels, a --kernel that does not load, a proposer that
+/// cannot start), then open the workspace (a worker's view with worker_kernel set), add --kernel files and
+/// pick the kernels. What run_loop and the multi-worker parent both start with.
+Expected<OpenedRun> open_run(const RunOptions& options, const std::function<void(const std::string&)>& print);
+
+/// The kernels in the order the loop takes them today: Amdahl's (not yet measured first, heaviest first,
+/// then model share x headroom to the ceiling). Kernels already done by their rows come last.
+std::vector<std::string> kernel_order(const std::vector<workspace::WorkspaceKernel>& kernels,
+                                      const std::vector<workspace::ResultRow>& rows, const RunOptions& options);
+
+/// Has a stop been requested (Ctrl-C)?
+bool stop_requested();
 
 /// Ask the running loop to stop after the current experiment (what Ctrl-C does).
 void request_stop();

@@ -1,0 +1,331 @@
+// `autokernel run --gpus cpu:2`: two CPU workers standing in for GPUs, on three kernels whose every
+// experiment is decided by construction (tests/data/loop_kernels/*_steps.cpp: 4x gains, 16x losses, a wrong
+// result; one untried neighbour at each step), so the rows do not depend on timing noise, the seed or which
+// worker ran what. Checked: work is shared, the rows equal a one-worker run's, nothing is lost or recorded
+// twice under kill -9 of a worker and of the parent, and the same command resumes.
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "loop/multi_worker.hpp"
+#include "test_support.hpp"
+#include "util/fs.hpp"
+#include "workspace/results_log.hpp"
+
+extern char** environ;
+
+namespace ak {
+namespace {
+
+using test::git;
+using workspace::ResultRow;
+using workspace::Status;
+namespace fs = std::filesystem;
+
+const auto k_dir = test::source_dir() / "tests/data/loop_kernels";
+
+std::vector<std::string> run_args(const fs::path& ws) {
+  return {"run",
+          "--workspace",
+          ws.string(),
+          "--kernel",
+          (k_dir / "rmsnorm_steps.cpp").string(),
+          "--kernel",
+          (k_dir / "reduce_steps.cpp").string(),
+          "--kernel",
+          (k_dir / "softmax_steps.cpp").string(),
+          "--done-pct",
+          "1000",  // never "near its ceiling": a CPU's ceiling is too noisy to stop on
+          "--seed",
+          "7",
+          "--tag",
+          "mw"};
+}
+
+std::vector<std::string> with(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+fs::path fresh(const std::string& name) {
+  auto ws = fs::temp_directory_path() / fmt::format("ak_mw_{}_{}", name, ::getpid());
+  (void)util::remove_tree(ws);
+  return ws;
+}
+
+std::vector<ResultRow> rows_of(const fs::path& ws) {
+  auto rows = workspace::ResultsLog(ws / "results.tsv").read();
+  return rows ? *rows : std::vector<ResultRow>{};
+}
+
+/// Per kernel, its experiments in order as "config status": what must not depend on who ran them.
+std::map<std::string, std::vector<std::string>> sequences(const std::vector<ResultRow>& rows) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& r : rows) out[r.kernel].push_back(r.config + " " + std::string(workspace::status_name(r.status)));
+  return out;
+}
+
+/// What every run of these kernels records, by construction.
+const std::map<std::string, std::vector<std::string>> k_expected = {
+    {"rmsnorm_cpu", {"REPEAT=16 baseline", "REPEAT=4 kept", "REPEAT=1 kept"}},
+    {"reduce_cpu", {"MODE=0 baseline", "MODE=1 incorrect", "MODE=2 reverted"}},
+    {"softmax_cpu", {"REPEAT=4 baseline", "REPEAT=1 kept", "REPEAT=16 reverted"}},
+};
+
+/// Unique numbers; every commit exists; kept and baseline commits are on autokernel/<tag>, the others not.
+void expect_rows_match_history(const fs::path& ws) {
+  std::set<int> numbers;
+  for (const auto& r : rows_of(ws)) {
+    EXPECT_TRUE(numbers.insert(r.experiment).second) << "experiment " << r.experiment << " recorded twice";
+    int code = 0;
+    git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
+    EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": its commit is lost";
+    git(ws, {"merge-base", "--is-ancestor", r.commit, "autokernel/mw"}, &code);
+    EXPECT_EQ(code == 0, r.status == Status::kept || r.status == Status::baseline)
+        << "experiment " << r.experiment << " (" << workspace::status_name(r.status) << ")";
+  }
+}
+
+pid_t spawn(const std::vector<std::string>& args) {
+  std::vector<std::string> a = {AK_BINARY};
+  a.insert(a.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& s : a) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+/// Live processes whose command line holds every one of `parts`.
+std::vector<pid_t> processes_with(const std::vector<std::string>& parts) {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const auto name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto stat = util::read_file(e.path() / "stat").value_or("");
+    const auto state = stat.rfind(") ");
+    if (stat.empty() || (state != std::string::npos && stat[state + 2] == 'Z')) continue;
+    auto cmdline = util::read_file(e.path() / "cmdline").value_or("");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (std::ranges::all_of(parts, [&](const auto& p) { return cmdline.find(p) != std::string::npos; })) {
+      out.push_back(std::stoi(name));
+    }
+  }
+  return out;
+}
+
+/// Wait until `done()` or `limit`; false on the limit.
+template <typename F>
+bool wait_for(F done, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+TEST(MultiWorker, DevicesAreParsedAndBadOnesRefused) {
+  auto d = loop::parse_devices("0,2", 3);
+  ASSERT_TRUE(d) << d.error().message;
+  ASSERT_EQ(d->size(), 2u);
+  EXPECT_EQ((*d)[1].id, "2");
+  EXPECT_TRUE((*d)[1].gpu);
+  EXPECT_EQ((*d)[1].index, 2);
+  d = loop::parse_devices("all", 2);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->size(), 2u);
+  d = loop::parse_devices("cpu:3", 0);
+  ASSERT_TRUE(d);
+  ASSERT_EQ(d->size(), 3u);
+  EXPECT_EQ((*d)[2].id, "cpu:2");
+  EXPECT_EQ((*d)[2].model, "cpu");
+  EXPECT_FALSE((*d)[2].gpu);
+  const std::vector<std::tuple<std::string, int, std::string>> bad = {{"1,1", 2, "GPU 1 is named twice"},
+                                                                      {"2", 2, "there is no GPU 2"},
+                                                                      {"0", 0, "this machine has no GPU"},
+                                                                      {"all", 0, "this machine has no GPU"},
+                                                                      {"cpu:0", 0, "must be a whole number from 1"},
+                                                                      {"cpu:x", 0, "must be a whole number"},
+                                                                      {"0,,1", 2, "'' is not a device"},
+                                                                      {"gpu0", 2, "'gpu0' is not"}};
+  for (const auto& [text, count, why] : bad) {
+    d = loop::parse_devices(text, count);
+    ASSERT_FALSE(d) << text;
+    EXPECT_NE((d.error().message + " " + d.error().hint).find(why), std::string::npos)
+        << text << ": " << d.error().message << " | " << d.error().hint;
+    EXPECT_FALSE(d.error().hint.empty()) << text;
+  }
+}
+
+TEST(MultiWorker, BadGpusAreRefusedBeforeAnythingIsWritten) {
+  const auto ws = fresh("bad");
+  for (const std::string gpus : {"cpu:0", "cpu:-1", "0,0", "7", "x"}) {
+    const auto r = test::autokernel(with(run_args(ws), {"--gpus", gpus}));
+    EXPECT_EQ(r.exit_code, 2) << gpus << "\n" << r.output;
+    EXPECT_NE(r.output.find("autokernel: error: --gpus"), std::string::npos) << gpus << "\n" << r.output;
+    EXPECT_NE(r.output.find("hint: "), std::string::npos) << gpus << "\n" << r.output;
+    EXPECT_FALSE(fs::exists(ws)) << "--gpus " << gpus << " wrote the workspace";
+  }
+}
+
+TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
+  const auto one = fresh("one"), two = fresh("two");
+  auto r = test::autokernel(run_args(one));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = test::autokernel(with(run_args(two), {"--gpus", "cpu:2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // Lines are prefixed with their device.
+  EXPECT_NE(r.output.find("[cpu:0] [exp"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("[cpu:1] [exp"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("stopping: every kernel is done"), std::string::npos) << r.output;
+
+  const auto rows_one = rows_of(one), rows_two = rows_of(two);
+  EXPECT_EQ(sequences(rows_one), k_expected);
+  EXPECT_EQ(sequences(rows_two), sequences(rows_one));
+  std::set<std::string> devices;
+  for (const auto& row : rows_two) {
+    devices.insert(row.device);
+    EXPECT_EQ(row.gpu, "cpu");
+    // One kernel's rows come from one worker in one run.
+    EXPECT_EQ(row.device, std::ranges::find(rows_two, row.kernel, &ResultRow::kernel)->device);
+  }
+  EXPECT_EQ(devices, (std::set<std::string>{"cpu:0", "cpu:1"})) << "the work was not shared";
+  for (const auto& row : rows_one) EXPECT_EQ(row.device, "");  // without --gpus, as before
+  expect_rows_match_history(two);
+  // autokernel/<tag> holds every kernel's best, as a one-worker run's branch does.
+  EXPECT_EQ(git(two, {"rev-parse", "--abbrev-ref", "HEAD"}), "autokernel/mw");
+  for (const auto& k : {"rmsnorm_cpu", "reduce_cpu", "softmax_cpu"}) {
+    const auto file = fs::path("kernels") / k / "kernel.cpp";
+    EXPECT_EQ(util::read_file(two / file).value_or("two"), util::read_file(one / file).value_or("one")) << k;
+  }
+  EXPECT_EQ(git(two, {"status", "--porcelain"}), "");
+
+  // `status` lists the workers; the same command again finds every kernel done and records nothing.
+  const auto status = test::autokernel({"status", "--workspace", two.string()});
+  EXPECT_NE(status.output.find("worker cpu:0:"), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("worker cpu:1:"), std::string::npos) << status.output;
+  r = test::autokernel(with(run_args(two), {"--gpus", "cpu:2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(rows_of(two).size(), rows_two.size()) << r.output;
+  if (!HasFailure()) {
+    (void)util::remove_tree(one);
+    (void)util::remove_tree(two);
+  }
+}
+
+TEST(MultiWorker, KillOfAWorkerAndOfTheParentLosesNoRowAndTheSameCommandResumes) {
+  const auto ws = fresh("kill");
+  const auto args = with(run_args(ws), {"--gpus", "cpu:2"});
+  const pid_t parent = spawn(args);
+  ASSERT_GT(parent, 0);
+  // kill -9 of one worker (its `run --worker-kernel` process) once the first rows are in.
+  ASSERT_TRUE(wait_for([&] { return rows_of(ws).size() >= 2; }, std::chrono::seconds(180)));
+  // The worker itself, not a watchdog its harness cloned from it (whose command line is the worker's too).
+  pid_t worker = -1;
+  for (const pid_t p : processes_with({"--worker-kernel", ws.string()})) {
+    const auto stat = util::read_file(fmt::format("/proc/{}/stat", p)).value_or("");
+    const auto after_name = stat.rfind(") ");
+    if (after_name == std::string::npos) continue;
+    const auto ppid = std::stoi(stat.substr(stat.find(' ', after_name + 2) + 1));
+    const auto parent_cmdline = util::read_file(fmt::format("/proc/{}/cmdline", ppid)).value_or("");
+    if (parent_cmdline.find("--worker-kernel") == std::string::npos) worker = p;
+  }
+  ASSERT_GT(worker, 0);
+  ASSERT_EQ(::kill(worker, SIGKILL), 0);
+  // Then of the parent, alone: its workers must die with it.
+  const auto at_kill = rows_of(ws).size();
+  bool exited = false;
+  wait_for(
+      [&] {
+        exited = ::waitpid(parent, nullptr, WNOHANG) == parent;
+        return exited || rows_of(ws).size() >= at_kill + 2;
+      },
+      std::chrono::seconds(180));
+  if (!exited) {
+    ::kill(parent, SIGKILL);
+    ::waitpid(parent, nullptr, 0);
+  }
+  EXPECT_TRUE(wait_for(
+      [&] {
+        return processes_with({"--worker-kernel", ws.string()}).empty();
+      },
+      std::chrono::seconds(10)))
+      << "a worker outlived its parent";
+  const auto before = rows_of(ws);
+  ASSERT_LT(before.size(), 9u) << "the run finished before the kills: nothing was tested";
+
+  const auto r = test::autokernel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto after = rows_of(ws);
+  // Nothing recorded before the kills is lost or changed; nothing is recorded twice; the run is complete.
+  ASSERT_GE(after.size(), before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].experiment, before[i].experiment);
+    EXPECT_EQ(after[i].commit, before[i].commit);
+    EXPECT_EQ(after[i].status, before[i].status);
+  }
+  EXPECT_EQ(sequences(after), k_expected) << r.output;
+  expect_rows_match_history(ws);
+  EXPECT_EQ(git(ws, {"status", "--porcelain"}), "");
+  if (!HasFailure()) (void)util::remove_tree(ws);
+}
+
+TEST(MultiWorker, SlurmArrayTasksRunWithoutSlurmThenMergeGiveTheSameRows) {
+  const auto ws = fresh("slurm");
+  auto r = test::autokernel(with(run_args(ws), {"--slurm-array"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(rows_of(ws).empty()) << "--slurm-array ran experiments itself";
+  const auto script = ws / ".autokernel/slurm/mw.sbatch";
+  const auto text = util::read_file(script).value_or("");
+  EXPECT_NE(text.find("#SBATCH --array=0-2\n"), std::string::npos) << text;
+  EXPECT_EQ(text.find("--gres=gpu"), std::string::npos) << "CPU kernels need no GPU:\n" << text;
+  // Slurm's part, by hand: each array task is the script with its SLURM_ARRAY_TASK_ID; two at a time.
+  auto task = [&](int i) {
+    return util::run_command({"/usr/bin/env", fmt::format("SLURM_ARRAY_TASK_ID={}", i), "bash", script.string()},
+                             std::chrono::minutes(10));
+  };
+  std::optional<Expected<util::CommandOutput>> t1;
+  std::thread other([&] { t1 = task(1); });
+  const auto t0 = task(0);
+  other.join();
+  const auto t2 = task(2);
+  const Expected<util::CommandOutput>* tasks[] = {&t0, &*t1, &t2};
+  for (const auto* t : tasks) {
+    ASSERT_TRUE(*t);
+    EXPECT_EQ((*t)->exit_code, 0) << (*t)->output;
+  }
+  // Before the merge the main branch has no kept work; after it, it holds every kernel's best.
+  EXPECT_NE(util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp").value_or("").find("@knob REPEAT=16"),
+            std::string::npos);
+  r = test::autokernel({"merge", "--workspace", ws.string(), "--tag", "mw"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("merged into autokernel/mw"), std::string::npos) << r.output;
+  EXPECT_NE(util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp").value_or("").find("@knob REPEAT=1 "),
+            std::string::npos);
+  const auto rows = rows_of(ws);
+  EXPECT_EQ(sequences(rows), k_expected);
+  for (const auto& row : rows) EXPECT_NE(row.device.find(":cpu"), std::string::npos) << row.device;
+  expect_rows_match_history(ws);
+  if (!HasFailure()) (void)util::remove_tree(ws);
+}
+
+}  // namespace
+}  // namespace ak
