@@ -96,6 +96,19 @@ Expected<void> GitRepo::add_worktree(const std::filesystem::path& path, const st
   return {};
 }
 
+Expected<std::vector<std::string>> GitRepo::remove_stale_locks(const std::string& branch) {
+  std::vector<std::string> removed;
+  for (const auto& name : {std::string("index.lock"), std::string("HEAD.lock"), "refs/heads/" + branch + ".lock"}) {
+    auto path = git({"rev-parse", "--git-path", name});  // a worktree's index and HEAD are its own
+    if (!path) return std::unexpected(path.error());
+    std::filesystem::path p = *path;
+    if (p.is_relative()) p = m_dir / p;
+    std::error_code ec;
+    if (std::filesystem::remove(p, ec)) removed.push_back(p.string());
+  }
+  return removed;
+}
+
 Expected<std::string> GitRepo::commit(const std::vector<std::string>& paths, const std::string& message) {
   std::vector<std::string> add = {"add", "--"};
   add.insert(add.end(), paths.begin(), paths.end());

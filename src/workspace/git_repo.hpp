@@ -60,6 +60,10 @@ class GitRepo {
     if (auto r = git({"merge", "-q", "--no-edit", "-m", message, branch}); !r) return std::unexpected(r.error());
     return {};
   }
+  /// Remove the lock files a git killed mid-command leaves in this work tree (its index, HEAD, `branch`'s
+  /// ref), which would fail every later command; returns those removed. Only for a caller that holds the
+  /// workspace's lock, so that no git of ours is running here.
+  Expected<std::vector<std::string>> remove_stale_locks(const std::string& branch);
   /// Does `refs/heads/<branch>` exist?
   bool has_branch(const std::string& branch) {
     return git({"rev-parse", "--verify", "-q", "refs/heads/" + branch}).has_value();

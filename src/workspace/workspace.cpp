@@ -108,6 +108,10 @@ Expected<std::unique_ptr<Workspace>> Workspace::open_worker(const std::filesyste
 
 Expected<std::unique_ptr<Workspace>> Workspace::finish_open(std::unique_ptr<Workspace> ws, const std::string& branch,
                                                             const Printer& print) {
+  // A git killed with a run (kill -9) may have left its lock files: every later git command would fail.
+  auto stale = ws->m_repo.remove_stale_locks(branch);
+  if (!stale) return std::unexpected(stale.error());
+  for (const auto& f : *stale) print(fmt::format("resuming: removed {}, left by a git that was killed", f));
   if (auto r = ws->m_repo.checkout_branch(branch); !r) return std::unexpected(r.error());
   auto all = ws->m_log.read();
   if (!all) return std::unexpected(all.error());

@@ -46,6 +46,8 @@ std::vector<std::string> run_args(const fs::path& ws) {
           (k_dir / "softmax_steps.cpp").string(),
           "--done-pct",
           "1000",  // never "near its ceiling": a CPU's ceiling is too noisy to stop on
+          "--max-speedup",
+          "1000",  // nor "implausible": on a loaded machine PyTorch's reference can be 20x slower than alone
           "--seed",
           "7",
           "--tag",
@@ -238,6 +240,16 @@ TEST(MultiWorker, KillOfAWorkerAndOfTheParentLosesNoRowAndTheSameCommandResumes)
   ASSERT_GT(parent, 0);
   // kill -9 of one worker (its `run --worker-kernel` process) once the first rows are in.
   ASSERT_TRUE(wait_for([&] { return rows_of(ws).size() >= 2; }, std::chrono::seconds(180)));
+  // While it runs, status shows each worker and its kernel.
+  const auto status = test::autokernel({"status", "--workspace", ws.string()});
+  EXPECT_NE(status.output.find("running (pid"), std::string::npos) << status.output;
+  for (const auto* device : {"cpu:0", "cpu:1"}) {
+    const auto line_at = status.output.find(fmt::format("worker {}: ", device));
+    ASSERT_NE(line_at, std::string::npos) << status.output;
+    EXPECT_NE(status.output.substr(line_at, status.output.find('\n', line_at) - line_at).find("_cpu"),
+              std::string::npos)
+        << "no kernel named for " << device << ": " << status.output;
+  }
   // The worker itself, not a watchdog its harness cloned from it (whose command line is the worker's too).
   pid_t worker = -1;
   for (const pid_t p : processes_with({"--worker-kernel", ws.string()})) {
@@ -285,6 +297,39 @@ TEST(MultiWorker, KillOfAWorkerAndOfTheParentLosesNoRowAndTheSameCommandResumes)
   EXPECT_EQ(sequences(after), k_expected) << r.output;
   expect_rows_match_history(ws);
   EXPECT_EQ(git(ws, {"status", "--porcelain"}), "");
+  if (!HasFailure()) (void)util::remove_tree(ws);
+}
+
+TEST(MultiWorker, AWorkerComparesOnlyWithRowsOfItsOwnGpuModel) {
+  // Rows another GPU model left (rmsnorm already at its best there): the CPU workers neither compare with
+  // them nor take their configurations as tried, so each kernel starts from a baseline of its own model.
+  const auto ws = fresh("model");
+  fs::create_directories(ws);
+  const workspace::ResultsLog log(ws / "results.tsv");
+  for (const auto& [config, status] : {std::pair{"REPEAT=16", Status::baseline}, {"REPEAT=1", Status::kept}}) {
+    ResultRow r;
+    r.experiment = status == Status::baseline ? 0 : 1;
+    r.tag = "mw";
+    r.kernel = "rmsnorm_cpu";
+    r.backend = "cpu";
+    r.status = status;
+    r.correctness = "PASS";
+    r.latency_us = 1;
+    r.config = config;
+    r.commit = "0000000000000000000000000000000000000000";
+    r.device = "3";
+    r.gpu = "NVIDIA H100 80GB HBM3";
+    ASSERT_TRUE(log.append(r));
+  }
+  const auto r = test::autokernel(with(run_args(ws), {"--gpus", "cpu:2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::vector<ResultRow> cpu_rows;
+  for (const auto& row : rows_of(ws)) {
+    if (row.gpu == "cpu") cpu_rows.push_back(row);
+    EXPECT_GE(row.experiment, row.gpu == "cpu" ? 2 : 0) << "a number was taken twice";
+  }
+  EXPECT_EQ(sequences(cpu_rows), k_expected) << r.output;
+  EXPECT_EQ(rows_of(ws).size(), cpu_rows.size() + 2);
   if (!HasFailure()) (void)util::remove_tree(ws);
 }
 

@@ -1,10 +1,12 @@
-// results.tsv: rows survive a round trip; a torn last line (a killed writer) is ignored.
+// results.tsv: rows survive a round trip; a torn last line (a killed writer) is ignored; several processes
+// append whole rows and take unique experiment numbers.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "workspace/results_log.hpp"
 
@@ -83,6 +85,75 @@ TEST(ResultsLog, RowsAppendedByTwoProcessesAtOnceNeverInterleave) {
     const auto& r = (*rows)[i];
     EXPECT_EQ(r.description, std::string(3000, r.kernel == "a" ? 'a' : 'b'));
   }
+}
+
+TEST(ResultsLog, WorkersTakingNumbersAtOnceOnANewFileGetEachOneOnceAndOneHeader) {
+  // What the workers of `run --gpus` do: take a number, then (later) append its row, on one file.
+  const auto path = fresh("numbers");
+  const auto counter = path.parent_path() / ("ak_results_numbers_counter_" + std::to_string(::getpid()));
+  std::filesystem::remove(counter);
+  ResultsLog log(path);
+  constexpr int k_children = 4, k_rows = 40;
+  std::vector<pid_t> children;
+  for (int child = 0; child < k_children; ++child) {
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ResultRow r;
+      r.kernel = "k" + std::to_string(child);
+      r.device = "cpu:" + std::to_string(child);
+      r.gpu = "cpu";
+      for (int i = 0; i < k_rows; ++i) {
+        auto n = log.take_number(counter);
+        if (!n) ::_exit(1);
+        r.experiment = *n;
+        if (!log.append(r)) ::_exit(1);
+      }
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (auto pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  auto rows = log.read();
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), static_cast<std::size_t>(k_children * k_rows));  // one header: no row read as one
+  std::set<int> numbers;
+  for (const auto& r : *rows) {
+    EXPECT_TRUE(numbers.insert(r.experiment).second) << "experiment " << r.experiment << " taken twice";
+    EXPECT_EQ(r.device, "cpu:" + r.kernel.substr(1));
+    EXPECT_EQ(r.gpu, "cpu");
+  }
+  EXPECT_EQ(*numbers.rbegin(), k_children * k_rows - 1);  // nobody was killed: no gaps
+  std::ifstream in(path);
+  std::string first;
+  std::getline(in, first);
+  EXPECT_TRUE(first.starts_with("experiment\t")) << first;
+  EXPECT_TRUE(first.ends_with("\tdevice\tgpu")) << first;
+  std::filesystem::remove(counter);
+}
+
+TEST(ResultsLog, AFileWrittenBeforeTheDeviceColumnsIsReadAndAppendedTo) {
+  const auto path = fresh("old_columns");
+  {
+    std::ofstream out(path);
+    out << "experiment\ttag\tkernel\tbackend\tstatus\tcorrectness\tthroughput\tthroughput_unit\tlatency_us\tspread\t"
+           "pct_of_ceiling\tspeedup_vs_reference\tconfig\tdescription\tcommit\tseconds\n"
+        << "0\tt\trmsnorm_cpu\tcpu\tbaseline\tPASS\t1.0\tGB/s\t10.0\t0.01\t5.0\t0.5\tA=1\tbaseline\tabc\t1.5\n";
+  }
+  ResultsLog log(path);
+  ResultRow r;
+  r.experiment = 1;
+  r.device = "cpu:1";
+  ASSERT_TRUE(log.append(r).has_value());
+  auto rows = log.read();
+  ASSERT_TRUE(rows.has_value());
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].commit, "abc");
+  EXPECT_EQ((*rows)[0].device, "");
+  EXPECT_EQ((*rows)[1].device, "cpu:1");
 }
 
 TEST(ResultsLog, EveryStatusRoundTripsAndAnUnknownOneIsNotRead) {

@@ -1,6 +1,7 @@
 // workspace/workspace's `--kernel`: the headers a kernel includes from its folder come with it, and a second
 // file for a type and backend the workspace already has is refused before anything is written, unless it
-// is the file that kernel came from (resuming with the same command line).
+// is the file that kernel came from (resuming with the same command line). Opening it clears the lock files a
+// killed git left.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -87,6 +88,28 @@ TEST_F(Workspace, ASecondFileForAKernelItHasIsRefusedUnlessItIsTheSameFile) {
   auto other = workspace::Workspace::check_new_kernels(ws(), {b});
   ASSERT_FALSE(other);
   EXPECT_NE(other.error().message.find("already has rmsnorm_cpu"), std::string::npos) << other.error().message;
+}
+
+TEST_F(Workspace, LockFilesOfAKilledGitAreRemovedWhenItOpens) {
+  // kill -9 of a run (or of a --gpus worker) mid-commit leaves git's index.lock: every later commit would fail.
+  auto print = [](const std::string&) {};
+  const auto a = kernel("a.cpp", "");
+  {
+    auto opened = workspace::Workspace::open(ws(), "t", print);
+    ASSERT_TRUE(opened) << opened.error().message;
+    ASSERT_TRUE((*opened)->add_kernel(a));
+  }
+  for (const auto* lock : {".git/index.lock", ".git/refs/heads/autokernel/t.lock"}) {
+    ASSERT_TRUE(util::write_file_atomic(ws() / lock, ""));
+  }
+  std::vector<std::string> lines;
+  auto opened = workspace::Workspace::open(ws(), "t", [&](const std::string& l) { lines.push_back(l); });
+  ASSERT_TRUE(opened) << opened.error().message;
+  EXPECT_FALSE(std::filesystem::exists(ws() / ".git/index.lock"));
+  EXPECT_FALSE(std::filesystem::exists(ws() / ".git/refs/heads/autokernel/t.lock"));
+  EXPECT_EQ(lines.size(), 2u);
+  ASSERT_TRUE(util::write_file_atomic(ws() / "kernels/rmsnorm_cpu/kernel.cpp", "// changed\n"));
+  EXPECT_TRUE((*opened)->repo().commit({"kernels/rmsnorm_cpu/kernel.cpp"}, "exp 1: a commit after the kill"));
 }
 
 TEST_F(Workspace, RunRefusesASecondKernelFileBeforeWritingAnything) {
