@@ -300,6 +300,30 @@ TEST(MultiWorker, KillOfAWorkerAndOfTheParentLosesNoRowAndTheSameCommandResumes)
   if (!HasFailure()) (void)util::remove_tree(ws);
 }
 
+TEST(MultiWorker, CtrlCStopsEveryWorkerAfterItsExperimentAndTheSameCommandResumes) {
+  const auto ws = fresh("stop");
+  const auto args = with(run_args(ws), {"--gpus", "cpu:2"});
+  const pid_t parent = spawn(args);
+  ASSERT_GT(parent, 0);
+  ASSERT_TRUE(wait_for([&] { return rows_of(ws).size() >= 1; }, std::chrono::seconds(180)));
+  ASSERT_EQ(::kill(parent, SIGINT), 0);
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return ::waitpid(parent, &status, WNOHANG) == parent; }, std::chrono::seconds(180)));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  // Each worker finished the experiment it was in, and no more: passed on, Ctrl-C reached them (alone, each
+  // would have gone on to its kernel's end, six rows).
+  const auto stopped = rows_of(ws);
+  EXPECT_LE(stopped.size(), 4u);
+  EXPECT_TRUE(processes_with({"--worker-kernel", ws.string()}).empty());
+  const auto st = test::autokernel({"status", "--workspace", ws.string()});
+  EXPECT_NE(st.output.find("stopped: stopped on request"), std::string::npos) << st.output;
+  const auto r = test::autokernel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(sequences(rows_of(ws)), k_expected) << r.output;
+  expect_rows_match_history(ws);
+  if (!HasFailure()) (void)util::remove_tree(ws);
+}
+
 TEST(MultiWorker, AWorkerComparesOnlyWithRowsOfItsOwnGpuModel) {
   // Rows another GPU model left (rmsnorm already at its best there): the CPU workers neither compare with
   // them nor take their configurations as tried, so each kernel starts from a baseline of its own model.
