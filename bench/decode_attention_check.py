@@ -17,28 +17,11 @@ import tempfile
 import torch
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kernel_abi import Call, Tensor, abi  # noqa: E402
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-AK_DTYPE = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2}
 TOL = {torch.float16: 1e-2, torch.bfloat16: 2e-2, torch.float32: 5e-3}  # catalog/decode_attention.cpp
-
-
-class Tensor(ctypes.Structure):
-    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int32), ("ndim", ctypes.c_int32),
-                ("shape", ctypes.c_int64 * 6), ("stride", ctypes.c_int64 * 6)]
-
-
-class Call(ctypes.Structure):
-    _fields_ = [("inputs", ctypes.POINTER(Tensor)), ("n_inputs", ctypes.c_int32),
-                ("outputs", ctypes.POINTER(Tensor)), ("n_outputs", ctypes.c_int32),
-                ("scalars", ctypes.POINTER(ctypes.c_double)), ("n_scalars", ctypes.c_int32),
-                ("stream", ctypes.c_void_p)]
-
-
-def abi(t):
-    a = Tensor(t.data_ptr(), AK_DTYPE[t.dtype], t.dim())
-    for i, (n, s) in enumerate(zip(t.shape, t.stride())):
-        a.shape[i], a.stride[i] = n, s
-    return a
 
 
 def build(knobs):

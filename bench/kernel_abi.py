@@ -1,0 +1,27 @@
+"""The kernel ABI (kernels/include/autokernel/kernel_abi.h) for ctypes: the bench scripts that compile a CUDA
+starter with nvcc alone and call its ak_kernel on PyTorch's tensors, with no autokernel build."""
+import ctypes
+
+import torch
+
+AK_DTYPE = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2}
+
+
+class Tensor(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("dtype", ctypes.c_int32), ("ndim", ctypes.c_int32),
+                ("shape", ctypes.c_int64 * 6), ("stride", ctypes.c_int64 * 6)]
+
+
+class Call(ctypes.Structure):
+    _fields_ = [("inputs", ctypes.POINTER(Tensor)), ("n_inputs", ctypes.c_int32),
+                ("outputs", ctypes.POINTER(Tensor)), ("n_outputs", ctypes.c_int32),
+                ("scalars", ctypes.POINTER(ctypes.c_double)), ("n_scalars", ctypes.c_int32),
+                ("stream", ctypes.c_void_p)]
+
+
+def abi(t):
+    """A PyTorch tensor as the ABI's ak_tensor (its data, dtype, shape and strides; nothing copied)."""
+    a = Tensor(t.data_ptr(), AK_DTYPE[t.dtype], t.dim())
+    for i, (n, s) in enumerate(zip(t.shape, t.stride())):
+        a.shape[i], a.stride[i] = n, s
+    return a
