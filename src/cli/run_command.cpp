@@ -125,7 +125,8 @@ Runner add_run_command(CLI::App& app) {
   auto gpus = std::make_shared<std::string>();
   cmd->add_option("--gpus", *gpus,
                   "one worker per device, each on its own kernels: GPU indices (0,1,...), all, or cpu:N for N CPU "
-                  "workers; --max-experiments then counts per kernel");
+                  "workers; --max-experiments then counts per kernel. The first listed is the reference: at the end "
+                  "each kernel's best version is re-timed on it (a `retimed` row, the speed-up reported)");
   auto slurm = std::make_shared<bool>(false);
   cmd->add_flag("--slurm-array", *slurm,
                 "past one host: write a Slurm job array script (one task per kernel) instead of running; "
@@ -134,6 +135,7 @@ Runner add_run_command(CLI::App& app) {
   cmd->add_option("--worker-kernel", o->worker_kernel)->group("");
   cmd->add_option("--device", o->device)->group("");
   cmd->add_option("--device-model", o->device_model)->group("");
+  cmd->add_option("--retime", o->retime_commit)->group("");
   auto& po = o->proposer_options;
   cmd->add_option("--cmd", po.agent_cmd, "agent: the coding-agent command line (run with sh -c in the workspace)");
   cmd->add_option("--agent-timeout", po.agent_timeout_s, "agent: seconds before a run counts as hung")
@@ -196,6 +198,10 @@ Runner add_run_command(CLI::App& app) {
     if (devices.size() == 1) {  // one device: the run as without --gpus, on that device
       if (devices[0].gpu) ::setenv("CUDA_VISIBLE_DEVICES", std::to_string(devices[0].index).c_str(), 1);
       o->device = devices[0].id;
+    }
+    if (!o->worker_kernel.empty() && !o->retime_commit.empty()) {
+      if (auto r = loop::retime_best(*o, print); !r) throw Fatal(r.error());
+      return k_exit_ok;
     }
     auto r = loop::run_loop(*o, print);
     if (!r) throw Fatal(r.error());

@@ -97,6 +97,33 @@ Expected<ResultRow> run_baseline(Workspace& ws, const WorkspaceKernel& k, const 
   return row;
 }
 
+Expected<ResultRow> run_retime(Workspace& ws, const WorkspaceKernel& k, const std::string& commit,
+                               const std::string& description, const BenchSettings& s) {
+  // The version timed must be the best's: the worktree's file as that commit has it.
+  const auto at_commit = ws.repo().show(commit, k.file.generic_string());  // git's output, its end trimmed
+  auto here = util::read_file(ws.dir() / k.file);
+  while (here && !here->empty() && (here->back() == '\n' || here->back() == ' ')) here->pop_back();
+  if (!at_commit || !here || *at_commit != *here) {
+    return fail(fmt::format("{}: its file in {} is not its best version ({})", k.name, ws.dir().string(), commit),
+                "`autokernel merge` or `autokernel run` with the same --tag first");
+  }
+  auto c = backends::load_candidate(ws.dir() / k.file, "");
+  if (!c) return std::unexpected(c.error());
+  const auto rep = bench(ws.dir() / k.file, s);
+  if (auto full = disk_full_error(rep); full) return std::unexpected(*full);
+  if (!rep.passed()) {
+    return fail(fmt::format("{}: its best version did not pass on the reference device: {}", k.name,
+                            rep.message.substr(0, 300)),
+                "nothing was recorded; `autokernel run` again with the same options retries it");
+  }
+  auto number = ws.take_experiment_number();
+  if (!number) return std::unexpected(number.error());
+  auto row = row_from(rep, ws.tag(), *number, k.name, Status::retimed, backends::config_string(c->knob_values),
+                      description, commit);
+  if (auto a = ws.append(row); !a) return std::unexpected(a.error());
+  return row;
+}
+
 Expected<ResultRow> run_experiment(Workspace& ws, const WorkspaceKernel& k, const std::string& source,
                                    const std::string& description, const std::string& config, const BenchSettings& s) {
   const ResultRow* best_row = ws.best(k.name);

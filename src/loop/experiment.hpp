@@ -22,6 +22,12 @@ struct BenchSettings {
 Expected<workspace::ResultRow> run_baseline(workspace::Workspace& ws, const workspace::WorkspaceKernel& k,
                                             const BenchSettings& s);
 
+/// `run --gpus`: bench the kernel as it is (its best version, `commit`) again on this process's device, the
+/// run's reference, and record it as a Status::retimed row carrying `commit`. No row when it does not pass.
+Expected<workspace::ResultRow> run_retime(workspace::Workspace& ws, const workspace::WorkspaceKernel& k,
+                                          const std::string& commit, const std::string& description,
+                                          const BenchSettings& s);
+
 /// One experiment: write `source`, commit, bench, keep it if correct and faster than the best beyond the
 /// noise, else reset the commit; record the row.
 Expected<workspace::ResultRow> run_experiment(workspace::Workspace& ws, const workspace::WorkspaceKernel& k,

@@ -14,6 +14,7 @@
 
 #include <fmt/ranges.h>
 
+#include "loop/experiment.hpp"
 #include "util/process.hpp"
 #include "workspace/run_state.hpp"
 
@@ -140,6 +141,24 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
   std::vector<bool> told_to_stop(devices.size(), false);
   bool budget_spent = false;
   std::atomic<int> finished{0};
+  // Worker process `argv` on devices[i], pinned to it, its lines prefixed with the device.
+  auto launch = [&](std::size_t i, const std::vector<std::string>& argv) {
+    const auto& dev = devices[i];
+    util::ProcessOptions po;
+    // A worker is quiet while an experiment or an agent runs: its own loop and harness watch those.
+    po.quiet_limit = std::chrono::hours(24 * 365);
+    po.total_limit = std::chrono::hours(24 * 365);
+    if (dev.gpu) po.extra_env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", dev.index));
+    return util::run_process(argv, po, [&](const std::string& line) {
+      if (line.starts_with(k_worker_pid_prefix)) {
+        const std::lock_guard lock(mu);
+        pids[i] = std::atol(line.c_str() + std::string_view(k_worker_pid_prefix).size());
+        told_to_stop[i] = false;
+        return;
+      }
+      print(fmt::format("[{}] {}", dev.id, line));
+    });
+  };
   auto work = [&](std::size_t i) {
     const auto& dev = devices[i];
     while (true) {
@@ -159,20 +178,7 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
       auto argv = worker_argv;
       argv.insert(argv.end(), {"--worker-kernel", kernel, "--device", dev.id, "--device-model", dev.model});
       if (o.budget_s > 0) argv.insert(argv.end(), {"--budget", fmt::format("{:.0f}s", std::max(1.0, budget_left))});
-      util::ProcessOptions po;
-      // A worker is quiet while an experiment or an agent runs: its own loop and harness watch those.
-      po.quiet_limit = std::chrono::hours(24 * 365);
-      po.total_limit = std::chrono::hours(24 * 365);
-      if (dev.gpu) po.extra_env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", dev.index));
-      auto r = util::run_process(argv, po, [&](const std::string& line) {
-        if (line.starts_with(k_worker_pid_prefix)) {
-          const std::lock_guard lock(mu);
-          pids[i] = std::atol(line.c_str() + std::string_view(k_worker_pid_prefix).size());
-          told_to_stop[i] = false;
-          return;
-        }
-        print(fmt::format("[{}] {}", dev.id, line));
-      });
+      auto r = launch(i, argv);
       const std::lock_guard lock(mu);
       pids[i] = 0;
       state.workers[i].kernel = "";
@@ -213,6 +219,39 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
     const auto ks = RunState::read(Workspace::worktree_dir(ws.dir(), k.name));
     state.done[k.name] = ks && ks->done.contains(k.name) ? ks->done.at(k.name) : "";
   }
+  // Each done kernel's best version, timed again on the reference device (the first listed) where another
+  // device measured it: GPUs of one model still differ, and the number reported is the reference's.
+  if (errors.empty() && !stop_requested() && !budget_spent) {
+    const auto& ref = devices.front();
+    const auto rows = log.read().value_or(std::vector<workspace::ResultRow>{});
+    for (const auto& k : run->kernels) {
+      if (stop_requested()) break;
+      const auto* best = workspace::best_row(rows, k.name, o.tag);
+      if (state.done[k.name].empty() || !best || best->device == ref.id ||
+          workspace::retimed_row(rows, *best, ref.id)) {
+        continue;
+      }
+      print(fmt::format("retiming {} on {}, the reference device: its best version (experiment {}) was timed on {}",
+                        k.name, ref.id, best->experiment, best->device.empty() ? "no --gpus device" : best->device));
+      {
+        const std::lock_guard lock(mu);
+        state.workers[0].kernel = k.name;
+        record();
+      }
+      auto argv = worker_argv;
+      argv.insert(argv.end(), {"--worker-kernel", k.name, "--device", ref.id, "--device-model", ref.model, "--retime",
+                               best->commit});
+      const auto r = launch(0, argv);
+      const std::lock_guard lock(mu);
+      state.workers[0].kernel = "";
+      if (!r) {
+        errors.push_back(fmt::format("re-timing {} on {}: {}", k.name, ref.id, r.error().message));
+      } else if (r->exit_code != 0 || r->signaled || r->timed_out) {
+        errors.push_back(fmt::format("re-timing {} on {}: its worker {}", k.name, ref.id, worker_failure(*r)));
+      }
+      record();
+    }
+  }
   std::string why = "every kernel is done";
   if (!errors.empty()) {
     why = fmt::format("{} worker{} failed", errors.size(), errors.size() == 1 ? "" : "s");
@@ -237,6 +276,21 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
         "interrupted experiment is reverted");
   }
   if (stop_requested()) print("stopped on request; `autokernel run` again resumes here");
+  return {};
+}
+
+Expected<void> retime_best(const RunOptions& o, const std::function<void(const std::string&)>& print) {
+  auto run = open_run(o, print);  // the worker's view: its kernel's worktree, at its branch's best version
+  if (!run) return std::unexpected(run.error());
+  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
+  const auto& k = run->kernels.front();
+  auto row = run_retime(
+      *run->ws, k, o.retime_commit,
+      fmt::format("retimed on the reference device {}: the best version {}", o.device, o.retime_commit.substr(0, 12)),
+      settings);
+  if (!row) return std::unexpected(row.error());
+  print(fmt::format("[exp {:>3}] {:<22} retimed    {:>10.2f} us {:>7.3f}x torch | the best version, on the reference",
+                    row->experiment, k.name, row->latency_us, row->speedup_vs_reference));
   return {};
 }
 

@@ -30,13 +30,20 @@ struct Device {
 Expected<std::vector<Device>> parse_devices(const std::string& text, int gpu_count);
 
 /// Run the workers until every kernel is handed out and finished, the budget is spent or a stop is
-/// requested. `worker_argv` starts each worker (this binary's `run` with the parent's options, less --gpus
-/// and --budget); each gets --worker-kernel, --device, --device-model and what is left of the budget. A
-/// worker that fails or dies leaves its kernel for the next run: the others go on, and the error is returned
-/// at the end.
+/// requested. Then, with every kernel done and no worker failed, each kernel whose best row was measured on
+/// another device than the first listed (the reference) is timed again at that best version by a worker pinned
+/// to the reference (retime_best): one `retimed` row, the speed-up report and status show. A best version that
+/// has its retimed row is not timed again, so the same command after an interruption times what is missing.
+/// `worker_argv` starts each worker (this binary's `run` with the parent's options, less --gpus and --budget); each
+/// gets --worker-kernel, --device, --device-model and what is left of the budget. A worker that fails or dies leaves
+/// its kernel for the next run: the others go on, and the error is returned at the end.
 Expected<void> run_workers(const RunOptions& options, const std::vector<Device>& devices,
                            const std::vector<std::string>& worker_argv,
                            const std::function<void(const std::string&)>& print);
+
+/// The worker's part of a re-timing (options.retime_commit set): bench options.worker_kernel's best version
+/// in its worktree on this process's device and append its `retimed` row.
+Expected<void> retime_best(const RunOptions& options, const std::function<void(const std::string&)>& print);
 
 /// `autokernel merge`: merge every kernel's worker branch (autokernel-worker/<tag>/<kernel>) into
 /// autokernel/<tag>, as the parent of `run --gpus` does when a kernel is finished; for the workers of a Slurm

@@ -20,6 +20,7 @@
 namespace ak::loop {
 
 using workspace::advances;
+using workspace::counts_as_experiment;
 using workspace::counts_as_revert;
 using workspace::is_code_failure;
 using workspace::ResultRow;
@@ -49,6 +50,7 @@ struct KernelProgress {
 std::map<std::string, KernelProgress> progress_from(const std::vector<ResultRow>& rows) {
   std::map<std::string, KernelProgress> p;
   for (const auto& r : rows) {
+    if (!counts_as_experiment(r.status)) continue;  // a re-timing: not the loop's business
     auto& k = p[r.kernel];
     ++k.experiments;
     k.seconds += r.seconds;
@@ -182,8 +184,9 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   // workers' come at times no seed should depend on.
   popts.seed = o.seed + ws.rows().size();
   if (!o.worker_kernel.empty()) {
-    popts.seed = o.seed + static_cast<uint64_t>(std::ranges::count_if(
-                              ws.rows(), [&](const ResultRow& r) { return r.kernel == o.worker_kernel; }));
+    popts.seed = o.seed + static_cast<uint64_t>(std::ranges::count_if(ws.rows(), [&](const ResultRow& r) {
+                   return r.kernel == o.worker_kernel && counts_as_experiment(r.status);
+                 }));
   }
   auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
@@ -410,7 +413,7 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
   out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9}\n", "kernel", "state", "exps", "kept",
                      "implaus", "baseline_us", "best_us", "vs torch", "vs start");
   double seconds = 0;
-  std::vector<std::string> reasons;
+  std::vector<std::string> reasons, retimed_on;
   for (const auto& [name, p] : progress_from(rows)) {
     int kept = 0, flagged = 0;
     for (const auto& r : rows) {
@@ -427,13 +430,22 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
       kstate = "done";
       reasons.push_back(fmt::format("  {}: {}", name, state->done.at(name)));
     }
+    // `run --gpus`: the speed-up of the best version as the reference device timed it, where it did.
+    const ResultRow* retimed = p.best ? workspace::retimed_row(rows, *p.best) : nullptr;
+    if (retimed) retimed_on.push_back(fmt::format("{} on {}", name, retimed->device));
     out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12.2f} {:>12.2f} {:>8.3f}x {:>8.3f}x\n", name, kstate,
                        p.experiments, kept, flagged, p.baseline ? p.baseline->latency_us : 0.0,
-                       p.best ? p.best->latency_us : 0.0, p.best ? p.best->speedup_vs_reference : 0.0,
+                       p.best ? p.best->latency_us : 0.0,
+                       retimed  ? retimed->speedup_vs_reference
+                       : p.best ? p.best->speedup_vs_reference
+                                : 0.0,
                        p.best && p.baseline ? p.baseline->latency_us / p.best->latency_us : 0.0);
     seconds += p.seconds;
   }
   for (const auto& r : reasons) out += r + "\n";
+  if (!retimed_on.empty()) {
+    out += fmt::format("vs torch as re-timed on the reference device: {}\n", fmt::join(retimed_on, ", "));
+  }
   out += fmt::format("{} experiments, {} in experiments, {:.0f} experiments/hour", rows.size(), duration_text(seconds),
                      seconds > 0 ? rows.size() * 3600.0 / seconds : 0.0);
   return out;

@@ -45,6 +45,9 @@ struct RunOptions {
   std::string device;
   std::string worker_kernel;
   std::string device_model;
+  /// With worker_kernel: time the kernel's best version (this commit) once on this device, the run's
+  /// reference, and record it as a `retimed` row (loop/multi_worker.hpp), instead of running the loop.
+  std::string retime_commit;
 };
 
 /// The workspace opened for a run, with the kernels it works on (all, or those --kernels names).

@@ -57,7 +57,8 @@ KernelSummary summarise(const fs::path& ws, workspace::GitRepo& repo, const std:
       ++k.kept;
     } else if (r.status == workspace::Status::reverted) {
       ++k.reverted;
-    } else if (r.status != workspace::Status::baseline && r.status != workspace::Status::hand_reverted) {
+    } else if (r.status != workspace::Status::baseline && r.status != workspace::Status::hand_reverted &&
+               r.status != workspace::Status::retimed) {
       ++k.failed;
     }
     if (workspace::advances(r)) {
@@ -67,6 +68,9 @@ KernelSummary summarise(const fs::path& ws, workspace::GitRepo& repo, const std:
     if (k.unit.empty() && !r.throughput_unit.empty() && r.throughput > 0) k.unit = r.throughput_unit;
   }
   if (k.best && !k.best->throughput_unit.empty()) k.unit = k.best->throughput_unit;
+  if (k.best) {
+    if (const auto* r = workspace::retimed_row(k.rows, *k.best); r) k.retimed = *r;
+  }
   for (const auto& r : k.rows) {
     if (r.throughput_unit != k.unit || r.throughput <= 0) continue;
     if (r.speedup_vs_reference > 0) references.push_back(r.throughput / r.speedup_vs_reference);

@@ -22,6 +22,7 @@ struct KernelSummary {
   std::vector<workspace::ResultRow> rows;        ///< this run's, oldest first
   std::optional<workspace::ResultRow> baseline;  ///< the starter's correct measurement
   std::optional<workspace::ResultRow> best;      ///< the baseline or the last kept experiment
+  std::optional<workspace::ResultRow> retimed;   ///< `run --gpus`: the best version timed on the reference device
   std::map<std::string, int> count_by_status;
   int kept = 0, reverted = 0, failed = 0;  ///< failed: incorrect, crashed, timed out, did not build, no candidate
 
@@ -34,6 +35,10 @@ struct KernelSummary {
   std::string diff_problem;  ///< why there is no diff although something was kept
 
   bool device_is_cpu() const { return backend == "cpu"; }
+  /// Speed-up of the best version over PyTorch eager: the reference device's (retimed) where it was re-timed.
+  double speedup_vs_reference() const {
+    return retimed ? retimed->speedup_vs_reference : best ? best->speedup_vs_reference : 0.0;
+  }
   /// Speed-up of the best version over the starter (latency ratio); 0 without both.
   double speedup_vs_start() const;
   /// Achieved GFLOP/s of a row on the roofline (needs the placement); 0 if unknown.

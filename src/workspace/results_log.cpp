@@ -61,6 +61,16 @@ const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string&
   return best;
 }
 
+const ResultRow* retimed_row(const std::vector<ResultRow>& rows, const ResultRow& best, const std::string& device) {
+  const ResultRow* out = nullptr;
+  for (const auto& r : rows) {
+    if (r.status == Status::retimed && r.correctness == "PASS" && r.kernel == best.kernel && r.tag == best.tag &&
+        r.commit == best.commit && (device.empty() || r.device == device))
+      out = &r;
+  }
+  return out;
+}
+
 const std::vector<std::string>& ResultsLog::columns() {
   static const std::vector<std::string> cols = {"experiment", "tag",         "kernel",         "backend",
                                                 "status",     "correctness", "throughput",     "throughput_unit",

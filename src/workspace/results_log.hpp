@@ -42,6 +42,10 @@ bool advances(const ResultRow& r);
 /// when it has none.
 const ResultRow* best_row(const std::vector<ResultRow>& rows, const std::string& kernel, const std::string& tag = "");
 
+/// The row of `best`'s version timed again on a reference device (Status::retimed, same kernel, tag and
+/// commit; on `device` when not empty), the last such; null when it has none. Its speed-up is the one to report.
+const ResultRow* retimed_row(const std::vector<ResultRow>& rows, const ResultRow& best, const std::string& device = "");
+
 class ResultsLog {
  public:
   explicit ResultsLog(std::filesystem::path path) : m_path(std::move(path)) {}

@@ -6,7 +6,7 @@
 namespace ak::workspace {
 namespace {
 
-constexpr std::array<std::pair<Status, std::string_view>, 11> k_names = {{
+constexpr std::array<std::pair<Status, std::string_view>, 12> k_names = {{
     {Status::baseline, "baseline"},
     {Status::kept, "kept"},
     {Status::reverted, "reverted"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<Status, std::string_view>, 11> k_names = {{
     {Status::invalid, "invalid"},
     {Status::proposer_failed, "proposer_failed"},
     {Status::hand_reverted, "hand_reverted"},
+    {Status::retimed, "retimed"},
 }};
 
 }  // namespace
@@ -41,6 +42,10 @@ bool is_code_failure(Status s) {
   return s == Status::incorrect || s == Status::crashed || s == Status::timed_out || s == Status::compile_failed;
 }
 
-bool counts_as_revert(Status s) { return s != Status::baseline && s != Status::kept && s != Status::proposer_failed; }
+bool counts_as_experiment(Status s) { return s != Status::retimed; }
+
+bool counts_as_revert(Status s) {
+  return counts_as_experiment(s) && s != Status::baseline && s != Status::kept && s != Status::proposer_failed;
+}
 
 }  // namespace ak::workspace

@@ -20,12 +20,17 @@ enum class Status {
   invalid,          ///< the harness could not take the candidate (a malformed header line)
   proposer_failed,  ///< the proposer produced no candidate: no commit, and nothing said about the kernel
   hand_reverted,    ///< `autokernel revert`: an edit made by hand, dropped
+  retimed,          ///< `run --gpus`: a kernel's best version timed again on the reference device; not an experiment
 };
 
 std::string_view status_name(Status s);
 std::optional<Status> parse_status(std::string_view name);
 inline std::ostream& operator<<(std::ostream& os, Status s) { return os << status_name(s); }
 inline std::string_view format_as(Status s) { return status_name(s); }  // fmt prints it by name
+
+/// An experiment on the kernel: every status but retimed, which times a version already judged again (its
+/// row neither advances the kernel nor counts toward --max-reverts, and is not the kernel's best).
+bool counts_as_experiment(Status s);
 
 /// A judged failure of the code itself; two of them give a starter up.
 bool is_code_failure(Status s);

@@ -2,7 +2,8 @@
 // experiment is decided by construction (tests/data/loop_kernels/*_steps.cpp: 4x gains, 16x losses, a wrong
 // result; one untried neighbour at each step), so the rows do not depend on timing noise, the seed or which
 // worker ran what. Checked: work is shared, the rows equal a one-worker run's, nothing is lost or recorded
-// twice under kill -9 of a worker and of the parent, and the same command resumes.
+// twice under kill -9 of a worker and of the parent, and the same command resumes; at the end each kernel kept
+// on cpu:1 is re-timed once on cpu:0, the reference device, and status and report give that speed-up.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -18,6 +19,8 @@
 #include <thread>
 
 #include "loop/multi_worker.hpp"
+#include "loop/run_loop.hpp"
+#include "report/report_data.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
 #include "workspace/results_log.hpp"
@@ -73,7 +76,10 @@ std::vector<ResultRow> rows_of(const fs::path& ws) {
 /// Per kernel, its experiments in order as "config status": what must not depend on who ran them.
 std::map<std::string, std::vector<std::string>> sequences(const std::vector<ResultRow>& rows) {
   std::map<std::string, std::vector<std::string>> out;
-  for (const auto& r : rows) out[r.kernel].push_back(r.config + " " + std::string(workspace::status_name(r.status)));
+  for (const auto& r : rows) {
+    if (r.status == Status::retimed) continue;  // a best version timed again on the reference device
+    out[r.kernel].push_back(r.config + " " + std::string(workspace::status_name(r.status)));
+  }
   return out;
 }
 
@@ -93,7 +99,7 @@ void expect_rows_match_history(const fs::path& ws) {
     git(ws, {"cat-file", "-e", r.commit + "^{commit}"}, &code);
     EXPECT_EQ(code, 0) << "experiment " << r.experiment << ": its commit is lost";
     git(ws, {"merge-base", "--is-ancestor", r.commit, "autokernel/mw"}, &code);
-    EXPECT_EQ(code == 0, r.status == Status::kept || r.status == Status::baseline)
+    EXPECT_EQ(code == 0, r.status == Status::kept || r.status == Status::baseline || r.status == Status::retimed)
         << "experiment " << r.experiment << " (" << workspace::status_name(r.status) << ")";
   }
 }
@@ -206,8 +212,10 @@ TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
   for (const auto& row : rows_two) {
     devices.insert(row.device);
     EXPECT_EQ(row.gpu, "cpu");
-    // One kernel's rows come from one worker in one run.
-    EXPECT_EQ(row.device, std::ranges::find(rows_two, row.kernel, &ResultRow::kernel)->device);
+    // One kernel's experiments come from one worker in one run.
+    if (row.status != Status::retimed) {
+      EXPECT_EQ(row.device, std::ranges::find(rows_two, row.kernel, &ResultRow::kernel)->device);
+    }
   }
   EXPECT_EQ(devices, (std::set<std::string>{"cpu:0", "cpu:1"})) << "the work was not shared";
   for (const auto& row : rows_one) EXPECT_EQ(row.device, "");  // without --gpus, as before
@@ -224,6 +232,43 @@ TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
   const auto status = test::autokernel({"status", "--workspace", two.string()});
   EXPECT_NE(status.output.find("worker cpu:0:"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("worker cpu:1:"), std::string::npos) << status.output;
+
+  // The reference device is cpu:0, the first listed: each kernel whose best row cpu:1 measured has its best
+  // commit timed once more there, one `retimed` row; a kernel kept on cpu:0 has none. Both devices ran kernels,
+  // so at least one is re-timed. Status shows the re-timed speed-up and says so.
+  int retimed_kernels = 0;
+  for (const std::string k : {"rmsnorm_cpu", "reduce_cpu", "softmax_cpu"}) {
+    const auto* best = workspace::best_row(rows_two, k);
+    ASSERT_NE(best, nullptr) << k;
+    std::vector<ResultRow> retimed;
+    for (const auto& row : rows_two) {
+      if (row.kernel == k && row.status == Status::retimed) retimed.push_back(row);
+    }
+    if (best->device == "cpu:0") {
+      EXPECT_TRUE(retimed.empty()) << k << " was kept on the reference device and re-timed:\n" << r.output;
+      continue;
+    }
+    EXPECT_EQ(best->device, "cpu:1") << k;
+    ASSERT_EQ(retimed.size(), 1u) << k << "\n" << r.output;
+    ++retimed_kernels;
+    EXPECT_EQ(retimed[0].device, "cpu:0") << k;
+    EXPECT_EQ(retimed[0].gpu, "cpu") << k;
+    EXPECT_EQ(retimed[0].commit, best->commit) << k;
+    EXPECT_EQ(retimed[0].correctness, "PASS") << k;
+    EXPECT_EQ(retimed[0].config, best->config) << k;
+    EXPECT_GT(retimed[0].speedup_vs_reference, 0) << k;
+    EXPECT_GT(retimed[0].experiment, best->experiment) << k;
+    const auto line_at = status.output.find("\n" + k + " ");
+    ASSERT_NE(line_at, std::string::npos) << status.output;
+    const auto line = status.output.substr(line_at + 1, status.output.find('\n', line_at + 1) - line_at - 1);
+    EXPECT_NE(line.find(fmt::format("{:.3f}x", retimed[0].speedup_vs_reference)), std::string::npos) << line << "\n"
+                                                                                                     << status.output;
+    EXPECT_NE(status.output.find(fmt::format("re-timed on the reference device: ")), std::string::npos)
+        << status.output;
+    EXPECT_NE(status.output.find(k + " on cpu:0"), std::string::npos) << status.output;
+    EXPECT_NE(r.output.find(fmt::format("retiming {} on cpu:0", k)), std::string::npos) << r.output;
+  }
+  EXPECT_GE(retimed_kernels, 1) << r.output;
   r = test::autokernel(with(run_args(two), {"--gpus", "cpu:2"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(rows_of(two).size(), rows_two.size()) << r.output;
@@ -231,6 +276,69 @@ TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
     (void)util::remove_tree(one);
     (void)util::remove_tree(two);
   }
+}
+
+TEST(MultiWorker, StatusAndReportGiveTheRetimedSpeedUpOfTheBestVersionOnly) {
+  // By hand: rmsnorm's best (commit b) measured 2x on cpu:1 and re-timed 3.25x on cpu:0; softmax's best
+  // (commit s) has no re-timing, only one of an older version (9x), which must not be taken for it.
+  const auto ws = fresh("retimed_rows");
+  fs::create_directories(ws);
+  const workspace::ResultsLog log(ws / "results.tsv");
+  int n = 0;
+  auto add = [&](const std::string& kernel, Status status, const std::string& commit, double speedup,
+                 const std::string& device) {
+    ResultRow r;
+    r.experiment = n++;
+    r.tag = "mw";
+    r.kernel = kernel;
+    r.backend = "cpu";
+    r.status = status;
+    r.correctness = "PASS";
+    r.latency_us = 10 / speedup;
+    r.speedup_vs_reference = speedup;
+    r.throughput = speedup;
+    r.throughput_unit = "GB/s";
+    r.commit = commit;
+    r.device = device;
+    r.gpu = "cpu";
+    ASSERT_TRUE(log.append(r));
+  };
+  add("rmsnorm_cpu", Status::baseline, "a", 1.5, "cpu:1");
+  add("softmax_cpu", Status::baseline, "o", 1.125, "cpu:0");
+  add("softmax_cpu", Status::retimed, "o", 9, "cpu:0");
+  add("rmsnorm_cpu", Status::kept, "b", 2, "cpu:1");
+  add("softmax_cpu", Status::kept, "s", 1.25, "cpu:1");
+  add("rmsnorm_cpu", Status::retimed, "b", 3.25, "cpu:0");
+  add("rmsnorm_cpu", Status::reverted, "c", 1, "cpu:1");
+
+  const auto text = loop::status_text(ws);
+  ASSERT_TRUE(text) << text.error().message;
+  auto line_of = [&](const std::string& k) {
+    const auto at = text->find("\n" + k + " ");
+    return at == std::string::npos ? std::string() : text->substr(at + 1, text->find('\n', at + 1) - at - 1);
+  };
+  EXPECT_NE(line_of("rmsnorm_cpu").find("3.250x"), std::string::npos) << *text;
+  EXPECT_EQ(line_of("rmsnorm_cpu").find("2.000x"), std::string::npos) << *text;
+  EXPECT_NE(line_of("softmax_cpu").find("1.250x"), std::string::npos) << *text;
+  EXPECT_EQ(line_of("softmax_cpu").find("9.000x"), std::string::npos) << *text;
+  EXPECT_NE(text->find("vs torch as re-timed on the reference device: rmsnorm_cpu on cpu:0\n"), std::string::npos)
+      << *text;
+  // A re-timing is not an experiment of the loop: rmsnorm had three.
+  EXPECT_NE(line_of("rmsnorm_cpu").find(" 3 "), std::string::npos) << *text;
+
+  const auto data = report::collect(ws, "mw", "f32");
+  ASSERT_TRUE(data) << data.error().message;
+  ASSERT_EQ(data->kernels.size(), 2u);
+  const auto& rms = data->kernels[0];
+  ASSERT_EQ(rms.name, "rmsnorm_cpu");
+  ASSERT_TRUE(rms.best && rms.retimed);
+  EXPECT_EQ(rms.best->commit, "b");
+  EXPECT_EQ(rms.speedup_vs_reference(), 3.25);
+  EXPECT_EQ(rms.failed, 0);
+  const auto& soft = data->kernels[1];
+  EXPECT_FALSE(soft.retimed);
+  EXPECT_EQ(soft.speedup_vs_reference(), 1.25);
+  if (!HasFailure()) (void)util::remove_tree(ws);
 }
 
 TEST(MultiWorker, KillOfAWorkerAndOfTheParentLosesNoRowAndTheSameCommandResumes) {
