@@ -249,7 +249,9 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
                              "REPEAT=8,UNROLL=1",
                              "baseline",
                              git(ws, {"rev-parse", "HEAD"}),
-                             3.0};
+                             3.0,
+                             "",
+                             ""};
     ASSERT_TRUE(log.append(row));
     if (!k.keep_an_edit) continue;
     auto text = read(ws / rel);
@@ -272,7 +274,7 @@ void make_workspace(const fs::path& ws, const std::vector<HandKernel>& kernels) 
     const auto crashed = git(ws, {"rev-parse", "HEAD"});
     git(ws, {"reset", "-q", "--hard", "HEAD~1"});
     ASSERT_TRUE(log.append({exp++, "hand", k.name, "cpu", workspace::Status::crashed, "FAIL", 0, "", 0, 0, 0, 0,
-                            "REPEAT=1,UNROLL=1", "an idea [crashed in stage 2]", crashed, 1.0}));
+                            "REPEAT=1,UNROLL=1", "an idea [crashed in stage 2]", crashed, 1.0, "", ""}));
   }
 }
 
@@ -439,7 +441,7 @@ TEST(Report, WithoutDtypeTheRooflineUsesTheDtypeTheRunTimedIn) {
   const double tflops = std::round(type->flops(shape) / (latency_us * 1e-6) / 1e12 * 1e4) / 1e4;
   ASSERT_TRUE(workspace::ResultsLog(ws / "results.tsv")
                   .append({0, "hand", "matmul_cpu", "cpu", workspace::Status::baseline, "PASS", tflops, "TFLOP/s",
-                           latency_us, 0.01, 10.0, 1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0}));
+                           latency_us, 0.01, 10.0, 1.0, "", "baseline", git(ws, {"rev-parse", "HEAD"}), 1.0, "", ""}));
   const auto placed_in = [&](const std::vector<std::string>& extra) {
     std::vector<std::string> args = {"report", "--workspace", ws.string(), "--no-plots"};
     args.insert(args.end(), extra.begin(), extra.end());
