@@ -112,12 +112,7 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
     const std::lock_guard lock(mu);
     print_line(line);
   };
-  RunState state;
-  state.tag = o.tag;
-  state.pid = ::getpid();
-  state.started_at = unix_now();
-  state.budget_s = o.budget_s;
-  state.max_experiments = o.max_experiments;
+  RunState state = RunState::starting(o.tag, o.budget_s, o.max_experiments);
   for (const auto& d : devices) state.workers.push_back({d.id, "", 0});
   // Called with `mu` held.
   auto record = [&]() {

@@ -7,7 +7,6 @@
 #include <map>
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include <fmt/ranges.h>
 
@@ -196,12 +195,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   std::map<std::string, bool> exhausted;
   int ran = 0;
   int proposer_failures = 0;  // in a row, any kernel: an outage of the endpoint or the agent
-  RunState run_state;
-  run_state.tag = o.tag;
-  run_state.pid = ::getpid();
-  run_state.started_at = unix_now();
-  run_state.budget_s = o.budget_s;
-  run_state.max_experiments = o.max_experiments;
+  RunState run_state = RunState::starting(o.tag, o.budget_s, o.max_experiments);
   auto record_state = [&](const std::string& current) -> Expected<void> {
     run_state.updated_at = unix_now();
     run_state.experiments = ran;

@@ -34,6 +34,16 @@ bool overwrite_in_place(const std::filesystem::path& file, const std::string& te
 
 }  // namespace
 
+RunState RunState::starting(const std::string& tag, double budget_s, int max_experiments) {
+  RunState s;
+  s.tag = tag;
+  s.pid = ::getpid();
+  s.started_at = unix_now();
+  s.budget_s = budget_s;
+  s.max_experiments = max_experiments;
+  return s;
+}
+
 std::filesystem::path RunState::path(const std::filesystem::path& workspace) {
   return workspace / ".autokernel" / "run.json";
 }

@@ -35,6 +35,8 @@ struct RunState {
   std::map<std::string, std::string> done;  ///< kernel -> why it is finished ("" if it is not)
   std::vector<WorkerState> workers;         ///< `run --gpus` with several devices: each worker's kernel
 
+  /// The state of a run this process starts now: running, its pid, its start, its limits.
+  static RunState starting(const std::string& tag, double budget_s, int max_experiments);
   static std::filesystem::path path(const std::filesystem::path& workspace);
   Expected<void> write(const std::filesystem::path& workspace) const;
   /// nullopt when no run has written one.
