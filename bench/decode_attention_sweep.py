@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from skinny_gemm_sweep import graph_per_call, median_events  # noqa: E402
+from skinny_gemm_sweep import copy_bytes_per_us, graph_per_call, median_events  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHAPES = [(b, l) for b in (1, 8) for l in (1024, 8192, 32768)]
@@ -34,6 +34,8 @@ def load(knobs):
 def main():
     sets = sys.argv[1:] or [""]
     print(torch.cuda.get_device_name(), flush=True)
+    bw = copy_bytes_per_us()
+    print(f"copy ceiling {bw / 1e3:.0f} GB/s (D2D copy of 1 GiB); 'ideal' = the cache's bytes at that rate", flush=True)
     fns = {s: load(s) for s in sets}
     scale = 1 / math.sqrt(128)
     gm = {s: [] for s in sets}
@@ -49,7 +51,7 @@ def main():
         sd = [lambda q=q, k=k, v=v: F.scaled_dot_product_attention(q, k, v, scale=scale, enable_gqa=True)
               for q, k, v in zip(qs, ks, vs)]
         base = (median_events(sd), graph_per_call(sd))
-        line = f"B {B} L {L:5}: SDPA {base[0]:7.2f}/{base[1]:7.2f} us (ideal {nbytes / 3.0e6:6.2f})"
+        line = f"B {B} L {L:5}: SDPA {base[0]:7.2f}/{base[1]:7.2f} us (ideal {nbytes / bw:6.2f}: {nbytes / bw / base[0]:.0%}/{nbytes / bw / base[1]:.0%})"
         for s, fn in fns.items():
             calls = [lambda q=q, k=k, v=v, o=o: fn([q, k, v], [o], [float(L), scale])
                      for q, k, v, o in zip(qs, ks, vs, os_)]

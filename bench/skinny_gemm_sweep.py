@@ -62,6 +62,14 @@ def median_events(fns):
     return sorted(ts)[len(ts) // 2]
 
 
+def copy_bytes_per_us():
+    """The copy ceiling: a device-to-device copy of 1 GiB (read + write), median of 10, in bytes per us."""
+    a = torch.empty(1 << 29, device="cuda", dtype=torch.bfloat16)
+    b = torch.empty_like(a)
+    t = median_events([lambda: b.copy_(a)] * 1)
+    return 2 * a.numel() * 2 / t
+
+
 def graph_per_call(fns, calls=16):
     s = torch.cuda.Stream()
     s.wait_stream(torch.cuda.current_stream())
@@ -89,6 +97,9 @@ def graph_per_call(fns, calls=16):
 def main():
     sets = sys.argv[1:] or [""]
     print(torch.cuda.get_device_name(), flush=True)
+    bw = copy_bytes_per_us()
+    print(f"copy ceiling {bw / 1e3:.0f} GB/s (D2D copy of 1 GiB); 'ideal' = the weight's bytes at that rate, "
+          f"cuBLAS's share of it per call / in a graph", flush=True)
     with ThreadPoolExecutor(16) as pool:
         built = list(pool.map(build, sets))
     torch.manual_seed(0)
@@ -115,8 +126,10 @@ def main():
                 continue
             row[knobs] = (median_events(fns), graph_per_call(fns))
         results[(m, n, k)] = row
-        ceil_us = n * k * 2 / 3.0e6  # at 3.0 TB/s
-        line = f"{m:2}x{n:6}x{k:5} cuBLAS {row['cublas'][0]:7.2f}/{row['cublas'][1]:7.2f} us (ideal {ceil_us:6.2f})"
+        ceil_us = (n * k + m * k + m * n) * 2 / bw
+        cb = row["cublas"]
+        line = (f"{m:2}x{n:6}x{k:5} cuBLAS {cb[0]:7.2f}/{cb[1]:7.2f} us (ideal {ceil_us:6.2f}: "
+                f"{ceil_us / cb[0]:.0%}/{ceil_us / cb[1]:.0%})")
         for knobs, _, _ in built:
             r = row.get(knobs)
             if r:
