@@ -323,4 +323,11 @@ std::vector<std::string> self_arguments() {
   return args;
 }
 
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "localhost";
+  const std::string out = name;
+  return out.substr(0, out.find('.'));
+}
+
 }  // namespace ak::util

@@ -52,4 +52,7 @@ std::string self_executable();
 /// This process's command line as it was started, argv[0] first (from /proc/self/cmdline).
 std::vector<std::string> self_arguments();
 
+/// The short name of the host this process runs on (`hostname -s`: "node07"); "localhost" when it has none.
+std::string host_name();
+
 }  // namespace ak::util
