@@ -18,12 +18,14 @@
 // @knob WARPS_M=2 {1,2,4} warps along M; over 64x64 accumulators per warp or 32K per block (spills) do not compile
 // @knob WARPS_N=2 {1,2,4} warps along N
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
-// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order (both tensor-core kernels)
+// @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order (both tensor-core kernels; pairs of tile rows with H_CLUSTER=2)
 // @knob H_BN=256 {128,256} Hopper: columns of C per block (the wgmma N)
 // @knob H_MI=1 {1,2} Hopper: 64-row wgmma tiles per consumer warpgroup; 2 with H_BN=256 does not compile (spills)
 // @knob H_CONSUMERS=2 {1,2} Hopper: consumer warpgroups per block; rows per block = 64 * H_MI * H_CONSUMERS
 // @knob H_STAGES=4 {2,3,4,5,6} Hopper: depth of the TMA ring; a ring over the device's shared memory fails the call
 // @knob H_PERSISTENT=1 {0,1} Hopper: 1 = one block per SM looping over tiles, the next tile's slices loading while this one's C is stored
+// @knob H_CLUSTER=1 {1,2} Hopper: 2 = clusters of two blocks on vertically neighbouring tiles, each B slice read from L2 once and TMA-multicast to both
+// @knob H_PINGPONG=0 {0,1} Hopper: 1 = each consumer warpgroup owns a whole 64*H_MI x H_BN tile, one's MMAs running while the other stores C (needs H_CONSUMERS=2, H_PERSISTENT=1)
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -71,6 +73,12 @@
 #endif
 #ifndef H_PERSISTENT
 #define H_PERSISTENT 1
+#endif
+#ifndef H_CLUSTER
+#define H_CLUSTER 1
+#endif
+#ifndef H_PINGPONG
+#define H_PINGPONG 0
 #endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -309,13 +317,27 @@ __global__ void __launch_bounds__(kThreads)
 // GROUP_M order). The ring's slice counter runs on across tiles, so the producer loads the next tile
 // while the consumers store this one. C is then staged outside the ring, two 64-column panels per
 // 64 rows at a time (16 KB per m64 tile), so that a 4-deep ring of 128x256 tiles still fits.
+// H_CLUSTER=2 launches clusters of two blocks (cudaLaunchKernelEx) that work on vertically neighbouring
+// tiles with the same columns, pair after pair: each block loads half of the B slice (the weight)
+// and TMA-multicasts it into both blocks' rings, so each weight slice leaves L2 once per cluster (along M,
+// not N: the weight is the larger operand of a 128x256 tile, 32 KB of a 48 KB slice, so a pair reads 64 KB
+// per slice instead of 96, where sharing A would save only 16). Each block's full barrier still counts its
+// whole slice in bytes; a slot's empty barrier counts the consumers of both blocks, each consumer freeing the
+// slot in its own block and, by a remote arrive, in the peer's. A cluster barrier after the barrier inits and
+// another before exit keep either block from arriving on (or copying into) the other's shared memory before
+// it is set up or after it has left. H_PINGPONG=1 gives each of the two consumer warpgroups a whole tile of
+// 64*H_MI rows (the producer loads the block's tiles in order; consumer c takes tiles c, c+2, ...), and the
+// two take turns on the tensor cores: a consumer issues its tile's MMAs only after the other has issued all
+// of its previous tile's (named barriers 4 and 5), so one's epilogue runs under the other's MMAs.
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define AK_HOPPER_DEVICE 1
 #endif
 
 namespace hopper {
 constexpr int kBK = 64;                                 // one 128-byte swizzle row of 16-bit values
-constexpr int kBM = 64 * H_MI * H_CONSUMERS, kBN = H_BN;
+constexpr bool kPingpong = H_PINGPONG != 0;
+constexpr int kCluster = H_CLUSTER;                      // blocks per cluster, along M
+constexpr int kBM = 64 * H_MI * (kPingpong ? 1 : H_CONSUMERS), kBN = H_BN;  // one tile (pingpong: one consumer's)
 constexpr int kThreads = 128 * (1 + H_CONSUMERS);
 constexpr int kAcc = H_BN / 2;                          // f32 accumulators per thread per m64 tile
 constexpr int kABytes = kBM * kBK * 2, kBPanelBytes = kBK * 64 * 2, kBBytes = kBN / 64 * kBPanelBytes;
@@ -332,6 +354,13 @@ static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
 static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
 static_assert(kPersistent || kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
 static_assert(H_PERSISTENT == 0 || H_PERSISTENT == 1, "H_PERSISTENT must be 0 or 1");
+static_assert(H_CLUSTER == 1 || H_CLUSTER == 2, "H_CLUSTER must be 1 or 2");
+static_assert(kBN / 64 % kCluster == 0, "each block of a cluster multicasts an equal share of B's panels");
+static_assert(H_PINGPONG == 0 || H_PINGPONG == 1, "H_PINGPONG must be 0 or 1");
+static_assert(!kPingpong || (H_CONSUMERS == 2 && kPersistent), "H_PINGPONG=1 needs H_CONSUMERS=2 and H_PERSISTENT=1");
+// Consumer arrivals that free one ring slot: every consumer warpgroup that reads it (one with pingpong), in
+// every block of the cluster, since each block's producer multicasts into the other's slot too.
+constexpr int kEmptyArrivals = (kPingpong ? 1 : H_CONSUMERS) * kCluster;
 
 // @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
@@ -401,6 +430,67 @@ __device__ __forceinline__ void st_shared_pair(uint32_t addr, float lo, float hi
   asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
 }
 // @shared end hopper_tma_2d
+
+// @shared begin hopper_cluster: copied in other starters, every copy the same (tests/test_starter_regions.py)
+// Thread-block clusters (H_CLUSTER) and the consumers' turn-taking (H_PINGPONG). This block's rank in its cluster,
+// the cluster's index in the grid and the number of clusters (1-D clusters along x).
+__device__ __forceinline__ uint32_t cluster_rank() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(r));
+  return r;
+}
+__device__ __forceinline__ int cluster_index() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%clusterid.x;\n" : "=r"(r));
+  return (int)r;
+}
+__device__ __forceinline__ int cluster_count() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%nclusterid.x;\n" : "=r"(r));
+  return (int)r;
+}
+// Every thread of every block of the cluster: writes before it (barrier inits, arrivals on a peer's barriers)
+// are seen by all after it, and no block passes while another has not arrived.
+__device__ __forceinline__ void cluster_sync() {
+  asm volatile("barrier.cluster.arrive.release;\nbarrier.cluster.wait.acquire;\n" ::: "memory");
+}
+// One arrival on the barrier at the same shared-memory offset in block `rank` of the cluster (release at cluster
+// scope: this thread's reads of the slot it frees happen before the peer's producer refills it).
+__device__ __forceinline__ void mbar_arrive_cluster(uint32_t bar, uint32_t rank) {
+  asm volatile(
+      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
+      "mbarrier.arrive.release.cluster.shared::cluster.b64 _, [remote];\n}\n" ::"r"(bar),
+      "r"(rank)
+      : "memory");
+}
+// mbar_wait with acquire at cluster scope: for the producer's empty barriers, which the peer's consumers arrive on.
+__device__ __forceinline__ void mbar_wait_cluster(uint32_t bar, uint32_t parity) {
+  asm volatile(
+      "{\n.reg .pred done;\nWAIT:\n"
+      "mbarrier.try_wait.parity.acquire.cluster.shared::cta.b64 done, [%0], %1;\n"
+      "@!done bra WAIT;\n}\n" ::"r"(bar),
+      "r"(parity)
+      : "memory");
+}
+// tma_load into the same shared-memory offset of every block in `mask` (bit r: rank r), each block's barrier at
+// `bar`'s offset counting the bytes that land in that block.
+__device__ __forceinline__ void tma_load_multicast(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1,
+                                                   uint16_t mask) {
+  asm volatile(
+      "cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster"
+      " [%0], [%1, {%3, %4}], [%2], %5;\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "h"(mask)
+      : "memory");
+}
+// Named barrier `id` over `threads` threads: bar_sync waits for all of them, bar_arrive counts in without waiting
+// (the consumer warpgroups' turn-taking: one arrives when its MMAs are issued, the other syncs before its own).
+__device__ __forceinline__ void bar_sync(int id, int threads) {
+  asm volatile("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+__device__ __forceinline__ void bar_arrive(int id, int threads) {
+  asm volatile("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+// @shared end hopper_cluster
 
 // d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
 #define AK_WGMMA_N256(TY)                                                                                               \
@@ -499,50 +589,103 @@ __global__ void __launch_bounds__(kThreads, 1)
     n0 = ((tile % per_group) / group_rows) * kTileN;
   };
   // @shared end hopper_tile_order
+  // H_CLUSTER=2: the unit of work is a pair of vertically neighbouring tiles with one n0; block rank r of the
+  // cluster takes the tile at rows (2 pm + r) * kBM, so the two blocks need the same B slices and each loads half
+  // of them into both. Pairs follow the tile order above, GROUP_M pair rows per group. With tiles_m odd the last
+  // pair's second tile lies below M: its block still loads (and multicasts) its half of B, which the first block
+  // needs, reads the first tile's rows of A and stores nothing.
+  const uint32_t rank = kCluster > 1 ? cluster_rank() : 0;
+  const int pairs_m = (tiles_m + 1) / 2, pair_group = GROUP_M * tiles_n;
+  const int units = kCluster > 1 ? pairs_m * tiles_n : tiles;  // what the blocks (or clusters) share out
+  const int unit0 = kCluster > 1 ? cluster_index() : (int)blockIdx.x;
+  const int unit_step = kCluster > 1 ? cluster_count() : (int)gridDim.x;
+  auto unit_origin = [&](int unit, int& m0, int& n0) {
+    if constexpr (kCluster == 1) {
+      origin(unit, m0, n0);
+    } else {
+      const int first_m = (unit / pair_group) * GROUP_M;
+      const int group_rows = min(pairs_m - first_m, GROUP_M);
+      m0 = ((first_m + (unit % pair_group) % group_rows) * 2 + (int)rank) * kBM;
+      n0 = ((unit % pair_group) / group_rows) * kTileN;
+    }
+  };
   const int KT = (K + kBK - 1) / kBK;
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) {
-    for (int s = 0; s < H_STAGES; ++s) mbar_init(full0 + 8 * s, 1), mbar_init(empty0 + 8 * s, H_CONSUMERS);
+    for (int s = 0; s < H_STAGES; ++s) mbar_init(full0 + 8 * s, 1), mbar_init(empty0 + 8 * s, kEmptyArrivals);
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
-  __syncthreads();
+  if constexpr (kCluster > 1) cluster_sync();  // both blocks' barriers exist before either block's copies arrive
+  else __syncthreads();
 
   if (wg == 0) {  // producer
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
       int it = 0;  // slices issued by this block: the ring's position runs on across tiles
-      for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+      for (int unit = unit0; unit < units; unit += unit_step) {
         int m0, n0;
-        origin(tile, m0, n0);
+        unit_origin(unit, m0, n0);
+        const int a_m0 = kCluster > 1 && m0 >= M ? m0 - kBM : m0;  // a pair's tile below M: its neighbour's rows
         for (int kt = 0; kt < KT; ++kt, ++it) {
           const int s = it % H_STAGES;
-          mbar_wait(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);  // the first round passes at once
-          mbar_expect_tx(full0 + 8 * s, kStageBytes);
-          tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, m0);
+          // The first round passes at once. With clusters the slot is free once both blocks' consumers let it go.
+          if constexpr (kCluster > 1) mbar_wait_cluster(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);
+          else mbar_wait(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);
+          mbar_expect_tx(full0 + 8 * s, kStageBytes);  // with multicast too: the peer's half of B lands here
+          tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, a_m0);
+          if constexpr (kCluster == 1) {
 #pragma unroll
-          for (int p = 0; p < kBN / 64; ++p)
-            tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+            for (int p = 0; p < kBN / 64; ++p)
+              tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+          } else {
+            constexpr int kShare = kBN / 64 / kCluster;  // B panels this block loads into every block
+#pragma unroll
+            for (int q = 0; q < kShare; ++q) {
+              const int p = (int)rank * kShare + q;
+              tma_load_multicast(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK,
+                                 (uint16_t)((1u << kCluster) - 1));
+            }
+          }
         }
       }
     }
+    if constexpr (kCluster > 1) cluster_sync();  // the teardown below, reached by every thread of the cluster
     return;
   }
 
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
-  const int c = wg - 1;  // consumer index: rows c*H_MI*64 .. of the tile
+  const int c = wg - 1;  // consumer index
   const int t = threadIdx.x % 128, w = t / 32, lane = t % 32;
+  const int row0 = kPingpong ? 0 : c * H_MI * 64;  // this warpgroup's first row in the tile
+  // Frees ring slot s: this block's and, with clusters, the peer's (whose producer multicasts into it too); two
+  // threads of different warps, so that the remote arrival does not wait behind the local one.
+  auto release = [&](int s) {
+    if (t == 0) mbar_arrive(empty0 + 8 * s);
+    if (kCluster > 1 && t == 32) mbar_arrive_cluster(empty0 + 8 * s, rank ^ 1);
+  };
+  // H_PINGPONG=1: consumer c takes the block's tiles c, c+2, ... and skips the other's slices in the ring. Its
+  // MMAs start only once the other warpgroup has issued all of its previous tile's (named barriers kOrderBar + c:
+  // "c has issued", bar.arrive by c, bar.sync by the other), so the two alternate on the tensor cores while each
+  // one's epilogue overlaps the other's MMAs. This order also keeps a consumer from waiting on a full barrier
+  // more than one phase ahead, where a parity wait could not tell the phases apart.
+  constexpr int kOrderBar = 4;  // 0: __syncthreads, 1: the non-persistent epilogue, 2-3: each consumer's epilogue
+  constexpr int kTurn = kPingpong ? 2 : 1;
   float acc[H_MI][kAcc];
-  int it = 0;  // slices consumed, in step with the producer's count
-  for (int tile = blockIdx.x; tile < tiles; tile += gridDim.x) {
+  int it = kPingpong ? c * KT : 0;  // slices consumed or skipped, in step with the producer's count
+  for (int unit = unit0 + (kPingpong ? c * unit_step : 0), turn = kPingpong ? c : 0; unit < units;
+       unit += kTurn * unit_step, turn += kTurn) {
     int m0, n0;
-    origin(tile, m0, n0);
+    unit_origin(unit, m0, n0);
 #pragma unroll
     for (int i = 0; i < H_MI; ++i)
 #pragma unroll
       for (int j = 0; j < kAcc; ++j) acc[i][j] = 0.0f;
 #pragma unroll
     for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
+    if constexpr (kPingpong) {
+      if (turn > 0) bar_sync(kOrderBar + 1 - c, 256);
+    }
 
     for (int kt = 0; kt < KT; ++kt, ++it) {
       const int s = it % H_STAGES;
@@ -555,19 +698,23 @@ __global__ void __launch_bounds__(kThreads, 1)
         const uint64_t db = desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
 #pragma unroll
         for (int i = 0; i < H_MI; ++i) {
-          // A: 64 rows of 128 bytes from row (c*H_MI + i)*64; the k16 step is 32 bytes along the
+          // A: 64 rows of 128 bytes from row row0 + i*64; the k16 step is 32 bytes along the
           // swizzled row; 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
-          const uint64_t da = desc(a_tile(s) + (c * H_MI + i) * 64 * 128 + kk * 32, 16, 1024);
+          const uint64_t da = desc(a_tile(s) + (row0 + i * 64) * 128 + kk * 32, 16, 1024);
           wgmma_tile<T>(acc[i], da, db);
         }
       }
       wgmma_commit();
       // Keep this slice's MMAs in flight; the previous slice's are done, so its slot goes back.
       wgmma_wait<1>();
-      if (kt > 0 && t == 0) mbar_arrive(empty0 + 8 * ((it - 1) % H_STAGES));
+      if (kt > 0) release((it - 1) % H_STAGES);
+    }
+    if constexpr (kPingpong) {
+      if (unit + unit_step < units) bar_arrive(kOrderBar + c, 256);  // the block's next tile may start its MMAs
     }
     wgmma_wait<0>();
-    if (t == 0) mbar_arrive(empty0 + 8 * ((it - 1) % H_STAGES));  // the tile's last slot
+    release((it - 1) % H_STAGES);  // the tile's last slot
+    if constexpr (kPingpong) it += KT;  // the other warpgroup's tile
 #pragma unroll
     for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
 
@@ -582,6 +729,7 @@ __global__ void __launch_bounds__(kThreads, 1)
     constexpr int kPanelsPerRound = kPersistent ? kRoundPanels : kBN / 64;
     const uint32_t c_tile = kPersistent ? c_stage0 + c * H_MI * kRoundPanels * 8192
                                         : base + c * H_MI * (kBN / 64) * 8192;  // this warpgroup's panels
+    const bool store = kCluster == 1 || m0 < M;  // a cluster's tile below M stores nothing
     if constexpr (!kPersistent) asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
 #pragma unroll
     for (int p0 = 0; p0 < kBN / 64; p0 += kPanelsPerRound) {
@@ -606,16 +754,21 @@ __global__ void __launch_bounds__(kThreads, 1)
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
       asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
       if (t == 0) {
+        if (store) {
 #pragma unroll
-        for (int i = 0; i < H_MI; ++i)
+          for (int i = 0; i < H_MI; ++i)
 #pragma unroll
-          for (int p = 0; p < kPanelsPerRound; ++p)
-            tma_store(&map_c, c_tile + (i * kPanelsPerRound + p) * 8192, n0 + 64 * (p0 + p), m0 + (c * H_MI + i) * 64);
+            for (int p = 0; p < kPanelsPerRound; ++p)
+              tma_store(&map_c, c_tile + (i * kPanelsPerRound + p) * 8192, n0 + 64 * (p0 + p), m0 + row0 + i * 64);
+        }
         asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
       }
     }
   }
   if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");  // shared memory stays until read
+  // With clusters, no block leaves while its peer may still arrive on its empty barriers (the peer's consumers
+  // release every slot in both blocks); the producer warpgroup meets the consumers here.
+  if constexpr (kCluster > 1) cluster_sync();
 #else
   __trap();  // not an sm_90a build: the host should not have chosen this path
 #endif
@@ -734,26 +887,72 @@ static bool opted_in(Kernel kernel, int bytes) {
   return true;
 }
 
+// A launch of `blocks` blocks of the Hopper kernel in clusters of hopper::kCluster along x; `attr` must outlive it.
+[[maybe_unused]] static cudaLaunchConfig_t cluster_config(cudaLaunchAttribute* attr, unsigned blocks, int smem, cudaStream_t stream) {
+  attr->id = cudaLaunchAttributeClusterDimension;
+  attr->val.clusterDim.x = hopper::kCluster;
+  attr->val.clusterDim.y = 1;
+  attr->val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg{};
+  cfg.gridDim = dim3(blocks);
+  cfg.blockDim = dim3(hopper::kThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = 1;
+  return cfg;
+}
+
+// Clusters of the kernel that the device runs at once (the GPCs' SM counts decide it, not just SMs / kCluster);
+// asked once per device, after opted_in. 0 when the query fails.
+template <typename T, typename Kernel>
+static int resident_clusters(Kernel kernel, int smem, int dev) {
+  static std::atomic<int> known[64];  // static storage: zero, i.e. not asked yet
+  if (dev >= 0 && dev < 64 && known[dev].load() > 0) return known[dev].load();
+  cudaLaunchAttribute attr;
+  const cudaLaunchConfig_t cfg = cluster_config(&attr, hopper::kCluster, smem, nullptr);
+  int n = 0;
+  if (cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) != cudaSuccess) {
+    (void)cudaGetLastError();  // not sticky: clear it so the launch's own check is not misled
+    return 0;
+  }
+  if (n > 0 && dev >= 0 && dev < 64) known[dev].store(n);
+  return n;
+}
+
 template <typename T>
 static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int optin, cudaStream_t stream) {
-  using hopper::kBM, hopper::kBN, hopper::kBK;
+  using hopper::kBM, hopper::kBN, hopper::kBK, hopper::kCluster;
   constexpr int kSmem = hopper::kSmemBytes;
-  int64_t blocks = ((M + kBM - 1) / kBM) * ((N + kBN - 1) / kBN);
-  if (blocks > INT32_MAX || kSmem > optin) return 1;
+  // What the blocks share out: tiles, or with clusters pairs of vertically neighbouring tiles.
+  int64_t units = ((M + kCluster * kBM - 1) / (kCluster * kBM)) * ((N + kBN - 1) / kBN);  // ceil(tiles_m / kCluster) * tiles_n
+  if (units * kCluster > INT32_MAX || kSmem > optin) return 1;
+  if (!opted_in<T>(hopper::gemm<T>, kSmem)) return 1;
   if constexpr (hopper::kPersistent) {
     int dev = 0, sms = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
         cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
       return 1;
-    blocks = blocks < sms ? blocks : sms;  // one block per SM (the shared memory allows no second)
+    int resident = sms;  // one block per SM (the shared memory allows no second)
+    if constexpr (kCluster > 1) {
+      resident = resident_clusters<T>(hopper::gemm<T>, kSmem, dev);
+      if (resident <= 0) resident = sms / kCluster;
+    }
+    units = units < resident ? units : resident;
   }
+  const int64_t blocks = units * kCluster;
   CUtensorMap map_a, map_b, map_c;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   if (!make_map(&map_a, A, bf16, M, K, kBM) || !make_map(&map_b, B, bf16, K, N, kBK) ||
       !make_map(&map_c, C, bf16, M, N, 64))
     return 1;
-  if (!opted_in<T>(hopper::gemm<T>, kSmem)) return 1;
-  hopper::gemm<T><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M, (int)N, (int)K);
+  if constexpr (kCluster == 1) {
+    hopper::gemm<T><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M, (int)N, (int)K);
+  } else {
+    cudaLaunchAttribute attr;
+    const cudaLaunchConfig_t cfg = cluster_config(&attr, (unsigned)blocks, kSmem, stream);
+    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T>, map_a, map_b, map_c, (int)M, (int)N, (int)K) != cudaSuccess) return 1;
+  }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
