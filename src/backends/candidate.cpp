@@ -100,15 +100,10 @@ std::string config_string(const std::map<std::string, std::string>& values) {
   return s;
 }
 
-Expected<Candidate> load_candidate(const std::filesystem::path& path, const std::string& backend,
-                                   const std::map<std::string, std::string>& overrides) {
-  auto file = resolve_kernel_path(path, backend);
-  if (!file) return std::unexpected(file.error());
-  auto source = util::read_file(*file);
-  if (!source) return std::unexpected(source.error());
+Expected<Candidate> parse_candidate(const std::filesystem::path& path, std::string source, const std::string& backend) {
   Candidate c;
-  c.path = std::filesystem::absolute(*file);
-  c.source = std::move(*source);
+  c.path = path;
+  c.source = std::move(source);
   if (backend.empty()) {
     auto b = backend_for_extension(c.path);
     if (!b) return std::unexpected(b.error());
@@ -127,14 +122,25 @@ Expected<Candidate> load_candidate(const std::filesystem::path& path, const std:
   if (!knobs) return std::unexpected(knobs.error().context(c.path.string()));
   c.knobs = std::move(*knobs);
   for (const auto& k : c.knobs) c.knob_values[k.name] = k.default_value;
+  return c;
+}
+
+Expected<Candidate> load_candidate(const std::filesystem::path& path, const std::string& backend,
+                                   const std::map<std::string, std::string>& overrides) {
+  auto file = resolve_kernel_path(path, backend);
+  if (!file) return std::unexpected(file.error());
+  auto source = util::read_file(*file);
+  if (!source) return std::unexpected(source.error());
+  auto c = parse_candidate(std::filesystem::absolute(*file), std::move(*source), backend);
+  if (!c) return c;
   for (const auto& [name, value] : overrides) {
-    if (!c.knob_values.contains(name)) {
+    if (!c->knob_values.contains(name)) {
       std::string known;
-      for (const auto& k : c.knobs) known += (known.empty() ? "" : ", ") + k.name;
-      return fail(fmt::format("unknown knob '{}' for {} (declared: {})", name, c.path.filename().string(),
+      for (const auto& k : c->knobs) known += (known.empty() ? "" : ", ") + k.name;
+      return fail(fmt::format("unknown knob '{}' for {} (declared: {})", name, c->path.filename().string(),
                               known.empty() ? "none" : known));
     }
-    c.knob_values[name] = value;
+    c->knob_values[name] = value;
   }
   return c;
 }

@@ -39,6 +39,10 @@ Expected<std::filesystem::path> resolve_kernel_path(const std::filesystem::path&
 Expected<Candidate> load_candidate(const std::filesystem::path& path, const std::string& backend,
                                    const std::map<std::string, std::string>& overrides = {});
 
+/// Parse `source` as the candidate file at `path` would be (load_candidate without reading the file): what a
+/// proposal becomes before it is written, to compile it ahead (loop/compile_ahead). `path` should be absolute.
+Expected<Candidate> parse_candidate(const std::filesystem::path& path, std::string source, const std::string& backend);
+
 /// Parse the `@knob` lines of a source text.
 Expected<std::vector<Knob>> parse_knobs(const std::string& source);
 

@@ -122,6 +122,11 @@ Runner add_run_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "the search's random seed")->capture_default_str();
+  cmd->add_option("--compile-ahead", o->compile_ahead,
+                  "while one candidate is timed, compile the proposer's next N on N threads (0: off); a host's "
+                  "workers together compile at most as many ahead as it has cores")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   auto gpus = std::make_shared<std::string>();
   cmd->add_option("--gpus", *gpus,
                   "one worker per device, each on its own kernels: GPU indices (0,1,...), all, or cpu:N for N CPU "

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "backends/backend.hpp"
+#include "backends/cuda_arch.hpp"
 #include "harness/ceiling.hpp"
 #include "harness/compare.hpp"
 #include "harness/integrity.hpp"
@@ -248,7 +249,12 @@ int run_worker(const WorkerOptions& o) {
   auto device = (*backend)->device();
   if (!device) return error("input", device.error());
   const auto info = hw::detect(*device);
-  emit(device_json(info));
+  auto device_event = device_json(info);
+  if (candidate->backend == "cuda") {
+    // What this device's builds target, for a parent that compiles candidates ahead (loop/compile_ahead).
+    if (auto arch = backends::cuda_arch_for_build(); arch) device_event["build_arch"] = *arch;
+  }
+  emit(device_event);
 
   const auto t0 = std::chrono::steady_clock::now();
   emit({{"event", "compile_start"}});

@@ -52,6 +52,9 @@ harness::BenchReport bench(const std::filesystem::path& file, const BenchSetting
   req.case_timeout = std::chrono::seconds(s.case_timeout_s);
   req.max_speedup = s.max_speedup;
   auto rep = harness::run_bench(req, nullptr);
+  if (rep && s.on_build_arch && rep->device.is_object() && rep->device.value("build_arch", "") != "") {
+    s.on_build_arch(rep->device.value("build_arch", ""));
+  }
   if (!rep) {
     // The file parsed when the experiment began; an error now is the candidate's own (a bad knob line).
     harness::BenchReport bad;

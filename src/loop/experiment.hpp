@@ -3,6 +3,7 @@
 // what the loop and `autokernel keep` do with them.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "util/error.hpp"
@@ -16,6 +17,8 @@ struct BenchSettings {
   int case_timeout_s = 60;
   double min_gain = 0.01;   ///< keep only gains above this fraction (and above the noise)
   double max_speedup = 10;  ///< a speed-up over PyTorch above this is re-measured before it can be kept
+  /// Told the CUDA architecture a cuda candidate's bench built for ("90a"): what compiling ahead builds for.
+  std::function<void(const std::string&)> on_build_arch;
 };
 
 /// Bench the kernel as it is and record it as its baseline.

@@ -53,9 +53,14 @@ class Proposer {
   virtual std::string_view name() const = 0;
   /// The next candidate for `state`, or nullopt when this proposer has nothing left to try.
   std::optional<Proposal> propose(const KernelState& state) { return do_propose(state); }
+  /// The next `n` candidates propose() would give for `state` should none of them be kept (each then tried, its
+  /// configuration in tried_configs), without changing what propose() gives: what the loop compiles ahead while
+  /// one is timed (loop/compile_ahead). Empty where they cannot be foreseen (an agent's, an LLM's).
+  std::vector<Proposal> lookahead(const KernelState& state, int n) const { return do_lookahead(state, n); }
 
  private:
   virtual std::optional<Proposal> do_propose(const KernelState& state) = 0;
+  virtual std::vector<Proposal> do_lookahead(const KernelState& /*state*/, int /*n*/) const { return {}; }
 };
 
 /// "search", "agent" or "llm"; an unknown name lists the known ones; a missing setting (agent without

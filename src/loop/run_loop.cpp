@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 
 #include "backends/candidate.hpp"
+#include "loop/compile_ahead.hpp"
 #include "workspace/run_state.hpp"
 #include "loop/experiment.hpp"
 #include "workspace/workspace.hpp"
@@ -189,7 +190,31 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
   }
   auto proposer = make_proposer(o.proposer, popts);
   if (!proposer) return std::unexpected(proposer.error());
-  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
+  // The proposer's next candidates compiled while one is timed, on threads of this process; the host's
+  // compiles ahead, all workers' together, hold one of its core-many slots each.
+  std::unique_ptr<CompileAhead> ahead;
+  if (o.compile_ahead > 0) {
+    ahead = std::make_unique<CompileAhead>(o.compile_ahead, compile_slot_dir(o.workspace), compile_slot_count());
+  }
+  BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup, {}};
+  if (ahead) settings.on_build_arch = [&](const std::string& arch) { ahead->set_cuda_arch(arch); };
+  // Before `proposal` (none: the kernel as it is, its baseline) is timed: what the proposer gives after it, should
+  // it not be kept, is compiled meanwhile; a compile of it already under way is waited for.
+  auto compile_ahead = [&](const WorkspaceKernel& k, const backends::Candidate& current, const KernelState& state,
+                           const Proposal* proposal) {
+    if (!ahead) return;
+    // The path its bench builds it as: the build cache's key holds the folder beside it.
+    const auto file = std::filesystem::absolute(ws.dir() / k.file);
+    auto after = state;
+    if (proposal) after.tried_configs.insert(proposal->config);
+    std::vector<backends::Candidate> next;
+    for (const auto& p : (*proposer)->lookahead(after, o.compile_ahead)) {
+      if (auto c = backends::parse_candidate(file, p.source, current.backend); c) next.push_back(std::move(*c));
+    }
+    ahead->want(next);
+    if (!proposal) return;
+    if (auto c = backends::parse_candidate(file, proposal->source, current.backend); c) (void)ahead->ready(*c);
+  };
 
   const auto start = std::chrono::steady_clock::now();
   std::map<std::string, bool> exhausted;
@@ -253,14 +278,20 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
     if (auto w = record_state(pick->name); !w) return w;
     const auto& p = progress[pick->name];
     Expected<ResultRow> row = fail("no experiment");
-    if (!p.best) {
-      // The kernel's first experiment: the starter as it is, the baseline everything is compared with.
-      row = run_baseline(ws, *pick, settings);
-    } else {
-      auto current = backends::load_candidate(ws.dir() / pick->file, "");
-      if (!current) return std::unexpected(current.error());
+    auto current = backends::load_candidate(ws.dir() / pick->file, "");
+    auto state_of = [&] {
       KernelState state{pick->name, *current, {}, p.tried, ws.dir(), pick->file};
       state.tried_configs.insert(backends::config_string(current->knob_values));
+      return state;
+    };
+    if (!p.best) {
+      // The kernel's first experiment: the starter as it is, the baseline everything is compared with (a starter
+      // that does not load is run_baseline's to report).
+      if (current) compile_ahead(*pick, *current, state_of(), nullptr);
+      row = run_baseline(ws, *pick, settings);
+    } else {
+      if (!current) return std::unexpected(current.error());
+      auto state = state_of();
       for (const auto& r : ws.rows()) {
         if (r.kernel == pick->name) state.history.push_back(r);
       }
@@ -270,6 +301,7 @@ Expected<void> run_loop(const RunOptions& o, const std::function<void(const std:
         continue;
       }
       // No usable candidate (a hung agent, a reply without code) is one failed experiment, no commit.
+      if (!proposal->failure) compile_ahead(*pick, *current, state, &*proposal);
       row = proposal->failure
                 ? ws.record_failure(*pick, proposal->description, *proposal->failure)
                 : run_experiment(ws, *pick, proposal->source, proposal->description, proposal->config, settings);

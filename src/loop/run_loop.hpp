@@ -33,6 +33,9 @@ struct RunOptions {
   std::string dtype;                 ///< empty: each kernel's model dtype (from extract), else f16
   int case_timeout_s = 60;
   uint64_t seed = 1;
+  /// While one candidate is timed, compile the proposer's next this many (should it not be kept) on as many
+  /// threads, into the build cache (loop/compile_ahead); 0: each is compiled by its own bench only.
+  int compile_ahead = 2;
   /// A proposer outage (endpoint down, agent failing): after each failed proposal the loop waits, from
   /// this many seconds doubling up to max_proposer_backoff_s, and stops after max_proposer_failures in a
   /// row (any kernel). A failed proposal is not a revert: it never makes a kernel done.

@@ -57,6 +57,20 @@ class SearchProposer final : public Proposer {
     return std::nullopt;
   }
 
+  std::vector<Proposal> do_lookahead(const KernelState& s, int n) const override {
+    // A copy walks on from the same random state: its proposals are the ones this proposer will make.
+    SearchProposer ahead = *this;
+    KernelState state = s;
+    std::vector<Proposal> out;
+    for (int i = 0; i < n; ++i) {
+      auto p = ahead.do_propose(state);
+      if (!p) break;
+      state.tried_configs.insert(p->config);
+      out.push_back(std::move(*p));
+    }
+    return out;
+  }
+
   std::mt19937_64 m_rng;
 };
 

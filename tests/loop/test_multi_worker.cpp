@@ -18,6 +18,7 @@
 #include <set>
 #include <thread>
 
+#include "loop/compile_ahead.hpp"
 #include "loop/multi_worker.hpp"
 #include "loop/run_loop.hpp"
 #include "report/report_data.hpp"
@@ -196,10 +197,15 @@ TEST(MultiWorker, BadGpusAreRefusedBeforeAnythingIsWritten) {
 
 TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
   const auto one = fresh("one"), two = fresh("two");
-  auto r = test::autokernel(run_args(one));
+  // One worker compiling nothing ahead, each candidate built by its own bench as it is timed ...
+  auto r = test::autokernel(with(run_args(one), {"--compile-ahead", "0"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // ... and two, each compiling the proposer's next candidates while one is timed (the default).
   r = test::autokernel(with(run_args(two), {"--gpus", "cpu:2"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  // The compiles ahead took the host's slots; with --compile-ahead 0 there were none.
+  EXPECT_TRUE(fs::exists(loop::compile_slot_dir(two) / "slot-0"));
+  EXPECT_FALSE(fs::exists(one / ".autokernel/compile-slots"));
   // Lines are prefixed with their device.
   EXPECT_NE(r.output.find("[cpu:0] [exp"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("[cpu:1] [exp"), std::string::npos) << r.output;
