@@ -220,10 +220,39 @@ Runner add_merge_command(CLI::App& app) {
   auto tag = std::make_shared<std::string>("run");
   cmd->add_option("--workspace", *workspace, "the run's folder")->capture_default_str();
   cmd->add_option("--tag", *tag, "the run's tag, as given to `run`")->capture_default_str();
-  return [workspace, tag] {
-    auto print = [](const std::string& line) { fmt::print("{}\n", line); };
+  auto retime = std::make_shared<std::string>(), dtype = std::make_shared<std::string>();
+  cmd->add_option("--retime", *retime,
+                  "then time each kernel's best version again here, on this GPU (an index) or on cpu (CPU kernels): "
+                  "one reference for the rows of every task");
+  cmd->add_option("--dtype", *dtype, "with --retime: the dtype, as given to `run`")->check(timing_dtype());
+  return [workspace, tag, retime, dtype] {
+    auto print = [](const std::string& line) {
+      fmt::print("{}\n", line);
+      std::fflush(stdout);
+    };
+    // The device is checked before anything is merged. Rows name it as a Slurm task's do: host:GPU, host:cpu.
+    loop::Device ref{util::host_name() + ":cpu", false, 0, "cpu"};
+    if (!retime->empty() && *retime != "cpu") {
+      const int gpus = gpu_count();
+      const auto d = loop::parse_devices(*retime, gpus);
+      if (!d || d->size() != 1 || !d->front().gpu) {
+        throw Fatal(Error{fmt::format("--retime {}: not one GPU of this machine", *retime),
+                          gpus == 0 ? "this machine has no GPU: --retime cpu re-times CPU kernels"
+                                    : fmt::format("give one GPU index from 0 to {}, or cpu", gpus - 1)});
+      }
+      const int index = d->front().index;
+      ref = {fmt::format("{}:{}", util::host_name(), index), true, index,
+             hw::detect(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(index))).name};
+    }
     const auto merged = value_or_throw(loop::merge_worker_branches(*workspace, *tag, print));
     print(fmt::format("merged into autokernel/{}: {}", *tag, fmt::join(merged, ", ")));
+    if (retime->empty()) return k_exit_ok;
+    std::vector<std::string> argv = {
+        util::self_executable(), "run", "--workspace", std::filesystem::absolute(*workspace).string(), "--tag", *tag};
+    if (!dtype->empty()) argv.insert(argv.end(), {"--dtype", *dtype});
+    const auto timed = value_or_throw(loop::retime_bests(*workspace, *tag, ref, argv, print));
+    print(fmt::format("best versions timed on {}, the reference: {}", ref.id,
+                      timed.empty() ? std::string("none") : fmt::format("{}", fmt::join(timed, ", "))));
     return k_exit_ok;
   };
 }

@@ -95,6 +95,56 @@ std::string worker_failure(const util::ProcessResult& r) {
   return how;
 }
 
+/// Worker process `argv` pinned to `dev` (CUDA_VISIBLE_DEVICES), its lines prefixed with the device; its pid,
+/// from its first line, goes to `on_pid`.
+Expected<util::ProcessResult> run_worker_process(const Device& dev, const std::vector<std::string>& argv,
+                                                 const std::function<void(const std::string&)>& print,
+                                                 const std::function<void(long)>& on_pid) {
+  util::ProcessOptions po;
+  // A worker is quiet while an experiment or an agent runs: its own loop and harness watch those.
+  po.quiet_limit = std::chrono::hours(24 * 365);
+  po.total_limit = std::chrono::hours(24 * 365);
+  if (dev.gpu) po.extra_env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", dev.index));
+  return util::run_process(argv, po, [&](const std::string& line) {
+    if (line.starts_with(k_worker_pid_prefix)) {
+      on_pid(std::atol(line.c_str() + std::string_view(k_worker_pid_prefix).size()));
+      return;
+    }
+    print(fmt::format("[{}] {}", dev.id, line));
+  });
+}
+
+/// Each of `kernels` whose best row of `tag` another device than `ref` measured, and that has no retimed row
+/// of `ref` yet, benched again at its best commit by a worker pinned to `ref` (worker_argv with --worker-kernel
+/// and --retime). One at a time; none started after a stop request. `launch` runs one worker and `on_kernel`
+/// hears of each kernel as it starts ("" when it ended). Returns the failures.
+std::vector<std::string> retime_on_reference(
+    const std::vector<std::string>& kernels, const std::vector<workspace::ResultRow>& rows, const std::string& tag,
+    const Device& ref, const std::vector<std::string>& worker_argv,
+    const std::function<Expected<util::ProcessResult>(const std::vector<std::string>&)>& launch,
+    const std::function<void(const std::string&)>& on_kernel, const std::function<void(const std::string&)>& print) {
+  std::vector<std::string> errors;
+  for (const auto& k : kernels) {
+    if (stop_requested()) break;  // what is missing is timed by the same command run again
+    const auto* best = workspace::best_row(rows, k, tag);
+    if (!best || best->device == ref.id || workspace::retimed_row(rows, *best, ref.id)) continue;
+    print(fmt::format("retiming {} on {}, the reference device: its best version (experiment {}) was timed on {}", k,
+                      ref.id, best->experiment, best->device.empty() ? "no --gpus device" : best->device));
+    on_kernel(k);
+    auto argv = worker_argv;
+    argv.insert(argv.end(),
+                {"--worker-kernel", k, "--device", ref.id, "--device-model", ref.model, "--retime", best->commit});
+    const auto r = launch(argv);
+    on_kernel("");
+    if (!r) {
+      errors.push_back(fmt::format("re-timing {} on {}: {}", k, ref.id, r.error().message));
+    } else if (r->exit_code != 0 || r->signaled || r->timed_out) {
+      errors.push_back(fmt::format("re-timing {} on {}: its worker {}", k, ref.id, worker_failure(*r)));
+    }
+  }
+  return errors;
+}
+
 }  // namespace
 
 Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devices,
@@ -105,7 +155,12 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
   auto& ws = *run->ws;
   std::vector<std::string> queue = kernel_order(run->kernels, ws.rows(), o);
   const ResultsLog log(ws.dir() / "results.tsv");
-  const auto rows_before = log.read().value_or(std::vector<workspace::ResultRow>{}).size();
+  // The experiments in results.tsv: its rows but re-timings.
+  auto experiments_in = [&] {
+    const auto rows = log.read().value_or(std::vector<workspace::ResultRow>{});
+    return std::ranges::count_if(rows, [](const auto& r) { return workspace::counts_as_experiment(r.status); });
+  };
+  const auto experiments_before = experiments_in();
 
   std::mutex mu;  // the queue, the state, git in the main work tree, and the terminal
   auto print = [&](const std::string& line) {
@@ -117,8 +172,7 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
   // Called with `mu` held.
   auto record = [&]() {
     state.updated_at = unix_now();
-    const auto rows = log.read().value_or(std::vector<workspace::ResultRow>{}).size();
-    state.experiments = static_cast<int>(rows > rows_before ? rows - rows_before : 0);
+    state.experiments = static_cast<int>(std::max<std::ptrdiff_t>(0, experiments_in() - experiments_before));
     (void)state.write(ws.dir());  // what status shows; the run goes on without it
   };
   {
@@ -138,20 +192,10 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
   std::atomic<int> finished{0};
   // Worker process `argv` on devices[i], pinned to it, its lines prefixed with the device.
   auto launch = [&](std::size_t i, const std::vector<std::string>& argv) {
-    const auto& dev = devices[i];
-    util::ProcessOptions po;
-    // A worker is quiet while an experiment or an agent runs: its own loop and harness watch those.
-    po.quiet_limit = std::chrono::hours(24 * 365);
-    po.total_limit = std::chrono::hours(24 * 365);
-    if (dev.gpu) po.extra_env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", dev.index));
-    return util::run_process(argv, po, [&](const std::string& line) {
-      if (line.starts_with(k_worker_pid_prefix)) {
-        const std::lock_guard lock(mu);
-        pids[i] = std::atol(line.c_str() + std::string_view(k_worker_pid_prefix).size());
-        told_to_stop[i] = false;
-        return;
-      }
-      print(fmt::format("[{}] {}", dev.id, line));
+    return run_worker_process(devices[i], argv, print, [&](long pid) {
+      const std::lock_guard lock(mu);
+      pids[i] = pid;
+      told_to_stop[i] = false;
     });
   };
   auto work = [&](std::size_t i) {
@@ -190,24 +234,35 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
       }
       record();
     }
-    ++finished;
   };
-  std::vector<std::thread> threads;
-  for (std::size_t i = 0; i < devices.size(); ++i) threads.emplace_back(work, i);
-  // Ctrl-C reaches the parent only (each worker has a process group of its own): pass it on, so each
-  // worker stops after its current experiment, as a run alone does.
-  while (finished < static_cast<int>(devices.size())) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (!stop_requested()) continue;
-    const std::lock_guard lock(mu);
-    for (std::size_t i = 0; i < devices.size(); ++i) {
-      if (pids[i] > 0 && !told_to_stop[i]) {
-        ::kill(static_cast<pid_t>(pids[i]), SIGINT);
-        told_to_stop[i] = true;
+  // Run `jobs` on threads of their own while this one passes Ctrl-C on: it reaches the parent only (each
+  // worker has a process group of its own), so each worker is told, and stops after its current experiment
+  // or re-timing, as a run alone does.
+  auto run_passing_on_ctrl_c = [&](const std::vector<std::function<void()>>& jobs) {
+    finished = 0;
+    std::vector<std::thread> threads;
+    for (const auto& job : jobs) {
+      threads.emplace_back([&, job] {
+        job();
+        ++finished;
+      });
+    }
+    while (finished < static_cast<int>(jobs.size())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (!stop_requested()) continue;
+      const std::lock_guard lock(mu);
+      for (std::size_t i = 0; i < devices.size(); ++i) {
+        if (pids[i] > 0 && !told_to_stop[i]) {
+          ::kill(static_cast<pid_t>(pids[i]), SIGINT);
+          told_to_stop[i] = true;
+        }
       }
     }
-  }
-  for (auto& t : threads) t.join();
+    for (auto& t : threads) t.join();
+  };
+  std::vector<std::function<void()>> jobs;
+  for (std::size_t i = 0; i < devices.size(); ++i) jobs.emplace_back([&, i] { work(i); });
+  run_passing_on_ctrl_c(jobs);
 
   // Each kernel's own run.json (in its worktree) says whether it is done and why.
   for (const auto& k : run->kernels) {
@@ -217,35 +272,29 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
   // Each done kernel's best version, timed again on the reference device (the first listed) where another
   // device measured it: GPUs of one model still differ, and the number reported is the reference's.
   if (errors.empty() && !stop_requested() && !budget_spent) {
-    const auto& ref = devices.front();
-    const auto rows = log.read().value_or(std::vector<workspace::ResultRow>{});
+    std::vector<std::string> done;
     for (const auto& k : run->kernels) {
-      if (stop_requested()) break;
-      const auto* best = workspace::best_row(rows, k.name, o.tag);
-      if (state.done[k.name].empty() || !best || best->device == ref.id ||
-          workspace::retimed_row(rows, *best, ref.id)) {
-        continue;
-      }
-      print(fmt::format("retiming {} on {}, the reference device: its best version (experiment {}) was timed on {}",
-                        k.name, ref.id, best->experiment, best->device.empty() ? "no --gpus device" : best->device));
-      {
-        const std::lock_guard lock(mu);
-        state.workers[0].kernel = k.name;
-        record();
-      }
-      auto argv = worker_argv;
-      argv.insert(argv.end(), {"--worker-kernel", k.name, "--device", ref.id, "--device-model", ref.model, "--retime",
-                               best->commit});
-      const auto r = launch(0, argv);
-      const std::lock_guard lock(mu);
-      state.workers[0].kernel = "";
-      if (!r) {
-        errors.push_back(fmt::format("re-timing {} on {}: {}", k.name, ref.id, r.error().message));
-      } else if (r->exit_code != 0 || r->signaled || r->timed_out) {
-        errors.push_back(fmt::format("re-timing {} on {}: its worker {}", k.name, ref.id, worker_failure(*r)));
-      }
-      record();
+      if (!state.done[k.name].empty()) done.push_back(k.name);
     }
+    const auto rows = log.read().value_or(std::vector<workspace::ResultRow>{});
+    run_passing_on_ctrl_c({[&] {
+      auto failed = retime_on_reference(
+          done, rows, o.tag, devices.front(), worker_argv,
+          [&](const auto& argv) {
+            auto r = launch(0, argv);
+            const std::lock_guard lock(mu);
+            pids[0] = 0;  // gone: never signalled again (its pid may be another process's by now)
+            return r;
+          },
+          [&](const std::string& kernel) {
+            const std::lock_guard lock(mu);
+            state.workers[0].kernel = kernel;
+            record();
+          },
+          print);
+      const std::lock_guard lock(mu);
+      errors.insert(errors.end(), failed.begin(), failed.end());
+    }});
   }
   std::string why = "every kernel is done";
   if (!errors.empty()) {
@@ -277,7 +326,11 @@ Expected<void> run_workers(const RunOptions& o, const std::vector<Device>& devic
 Expected<void> retime_best(const RunOptions& o, const std::function<void(const std::string&)>& print) {
   auto run = open_run(o, print);  // the worker's view: its kernel's worktree, at its branch's best version
   if (!run) return std::unexpected(run.error());
-  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup};
+  if (stop_requested()) {  // Ctrl-C passed on before the bench began: the same command times it later
+    print(fmt::format("stopped on request before re-timing {}", o.worker_kernel));
+    return {};
+  }
+  const BenchSettings settings{o.dtype, o.case_timeout_s, o.min_gain, o.max_speedup, {}};
   const auto& k = run->kernels.front();
   auto row = run_retime(
       *run->ws, k, o.retime_commit,
@@ -314,6 +367,35 @@ Expected<std::vector<std::string>> merge_worker_branches(const std::filesystem::
                 "run the workers first (`autokernel run --slurm-array`, then sbatch), with the same --tag");
   }
   return merged;
+}
+
+Expected<std::vector<std::string>> retime_bests(const std::filesystem::path& workspace, const std::string& tag,
+                                                const Device& ref, const std::vector<std::string>& worker_argv,
+                                                const std::function<void(const std::string&)>& print) {
+  auto opened = Workspace::open(workspace, tag, print);  // the lock: no `run` or other merge meanwhile
+  if (!opened) return std::unexpected(opened.error());
+  const auto& ws = **opened;
+  const ResultsLog log(ws.dir() / "results.tsv");
+  auto rows = log.read();
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<std::string> kernels;
+  for (const auto& k : ws.kernels()) kernels.push_back(k.name);
+  const auto errors = retime_on_reference(
+      kernels, *rows, tag, ref, worker_argv,
+      [&](const auto& argv) { return run_worker_process(ref, argv, print, [](long) {}); }, [](const auto&) {}, print);
+  if (!errors.empty()) {
+    return fail(
+        fmt::format("{}{}", errors.front(), errors.size() > 1 ? fmt::format(" (and {} more)", errors.size() - 1) : ""),
+        "`autokernel merge --retime` again times what is missing");
+  }
+  rows = log.read();
+  if (!rows) return std::unexpected(rows.error());
+  std::vector<std::string> timed;
+  for (const auto& k : kernels) {
+    const auto* best = workspace::best_row(*rows, k, tag);
+    if (best && best->device != ref.id && workspace::retimed_row(*rows, *best, ref.id)) timed.push_back(k);
+  }
+  return timed;
 }
 
 }  // namespace ak::loop

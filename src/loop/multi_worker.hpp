@@ -52,6 +52,15 @@ Expected<void> retime_best(const RunOptions& options, const std::function<void(c
 Expected<std::vector<std::string>> merge_worker_branches(const std::filesystem::path& workspace, const std::string& tag,
                                                          const std::function<void(const std::string&)>& print);
 
+/// `autokernel merge --retime DEVICE`, after the merge: each kernel's best version of `tag` that another device
+/// measured (a Slurm array's rows are each task's own GPU's) is timed again on `ref`, one at a time, by a worker
+/// pinned to it, as run_workers does at its end; `worker_argv` is this binary's `run` with the workspace, the
+/// tag and the bench's options. A best version with its retimed row of `ref` is not timed again. Returns the
+/// kernels whose best version `ref` has now timed again.
+Expected<std::vector<std::string>> retime_bests(const std::filesystem::path& workspace, const std::string& tag,
+                                                const Device& ref, const std::vector<std::string>& worker_argv,
+                                                const std::function<void(const std::string&)>& print);
+
 /// The first line a worker prints, for its parent: its pid, to forward Ctrl-C to it (it runs in a process
 /// group of its own, where the terminal's Ctrl-C does not reach).
 inline constexpr const char* k_worker_pid_prefix = "@@ak-worker pid=";

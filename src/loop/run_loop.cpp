@@ -439,6 +439,7 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
   out += fmt::format("{:<22} {:<9} {:>5} {:>5} {:>7} {:>12} {:>12} {:>9} {:>9}\n", "kernel", "state", "exps", "kept",
                      "implaus", "baseline_us", "best_us", "vs torch", "vs start");
   double seconds = 0;
+  int experiments = 0;  // re-timings are rows, not experiments
   std::vector<std::string> reasons, retimed_on;
   for (const auto& [name, p] : progress_from(rows)) {
     int kept = 0, flagged = 0;
@@ -467,13 +468,14 @@ Expected<std::string> status_text(const std::filesystem::path& workspace_in) {
                                 : 0.0,
                        p.best && p.baseline ? p.baseline->latency_us / p.best->latency_us : 0.0);
     seconds += p.seconds;
+    experiments += p.experiments;
   }
   for (const auto& r : reasons) out += r + "\n";
   if (!retimed_on.empty()) {
     out += fmt::format("vs torch as re-timed on the reference device: {}\n", fmt::join(retimed_on, ", "));
   }
-  out += fmt::format("{} experiments, {} in experiments, {:.0f} experiments/hour", rows.size(), duration_text(seconds),
-                     seconds > 0 ? rows.size() * 3600.0 / seconds : 0.0);
+  out += fmt::format("{} experiments, {} in experiments, {:.0f} experiments/hour", experiments, duration_text(seconds),
+                     seconds > 0 ? experiments * 3600.0 / seconds : 0.0);
   return out;
 }
 

@@ -155,7 +155,7 @@ void add_kernels_overview(Document& doc, const RunData& data) {
   std::vector<std::string> retimed;
   for (const auto& k : data.kernels) {
     if (k.retimed) retimed.push_back(fmt::format("{} (on {})", k.name, k.retimed->device));
-    t.rows.push_back({k.name, k.backend, std::to_string(k.rows.size()), std::to_string(k.kept),
+    t.rows.push_back({k.name, k.backend, std::to_string(k.experiments), std::to_string(k.kept),
                       std::to_string(k.reverted), std::to_string(k.failed),
                       k.baseline ? num(k.baseline->latency_us) : "-", k.best ? num(k.best->latency_us) : "-",
                       times(k.speedup_vs_start()), k.best ? times(k.speedup_vs_reference()) : "-",
@@ -204,7 +204,7 @@ void add_kernel(Document& doc, const KernelSummary& k, const fs::path& out) {
   if (!failed_detail.empty()) failed_detail += ")";
   doc.blocks.push_back(
       Paragraph{fmt::format("Type `{}`, backend `{}`: {} experiments, {} kept, {} reverted, {} failed{}.", k.type,
-                            k.backend, k.rows.size(), k.kept, k.reverted, k.failed, failed_detail)});
+                            k.backend, k.experiments, k.kept, k.reverted, k.failed, failed_detail)});
   if (!k.best) {
     doc.blocks.push_back(
         Paragraph{"**The starter never passed the harness**: nothing was measured. Its row below says why."});

@@ -53,6 +53,7 @@ KernelSummary summarise(const fs::path& ws, workspace::GitRepo& repo, const std:
   std::vector<double> references, ceilings;
   for (const auto& r : k.rows) {
     ++k.count_by_status[std::string(workspace::status_name(r.status))];
+    k.experiments += workspace::counts_as_experiment(r.status) ? 1 : 0;
     if (r.status == workspace::Status::kept) {
       ++k.kept;
     } else if (r.status == workspace::Status::reverted) {
@@ -144,6 +145,7 @@ Expected<RunData> collect(const fs::path& workspace_in, const std::string& tag, 
     tags.insert(r.tag);
     if (r.tag != data.tag) continue;
     by_kernel[r.kernel].push_back(r);
+    if (!workspace::counts_as_experiment(r.status)) continue;  // a re-timing of a best version
     ++data.experiments;
     data.seconds += r.seconds;
   }

@@ -24,6 +24,7 @@ struct KernelSummary {
   std::optional<workspace::ResultRow> best;      ///< the baseline or the last kept experiment
   std::optional<workspace::ResultRow> retimed;   ///< `run --gpus`: the best version timed on the reference device
   std::map<std::string, int> count_by_status;
+  int experiments = 0;                     ///< its rows but re-timings (workspace::counts_as_experiment)
   int kept = 0, reverted = 0, failed = 0;  ///< failed: incorrect, crashed, timed out, did not build, no candidate
 
   double reference_throughput = 0;  ///< PyTorch eager, in `unit`: median over rows of throughput / speed-up
@@ -50,8 +51,8 @@ struct RunData {
   std::string tag;
   std::vector<std::string> other_tags;  ///< tags of results.tsv this report does not cover
   std::vector<KernelSummary> kernels;   ///< by name
-  int experiments = 0;
-  double seconds = 0;  ///< summed over the run's experiments
+  int experiments = 0;                  ///< the run's rows but re-timings, which are no experiments
+  double seconds = 0;                   ///< summed over the run's experiments
 };
 
 /// Read the run `tag` of the workspace (the last row's tag when empty). `dtype` is the dtype the run timed

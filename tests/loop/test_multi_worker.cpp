@@ -24,7 +24,9 @@
 #include "report/report_data.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 #include "workspace/results_log.hpp"
+#include "workspace/run_state.hpp"
 
 extern char** environ;
 
@@ -234,8 +236,13 @@ TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
   }
   EXPECT_EQ(git(two, {"status", "--porcelain"}), "");
 
+  // run.json counts the run's experiments, not its re-timings.
+  const auto state = workspace::RunState::read(two);
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->experiments, 9) << "three per kernel, without the retimed rows";
   // `status` lists the workers; the same command again finds every kernel done and records nothing.
   const auto status = test::autokernel({"status", "--workspace", two.string()});
+  EXPECT_NE(status.output.find("\n9 experiments, "), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("worker cpu:0:"), std::string::npos) << status.output;
   EXPECT_NE(status.output.find("worker cpu:1:"), std::string::npos) << status.output;
 
@@ -278,6 +285,7 @@ TEST(MultiWorker, TwoCpuWorkersShareTheKernelsAndRecordWhatOneWorkerRecords) {
   r = test::autokernel(with(run_args(two), {"--gpus", "cpu:2"}));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(rows_of(two).size(), rows_two.size()) << r.output;
+  EXPECT_EQ(workspace::RunState::read(two)->experiments, 0);
   if (!HasFailure()) {
     (void)util::remove_tree(one);
     (void)util::remove_tree(two);
@@ -329,8 +337,9 @@ TEST(MultiWorker, StatusAndReportGiveTheRetimedSpeedUpOfTheBestVersionOnly) {
   EXPECT_EQ(line_of("softmax_cpu").find("9.000x"), std::string::npos) << *text;
   EXPECT_NE(text->find("vs torch as re-timed on the reference device: rmsnorm_cpu on cpu:0\n"), std::string::npos)
       << *text;
-  // A re-timing is not an experiment of the loop: rmsnorm had three.
+  // A re-timing is not an experiment of the loop: rmsnorm had three, the run five (seven rows).
   EXPECT_NE(line_of("rmsnorm_cpu").find(" 3 "), std::string::npos) << *text;
+  EXPECT_NE(text->find("\n5 experiments, "), std::string::npos) << *text;
 
   const auto data = report::collect(ws, "mw", "f32");
   ASSERT_TRUE(data) << data.error().message;
@@ -341,9 +350,19 @@ TEST(MultiWorker, StatusAndReportGiveTheRetimedSpeedUpOfTheBestVersionOnly) {
   EXPECT_EQ(rms.best->commit, "b");
   EXPECT_EQ(rms.speedup_vs_reference(), 3.25);
   EXPECT_EQ(rms.failed, 0);
+  EXPECT_EQ(rms.experiments, 3);
   const auto& soft = data->kernels[1];
   EXPECT_FALSE(soft.retimed);
   EXPECT_EQ(soft.speedup_vs_reference(), 1.25);
+  EXPECT_EQ(soft.experiments, 2);
+  EXPECT_EQ(data->experiments, 5);
+  // The report's words: five experiments in all, three of rmsnorm.
+  const auto out = ws / "report";
+  const auto rep = test::autokernel({"report", "--workspace", ws.string(), "--out", out.string(), "--no-plots"});
+  ASSERT_EQ(rep.exit_code, 0) << rep.output;
+  const auto md = util::read_file(out / "report.md").value_or("");
+  EXPECT_NE(md.find("`autokernel/mw`: 5 experiments on 2 kernels"), std::string::npos) << md;
+  EXPECT_NE(md.find("backend `cpu`: 3 experiments, 1 kept"), std::string::npos) << md;
   if (!HasFailure()) (void)util::remove_tree(ws);
 }
 
@@ -438,6 +457,59 @@ TEST(MultiWorker, CtrlCStopsEveryWorkerAfterItsExperimentAndTheSameCommandResume
   if (!HasFailure()) (void)util::remove_tree(ws);
 }
 
+TEST(MultiWorker, CtrlCWhileRetimingStopsAfterTheOneUnderWayAndTheSameCommandRetimesTheRest) {
+  // A one-worker run's rows name no --gpus device, so a --gpus cpu:2 run on its workspace finds every kernel done
+  // and re-times all three on cpu:0, one at a time: Ctrl-C comes while the first is under way.
+  const auto ws = fresh("stop_retime");
+  auto r = test::autokernel(run_args(ws));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto experiments = rows_of(ws);
+  ASSERT_EQ(sequences(experiments), k_expected);
+  const auto args = with(run_args(ws), {"--gpus", "cpu:2"});
+  const pid_t parent = spawn(args);
+  ASSERT_GT(parent, 0);
+  ASSERT_TRUE(wait_for([&] { return !processes_with({"--retime", ws.string()}).empty(); }, std::chrono::seconds(300)));
+  ASSERT_EQ(::kill(parent, SIGINT), 0);
+  int status = 0;
+  ASSERT_TRUE(wait_for([&] { return ::waitpid(parent, &status, WNOHANG) == parent; }, std::chrono::seconds(300)));
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  EXPECT_TRUE(processes_with({"--worker-kernel", ws.string()}).empty()) << "a worker outlived the stop";
+  // What was recorded stays; the re-timing under way ended with its row or without one, and no other began.
+  auto retimed_rows = [&] {
+    std::vector<ResultRow> out;
+    for (const auto& row : rows_of(ws)) {
+      if (row.status == Status::retimed) out.push_back(row);
+    }
+    return out;
+  };
+  const auto stopped = rows_of(ws);
+  ASSERT_GE(stopped.size(), experiments.size());
+  for (std::size_t i = 0; i < experiments.size(); ++i) EXPECT_EQ(stopped[i].commit, experiments[i].commit);
+  EXPECT_LE(retimed_rows().size(), 1u);
+  const auto st = test::autokernel({"status", "--workspace", ws.string()});
+  EXPECT_NE(st.output.find("stopped: stopped on request"), std::string::npos) << st.output;
+  EXPECT_EQ(git(ws, {"status", "--porcelain"}), "");
+  // The same command times what is missing: each kernel's best once on cpu:0, none twice.
+  r = test::autokernel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto after = rows_of(ws);
+  EXPECT_EQ(sequences(after), k_expected) << r.output;
+  for (const std::string k : {"rmsnorm_cpu", "reduce_cpu", "softmax_cpu"}) {
+    const auto* best = workspace::best_row(after, k);
+    ASSERT_NE(best, nullptr) << k;
+    int n = 0;
+    for (const auto& row : retimed_rows()) {
+      if (row.kernel != k) continue;
+      ++n;
+      EXPECT_EQ(row.commit, best->commit) << k;
+      EXPECT_EQ(row.device, "cpu:0") << k;
+    }
+    EXPECT_EQ(n, 1) << k << "\n" << r.output;
+  }
+  expect_rows_match_history(ws);
+  if (!HasFailure()) (void)util::remove_tree(ws);
+}
+
 TEST(MultiWorker, AWorkerComparesOnlyWithRowsOfItsOwnGpuModel) {
   // Rows another GPU model left (rmsnorm already at its best there): the CPU workers neither compare with
   // them nor take their configurations as tried, so each kernel starts from a baseline of its own model.
@@ -480,10 +552,17 @@ TEST(MultiWorker, SlurmArrayTasksRunWithoutSlurmThenMergeGiveTheSameRows) {
   const auto text = util::read_file(script).value_or("");
   EXPECT_NE(text.find("#SBATCH --array=0-2\n"), std::string::npos) << text;
   EXPECT_EQ(text.find("--gres=gpu"), std::string::npos) << "CPU kernels need no GPU:\n" << text;
-  // Slurm's part, by hand: each array task is the script with its SLURM_ARRAY_TASK_ID; two at a time.
+  // Slurm's part, by hand: each array task is the script with its SLURM_ARRAY_TASK_ID; two at a time. The
+  // tasks' host is named node7 (a `hostname` of the test's own), so this host's re-timing below is another's.
+  const auto bin = ws.parent_path() / fmt::format("ak_mw_bin_{}", ::getpid());
+  fs::create_directories(bin);
+  ASSERT_TRUE(util::write_file_atomic(bin / "hostname", "#!/bin/sh\necho node7\n"));
+  fs::permissions(bin / "hostname", fs::perms::owner_all);
+  const std::string path = bin.string() + ":" + (std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin");
   auto task = [&](int i) {
-    return util::run_command({"/usr/bin/env", fmt::format("SLURM_ARRAY_TASK_ID={}", i), "bash", script.string()},
-                             std::chrono::minutes(10));
+    return util::run_command(
+        {"/usr/bin/env", fmt::format("SLURM_ARRAY_TASK_ID={}", i), "PATH=" + path, "bash", script.string()},
+        std::chrono::minutes(10));
   };
   std::optional<Expected<util::CommandOutput>> t1;
   std::thread other([&] { t1 = task(1); });
@@ -505,8 +584,36 @@ TEST(MultiWorker, SlurmArrayTasksRunWithoutSlurmThenMergeGiveTheSameRows) {
             std::string::npos);
   const auto rows = rows_of(ws);
   EXPECT_EQ(sequences(rows), k_expected);
-  for (const auto& row : rows) EXPECT_NE(row.device.find(":cpu"), std::string::npos) << row.device;
+  for (const auto& row : rows) EXPECT_EQ(row.device, "node7:cpu");
   expect_rows_match_history(ws);
+
+  // merge --retime cpu: each kernel's best version timed again on this host's CPU, one row each, as `run --gpus`
+  // does on its reference device; a second time adds none.
+  r = test::autokernel({"merge", "--workspace", ws.string(), "--tag", "mw", "--retime", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto here = util::host_name() + ":cpu";
+  const auto retimed = rows_of(ws);
+  EXPECT_EQ(sequences(retimed), k_expected);
+  for (const std::string k : {"rmsnorm_cpu", "reduce_cpu", "softmax_cpu"}) {
+    const auto* best = workspace::best_row(retimed, k);
+    ASSERT_NE(best, nullptr) << k;
+    const auto* again = workspace::retimed_row(retimed, *best, here);
+    ASSERT_NE(again, nullptr) << k << "\n" << r.output;
+    EXPECT_EQ(again->gpu, "cpu") << k;
+    EXPECT_EQ(again->correctness, "PASS") << k;
+    EXPECT_EQ(std::ranges::count(retimed, Status::retimed, &ResultRow::status), 3) << r.output;
+  }
+  EXPECT_NE(r.output.find(fmt::format("best versions timed on {}, the reference: ", here)), std::string::npos)
+      << r.output;
+  r = test::autokernel({"merge", "--workspace", ws.string(), "--tag", "mw", "--retime", "cpu"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(rows_of(ws).size(), retimed.size()) << r.output;
+  // A device that is not there is refused before anything is merged or timed.
+  r = test::autokernel({"merge", "--workspace", ws.string(), "--tag", "mw", "--retime", "7"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("autokernel: error: --retime 7"), std::string::npos) << r.output;
+  EXPECT_EQ(rows_of(ws).size(), retimed.size());
+  (void)util::remove_tree(bin);
   if (!HasFailure()) (void)util::remove_tree(ws);
 }
 
