@@ -42,6 +42,8 @@
 // @knob STAGES=2 {1,2,3} K/V pipeline: 1 = FA2 K/V interleave (one buffer each), >=2 = ring of STAGES K+V tiles
 // @knob H_BLOCK_N=128 {64,128} Hopper: keys per K/V tile
 // @knob H_STAGES=2 {1,2,3} Hopper: depth of the K and V rings (TMA); a ring over the device's shared memory fails the call
+// @knob H_PINGPONG=0 {0,1} Hopper: 1 = the two consumer warpgroups take turns issuing their GEMMs (named barriers), so one's softmax runs while the other's GEMMs do
+// @knob H_PERSISTENT=0 {0,1} Hopper: 1 = one block per SM walks the query tiles (causal: longest first, heads in L2-sized sections); O staged apart from Q so the next Q loads during the epilogue (d=128 needs H_STAGES <= 2)
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -71,6 +73,12 @@
 #endif
 #ifndef H_STAGES
 #define H_STAGES 2
+#endif
+#ifndef H_PINGPONG
+#define H_PINGPONG 0
+#endif
+#ifndef H_PERSISTENT
+#define H_PERSISTENT 0
 #endif
 
 constexpr int kThreads = NWARPS * 32;
@@ -428,6 +436,16 @@ __global__ void __launch_bounds__(kThreads)
 // never cross into the next head: rows past S load as zeros (their keys are masked) and the
 // output tile, staged in the warpgroup's own Q rows, is stored clipped at S. Compiled only for
 // sm_90a; the host takes this path on compute capability 9.x (on a plain sm_90 build it traps).
+// Two schedule knobs, both off by default (FlashAttention-3's mechanisms, our own code):
+//  - H_PINGPONG=1: the two warpgroups take turns issuing their GEMMs (S_j and P_{j-1} V_{j-1}) through
+//    a pair of named barriers, so the tensor cores run one warpgroup's GEMMs while the other's softmax
+//    (its exponentials) runs, instead of both warpgroups contending at once and then both waiting.
+//  - H_PERSISTENT=1: one block per SM walks the query tiles by a static stride through an order of
+//    sections of heads whose K and V fit the L2; causal: longest first in one section (every other pass
+//    backwards), or a head's long and short tiles paired (equal work) when there are several. The output
+//    is staged in its own shared tile, so the next tile's Q loads (an mbarrier, q_empty, says every
+//    consumer warp's last S = Q K^T is done) and its first K tiles stream in during this tile's last P V
+//    and store; the ring position runs on across tiles. At d=128 it fits with H_STAGES <= 2 only.
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define AK_HOPPER_DEVICE 1
 #endif
@@ -436,15 +454,22 @@ namespace hopper {
 constexpr int kBlockM = 128, kThreads = 384;  // producer + 2 consumer warpgroups of 64 rows
 static_assert(H_BLOCK_N == 64 || H_BLOCK_N == 128, "H_BLOCK_N must be 64 or 128");
 static_assert(H_STAGES >= 1 && H_STAGES <= 4, "H_STAGES must be in [1, 4]");
+static_assert(H_PINGPONG == 0 || H_PINGPONG == 1, "H_PINGPONG must be 0 or 1");
+static_assert(H_PERSISTENT == 0 || H_PERSISTENT == 1, "H_PERSISTENT must be 0 or 1");
+constexpr bool kPersistent = H_PERSISTENT != 0;
+// Named barrier ids (0 is __syncthreads): 1 + c, warpgroup c's epilogue (128 threads); with H_PINGPONG,
+// 3 + c, warpgroup c's turn to issue its GEMMs (256 threads: its own bar.sync, the other's bar.arrive).
+constexpr int kBarEpilogue = 1, kBarTurn = 3;
 
 template <int kD>
 struct Geo {
   static constexpr int kPanels = kD / 64;                 // 64-column (128-byte) panels of a row
-  static constexpr int kQBytes = kBlockM * kD * 2;        // also the output staging
+  static constexpr int kQBytes = kBlockM * kD * 2;        // also the output staging, unless persistent
   static constexpr int kKVBytes = H_BLOCK_N * kD * 2;     // one K (or V) tile
   static constexpr int kQPanel = kBlockM * 128, kKVPanel = H_BLOCK_N * 128;
-  static constexpr int kBarOffset = kQBytes + 2 * H_STAGES * kKVBytes;
-  static constexpr int kSmemBytes = 1024 + kBarOffset + (1 + 4 * H_STAGES) * 8;
+  static constexpr int kOOffset = kQBytes + 2 * H_STAGES * kKVBytes;  // persistent: O's own staging
+  static constexpr int kBarOffset = kOOffset + (kPersistent ? kQBytes : 0);
+  static constexpr int kSmemBytes = 1024 + kBarOffset + (1 + 4 * H_STAGES + (kPersistent ? 1 : 0)) * 8;
 };
 
 // @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
@@ -606,17 +631,64 @@ __device__ __forceinline__ void wgmma_rs(float (&d)[N / 2], const uint32_t (&a)[
   else wgmma_rs_n64<T>(d, a, db);
 }
 
+// Tile orders of the persistent walk (the host picks one per call).
+enum TileOrder : int {
+  kOrderStride = 0,  // tile k * grid + b of the section order (non-causal: every tile costs the same)
+  kOrderSnake = 1,   // causal, one section: longest first, every other pass of the grid backwards
+  kOrderPairs = 2,   // causal, several sections: pair k / 2 * grid + b, its long tile then its short one
+};
+// The query tile a block computes at step k of its walk (bh: row of the [B*H] q/o maps; q0: first query
+// row): 1, or 0 when the walk is over, 2 for a step with no tile (the missing half of a pair). One block
+// per tile: the block's own tile, longest causal tiles of each head first, head-major. Persistent (grid
+// <= SMs): tiles in sections of `sec` consecutive query heads (their kv heads' K and V fit the L2), a
+// section's heads side by side, longest first. Stride: block b takes tile k * grid + b. Snake: the same,
+// but every other pass runs backwards (k * grid + grid - 1 - b), so the long and short ends of the order
+// even out; it needs the order to be longest-first throughout (one section), else each section's
+// restart piles long tiles on the same blocks. Pairs: query tile p of a head goes with tile
+// n_qtiles - 1 - p (their key tiles add up to n_qtiles + 1 at any p), pairs in section order; block b
+// takes pair k / 2 * grid + b, its long tile at even k, its short one at odd k (none: the middle tile of
+// an odd n_qtiles).
+__device__ __forceinline__ int tile_at(int k, int n_qtiles, int BH, int sec, int order, int& bh, int& q0) {
+  int qt;
+  if constexpr (!kPersistent) {
+    bh = (int)(blockIdx.x / n_qtiles);
+    qt = n_qtiles - 1 - (int)(blockIdx.x % n_qtiles);
+  } else {
+    const int G = (int)gridDim.x, b = (int)blockIdx.x;
+    const bool pairs = order == kOrderPairs;
+    const int per_head = pairs ? (n_qtiles + 1) / 2 : n_qtiles;  // items of one head: pairs or tiles
+    const int pass = pairs ? k >> 1 : k;
+    const int i = pass * G + (order == kOrderSnake && (pass & 1) ? G - 1 - b : b);
+    if (i >= BH * per_head) return 0;
+    const int per_sec = sec * per_head, s = i / per_sec, r = i - s * per_sec;
+    const int h0 = s * sec, hn = min(sec, BH - h0);  // the last section may be short
+    bh = h0 + r % hn;
+    const int rank = r / hn;  // longest first: rank 0 is the last query tile
+    if (!pairs) {
+      qt = n_qtiles - 1 - rank;
+    } else if (!(k & 1)) {
+      qt = n_qtiles - 1 - rank;
+    } else {
+      qt = rank;
+      if (qt == n_qtiles - 1 - rank) return 2;  // the middle tile has no partner
+    }
+  }
+  q0 = qt * kBlockM;
+  return 1;
+}
+
 template <typename T, int kD>
 __global__ void __launch_bounds__(kThreads, 1)
     attention(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
               const __grid_constant__ CUtensorMap map_v, const __grid_constant__ CUtensorMap map_o, int S,
-              int n_qtiles, int group, float scale_log2e, int causal) {
+              int n_qtiles, int group, float scale_log2e, int causal, int BH, int sec, int order) {
 #ifdef AK_HOPPER_DEVICE
   using G = Geo<kD>;
   constexpr int kBN = H_BLOCK_N, kS = kBN / 2, kO = kD / 2;  // S and O accumulators per thread
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
   const uint32_t q_tile = base;
+  const uint32_t o_tile = kPersistent ? base + G::kOOffset : q_tile;  // the output's staging
   auto k_tile = [&](int s) { return base + G::kQBytes + s * G::kKVBytes; };
   auto v_tile = [&](int s) { return base + G::kQBytes + (H_STAGES + s) * G::kKVBytes; };
   const uint32_t q_full = base + G::kBarOffset;
@@ -624,13 +696,10 @@ __global__ void __launch_bounds__(kThreads, 1)
   auto k_empty = [&](int s) { return q_full + 8 * (1 + H_STAGES + s); };
   auto v_full = [&](int s) { return q_full + 8 * (1 + 2 * H_STAGES + s); };
   auto v_empty = [&](int s) { return q_full + 8 * (1 + 3 * H_STAGES + s); };
-
-  // Longest causal query tiles first.
-  const int bh = blockIdx.x / n_qtiles, kv_bh = bh / group;  // row of the [B*H] q/o and [B*HKV] k/v maps
-  const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kBlockM;
-  const int kv_end = causal ? min(S, q0 + kBlockM) : S;
-  const int n_kv = (kv_end + kBN - 1) / kBN;
+  const uint32_t q_empty = q_full + 8 * (1 + 4 * H_STAGES);  // persistent: every consumer warp is done with Q
   const int wg = threadIdx.x / 128;
+  // Key tiles of the query tile at q0 (causal: up to its last row).
+  auto kv_tiles = [&](int q0) { return ((causal ? min(S, q0 + kBlockM) : S) + kBN - 1) / kBN; };
 
   if (threadIdx.x == 0) {
     mbar_init(q_full, 1);
@@ -638,6 +707,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       mbar_init(k_full(s), 1), mbar_init(v_full(s), 1);
       mbar_init(k_empty(s), 2), mbar_init(v_empty(s), 2);  // one arrival per consumer warpgroup
     }
+    if (kPersistent) mbar_init(q_empty, 8);  // one arrival per consumer warp
     asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
   }
   __syncthreads();
@@ -645,20 +715,38 @@ __global__ void __launch_bounds__(kThreads, 1)
   if (wg == 0) {  // producer
     asm volatile("setmaxnreg.dec.sync.aligned.u32 40;\n");
     if (threadIdx.x == 0) {
-      mbar_expect_tx(q_full, G::kQBytes);
+      int g = 0;   // key tiles loaded so far: the ring position runs on across a persistent block's tiles
+      int it = 0;  // query tiles loaded so far (Q's barriers' phase)
+      for (int k = 0;; ++k) {
+        int bh, q0;
+        const int step = tile_at(k, n_qtiles, BH, sec, order, bh, q0);
+        if (step == 0) break;
+        if (step == 2) continue;
+        const int kv_bh = bh / group, n_kv = kv_tiles(q0);
+        auto load_q = [&] {
+          mbar_expect_tx(q_full, G::kQBytes);
 #pragma unroll
-      for (int p = 0; p < G::kPanels; ++p) tma_load(q_tile + p * G::kQPanel, &map_q, q_full, 64 * p, q0, bh);
-      for (int j = 0; j < n_kv; ++j) {
-        const int s = j % H_STAGES;
-        const uint32_t parity = ((j / H_STAGES) & 1) ^ 1;  // the first round passes at once
-        mbar_wait(k_empty(s), parity);
-        mbar_expect_tx(k_full(s), G::kKVBytes);
+          for (int p = 0; p < G::kPanels; ++p) tma_load(q_tile + p * G::kQPanel, &map_q, q_full, 64 * p, q0, bh);
+        };
+        if (!kPersistent) load_q();
+        for (int j = 0; j < n_kv; ++j) {
+          const int s = (g + j) % H_STAGES;
+          const uint32_t parity = (((g + j) / H_STAGES) & 1) ^ 1;  // the first round passes at once
+          mbar_wait(k_empty(s), parity);
+          mbar_expect_tx(k_full(s), G::kKVBytes);
 #pragma unroll
-        for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, kv_bh);
-        mbar_wait(v_empty(s), parity);
-        mbar_expect_tx(v_full(s), G::kKVBytes);
+          for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, kv_bh);
+          if (kPersistent && j == 0) {  // Q once the previous tile's last S = Q K^T is done (none before the first)
+            mbar_wait(q_empty, (it & 1) ^ 1);
+            load_q();
+          }
+          mbar_wait(v_empty(s), parity);
+          mbar_expect_tx(v_full(s), G::kKVBytes);
 #pragma unroll
-        for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, kv_bh);
+          for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, kv_bh);
+        }
+        g += n_kv, ++it;
+        if (!kPersistent) break;
       }
     }
     return;
@@ -666,19 +754,19 @@ __global__ void __launch_bounds__(kThreads, 1)
 
   asm volatile("setmaxnreg.inc.sync.aligned.u32 232;\n");
   const int c = wg - 1, t = threadIdx.x % 128, w = t / 32, lane = t % 32;
-  // This thread's two rows of the block: r and r + 8 (the m64nN accumulator layout).
-  const int row0 = q0 + 64 * c + 16 * w + lane / 4;
   float o[kO], sc[kS];
-#pragma unroll
-  for (int i = 0; i < kO; ++i) o[i] = 0.0f;
-  fence_regs(o);
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+  uint32_t pa[kBN / 16][4];
+  float m[2], l[2];
+  int g = 0;   // key tiles consumed so far (ring position), as the producer counts them
+  int it = 0;  // query tiles done so far (q_full's phase)
+  int q0 = 0;  // this tile's first query row
+  int row0 = 0;
 
   // S_j = Q K_j^T over kD / 16 steps (Q rows 64c.. of panel kk/4, all kBN rows of the K tile; 32
   // bytes along the swizzled rows per step), issued and committed, not waited for.
   auto issue_s = [&](int j) {
-    const int s = j % H_STAGES;
-    mbar_wait(k_full(s), (j / H_STAGES) & 1);
+    const int s = (g + j) % H_STAGES;
+    mbar_wait(k_full(s), ((g + j) / H_STAGES) & 1);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < kD / 16; ++kk) {
@@ -690,10 +778,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     wgmma_commit();
   };
   // O += P_j V_j: V tile rows are keys (16 rows = 2048 bytes per step), its 64-column panels LBO apart.
-  uint32_t pa[kBN / 16][4];
   auto issue_pv = [&](int j) {
-    const int s = j % H_STAGES;
-    mbar_wait(v_full(s), (j / H_STAGES) & 1);
+    const int s = (g + j) % H_STAGES;
+    mbar_wait(v_full(s), ((g + j) / H_STAGES) & 1);
     wgmma_fence();
 #pragma unroll
     for (int k = 0; k < kBN / 16; ++k) wgmma_rs<T, kD>(o, pa[k], desc(v_tile(s) + k * 2048, G::kKVPanel, 1024));
@@ -754,60 +841,98 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < 4; ++i) asm volatile("" : "+r"(pa[k][i])::"memory");
   };
+  // Ping-pong (H_PINGPONG): at loop step j (1 <= j < n_kv) a warpgroup issues S_j and P_{j-1} V_{j-1}
+  // only in its turn, warpgroup 0 first, so the tensor cores run one's GEMMs while the other does
+  // its softmax. Warpgroup c waits on barrier kBarTurn + c (bar.sync: its 128 threads) for the
+  // other's bar.arrive (128 more) after that one has issued. Warpgroup 0's step j waits for 1's step
+  // j - 1 (none before step 2); 1's step j waits for 0's step j. So per tile, warpgroup 0 arrives at
+  // steps 1..n_kv-1 and 1 at steps 1..n_kv-2: every arrival is matched by one wait of the same tile,
+  // none is left over (both warpgroups walk the same n_kv key tiles of the same query tile).
+  auto turn_wait = [&](int j) {
+    if (H_PINGPONG && (c == 1 || j > 1)) asm volatile("bar.sync %0, 256;\n" ::"r"(kBarTurn + c) : "memory");
+  };
+  auto turn_pass = [&](int j, int n_kv) {
+    if (H_PINGPONG && (c == 0 || j < n_kv - 1)) asm volatile("bar.arrive %0, 256;\n" ::"r"(kBarTurn + 1 - c) : "memory");
+  };
 
-  // The softmax of tile j runs while P_{j-1} V_{j-1} is on the tensor cores (groups complete in order).
-  mbar_wait(q_full, 0);
-  float alpha[2];
-  issue_s(0);
-  wgmma_wait<0>();
-  fence_regs(sc);
-  if (t == 0) mbar_arrive(k_empty(0));
-  softmax(0, alpha);
-  rescale_and_pack(alpha);
-  for (int j = 1; j < n_kv; ++j) {
-    issue_s(j);
-    issue_pv(j - 1);
-    wgmma_wait<1>();  // S_j is done
+  for (int k = 0;; ++k) {
+    int bh;
+    const int step = tile_at(k, n_qtiles, BH, sec, order, bh, q0);
+    if (step == 0) break;
+    if (step == 2) continue;  // the producer skips it too
+    const int n_kv = kv_tiles(q0);
+    // This thread's two rows of the block: r and r + 8 (the m64nN accumulator layout).
+    row0 = q0 + 64 * c + 16 * w + lane / 4;
+#pragma unroll
+    for (int i = 0; i < kO; ++i) o[i] = 0.0f;
+    fence_regs(o);
+    m[0] = m[1] = -INFINITY, l[0] = l[1] = 0.0f;
+
+    // The softmax of tile j runs while P_{j-1} V_{j-1} is on the tensor cores (groups complete in order).
+    mbar_wait(q_full, it & 1);
+    float alpha[2];
+    issue_s(0);
+    wgmma_wait<0>();
     fence_regs(sc);
-    if (t == 0) mbar_arrive(k_empty(j % H_STAGES));
-    softmax(j, alpha);
-    wgmma_wait<0>();  // P_{j-1} V_{j-1} is done
+    if (t == 0) mbar_arrive(k_empty(g % H_STAGES));
+    softmax(0, alpha);
+    rescale_and_pack(alpha);
+    for (int j = 1; j < n_kv; ++j) {
+      turn_wait(j);
+      issue_s(j);
+      issue_pv(j - 1);
+      turn_pass(j, n_kv);
+      wgmma_wait<1>();  // S_j is done
+      fence_regs(sc);
+      if (t == 0) mbar_arrive(k_empty((g + j) % H_STAGES));
+      softmax(j, alpha);
+      wgmma_wait<0>();  // P_{j-1} V_{j-1} is done
+      fence_regs(o);
+      hold_pa();
+      if (t == 0) mbar_arrive(v_empty((g + j - 1) % H_STAGES));
+      rescale_and_pack(alpha);
+    }
+    if (kPersistent && lane == 0) mbar_arrive(q_empty);  // this warp's S = Q K^T are done: Q may reload
+    issue_pv(n_kv - 1);
+    wgmma_wait<0>();
     fence_regs(o);
     hold_pa();
-    if (t == 0) mbar_arrive(v_empty((j - 1) % H_STAGES));
-    rescale_and_pack(alpha);
-  }
-  issue_pv(n_kv - 1);
-  wgmma_wait<0>();
-  fence_regs(o);
-  hold_pa();
-  if (t == 0) mbar_arrive(v_empty((n_kv - 1) % H_STAGES));
+    if (t == 0) mbar_arrive(v_empty((g + n_kv - 1) % H_STAGES));
+    g += n_kv, ++it;
 
-  // Epilogue: O / l, rounded into this warpgroup's own Q rows (128-byte swizzled like the TMA box),
-  // then one TMA store per 64-column panel, clipped at S.
-#pragma unroll
-  for (int h = 0; h < 2; ++h) {
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
-    l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
-  }
-  const float inv[2] = {l[0] > 0.0f ? 1.0f / l[0] : 0.0f, l[1] > 0.0f ? 1.0f / l[1] : 0.0f};
-#pragma unroll
-  for (int n = 0; n < kD / 8; ++n)
+    // Epilogue: O / l, rounded into this warpgroup's 64 rows of the staging tile (128-byte swizzled
+    // like the TMA box; Q's own rows unless persistent), then one TMA store per 64-column panel,
+    // clipped at S. Persistent: the staging is reused only once the previous tile's store has read it.
+    if (kPersistent) {
+      if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+      asm volatile("bar.sync %0, 128;\n" ::"r"(kBarEpilogue + c) : "memory");
+    }
 #pragma unroll
     for (int h = 0; h < 2; ++h) {
-      const int r = 64 * c + 16 * w + lane / 4 + 8 * h;  // row in the block's Q tile
-      const uint32_t addr = q_tile + (n / 8) * G::kQPanel + r * 128 + (((n % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
-      const uint32_t v = pack2<T>(o[4 * n + 2 * h] * inv[h], o[4 * n + 2 * h + 1] * inv[h]);
-      asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+      l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
     }
-  asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
-  asm volatile("bar.sync %0, 128;\n" ::"r"(1 + c) : "memory");
-  if (t == 0) {
+    const float inv[2] = {l[0] > 0.0f ? 1.0f / l[0] : 0.0f, l[1] > 0.0f ? 1.0f / l[1] : 0.0f};
 #pragma unroll
-    for (int p = 0; p < G::kPanels; ++p) tma_store(&map_o, q_tile + p * G::kQPanel + c * 64 * 128, 64 * p, q0 + 64 * c, bh);
-    asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
-    asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    for (int n = 0; n < kD / 8; ++n)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = 64 * c + 16 * w + lane / 4 + 8 * h;  // row in the block's tile
+        const uint32_t addr = o_tile + (n / 8) * G::kQPanel + r * 128 + (((n % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
+        const uint32_t v = pack2<T>(o[4 * n + 2 * h] * inv[h], o[4 * n + 2 * h + 1] * inv[h]);
+        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(v) : "memory");
+      }
+    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
+    asm volatile("bar.sync %0, 128;\n" ::"r"(kBarEpilogue + c) : "memory");
+    if (t == 0) {
+#pragma unroll
+      for (int p = 0; p < G::kPanels; ++p) tma_store(&map_o, o_tile + p * G::kQPanel + c * 64 * 128, 64 * p, q0 + 64 * c, bh);
+      asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
+      if (!kPersistent) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+    }
+    if (!kPersistent) break;
   }
+  if (kPersistent && t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
 #else
   __trap();  // not an sm_90a build: the host should not have chosen this path
 #endif
@@ -1029,8 +1154,25 @@ template <typename T, int kD> static bool launch_hopper(const Args& a, int* rc) 
   if (!make_map(&mq, a.q, bf16, a, a.BH, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, kv_heads, H_BLOCK_N) ||
       !make_map(&mv, a.v, bf16, a, kv_heads, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, a.BH, 64))
     return *rc = 1, true;
-  hopper::attention<T, kD><<<(unsigned)(a.BH * n_qtiles), hopper::kThreads, hopper::Geo<kD>::kSmemBytes, a.stream>>>(
-      mq, mk, mv, mo, a.S, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+  int64_t grid = a.BH * n_qtiles;
+  int sec = 1, order = hopper::kOrderStride;  // persistent: query heads per section of the tile order, the order
+  if (hopper::kPersistent) {
+    int dev = 0, sms = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess ||
+        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess || sms < 1)
+      return *rc = 1, true;
+    grid = grid < sms ? grid : sms;
+    // As many kv heads as keep their K and V within 32 MiB of the L2 (FlashAttention-3's figure; the
+    // H100 and H200 have 50 MB), a power of two, times the query heads that share each.
+    const int64_t kv_bytes = (int64_t)a.S * a.D * 2 * 2, budget = 32ll << 20;
+    int64_t kv = 1;
+    while (kv * 2 * kv_bytes <= budget) kv *= 2;
+    const int64_t heads = kv * a.group;
+    sec = (int)(heads < a.BH ? heads : a.BH);
+    order = !a.causal ? hopper::kOrderStride : sec == a.BH ? hopper::kOrderSnake : hopper::kOrderPairs;
+  }
+  hopper::attention<T, kD><<<(unsigned)grid, hopper::kThreads, hopper::Geo<kD>::kSmemBytes, a.stream>>>(
+      mq, mk, mv, mo, a.S, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0, (int)a.BH, sec, order);
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
