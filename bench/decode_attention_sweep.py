@@ -18,17 +18,23 @@ sys.path.insert(0, os.path.dirname(__file__))
 from skinny_gemm_sweep import copy_bytes_per_us, graph_per_call, median_events  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+LOADED = []  # the modules loaded, kept alive
 SHAPES = [(b, l) for b in (1, 8) for l in (1024, 8192, 32768)]
 
 
 def load(knobs):
-    g = {"__name__": f"decode_attention_{knobs}"}
+    """The starter as a module of its own per knob set, its knobs set as module globals before it runs (as the
+    harness sets them); loaded from its file, since Triton's @jit reads the source of what it compiles."""
+    import importlib.util
+    path = os.path.join(ROOT, "kernels/decode_attention/triton.py")
+    spec = importlib.util.spec_from_file_location(f"decode_attention_{len(LOADED)}", path)
+    mod = importlib.util.module_from_spec(spec)
     for kv in filter(None, knobs.split(",")):
         k, v = kv.split("=")
-        g[k] = int(v)
-    src = open(os.path.join(ROOT, "kernels/decode_attention/triton.py")).read()
-    exec(compile(src, f"decode_attention[{knobs}]", "exec"), g)
-    return g["kernel_fn"]
+        setattr(mod, k, int(v))
+    spec.loader.exec_module(mod)
+    LOADED.append(mod)
+    return mod.kernel_fn
 
 
 def main():
