@@ -27,13 +27,16 @@
 // contiguous bytes. Split-K as above (same workspace, same add_slices): MMA_SPLIT_K slices or, at 0, the
 // fewest giving every SM MMA_SM_WARPS warps' worth of W in flight. Rows of W past N and tokens past M are
 // clamped reads, never stored; a 32-k block past K (K % 32 != 0) is zero in both operands.
+// MMA_MIN_M is 2: under CUDA graphs (a decode step's setting) this path beat the FMA path at M = 8 on 6 of
+// Llama-3-8B's 7 projections (H100, bench/results/2026-12-06_NVIDIA-H100-80GB-HBM3_schedule_knobs_and_decode_sweeps/);
+// at M = 1 the FMA path stays faster (the MMA's 8 token columns would be 7/8 padding).
 // @knob WARPS=4 {2,4,8} warps per block
 // @knob ROWS=2 {1,2,4} rows of W per warp
 // @knob UNROLL=4 {1,2,4,8} 16-byte chunks of each row a lane has in flight
 // @knob MT_MAX=8 {1,2,4,8} most rows of x per pass over W
 // @knob W_NO_L1=1 {0,1} W loads: 1 ld.global.nc.L1::no_allocate (read once: leave L1 to x), 0 plain
 // @knob SPLIT_K=1 {1,2,4,8} slices of K, each a block row of the grid (1: no workspace, no second kernel)
-// @knob MMA_MIN_M=9 {2,5,9,17,65} tensor-core path for f16/bf16 from this M up to 64 (65: never)
+// @knob MMA_MIN_M=2 {2,5,9,17,65} tensor-core path for f16/bf16 from this M up to 64 (65: never)
 // @knob MMA_ROWS=32 {16,32,64} tensor-core path: rows of W per warp (16 per MMA tile); 64 spills at M > 40
 // @knob MMA_DEPTH=4 {1,2,4,8} tensor-core path: blocks of 32 k of W each lane has in flight
 // @knob MMA_WARPS=4 {1,2,4,8} tensor-core path: warps per block (they share x through L1)
@@ -43,6 +46,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
+
+#include <atomic>
 
 #include "autokernel/kernel_abi.h"
 
@@ -65,7 +70,7 @@
 #define SPLIT_K 1
 #endif
 #ifndef MMA_MIN_M
-#define MMA_MIN_M 9
+#define MMA_MIN_M 2
 #endif
 #ifndef MMA_ROWS
 #define MMA_ROWS 32
@@ -427,6 +432,20 @@ int launch_mt(const T* x, const T* w, T* y, int M, int N, int K, bool vec, cudaS
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+// The current device's SM count, asked once per device: cudaDeviceGetAttribute on every call cost more host time
+// than a decode step's small GEMM takes on the GPU (H100, per-call timing). A device property, not a result.
+inline int sm_count() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> cached[kMaxDevices] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return 0;
+  int sms = dev < kMaxDevices ? cached[dev].load(std::memory_order_relaxed) : 0;
+  if (sms > 0) return sms;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 0;
+  if (dev < kMaxDevices) cached[dev].store(sms, std::memory_order_relaxed);
+  return sms;
+}
+
 // The tensor-core path at NT n-tiles of tokens (M in (8(NT-1), 8NT]).
 template <typename T, int NT>
 int launch_mma_nt(const T* x, const T* w, T* y, int M, int N, int K, cudaStream_t stream) {
@@ -434,10 +453,8 @@ int launch_mma_nt(const T* x, const T* w, T* y, int M, int N, int K, cudaStream_
   const int kblocks = (K + kKB - 1) / kKB;
   int slices = MMA_SPLIT_K;
   if (slices == 0) {  // the fewest slices that give every SM MMA_SM_WARPS warps, at most 16
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-      return 1;
+    const int sms = sm_count();
+    if (sms <= 0) return 1;
     // A shallower ring (kDepth < MMA_DEPTH) has fewer bytes in flight per warp: ask for more warps.
     const long want = (long)sms * MMA_SM_WARPS * MMA_DEPTH / kDepth<NT>, have = (long)row_blocks * MMA_WARPS;
     slices = (int)((want + have - 1) / have < 16 ? (want + have - 1) / have : 16);
