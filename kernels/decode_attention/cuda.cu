@@ -20,14 +20,24 @@
 //  - The lane groups of a warp merge by shuffles, the warps through shared memory one head at a time; with
 //    one split the block writes o, else the split's max m, sum l and unnormalised f32 output go to a workspace
 //    from the stream-ordered pool (cudaMallocAsync / cudaFreeAsync on the call's stream: no sync), and
-//  - the combine kernel, one block per query head, writes o = sum_s 2^(m_s-M) acc_s / sum_s 2^(m_s-M) l_s.
-// Splits: SPLIT keys each, or (0) enough splits for about two blocks per SM, at least 64 keys each, planned over L.
+//  - the combine kernel, one block per column of the split grid, one warp per query head, writes
+//    o = sum_s 2^(m_s-M) acc_s / sum_s 2^(m_s-M) l_s (merge_head: the splits in order, deterministic).
+//    ONE_LAUNCH=1 folds it into the split kernel: each block that wrote its partials fences and counts its arrival
+//    on its column's counter (a __device__ array of this module, zero at load); the column's last block merges it
+//    with the same merge_head and sets the counter back to 0. State between calls: only those counters, and every
+//    call leaves them all at zero, so the next call or CUDA-graph replay needs no memset and no host sync; calls on
+//    one device must not overlap in time (one stream, as a decode step runs). More columns than the array holds
+//    (B*HKV*head blocks > 8192) take the two launches.
+// Splits: SPLIT keys each, or (0) enough splits for about BLOCKS_PER_SM blocks per SM, at least 64 keys each,
+// planned over L.
 // Every split a block works on holds at least one valid key, so no max stays -inf past the block; a lane group
 // with no key yet is skipped in the merges. Any D up to 32 chunks (256 for f16/bf16, 128 for f32; larger is refused): rows of
 // whole, 16-byte aligned chunks load as uint4, anything else element by element (correct, not fast).
 // @knob SPLIT=0 {0,128,256,512,1024} keys per split (0: chosen per call to fill the GPU)
 // @knob NWARPS=4 {2,4,8} warps per block, each walking its own keys of the split
 // @knob CHUNKS=2 {1,2,4} keys each lane group has in flight (its K and V chunks loaded before any math)
+// @knob BLOCKS_PER_SM=2 {2,3,4,8} SPLIT=0: split blocks per SM the splits aim for (bytes in flight per SM)
+// @knob ONE_LAUNCH=0 {0,1} 1: the last split block of each column merges the splits (no combine launch)
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -45,14 +55,27 @@
 #ifndef CHUNKS
 #define CHUNKS 2
 #endif
+#ifndef BLOCKS_PER_SM
+#define BLOCKS_PER_SM 2
+#endif
+#ifndef ONE_LAUNCH
+#define ONE_LAUNCH 0
+#endif
 
 static_assert(SPLIT == 0 || (SPLIT >= 16 && SPLIT % 16 == 0), "SPLIT: 0 (auto) or a positive multiple of 16");
 static_assert(NWARPS >= 1 && NWARPS <= 16, "NWARPS: 1..16");
 static_assert(CHUNKS >= 1 && CHUNKS <= 8, "CHUNKS: 1..8");
+static_assert(BLOCKS_PER_SM >= 1 && BLOCKS_PER_SM <= 16, "BLOCKS_PER_SM: 1..16");
+static_assert(ONE_LAUNCH == 0 || ONE_LAUNCH == 1, "ONE_LAUNCH: 0 or 1");
 
 constexpr int kMaxG = 8;           // query heads per block
 constexpr int kMinSplitKeys = 64;  // SPLIT=0: fewer keys per split leave the workspace larger than the work
 constexpr float kLog2e = 1.4426950408889634f;
+// ONE_LAUNCH: one arrival counter per block column (b, kv head, head block) of the split grid, zero at module
+// load and back at zero when each call ends (the last block of a column resets its own); a call with more columns
+// takes the two launches. 8192: batch 1024 at 8 kv heads, 32 KiB of device memory.
+constexpr int kMaxArrivals = 8192;
+__device__ unsigned int g_arrivals[kMaxArrivals];
 
 // @shared begin f32_convert: copied in other starters, every copy the same (tests/test_starter_regions.py)
 __device__ __forceinline__ float to_f32(float v) { return v; }
@@ -117,15 +140,111 @@ __device__ __forceinline__ int seq_length(const int64_t* lens, int64_t b, int L)
   return n < 1 ? 1 : n > L ? L : (int)n;
 }
 
+// ---- merge of the splits ---------------------------------------------------------------------------
+// One warp merges query head bh over its sequence's splits 0..used-1 (those past its length wrote nothing):
+// o = sum_s 2^(m_s - M) acc_s / sum_s 2^(m_s - M) l_s. The lanes share the splits for M and the sum (xor
+// reductions: every lane ends with the same value), then each lane owns 4 consecutive elements of the row (float4
+// loads where D % 4 == 0) and adds the splits in split order, each split's weight passed from the lane that read
+// its m: deterministic, and the same whether the combine kernel or ONE_LAUNCH's last split block runs it. Loads
+// go to L2 (__ldcg): under ONE_LAUNCH the rows were written by other blocks, possibly on this SM before its L1 saw
+// them. The old combine (one block per head, every thread looping over all splits three times, one load after
+// another) paid a memory latency per split.
+template <typename T>
+__device__ __forceinline__ void merge_head(const float* __restrict__ ws_acc, const float2* __restrict__ ws_ml,
+                                           T* __restrict__ o, int64_t bh, int used, int n_splits, int D, int lane) {
+  const float2* ml = ws_ml + bh * n_splits;
+  // The first 32 splits' (m, l) are read once, into registers (all of them at most 32 splits: one round trip).
+  const float2 x0 = lane < used ? __ldcg(ml + lane) : make_float2(-INFINITY, 0.0f);
+  float M = x0.x;
+  for (int s = lane + 32; s < used; s += 32) M = fmaxf(M, __ldcg(ml + s).x);
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) M = fmaxf(M, __shfl_xor_sync(0xffffffffu, M, off));
+  // M is finite: split 0 holds a valid key of every sequence; a lane past the splits adds 0 (2^-inf).
+  float lsum = x0.y * exp2f(x0.x - M);
+  for (int s = lane + 32; s < used; s += 32) {
+    const float2 x = __ldcg(ml + s);
+    lsum += x.y * exp2f(x.x - M);
+  }
+#pragma unroll
+  for (int off = 16; off > 0; off >>= 1) lsum += __shfl_xor_sync(0xffffffffu, lsum, off);
+  const float* acc = ws_acc + bh * n_splits * D;
+  const bool vec4 = D % 4 == 0;  // rows then start 16-byte aligned (the workspace's acc is first and aligned)
+  for (int d0 = 0; d0 < D; d0 += 128) {
+    const int d = d0 + lane * 4;
+    float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int s0 = 0; s0 < used; s0 += 32) {
+      const float m_lane = s0 == 0 ? x0.x : s0 + lane < used ? __ldcg(ml + s0 + lane).x : -INFINITY;
+      const float w_lane = exp2f(m_lane - M);  // 0 past the splits
+      const int n = min(32, used - s0);
+#pragma unroll 16
+      for (int j = 0; j < n; ++j) {
+        const float w = __shfl_sync(0xffffffffu, w_lane, j);
+        const float* row = acc + (int64_t)(s0 + j) * D;
+        if (vec4 && d < D) {
+          const float4 x = __ldcg(reinterpret_cast<const float4*>(row + d));
+          a[0] = fmaf(w, x.x, a[0]), a[1] = fmaf(w, x.y, a[1]), a[2] = fmaf(w, x.z, a[2]), a[3] = fmaf(w, x.w, a[3]);
+        } else if (!vec4) {
+#pragma unroll
+          for (int e = 0; e < 4; ++e) a[e] = d + e < D ? fmaf(w, __ldcg(row + d + e), a[e]) : a[e];
+        }
+      }
+    }
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      if (d + e < D) o[bh * D + d + e] = from_f32<T>(a[e] / lsum);
+  }
+}
+
+// One block per column of the split grid (b, kv head, head block), as the split kernel's blockIdx.x: its warps
+// take its query heads in turn (launch bounds as decode_split's: without the 1, ptxas spilled at 56 registers).
+template <typename T>
+__global__ void __launch_bounds__(NWARPS * 32, 1)
+    decode_combine(const float* __restrict__ ws_acc, const float2* __restrict__ ws_ml, T* __restrict__ o,
+                   const int64_t* __restrict__ lens, int HKV, int G, int kg, int D, int L, int split_len,
+                   int n_splits, int head_blocks) {
+  const int64_t bkv = blockIdx.x / head_blocks;
+  const int g0 = (int)(blockIdx.x % head_blocks) * kg, ng = min(kg, G - g0);
+  const int used = (seq_length(lens, bkv / HKV, L) + split_len - 1) / split_len;
+  for (int g = threadIdx.x >> 5; g < ng; g += NWARPS)
+    merge_head(ws_acc, ws_ml, o, bkv * G + g0 + g, used, n_splits, D, threadIdx.x & 31);
+}
+
+// ONE_LAUNCH, at the end of a split block that wrote its partials: the block that stores its column's last
+// partials merges the column. Each thread's fence orders its partial stores before thread 0's count (threadfence
+// reduction, as in the CUDA samples); the last block fences again before it reads the others' partials, and then
+// zeroes its counter for the next call (every block of the column has counted by then: nothing else touches it
+// in this call).
+template <typename T>
+__device__ __forceinline__ void merge_if_last(const float* __restrict__ ws_acc, const float2* __restrict__ ws_ml,
+                                           T* __restrict__ o, unsigned int* arrivals, int Lb, int split_len,
+                                           int n_splits, int64_t bh0, int ng, int D) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  __shared__ bool last;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    const unsigned int used = (unsigned int)((Lb + split_len - 1) / split_len);
+    last = atomicAdd(arrivals + blockIdx.x, 1u) == used - 1;
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  const int used = (Lb + split_len - 1) / split_len;
+  for (int g = warp; g < ng; g += NWARPS) merge_head(ws_acc, ws_ml, o, bh0 + g, used, n_splits, D, lane);
+  if (threadIdx.x == 0) arrivals[blockIdx.x] = 0u;
+}
+
 // ---- split kernel ---------------------------------------------------------------------------------
 // Block (bkv * head_blocks + hb, split): query heads bkv*G + hb*kG .. (at most kG of them) over the keys
 // [split * split_len, min(L_b, (split + 1) * split_len)) of kv head bkv; none if the split starts past L_b.
+// __launch_bounds__(..., 1): with ONE_LAUNCH's merge inlined, ptxas otherwise capped the kernel at 128 registers
+// and spilled (ptxas -v); 1 lets it keep the 141-145 the key loop wants (bf16, groups of 4), 3 blocks a SM.
 template <typename T, int kG, int kLPK>
-__global__ void __launch_bounds__(NWARPS * 32)
+__global__ void __launch_bounds__(NWARPS * 32, 1)
     decode_split(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
                  float* __restrict__ ws_acc, float2* __restrict__ ws_ml, const int64_t* __restrict__ lens, int HKV,
                  int G, int S, int D, int L, int split_len, int n_splits, int head_blocks, float scale_log2,
-                 bool vec) {
+                 bool vec, unsigned int* arrivals) {
   constexpr int E = kE<T>;
   constexpr int kKPW = 32 / kLPK;         // keys per warp step
   constexpr int kStride = NWARPS * kKPW;  // keys per block step
@@ -215,8 +334,13 @@ __global__ void __launch_bounds__(NWARPS * 32)
     }
   }
 
-  // The warps merge through shared memory, one query head at a time.
-  for (int g = 0; g < ng; ++g) {
+  // The warps merge through shared memory, one query head at a time. The loop runs over kG, unrolled, and skips
+  // g >= ng (block-uniform, so the barriers inside are safe): a loop to the run-time ng would index acc, m and l
+  // with a run-time g, which puts them in local memory for the whole kernel (ptxas -v showed a 96-160 byte stack
+  // frame per block), so every update in the key loop above was a local load and store.
+#pragma unroll
+  for (int g = 0; g < kG; ++g) {
+    if (g >= ng) break;
     if (sub == 0) {
 #pragma unroll
       for (int e = 0; e < E; ++e) sm_acc[warp][c * E + e] = acc[g][e];
@@ -239,24 +363,11 @@ __global__ void __launch_bounds__(NWARPS * 32)
     if (n_splits > 1 && threadIdx.x == 0) ws_ml[bh * n_splits + blockIdx.y] = make_float2(M, lsum);
     __syncthreads();
   }
-}
 
-// ---- combine kernel -------------------------------------------------------------------------------
-// One block per query head: its sequence's splits' (m, l, acc) weighted by 2^(m - M), in split order
-// (deterministic); the splits past the sequence's length wrote nothing and are not read.
-template <typename T>
-__global__ void decode_combine(const float* __restrict__ ws_acc, const float2* __restrict__ ws_ml, T* __restrict__ o,
-                               const int64_t* __restrict__ lens, int H, int D, int L, int split_len, int n_splits) {
-  const int64_t bh = blockIdx.x;
-  const float2* ml = ws_ml + bh * n_splits;
-  const int used = (seq_length(lens, bh / H, L) + split_len - 1) / split_len;
-  float M = -INFINITY, lsum = 0.0f;
-  for (int s = 0; s < used; ++s) M = fmaxf(M, ml[s].x);
-  for (int s = 0; s < used; ++s) lsum += ml[s].y * exp2f(ml[s].x - M);
-  for (int d = threadIdx.x; d < D; d += blockDim.x) {
-    float a = 0.0f;
-    for (int s = 0; s < used; ++s) a += ws_acc[(bh * n_splits + s) * D + d] * exp2f(ml[s].x - M);
-    o[bh * D + d] = from_f32<T>(a / lsum);
+  // ONE_LAUNCH (arrivals non-null, several splits): the column's last block merges it (merge_if_last).
+  if constexpr (ONE_LAUNCH) {
+    if (arrivals != nullptr && n_splits > 1) merge_if_last<T>(ws_acc, ws_ml, o, arrivals, Lb, split_len, n_splits,
+                                                                  bh0, ng, D);
   }
 }
 
@@ -270,6 +381,35 @@ struct Call {
   cudaStream_t stream;
 };
 
+// The stream-ordered pool releases freed memory to the system at every synchronisation while its release
+// threshold is 0 (the default), so the next call's cudaMallocAsync maps pages again; the harness synchronises
+// between timed calls. Keep what the pool holds (once per device): the workspace is then a reuse, as PyTorch's
+// caching allocator would make it.
+static void keep_pool_memory() {
+  static bool done[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64 || done[dev]) return;
+  cudaMemPool_t pool;
+  if (cudaDeviceGetDefaultMemPool(&pool, dev) == cudaSuccess) {
+    uint64_t keep = UINT64_MAX;
+    cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
+  }
+  done[dev] = true;
+}
+
+// ONE_LAUNCH: g_arrivals' device address, looked up once per device (null if the lookup fails).
+static unsigned int* arrival_counters() {
+  static unsigned int* addr[64] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return nullptr;
+  if (dev >= 64) {
+    unsigned int* p = nullptr;
+    return cudaGetSymbolAddress((void**)&p, g_arrivals) == cudaSuccess ? p : nullptr;
+  }
+  if (addr[dev] == nullptr && cudaGetSymbolAddress((void**)&addr[dev], g_arrivals) != cudaSuccess) addr[dev] = nullptr;
+  return addr[dev];
+}
+
 template <typename T, int kG, int kLPK>
 static int launch(const Call& a, bool vec) {
   const int G = a.H / a.HKV, head_blocks = (G + kG - 1) / kG;
@@ -279,30 +419,34 @@ static int launch(const Call& a, bool vec) {
     int dev = 0, sms = 0;
     cudaGetDevice(&dev);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
-    const int64_t want = (2 * (int64_t)sms + blocks - 1) / blocks;  // splits for about two blocks per SM
+    const int64_t want = (BLOCKS_PER_SM * (int64_t)sms + blocks - 1) / blocks;  // splits for BLOCKS_PER_SM a SM
     const int64_t keys = (a.L + want - 1) / want;
     split_len = (int)((keys + kMinSplitKeys - 1) / kMinSplitKeys * kMinSplitKeys);
   }
   const int n_splits = (a.L + split_len - 1) / split_len;
   if (blocks > 0x7fffffff || n_splits > 65535) return 1;
-  float* ws = nullptr;
+  // The workspace: the f32 partial outputs first (rows of D, 16-byte aligned when D % 4 == 0, for the merge's
+  // float4 loads), then (m, l) per (query head, split) from the next 16-byte boundary.
+  char* ws = nullptr;
   const size_t heads = (size_t)a.B * a.H * n_splits;  // (query head, split) rows of the workspace
-  if (n_splits > 1 &&
-      cudaMallocAsync((void**)&ws, heads * (sizeof(float2) + a.D * sizeof(float)), a.stream) != cudaSuccess) {
-    return 1;
+  const size_t acc_bytes = (heads * a.D * sizeof(float) + 15) / 16 * 16;
+  if (n_splits > 1) {
+    keep_pool_memory();
+    if (cudaMallocAsync((void**)&ws, acc_bytes + heads * sizeof(float2), a.stream) != cudaSuccess) return 1;
   }
-  float2* ws_ml = reinterpret_cast<float2*>(ws);
-  float* ws_acc = ws == nullptr ? nullptr : reinterpret_cast<float*>(ws_ml + heads);
+  float* ws_acc = reinterpret_cast<float*>(ws);
+  float2* ws_ml = ws == nullptr ? nullptr : reinterpret_cast<float2*>(ws + acc_bytes);
+  unsigned int* arrivals = nullptr;  // ONE_LAUNCH where the counters cover every column of the grid
+  if (ONE_LAUNCH && n_splits > 1 && blocks <= kMaxArrivals && (arrivals = arrival_counters()) == nullptr) return 1;
   decode_split<T, kG, kLPK><<<dim3((unsigned)blocks, n_splits), NWARPS * 32, 0, a.stream>>>(
       static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), ws_acc,
-      ws_ml, a.lens, a.HKV, G, a.S, a.D, a.L, split_len, n_splits, head_blocks, a.scale * kLog2e, vec);
-  if (n_splits > 1) {
-    const int threads = a.D < 128 ? 64 : 128;
-    decode_combine<T>
-        <<<(unsigned)(a.B * a.H), threads, 0, a.stream>>>(ws_acc, ws_ml, static_cast<T*>(a.o), a.lens, a.H, a.D, a.L,
-                                                          split_len, n_splits);
-    if (cudaFreeAsync(ws, a.stream) != cudaSuccess) return 1;
+      ws_ml, a.lens, a.HKV, G, a.S, a.D, a.L, split_len, n_splits, head_blocks, a.scale * kLog2e, vec, arrivals);
+  if (n_splits > 1 && arrivals == nullptr) {
+    decode_combine<T><<<(unsigned)blocks, NWARPS * 32, 0, a.stream>>>(ws_acc, ws_ml, static_cast<T*>(a.o), a.lens,
+                                                                      a.HKV, G, kG, a.D, a.L, split_len, n_splits,
+                                                                      head_blocks);
   }
+  if (n_splits > 1 && cudaFreeAsync(ws, a.stream) != cudaSuccess) return 1;
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 

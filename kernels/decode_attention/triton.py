@@ -11,7 +11,18 @@
 # K and V block is read once for the whole group; it walks its split in BLOCK_N-key blocks with an online softmax
 # (base-2 exponentials, the scale folded in) and writes the split's running max m, sum l and unnormalised f32
 # output acc to a workspace; (2) one program per query head merges the splits: o = sum_s 2^(m_s - M) acc_s /
-# sum_s 2^(m_s - M) l_s. With one split the first kernel writes o itself. Splits: SPLIT keys each (0: enough
+# sum_s 2^(m_s - M) l_s. With one split the first kernel writes o itself. ONE_LAUNCH=1 folds (2) into (1): each
+# split program, once its partials are stored, passes a barrier (every thread's stores issued) and adds 1 to its
+# (batch, kv head)'s arrival counter with an acq_rel atomic (release: the partials before the count; acquire: the
+# last program's reads of the others' partials after it); the program that arrives last (old value N_SPLITS - 1)
+# merges the group's G query heads over all splits, reading the workspace in split order from L2 (.cg), exactly
+# what (2) reads, so the result does not depend on which program came last, and writes o, then stores 0 into
+# the counter. State between calls: the counters (int32, one per (batch, kv head), in a buffer cached per device,
+# zeroed once when it is created, grown when a call needs more, a replaced one kept alive since a captured CUDA
+# graph may hold it) are back at zero when every call ends, so a later call (or a graph replay) finds them zero,
+# with no memset, no host sync and no allocation beyond the workspace. Calls that share a device must not
+# overlap in time (one stream, as a model's decode step runs); a call captured into a CUDA graph before any
+# eager call made the buffer large enough takes the two launches. Splits: SPLIT keys each (0: enough
 # splits for about SM_PROGRAMS programs per SM, whole BLOCK_N blocks each). The first split of every sequence
 # has a valid key, so the combine's running max is finite from its first block on. P is cast to v's dtype for the second tl.dot (f16/bf16); f32 uses "ieee".
 # Limits: f16/bf16/f32; D padded to a power of two >= 16 and masked (any D up to 256); any L, S, G.
@@ -20,6 +31,7 @@
 # @knob NUM_WARPS=4 {1,2,4,8} warps per program of the split kernel
 # @knob NUM_STAGES=3 {1,2,3,4} software-pipeline stages of the split kernel's loop over key blocks
 # @knob SM_PROGRAMS=2 {1,2,4,8} SPLIT=0: split programs per SM the splits aim for
+# @knob ONE_LAUNCH=0 {0,1} 1: the last split program of each (batch, kv head) merges the splits (one launch)
 import math
 
 import torch
@@ -31,13 +43,51 @@ BLOCK_N = globals().get("BLOCK_N", 64)
 NUM_WARPS = globals().get("NUM_WARPS", 4)
 NUM_STAGES = globals().get("NUM_STAGES", 3)
 SM_PROGRAMS = globals().get("SM_PROGRAMS", 2)
+ONE_LAUNCH = globals().get("ONE_LAUNCH", 0)
 _SMS_ON_CPU = 132  # Triton's interpreter: plan splits as an H100 would
 
 
 @triton.jit
-def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, lens_ptr, L, S, G, HKV, SPLIT_LEN, N_SPLITS, qk_scale,
-                  HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, GP: tl.constexpr, BLOCK_N: tl.constexpr,
-                  ONE_SPLIT: tl.constexpr, PRECISION: tl.constexpr, HAS_LENS: tl.constexpr):
+def _merge_group(ws_acc, ws_ml, o_ptr, bkv, G, N_SPLITS, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
+                 GM: tl.constexpr, BLOCK_S: tl.constexpr):
+    """ONE_LAUNCH: the G query heads of kv head bkv (GM >= G rows, a power of two) merged over the N_SPLITS splits,
+    BLOCK_S splits a step, in split order (as _combine_kernel does it per head); loads bypass L1 (.cg): the other
+    programs' partials are read from L2, where their release made them visible."""
+    offs_m = tl.arange(0, GM)
+    offs_s = tl.arange(0, BLOCK_S)
+    offs_d = tl.arange(0, BLOCK_D)
+    m_ok = offs_m < G
+    d_ok = offs_d < HEAD_DIM
+    qh = bkv * G + offs_m  # [GM] flattened b * H + h
+    m_run = tl.full([GM], float("-inf"), dtype=tl.float32)
+    l_run = tl.zeros([GM], dtype=tl.float32)
+    acc = tl.zeros([GM, BLOCK_D], dtype=tl.float32)
+    for s0 in range(0, N_SPLITS, BLOCK_S):
+        s_ok = s0 + offs_s < N_SPLITS
+        rows = qh[:, None] * N_SPLITS + s0 + offs_s[None, :]  # [GM, BLOCK_S]
+        ok = m_ok[:, None] & s_ok[None, :]
+        m = tl.load(ws_ml + rows * 2, mask=ok, other=float("-inf"), cache_modifier=".cg")
+        l = tl.load(ws_ml + rows * 2 + 1, mask=ok, other=0.0, cache_modifier=".cg")
+        a = tl.load(ws_acc + rows[:, :, None] * HEAD_DIM + offs_d[None, None, :],
+                    mask=ok[:, :, None] & d_ok[None, None, :], other=0.0, cache_modifier=".cg")
+        # Finite for a real head (split 0 is never past a sequence's length); 0 for a padding row, whose weights
+        # are then all 0 and which is never stored.
+        m_new = tl.where(m_ok, tl.maximum(m_run, tl.max(m, axis=1)), 0.0)
+        w = tl.where(ok, tl.exp2(m - m_new[:, None]), 0.0)
+        alpha = tl.exp2(m_run - m_new)
+        l_run = l_run * alpha + tl.sum(w * l, axis=1)
+        acc = acc * alpha[:, None] + tl.sum(w[:, :, None] * a, axis=1)
+        m_run = m_new
+    o = acc / tl.where(m_ok, l_run, 1.0)[:, None]
+    tl.store(o_ptr + qh[:, None] * HEAD_DIM + offs_d[None, :], o.to(o_ptr.dtype.element_ty),
+             mask=m_ok[:, None] & d_ok[None, :])
+
+
+@triton.jit
+def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, lens_ptr, cnt_ptr, L, S, G, HKV, SPLIT_LEN, N_SPLITS,
+                  qk_scale, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, GP: tl.constexpr, BLOCK_N: tl.constexpr,
+                  ONE_SPLIT: tl.constexpr, PRECISION: tl.constexpr, HAS_LENS: tl.constexpr,
+                  ONE_LAUNCH: tl.constexpr, GM: tl.constexpr, BLOCK_S: tl.constexpr):
     bkv = tl.program_id(0).to(tl.int64)  # b * HKV + kv head
     split = tl.program_id(1)
     offs_g = tl.arange(0, GP)
@@ -82,6 +132,12 @@ def _split_kernel(q_ptr, k_ptr, v_ptr, o_ptr, ws_acc, ws_ml, lens_ptr, L, S, G, 
         tl.store(ws_acc + row[:, None] * HEAD_DIM + offs_d[None, :], acc, mask=out_mask)
         tl.store(ws_ml + row * 2, m_i, mask=g_ok)
         tl.store(ws_ml + row * 2 + 1, l_i, mask=g_ok)
+        if ONE_LAUNCH:
+            tl.debug_barrier()  # every thread's partials stored before the count is released
+            arrived = tl.atomic_add(cnt_ptr + bkv, 1, sem="acq_rel", scope="gpu")  # the old value
+            if arrived == N_SPLITS - 1:  # the last of the group's splits: the others' partials are visible
+                _merge_group(ws_acc, ws_ml, o_ptr, bkv, G, N_SPLITS, HEAD_DIM, BLOCK_D, GM, BLOCK_S)
+                tl.atomic_xchg(cnt_ptr + bkv, 0, sem="relaxed", scope="gpu")  # zero for the next call
 
 
 @triton.jit
@@ -117,6 +173,25 @@ def _split_len(L, programs, device):
     sms = torch.cuda.get_device_properties(device).multi_processor_count if device.type == "cuda" else _SMS_ON_CPU
     want = max(1, triton.cdiv(SM_PROGRAMS * sms, programs))
     return triton.cdiv(triton.cdiv(L, want), BLOCK_N) * BLOCK_N
+
+
+_COUNTERS = {}  # device -> int32 arrival counters, all zero between calls (ONE_LAUNCH)
+_RETIRED = []  # counters a larger buffer replaced: a captured CUDA graph may still use them
+
+
+def _counters(device, n):
+    """The device's arrival counters, at least n of them, or None while a CUDA graph is being captured and the
+    buffer is missing or too small (creating it would capture its zero fill instead of running it)."""
+    key = str(device)
+    buf = _COUNTERS.get(key)
+    if buf is None or buf.numel() < n:
+        if device.type == "cuda" and torch.cuda.is_current_stream_capturing():
+            return None
+        if buf is not None:
+            _RETIRED.append(buf)
+        buf = torch.zeros(max(1024, triton.next_power_of_2(n)), dtype=torch.int32, device=device)
+        _COUNTERS[key] = buf
+    return buf
 
 
 def kernel_fn(inputs, outputs, scalars):
@@ -155,12 +230,17 @@ def kernel_fn(inputs, outputs, scalars):
     if n_splits > 1:
         ws_acc = torch.empty((B * H * n_splits, D), dtype=torch.float32, device=q.device)
         ws_ml = torch.empty((B * H * n_splits, 2), dtype=torch.float32, device=q.device)
-    _split_kernel[(B * HKV, n_splits)](q, k, v, o, ws_acc, ws_ml, q if lengths is None else lengths, L, S, G, HKV,
-                                       split_len, n_splits, scale * 1.4426950408889634, HEAD_DIM=D,
-                                       BLOCK_D=block_d, GP=gp, BLOCK_N=BLOCK_N, ONE_SPLIT=n_splits == 1,
-                                       PRECISION=precision, HAS_LENS=lengths is not None, num_warps=NUM_WARPS,
-                                       num_stages=NUM_STAGES)
-    if n_splits > 1:
+    counters = _counters(q.device, B * HKV) if ONE_LAUNCH and n_splits > 1 else None
+    gm = triton.next_power_of_2(G)
+    # The merge's tile: GM heads x BLOCK_S splits x BLOCK_D, at most 64 (head, split) rows of f32 a step.
+    block_s_merge = max(1, min(triton.next_power_of_2(n_splits), 64 // gm))
+    _split_kernel[(B * HKV, n_splits)](q, k, v, o, ws_acc, ws_ml, q if lengths is None else lengths,
+                                       q if counters is None else counters, L, S, G, HKV, split_len, n_splits,
+                                       scale * 1.4426950408889634, HEAD_DIM=D, BLOCK_D=block_d, GP=gp,
+                                       BLOCK_N=BLOCK_N, ONE_SPLIT=n_splits == 1, PRECISION=precision,
+                                       HAS_LENS=lengths is not None, ONE_LAUNCH=counters is not None, GM=gm,
+                                       BLOCK_S=block_s_merge, num_warps=NUM_WARPS, num_stages=NUM_STAGES)
+    if n_splits > 1 and counters is None:
         block_s = min(64, triton.next_power_of_2(n_splits))
         _combine_kernel[(B * H,)](ws_acc, ws_ml, o, n_splits, HEAD_DIM=D, BLOCK_D=block_d, BLOCK_S=block_s,
                                   num_warps=4)

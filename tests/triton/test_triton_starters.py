@@ -473,6 +473,58 @@ def test_decode_attention_reads_each_sequences_length_from_the_device(dtype, B, 
     assert_close(o, _decode_reference_lengths(q, k, v, lens.cpu(), scale), TOL_MATMUL[dtype], "decode lengths")
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("B,H,HKV,S,D,lengths,knobs", [
+    (2, 8, 2, 80, 64, None, {}),                                      # one split: o written directly, no counter
+    (1, 6, 2, 300, 40, None, {"SPLIT": 128, "BLOCK_N": 32}),          # 3 splits, groups of 3 (padded to 4)
+    (4, 6, 2, 300, 40, [300, 1, 257, 129], {"SPLIT": 128, "BLOCK_N": 32}),  # the device's lengths: empty splits
+    (3, 32, 1, 64, 16, [1, 64, 17], {"SPLIT": 16, "BLOCK_N": 16}),   # multi-query: 32 heads merged by one program
+    (2, 4, 4, 100, 128, None, {"SPLIT": 0, "BLOCK_N": 16}),           # multi-head (G = 1), planned splits
+], ids=["one_split", "three_splits_d40", "lengths_three_splits", "mqa_lengths", "mha_planned"])
+def test_decode_attention_one_launch_merges_in_the_last_program_and_leaves_the_counters_at_zero(
+        dtype, B, H, HKV, S, D, lengths, knobs):
+    # ONE_LAUNCH=1: the split programs count their arrivals per (batch, kv head); the last one merges. Three new
+    # problems through one loaded module, each called twice: every call must be right, the second equal to the
+    # first bit for bit, and every call must leave all counters at zero for the next one.
+    mod = load_starter("decode_attention", ONE_LAUNCH=1, **knobs)
+    scale = 1.0 / math.sqrt(D)
+    for call in range(3):
+        q, k, v = _decode_case(B, H, HKV, S, D, S, dtype, seed=60 + 10 * call)
+        lens = None
+        if lengths is not None:
+            for b, n in enumerate(lengths):
+                k[b, :, n:] = float("nan")
+                v[b, :, n:] = float("nan")
+            lens = torch.tensor(lengths, dtype=torch.int64, device=DEVICE)
+        inputs = [q, k, v] + ([lens] if lens is not None else [])
+        o, o2 = (torch.full((B, H, 1, D), float("nan"), dtype=dtype, device=DEVICE) for _ in range(2))
+        assert mod.kernel_fn(inputs, [o], [float(S), scale]) is None
+        for buf in mod._COUNTERS.values():
+            assert int(buf.count_nonzero()) == 0, f"call {call + 1} left arrival counters non-zero"
+        assert mod.kernel_fn(inputs, [o2], [float(S), scale]) is None
+        ref = (_decode_reference_lengths(q, k, v, lens.cpu(), scale) if lens is not None
+               else _decode_reference(q, k, v, S, scale))
+        assert_close(o, ref, TOL_MATMUL[dtype], f"decode one launch, call {call + 1}")
+        assert torch.equal(o, o2), f"problem {call + 1}: the second call differs from the first"
+        for buf in mod._COUNTERS.values():
+            assert int(buf.count_nonzero()) == 0, f"call {call + 1} left arrival counters non-zero"
+    splits_planned = knobs.get("SPLIT", 0) != 0 or HKV * B < 132  # the one-split case plans one: no counters
+    if B * HKV and splits_planned and S > 80:
+        assert mod._COUNTERS, "ONE_LAUNCH=1 with several splits made no counters"
+
+
+def test_decode_attention_one_launch_counters_grow_and_keep_the_old_buffer():
+    # A call needing more (batch, kv head) counters than the cached buffer holds gets a larger one, zeroed; the old
+    # one stays alive (a captured CUDA graph may point at it).
+    mod = load_starter("decode_attention", ONE_LAUNCH=1, SPLIT=16, BLOCK_N=16)
+    small = mod._counters(torch.device(DEVICE), 8)
+    assert small.numel() >= 8 and int(small.count_nonzero()) == 0
+    assert mod._counters(torch.device(DEVICE), 8) is small
+    big = mod._counters(torch.device(DEVICE), small.numel() + 1)
+    assert big.numel() > small.numel() and int(big.count_nonzero()) == 0
+    assert any(r is small for r in mod._RETIRED)
+
+
 def test_decode_attention_refuses_kv_heads_that_do_not_divide_and_l_past_the_cache():
     q = randn((1, 6, 1, 16), torch.float32, 1.0, seed=40)
     k = randn((1, 4, 16, 16), torch.float32, 1.0, seed=41)
