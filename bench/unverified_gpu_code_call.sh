@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One device call that runs the GPU code written since the last GPU run: the decode_attention starters
+# (ONE_LAUNCH both ways, the rewritten CUDA default path) and skinny_gemm's new default (MMA_MIN_M=2) through
+# the five stages, the ctypes check of the CUDA starter against float64, then the decode sweep per call in a graph.
+#   DEADLINE=570 bash bench/unverified_gpu_code_call.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+DEADLINE="${DEADLINE:-570}"
+OUT="${OUT:-/tmp/ak_out}"
+mkdir -p "$OUT"
+export BUILD_TARGET=autokernel
+bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
+echo "built at ${SECONDS}s"
+stages() {  # kernel file, knob: one line of the five stages' verdict
+  local args=(bench --kernel "$1" --no-timing --json)
+  [ -n "${2:-}" ] && args+=(--knob "$2")
+  build-gpu/autokernel "${args[@]}" 2>>"$OUT/stages.err" | python3 -c '
+import json, sys
+t = sys.stdin.read()
+try:
+    r = json.loads(t[t.index("{"):])
+    print(f"{sys.argv[1]:<40} {sys.argv[2]:<14} {r[\"outcome\"]:<10} stage={r[\"failed_stage\"]} {r[\"message\"][:200]}")
+except Exception as e:
+    print(sys.argv[1], sys.argv[2], "no JSON:", t[-600:])' "$1" "${2:--}"
+}
+stages kernels/decode_attention/cuda.cu
+stages kernels/decode_attention/cuda.cu ONE_LAUNCH=1
+stages kernels/decode_attention/triton.py
+stages kernels/decode_attention/triton.py ONE_LAUNCH=1
+stages kernels/skinny_gemm/cuda.cu
+stages kernels/skinny_gemm/cuda.cu MMA_MIN_M=9
+echo "five stages done at ${SECONDS}s"
+timeout $(( DEADLINE - SECONDS - 200 )) python3 bench/decode_attention_check.py --no-timing 2>&1 | tail -8
+timeout $(( DEADLINE - SECONDS - 180 )) python3 bench/decode_attention_check.py --no-timing --knobs ONE_LAUNCH=1 2>&1 | tail -8
+echo "checks done at ${SECONDS}s"
+timeout $(( DEADLINE - SECONDS - 5 )) python3 bench/decode_attention_sweep.py "" "ONE_LAUNCH=1" "cuda:" "cuda:ONE_LAUNCH=1" 2>&1 | tail -60
+echo "sweep done at ${SECONDS}s"
