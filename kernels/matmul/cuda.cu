@@ -19,13 +19,14 @@
 // @knob WARPS_N=2 {1,2,4} warps along N
 // @knob STAGES=4 {2,3,4,5} depth of the cp.async ring; a ring over the device's shared memory fails the call
 // @knob GROUP_M=8 {1,4,8,16} tile rows per L2 group of the block order (both tensor-core kernels; pairs of tile rows with H_CLUSTER=2)
-// @knob H_BN=256 {128,256} Hopper: columns of C per block (the wgmma N)
+// @knob H_BN=0 {0,128,256} Hopper: columns of C per block (the wgmma N); 0 = per call, the tile the host's plan predicts fastest
 // @knob H_MI=1 {1,2} Hopper: 64-row wgmma tiles per consumer warpgroup; 2 with H_BN=256 does not compile (spills)
 // @knob H_CONSUMERS=2 {1,2} Hopper: consumer warpgroups per block; rows per block = 64 * H_MI * H_CONSUMERS
 // @knob H_STAGES=4 {2,3,4,5,6} Hopper: depth of the TMA ring; a ring over the device's shared memory fails the call
 // @knob H_PERSISTENT=1 {0,1} Hopper: 1 = one block per SM looping over tiles, the next tile's slices loading while this one's C is stored
 // @knob H_CLUSTER=1 {1,2} Hopper: 2 = clusters of two blocks on vertically neighbouring tiles, each B slice read from L2 once and TMA-multicast to both
 // @knob H_PINGPONG=0 {0,1} Hopper: 1 = each consumer warpgroup owns a whole 64*H_MI x H_BN tile, one's MMAs running while the other stores C (needs H_CONSUMERS=2, H_PERSISTENT=1)
+// @knob H_SPLIT_K=0 {0,1,2,4} Hopper: blocks (a cluster) sharing one tile's K, reduced through distributed shared memory; 0 = per call, from the host's plan (not with H_CLUSTER=2 or H_PINGPONG=1)
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -60,7 +61,7 @@
 #define GROUP_M 8
 #endif
 #ifndef H_BN
-#define H_BN 256
+#define H_BN 0
 #endif
 #ifndef H_MI
 #define H_MI 1
@@ -79,6 +80,9 @@
 #endif
 #ifndef H_PINGPONG
 #define H_PINGPONG 0
+#endif
+#ifndef H_SPLIT_K
+#define H_SPLIT_K 0
 #endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
@@ -329,6 +333,11 @@ __global__ void __launch_bounds__(kThreads)
 // 64*H_MI rows (the producer loads the block's tiles in order; consumer c takes tiles c, c+2, ...), and the
 // two take turns on the tensor cores: a consumer issues its tile's MMAs only after the other has issued all
 // of its previous tile's (named barriers 4 and 5), so one's epilogue runs under the other's MMAs.
+// The tile's width is a template argument: H_BN=0 (the default) compiles 128 and 256 and the host picks one per
+// call (see "which tile and split a call gets" in the host part). H_SPLIT_K (a template flag plus the cluster size
+// at launch, 2 or 4) has a cluster of blocks share one tile's K range and reduce their f32 partial tiles through
+// distributed shared memory, each block storing the pieces it owns: no workspace in global memory, no atomics,
+// nothing allocated (so a CUDA graph captures it as one kernel node), and a fixed order of the sums (deterministic).
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
 #define AK_HOPPER_DEVICE 1
 #endif
@@ -337,30 +346,48 @@ namespace hopper {
 constexpr int kBK = 64;                                 // one 128-byte swizzle row of 16-bit values
 constexpr bool kPingpong = H_PINGPONG != 0;
 constexpr int kCluster = H_CLUSTER;                      // blocks per cluster, along M
-constexpr int kBM = 64 * H_MI * (kPingpong ? 1 : H_CONSUMERS), kBN = H_BN;  // one tile (pingpong: one consumer's)
+constexpr int kBM = 64 * H_MI * (kPingpong ? 1 : H_CONSUMERS);  // one tile's rows (pingpong: one consumer's)
 constexpr int kThreads = 128 * (1 + H_CONSUMERS);
-constexpr int kAcc = H_BN / 2;                          // f32 accumulators per thread per m64 tile
-constexpr int kABytes = kBM * kBK * 2, kBPanelBytes = kBK * 64 * 2, kBBytes = kBN / 64 * kBPanelBytes;
-constexpr int kStageBytes = kABytes + kBBytes;
+constexpr int kABytes = kBM * kBK * 2, kBPanelBytes = kBK * 64 * 2;
 constexpr bool kPersistent = H_PERSISTENT != 0;
-constexpr int kRoundPanels = kBN / 64 < 2 ? kBN / 64 : 2;  // persistent: C panels staged per m64 tile at a time
-constexpr int kCStageBytes = kPersistent ? H_CONSUMERS * H_MI * kRoundPanels * 8192 : 0;
-constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
-static_assert(H_BN == 128 || H_BN == 256, "H_BN must be 128 or 256");
+static_assert(H_BN == 0 || H_BN == 128 || H_BN == 256, "H_BN must be 0 (per call), 128 or 256");
 static_assert(H_MI == 1 || H_MI == 2, "H_MI must be 1 or 2");
 static_assert(H_CONSUMERS == 1 || H_CONSUMERS == 2, "H_CONSUMERS must be 1 or 2");
-static_assert(H_MI * kAcc <= 128, "over 128 accumulators per thread (H_MI=2 with H_BN=256): they would spill");
 static_assert(kBM <= 256, "the A box of one TMA copy is at most 256 rows");
 static_assert(H_STAGES >= 2, "H_STAGES must be >= 2");
-static_assert(kPersistent || kBM * kBN * 2 <= H_STAGES * kStageBytes, "the epilogue stages C in the ring: it must fit");
 static_assert(H_PERSISTENT == 0 || H_PERSISTENT == 1, "H_PERSISTENT must be 0 or 1");
 static_assert(H_CLUSTER == 1 || H_CLUSTER == 2, "H_CLUSTER must be 1 or 2");
-static_assert(kBN / 64 % kCluster == 0, "each block of a cluster multicasts an equal share of B's panels");
 static_assert(H_PINGPONG == 0 || H_PINGPONG == 1, "H_PINGPONG must be 0 or 1");
 static_assert(!kPingpong || (H_CONSUMERS == 2 && kPersistent), "H_PINGPONG=1 needs H_CONSUMERS=2 and H_PERSISTENT=1");
+static_assert(H_SPLIT_K == 0 || H_SPLIT_K == 1 || H_SPLIT_K == 2 || H_SPLIT_K == 4, "H_SPLIT_K must be 0 (per call), 1, 2 or 4");
 // Consumer arrivals that free one ring slot: every consumer warpgroup that reads it (one with pingpong), in
 // every block of the cluster, since each block's producer multicasts into the other's slot too.
 constexpr int kEmptyArrivals = (kPingpong ? 1 : H_CONSUMERS) * kCluster;
+
+// What depends on the tile's width NB (128 or 256): with H_BN=0 both are compiled and the host picks one per call.
+template <int NB>
+struct Tile {
+  static constexpr int kBN = NB;
+  static constexpr int kPanels = NB / 64;  // 64-column panels of B and of C
+  static constexpr int kAcc = NB / 2;      // f32 accumulators per thread per m64 tile
+  static constexpr int kBBytes = kPanels * kBPanelBytes;
+  static constexpr int kStageBytes = kABytes + kBBytes;
+  static constexpr int kRoundPanels = kPanels < 2 ? kPanels : 2;  // persistent: C panels staged per m64 tile at a time
+  static constexpr int kCStageBytes = kPersistent ? H_CONSUMERS * H_MI * kRoundPanels * 8192 : 0;
+  static constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
+  // Compiles without spills, its epilogue fits, each block of a cluster multicasts an equal share of B's panels.
+  static constexpr bool kValid = H_MI * kAcc <= 128 && (kPersistent || kBM * NB * 2 <= H_STAGES * kStageBytes) &&
+                                 kPanels % kCluster == 0;
+  // H_SPLIT_K: a block's f32 partial tile is staged in its own ring (plus the C staging area behind it) for its
+  // cluster's peers, so it must fit there; the cluster is the split, so no multicast pairs and no pingpong.
+  static constexpr int kSplitBytes = kBM * NB * 4;
+  static constexpr bool kCanSplit =
+      kValid && !kPingpong && kCluster == 1 && kSplitBytes <= H_STAGES * kStageBytes + kCStageBytes;
+  static constexpr int kSubtiles = kBM / 64 * kPanels;  // 64x64 pieces of a tile, shared out among a split's blocks
+};
+static_assert(H_BN == 0 || Tile<H_BN>::kValid,
+              "H_BN=256 with H_MI=2 spills (over 128 accumulators per thread); without H_PERSISTENT the ring must hold C");
+static_assert(Tile<128>::kValid, "H_BN=0 needs at least the 128-column tile");
 
 // @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
 // Shared-memory matrix descriptor: start address, leading / stride byte offsets (all >> 4),
@@ -559,17 +586,45 @@ __device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t da, uint64_t
 }
 #undef AK_WGMMA_N128
 
-template <typename T>
+template <typename T, int kAcc>
 __device__ __forceinline__ void wgmma_tile(float (&d)[kAcc], uint64_t da, uint64_t db) {
-  if constexpr (kBN == 256) wgmma_n256<T>(d, da, db);
+  if constexpr (kAcc == 128) wgmma_n256<T>(d, da, db);
   else wgmma_n128<T>(d, da, db);
 }
 
-template <typename T>
+// H_SPLIT_K: the number of blocks in this block's cluster (its split), a 16-byte load from the shared memory of block
+// `rank` of the cluster at this block's offset `addr`, and which block of a split stores 64x64 piece q of the tile
+// (q = (64-row block) * panels + panel): q + q / S mod S gives each block pieces of both consumer warpgroups
+// when S <= panels (S = 2, 256 columns: pieces 0, 3, 4, 7 to rank 0) and one piece each at S = subtiles.
+__device__ __forceinline__ int cluster_size() {
+  uint32_t r;
+  asm volatile("mov.u32 %0, %%cluster_nctarank;\n" : "=r"(r));
+  return (int)r;
+}
+__device__ __forceinline__ float4 ld_cluster_v4(uint32_t addr, uint32_t rank) {
+  float4 v;
+  asm volatile(
+      "{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %4, %5;\n"
+      "ld.shared::cluster.v4.f32 {%0, %1, %2, %3}, [remote];\n}\n"
+      : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+      : "r"(addr), "r"(rank)
+      : "memory");
+  return v;
+}
+__device__ __forceinline__ void st_shared_v4(uint32_t addr, float a, float b, float c, float d) {
+  asm volatile("st.shared.v4.f32 [%0], {%1, %2, %3, %4};\n" ::"r"(addr), "f"(a), "f"(b), "f"(c), "f"(d) : "memory");
+}
+__host__ __device__ constexpr int split_owner(int q, int split) { return (q + q / split) % split; }
+
+template <typename T, int NB, bool kSplit>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
          const __grid_constant__ CUtensorMap map_c, int M, int N, int K) {
 #ifdef AK_HOPPER_DEVICE
+  using Tl = Tile<NB>;
+  static_assert(Tl::kValid && (!kSplit || Tl::kCanSplit), "an instantiation the host never launches");
+  constexpr int kBN = NB, kAcc = Tl::kAcc, kStageBytes = Tl::kStageBytes, kRoundPanels = Tl::kRoundPanels;
+  constexpr int kCStageBytes = Tl::kCStageBytes;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;  // swizzled tiles want 1024-byte alignment
   auto a_tile = [&](int s) { return base + s * kStageBytes; };
@@ -594,11 +649,16 @@ __global__ void __launch_bounds__(kThreads, 1)
   // of them into both. Pairs follow the tile order above, GROUP_M pair rows per group. With tiles_m odd the last
   // pair's second tile lies below M: its block still loads (and multicasts) its half of B, which the first block
   // needs, reads the first tile's rows of A and stores nothing.
-  const uint32_t rank = kCluster > 1 ? cluster_rank() : 0;
+  // H_SPLIT_K (kSplit): a cluster of S blocks shares one tile (the host launches one cluster per tile, so each
+  // block does one unit and its ring is free once its MMAs are done), block rank r taking the K slices
+  // [r KT / S, (r + 1) KT / S) (the host keeps S <= KT: none is empty; a last partial slice is zero-filled past K
+  // by the TMA in both operands, whichever block has it). See the reduction after the MMAs.
+  const uint32_t rank = kCluster > 1 || kSplit ? cluster_rank() : 0;
+  const int split = kSplit ? cluster_size() : 1;
   const int pairs_m = (tiles_m + 1) / 2, pair_group = GROUP_M * tiles_n;
   const int units = kCluster > 1 ? pairs_m * tiles_n : tiles;  // what the blocks (or clusters) share out
-  const int unit0 = kCluster > 1 ? cluster_index() : (int)blockIdx.x;
-  const int unit_step = kCluster > 1 ? cluster_count() : (int)gridDim.x;
+  const int unit0 = kCluster > 1 || kSplit ? cluster_index() : (int)blockIdx.x;
+  const int unit_step = kCluster > 1 || kSplit ? cluster_count() : (int)gridDim.x;
   auto unit_origin = [&](int unit, int& m0, int& n0) {
     if constexpr (kCluster == 1) {
       origin(unit, m0, n0);
@@ -609,7 +669,9 @@ __global__ void __launch_bounds__(kThreads, 1)
       n0 = ((unit % pair_group) / group_rows) * kTileN;
     }
   };
-  const int KT = (K + kBK - 1) / kBK;
+  const int KT_all = (K + kBK - 1) / kBK;
+  const int kt0 = kSplit ? (int)rank * KT_all / split : 0;                    // this block's first K slice
+  const int KT = kSplit ? ((int)rank + 1) * KT_all / split - kt0 : KT_all;  // and how many it takes
   const int wg = threadIdx.x / 128;
 
   if (threadIdx.x == 0) {
@@ -633,17 +695,17 @@ __global__ void __launch_bounds__(kThreads, 1)
           if constexpr (kCluster > 1) mbar_wait_cluster(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);
           else mbar_wait(empty0 + 8 * s, ((it / H_STAGES) & 1) ^ 1);
           mbar_expect_tx(full0 + 8 * s, kStageBytes);  // with multicast too: the peer's half of B lands here
-          tma_load(a_tile(s), &map_a, full0 + 8 * s, kt * kBK, a_m0);
+          tma_load(a_tile(s), &map_a, full0 + 8 * s, (kt0 + kt) * kBK, a_m0);
           if constexpr (kCluster == 1) {
 #pragma unroll
             for (int p = 0; p < kBN / 64; ++p)
-              tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK);
+              tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, (kt0 + kt) * kBK);
           } else {
             constexpr int kShare = kBN / 64 / kCluster;  // B panels this block loads into every block
 #pragma unroll
             for (int q = 0; q < kShare; ++q) {
               const int p = (int)rank * kShare + q;
-              tma_load_multicast(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, kt * kBK,
+              tma_load_multicast(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, (kt0 + kt) * kBK,
                                  (uint16_t)((1u << kCluster) - 1));
             }
           }
@@ -651,6 +713,7 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
     }
     if constexpr (kCluster > 1) cluster_sync();  // the teardown below, reached by every thread of the cluster
+    if constexpr (kSplit) cluster_sync(), cluster_sync();  // the split's two (partials staged, partials read)
     return;
   }
 
@@ -718,6 +781,51 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
     for (int i = 0; i < H_MI; ++i) fence_regs(acc[i]);
 
+    // H_SPLIT_K: the split's S blocks each hold a partial f32 tile (their K slices). Each 64x64 piece of the tile
+    // (q: this warpgroup's m64 tile ci = c * H_MI + i, panel p) has one owner, split_owner(q, S), which adds the
+    // other blocks' partials of it into its registers and stores it; so the S blocks reduce and store in parallel,
+    // each reading (S - 1) / S of a tile from its peers. (1) Once both consumers' MMAs are done (named barrier 1),
+    // the ring is free (this block's only tile: every slice has landed and been read), and each thread stages the
+    // pieces it does not own in its own block at a layout private to it: float4 g of m64 tile ci at
+    // ((ci * kAcc / 4 + g) * 128 + t) * 16, a warp's 16-byte stores contiguous. (2) A cluster barrier (release /
+    // acquire: the staging is visible to the peers). (3) The owner's same thread reads the peers' float4s of its
+    // pieces over distributed shared memory and adds them, in rank order after its own: a fixed order for each
+    // element, so the result is deterministic. (4) A second cluster barrier: no block overwrites its staging (the
+    // epilogue below reuses it) or exits while a peer may still read it. The producer warpgroup meets both.
+    auto owned = [&](int i, int p) { return !kSplit || split_owner((c * H_MI + i) * Tl::kPanels + p, split) == (int)rank; };
+    if constexpr (kSplit) {
+      asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
+      auto slot = [&](int i, int g) { return base + (uint32_t)((((c * H_MI + i) * (kAcc / 4) + g) * 128 + t) * 16); };
+#pragma unroll
+      for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+        for (int p = 0; p < Tl::kPanels; ++p) {
+          if (owned(i, p)) continue;
+#pragma unroll
+          for (int g = 8 * p; g < 8 * p + 8; ++g)
+            st_shared_v4(slot(i, g), acc[i][4 * g], acc[i][4 * g + 1], acc[i][4 * g + 2], acc[i][4 * g + 3]);
+        }
+      cluster_sync();
+      for (int peer = 0; peer < split; ++peer) {
+        if (peer == (int)rank) continue;
+#pragma unroll
+        for (int i = 0; i < H_MI; ++i)
+#pragma unroll
+          for (int p = 0; p < Tl::kPanels; ++p) {
+            if (!owned(i, p)) continue;
+            float4 v[8];  // a panel's 32 accumulators: eight loads in flight before the adds
+#pragma unroll
+            for (int g = 0; g < 8; ++g) v[g] = ld_cluster_v4(slot(i, 8 * p + g), (uint32_t)peer);
+#pragma unroll
+            for (int g = 0; g < 8; ++g) {
+              const int j = 4 * (8 * p + g);
+              acc[i][j] += v[g].x, acc[i][j + 1] += v[g].y, acc[i][j + 2] += v[g].z, acc[i][j + 3] += v[g].w;
+            }
+          }
+      }
+      cluster_sync();
+    }
+
     // Epilogue: round the tile into shared memory and store it with TMA (which clips at the M/N edges).
     // The staged tile is kept as 64-column panels of 64 rows x 128 bytes, 128-byte swizzled like the TMA
     // box, so a warp's 8 rows of one 16-byte column chunk fall in 8 different bank groups.
@@ -744,6 +852,7 @@ __global__ void __launch_bounds__(kThreads, 1)
         for (int jj = 0; jj < kPanelsPerRound * 8; ++jj) {
           const int j = p0 * 8 + jj;
           const uint32_t panel = c_tile + (i * kPanelsPerRound + jj / 8) * 8192;
+          if (!owned(i, p0 + jj / 8)) continue;  // H_SPLIT_K: another block of the split stores this piece
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int r = 16 * w + lane / 4 + 8 * h;
@@ -759,7 +868,8 @@ __global__ void __launch_bounds__(kThreads, 1)
           for (int i = 0; i < H_MI; ++i)
 #pragma unroll
             for (int p = 0; p < kPanelsPerRound; ++p)
-              tma_store(&map_c, c_tile + (i * kPanelsPerRound + p) * 8192, n0 + 64 * (p0 + p), m0 + row0 + i * 64);
+              if (owned(i, p0 + p))
+                tma_store(&map_c, c_tile + (i * kPanelsPerRound + p) * 8192, n0 + 64 * (p0 + p), m0 + row0 + i * 64);
         }
         asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
       }
@@ -874,23 +984,116 @@ static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows
 }
 // @shared end make_map_2d
 
-// Raises a kernel's dynamic shared-memory limit once per device (a driver call costs host time on every launch).
-template <typename T, typename Kernel>
-static bool opted_in(Kernel kernel, int bytes) {
+// ---- Hopper: which tile and split a call gets -----------------------------------------------
+// With H_BN=0 and/or H_SPLIT_K=0 the host picks, per call, among the compiled tiles (128 x 256 and 128 x 128 at the
+// default H_MI=1, H_CONSUMERS=2) and splits (1, 2, 4) the one whose predicted time is least, as cuBLAS's
+// heuristics pick a kernel per shape. The prediction, in units of one 128x256x64 slice on one SM:
+//   S = 1, persistent:  ceil(tiles / slots) * KT * slice + fill
+//   otherwise:          ceil(tiles * S / slots) * (ceil(KT / S) * slice + reduce(S) + fill)
+// where slots are the blocks that run at once (the SMs; with clusters, the resident clusters times their size,
+// which the GPCs' SM counts can make fewer), KT the 64-deep K slices, slice = tile area / (128 x 256) / rate, and
+// tiles count the edge tiles whole, so both wave quantisation (64 tiles of 128x256 on 132 SMs: 48% busy) and a
+// tile's padding past M or N (N = 128 tokens in a 256-wide tile) cost what they waste. rate: a 128-wide tile
+// does less per SM than a 256-wide one (A is read once per 128 columns instead of 256, and the wgmma's B operand
+// is narrower); measured on an H100 at 512x4096x4096, H_BN=128's 128 tiles took 0.67 / 0.88 of H_BN=256's
+// 64 tiles' time, which with 128 vs 64 busy SMs puts the 128-wide tile at ~0.66 of the 256-wide one's rate.
+// fill (2 units, ~1.4 us on an H100: the first TMA loads' latency and the last tile's epilogue) is paid once per
+// block; reduce(S) (two cluster barriers, ~1 unit, and (S - 1) / S of an f32 tile read over distributed shared
+// memory, ~2 units per 128 KB: a guess at ~32 B/clock per SM, not measured) only by a split. A later option
+// (a narrower tile, a larger split) replaces an earlier one only when predicted 2% faster: ties go to the wider
+// tile and the smaller split. Predictions at 132 SMs (checked by the static_asserts below): the 512-token 4096
+// projection (M 4096 = out features, N 512 = tokens, K 4096: 64 tiles of 128x256) takes split 2 (128 blocks),
+// predicted 1.8x faster than one 128x256 tile per block (66 -> 36.5 units) and 1.4x faster than 128 tiles of
+// 128x128; 256 tokens split 4 of 128x256; 128 tokens split 4 of 128x128 (a 256-wide tile would be half padding);
+// 2048 tokens and up, 4096^3 and the LM heads stay at 128x256 unsplit, as before this choice existed.
+namespace plan {
+constexpr double kNarrowRate = 0.66;  // a 128-wide tile's per-SM rate against a 256-wide one's (H100, above)
+constexpr double kFill = 2.0, kBarriers = 1.0, kMovePerTile = 2.0;  // [slices of 128x256x64], see above
+// One way to run a call: the tile's width, the split (blocks sharing one tile's K), and how many blocks (or
+// clusters' worth of tiles, with H_CLUSTER=2) run at once.
+struct Option {
+  int bn, split, slots;
+};
+constexpr int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+// Predicted time of one call (units above); bm: rows of one unit of work (a tile, or a cluster's pair of tiles).
+constexpr double cost(int64_t M, int64_t N, int64_t K, int bm, bool persistent, Option o) {
+  const int64_t tiles = cdiv(M, bm) * cdiv(N, o.bn), kt = cdiv(K, 64);
+  const double area = double(bm) * o.bn / (128.0 * 256.0);
+  const double slice = area / (o.bn >= 256 ? 1.0 : kNarrowRate);
+  if (o.split == 1 && persistent) return double(cdiv(tiles, o.slots)) * (double(kt) * slice) + kFill;
+  const double reduce = o.split > 1 ? kBarriers + kMovePerTile * area * (o.split - 1) / o.split : 0.0;
+  return double(cdiv(tiles * o.split, o.slots)) * (double(cdiv(kt, o.split)) * slice + reduce + kFill);
+}
+// The index of the option to run: the least predicted time, an earlier option kept unless a later one is 2% faster.
+constexpr int best(int64_t M, int64_t N, int64_t K, int bm, bool persistent, const Option* o, int n) {
+  int pick = 0;
+  double t = cost(M, N, K, bm, persistent, o[0]);
+  for (int i = 1; i < n; ++i) {
+    const double ti = cost(M, N, K, bm, persistent, o[i]);
+    if (ti < 0.98 * t) pick = i, t = ti;
+  }
+  return pick;
+}
+// The defaults' options on an H100 (132 SMs; every split's clusters assumed resident), for the checks below.
+constexpr Option kH100[] = {{256, 1, 132}, {256, 2, 132}, {256, 4, 132}, {128, 1, 132}, {128, 2, 132}, {128, 4, 132}};
+constexpr bool picks(int64_t M, int64_t N, int64_t K, int bn, int split) {
+  const Option o = kH100[best(M, N, K, 128, true, kH100, 6)];
+  return o.bn == bn && o.split == split;
+}
+static_assert(picks(4096, 512, 4096, 256, 2) && picks(512, 4096, 4096, 256, 2), "512 tokens, 4096 -> 4096");
+static_assert(picks(4096, 256, 4096, 256, 4) && picks(4096, 128, 4096, 128, 4), "256 and 128 tokens");
+static_assert(picks(4096, 512, 14336, 256, 2) && picks(1024, 512, 4096, 128, 4), "down projection, k/v projection");
+static_assert(picks(14336, 512, 4096, 256, 1) && picks(14336, 128, 4096, 128, 1), "gate/up at 512 and 128 tokens");
+static_assert(picks(4096, 4096, 4096, 256, 1) && picks(4096, 2048, 4096, 256, 1) && picks(14336, 2048, 4096, 256, 1) &&
+                  picks(12288, 2048, 4096, 256, 1) && picks(128256, 512, 4096, 256, 1) &&
+                  picks(2048, 2048, 2048, 256, 1),
+              "large shapes keep the 128x256 tile unsplit");
+}  // namespace plan
+
+// The device's properties a launch needs, asked once per device: cudaDeviceGetAttribute on every call cost more
+// host time than a small GEMM takes on the GPU (skinny_gemm, H100). sms = 0: the query failed.
+struct DeviceInfo {
+  int sms, optin, major;
+};
+static DeviceInfo device_info(int dev) {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> sms[kMaxDevices], optin[kMaxDevices], major[kMaxDevices];  // static storage: zero
+  const bool cached = dev >= 0 && dev < kMaxDevices;
+  if (cached && sms[dev].load(std::memory_order_acquire) > 0)
+    return {sms[dev].load(std::memory_order_relaxed), optin[dev].load(std::memory_order_relaxed),
+            major[dev].load(std::memory_order_relaxed)};
+  DeviceInfo d{0, 0, 0};
+  if (cudaDeviceGetAttribute(&d.sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&d.optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
+      cudaDeviceGetAttribute(&d.major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
+    return {0, 0, 0};
+  if (cached) {
+    optin[dev].store(d.optin, std::memory_order_relaxed);
+    major[dev].store(d.major, std::memory_order_relaxed);
+    sms[dev].store(d.sms, std::memory_order_release);
+  }
+  return d;
+}
+
+// Raises one Hopper kernel's dynamic shared-memory limit once per device (a driver call costs host time on every
+// launch). Keyed by the instantiation's template arguments: each kernel has its own attribute.
+template <typename T, int NB, bool kSplit>
+static bool opted_in(int dev) {
   static std::atomic<uint64_t> done{0};  // bit d: device d is set
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return false;
-  const uint64_t bit = dev < 64 ? 1ull << dev : 0;
+  const uint64_t bit = dev >= 0 && dev < 64 ? 1ull << dev : 0;
   if (bit && (done.load() & bit)) return true;
-  if (cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes) != cudaSuccess) return false;
+  if (cudaFuncSetAttribute(hopper::gemm<T, NB, kSplit>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           hopper::Tile<NB>::kSmemBytes) != cudaSuccess)
+    return false;
   done.fetch_or(bit);
   return true;
 }
 
-// A launch of `blocks` blocks of the Hopper kernel in clusters of hopper::kCluster along x; `attr` must outlive it.
-[[maybe_unused]] static cudaLaunchConfig_t cluster_config(cudaLaunchAttribute* attr, unsigned blocks, int smem, cudaStream_t stream) {
+// A launch of `blocks` blocks of a Hopper kernel in clusters of `cluster` along x; `attr` must outlive it.
+static cudaLaunchConfig_t cluster_config(cudaLaunchAttribute* attr, unsigned blocks, int cluster, int smem,
+                                         cudaStream_t stream) {
   attr->id = cudaLaunchAttributeClusterDimension;
-  attr->val.clusterDim.x = hopper::kCluster;
+  attr->val.clusterDim.x = cluster;
   attr->val.clusterDim.y = 1;
   attr->val.clusterDim.z = 1;
   cudaLaunchConfig_t cfg{};
@@ -903,57 +1106,108 @@ static bool opted_in(Kernel kernel, int bytes) {
   return cfg;
 }
 
-// Clusters of the kernel that the device runs at once (the GPCs' SM counts decide it, not just SMs / kCluster);
-// asked once per device, after opted_in. 0 when the query fails.
-template <typename T, typename Kernel>
-static int resident_clusters(Kernel kernel, int smem, int dev) {
-  static std::atomic<int> known[64];  // static storage: zero, i.e. not asked yet
-  if (dev >= 0 && dev < 64 && known[dev].load() > 0) return known[dev].load();
+// Clusters of `cluster` blocks of the kernel that the device runs at once (the GPCs' SM counts decide it, not just
+// SMs / cluster); asked once per device and cluster size, after opted_in. 0 when the query fails.
+template <typename T, int NB, bool kSplit>
+static int resident_clusters(int cluster, int dev) {
+  static std::atomic<int> known[5][64];  // [cluster size 1..4][device]; static storage: zero, i.e. not asked yet
+  const bool cached = dev >= 0 && dev < 64 && cluster >= 1 && cluster <= 4;
+  if (cached && known[cluster][dev].load() > 0) return known[cluster][dev].load();
   cudaLaunchAttribute attr;
-  const cudaLaunchConfig_t cfg = cluster_config(&attr, hopper::kCluster, smem, nullptr);
+  const cudaLaunchConfig_t cfg = cluster_config(&attr, cluster, cluster, hopper::Tile<NB>::kSmemBytes, nullptr);
   int n = 0;
-  if (cudaOccupancyMaxActiveClusters(&n, kernel, &cfg) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveClusters(&n, hopper::gemm<T, NB, kSplit>, &cfg) != cudaSuccess) {
     (void)cudaGetLastError();  // not sticky: clear it so the launch's own check is not misled
     return 0;
   }
-  if (n > 0 && dev >= 0 && dev < 64) known[dev].store(n);
+  if (n > 0 && cached) known[cluster][dev].store(n);
   return n;
 }
 
-template <typename T>
-static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int optin, cudaStream_t stream) {
-  using hopper::kBM, hopper::kBN, hopper::kBK, hopper::kCluster;
-  constexpr int kSmem = hopper::kSmemBytes;
-  // What the blocks share out: tiles, or with clusters pairs of vertically neighbouring tiles.
-  int64_t units = ((M + kCluster * kBM - 1) / (kCluster * kBM)) * ((N + kBN - 1) / kBN);  // ceil(tiles_m / kCluster) * tiles_n
-  if (units * kCluster > INT32_MAX || kSmem > optin) return 1;
-  if (!opted_in<T>(hopper::gemm<T>, kSmem)) return 1;
-  if constexpr (hopper::kPersistent) {
-    int dev = 0, sms = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess ||
-        cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess)
-      return 1;
-    int resident = sms;  // one block per SM (the shared memory allows no second)
-    if constexpr (kCluster > 1) {
-      resident = resident_clusters<T>(hopper::gemm<T>, kSmem, dev);
-      if (resident <= 0) resident = sms / kCluster;
+// The options of the NB-wide tile for this call (plan::Option), appended to o[n++]: splits 1, 2, 4 with H_SPLIT_K=0,
+// else H_SPLIT_K alone (1 where it cannot run: see Tile::kCanSplit; no more blocks than K slices or 64x64 pieces).
+template <typename T, int NB>
+static void add_options(plan::Option* o, int& n, int64_t K, const DeviceInfo& d, int dev) {
+  using Tl = hopper::Tile<NB>;
+  if constexpr (Tl::kValid) {
+    if (Tl::kSmemBytes > d.optin || !opted_in<T, NB, false>(dev)) return;
+    int slots = d.sms;  // one block per SM (the shared memory allows no second)
+    if constexpr (hopper::kCluster > 1) {
+      slots = resident_clusters<T, NB, false>(hopper::kCluster, dev);
+      if (slots <= 0) slots = d.sms / hopper::kCluster;
     }
-    units = units < resident ? units : resident;
+    const int first = n;
+    if (H_SPLIT_K <= 1) o[n++] = {NB, 1, slots};
+    if constexpr (Tl::kCanSplit && H_SPLIT_K != 1) {
+      const int64_t kt = (K + hopper::kBK - 1) / hopper::kBK;
+      for (int split = 2; split <= 4; split *= 2) {
+        if ((H_SPLIT_K != 0 && H_SPLIT_K != split) || split > kt || split > Tl::kSubtiles) continue;
+        if (!opted_in<T, NB, true>(dev)) break;
+        const int clusters = resident_clusters<T, NB, true>(split, dev);
+        if (clusters > 0) o[n++] = {NB, split, clusters * split};
+      }
+    }
+    if (n == first) o[n++] = {NB, 1, slots};  // the split asked for cannot run here: none
   }
-  const int64_t blocks = units * kCluster;
+}
+
+// One launch of the NB-wide tile's kernel: persistent (grid = min(units, slots)), or one cluster of `split` blocks
+// per tile, or (H_PERSISTENT=0) one block per tile.
+template <typename T, int NB, bool kSplit>
+static int launch_tile(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, plan::Option o,
+                       cudaStream_t stream) {
+  using hopper::kBM, hopper::kBK, hopper::kCluster;
+  constexpr int kSmem = hopper::Tile<NB>::kSmemBytes;
+  // What the blocks share out: tiles, or with clusters pairs of vertically neighbouring tiles.
+  int64_t units = ((M + kCluster * kBM - 1) / (kCluster * kBM)) * ((N + NB - 1) / NB);  // ceil(tiles_m / kCluster) * tiles_n
+  if (units * kCluster * o.split > INT32_MAX) return 1;
+  if (!kSplit && hopper::kPersistent) units = units < o.slots ? units : o.slots;
+  const int cluster = kSplit ? o.split : kCluster;
+  const int64_t blocks = units * cluster;
   CUtensorMap map_a, map_b, map_c;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   if (!make_map(&map_a, A, bf16, M, K, kBM) || !make_map(&map_b, B, bf16, K, N, kBK) ||
       !make_map(&map_c, C, bf16, M, N, 64))
     return 1;
-  if constexpr (kCluster == 1) {
-    hopper::gemm<T><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M, (int)N, (int)K);
+  if (cluster == 1) {
+    hopper::gemm<T, NB, kSplit><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M,
+                                                                                       (int)N, (int)K);
   } else {
     cudaLaunchAttribute attr;
-    const cudaLaunchConfig_t cfg = cluster_config(&attr, (unsigned)blocks, kSmem, stream);
-    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T>, map_a, map_b, map_c, (int)M, (int)N, (int)K) != cudaSuccess) return 1;
+    const cudaLaunchConfig_t cfg = cluster_config(&attr, (unsigned)blocks, cluster, kSmem, stream);
+    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T, NB, kSplit>, map_a, map_b, map_c, (int)M, (int)N, (int)K) !=
+        cudaSuccess)
+      return 1;
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
+template <typename T>
+static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, const DeviceInfo& d, int dev,
+                         cudaStream_t stream) {
+  // Only the kernels these knobs can pick are compiled: H_BN=128 or 256 one tile, H_SPLIT_K=1 no split kernel.
+  constexpr bool k256 = (H_BN == 0 || H_BN == 256) && hopper::Tile<256>::kValid, k128 = H_BN == 0 || H_BN == 128;
+  constexpr bool k256Split = k256 && hopper::Tile<256>::kCanSplit && H_SPLIT_K != 1;
+  constexpr bool k128Split = k128 && hopper::Tile<128>::kCanSplit && H_SPLIT_K != 1;
+  plan::Option o[6];
+  int n = 0;
+  if constexpr (k256) add_options<T, 256>(o, n, K, d, dev);
+  if constexpr (k128) add_options<T, 128>(o, n, K, d, dev);
+  if (n == 0) return 1;  // no tile's ring fits the device
+  const plan::Option pick = o[plan::best(M, N, K, hopper::kCluster * hopper::kBM, hopper::kPersistent, o, n)];
+  if constexpr (k256Split) {
+    if (pick.bn == 256 && pick.split > 1) return launch_tile<T, 256, true>(A, B, C, M, N, K, pick, stream);
+  }
+  if constexpr (k256) {
+    if (pick.bn == 256) return launch_tile<T, 256, false>(A, B, C, M, N, K, pick, stream);
+  }
+  if constexpr (k128Split) {
+    if (pick.bn == 128 && pick.split > 1) return launch_tile<T, 128, true>(A, B, C, M, N, K, pick, stream);
+  }
+  if constexpr (k128) {
+    if (pick.bn == 128) return launch_tile<T, 128, false>(A, B, C, M, N, K, pick, stream);
+  }
+  return 1;
 }
 
 template <typename T>
@@ -964,15 +1218,14 @@ static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K) {
   cudaStream_t stream = (cudaStream_t)call->stream;
   if (N % 8 != 0 || K % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
     return launch_simt(A, B, C, M, N, K, stream);
-  int dev = 0, optin = 0, major = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess)
-    return 1;
-  if (major == 9 && K > 0) return launch_hopper(A, B, C, M, N, K, optin, stream);
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return 1;
+  const DeviceInfo d = device_info(dev);
+  if (d.sms <= 0) return 1;
+  if (d.major == 9 && K > 0) return launch_hopper(A, B, C, M, N, K, d, dev, stream);
   const int64_t blocks = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   if (blocks > INT32_MAX) return 1;
-  if (kSmemBytes > optin) return 1;  // this ring does not fit the device
+  if (kSmemBytes > d.optin) return 1;  // this ring does not fit the device
   if (kSmemBytes > 48 * 1024 &&
       cudaFuncSetAttribute(mma_gemm<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes) != cudaSuccess)
     return 1;
