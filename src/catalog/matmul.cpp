@@ -15,18 +15,31 @@ class Matmul final : public KernelType {
 
   Shape smoke_shape() const override { return {"tiny", {128, 128, 128}}; }
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {256, 256, 256}},          {"medium", {1024, 1024, 1024}},
-            {"large", {2048, 2048, 2048}},       {"xlarge", {4096, 4096, 4096}},
-            {"tall", {8192, 1024, 1024}},        {"deep_k", {1024, 1024, 8192}},
-            {"gpt2_qkv", {1024, 2304, 768}},     {"llama7b_qkv", {2048, 12288, 4096}},
-            {"llama7b_up", {2048, 11008, 4096}}, {"llama7b_down", {2048, 4096, 11008}}};
+    return {{"small", {256, 256, 256}},
+            {"medium", {1024, 1024, 1024}},
+            {"xlarge", {4096, 4096, 4096}},
+            {"deep_k", {1024, 1024, 8192}},
+            {"gpt2_qkv", {1024, 2304, 768}},
+            {"llama7b_qkv", {2048, 12288, 4096}},
+            {"llama7b_up", {2048, 11008, 4096}},
+            {"llama7b_down", {2048, 4096, 11008}},
+            // Few tokens (the kernel's N, linear orientation): too few 128x256 tiles for the SMs, so the CUDA
+            // starter's per-call plan takes narrower tiles and split-K here (at 132 SMs: 128 tokens 128x128 tiles
+            // split 4; 512 tokens 128x256 split 2; small and deep_k above 128x128 and 128x256 split 4).
+            {"proj_128tok", {4096, 128, 4096, 1}},
+            {"proj_512tok", {4096, 512, 4096, 1}}};
   }
   std::vector<Shape> edge_shapes() const override {
     return {{"odd_33x65x47", {33, 65, 47}},
             {"odd_127x129x131", {127, 129, 131}},
             {"edge_1023", {1023, 1023, 1023}},
             {"edge_1537", {1537, 1537, 1537}},
-            {"edge_4097x4097x512", {4097, 4097, 512}}};
+            {"edge_4097x4097x512", {4097, 4097, 512}},
+            // Multiples of 8 (the tensor-core paths) past every tile edge, K past a 64-deep slice, few tiles: the
+            // CUDA starter splits K here (1000x200x4104: 128x128 tiles, split 4, its 65 slices as 16/16/16/17;
+            // 1032x1048x2056: 128x256, split 2, 16/17), the last slice partial.
+            {"ragged_split_1000x200x4104", {1000, 200, 4104}},
+            {"ragged_split_1032x1048x2056", {1032, 1048, 2056}}};
   }
   static bool linear(const Shape& s) { return s.dims.size() > 3 && s.dims[3] != 0; }
   std::string dims_error(const std::vector<int64_t>& d) const override {
@@ -36,7 +49,10 @@ class Matmul final : public KernelType {
   std::vector<std::string> adversarial_generators() const override { return {"dynamic_range", "zeros_and_ones"}; }
   Shape adversarial_shape() const override { return {"small", {256, 256, 256}}; }
   std::vector<Shape> bench_shapes() const override {
-    return {{"large", {2048, 2048, 2048}}, {"xlarge", {4096, 4096, 4096}}, {"llama7b_qkv", {2048, 12288, 4096}}};
+    return {{"large", {2048, 2048, 2048}},
+            {"xlarge", {4096, 4096, 4096}},
+            {"llama7b_qkv", {2048, 12288, 4096}},
+            {"proj_512tok", {4096, 512, 4096, 1}}};  // 512 tokens: 64 tiles of 128x256 for 132 SMs
   }
 
   Problem make_problem(const InputSpec& spec, const at::Device& dev) const override {
