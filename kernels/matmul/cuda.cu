@@ -359,7 +359,8 @@ static_assert(H_PERSISTENT == 0 || H_PERSISTENT == 1, "H_PERSISTENT must be 0 or
 static_assert(H_CLUSTER == 1 || H_CLUSTER == 2, "H_CLUSTER must be 1 or 2");
 static_assert(H_PINGPONG == 0 || H_PINGPONG == 1, "H_PINGPONG must be 0 or 1");
 static_assert(!kPingpong || (H_CONSUMERS == 2 && kPersistent), "H_PINGPONG=1 needs H_CONSUMERS=2 and H_PERSISTENT=1");
-static_assert(H_SPLIT_K == 0 || H_SPLIT_K == 1 || H_SPLIT_K == 2 || H_SPLIT_K == 4, "H_SPLIT_K must be 0 (per call), 1, 2 or 4");
+static_assert(H_SPLIT_K == 0 || H_SPLIT_K == 1 || H_SPLIT_K == 2 || H_SPLIT_K == 4,
+              "H_SPLIT_K must be 0 (per call), 1, 2 or 4");
 // Consumer arrivals that free one ring slot: every consumer warpgroup that reads it (one with pingpong), in
 // every block of the cluster, since each block's producer multicasts into the other's slot too.
 constexpr int kEmptyArrivals = (kPingpong ? 1 : H_CONSUMERS) * kCluster;
@@ -374,7 +375,8 @@ struct Tile {
   static constexpr int kStageBytes = kABytes + kBBytes;
   static constexpr int kRoundPanels = kPanels < 2 ? kPanels : 2;  // persistent: C panels staged per m64 tile at a time
   static constexpr int kCStageBytes = kPersistent ? H_CONSUMERS * H_MI * kRoundPanels * 8192 : 0;
-  static constexpr int kSmemBytes = 1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
+  static constexpr int kSmemBytes =
+      1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
   // Compiles without spills, its epilogue fits, each block of a cluster multicasts an equal share of B's panels.
   static constexpr bool kValid = H_MI * kAcc <= 128 && (kPersistent || kBM * NB * 2 <= H_STAGES * kStageBytes) &&
                                  kPanels % kCluster == 0;
@@ -386,7 +388,8 @@ struct Tile {
   static constexpr int kSubtiles = kBM / 64 * kPanels;  // 64x64 pieces of a tile, shared out among a split's blocks
 };
 static_assert(H_BN == 0 || Tile<H_BN>::kValid,
-              "H_BN=256 with H_MI=2 spills (over 128 accumulators per thread); without H_PERSISTENT the ring must hold C");
+              "H_BN=256 with H_MI=2 spills (over 128 accumulators per thread); "
+              "without H_PERSISTENT the ring must hold C");
 static_assert(Tile<128>::kValid, "H_BN=0 needs at least the 128-column tile");
 
 // @shared begin hopper_ptx: copied in other starters, every copy the same (tests/test_starter_regions.py)
@@ -792,7 +795,9 @@ __global__ void __launch_bounds__(kThreads, 1)
     // pieces over distributed shared memory and adds them, in rank order after its own: a fixed order for each
     // element, so the result is deterministic. (4) A second cluster barrier: no block overwrites its staging (the
     // epilogue below reuses it) or exits while a peer may still read it. The producer warpgroup meets both.
-    auto owned = [&](int i, int p) { return !kSplit || split_owner((c * H_MI + i) * Tl::kPanels + p, split) == (int)rank; };
+    auto owned = [&](int i, int p) {
+      return !kSplit || split_owner((c * H_MI + i) * Tl::kPanels + p, split) == (int)rank;
+    };
     if constexpr (kSplit) {
       asm volatile("bar.sync 1, %0;\n" ::"n"(128 * H_CONSUMERS) : "memory");
       auto slot = [&](int i, int g) { return base + (uint32_t)((((c * H_MI + i) * (kAcc / 4) + g) * 128 + t) * 16); };
@@ -1159,7 +1164,8 @@ static int launch_tile(const T* A, const T* B, T* C, int64_t M, int64_t N, int64
   using hopper::kBM, hopper::kBK, hopper::kCluster;
   constexpr int kSmem = hopper::Tile<NB>::kSmemBytes;
   // What the blocks share out: tiles, or with clusters pairs of vertically neighbouring tiles.
-  int64_t units = ((M + kCluster * kBM - 1) / (kCluster * kBM)) * ((N + NB - 1) / NB);  // ceil(tiles_m / kCluster) * tiles_n
+  // ceil(tiles_m / kCluster) * tiles_n
+  int64_t units = ((M + kCluster * kBM - 1) / (kCluster * kBM)) * ((N + NB - 1) / NB);
   if (units * kCluster * o.split > INT32_MAX) return 1;
   if (!kSplit && hopper::kPersistent) units = units < o.slots ? units : o.slots;
   const int cluster = kSplit ? o.split : kCluster;
