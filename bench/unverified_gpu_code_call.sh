@@ -2,13 +2,13 @@
 # One device call that runs the GPU code written since the last GPU run: the decode_attention starters
 # (ONE_LAUNCH both ways, the rewritten CUDA default path) and skinny_gemm's new default (MMA_MIN_M=2) through
 # the five stages, the ctypes check of the CUDA starter against float64, then the decode sweep per call in a graph.
-#   DEADLINE=570 bash bench/unverified_gpu_code_call.sh
+#   DEADLINE=570 bash bench/unverified_gpu_code_call.sh   (STAGES_ONLY=1: the five stages alone)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}"
 OUT="${OUT:-/tmp/ak_out}"
 mkdir -p "$OUT"
-export BUILD_TARGET=autokernel
+export BUILD_TARGET="${BUILD_TARGET:-autokernel}"
 bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 echo "built at ${SECONDS}s"
 stages() {  # kernel file, knob: one line of the five stages' verdict
@@ -23,13 +23,18 @@ try:
 except Exception as e:
     print(sys.argv[1], sys.argv[2], "no JSON:", t[-600:])' "$1" "${2:--}"
 }
-stages kernels/decode_attention/cuda.cu
-stages kernels/decode_attention/cuda.cu ONE_LAUNCH=1
-stages kernels/decode_attention/triton.py
-stages kernels/decode_attention/triton.py ONE_LAUNCH=1
-stages kernels/skinny_gemm/cuda.cu
-stages kernels/skinny_gemm/cuda.cu MMA_MIN_M=9
+# Side by side (their nvcc builds share the host's cores), each verdict printed whole when all are done.
+i=0
+for run in "decode_attention/cuda.cu" "decode_attention/cuda.cu ONE_LAUNCH=1" "decode_attention/triton.py" \
+  "decode_attention/triton.py ONE_LAUNCH=1" "skinny_gemm/cuda.cu" "skinny_gemm/cuda.cu MMA_MIN_M=9"; do
+  set -- $run
+  stages "kernels/$1" "${2:-}" > "$OUT/stages_$i.txt" &
+  i=$((i + 1))
+done
+wait
+cat "$OUT"/stages_*.txt
 echo "five stages done at ${SECONDS}s"
+[ "${STAGES_ONLY:-0}" = 1 ] && exit 0
 timeout $(( DEADLINE - SECONDS - 200 )) python3 bench/decode_attention_check.py --no-timing 2>&1 | tail -8
 timeout $(( DEADLINE - SECONDS - 180 )) python3 bench/decode_attention_check.py --no-timing --knobs ONE_LAUNCH=1 2>&1 | tail -8
 echo "checks done at ${SECONDS}s"
