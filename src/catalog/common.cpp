@@ -1,4 +1,5 @@
 // Helpers shared by the kernel types: dtype names, seeded generators, the registry.
+#include <cmath>
 #include <mutex>
 
 #include <ATen/core/Generator.h>
@@ -103,6 +104,37 @@ at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& d
 
 void unknown_generator(std::string_view type, std::string_view gen) {
   throw Fatal(Error{fmt::format("{}: unknown input generator '{}'", type, gen)});
+}
+
+std::vector<at::Tensor> heads_in_layout(const std::vector<at::Tensor>& heads, std::string_view layout,
+                                        int64_t unused_heads) {
+  if (layout == "contiguous") return heads;
+  std::vector<at::Tensor> out;
+  if (layout == "bshd") {
+    for (const auto& x : heads) {
+      out.push_back(at::empty({x.size(0), x.size(2), x.size(1), x.size(3)}, x.options()).transpose(1, 2).copy_(x));
+    }
+    return out;
+  }
+  if (layout == "packed") {
+    int64_t total = unused_heads;
+    for (const auto& x : heads) total += x.size(1);
+    const auto& x0 = heads.at(0);
+    auto buffer = at::empty({x0.size(0), x0.size(2), total, x0.size(3)}, x0.options());
+    if (unused_heads > 0) buffer.narrow(2, total - unused_heads, unused_heads).fill_(NAN);
+    int64_t first = 0;
+    for (const auto& x : heads) {
+      out.push_back(buffer.narrow(2, first, x.size(1)).transpose(1, 2).copy_(x));
+      first += x.size(1);
+    }
+    return out;
+  }
+  throw Fatal(Error{fmt::format("unknown input layout '{}' (known: contiguous, bshd, packed)", layout)});
+}
+
+std::vector<int64_t> bshd_strides(at::IntArrayRef shape) {
+  const auto H = shape[1], S = shape[2], D = shape[3];
+  return {S * H * D, D, H * D, 1};
 }
 
 }  // namespace detail

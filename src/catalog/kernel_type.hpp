@@ -15,12 +15,14 @@
 
 namespace ak::catalog {
 
-/// How inputs are drawn: "random" for the normal distribution the type uses, or an adversarial case name.
+/// How inputs are drawn: "random" for the normal distribution the type uses, or an adversarial case name;
+/// `layout`, one of the type's `layouts()` ("" for its first), how they lie in memory.
 struct InputSpec {
   Shape shape;
   at::ScalarType dtype = at::kHalf;
   std::string generator = "random";
   uint64_t seed = 42;
+  std::string layout = "";
 };
 
 /// A concrete call: the inputs a candidate gets, its scalars, and the outputs it must write.
@@ -32,6 +34,9 @@ struct Problem {
   /// Tensors only PyTorch's eager call reads: the same values in the layout the model gives PyTorch, where
   /// that differs from the kernel's (made here, so that no copy is timed as part of PyTorch's call).
   std::vector<at::Tensor> eager_inputs = {};
+  /// Each output's strides in elements, where the ABI gives it a layout of its own (flash_attention's o in
+  /// [B,S,H,D] memory order); empty, or shorter than the outputs, for contiguous.
+  std::vector<std::vector<int64_t>> output_strides = {};
 };
 
 /// |out - ref| <= atol * rms(ref) + rtol * |ref|, elementwise. atol is relative to the output's
@@ -71,6 +76,12 @@ class KernelType {
   virtual std::vector<Shape> bench_shapes() const = 0;
   /// Dtypes the sweep covers.
   virtual std::vector<at::ScalarType> dtypes() const { return {at::kHalf, at::kBFloat16, at::kFloat}; }
+  /// The memory layouts of the inputs a candidate must take (kernels/include/autokernel/kernel_abi.h), names
+  /// make_problem knows (InputSpec::layout): "contiguous" for a type whose ABI says its tensors are. The first is
+  /// the one timed, and the stages rotate through them case by case, so each stage with a few cases covers all.
+  virtual std::vector<std::string> layouts() const { return {"contiguous"}; }
+  /// The layout `spec` asks for: its own, or the type's first.
+  std::string layout_of(const InputSpec& spec) const { return spec.layout.empty() ? layouts().front() : spec.layout; }
 
   /// Build the inputs on `device` from a fixed seed. Throws on an unknown generator.
   virtual Problem make_problem(const InputSpec& spec, const at::Device& device) const = 0;
@@ -114,6 +125,22 @@ at::Tensor randn(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& 
                  double std = 1.0);
 at::Tensor rand(at::IntArrayRef shape, at::ScalarType dtype, const at::Device& device, uint64_t seed);
 [[noreturn]] void unknown_generator(std::string_view type, std::string_view gen);
+
+/// The layouts of 4-D head tensors [B, Hi, S, D] (q, k, v) that attention-like types declare (`layouts()`):
+/// "bshd" first (a Hugging Face model's proj(x).view(B,S,H,D).transpose(1,2), the layout timed), "contiguous",
+/// and "packed" (q, k, v slices of one fused projection's output, [B,S,H+2*HKV,D] memory).
+inline const std::vector<std::string>& head_layouts() {
+  static const std::vector<std::string> k_layouts = {"bshd", "contiguous", "packed"};
+  return k_layouts;
+}
+/// `heads` (each [B, Hi, S, D], one B, S, D and dtype) with the same values, laid out as `layout` says:
+/// "contiguous" as they are; "bshd" each the transpose(1, 2) of a [B, S, Hi, D] tensor of its own; "packed" each
+/// the transpose(1, 2) of a slice along dim 2 of one [B, S, sum Hi + unused_heads, D] tensor, in order, whose
+/// last `unused_heads` heads (a v no kernel of the type reads) hold NaN. Throws on an unknown layout.
+std::vector<at::Tensor> heads_in_layout(const std::vector<at::Tensor>& heads, std::string_view layout,
+                                        int64_t unused_heads = 0);
+/// The strides of a [B, H, S, D] tensor in [B, S, H, D] memory order: (S*H*D, D, H*D, 1).
+std::vector<int64_t> bshd_strides(at::IntArrayRef shape);
 }  // namespace detail
 
 }  // namespace ak::catalog

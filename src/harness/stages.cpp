@@ -29,9 +29,10 @@ struct CaseResult {
   Comparison cmp;
 };
 
-std::string case_label(const catalog::Shape& s, at::ScalarType dtype, const std::string& gen) {
-  return fmt::format("{} {} {}{}", s.label, catalog::shape_string(s.dims), catalog::dtype_name(dtype),
-                     gen == "random" ? "" : " " + gen);
+std::string case_label(const catalog::Shape& s, at::ScalarType dtype, const std::string& gen,
+                       const std::string& layout) {
+  return fmt::format("{} {} {}{}{}", s.label, catalog::shape_string(s.dims), catalog::dtype_name(dtype),
+                     gen == "random" ? "" : " " + gen, layout == "contiguous" ? "" : " " + layout);
 }
 
 /// Run the candidate `runs` times on one problem; every run must match the oracle, and for runs > 1 every
@@ -94,7 +95,10 @@ CaseResult run_case(const catalog::KernelType& type, backends::LoadedKernel& ker
 std::vector<at::Tensor> allocate_outputs(const catalog::Problem& p, const at::Device& device) {
   std::vector<at::Tensor> outs;
   for (std::size_t i = 0; i < p.output_shapes.size(); ++i) {
-    outs.push_back(at::empty(p.output_shapes[i], at::TensorOptions().dtype(p.output_dtypes[i]).device(device)));
+    const auto options = at::TensorOptions().dtype(p.output_dtypes[i]).device(device);
+    outs.push_back(i < p.output_strides.size() && !p.output_strides[i].empty()
+                       ? at::empty_strided(p.output_shapes[i], p.output_strides[i], options)
+                       : at::empty(p.output_shapes[i], options));
   }
   return outs;
 }
@@ -126,34 +130,41 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
   auto seconds_since = [](std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
-  auto make = [&](const catalog::Shape& s, at::ScalarType dt, const std::string& gen, double tol_factor = 1.0) {
+  // The type's input layouts, taken in turn: case (i, j) of a stage, i its shape (or generator) and j its dtype,
+  // gets layout (i + j) % n, so a shape meets every layout over its dtypes and a dtype over the shapes; a stage
+  // of one case (smoke, determinism) takes the first, the one timed.
+  const auto layouts = type.layouts();
+  auto make = [&](const catalog::Shape& s, at::ScalarType dt, const std::string& gen, std::size_t turn,
+                  double tol_factor = 1.0) {
     auto tol = type.tolerance(dt);
     tol.atol *= tol_factor;
     tol.rtol *= tol_factor;
-    return Case{case_label(s, dt, gen), catalog::InputSpec{s, dt, gen, 42}, tol};
+    const auto& layout = layouts[turn % layouts.size()];
+    return Case{case_label(s, dt, gen, layout), catalog::InputSpec{s, dt, gen, 42, layout}, tol};
   };
   auto fits = [&](const catalog::Shape& s) {
     return options.max_case_cost <= 0 || type.cost(s) <= options.max_case_cost;
   };
 
   std::vector<std::pair<Stage, std::vector<Case>>> plan;
-  plan.push_back({Stage::smoke, {make(type.smoke_shape(), dtypes.front(), "random")}});
+  plan.push_back({Stage::smoke, {make(type.smoke_shape(), dtypes.front(), "random", 0)}});
   {
     std::vector<Case> cases;
     auto shapes = options.model_shapes;
     for (const auto& s : type.sweep_shapes()) shapes.push_back(s);
-    for (const auto& s : shapes) {
-      for (auto dt : dtypes) cases.push_back(make(s, dt, "random"));
+    for (std::size_t i = 0; i < shapes.size(); ++i) {
+      for (std::size_t j = 0; j < dtypes.size(); ++j) cases.push_back(make(shapes[i], dtypes[j], "random", i + j));
     }
     plan.push_back({Stage::shape_sweep, cases});
   }
   if (!options.quick) {
     std::vector<Case> adv;
-    for (const auto& gen : type.adversarial_generators()) {
-      for (auto dt : dtypes) {
+    const auto gens = type.adversarial_generators();
+    for (std::size_t i = 0; i < gens.size(); ++i) {
+      for (std::size_t j = 0; j < dtypes.size(); ++j) {
         // Adversarial inputs target the pitfalls of 16-bit storage (overflow, lost increments).
-        if (dt == at::kFloat) continue;
-        adv.push_back(make(type.adversarial_shape(), dt, gen, k_adversarial_tolerance_factor));
+        if (dtypes[j] == at::kFloat) continue;
+        adv.push_back(make(type.adversarial_shape(), dtypes[j], gens[i], i + j, k_adversarial_tolerance_factor));
       }
     }
     plan.push_back({Stage::adversarial, adv});
@@ -162,10 +173,11 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
     for (const auto& s : type.sweep_shapes()) {
       if (fits(s) && type.cost(s) > type.cost(det)) det = s;
     }
-    plan.push_back({Stage::determinism, {make(det, dtypes.front(), "random")}});
+    plan.push_back({Stage::determinism, {make(det, dtypes.front(), "random", 0)}});
     std::vector<Case> edges;
-    for (const auto& s : type.edge_shapes()) {
-      for (auto dt : dtypes) edges.push_back(make(s, dt, "random"));
+    const auto edge_shapes = type.edge_shapes();
+    for (std::size_t i = 0; i < edge_shapes.size(); ++i) {
+      for (std::size_t j = 0; j < dtypes.size(); ++j) edges.push_back(make(edge_shapes[i], dtypes[j], "random", i + j));
     }
     plan.push_back({Stage::edge_sizes, edges});
   }

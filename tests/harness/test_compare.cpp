@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "harness/compare.hpp"
+#include "harness/stages.hpp"
 
 namespace ak::harness {
 namespace {
@@ -59,6 +60,29 @@ TEST(Compare, InfinitiesMustMatchTheOracleExactly) {
   auto out = ref.clone();
   out[2] = inf;
   EXPECT_FALSE(compare(out, ref, k_tol).ok);
+}
+
+// Outputs in [B,S,H,D] memory order (kernel_abi.h's attention and rotary outputs): judged by index, not memory.
+TEST(Compare, JudgesAStridedOutputByIndexNotByMemory) {
+  const auto ref = at::randn({2, 3, 5, 8}, at::kDouble);
+  catalog::Problem p{{}, {}, {{2, 3, 5, 8}}, {at::kHalf}};
+  p.output_strides = {{5 * 3 * 8, 8, 3 * 8, 1}};
+  auto out = allocate_outputs(p, at::kCPU)[0];
+  ASSERT_EQ(out.strides(), at::IntArrayRef({120, 8, 24, 1}));
+  poison(out);
+  out.copy_(ref);
+  EXPECT_TRUE(compare(out, ref, k_tol).ok);
+  // The same values in contiguous order in that memory are wrong.
+  auto as_if_contiguous = at::empty_strided({2, 3, 5, 8}, {120, 8, 24, 1}, at::kHalf);
+  as_if_contiguous.as_strided({2, 3, 5, 8}, {120, 40, 8, 1}).copy_(ref);
+  EXPECT_FALSE(compare(as_if_contiguous, ref, k_tol).ok);
+  // An element left poisoned is named by its index ([1, 2, 3, 4]: memory offset 212, flat index 228).
+  poison(out);
+  out.copy_(ref);
+  poison(out[1][2][3][4]);
+  const auto c = compare(out, ref, k_tol);
+  EXPECT_EQ(c.unwritten, 1);
+  EXPECT_NE(c.message.find("first at [1, 2, 3, 4]"), std::string::npos) << c.message;
 }
 
 TEST(Compare, AShapeMismatchFails) {
