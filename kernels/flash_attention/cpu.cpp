@@ -4,8 +4,9 @@
 // H % HKV != 0 is refused). The heads are walked kv head by kv head: its K and V are converted to
 // f32 once and serve the H/HKV query heads of its group; for each query row all scores are formed,
 // the row max is subtracted before exp (masked keys are simply skipped), and o is accumulated in f32.
-// scalars: [0] causal (!= 0), [1] scale. Limits: single-threaded, O(S^2 D) per query head,
-// (2 S D + S) floats of scratch.
+// scalars: [0] causal (!= 0), [1] scale. Every tensor is addressed through its strides (any layout: the
+// harness gives q, k, v transposed or packed views and o in [B,S,H,D] memory order). Limits: single-threaded,
+// O(S^2 D) per query head, (2 S D + S) floats of scratch.
 // @knob LANES=4 {1,2,4,8} independent partial sums in the q.k dot products
 #include <cmath>
 #include <cstdint>
@@ -31,6 +32,11 @@ static float dot(const float* a, const float* b, int64_t n) {
 }
 // @shared end cpu_dot
 
+// Element (b, h, s, d) of a 4-D tensor, by its strides.
+static inline int64_t at4(const ak_tensor* t, int64_t b, int64_t h, int64_t s, int64_t d) {
+  return b * t->stride[0] + h * t->stride[1] + s * t->stride[2] + d * t->stride[3];
+}
+
 extern "C" int ak_kernel(const ak_call* call) {
   if (call->n_inputs != 3 || call->n_outputs != 1 || call->n_scalars < 2) return 1;
   const ak_tensor *Q = &call->inputs[0], *K = &call->inputs[1], *V = &call->inputs[2];
@@ -47,12 +53,16 @@ extern "C" int ak_kernel(const ak_call* call) {
 
   std::vector<float> k(S * D), v(S * D), q(D), p(S), o(D);
   for (int64_t bkv = 0; bkv < B * HKV; ++bkv) {
-    const int64_t kv_base = bkv * S * D;
-    for (int64_t i = 0; i < S * D; ++i) k[i] = ak_load(K, kv_base + i), v[i] = ak_load(V, kv_base + i);
-    // Query heads bkv*group .. bkv*group + group - 1: batch b = bkv / HKV, heads (bkv % HKV) * group + g.
+    const int64_t b = bkv / HKV, hk = bkv % HKV;
+    for (int64_t j = 0; j < S; ++j)
+      for (int64_t d = 0; d < D; ++d) {
+        k[j * D + d] = ak_load(K, at4(K, b, hk, j, d));
+        v[j * D + d] = ak_load(V, at4(V, b, hk, j, d));
+      }
+    // Query heads hk*group .. hk*group + group - 1 of batch b.
     for (int64_t qi = 0; qi < group * S; ++qi) {
-      const int64_t base = (bkv * group + qi / S) * S * D, i = qi % S;
-      for (int64_t d = 0; d < D; ++d) q[d] = ak_load(Q, base + i * D + d);
+      const int64_t h = hk * group + qi / S, i = qi % S;
+      for (int64_t d = 0; d < D; ++d) q[d] = ak_load(Q, at4(Q, b, h, i, d));
       const int64_t n_keys = causal ? i + 1 : S;  // causal: keys j <= i, never empty
       float mx = -INFINITY;
       for (int64_t j = 0; j < n_keys; ++j) {
@@ -65,7 +75,7 @@ extern "C" int ak_kernel(const ak_call* call) {
       for (int64_t j = 0; j < n_keys; ++j)
         for (int64_t d = 0; d < D; ++d) o[d] += p[j] * v[j * D + d];
       const float inv = (float)(1.0 / denom);
-      for (int64_t d = 0; d < D; ++d) ak_store(O, base + i * D + d, o[d] * inv);
+      for (int64_t d = 0; d < D; ++d) ak_store(O, at4(O, b, h, i, d), o[d] * inv);
     }
   }
   return 0;

@@ -5,8 +5,12 @@
 // (HKV == H: multi-head, HKV == 1: multi-query; H % HKV != 0 is refused). With the heads flattened,
 // the query head bh = b*H + h reads kv head bh / group = b*HKV + h / group (group = H / HKV), so
 // each block finds its K/V from its own bh; k and v are never copied per query head.
+// Layouts (kernel_abi.h): every path addresses q, k, v and o through their strides (batch, head, row; the
+// last dim's stride must be 1, else the call is refused), so q, k, v may be transposed [B,S,H,D] or packed qkv
+// views and o is written in whatever order it is given ([B,S,H,D] by the harness). The tensor-core paths
+// need every stride a multiple of 8 elements (16-byte rows); others take the SIMT fallback.
 //
-// Main path (f16/bf16, D a multiple of 8 up to 256, 16-byte aligned tensors, scale > 0):
+// Main path (f16/bf16, D a multiple of 8 up to 256, 16-byte aligned tensors and strides, scale > 0):
 // FlashAttention-2 on tensor cores (mma.sync m16n8k16, f32 accumulation, sm_80+). One block per
 // (batch*head, BLOCK_M query tile); each of the NWARPS warps owns BLOCK_M/NWARPS query rows (16
 // per m16 tile) and all D output columns, so softmax needs no cross-warp communication. The head
@@ -34,7 +38,7 @@
 //    sees key 0).
 // Hopper (compute capability 9.x, D 64 or 128, the main path's other conditions): TMA + wgmma
 // with warp specialisation instead, see "Hopper kernel" below.
-// Fallback (f32, other D, unaligned pointers, scale <= 0 or not finite, shared memory of the
+// Fallback (f32, other D, unaligned pointers or strides, scale <= 0 or not finite, shared memory of the
 // chosen tile too large for the device): a simple online-softmax SIMT kernel, f32 throughout.
 // @knob BLOCK_M=128 {64,128} query rows per block
 // @knob BLOCK_N=64 {32,64,128} keys per K/V shared-memory tile
@@ -90,6 +94,13 @@ static_assert(NWARPS >= 1 && NWARPS <= 16, "NWARPS must be in [1, 16]");
 static_assert(BLOCK_M % (16 * NWARPS) == 0, "BLOCK_M / NWARPS must be a multiple of 16 (each warp owns m16 tiles)");
 static_assert(BLOCK_N % 16 == 0 && BLOCK_N >= 16, "BLOCK_N must be a positive multiple of 16");
 static_assert(STAGES >= 1 && STAGES <= 4, "STAGES must be in [1, 4]");
+
+// Strides in elements of a [B, heads, S, D] tensor's first three dims (the last dim's is 1); the row stride
+// below 2^31 (the host checks), so the inner loops keep one 32-bit register per tensor.
+struct Strides {
+  int64_t b, h;
+  int s;
+};
 
 // ---- PTX helpers (sm_80+) ------------------------------------------------------------------
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
@@ -166,10 +177,11 @@ template <int kD> __device__ __forceinline__ int swz(int r, int c) {
   return r * kD + ((c ^ x) << 3);
 }
 
-// Issue the copies of rows [row0, row0 + kRows) of a [S][D] matrix into a swizzled [kRows][kD]
-// shared tile at shared address `sm`; rows >= S and columns >= D are zero-filled.
+// Issue the copies of rows [row0, row0 + kRows) of a [S][D] matrix whose rows are `ld` elements apart (a
+// multiple of 8) into a swizzled [kRows][kD] shared tile at shared address `sm`; rows >= S and columns >= D
+// are zero-filled.
 template <int kRows, int kD, typename T>
-__device__ __forceinline__ void load_tile(uint32_t sm, const T* __restrict__ g, int row0, int S, int D) {
+__device__ __forceinline__ void load_tile(uint32_t sm, const T* __restrict__ g, int row0, int S, int D, int ld) {
   constexpr int C = kD / 8, kChunks = kRows * C, kIters = (kChunks + kThreads - 1) / kThreads;
 #pragma unroll
   for (int i = 0; i < kIters; ++i) {
@@ -177,7 +189,7 @@ __device__ __forceinline__ void load_tile(uint32_t sm, const T* __restrict__ g, 
     if (kChunks % kThreads == 0 || e < kChunks) {
       const int r = e / C, c = e % C, gr = row0 + r;
       const bool ok = gr < S && c * 8 < D;
-      cp_async16(sm + 2 * swz<kD>(r, c), ok ? g + (int64_t)gr * D + c * 8 : g, ok);
+      cp_async16(sm + 2 * swz<kD>(r, c), ok ? g + (int64_t)gr * ld + c * 8 : g, ok);
     }
   }
 }
@@ -188,7 +200,8 @@ template <int kD> constexpr size_t tc_smem_bytes() { return (size_t)(BLOCK_M + 2
 template <typename T, int kD>
 __global__ void __launch_bounds__(kThreads)
     flash_attention_tc(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v, T* __restrict__ o,
-                       int S, int D, int n_qtiles, int BH, int group, float scale_log2e, int causal) {
+                       Strides qs, Strides ks, Strides vs, Strides os, int S, int D, int n_qtiles, int BH, int H,
+                       int group, float scale_log2e, int causal) {
   constexpr int kKS = kD / 16;                        // k16 steps of Q K^T
   constexpr bool kQRegs = kMT * kD <= 128;            // Q A fragments live in registers
   extern __shared__ __align__(128) unsigned char smem_raw[];
@@ -208,8 +221,15 @@ __global__ void __launch_bounds__(kThreads)
     qt = (int)(blockIdx.x % n_qtiles), bh = (int)(blockIdx.x / n_qtiles);
   }
   const int q0 = qt * BLOCK_M;
-  const int64_t base = (int64_t)bh * S * D, kv_base = (int64_t)(bh / group) * S * D;  // GQA: the group's kv head
-  q += base, o += base, k += kv_base, v += kv_base;
+  const int b = bh / H, h = bh - b * H, kvh = h / group;  // GQA: the group's kv head
+  q += b * qs.b + h * qs.h, o += b * os.b + h * os.h, k += b * ks.b + kvh * ks.h, v += b * vs.b + kvh * vs.h;
+  if constexpr (kD >= 128) {
+    // The four pointers as four registers from here on: left to itself, ptxas keeps parts of the sums live
+    // and spilled 152 bytes at kD = 128 (32 with contiguous tensors, as with this).
+    const T* qp = q;
+    asm volatile("" : "+l"(qp), "+l"(k), "+l"(v), "+l"(o));
+    q = qp;
+  }
 
   const int row_lo = q0 + warp * kWarpRows;           // this warp's first query row
   const int kv_len = causal ? min(S, q0 + BLOCK_M) : S;
@@ -244,16 +264,16 @@ __global__ void __launch_bounds__(kThreads)
   }
 
   // Prologue: Q and the first K (+V) tiles.
-  load_tile<BLOCK_M, kD>(sQ, q, q0, S, D);
+  load_tile<BLOCK_M, kD>(sQ, q, q0, S, D, qs.s);
   if (STAGES == 1) {
-    load_tile<BLOCK_N, kD>(sK, k, 0, S, D);
+    load_tile<BLOCK_N, kD>(sK, k, 0, S, D, ks.s);
     cp_async_commit();
   } else {
 #pragma unroll
     for (int s = 0; s < STAGES - 1; ++s) {
       if (s < n_tiles) {
-        load_tile<BLOCK_N, kD>(sK + s * kTileBytes, k, s * BLOCK_N, S, D);
-        load_tile<BLOCK_N, kD>(sV + s * kTileBytes, v, s * BLOCK_N, S, D);
+        load_tile<BLOCK_N, kD>(sK + s * kTileBytes, k, s * BLOCK_N, S, D, ks.s);
+        load_tile<BLOCK_N, kD>(sV + s * kTileBytes, v, s * BLOCK_N, S, D, vs.s);
       }
       cp_async_commit();  // always, so the group count per tile stays fixed
     }
@@ -265,7 +285,7 @@ __global__ void __launch_bounds__(kThreads)
     if (STAGES == 1) {
       cp_async_wait<0>();
       __syncthreads();  // K(j) (and Q) landed; every warp is done with V(j-1)
-      load_tile<BLOCK_N, kD>(sV, v, n0, S, D);
+      load_tile<BLOCK_N, kD>(sV, v, n0, S, D, vs.s);
       cp_async_commit();
       sKt = sK, sVt = sV;
     } else {
@@ -273,8 +293,8 @@ __global__ void __launch_bounds__(kThreads)
       __syncthreads();  // tile j landed; every warp is done with tile j-1, whose buffers refill now
       const int nj = j + STAGES - 1;
       if (nj < n_tiles) {
-        load_tile<BLOCK_N, kD>(sK + (nj % STAGES) * kTileBytes, k, nj * BLOCK_N, S, D);
-        load_tile<BLOCK_N, kD>(sV + (nj % STAGES) * kTileBytes, v, nj * BLOCK_N, S, D);
+        load_tile<BLOCK_N, kD>(sK + (nj % STAGES) * kTileBytes, k, nj * BLOCK_N, S, D, ks.s);
+        load_tile<BLOCK_N, kD>(sV + (nj % STAGES) * kTileBytes, v, nj * BLOCK_N, S, D, vs.s);
       }
       cp_async_commit();
       sKt = sK + (j % STAGES) * kTileBytes, sVt = sV + (j % STAGES) * kTileBytes;
@@ -339,7 +359,7 @@ __global__ void __launch_bounds__(kThreads)
     if (STAGES == 1) {
       cp_async_wait<0>();
       __syncthreads();  // V(j) landed; every warp is done with K(j)
-      if (j + 1 < n_tiles) load_tile<BLOCK_N, kD>(sK, k, n0 + BLOCK_N, S, D);
+      if (j + 1 < n_tiles) load_tile<BLOCK_N, kD>(sK, k, n0 + BLOCK_N, S, D, ks.s);
       cp_async_commit();
     }
     if (!active) continue;
@@ -418,7 +438,7 @@ __global__ void __launch_bounds__(kThreads)
     const int e = lane + i * 32;
     const int r = e / C, c = e % C, gr = row_lo + r;
     if ((kWarpRows * C % 32 == 0 || e < kWarpRows * C) && gr < S && c * 8 < D)
-      copy16(o + (int64_t)gr * D + c * 8, Qs + swz<kD>(warp * kWarpRows + r, c));
+      copy16(o + (int64_t)gr * os.s + c * 8, Qs + swz<kD>(warp * kWarpRows + r, c));
   }
 }
 
@@ -509,17 +529,19 @@ __device__ __forceinline__ void fence_regs(float (&d)[R]) {
   for (int i = 0; i < R; ++i) asm volatile("" : "+f"(d[i])::"memory");
 }
 // @shared end hopper_ptx
-__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1, int c2) {
+// 4-D boxes of the [B][heads][S][D] maps: coordinates (column, row, head, batch), innermost first.
+__device__ __forceinline__ void tma_load(uint32_t dst, const CUtensorMap* map, uint32_t bar, int c0, int c1, int c2,
+                                         int c3) {
   asm volatile(
-      "cp.async.bulk.tensor.3d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5}], [%2];\n" ::"r"(
-          dst),
-      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2)
+      "cp.async.bulk.tensor.4d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%3, %4, %5, %6}], "
+      "[%2];\n" ::"r"(dst),
+      "l"(reinterpret_cast<uint64_t>(map)), "r"(bar), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
       : "memory");
 }
-__device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, int c0, int c1, int c2) {
-  asm volatile("cp.async.bulk.tensor.3d.global.shared::cta.bulk_group [%0, {%2, %3, %4}], [%1];\n" ::"l"(
+__device__ __forceinline__ void tma_store(const CUtensorMap* map, uint32_t src, int c0, int c1, int c2, int c3) {
+  asm volatile("cp.async.bulk.tensor.4d.global.shared::cta.bulk_group [%0, {%2, %3, %4, %5}], [%1];\n" ::"l"(
                    reinterpret_cast<uint64_t>(map)),
-               "r"(src), "r"(c0), "r"(c1), "r"(c2)
+               "r"(src), "r"(c0), "r"(c1), "r"(c2), "r"(c3)
                : "memory");
 }
 
@@ -681,7 +703,7 @@ template <typename T, int kD>
 __global__ void __launch_bounds__(kThreads, 1)
     attention(const __grid_constant__ CUtensorMap map_q, const __grid_constant__ CUtensorMap map_k,
               const __grid_constant__ CUtensorMap map_v, const __grid_constant__ CUtensorMap map_o, int S,
-              int n_qtiles, int group, float scale_log2e, int causal, int BH, int sec, int order) {
+              int n_qtiles, int H, int group, float scale_log2e, int causal, int BH, int sec, int order) {
 #ifdef AK_HOPPER_DEVICE
   using G = Geo<kD>;
   constexpr int kBN = H_BLOCK_N, kS = kBN / 2, kO = kD / 2;  // S and O accumulators per thread
@@ -722,11 +744,12 @@ __global__ void __launch_bounds__(kThreads, 1)
         const int step = tile_at(k, n_qtiles, BH, sec, order, bh, q0);
         if (step == 0) break;
         if (step == 2) continue;
-        const int kv_bh = bh / group, n_kv = kv_tiles(q0);
+        // Query head h of batch b (the maps' coordinates), and the kv head its group reads.
+        const int b = bh / H, h = bh - b * H, kvh = h / group, n_kv = kv_tiles(q0);
         auto load_q = [&] {
           mbar_expect_tx(q_full, G::kQBytes);
 #pragma unroll
-          for (int p = 0; p < G::kPanels; ++p) tma_load(q_tile + p * G::kQPanel, &map_q, q_full, 64 * p, q0, bh);
+          for (int p = 0; p < G::kPanels; ++p) tma_load(q_tile + p * G::kQPanel, &map_q, q_full, 64 * p, q0, h, b);
         };
         if (!kPersistent) load_q();
         for (int j = 0; j < n_kv; ++j) {
@@ -735,7 +758,8 @@ __global__ void __launch_bounds__(kThreads, 1)
           mbar_wait(k_empty(s), parity);
           mbar_expect_tx(k_full(s), G::kKVBytes);
 #pragma unroll
-          for (int p = 0; p < G::kPanels; ++p) tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, kv_bh);
+          for (int p = 0; p < G::kPanels; ++p)
+            tma_load(k_tile(s) + p * G::kKVPanel, &map_k, k_full(s), 64 * p, j * kBN, kvh, b);
           if (kPersistent && j == 0) {  // Q once the previous tile's last S = Q K^T is done (none before the first)
             mbar_wait(q_empty, (it & 1) ^ 1);
             load_q();
@@ -743,7 +767,8 @@ __global__ void __launch_bounds__(kThreads, 1)
           mbar_wait(v_empty(s), parity);
           mbar_expect_tx(v_full(s), G::kKVBytes);
 #pragma unroll
-          for (int p = 0; p < G::kPanels; ++p) tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, kv_bh);
+          for (int p = 0; p < G::kPanels; ++p)
+            tma_load(v_tile(s) + p * G::kKVPanel, &map_v, v_full(s), 64 * p, j * kBN, kvh, b);
         }
         g += n_kv, ++it;
         if (!kPersistent) break;
@@ -925,8 +950,10 @@ __global__ void __launch_bounds__(kThreads, 1)
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
     asm volatile("bar.sync %0, 128;\n" ::"r"(kBarEpilogue + c) : "memory");
     if (t == 0) {
+      const int b = bh / H, h = bh - b * H;
 #pragma unroll
-      for (int p = 0; p < G::kPanels; ++p) tma_store(&map_o, o_tile + p * G::kQPanel + c * 64 * 128, 64 * p, q0 + 64 * c, bh);
+      for (int p = 0; p < G::kPanels; ++p)
+        tma_store(&map_o, o_tile + p * G::kQPanel + c * 64 * 128, 64 * p, q0 + 64 * c, h, b);
       asm volatile("cp.async.bulk.commit_group;\n" ::: "memory");
       if (!kPersistent) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
     }
@@ -975,7 +1002,8 @@ template <int DCH> constexpr size_t fb_smem_bytes() {
 template <typename T, int DCH>
 __global__ void __launch_bounds__(kFbThreads)
     flash_attention_simt(const T* __restrict__ q, const T* __restrict__ k, const T* __restrict__ v,
-                         T* __restrict__ o, int S, int D, int n_qtiles, int group, float scale_log2e, int causal) {
+                         T* __restrict__ o, Strides qs, Strides ks, Strides vs, Strides os, int S, int D,
+                         int n_qtiles, int H, int group, float scale_log2e, int causal) {
   constexpr int kDP = 32 * DCH, kPitch = kDP + 1;  // odd pitch: lanes reading different K rows
   extern __shared__ __align__(16) float fsm[];
   float* Qs = fsm;                    // [kFbBlockQ][kDP]  q * scale * log2(e)
@@ -984,11 +1012,12 @@ __global__ void __launch_bounds__(kFbThreads)
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int64_t bh = blockIdx.x / n_qtiles;
   const int q0 = (n_qtiles - 1 - (int)(blockIdx.x % n_qtiles)) * kFbBlockQ;
-  const int64_t base = bh * S * D, kv_base = (bh / group) * S * D;  // GQA: the group's kv head
+  const int64_t b = bh / H, h = bh - b * H, kvh = h / group;  // GQA: the group's kv head
+  q += b * qs.b + h * qs.h, o += b * os.b + h * os.h, k += b * ks.b + kvh * ks.h, v += b * vs.b + kvh * vs.h;
 
   for (int e = threadIdx.x; e < kFbBlockQ * D; e += kFbThreads) {
     const int r = e / D, d = e % D, qi = q0 + r;
-    Qs[r * kDP + d] = qi < S ? to_f32(q[base + (int64_t)qi * D + d]) * scale_log2e : 0.0f;
+    Qs[r * kDP + d] = qi < S ? to_f32(q[(int64_t)qi * qs.s + d]) * scale_log2e : 0.0f;
   }
   float m[kFbRows], l[kFbRows], acc[kFbRows][DCH];
 #pragma unroll
@@ -1003,9 +1032,8 @@ __global__ void __launch_bounds__(kFbThreads)
     for (int e = threadIdx.x; e < kFbKeys * kDP; e += kFbThreads) {
       const int j = e / kDP, d = e % kDP, kj = kv0 + j;
       const bool in = kj < S && d < D;
-      const int64_t gi = kv_base + (int64_t)kj * D + d;
-      Ks[j * kPitch + d] = in ? to_f32(k[gi]) : 0.0f;
-      Vs[j * kPitch + d] = in ? to_f32(v[gi]) : 0.0f;
+      Ks[j * kPitch + d] = in ? to_f32(k[(int64_t)kj * ks.s + d]) : 0.0f;
+      Vs[j * kPitch + d] = in ? to_f32(v[(int64_t)kj * vs.s + d]) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -1039,7 +1067,7 @@ __global__ void __launch_bounds__(kFbThreads)
 #pragma unroll
     for (int c = 0; c < DCH; ++c) {
       const int d = c * 32 + lane;
-      if (d < D) o[base + (int64_t)qi * D + d] = from_f32<T>(acc[r][c] * inv);
+      if (d < D) o[(int64_t)qi * os.s + d] = from_f32<T>(acc[r][c] * inv);
     }
   }
 }
@@ -1058,8 +1086,10 @@ template <typename K> static bool smem_fits(K kernel, size_t smem) {
 struct Args {
   const void *q, *k, *v;
   void* o;
-  int64_t BH;  // query heads, B * H
-  int group;   // query heads per kv head, H / HKV: k and v hold BH / group heads
+  Strides qs, ks, vs, os;  // in elements
+  int64_t BH;              // query heads, B * H
+  int H;                   // query heads per batch
+  int group;               // query heads per kv head, H / HKV: k and v hold BH / group heads
   int S, D;
   bool causal;
   float scale;
@@ -1073,8 +1103,8 @@ template <typename T, int DCH> static int launch_simt(const Args& a) {
   const int n_qtiles = (a.S + kFbBlockQ - 1) / kFbBlockQ;
   if (a.BH * n_qtiles > 0x7fffffff) return 1;
   kernel<<<(unsigned)(a.BH * n_qtiles), kFbThreads, smem, a.stream>>>(
-      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
-      a.D, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.qs,
+      a.ks, a.vs, a.os, a.S, a.D, n_qtiles, a.H, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 template <typename T> static int simt(const Args& a) {
@@ -1093,8 +1123,8 @@ template <typename T, int kD> static bool launch_tc(const Args& a, int* rc) {
   const int n_qtiles = (a.S + BLOCK_M - 1) / BLOCK_M;
   if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
   kernel<<<(unsigned)(a.BH * n_qtiles), kThreads, smem, a.stream>>>(
-      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.S,
-      a.D, n_qtiles, (int)a.BH, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
+      static_cast<const T*>(a.q), static_cast<const T*>(a.k), static_cast<const T*>(a.v), static_cast<T*>(a.o), a.qs,
+      a.ks, a.vs, a.os, a.S, a.D, n_qtiles, (int)a.BH, a.H, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0);
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
@@ -1113,16 +1143,18 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 }
 // @shared end tensor_map_encoder
 
-// A [heads][S][D] 16-bit tensor (q, o: B*H heads; k, v: B*HKV) read or written in boxes of 64 columns
-// (128 bytes) x `rows` x 1 head, 128-byte swizzled.
-static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, const Args& a, int64_t heads, uint32_t rows) {
+// A [B][heads][S][D] 16-bit tensor (q, o: H heads; k, v: HKV) with its own strides (row, head, batch: multiples
+// of 8 elements, so 16-byte multiples as TMA needs), read or written in boxes of 64 columns (128 bytes) x `rows`
+// x 1 head x 1 batch, 128-byte swizzled. Rows past S load as zeros and are not stored.
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, const Args& a, int64_t heads, const Strides& st,
+                     uint32_t rows) {
   const auto encode = tensor_map_encoder();
   if (!encode) return false;
-  cuuint64_t dims[3] = {(cuuint64_t)a.D, (cuuint64_t)a.S, (cuuint64_t)heads};
-  cuuint64_t strides[2] = {(cuuint64_t)a.D * 2, (cuuint64_t)a.S * a.D * 2};
-  cuuint32_t box[3] = {64, rows, 1};
-  cuuint32_t elem_strides[3] = {1, 1, 1};
-  return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 3, const_cast<void*>(ptr),
+  cuuint64_t dims[4] = {(cuuint64_t)a.D, (cuuint64_t)a.S, (cuuint64_t)heads, (cuuint64_t)(a.BH / a.H)};
+  cuuint64_t strides[3] = {(cuuint64_t)st.s * 2, (cuuint64_t)st.h * 2, (cuuint64_t)st.b * 2};
+  cuuint32_t box[4] = {64, rows, 1, 1};
+  cuuint32_t elem_strides[4] = {1, 1, 1, 1};
+  return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 4, const_cast<void*>(ptr),
                 dims, strides, box, elem_strides, CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B,
                 CU_TENSOR_MAP_L2_PROMOTION_L2_256B, CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
 }
@@ -1143,17 +1175,18 @@ template <typename T, int kD> static bool hopper_smem_fits() {
   return true;
 }
 
-// 1: launched or failed to launch (rc in *rc); 0: not applicable (shared memory), use another path.
+// 1: launched or failed to launch (rc in *rc); 0: not applicable (shared memory, or strides the tensor maps
+// refuse), use another path.
 template <typename T, int kD> static bool launch_hopper(const Args& a, int* rc) {
   if (!hopper_smem_fits<T, kD>()) return false;
   const int n_qtiles = (a.S + hopper::kBlockM - 1) / hopper::kBlockM;
   if (a.BH * n_qtiles > 0x7fffffff) return *rc = 1, true;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
   CUtensorMap mq, mk, mv, mo;
-  const int64_t kv_heads = a.BH / a.group;
-  if (!make_map(&mq, a.q, bf16, a, a.BH, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, kv_heads, H_BLOCK_N) ||
-      !make_map(&mv, a.v, bf16, a, kv_heads, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, a.BH, 64))
-    return *rc = 1, true;
+  const int64_t kv_heads = a.H / a.group;
+  if (!make_map(&mq, a.q, bf16, a, a.H, a.qs, hopper::kBlockM) || !make_map(&mk, a.k, bf16, a, kv_heads, a.ks, H_BLOCK_N) ||
+      !make_map(&mv, a.v, bf16, a, kv_heads, a.vs, H_BLOCK_N) || !make_map(&mo, a.o, bf16, a, a.H, a.os, 64))
+    return false;
   int64_t grid = a.BH * n_qtiles;
   int sec = 1, order = hopper::kOrderStride;  // persistent: query heads per section of the tile order, the order
   if (hopper::kPersistent) {
@@ -1172,13 +1205,17 @@ template <typename T, int kD> static bool launch_hopper(const Args& a, int* rc) 
     order = !a.causal ? hopper::kOrderStride : sec == a.BH ? hopper::kOrderSnake : hopper::kOrderPairs;
   }
   hopper::attention<T, kD><<<(unsigned)grid, hopper::kThreads, hopper::Geo<kD>::kSmemBytes, a.stream>>>(
-      mq, mk, mv, mo, a.S, n_qtiles, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0, (int)a.BH, sec, order);
+      mq, mk, mv, mo, a.S, n_qtiles, a.H, a.group, a.scale * 1.4426950408889634f, a.causal ? 1 : 0, (int)a.BH, sec,
+      order);
   *rc = cudaGetLastError() == cudaSuccess ? 0 : 1;
   return true;
 }
 
 template <typename T> static int run(const Args& a) {
-  const bool aligned = ((uintptr_t)a.q | (uintptr_t)a.k | (uintptr_t)a.v | (uintptr_t)a.o) % 16 == 0;
+  // 16-byte rows: every pointer 16-byte aligned and every stride a multiple of 8 elements.
+  int64_t strides = 0;
+  for (const Strides* st : {&a.qs, &a.ks, &a.vs, &a.os}) strides |= st->b | st->h | st->s;
+  const bool aligned = ((uintptr_t)a.q | (uintptr_t)a.k | (uintptr_t)a.v | (uintptr_t)a.o) % 16 == 0 && strides % 8 == 0;
   if (aligned && a.D % 8 == 0 && a.scale > 0.0f && a.scale <= 3.0e38f && a.BH <= 0x7fffffff) {
     int rc = 0, dev = 0, major = 0;
     if (cudaGetDevice(&dev) != cudaSuccess ||
@@ -1208,12 +1245,19 @@ extern "C" int ak_kernel(const ak_call* call) {
   const int64_t H = Q->shape[1], HKV = K->shape[1];
   const int64_t BH = Q->shape[0] * H, S = Q->shape[2], D = Q->shape[3];
   if (HKV < 1 ? H != 0 : H % HKV != 0) return 1;  // GQA: each kv head serves H / HKV query heads
-  if (S > INT32_MAX / 2 || D > 256 || S * D > INT32_MAX) return 1;
+  if (S > INT32_MAX / 2 || D > 256 || S * D > INT32_MAX || H > INT32_MAX) return 1;
   if (BH == 0 || S == 0) return 0;
   if (D == 0) return 1;
-  const Args a{call->inputs[0].data, call->inputs[1].data, call->inputs[2].data, call->outputs[0].data, BH,
-               (int)(H / HKV), (int)S, (int)D, call->scalars[0] != 0.0, (float)call->scalars[1],
-               (cudaStream_t)call->stream};
+  Strides st[4];
+  for (int i = 0; i < 4; ++i) {
+    const ak_tensor* t = i < 3 ? &call->inputs[i] : &call->outputs[0];
+    if (t->stride[3] != 1 || t->stride[0] < 0 || t->stride[1] < 0 || t->stride[2] < 0) return 1;  // kernel_abi.h
+    if (t->stride[2] > INT32_MAX) return 1;
+    st[i] = {t->stride[0], t->stride[1], (int)t->stride[2]};
+  }
+  const Args a{call->inputs[0].data, call->inputs[1].data, call->inputs[2].data, call->outputs[0].data, st[0], st[1],
+               st[2], st[3], BH, (int)H, (int)(H / HKV), (int)S, (int)D, call->scalars[0] != 0.0,
+               (float)call->scalars[1], (cudaStream_t)call->stream};
   switch (Q->dtype) {
     case AK_F16: return run<__half>(a);
     case AK_BF16: return run<__nv_bfloat16>(a);

@@ -1,8 +1,12 @@
 # @autokernel type=flash_attention
 # Triton starter: o = softmax(scale * q k^T [+ causal mask]) v per (batch, head), q and o of shape
 # [B, H, S, D], k and v of shape [B, HKV, S, D]: grouped-query attention, query head h reads kv head
-# h // (H // HKV) (HKV == H is multi-head, 1 multi-query; H % HKV != 0 raises ValueError). With the
-# heads flattened, program b*H + h reads kv row (b*H + h) // (H // HKV) = b*HKV + h // (H // HKV).
+# h // (H // HKV) (HKV == H is multi-head, 1 multi-query; H % HKV != 0 raises ValueError): program
+# (query block, b*H + h) reads batch b's kv head h // (H // HKV).
+# Layouts (kernel_abi.h): q, k, v and o are addressed through their strides (batch, head, row; the last
+# dim's must be 1, else ValueError), so q, k, v may be transposed [B, S, H, D] or packed qkv views and o is
+# written in the order it is given ([B, S, H, D] by the harness). Triton specialises the strides that are
+# multiples of 16, so the rows of those layouts load as aligned vectors as contiguous ones do.
 # scalars = (causal 0|1, scale). Causal: query i sees keys j <= i.
 # Algorithm: FlashAttention-2 forward. One program per (BLOCK_M query rows, batch*head); it walks
 # the keys in BLOCK_N blocks, keeps a running row max m, a running sum l and an f32 output
@@ -39,9 +43,10 @@ NAME = "flash_attention"
 
 
 @triton.jit
-def _load_rows(base, rows, offs_d, S, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, MASK_ROWS: tl.constexpr):
-    """Rows `rows` of a [S, HEAD_DIM] matrix at `base`, zero outside S and past HEAD_DIM."""
-    ptrs = base + rows[:, None] * HEAD_DIM + offs_d[None, :]
+def _load_rows(base, rows, offs_d, S, stride_s, HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr,
+               MASK_ROWS: tl.constexpr):
+    """Rows `rows` of a [S, HEAD_DIM] matrix at `base`, rows stride_s apart, zero outside S and past HEAD_DIM."""
+    ptrs = base + rows[:, None] * stride_s + offs_d[None, :]
     if MASK_ROWS:
         if BLOCK_D == HEAD_DIM:
             return tl.load(ptrs, mask=rows[:, None] < S, other=0.0)
@@ -52,13 +57,13 @@ def _load_rows(base, rows, offs_d, S, HEAD_DIM: tl.constexpr, BLOCK_D: tl.conste
 
 
 @triton.jit
-def _attend(acc, l_i, m_i, q, k_base, v_base, lo, hi, offs_m, offs_n, offs_d, S, qk_scale,
+def _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, lo, hi, offs_m, offs_n, offs_d, S, qk_scale,
             HEAD_DIM: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
             MASKED: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     """Fold key blocks [lo, hi) into the running (acc, l, m). MASKED: blocks that cross S or the diagonal."""
     for start_n in range(lo, hi, BLOCK_N):
         cols = start_n + offs_n
-        k = _load_rows(k_base, cols, offs_d, S, HEAD_DIM, BLOCK_D, MASKED)
+        k = _load_rows(k_base, cols, offs_d, S, stride_ks, HEAD_DIM, BLOCK_D, MASKED)
         qk = tl.dot(q, tl.trans(k), input_precision=PRECISION)
         if MASKED:
             valid = cols[None, :] < S
@@ -74,26 +79,32 @@ def _attend(acc, l_i, m_i, q, k_base, v_base, lo, hi, offs_m, offs_n, offs_d, S,
         alpha = tl.exp2(m_i - m_new)
         l_i = l_i * alpha + tl.sum(p, axis=1)
         acc = acc * alpha[:, None]
-        v = _load_rows(v_base, cols, offs_d, S, HEAD_DIM, BLOCK_D, MASKED)
+        v = _load_rows(v_base, cols, offs_d, S, stride_vs, HEAD_DIM, BLOCK_D, MASKED)
         acc = tl.dot(p.to(v.dtype), v, acc, input_precision=PRECISION)
         m_i = m_new
     return acc, l_i, m_i
 
 
 @triton.jit
-def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, GROUP, qk_scale,
+def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, H, GROUP, qk_scale,
+                            stride_qb, stride_qh, stride_qs, stride_kb, stride_kh, stride_ks,
+                            stride_vb, stride_vh, stride_vs, stride_ob, stride_oh, stride_os,
                             HEAD_DIM: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr,
                             BLOCK_D: tl.constexpr, CAUSAL: tl.constexpr, PRECISION: tl.constexpr):
     if CAUSAL:
         pid_m = tl.num_programs(0) - 1 - tl.program_id(0)  # longest programs first
     else:
         pid_m = tl.program_id(0)
-    base = tl.program_id(1).to(tl.int64) * S * HEAD_DIM
-    kv_base = (tl.program_id(1) // GROUP).to(tl.int64) * S * HEAD_DIM  # this query head's kv head
+    b = (tl.program_id(1) // H).to(tl.int64)
+    h = (tl.program_id(1) % H).to(tl.int64)
+    kvh = h // GROUP  # this query head's kv head
+    q_base = q_ptr + b * stride_qb + h * stride_qh
+    k_base = k_ptr + b * stride_kb + kvh * stride_kh
+    v_base = v_ptr + b * stride_vb + kvh * stride_vh
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = tl.arange(0, BLOCK_N)
     offs_d = tl.arange(0, BLOCK_D)
-    q = _load_rows(q_ptr + base, offs_m, offs_d, S, HEAD_DIM, BLOCK_D, True)
+    q = _load_rows(q_base, offs_m, offs_d, S, stride_qs, HEAD_DIM, BLOCK_D, True)
 
     m_i = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     l_i = tl.zeros([BLOCK_M], dtype=tl.float32)
@@ -105,13 +116,13 @@ def _flash_attention_kernel(q_ptr, k_ptr, v_ptr, o_ptr, S, GROUP, qk_scale,
     else:
         full_end = S // BLOCK_N * BLOCK_N
         masked_end = S
-    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + kv_base, v_ptr + kv_base, 0, full_end, offs_m, offs_n, offs_d,
-                            S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
-    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_ptr + kv_base, v_ptr + kv_base, full_end, masked_end, offs_m, offs_n,
-                            offs_d, S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, True, CAUSAL, PRECISION)
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, 0, full_end, offs_m, offs_n,
+                            offs_d, S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, False, CAUSAL, PRECISION)
+    acc, l_i, m_i = _attend(acc, l_i, m_i, q, k_base, v_base, stride_ks, stride_vs, full_end, masked_end, offs_m,
+                            offs_n, offs_d, S, qk_scale, HEAD_DIM, BLOCK_D, BLOCK_N, True, CAUSAL, PRECISION)
 
     o = acc / l_i[:, None]
-    o_ptrs = o_ptr + base + offs_m[:, None] * HEAD_DIM + offs_d[None, :]
+    o_ptrs = o_ptr + b * stride_ob + h * stride_oh + offs_m[:, None] * stride_os + offs_d[None, :]
     mask = offs_m[:, None] < S
     if BLOCK_D != HEAD_DIM:
         mask = mask & (offs_d[None, :] < HEAD_DIM)
@@ -154,8 +165,8 @@ def kernel_fn(inputs, outputs, scalars):
         raise ValueError(f"flash_attention: the kv heads ({HKV}) must divide the query heads ({H})")
     if D > 256:
         raise ValueError(f"flash_attention: head dim D={D} > 256 is not supported by this starter")
-    if not (q.is_contiguous() and k.is_contiguous() and v.is_contiguous() and o.is_contiguous()):
-        raise ValueError("flash_attention: q, k, v and o must be contiguous")
+    if any(t.stride(3) != 1 for t in (q, k, v, o)):
+        raise ValueError("flash_attention: the last dim of q, k, v and o must have stride 1 (kernel_abi.h)")
     causal = bool(scalars[0]) if len(scalars) > 0 else False
     scale = float(scalars[1]) if len(scalars) > 1 else 1.0 / math.sqrt(D)
     if B * H * S * D == 0:
@@ -168,7 +179,8 @@ def kernel_fn(inputs, outputs, scalars):
     bm, bn, warps = (min(BLOCK_M, 64), min(BLOCK_N, 32), 4) if f32_fma else (BLOCK_M, BLOCK_N, NUM_WARPS)
     grid = (triton.cdiv(S, bm), B * H)
     key = (q.dtype, precision, D, bm, bn, causal, q.device)
-    _launch_fitting(_flash_attention_kernel, grid, key, NUM_STAGES, q, k, v, o, S, H // HKV,
-                    scale * 1.4426950408889634, HEAD_DIM=D, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d, CAUSAL=causal,
-                    PRECISION=precision, num_warps=warps)
+    _launch_fitting(_flash_attention_kernel, grid, key, NUM_STAGES, q, k, v, o, S, H, H // HKV,
+                    scale * 1.4426950408889634, *q.stride()[:3], *k.stride()[:3], *v.stride()[:3], *o.stride()[:3],
+                    HEAD_DIM=D, BLOCK_M=bm, BLOCK_N=bn, BLOCK_D=block_d, CAUSAL=causal, PRECISION=precision,
+                    num_warps=warps)
     return None

@@ -2,6 +2,8 @@
 // dims = B,H,S,D,causal[,HKV] (causal 0 or 1; HKV divides H, missing means H); scalars = causal,
 // scale = 1/sqrt(D). Grouped-query attention is native: query head h reads kv head h / (H / HKV)
 // (HKV == H: multi-head, HKV == 1: multi-query), and k, v are never repeated in memory.
+// Layouts (kernel_abi.h): q, k, v come as a model makes them, the transpose of [B,S,H,D] memory (timed), contiguous,
+// or slices of one packed [B,S,H+2*HKV,D] projection; o is always given in [B,S,H,D] memory order.
 #include <cmath>
 #include <limits>
 
@@ -48,6 +50,7 @@ class FlashAttention final : public KernelType {
             {"odd_1x6x127x64_causal_kv2", {1, 6, 127, 64, 1, 2}},  // groups of 3
             {"odd_2x28x65x128_kv4", {2, 28, 65, 128, 0, 4}}};      // groups of 7, as Qwen2-7B
   }
+  std::vector<std::string> layouts() const override { return detail::head_layouts(); }
   std::vector<std::string> adversarial_generators() const override { return {"large_logits", "identical_keys"}; }
   Shape adversarial_shape() const override { return {"adversarial", {1, 4, 256, 64, 1}}; }
   std::vector<Shape> bench_shapes() const override {
@@ -79,7 +82,12 @@ class FlashAttention final : public KernelType {
     } else {
       detail::unknown_generator(name(), spec.generator);
     }
-    return {{q, k, v}, {causal, 1.0 / std::sqrt(double(D))}, {{B, H, S, D}}, {spec.dtype}};
+    Problem p{detail::heads_in_layout({q, k, v}, layout_of(spec)),
+              {causal, 1.0 / std::sqrt(double(D))},
+              {{B, H, S, D}},
+              {spec.dtype}};
+    p.output_strides = {detail::bshd_strides({B, H, S, D})};
+    return p;
   }
   std::vector<at::Tensor> reference(const Problem& p) const override {
     // Explicit f64 attention, one batch at a time so the S x S scores stay small. GQA: each kv head

@@ -5,6 +5,9 @@
 //   0: interleaved pairs (x[2i], x[2i+1]), the form of Meta's LLaMA (complex multiplication of pairs);
 //   1: rotate-half pairs (x[i], x[i+D/2]), the form of Hugging Face's apply_rotary_pos_emb and GPT-NeoX.
 // dims = B,H,S,D[,HKV,style]. A shape of 4 dims (the form before k and style) means HKV = H, style 0.
+// Layouts (kernel_abi.h): q and k come as a model makes them, the transpose of [B,S,H,D] memory (timed),
+// contiguous, or slices of one packed [B,S,H+2*HKV,D] qkv projection (its v part unread, NaN here); q_out and
+// k_out are always given in [B,S,H,D] memory order.
 #include "catalog/types.hpp"
 
 namespace ak::catalog {
@@ -54,6 +57,7 @@ class Rotary final : public KernelType {
             {"edge_s1023_half_kv2", {1, 8, 1023, 128, 2, 1}},
             {"edge_s4097", {1, 2, 4097, 64, 2, 0}}};
   }
+  std::vector<std::string> layouts() const override { return detail::head_layouts(); }
   std::vector<std::string> adversarial_generators() const override { return {"large_values", "far_positions"}; }
   Shape adversarial_shape() const override { return {"adversarial", {1, 4, 256, 128, 2, 1}}; }
   std::vector<Shape> bench_shapes() const override {
@@ -90,10 +94,13 @@ class Rotary final : public KernelType {
     auto pos = at::arange(S, detail::opts(at::kDouble, dev)).add(first_position);
     auto inv_freq = at::pow(k_rope_base, at::arange(0, D, 2, detail::opts(at::kDouble, dev)).div(double(D)).neg());
     auto theta = at::outer(pos, inv_freq);
-    return {{q, k, theta.cos().to(spec.dtype), theta.sin().to(spec.dtype)},
-            {double(style)},
-            {{B, H, S, D}, {B, HKV, S, D}},
-            {spec.dtype, spec.dtype}};
+    auto qk = detail::heads_in_layout({q, k}, layout_of(spec), /*unused_heads=*/HKV);
+    Problem p{{qk[0], qk[1], theta.cos().to(spec.dtype), theta.sin().to(spec.dtype)},
+              {double(style)},
+              {{B, H, S, D}, {B, HKV, S, D}},
+              {spec.dtype, spec.dtype}};
+    p.output_strides = {detail::bshd_strides({B, H, S, D}), detail::bshd_strides({B, HKV, S, D})};
+    return p;
   }
 
   /// The definition, pair by pair (the oracle runs it in f64).

@@ -2,6 +2,10 @@
 // Triton's interpreter; the CUDA ones compile for sm_90a (they run on the GPU machine: tests/gpu/).
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+#include <tuple>
+
 #include "backends/cuda_arch.hpp"
 #include "backends/native.hpp"
 #include "catalog/kernel_type.hpp"
@@ -53,6 +57,43 @@ TEST_P(Starter, CudaStarterCompilesForHopper) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, Starter, ::testing::ValuesIn(type_names()),
                          [](const auto& info) { return info.param; });
+
+// kernel_abi.h's layouts: the starters of the types with strided inputs pass each stage in each layout, the
+// case labels saying which (contiguous has no suffix); smoke and determinism in the first, the one timed.
+class StridedStarter : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
+
+TEST_P(StridedStarter, PassesEveryStageInEveryInputLayout) {
+  const auto& [type, file] = GetParam();
+  if (file == "triton.py" && backends::cuda_available()) GTEST_SKIP() << "covered by tests/gpu on a GPU";
+  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
+  harness::BenchRequest req;
+  req.kernel_path = test::starter(type, file).string();
+  req.timing = false;
+  req.case_timeout = std::chrono::seconds(300);
+  std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
+  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
+    if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
+    const auto label = ev.value("case", "");
+    const auto layout = label.ends_with(" bshd") ? "bshd" : label.ends_with(" packed") ? "packed" : "contiguous";
+    layouts[ev.value("stage", 0)].insert(layout);
+  });
+  ASSERT_TRUE(rep.has_value()) << rep.error().message;
+  expect_all_five_stages_pass(*rep);
+  const std::set<std::string> all = {"bshd", "contiguous", "packed"}, first = {"bshd"};
+  EXPECT_EQ(layouts[1], first);
+  EXPECT_EQ(layouts[2], all);
+  EXPECT_EQ(layouts[3], all);
+  EXPECT_EQ(layouts[4], first);
+  EXPECT_EQ(layouts[5], all);
+}
+
+INSTANTIATE_TEST_SUITE_P(AttentionAndRotary, StridedStarter,
+                         ::testing::Combine(::testing::Values("flash_attention", "rotary_embedding"),
+                                            ::testing::Values("cpu.cpp", "triton.py")),
+                         [](const auto& info) {
+                           auto file = std::get<1>(info.param);
+                           return std::get<0>(info.param) + "_" + file.substr(0, file.find('.'));
+                         });
 
 }  // namespace
 }  // namespace ak

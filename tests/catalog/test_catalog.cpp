@@ -294,6 +294,61 @@ TEST(Catalog, GroupedQueryAttentionIsMultiHeadAttentionOnRepeatedKvHeads) {
   }
 }
 
+// kernel_abi.h's layouts: the same values in each of the three input layouts, the outputs in [B,S,H,D] memory.
+TEST(Catalog, AttentionAndRotaryDrawTheSameValuesInEachInputLayout) {
+  for (const auto* type : {*find_type("flash_attention"), *find_type("rotary_embedding")}) {
+    SCOPED_TRACE(std::string(type->name()));
+    EXPECT_EQ(type->layouts(), (std::vector<std::string>{"bshd", "contiguous", "packed"}));
+    const bool attn = type->name() == "flash_attention";
+    const std::vector<int64_t> dims =
+        attn ? std::vector<int64_t>{2, 6, 40, 16, 1, 2} : std::vector<int64_t>{2, 6, 40, 16, 2, 1};
+    const int64_t H = 6, HKV = 2, S = 40, D = 16, heads = attn ? 3 : 2;
+    const auto plain = type->make_problem({{"", dims}, at::kHalf, "random", 5, "contiguous"}, at::kCPU);
+    for (int i = 0; i < heads; ++i) EXPECT_TRUE(plain.inputs[i].is_contiguous()) << i;
+    // The first layout, the one timed, is what an InputSpec without one gets.
+    const auto timed = type->make_problem({{"", dims}, at::kHalf, "random", 5}, at::kCPU);
+    EXPECT_EQ(timed.inputs[0].strides(), at::IntArrayRef({S * H * D, D, H * D, 1}));
+    for (const auto& layout : type->layouts()) {
+      SCOPED_TRACE(layout);
+      const auto p = type->make_problem({{"", dims}, at::kHalf, "random", 5, layout}, at::kCPU);
+      ASSERT_EQ(p.inputs.size(), plain.inputs.size());
+      for (std::size_t i = 0; i < p.inputs.size(); ++i) {
+        EXPECT_TRUE(at::equal(p.inputs[i], plain.inputs[i])) << "input " << i;
+        EXPECT_EQ(p.inputs[i].stride(-1), 1) << "input " << i;
+      }
+      const int64_t Hi[3] = {H, HKV, HKV};
+      for (int i = 0; i < heads; ++i) {
+        const auto st = p.inputs[i].strides();
+        if (layout == "bshd") EXPECT_EQ(st, at::IntArrayRef({S * Hi[i] * D, D, Hi[i] * D, 1})) << i;
+        // One [B, S, H + 2*HKV, D] buffer (rotary: its v part unused), q then k then v along its heads.
+        if (layout == "packed") {
+          const int64_t W = H + 2 * HKV;
+          EXPECT_EQ(st, at::IntArrayRef({S * W * D, D, W * D, 1})) << i;
+          EXPECT_EQ(p.inputs[i].storage().data(), p.inputs[0].storage().data()) << i;
+          EXPECT_EQ(p.inputs[i].storage_offset(), (i == 0 ? 0 : H + (i - 1) * HKV) * D) << i;
+        }
+      }
+      // The outputs: [B,H,S,D] shapes in [B,S,H,D] memory order, whatever the inputs' layout.
+      ASSERT_EQ(p.output_strides.size(), p.output_shapes.size());
+      for (std::size_t o = 0; o < p.output_shapes.size(); ++o) {
+        const auto h = p.output_shapes[o][1];
+        EXPECT_EQ(p.output_strides[o], (std::vector<int64_t>{S * h * D, D, h * D, 1})) << o;
+      }
+      const auto ref = type->reference(p), ref_plain = type->reference(plain);
+      for (std::size_t o = 0; o < ref.size(); ++o) EXPECT_TRUE(at::equal(ref[o], ref_plain[o])) << o;
+    }
+  }
+}
+
+TEST(Catalog, TypesWithoutLayoutsOfTheirOwnAreContiguous) {
+  for (const auto& t : all_types()) {
+    if (t->name() == "flash_attention" || t->name() == "rotary_embedding") continue;
+    EXPECT_EQ(t->layouts(), std::vector<std::string>{"contiguous"}) << t->name();
+    const auto p = t->make_problem({t->smoke_shape(), at::kFloat, "random", 1}, at::kCPU);
+    EXPECT_TRUE(p.output_strides.empty()) << t->name();
+  }
+}
+
 TEST(Catalog, AttentionRefusesKvHeadsThatDoNotDivideTheQueryHeads) {
   const auto* attn = *find_type("flash_attention");
   EXPECT_EQ(attn->dims_error({1, 8, 64, 32, 1}), "");

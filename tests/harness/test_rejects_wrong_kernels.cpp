@@ -59,6 +59,27 @@ TEST(RejectsWrongKernels, WritingToAnInputIsCaught) {
   expect_rejected("modifies_input.cpp", Outcome::incorrect, 1, "modified input 0");
 }
 
+// kernel_abi.h's layouts: attention and rotary inputs come as strided views, outputs in [B,S,H,D] memory order.
+TEST(RejectsWrongKernels, AnAttentionKernelThatIgnoresStridesFailsTheSmokeStage) {
+  expect_rejected("attention_ignores_strides.cpp", Outcome::incorrect, 1, "out of tolerance");
+  EXPECT_NE(test::bench(test::bad_kernel("attention_ignores_strides.cpp")).failed_case.find("bshd"), std::string::npos);
+}
+
+TEST(RejectsWrongKernels, AnAttentionKernelThatWritesItsOutputContiguouslyFailsTheSmokeStage) {
+  expect_rejected("attention_strided_output_ignored.cpp", Outcome::incorrect, 1, "out of tolerance");
+}
+
+TEST(RejectsWrongKernels, AnAttentionKernelThatAssumesTheModelsLayoutFailsOnContiguousInputs) {
+  const auto rep = test::bench(test::bad_kernel("attention_assumes_model_layout.cpp"));
+  EXPECT_EQ(rep.outcome, Outcome::incorrect) << rep.message;
+  EXPECT_EQ(rep.failed_stage, 2) << rep.message;
+  EXPECT_EQ(rep.failed_case, "small 1x4x128x64x0 bf16") << "the sweep's first contiguous case: " << rep.message;
+}
+
+TEST(RejectsWrongKernels, ARotaryKernelThatIgnoresStridesFailsTheSmokeStage) {
+  expect_rejected("rotary_ignores_strides.cpp", Outcome::incorrect, 1, "out of tolerance");
+}
+
 TEST(RejectsWrongKernels, ACompileErrorCarriesTheCompilersMessage) {
   const auto rep = test::bench(test::bad_kernel("does_not_compile.cpp"));
   EXPECT_EQ(rep.outcome, Outcome::compile_failed);

@@ -280,6 +280,20 @@ def test_rotary_embedding_matches_reference(dtype, style, B, H, HKV, S, D, knobs
     assert_close(k_out, _rotary_reference(k, cos, sin, style), TOL_ROWWISE[dtype], "rotary_embedding k")
 
 
+@pytest.mark.parametrize("layout", ["bshd", "packed"])
+@pytest.mark.parametrize("style", [0, 1], ids=["interleaved", "half"])
+def test_rotary_embedding_takes_strided_inputs_and_writes_strided_outputs(layout, style):
+    B, H, HKV, S, D, dtype = 2, 4, 2, 9, 16, torch.float16
+    q, k = randn((B, H, S, D), dtype, 1.0, seed=60), randn((B, HKV, S, D), dtype, 1.0, seed=61)
+    theta = randn((S, D // 2), torch.float32, 3.0, seed=62)
+    cos, sin = theta.cos().to(dtype), theta.sin().to(dtype)
+    q_out, k_out = _run_bshd("rotary_embedding", _laid_out(layout, q, k) + [cos, sin], [(B, H, S, D), (B, HKV, S, D)],
+                             [style])
+    assert q_out.stride() == (S * H * D, D, H * D, 1) and k_out.stride() == (S * HKV * D, D, HKV * D, 1)
+    assert_close(q_out, _rotary_reference(q, cos, sin, style), TOL_ROWWISE[dtype], f"rotary q {layout}")
+    assert_close(k_out, _rotary_reference(k, cos, sin, style), TOL_ROWWISE[dtype], f"rotary k {layout}")
+
+
 def test_rotary_embedding_refuses_an_unknown_style():
     q = randn((1, 2, 3, 8), torch.float32)
     cs = randn((3, 4), torch.float32)
@@ -385,6 +399,40 @@ def test_flash_attention_reads_the_kv_head_of_each_query_heads_group(dtype, caus
     kr, vr = k.repeat_interleave(H // HKV, 1).contiguous(), v.repeat_interleave(H // HKV, 1).contiguous()
     (o_mha,) = run("flash_attention", [q, kr, vr], [((B, H, S, D), dtype)], [causal, scale], BLOCK_M=16, BLOCK_N=16)
     assert torch.equal(o.cpu(), o_mha.cpu())
+
+
+def _laid_out(layout, *heads):
+    """kernel_abi.h's layouts of [B, Hi, S, D] tensors, same values: "bshd" each the transpose of its own
+    [B, S, Hi, D]; "packed" slices of one [B, S, sum Hi + 2, D] buffer (2 heads no one reads, NaN)."""
+    if layout == "bshd":
+        return [h.transpose(1, 2).contiguous().transpose(1, 2) for h in heads]
+    spare = torch.full_like(heads[0][:, :1].expand(-1, 2, -1, -1), float("nan"))
+    packed = torch.cat([h.transpose(1, 2) for h in heads] + [spare.transpose(1, 2)], dim=2)
+    firsts = [sum(h.shape[1] for h in heads[:i]) for i in range(len(heads))]
+    return [packed[:, :, f:f + h.shape[1]].transpose(1, 2) for f, h in zip(firsts, heads)]
+
+
+def _run_bshd(ktype, inputs, shapes, scalars, **knobs):
+    """run() with the outputs in [B, S, H, D] memory order, as the harness gives attention and rotary theirs."""
+    mod = load_starter(ktype, **knobs)
+    outputs = [torch.full((b, s, h, d), float("nan"), dtype=inputs[0].dtype, device=DEVICE).transpose(1, 2)
+               for b, h, s, d in shapes]
+    assert mod.kernel_fn(list(inputs), outputs, [float(x) for x in scalars]) is None
+    return outputs
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.float32], ids=dtype_id)
+@pytest.mark.parametrize("layout", ["bshd", "packed"])
+@pytest.mark.parametrize("causal", [0, 1], ids=["full", "causal"])
+def test_flash_attention_takes_strided_inputs_and_writes_a_strided_output(dtype, layout, causal):
+    B, H, HKV, S, D = 2, 6, 2, 19, 16
+    q = randn((B, H, S, D), dtype, 1.0, seed=50)
+    k, v = (randn((B, HKV, S, D), dtype, 1.0, seed=51 + i) for i in range(2))
+    scale = 1.0 / math.sqrt(D)
+    (o,) = _run_bshd("flash_attention", _laid_out(layout, q, k, v), [(B, H, S, D)], [causal, scale],
+                     BLOCK_M=16, BLOCK_N=16)
+    assert o.stride() == (S * H * D, D, H * D, 1)
+    assert_close(o, _attention_reference(q, k, v, causal, scale), TOL_MATMUL[dtype], f"flash_attention {layout}")
 
 
 def test_flash_attention_refuses_kv_heads_that_do_not_divide_the_query_heads():

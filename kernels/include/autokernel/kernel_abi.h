@@ -4,9 +4,9 @@
  *
  *     extern "C" int ak_kernel(const ak_call* call);
  *
- * The harness allocates every output (contiguous, in the dtype the kernel type prescribes),
- * fills it with a poison value, and calls ak_kernel. The kernel writes every output element and
- * returns 0, or returns non-zero when it cannot handle the call (the harness reports the case as
+ * The harness allocates every output (contiguous unless "Layouts" below says otherwise, in the dtype the
+ * kernel type prescribes), fills it with a poison value, and calls ak_kernel. The kernel writes every output
+ * element and returns 0, or returns non-zero when it cannot handle the call (the harness reports the case as
  * failed). For the cuda backend every pointer is device memory and the kernel launches its work on
  * `stream` (a cudaStream_t) without synchronising; for the cpu backend pointers are host memory and
  * `stream` is NULL. The kernel must not keep pointers or results between calls.
@@ -16,7 +16,23 @@
  * and the build defines each as a macro (-DBLOCK=256), so the code uses BLOCK directly.
  * Its kernel type is declared once:  // @autokernel type=rmsnorm
  *
- * Per kernel type (inputs; outputs; scalars). All tensors are contiguous, row-major.
+ * Layouts. Every tensor is contiguous and row-major, except the 4-D head tensors of two types:
+ *   flash_attention   inputs q, k, v; output o
+ *   rotary_embedding  inputs q, k; outputs q_out, k_out (cos and sin stay contiguous)
+ * Such an input has the logical shape below ([B,H,S,D], dims in that order) and any strides, read from
+ * ak_tensor.stride (in elements), with these guarantees: stride[3] == 1, every stride is non-negative, and
+ * where D is a multiple of 8, stride[0..2] are multiples of 8 elements too and data is 16-byte aligned, so
+ * 16-byte vectors and TMA can read whole rows (other D: any strides, the contiguous layout's own being
+ * multiples of D only). The harness checks each candidate on three layouts: contiguous; the transpose of
+ * [B,S,H,D] memory (a model's proj(x).view(B,S,H,D).transpose(1,2): strides (S*H*D, D, H*D, 1)); and slices
+ * of one packed [B,S,H+2*HKV,D] tensor (a fused qkv projection: q's strides (S*(H+2*HKV)*D, D, (H+2*HKV)*D, 1)),
+ * so two inputs may share one allocation. Such an output is always given in [B,S,H,D] memory order: logical
+ * shape [B,H,S,D], strides (S*H*D, D, H*D, 1) (o.transpose(1,2) is then a contiguous [B,S,H,D], what a model's
+ * o projection reads).
+ * A kernel indexes element (b,h,s,d) as b*stride[0] + h*stride[1] + s*stride[2] + d*stride[3] and never assumes
+ * contiguity for these tensors; a path that cannot take a layout returns non-zero rather than read it wrongly.
+ *
+ * Per kernel type (inputs; outputs; scalars), tensors row-major unless the layouts above say otherwise.
  *   matmul            A[M,K], B[K,N]                      ; C[M,N]        ; -
  *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
