@@ -95,6 +95,25 @@ def _same_fake(x, *rest):
     return torch.empty_like(x, memory_format=torch.contiguous_format)
 
 
+def _heads(x):
+    """A 4-D head tensor [B, H, S, D] (attention's q, k, v; rotary's q, k) as the kernel ABI's layouts take it:
+    itself where its last dim's stride is 1, its other strides multiples of 8 elements and its data 16-byte
+    aligned (a model's proj(x).view(B, S, H, D).transpose(1, 2), a slice of a packed qkv projection: no copy),
+    else a contiguous copy (as every tensor was before)."""
+    st = x.stride()
+    if st[-1] == 1 and all(s >= 0 and s % 8 == 0 for s in st[:-1]) and x.data_ptr() % 16 == 0:
+        return x
+    return x.contiguous()
+
+
+def _bshd_empty(shape, like):
+    """An uninitialised [B, H, S, D] tensor in [B, S, H, D] memory order, as the kernel ABI gives the attention
+    and rotary kernels their outputs (and their fakes promise): out.transpose(1, 2) is a contiguous [B, S, H, D],
+    so a model's o.transpose(1, 2).reshape(B, S, H * D) costs no copy."""
+    b, h, s, d = shape
+    return torch.empty((b, s, h, d), dtype=like.dtype, device=like.device).transpose(1, 2)
+
+
 class Op:
     """One operator: its type's kernel, schema, formula, ABI mapping, fit test and fake."""
 

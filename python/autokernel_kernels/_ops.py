@@ -30,4 +30,27 @@ def _register():
         torch.library.register_fake(f"{LIB_NAME}::{o.name}", o.fake, lib=lib)
 
 
+def _tag_compile_caches():
+    """Key torch.compile's caches on this package's code as well. Inductor's FX graph and AOT autograd caches
+    know a graph's custom ops by name only, not by their fake implementations: a graph cached before a fake
+    changed (the attention and rotary outputs' strides did) would come back as code asserting the old strides
+    ("incorrect fake kernel"). A hash of the package's files joins torch.compiler.config.cache_key_tag (once;
+    a tag of the user's own stays in front), so each version of the package compiles its own entries."""
+    import hashlib
+    import pathlib
+
+    config = getattr(getattr(torch, "compiler", None), "config", None)
+    if config is None or not hasattr(config, "cache_key_tag"):
+        return
+    root = pathlib.Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        digest.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes())
+    mine = f"autokernel-{digest.hexdigest()[:16]}"
+    tag = config.cache_key_tag
+    if mine not in tag:
+        config.cache_key_tag = f"{tag}|{mine}" if tag else mine
+
+
 _register()
+_tag_compile_caches()

@@ -213,6 +213,107 @@ def test_grouped_query_and_both_rotary_styles_take_the_kernels_without_copies(st
     assert ko.shape == empty.shape and ak.stats() == {"rotary_embedding": 2}
 
 
+def _laid_out(layout, *heads):
+    """The same values as `heads` (each [B, Hi, S, D]) in a model's layouts: "bshd" each the transpose of its own
+    [B, S, Hi, D] (proj(x).view(B, S, H, D).transpose(1, 2)), "packed" slices of one [B, S, sum Hi, D] (a fused
+    qkv projection), "contiguous" as they are."""
+    if layout == "contiguous":
+        return heads
+    if layout == "bshd":
+        return tuple(h.transpose(1, 2).contiguous().transpose(1, 2) for h in heads)
+    packed = torch.cat([h.transpose(1, 2) for h in heads], dim=2)
+    firsts = [sum(h.shape[1] for h in heads[:i]) for i in range(len(heads))]
+    return tuple(packed[:, :, f:f + h.shape[1]].transpose(1, 2) for f, h in zip(firsts, heads))
+
+
+def _bshd_strides(t):
+    b, h, s, d = t.shape
+    return (s * h * d, d, h * d, 1)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("layout", ["bshd", "packed", "contiguous"])
+def test_attention_and_rotary_take_a_models_views_as_they_are_and_return_bshd_memory(all_stand_ins, device, layout):
+    # kernel_abi.h's layouts: q, k, v reach the kernel as the model made them (no copy: the same memory and
+    # strides), the outputs are [B, H, S, D] in [B, S, H, D] memory, real and fake alike (opcheck compares their
+    # strides), so o.transpose(1, 2).reshape(B, S, H * D) is free; the values are PyTorch's.
+    args = op_samples(device)
+    seen = {}
+    for kind in ("flash_attention", "rotary_embedding"):
+        kernel = all_stand_ins[kind][device]
+        kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(), kind=kind: (
+            seen.__setitem__(kind, [(t.data_ptr(), t.stride()) for t in i]), StandIn.__call__(self, i, o, s))})
+    q, k, v, causal, scale = args["attention"]
+    q, k, v = _laid_out(layout, q, k, v)
+    torch.library.opcheck(_ops.BY_NAME["attention"].target, (q, k, v, causal, scale))
+    out = _ops.op("attention")(q, k, v, causal, scale)
+    assert seen["flash_attention"] == [(t.data_ptr(), t.stride()) for t in (q, k, v)]
+    assert out.stride() == _bshd_strides(out)
+    assert out.transpose(1, 2).contiguous().data_ptr() == out.data_ptr()  # _hf_attention's: no copy
+    torch.testing.assert_close(out, flash_attention._attention_eager(q, k, v, causal, scale))
+    q, k, cos, sin, style = args["rotary"]
+    q, k = _laid_out(layout, q, k)
+    torch.library.opcheck(_ops.BY_NAME["rotary"].target, (q, k, cos, sin, style))
+    qo, ko = _ops.op("rotary")(q, k, cos, sin, style)
+    assert seen["rotary_embedding"][:2] == [(t.data_ptr(), t.stride()) for t in (q, k)]
+    assert qo.stride() == _bshd_strides(qo) and ko.stride() == _bshd_strides(ko)
+    for got, want in zip((qo, ko), rotary_embedding._rotary_eager(q, k, cos, sin, style)):
+        torch.testing.assert_close(got, want)
+    # The attention after the rotary takes its outputs as they are.
+    out = _ops.op("attention")(qo, ko, v, causal, scale)
+    assert seen["flash_attention"][:2] == [(t.data_ptr(), t.stride()) for t in (qo, ko)]
+
+
+def test_attention_and_rotary_copy_views_whose_strides_the_abi_does_not_allow(all_stand_ins):
+    # A head dim of 6: a transposed view's strides are not multiples of 8 (no 16-byte rows), so the kernel gets
+    # contiguous copies, as before; the outputs keep the [B, S, H, D] order.
+    seen = []
+    kernel = all_stand_ins["flash_attention"]["cpu"]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append([t.is_contiguous() for t in i]), StandIn.__call__(self, i, o, s))})
+    g = torch.Generator().manual_seed(1)
+    q, k, v = _laid_out("bshd", *(torch.randn(2, h, 5, 6, generator=g) for h in (4, 2, 2)))
+    out = _ops.op("attention")(q, k, v, False, 0.4)
+    assert seen == [[True, True, True]] and out.stride() == _bshd_strides(out)
+    torch.testing.assert_close(out, flash_attention._attention_eager(q, k, v, False, 0.4))
+    # Neither a last dim with a stride other than 1.
+    seen.clear()
+    qt = torch.randn(2, 4, 6, 5, generator=g).transpose(2, 3)
+    _ops.op("attention")(qt, k, v, False, 0.4)
+    assert seen == [[True, True, True]]
+
+
+def test_a_models_attention_block_compiles_with_the_strided_ops(all_stand_ins):
+    # proj(x).view(B, S, 3, H, D).permute(2, 0, 3, 1, 4) (examples/models/llama.py), rotary, attention, then
+    # o.transpose(1, 2).reshape(B, S, H * D): torch.compile plans with the fakes' strides; its result is eager's.
+    g = torch.Generator().manual_seed(2)
+    B, S, H, D = 2, 16, 4, 8
+    w = torch.randn(3 * H * D, 32, generator=g) / 6
+    theta = torch.randn(S, D // 2, generator=g)
+    cos, sin = theta.cos(), theta.sin()
+
+    def block(x):
+        q, k, v = torch.nn.functional.linear(x, w).view(B, S, 3, H, D).permute(2, 0, 3, 1, 4)
+        q, k = _ops.op("rotary")(q, k, cos, sin, 0)
+        o = _ops.op("attention")(q, k, v, True, 0.3)
+        return o.transpose(1, 2).reshape(B, S, H * D)
+
+    x = torch.randn(B, S, 32, generator=g)
+    want = block(x)
+    torch._dynamo.reset()
+    got = torch.compile(block, fullgraph=True)(x)
+    torch.testing.assert_close(got, want)
+
+
+def test_compile_caches_are_keyed_on_the_packages_code():
+    # Inductor's caches know custom ops by name only: a graph cached before a fake changed would come back
+    # asserting the old strides. The package's files are part of the key.
+    tag = torch.compiler.config.cache_key_tag
+    assert "autokernel-" in tag
+    _ops._tag_compile_caches()
+    assert torch.compiler.config.cache_key_tag == tag, "tagged once"
+
+
 def test_a_call_no_kernel_fits_runs_pytorch(stand_ins):
     x = torch.randn(4, 8, dtype=torch.float64)  # no kernel takes float64
     ak.reset_stats()

@@ -7,7 +7,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from .._op import Op, _orig, _same_fake, op
+from .._op import Op, _bshd_empty, _heads, _orig, op
 
 KIND = "flash_attention"
 
@@ -18,9 +18,14 @@ def _attention_eager(q, k, v, causal, scale):
 
 
 def _attention_run(k, q, k_, v, causal, scale):
-    o = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    k([q.contiguous(), k_.contiguous(), v.contiguous()], [o], [1.0 if causal else 0.0, scale])
+    # q, k, v as the model made them where the ABI's strides allow (no copies); o in [B, S, H, D] memory.
+    o = _bshd_empty(q.shape, q)
+    k([_heads(q), _heads(k_), _heads(v)], [o], [1.0 if causal else 0.0, scale])
     return o
+
+
+def _attention_fake(q, k, v, causal, scale):
+    return _bshd_empty(q.shape, q)
 
 
 def _attention_fits(q, k, v, causal, scale):
@@ -31,7 +36,7 @@ def _attention_fits(q, k, v, causal, scale):
 
 OPS = [
     Op("attention", KIND, "attention(Tensor q, Tensor k, Tensor v, bool causal, float scale) -> Tensor",
-       _attention_eager, _attention_run, _attention_fits, _same_fake, 3),
+       _attention_eager, _attention_run, _attention_fits, _attention_fake, 3),
 ]
 
 
@@ -82,7 +87,7 @@ def _hf_attention(module, query, key, value, attention_mask, dropout=0.0, scalin
                                       is_causal=is_causal, **kwargs)
     scale = 1.0 / math.sqrt(query.shape[-1]) if scaling is None else float(scaling)
     out = op("attention")(query, key, value, bool(causal), scale)
-    return out.transpose(1, 2).contiguous(), None
+    return out.transpose(1, 2).contiguous(), None  # no copy: the op's output is in [B, S, H, D] memory already
 
 
 def swap(model, inside_compile=True):

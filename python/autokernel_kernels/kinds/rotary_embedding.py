@@ -8,7 +8,7 @@ import inspect
 
 import torch
 
-from .._op import Op, op
+from .._op import Op, _bshd_empty, _heads, op
 from .._probe import _close, _probe, _randn
 
 KIND = "rotary_embedding"
@@ -31,12 +31,17 @@ def _rotary_eager(q, k, cos, sin, style):
 def _rotary_run(k, q, k_, cos, sin, style):
     # q [B, H, S, D] and k [B, HKV, S, D] in one launch. A module that rotates one tensor per call passes
     # an empty k: the kernel gets q's first head as k (1/H more work) and that result is dropped.
+    # q and k as the model made them where the ABI's strides allow (no copies); the outputs in [B, S, H, D]
+    # memory, so the attention after them takes them as they are.
     one = k_.shape[1] == 0
     kk = q[:, :1] if one else k_
-    qo = torch.empty(q.shape, dtype=q.dtype, device=q.device)
-    ko = torch.empty(kk.shape, dtype=kk.dtype, device=kk.device)
-    k([q.contiguous(), kk.contiguous(), cos.contiguous(), sin.contiguous()], [qo, ko], [float(style)])
-    return qo, (torch.empty(k_.shape, dtype=k_.dtype, device=k_.device) if one else ko)
+    qo, ko = _bshd_empty(q.shape, q), _bshd_empty(kk.shape, kk)
+    k([_heads(q), _heads(kk), cos.contiguous(), sin.contiguous()], [qo, ko], [float(style)])
+    return qo, (_bshd_empty(k_.shape, k_) if one else ko)
+
+
+def _rotary_fake(q, k, cos, sin, style):
+    return _bshd_empty(q.shape, q), _bshd_empty(k.shape, k)
 
 
 def _rotary_fits(q, k, cos, sin, style):
@@ -49,9 +54,7 @@ def _rotary_fits(q, k, cos, sin, style):
 
 OPS = [
     Op("rotary", KIND, "rotary(Tensor q, Tensor k, Tensor cos, Tensor sin, int style) -> (Tensor, Tensor)",
-       _rotary_eager, _rotary_run, _rotary_fits,
-       lambda q, k, cos, sin, style: (torch.empty_like(q, memory_format=torch.contiguous_format),
-                                      torch.empty_like(k, memory_format=torch.contiguous_format)), 4),
+       _rotary_eager, _rotary_run, _rotary_fits, _rotary_fake, 4),
 ]
 
 
