@@ -1,6 +1,9 @@
 // On a GPU: every CUDA and Triton starter passes all five stages. Skipped where there is no GPU.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <set>
+
 #include "backends/backend.hpp"
 #include "catalog/kernel_type.hpp"
 #include "test_support.hpp"
@@ -33,6 +36,53 @@ std::vector<std::tuple<std::string, std::string>> params() {
 INSTANTIATE_TEST_SUITE_P(AllTypes, GpuStarter, ::testing::ValuesIn(params()), [](const auto& info) {
   return std::get<0>(info.param) + "_" + (std::get<1>(info.param) == "cuda.cu" ? "cuda" : "triton");
 });
+
+// kernel_abi.h's layouts on the device: the CUDA attention starter's paths (Hopper TMA maps with the tensors'
+// strides and every schedule knob; mma.sync at D 32 and where TMA refuses; SIMT) and the rotary starter's
+// (16-byte chunks, pairs) pass every stage in every input layout, the outputs in [B,S,H,D] memory order.
+struct Knobbed {
+  std::string type;
+  std::map<std::string, std::string> knobs;
+  std::string name;
+};
+
+class GpuStridedLayouts : public ::testing::TestWithParam<Knobbed> {};
+
+TEST_P(GpuStridedLayouts, PassEveryStageInEveryInputLayout) {
+  if (!backends::cuda_available()) GTEST_SKIP() << "no GPU here";
+  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
+  harness::BenchRequest req;
+  req.kernel_path = test::starter(GetParam().type, "cuda.cu").string();
+  req.knobs = GetParam().knobs;
+  req.timing = false;
+  req.case_timeout = std::chrono::seconds(300);
+  std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
+  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
+    if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
+    const auto label = ev.value("case", "");
+    layouts[ev.value("stage", 0)].insert(label.ends_with(" bshd")     ? "bshd"
+                                         : label.ends_with(" packed") ? "packed"
+                                                                      : "contiguous");
+  });
+  ASSERT_TRUE(rep.has_value()) << rep.error().message;
+  EXPECT_TRUE(rep->passed()) << harness::outcome_name(rep->outcome) << " at stage " << rep->failed_stage << " ("
+                             << rep->failed_case << "): " << rep->message;
+  const std::set<std::string> all = {"bshd", "contiguous", "packed"};
+  for (int stage : {2, 3, 5}) EXPECT_EQ(layouts[stage], all) << "stage " << stage;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    AttentionAndRotary, GpuStridedLayouts,
+    ::testing::Values(
+        Knobbed{"flash_attention", {}, "attention_default"},
+        Knobbed{"flash_attention", {{"H_PINGPONG", "1"}}, "attention_pingpong"},
+        Knobbed{"flash_attention", {{"H_PERSISTENT", "1"}}, "attention_persistent"},
+        Knobbed{"flash_attention", {{"H_PINGPONG", "1"}, {"H_PERSISTENT", "1"}}, "attention_both"},
+        Knobbed{"flash_attention", {{"H_BLOCK_N", "64"}, {"H_STAGES", "3"}}, "attention_bn64_s3"},
+        Knobbed{"flash_attention", {{"BLOCK_M", "64"}, {"STAGES", "1"}}, "attention_sm80_knobs"},
+        Knobbed{"rotary_embedding", {}, "rotary_default"},
+        Knobbed{"rotary_embedding", {{"CHUNKS_PER_THREAD", "4"}, {"PAIRS_PER_THREAD", "1"}}, "rotary_chunks4"}),
+    [](const auto& info) { return info.param.name; });
 
 }  // namespace
 }  // namespace ak
