@@ -195,6 +195,12 @@ def rand(shape, device, seed):
     return torch.rand(shape, generator=_gen(device, seed), device=device, dtype=torch.float32)
 
 
+def _bshd(x):
+    """x [B, H, S, D] with the same values in a model's layout, the transpose of [B, S, H, D] memory: the layout the
+    harness times attention and rotary in (catalog/common.cpp, head_layouts), so every column reads the same."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
 def make_inputs(type_name, dims, dtype, device, seed):
     """(tensors, scalars) of one call, in the order the catalog gives them."""
     if type_name in ("softmax", "reduce"):
@@ -223,7 +229,7 @@ def make_inputs(type_name, dims, dtype, device, seed):
         pos = torch.arange(s, dtype=torch.float64, device=device)
         inv_freq = ROPE_BASE ** (-torch.arange(0, d, 2, dtype=torch.float64, device=device) / d)
         theta = torch.outer(pos, inv_freq)  # [S, D/2]: pair i turns by theta[s, i]
-        q, k = randn((b, h, s, d), dtype, device, seed), randn((b, hkv, s, d), dtype, device, seed + 1)
+        q, k = _bshd(randn((b, h, s, d), dtype, device, seed)), _bshd(randn((b, hkv, s, d), dtype, device, seed + 1))
         return (q, k, theta.cos().to(dtype), theta.sin().to(dtype)), {"style": style}
     if type_name == "matmul":
         m, n, k = dims[:3]  # a 4th, the linear form, changes PyTorch's call, not the inputs (catalog/matmul.cpp)
@@ -238,7 +244,7 @@ def make_inputs(type_name, dims, dtype, device, seed):
         b, h, s, d = dims[:4]
         causal = len(dims) > 4 and dims[4] != 0
         hkv = dims[5] if len(dims) > 5 else h  # grouped-query attention: k and v have HKV heads
-        qkv = tuple(randn((b, h if i == 0 else hkv, s, d), dtype, device, seed + i) for i in range(3))
+        qkv = tuple(_bshd(randn((b, h if i == 0 else hkv, s, d), dtype, device, seed + i)) for i in range(3))
         return qkv, {"causal": causal, "scale": 1 / math.sqrt(d)}
     if type_name == "decode_attention":
         b, h, s, d, length = dims[:5]
