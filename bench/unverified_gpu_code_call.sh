@@ -20,7 +20,8 @@ import json, sys
 t = sys.stdin.read()
 try:
     r = json.loads(t[t.index("{"):])
-    print(f"{sys.argv[1]:<40} {sys.argv[2]:<14} {r[\"outcome\"]:<10} stage={r[\"failed_stage\"]} {r[\"message\"][:200]}")
+    o, st, m = r["outcome"], r["failed_stage"], r["message"][:200]
+    print(f"{sys.argv[1]:<40} {sys.argv[2]:<14} {o:<10} stage={st} {m}")
 except Exception as e:
     print(sys.argv[1], sys.argv[2], "no JSON:", t[-600:])' "$1" "${*:2}"
 }
