@@ -125,8 +125,9 @@ TEST(Export, AttentionIsRoutedWithGroupedKvHeadsToo) {
   auto run = util::run_command({"python3", py.string(), out.string()}, std::chrono::minutes(5));
   ASSERT_TRUE(run);
   EXPECT_EQ(run->exit_code, 0) << run->output;
-  // Multi-head, groups of 3 and multi-query: all three through the kernel, k and v as they are.
-  EXPECT_NE(run->output.find("\"flash_attention_cpu\": 3"), std::string::npos) << run->output;
+  // Multi-head, groups of 3, multi-query and a packed qkv projection's strided views: all four through the
+  // kernel, k and v as they are.
+  EXPECT_NE(run->output.find("\"flash_attention_cpu\": 4"), std::string::npos) << run->output;
 }
 
 TEST(Export, LeavesOutKernelsNoFasterThanPyTorchUnlessAll) {
