@@ -46,8 +46,8 @@
 // @knob STAGES=2 {1,2,3} K/V pipeline: 1 = FA2 K/V interleave (one buffer each), >=2 = ring of STAGES K+V tiles
 // @knob H_BLOCK_N=128 {64,128} Hopper: keys per K/V tile
 // @knob H_STAGES=2 {1,2,3} Hopper: depth of the K and V rings (TMA); a ring over the device's shared memory fails the call
-// @knob H_PINGPONG=0 {0,1} Hopper: 1 = the two consumer warpgroups take turns issuing their GEMMs (named barriers), so one's softmax runs while the other's GEMMs do
-// @knob H_PERSISTENT=0 {0,1} Hopper: 1 = one block per SM walks the query tiles (causal: longest first, heads in L2-sized sections); O staged apart from Q so the next Q loads during the epilogue (d=128 needs H_STAGES <= 2)
+// @knob H_PINGPONG=1 {0,1} Hopper: 1 = the two consumer warpgroups take turns issuing their GEMMs (named barriers), so one's softmax runs while the other's GEMMs do
+// @knob H_PERSISTENT=1 {0,1} Hopper: 1 = one block per SM walks the query tiles (causal: longest first, heads in L2-sized sections); O staged apart from Q so the next Q loads during the epilogue (d=128 needs H_STAGES <= 2)
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -79,10 +79,10 @@
 #define H_STAGES 2
 #endif
 #ifndef H_PINGPONG
-#define H_PINGPONG 0
+#define H_PINGPONG 1
 #endif
 #ifndef H_PERSISTENT
-#define H_PERSISTENT 0
+#define H_PERSISTENT 1
 #endif
 
 constexpr int kThreads = NWARPS * 32;
@@ -456,7 +456,8 @@ __global__ void __launch_bounds__(kThreads)
 // never cross into the next head: rows past S load as zeros (their keys are masked) and the
 // output tile, staged in the warpgroup's own Q rows, is stored clipped at S. Compiled only for
 // sm_90a; the host takes this path on compute capability 9.x (on a plain sm_90 build it traps).
-// Two schedule knobs, both off by default (FlashAttention-3's mechanisms, our own code):
+// Two schedule knobs, both on by default (FlashAttention-3's mechanisms, our own code; H100, bf16, the model's
+// layout: causal +2-12% on every row at d 64 and 128, seq 2k-8k, non-causal d 64 +3-5%, d 128 -0.5 to -2%):
 //  - H_PINGPONG=1: the two warpgroups take turns issuing their GEMMs (S_j and P_{j-1} V_{j-1}) through
 //    a pair of named barriers, so the tensor cores run one warpgroup's GEMMs while the other's softmax
 //    (its exponentials) runs, instead of both warpgroups contending at once and then both waiting.

@@ -75,10 +75,11 @@ INSTANTIATE_TEST_SUITE_P(
     AttentionAndRotary, GpuStridedLayouts,
     ::testing::Values(
         Knobbed{"flash_attention", {}, "attention_default"},
-        Knobbed{"flash_attention", {{"H_PINGPONG", "1"}}, "attention_pingpong"},
-        Knobbed{"flash_attention", {{"H_PERSISTENT", "1"}}, "attention_persistent"},
-        Knobbed{"flash_attention", {{"H_PINGPONG", "1"}, {"H_PERSISTENT", "1"}}, "attention_both"},
-        Knobbed{"flash_attention", {{"H_BLOCK_N", "64"}, {"H_STAGES", "3"}}, "attention_bn64_s3"},
+        Knobbed{"flash_attention", {{"H_PINGPONG", "0"}}, "attention_persistent_only"},
+        Knobbed{"flash_attention", {{"H_PERSISTENT", "0"}}, "attention_pingpong_only"},
+        Knobbed{"flash_attention", {{"H_PINGPONG", "0"}, {"H_PERSISTENT", "0"}}, "attention_neither"},
+        Knobbed{
+            "flash_attention", {{"H_BLOCK_N", "64"}, {"H_STAGES", "3"}, {"H_PERSISTENT", "0"}}, "attention_bn64_s3"},
         Knobbed{"flash_attention", {{"BLOCK_M", "64"}, {"STAGES", "1"}}, "attention_sm80_knobs"},
         Knobbed{"rotary_embedding", {}, "rotary_default"},
         Knobbed{"rotary_embedding", {{"CHUNKS_PER_THREAD", "4"}, {"PAIRS_PER_THREAD", "1"}}, "rotary_chunks4"}),
