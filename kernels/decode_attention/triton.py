@@ -31,7 +31,7 @@
 # @knob NUM_WARPS=4 {1,2,4,8} warps per program of the split kernel
 # @knob NUM_STAGES=3 {1,2,3,4} software-pipeline stages of the split kernel's loop over key blocks
 # @knob SM_PROGRAMS=2 {1,2,4,8} SPLIT=0: split programs per SM the splits aim for
-# @knob ONE_LAUNCH=0 {0,1} 1: the last split program of each (batch, kv head) merges the splits (one launch)
+# @knob ONE_LAUNCH=1 {0,1} 1: the last split program of each (batch, kv head) merges the splits (one launch)
 import math
 
 import torch
@@ -43,7 +43,7 @@ BLOCK_N = globals().get("BLOCK_N", 64)
 NUM_WARPS = globals().get("NUM_WARPS", 4)
 NUM_STAGES = globals().get("NUM_STAGES", 3)
 SM_PROGRAMS = globals().get("SM_PROGRAMS", 2)
-ONE_LAUNCH = globals().get("ONE_LAUNCH", 0)
+ONE_LAUNCH = globals().get("ONE_LAUNCH", 1)
 _SMS_ON_CPU = 132  # Triton's interpreter: plan splits as an H100 would
 
 
