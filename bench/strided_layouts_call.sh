@@ -13,31 +13,11 @@ mkdir -p "$OUT"
 export BUILD_TARGET="${BUILD_TARGET:-autokernel ak_tests}"
 bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 echo "built at ${SECONDS}s"
-stages() {  # kernel file, then NAME=value knobs: one line of the five stages' verdict
-  local file="$1" args=(bench --kernel "$1" --no-timing --json) label="${*:2}"
-  shift
-  for k in "$@"; do args+=(--knob "$k"); done
-  build-gpu/autokernel "${args[@]}" 2>>"$OUT/stages.err" | python3 -c '
-import json, sys
-t = sys.stdin.read()
-try:
-    r = json.loads(t[t.index("{"):])
-    print("{:<36} {:<34} {:<10} stage={} {} {}".format(sys.argv[1], sys.argv[2], r["outcome"], r["failed_stage"],
-                                                      r["failed_case"], r["message"][:200]))
-except Exception as e:
-    print(sys.argv[1], sys.argv[2], "no JSON:", t[-600:])' "$file" "${label:--}"
-}
-i=0
-for run in "flash_attention/cuda.cu" "flash_attention/cuda.cu H_PINGPONG=1" "flash_attention/cuda.cu H_PERSISTENT=1" \
-  "flash_attention/cuda.cu H_PINGPONG=1 H_PERSISTENT=1" "flash_attention/cuda.cu H_BLOCK_N=64 H_STAGES=3" \
-  "flash_attention/cuda.cu BLOCK_M=64 STAGES=1" "flash_attention/triton.py" "rotary_embedding/cuda.cu" \
-  "rotary_embedding/cuda.cu CHUNKS_PER_THREAD=4 PAIRS_PER_THREAD=1" "rotary_embedding/triton.py"; do
-  set -- $run
-  stages "kernels/$1" "${@:2}" > "$OUT/stages_$i.txt" &
-  i=$((i + 1))
-done
-wait
-cat "$OUT"/stages_*.txt
+bash bench/five_stages.sh "flash_attention/cuda.cu" "flash_attention/cuda.cu H_PINGPONG=0" \
+  "flash_attention/cuda.cu H_PERSISTENT=0" "flash_attention/cuda.cu H_PINGPONG=0 H_PERSISTENT=0" \
+  "flash_attention/cuda.cu H_BLOCK_N=64 H_STAGES=3 H_PERSISTENT=0" "flash_attention/cuda.cu BLOCK_M=64 STAGES=1" \
+  "flash_attention/triton.py" "rotary_embedding/cuda.cu" "rotary_embedding/cuda.cu CHUNKS_PER_THREAD=4 PAIRS_PER_THREAD=1" \
+  "rotary_embedding/triton.py"
 echo "five stages done at ${SECONDS}s"
 [ "${STAGES_ONLY:-0}" = 1 ] && exit 0
 (cd build-gpu && timeout $(( DEADLINE - SECONDS - 200 )) ./ak_tests \
