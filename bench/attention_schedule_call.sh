@@ -11,12 +11,7 @@
 #   SETTINGS="H_PINGPONG=1,H_PERSISTENT=1" LIMIT_S=360 bash bench/attention_schedule_call.sh   (one setting, a shorter call)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 AK=build-gpu/autokernel
 K=kernels/flash_attention/cuda.cu
 read -ra SETTINGS <<< "${SETTINGS:-H_PINGPONG=1 H_PERSISTENT=1 H_PINGPONG=1,H_PERSISTENT=1}"

@@ -7,11 +7,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}"
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="${BUILD_TARGET:-autokernel}"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-echo "built at ${SECONDS}s"
+BUILD_TARGET="${BUILD_TARGET:-autokernel}"
+source bench/call_build.sh
 bash bench/five_stages.sh "decode_attention/cuda.cu" "decode_attention/cuda.cu ONE_LAUNCH=1" \
   "decode_attention/triton.py" "decode_attention/triton.py ONE_LAUNCH=0" "skinny_gemm/cuda.cu" \
   "skinny_gemm/cuda.cu MMA_MIN_M=9" "flash_attention/cuda.cu" "flash_attention/cuda.cu H_PINGPONG=0 H_PERSISTENT=0" \

@@ -6,12 +6,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-450}"
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1
-cp "$OUT/logs/hw.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 for f in cuda.cu triton.py; do
   timeout 45 build-gpu/autokernel bench --kernel "kernels/add_rmsnorm/$f" --dtype bf16 > "$OUT/add_rmsnorm_${f%%.*}.txt" 2>&1
   grep -E "^(backend|outcome|correctness|message|shape|latency_us|reference_latency_us|speedup_vs_reference|bandwidth_gb_s|pct_of_ceiling):" "$OUT/add_rmsnorm_${f%%.*}.txt" | tr '\n' ' '; echo

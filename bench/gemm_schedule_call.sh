@@ -13,10 +13,7 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}"
 LIMIT_S="${LIMIT_S:-550}"
 mkdir -p "$OUT"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 AK=build-gpu/autokernel
 
 # name -> knobs (space-separated NAME=VALUE, the same for both starters)

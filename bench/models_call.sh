@@ -11,12 +11,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}" BUDGET="${BUDGET:-40s}"
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 declare -A MODEL INIT
 MODEL[llama7b]=examples/models/llama.py:Llama
 INIT[llama7b]='{"n_layers": 32}'

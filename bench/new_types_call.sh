@@ -7,14 +7,9 @@
 #   STEPS=check,decode bash bench/new_types_call.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
 STEPS="${STEPS:-check,skinny,decode,mlp}"
 TYPES="${TYPES:-skinny_gemm decode_attention fused_mlp}"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 AK=build-gpu/autokernel
 has() { [[ ",$STEPS," == *",$1,"* ]]; }
 if has check; then

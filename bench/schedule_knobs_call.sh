@@ -9,10 +9,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}" DEADLINE="${DEADLINE:-570}"
 mkdir -p "$OUT"
-export BUILD_TARGET="autokernel"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+BUILD_TARGET="${BUILD_TARGET:-autokernel}"
+source bench/call_build.sh
 AK=build-gpu/autokernel
 GEMM=("H_CLUSTER=2" "H_PINGPONG=1" "H_CLUSTER=2,H_PINGPONG=1")
 ATTN=("H_PINGPONG=1" "H_PERSISTENT=1" "H_PINGPONG=1,H_PERSISTENT=1")

@@ -5,12 +5,7 @@
 #   bash bench/skinny_gemm_call.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="autokernel autokernel_ops"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null; rm -rf "$OUT/logs" "$OUT/results.tgz"
-echo "built at ${SECONDS}s"
+source bench/call_build.sh
 AK=build-gpu/autokernel
 for f in cuda.cu triton.py; do
   timeout 300 "$AK" bench --kernel "kernels/skinny_gemm/$f" --no-timing > "$OUT/check_$f.txt" 2>&1

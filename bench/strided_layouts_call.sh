@@ -8,11 +8,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 DEADLINE="${DEADLINE:-570}"
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
-export BUILD_TARGET="${BUILD_TARGET:-autokernel ak_tests}"
-bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
-echo "built at ${SECONDS}s"
+BUILD_TARGET="${BUILD_TARGET:-autokernel ak_tests}"
+source bench/call_build.sh
 bash bench/five_stages.sh "flash_attention/cuda.cu" "flash_attention/cuda.cu H_PINGPONG=0" \
   "flash_attention/cuda.cu H_PERSISTENT=0" "flash_attention/cuda.cu H_PINGPONG=0 H_PERSISTENT=0" \
   "flash_attention/cuda.cu H_BLOCK_N=64 H_STAGES=3 H_PERSISTENT=0" "flash_attention/cuda.cu BLOCK_M=64 STAGES=1" \
