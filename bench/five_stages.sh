@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Each SPEC ("KERNEL_FILE [NAME=value ...]", the file under kernels/) through the five stages (no timing), side by
 # side (their builds share the host's cores), then one verdict line each, in the order given. Expects
-# build-gpu/autokernel (bash bench/gpu_session.sh build); writes $OUT/stages_NN.txt and $OUT/stages.err.
+# build-gpu/autokernel (bash bench/gpu_session.sh build); writes $OUT/stages_NN.txt and $OUT/stages.err. A spec
+# still running after STAGE_TIMEOUT seconds (default 400) is stopped and says "no JSON".
 #   bash bench/five_stages.sh "flash_attention/cuda.cu" "flash_attention/cuda.cu H_PINGPONG=0" "rotary_embedding/triton.py"
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ mkdir -p "$OUT"
 verdict() {  # kernel file, then NAME=value knobs
   local args=(bench --kernel "kernels/$1" --no-timing --json) k
   for k in "${@:2}"; do args+=(--knob "$k"); done
-  build-gpu/autokernel "${args[@]}" 2>>"$OUT/stages.err" | python3 -c '
+  timeout "${STAGE_TIMEOUT:-400}" build-gpu/autokernel "${args[@]}" 2>>"$OUT/stages.err" | python3 -c '
 import json, sys
 t = sys.stdin.read()
 try:

@@ -25,20 +25,11 @@ declare -A SETTING=(
 )
 
 # 1. Five stages, every setting of both starters at once (the default too: it builds the default into the cache).
+specs=()
 for t in matmul fused_mlp; do
-  for name in default cluster pingpong cluster_pingpong; do
-    knobs=()
-    for k in ${SETTING[$name]}; do knobs+=(--knob "$k"); done
-    timeout 300 "$AK" bench --kernel "kernels/$t/cuda.cu" "${knobs[@]}" --no-timing > "$OUT/check_${t}_${name}.txt" 2>&1 &
-  done
+  for name in default cluster pingpong cluster_pingpong; do specs+=("$t/cuda.cu ${SETTING[$name]}"); done
 done
-wait
-for t in matmul fused_mlp; do
-  for name in default cluster pingpong cluster_pingpong; do
-    echo "$t $name (${SETTING[$name]:-defaults}): $(grep -E "^(outcome|correctness|failed_stage|message):" \
-      "$OUT/check_${t}_${name}.txt" | tr '\n' ' ' | cut -c1-300)"
-  done
-done
+STAGE_TIMEOUT=300 bash bench/five_stages.sh "${specs[@]}"
 echo "checked at ${SECONDS}s"
 
 # 2. The suite, one setting per call (both types), rounds interleaved.

@@ -33,16 +33,9 @@ CHECKS="new old w256_s2 w256_s4 w128_s2 w128_s4 np_s2"
 
 # 1. Five stages (float64 oracle), every setting at once.
 [ "${SKIP_CHECKS:-0}" = 1 ] && CHECKS=""
-for name in $CHECKS; do
-  knobs=()
-  for k in ${SETTING[$name]}; do knobs+=(--knob "$k"); done
-  timeout 400 "$AK" bench --kernel kernels/matmul/cuda.cu "${knobs[@]}" --no-timing > "$OUT/check_${name}.txt" 2>&1 &
-done
-wait
-for name in $CHECKS; do
-  echo "$name (${SETTING[$name]:-defaults}): $(grep -E "^(outcome|correctness|failed_stage|message):" \
-    "$OUT/check_${name}.txt" | tr '\n' ' ' | cut -c1-300)"
-done
+specs=()
+for name in $CHECKS; do specs+=("matmul/cuda.cu ${SETTING[$name]}"); done
+[ ${#specs[@]} -gt 0 ] && bash bench/five_stages.sh "${specs[@]}"
 echo "checked at ${SECONDS}s"
 
 # 2. The suite, one setting per call, rounds interleaved. Linear orientation (M = out features, N = tokens) first.
