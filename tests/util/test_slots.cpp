@@ -56,8 +56,10 @@ TEST(Slot, AnotherProcessHoldsOneUntilItDies) {
   if (!fs::exists("/usr/bin/flock")) GTEST_SKIP() << "no flock(1) to hold a slot from another process";
   const auto dir = fresh("process");
   fs::create_directories(dir);
-  // Another process's lock on slot-0: flock(1) takes the same flock(2) lock. Its group is killed at the end.
-  std::vector<std::string> args = {"/usr/bin/flock", "-x", (dir / "slot-0").string(), "/bin/sleep", "60"};
+  // Another process's lock on slot-0: flock(1) takes the same flock(2) lock. Its group is killed at the end. -o: the
+  // sleep does not inherit the lock, so once waitpid has reaped flock(1) the lock is gone (without it the sleep,
+  // killed too but perhaps not yet exited, could still hold it: a race seen once in CI).
+  std::vector<std::string> args = {"/usr/bin/flock", "-o", "-x", (dir / "slot-0").string(), "/bin/sleep", "60"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
