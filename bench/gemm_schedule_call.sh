@@ -10,9 +10,7 @@
 #   bash bench/gemm_schedule_call.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
 LIMIT_S="${LIMIT_S:-550}"
-mkdir -p "$OUT"
 source bench/call_build.sh
 AK=build-gpu/autokernel
 

@@ -12,9 +12,7 @@
 #   SKIP_CHECKS=1 ROUNDS="tile_only new old" bash bench/gemm_small_m_call.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
 LIMIT_S="${LIMIT_S:-550}"
-mkdir -p "$OUT"
 source bench/call_build.sh
 AK=build-gpu/autokernel
 

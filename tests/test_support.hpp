@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 
 #include "harness/bench.hpp"
@@ -30,6 +32,33 @@ inline harness::BenchReport bench(const std::filesystem::path& kernel, bool timi
   auto rep = harness::run_bench(req, nullptr);
   if (!rep) throw std::runtime_error(rep.error().message);
   return *rep;
+}
+
+/// A bench with no timing that also says, stage by stage, which input layouts its passed cases had (kernel_abi.h's
+/// layouts: a case label ends in " bshd" or " packed"; contiguous has no suffix).
+struct LayoutBench {
+  harness::BenchReport report;
+  std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
+};
+inline LayoutBench bench_layouts(const std::filesystem::path& kernel,
+                                 const std::map<std::string, std::string>& knobs = {}) {
+  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
+  harness::BenchRequest req;
+  req.kernel_path = kernel.string();
+  req.knobs = knobs;
+  req.timing = false;
+  req.case_timeout = std::chrono::seconds(300);
+  LayoutBench out;
+  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
+    if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
+    const auto label = ev.value("case", "");
+    out.layouts[ev.value("stage", 0)].insert(label.ends_with(" bshd")     ? "bshd"
+                                             : label.ends_with(" packed") ? "packed"
+                                                                          : "contiguous");
+  });
+  if (!rep) throw std::runtime_error(rep.error().message);
+  out.report = std::move(*rep);
+  return out;
 }
 
 /// Run the autokernel binary as a user does; stdout and stderr together.

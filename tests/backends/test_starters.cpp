@@ -65,20 +65,8 @@ class StridedStarter : public ::testing::TestWithParam<std::tuple<std::string, s
 TEST_P(StridedStarter, PassesEveryStageInEveryInputLayout) {
   const auto& [type, file] = GetParam();
   if (file == "triton.py" && backends::cuda_available()) GTEST_SKIP() << "covered by tests/gpu on a GPU";
-  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
-  harness::BenchRequest req;
-  req.kernel_path = test::starter(type, file).string();
-  req.timing = false;
-  req.case_timeout = std::chrono::seconds(300);
-  std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
-  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
-    if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
-    const auto label = ev.value("case", "");
-    const auto layout = label.ends_with(" bshd") ? "bshd" : label.ends_with(" packed") ? "packed" : "contiguous";
-    layouts[ev.value("stage", 0)].insert(layout);
-  });
-  ASSERT_TRUE(rep.has_value()) << rep.error().message;
-  expect_all_five_stages_pass(*rep);
+  auto [rep, layouts] = test::bench_layouts(test::starter(type, file));
+  expect_all_five_stages_pass(rep);
   const std::set<std::string> all = {"bshd", "contiguous", "packed"}, first = {"bshd"};
   EXPECT_EQ(layouts[1], first);
   EXPECT_EQ(layouts[2], all);

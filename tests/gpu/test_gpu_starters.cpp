@@ -50,23 +50,9 @@ class GpuStridedLayouts : public ::testing::TestWithParam<Knobbed> {};
 
 TEST_P(GpuStridedLayouts, PassEveryStageInEveryInputLayout) {
   if (!backends::cuda_available()) GTEST_SKIP() << "no GPU here";
-  ::setenv("AUTOKERNEL_BINARY", AK_BINARY, 1);
-  harness::BenchRequest req;
-  req.kernel_path = test::starter(GetParam().type, "cuda.cu").string();
-  req.knobs = GetParam().knobs;
-  req.timing = false;
-  req.case_timeout = std::chrono::seconds(300);
-  std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
-  auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
-    if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
-    const auto label = ev.value("case", "");
-    layouts[ev.value("stage", 0)].insert(label.ends_with(" bshd")     ? "bshd"
-                                         : label.ends_with(" packed") ? "packed"
-                                                                      : "contiguous");
-  });
-  ASSERT_TRUE(rep.has_value()) << rep.error().message;
-  EXPECT_TRUE(rep->passed()) << harness::outcome_name(rep->outcome) << " at stage " << rep->failed_stage << " ("
-                             << rep->failed_case << "): " << rep->message;
+  auto [rep, layouts] = test::bench_layouts(test::starter(GetParam().type, "cuda.cu"), GetParam().knobs);
+  EXPECT_TRUE(rep.passed()) << harness::outcome_name(rep.outcome) << " at stage " << rep.failed_stage << " ("
+                            << rep.failed_case << "): " << rep.message;
   const std::set<std::string> all = {"bshd", "contiguous", "packed"};
   for (int stage : {2, 3, 5}) EXPECT_EQ(layouts[stage], all) << "stage " << stage;
 }
