@@ -119,7 +119,8 @@ def test_starter_declares_type_and_valid_knobs(ktype):
     lines = path.read_text().splitlines()
     assert lines[0] == f"# @autokernel type={ktype}"
     knobs = parse_knobs(path)
-    assert 2 <= len(knobs) <= 12, f"{ktype}: {len(knobs)} knobs"
+    most = 13 if ktype == "fused_mlp" else 12  # fused_mlp: its GEMM path's twelve and SMALL_M, the decode path's
+    assert 2 <= len(knobs) <= most, f"{ktype}: {len(knobs)} knobs"
     for name, (default, values) in knobs.items():
         assert default in values, f"{ktype}: knob {name} default {default} not in {values}"
     mod = load_starter(ktype)
@@ -584,7 +585,8 @@ def test_decode_attention_refuses_kv_heads_that_do_not_divide_and_l_past_the_cac
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
-@pytest.mark.parametrize("knobs", [{}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16}], ids=["default_tile", "small_tiles"])
+@pytest.mark.parametrize("knobs", [{}, {"SMALL_M": 0}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16, "SMALL_M": 0}],
+                         ids=["decode_path", "default_tile", "small_tiles"])
 def test_fused_mlp_matches_reference(dtype, knobs):
     M, E, Fd = 9, 40, 72
     x = randn((M, E), dtype, 1.0, seed=23)
@@ -613,6 +615,26 @@ def test_fused_mlp_geglu_matches_reference_in_both_gelu_forms(dtype, act, scale)
     gate = F.gelu(xd @ wg.double().T, approximate="tanh" if act == 1 else "none")
     ref = (gate * (xd @ wu.double().T)) @ wd.double().T
     assert_close(y, ref, TOL_MATMUL[dtype], f"fused_mlp act {act}")
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
+@pytest.mark.parametrize("M,act", [(1, 0), (5, 1), (17, 2), (64, 0)], ids=["m1", "m5_tanh", "m17_erf", "m64"])
+def test_fused_mlp_decode_path_matches_reference(dtype, M, act):
+    # The decode path (M <= SMALL_M): CUDA-core sums up to SMALL_SUM_M rows, tl.dot above; F 264 = 2 x 128 + 8 is
+    # split over three programs' K chunks (E 72 gives three programs of 32 rows), the last chunk a tail.
+    E, Fd = 72, 264
+    x = randn((M, E), dtype, 1.0, seed=31)
+    wg = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=32)
+    wu = randn((Fd, E), dtype, 1.0 / math.sqrt(E), seed=33)
+    wd = randn((E, Fd), dtype, 1.0 / math.sqrt(Fd), seed=34)
+    (y,) = run("fused_mlp", [x, wg, wu, wd], [((M, E), dtype)], [act])
+    (again,) = run("fused_mlp", [x, wg, wu, wd], [((M, E), dtype)], [act])
+    assert torch.equal(y, again), "the split-K sum must give the same bits every run"
+    xd = x.double()
+    g = xd @ wg.double().T
+    gate = F.silu(g) if act == 0 else F.gelu(g, approximate="tanh" if act == 1 else "none")
+    ref = (gate * (xd @ wu.double().T)) @ wd.double().T
+    assert_close(y, ref, TOL_MATMUL[dtype], f"fused_mlp decode M={M}")
 
 
 def test_fused_mlp_refuses_an_unknown_activation():
