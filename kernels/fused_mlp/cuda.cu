@@ -19,8 +19,11 @@
 // pool (cudaMallocAsync / cudaFreeAsync on the call's stream; no sync, no leak). Keeping the h tile
 // on chip (one fused kernel) is the tuner's job. E and F must be multiples of 8 and the pointers
 // 16-byte aligned for the tensor-core path; other calls, and f32, take a plain SIMT GEMM (h in f32).
+// Decode (f16/bf16, M <= SMALL_M, the tensor-core path's alignment): two weight-streaming mma.sync kernels
+// instead (any sm_80+; see "small-M (decode) path"): each warp streams its rows of Wg and Wu (then of Wd) once,
+// W as the MMA's M side and the tokens as its N, act(g) * u in registers; a split over K where rows are few.
 // ptxas (nvcc 13.0, sm_90a): the mma.sync gate kernel's erf instance spills 72 bytes in its epilogue (erfcf's
-// registers at 255), every other instance none.
+// registers at 255), every other instance none (the small-M kernels: 100-172 registers at the defaults).
 // @knob BM=128 {64,128,256} rows (tokens) per block, both GEMMs
 // @knob BN=128 {64,128,256} output columns per block of the down GEMM (the gate/up GEMM: BN/2 columns of h)
 // @knob BK=32 {32,64} depth of one shared-memory K slice
@@ -35,6 +38,12 @@
 // @knob H_PERSISTENT=1 {0,1} Hopper: 1 = one block per SM looping over tiles, the next tile's slices loading while this one's C is stored
 // @knob H_CLUSTER=1 {1,2} Hopper: 2 = clusters of two blocks on vertically neighbouring tiles, each weight slice read from L2 once and TMA-multicast to both
 // @knob H_PINGPONG=0 {0,1} Hopper: 1 = each consumer warpgroup owns a whole 64*H_MI-row tile, one's MMAs running while the other stores C (needs H_CONSUMERS=2, H_PERSISTENT=1)
+// @knob SMALL_M=64 {0,8,16,32,64} f16/bf16 calls with at most this many tokens take the small-M (decode) kernels instead of the GEMMs (0: never)
+// @knob S_WARPS=4 {2,4,8} small-M path: warps per block (they share the activations' loads through L1)
+// @knob S_ROWS=32 {32,64} small-M path: weight rows each warp streams (gate/up: half of them of Wg, half of Wu); 64 spills at M > 40
+// @knob S_DEPTH=4 {1,2,4} small-M path: blocks of 32 k of each row a lane has in flight (halved where the registers would spill: 8 always is)
+// @knob S_SPLIT=0 {0,1,2,4,8,16} small-M path: slices of K per GEMM, partial sums added by a second kernel (0: the fewest giving S_SM_WARPS warps per SM)
+// @knob S_SM_WARPS=4 {2,4,8,16} small-M path, S_SPLIT=0: warps per SM the slices aim for
 #include <cuda.h>  // CUtensorMap; the encoder comes from the runtime's driver entry point (no -lcuda)
 #include <cudaTypedefs.h>
 #include <cuda_bf16.h>
@@ -89,11 +98,35 @@
 #ifndef H_PINGPONG
 #define H_PINGPONG 0
 #endif
+#ifndef SMALL_M
+#define SMALL_M 64
+#endif
+#ifndef S_WARPS
+#define S_WARPS 4
+#endif
+#ifndef S_ROWS
+#define S_ROWS 32
+#endif
+#ifndef S_DEPTH
+#define S_DEPTH 4
+#endif
+#ifndef S_SPLIT
+#define S_SPLIT 0
+#endif
+#ifndef S_SM_WARPS
+#define S_SM_WARPS 4
+#endif
 
 constexpr int kThreads = WARPS_M * WARPS_N * 32;
 static_assert(BK == 32 || BK == 64, "BK must be 32 or 64");
 static_assert(STAGES >= 2, "STAGES must be >= 2");
 static_assert(GROUP_M >= 1, "GROUP_M must be >= 1");
+static_assert(SMALL_M >= 0 && SMALL_M <= 64, "SMALL_M: 0 (never) .. 64 (the small-M kernels take 8 n-tiles at most)");
+static_assert(S_WARPS >= 1 && S_WARPS <= 32, "S_WARPS: 1..32 (a block of at most 1024 threads)");
+static_assert(S_ROWS == 32 || S_ROWS == 64, "S_ROWS must be 32 or 64 (gate/up: 16 or 32 rows of each weight)");
+static_assert(S_DEPTH >= 1 && S_DEPTH <= 8, "S_DEPTH: 1..8 (halved to fit the registers: 8 always is)");
+static_assert(S_SPLIT >= 0 && S_SPLIT <= 64, "S_SPLIT: 0 (auto) or 1..64");
+static_assert(S_SM_WARPS >= 1 && S_SM_WARPS <= 64, "S_SM_WARPS: 1..64");
 
 // Tile geometry of one GEMM: kNB = 1 (down) or 2 (gate and up) weight operands of kBN rows each.
 template <bool kGated>
@@ -935,6 +968,178 @@ __global__ void __launch_bounds__(kSThreads)
   }
 }
 
+// ---- small-M (decode) path: the weights streamed once, mma.sync (any sm_80+) ----------------------
+// At M <= SMALL_M tokens (f16/bf16 with the tensor-core path's alignment) both GEMMs are memory-bound: a
+// decode step must read Wg, Wu and Wd once (3 E F elements) for 6 M E F flops, so the kernel's job is to keep
+// enough weight bytes in flight to run at the copy bandwidth, as kernels/skinny_gemm/cuda.cu's tensor-core path
+// does for one weight (its design, with the gate and up weights streamed side by side):
+//   C^T[N,M] = W[N,K] A^T[K,M] on mma.sync m16n8k16 with f32 accumulators, 16 rows of W the MMA's M and 8
+// tokens its N (NT = ceil(M/8) n-tiles, a template parameter, so the sums stay in registers). Each warp owns
+// S_ROWS weight rows (the gate/up kernel: S_ROWS/2 rows n of Wg and the same rows of Wu, so h[:, n] =
+// act(g) * u is finished in the warp's registers; the down kernel: S_ROWS rows of Wd) and streams them along
+// K in blocks of 32 k, each lane loading 16 bytes of a row straight into A-fragment registers
+// (ld.global.nc.L1::no_allocate: read once, L1 is left to the activations), S_DEPTH blocks in flight as a
+// ring (halved where NT is large, the ring plus the accumulators would spill). The activations (x, or h for
+// the down GEMM: at most 64 x K) come as B fragments, 16-byte loads through L1, shared by the block's warps.
+// K is taken in a permuted order, the same for W and for the activations (see mma_block), so that every
+// load is 16 contiguous bytes. Rows of W past N and tokens past M are clamped reads, never stored; a lane's
+// 8 k past K (K % 8 == 0: all of them or none) are zeros in both operands.
+// Split over K: where the rows alone give too few warps to keep the bytes in flight (the down GEMM at
+// E = 4096: 128 warps of 32 rows for 132 SMs), grid row y takes one slice of K and writes f32 partial sums
+// (gate and up apart) to a workspace; a second kernel adds the slices in slice order (deterministic: no
+// atomics), applies act(g) * u for the gate/up GEMM, and rounds. S_SPLIT=0 picks the fewest slices that give
+// every SM S_SM_WARPS warps. h (M x F, in T, as eager rounds it) and the workspace are one allocation from the
+// stream-ordered pool; the two GEMMs share the workspace (stream order: the first's sums are read before the
+// second writes its own).
+//   Defaults (H100: ~3.35 TB/s at ~0.7 us of DRAM latency wants ~2.3 MB, ~18 KB per SM, in flight; H200
+// ~26 KB): a warp holds S_ROWS x S_DEPTH x 64 B = 8 KB in flight (32 rows, 4 blocks of 32 k: skinny_gemm's MMA
+// defaults); S_SM_WARPS=4 asks for 32 KB per SM, and the Llama-3-8B gate/up GEMM (F = 14336: 896 warps, 6.8
+// per SM) then runs unsplit while its down GEMM (E = 4096: 128 warps) takes 5 slices. 4 warps per block share
+// each activation load through L1. At M = 33..64 a warp also reads 64 tokens x 32 k of activations per block
+// of its 32 weight rows, twice the weight's bytes, from L1 or L2: there the block's warps sharing them in L1
+// matters (S_WARPS=8 shares more) and the ring is 2 deep (4 KB a warp, the split asking for twice the warps).
+namespace small {
+[[maybe_unused]] constexpr int kKB = 32;  // k per block: one 16-byte load per lane per 8 rows, two MMA k-steps
+constexpr int kTiles = S_ROWS / 16;  // m16 tiles of weight rows per warp, over its operands
+// The ring's depth at NT n-tiles: S_DEPTH, halved while the ring (8 kTiles d registers), the accumulators
+// (4 kTiles NT) and one block of the activations (4 NT) would pass ~136 registers (skinny_gemm's bound:
+// ptxas spills past it).
+template <int NT>
+constexpr int kDepth = [] {
+  int d = S_DEPTH;
+  while (d > 1 && 8 * kTiles * d + 4 * kTiles * NT + 4 * NT > 136) d /= 2;
+  return d;
+}();
+
+__device__ __forceinline__ uint4 ld_stream(const void* p) {
+  uint4 r;
+  asm volatile("ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4];"
+               : "=r"(r.x), "=r"(r.y), "=r"(r.z), "=r"(r.w)
+               : "l"(p));
+  return r;
+}
+
+// One block of 32 k of kMI m16 tiles of W against NT n-tiles of tokens. The permuted K order (as skinny_gemm):
+// in m16n8k16's fragments (PTX ISA), lane (g = lane / 4, t = lane % 4) holds A[g][2t, 2t+1] (a0),
+// A[g+8][2t, 2t+1] (a1), A[g][2t+8, 2t+9] (a2), A[g+8][2t+8, 2t+9] (a3), B[2t, 2t+1][g] (b0),
+// B[2t+8, 2t+9][g] (b1), and C[g][2t, 2t+1], C[g+8][2t, 2t+1]. The k of A and of B that a lane holds depend
+// on t alone and the MMA sums over k, so one renaming of k applied to both operands gives the same dot
+// products. Lane t loads the 8 elements [8t, 8t+8) of the block for rows g and g+8 of W (wf[i][h], h = 0, 1)
+// and for token g of each n-tile (xv): step 0 takes words x, y of the 16 bytes as its k = 2t, 2t+1 and
+// 2t+8, 2t+9, step 1 words z, w, in W and in the activations alike: each of the 32 elements once.
+template <typename T, int kMI, int NT>
+__device__ __forceinline__ void mma_block(float (&acc)[kMI][NT][4], const uint4 (&wf)[kMI][2], const uint4 (&xv)[NT]) {
+#pragma unroll
+  for (int i = 0; i < kMI; ++i) {
+    const uint32_t a0[4] = {wf[i][0].x, wf[i][1].x, wf[i][0].y, wf[i][1].y};
+    const uint32_t a1[4] = {wf[i][0].z, wf[i][1].z, wf[i][0].w, wf[i][1].w};
+#pragma unroll
+    for (int j = 0; j < NT; ++j) {
+      mma16816<T>(acc[i][j], a0, xv[j].x, xv[j].y);
+      mma16816<T>(acc[i][j], a1, xv[j].z, xv[j].w);
+    }
+  }
+}
+
+// out[M,N] = A[M,K] W0^T (kAct none), or act(A W0^T) * (A W1^T); W0, W1 [N,K]. Grid: x = blocks of S_WARPS
+// warps of 16 kMI output columns each (rows of each weight operand), y = slices of K, `per` blocks of 32 k each
+// (the last slice fewer; none empty). With ws, slice y writes its f32 sums to ws + y kNB M N (gate, then up)
+// and sum_slices finishes them; without, the warp writes out. acc[o][i][j] is C of operand o, tile i (rows
+// n0 + 16i ..) and n-tile j (tokens 8j ..).
+template <typename T, Act kAct, int NT>
+__global__ void __launch_bounds__(S_WARPS * 32)
+    stream_mma(const T* __restrict__ A, const T* __restrict__ W0, const T* __restrict__ W1, T* __restrict__ out,
+               float* __restrict__ ws, int M, int N, int K, int per) {
+  constexpr bool kGated = kAct != Act::none;
+  constexpr int kNB = kGated ? 2 : 1, kMI = kTiles / kNB, kD = kDepth<NT>;
+  static_assert(kMI >= 1 && kNB * kMI == kTiles, "S_ROWS must give each weight operand whole m16 tiles");
+  const int lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+  const int n0 = (blockIdx.x * S_WARPS + threadIdx.x / 32) * (16 * kMI);
+  if (n0 >= N) return;  // whole warps: every MMA below runs on a converged warp
+  const int kblocks = (K + kKB - 1) / kKB;
+  const int b_begin = blockIdx.y * per, b_end = min(kblocks, b_begin + per);
+  const T* wrow[kNB][kMI][2];  // rows past N read row N - 1, never stored
+#pragma unroll
+  for (int o = 0; o < kNB; ++o)
+#pragma unroll
+    for (int i = 0; i < kMI; ++i)
+#pragma unroll
+      for (int h = 0; h < 2; ++h)
+        wrow[o][i][h] = (o == 0 ? W0 : W1) + (size_t)min(n0 + 16 * i + 8 * h + g, N - 1) * K + 8 * t;
+  const T* xrow[NT];  // tokens past M read token M - 1, never stored
+#pragma unroll
+  for (int j = 0; j < NT; ++j) xrow[j] = A + (size_t)min(8 * j + g, M - 1) * K + 8 * t;
+
+  // Block b of every operand's rows into a ring slot; past the slice, or this lane's 8 elements past K, zero.
+  auto load_w = [&](uint4(&slot)[kNB][kMI][2], int b) {
+    const bool ok = b < b_end && b * kKB + 8 * t < K;
+#pragma unroll
+    for (int o = 0; o < kNB; ++o)
+#pragma unroll
+      for (int i = 0; i < kMI; ++i)
+#pragma unroll
+        for (int h = 0; h < 2; ++h)
+          slot[o][i][h] = ok ? ld_stream(wrow[o][i][h] + (size_t)b * kKB) : make_uint4(0, 0, 0, 0);
+  };
+
+  float acc[kNB][kMI][NT][4] = {};
+  uint4 ring[kD][kNB][kMI][2];
+#pragma unroll
+  for (int s = 0; s < kD; ++s) load_w(ring[s], b_begin + s);
+  for (int b0 = b_begin; b0 < b_end; b0 += kD) {
+#pragma unroll
+    for (int s = 0; s < kD; ++s) {
+      const int b = b0 + s;  // past the slice (its last pass): zeros, multiplied for nothing
+      const bool ok = b < b_end && b * kKB + 8 * t < K;
+      uint4 xv[NT];
+#pragma unroll
+      for (int j = 0; j < NT; ++j)
+        xv[j] = ok ? __ldg(reinterpret_cast<const uint4*>(xrow[j] + (size_t)b * kKB)) : make_uint4(0, 0, 0, 0);
+#pragma unroll
+      for (int o = 0; o < kNB; ++o) mma_block<T, kMI, NT>(acc[o], ring[s][o], xv);
+      load_w(ring[s], b + kD);
+    }
+  }
+
+  // C[r][c] of tile i, n-tile j is out[8j + c][n0 + 16i + r]: transposed on the way out.
+  float* const part = ws ? ws + (size_t)blockIdx.y * kNB * M * N : nullptr;
+#pragma unroll
+  for (int i = 0; i < kMI; ++i)
+#pragma unroll
+    for (int j = 0; j < NT; ++j)
+#pragma unroll
+      for (int v = 0; v < 4; ++v) {
+        const int n = n0 + 16 * i + g + 8 * (v >> 1), m = 8 * j + 2 * t + (v & 1);
+        if (m < M && n < N) {
+          const size_t at = (size_t)m * N + n;
+          if (part) {
+            part[at] = acc[0][i][j][v];
+            if constexpr (kGated) part[(size_t)M * N + at] = acc[kNB - 1][i][j][v];
+          } else {
+            out[at] = from_f32<T>(kGated ? activate<kAct>(acc[0][i][j][v]) * acc[kNB - 1][i][j][v] : acc[0][i][j][v]);
+          }
+        }
+      }
+}
+
+// The split's second kernel: out = the sum of the slices' partial sums in slice order (deterministic), through
+// act(gate) * up for the gate/up GEMM; slice s's sums at ws + s kNB mn (gate, then up).
+template <typename T, Act kAct>
+__global__ void __launch_bounds__(256) sum_slices(const float* __restrict__ ws, T* __restrict__ out, int slices,
+                                                   size_t mn) {
+  constexpr bool kGated = kAct != Act::none;
+  constexpr int kNB = kGated ? 2 : 1;
+  for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < mn; i += (size_t)gridDim.x * blockDim.x) {
+    float a = 0.0f, b = 0.0f;
+    for (int s = 0; s < slices; ++s) {
+      a += ws[(size_t)s * kNB * mn + i];
+      if constexpr (kGated) b += ws[((size_t)s * kNB + 1) * mn + i];
+    }
+    out[i] = from_f32<T>(kGated ? activate<kAct>(a) * b : a);
+  }
+}
+}  // namespace small
+
 // ---- host ----------------------------------------------------------------------------------
 static bool aligned16(const void* p) { return ((uintptr_t)p & 15) == 0; }
 
@@ -1102,6 +1307,113 @@ static int run_hopper(const T* x, const T* wg, const T* wu, const T* wd, T* y, i
   return ok && launch_err == cudaSuccess ? 0 : 1;
 }
 
+// ---- host: the small-M path ------------------------------------------------------------------
+// The current device's SM count, asked once per device (a driver query on every call costs host time that a
+// decode step's small GEMMs cannot hide). A device property, not a result.
+[[maybe_unused]] static int sm_count() {
+  constexpr int kMaxDevices = 64;
+  static std::atomic<int> cached[kMaxDevices] = {};
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return 0;
+  int sms = dev < kMaxDevices ? cached[dev].load(std::memory_order_relaxed) : 0;
+  if (sms > 0) return sms;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev) != cudaSuccess) return 0;
+  if (dev < kMaxDevices) cached[dev].store(sms, std::memory_order_relaxed);
+  return sms;
+}
+
+// One small-M GEMM's grid: row blocks, slices of K and the 32-k blocks per slice.
+struct SmallPlan {
+  int row_blocks, slices, per;
+};
+// out[M,N] from W [N,K] with `rows` output columns per warp, at NT n-tiles of tokens (K > 0).
+template <int NT>
+static SmallPlan small_plan(int rows, int N, int K, int sms) {
+  constexpr int kD = small::kDepth<NT>;
+  const int row_blocks = (int)(((int64_t)N + S_WARPS * rows - 1) / (S_WARPS * rows));
+  const int kblocks = (K + small::kKB - 1) / small::kKB;
+  int slices = S_SPLIT;
+  if (slices == 0) {  // the fewest slices that give every SM S_SM_WARPS warps, at most 16
+    // A shallower ring (kDepth < S_DEPTH) has fewer bytes in flight per warp: ask for more warps.
+    const int64_t want = (int64_t)sms * S_SM_WARPS * S_DEPTH / kD, have = (int64_t)row_blocks * S_WARPS;
+    slices = (int)((want + have - 1) / have < 16 ? (want + have - 1) / have : 16);
+  }
+  const int most = kblocks / kD > 1 ? kblocks / kD : 1;  // a slice fills the ring at least once
+  slices = slices < most ? slices : most;
+  int per = (kblocks + slices - 1) / slices;  // blocks of 32 k per slice, whole passes of the ring
+  per = (per + kD - 1) / kD * kD;
+  return {row_blocks, (kblocks + per - 1) / per, per};  // slices recounted so that none is empty
+}
+
+// Blocks of 256 threads for sum_slices over mn outputs (grid-stride past 4096).
+[[maybe_unused]] static unsigned sum_blocks(size_t mn) {
+  return (unsigned)((mn + 255) / 256 < 4096 ? (mn + 255) / 256 : 4096);
+}
+
+// The two small-M GEMMs at NT n-tiles of tokens (M in (8(NT-1), 8NT]); E, F > 0, multiples of 8, 16-byte
+// aligned pointers.
+template <Act kAct, typename T, int NT>
+static int run_small_nt(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F,
+                        cudaStream_t stream) {
+  const int sms = sm_count();
+  if (sms <= 0) return 1;
+  constexpr int kDownRows = 16 * small::kTiles, kUpRows = kDownRows / 2;  // output columns per warp
+  const SmallPlan up = small_plan<NT>(kUpRows, F, E, sms), down = small_plan<NT>(kDownRows, E, F, sms);
+  // One allocation: h [M,F] in T (256-byte aligned, as cudaMallocAsync's memory), then the f32 partial sums,
+  // shared by the two GEMMs (gate and up per slice: 2 slices M F floats; down: slices M E).
+  const size_t mf = (size_t)M * F, me = (size_t)M * E;
+  const size_t h_bytes = (mf * sizeof(T) + 255) / 256 * 256;
+  const size_t up_ws = up.slices > 1 ? 2 * (size_t)up.slices * mf : 0;
+  const size_t down_ws = down.slices > 1 ? (size_t)down.slices * me : 0;
+  unsigned char* buf = nullptr;
+  if (cudaMallocAsync((void**)&buf, h_bytes + (up_ws > down_ws ? up_ws : down_ws) * sizeof(float), stream) !=
+      cudaSuccess)
+    return 1;
+  T* const h = reinterpret_cast<T*>(buf);
+  float* const ws = reinterpret_cast<float*>(buf + h_bytes);
+  const dim3 block(S_WARPS * 32);
+  small::stream_mma<T, kAct, NT><<<dim3((unsigned)up.row_blocks, (unsigned)up.slices), block, 0, stream>>>(
+      x, wg, wu, h, up.slices > 1 ? ws : nullptr, M, F, E, up.per);
+  if (up.slices > 1) small::sum_slices<T, kAct><<<sum_blocks(mf), 256, 0, stream>>>(ws, h, up.slices, mf);
+  small::stream_mma<T, Act::none, NT><<<dim3((unsigned)down.row_blocks, (unsigned)down.slices), block, 0, stream>>>(
+      h, wd, wd, y, down.slices > 1 ? ws : nullptr, M, E, F, down.per);
+  if (down.slices > 1) small::sum_slices<T, Act::none><<<sum_blocks(me), 256, 0, stream>>>(ws, y, down.slices, me);
+  const cudaError_t launch_err = cudaGetLastError();
+  if (cudaFreeAsync(buf, stream) != cudaSuccess) return 1;
+  return launch_err == cudaSuccess ? 0 : 1;
+}
+
+// M <= SMALL_M: one instance per 8 tokens (the accumulators' size is a template parameter).
+template <Act kAct, typename T>
+static int run_small(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F,
+                     cudaStream_t stream) {
+  switch ((M + 7) / 8) {
+    case 1: return run_small_nt<kAct, T, 1>(x, wg, wu, wd, y, M, E, F, stream);
+#if SMALL_M > 8
+    case 2: return run_small_nt<kAct, T, 2>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 16
+    case 3: return run_small_nt<kAct, T, 3>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 24
+    case 4: return run_small_nt<kAct, T, 4>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 32
+    case 5: return run_small_nt<kAct, T, 5>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 40
+    case 6: return run_small_nt<kAct, T, 6>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 48
+    case 7: return run_small_nt<kAct, T, 7>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+#if SMALL_M > 56
+    case 8: return run_small_nt<kAct, T, 8>(x, wg, wu, wd, y, M, E, F, stream);
+#endif
+    default: return 1;
+  }
+}
+
 template <typename T, Act kAct>
 static int run(const ak_call* call, int M, int E, int F) {
   const T* x = static_cast<const T*>(call->inputs[0].data);
@@ -1113,6 +1425,9 @@ static int run(const ak_call* call, int M, int E, int F) {
   if (E % 8 != 0 || F % 8 != 0 || !aligned16(x) || !aligned16(wg) || !aligned16(wu) || !aligned16(wd) ||
       !aligned16(y))
     return run_simt<kAct>(x, wg, wu, wd, y, M, E, F, stream);
+  if constexpr (SMALL_M > 0) {
+    if (M <= SMALL_M && F > 0) return run_small<kAct>(x, wg, wu, wd, y, M, E, F, stream);
+  }
 
   int dev = 0, optin = 0, major = 0;
   if (cudaGetDevice(&dev) != cudaSuccess ||
