@@ -36,19 +36,30 @@ class FusedMlp final : public KernelType {
   }
 
   Shape smoke_shape() const override { return {"tiny", {32, 64, 128}}; }
-  /// SwiGLU at Llama widths; GeGLU at Gemma-7B's (tanh form) and a small exact-GELU one that slow backends reach.
+  /// SwiGLU at Llama widths; GeGLU at Gemma-7B's (tanh form) and a small exact-GELU one that slow backends reach;
+  /// and the decode step (M = 1..64 tokens, memory-bound: the weights streamed once) at Llama-3-8B's widths.
   std::vector<Shape> sweep_shapes() const override {
-    return {{"small", {128, 256, 512}},           {"medium", {256, 512, 1024}},
-            {"small_erf", {128, 256, 512, 2}},    {"mid", {1024, 1024, 2048}},
-            {"large", {2048, 2048, 5504}},        {"llama7b", {2048, 4096, 11008}},
-            {"llama7b_b4k", {4096, 4096, 11008}}, {"llama13b", {1024, 5120, 13824}},
-            {"openllama3b", {2048, 3200, 8640}},  {"gemma7b", {2048, 3072, 24576, 1}}};
+    return {{"small", {128, 256, 512}},          {"small_erf", {128, 256, 512, 2}},
+            {"large", {2048, 2048, 5504}},       {"llama7b", {2048, 4096, 11008}},
+            {"llama13b", {1024, 5120, 13824}},   {"openllama3b", {2048, 3200, 8640}},
+            {"gemma7b", {2048, 3072, 24576, 1}}, {"llama3_8b_m1", {1, 4096, 14336}},
+            {"llama3_8b_m8", {8, 4096, 14336}},  {"llama3_8b_m32", {32, 4096, 14336}}};
   }
+  /// The decode ones (M <= 64: a small-M path's row, column and K tails): odd M, F a multiple of 8 but not of 32
+  /// (200, 136, 264; E 72 too), each activation, all but the last within the Triton interpreter's case budget.
   std::vector<Shape> edge_shapes() const override {
-    return {{"odd_33x64x96", {33, 64, 96}},           {"odd_33x64x96_tanh", {33, 64, 96, 1}},
-            {"odd_127x96x160", {127, 96, 160}},       {"odd_127x96x160_erf", {127, 96, 160, 2}},
-            {"edge_1023", {1023, 1024, 2048}},        {"edge_4097", {4097, 512, 1024}},
-            {"edge_1023_tanh", {1023, 1024, 2048, 1}}};
+    return {{"odd_33x64x96", {33, 64, 96}},
+            {"odd_33x64x96_tanh", {33, 64, 96, 1}},
+            {"odd_127x96x160", {127, 96, 160}},
+            {"odd_127x96x160_erf", {127, 96, 160, 2}},
+            {"edge_1023", {1023, 1024, 2048}},
+            {"edge_4097", {4097, 512, 1024}},
+            {"edge_1023_tanh", {1023, 1024, 2048, 1}},
+            {"decode_1x64x96", {1, 64, 96}},
+            {"decode_3x96x160_erf", {3, 96, 160, 2}},
+            {"decode_5x72x200_tanh", {5, 72, 200, 1}},
+            {"decode_17x64x136", {17, 64, 136}},
+            {"decode_63x128x264", {63, 128, 264}}};
   }
   /// One adversarial shape serves the three activations: a generator named ..._tanh or ..._erf sets ACT 1 or 2
   /// (the problem's scalar, which the oracle and eager follow), the others keep the shape's (silu).
@@ -57,7 +68,7 @@ class FusedMlp final : public KernelType {
   }
   Shape adversarial_shape() const override { return {"adversarial", {64, 256, 512}}; }
   std::vector<Shape> bench_shapes() const override {
-    return {{"llama7b", {2048, 4096, 11008}}, {"large", {2048, 2048, 5504}}};
+    return {{"llama7b", {2048, 4096, 11008}}, {"large", {2048, 2048, 5504}}, {"llama3_8b_m1", {1, 4096, 14336}}};
   }
 
   Problem make_problem(const InputSpec& spec, const at::Device& dev) const override {
