@@ -280,12 +280,26 @@ def _sm_count(device):
     return _SMS[device]
 
 
+def _small_block_k(M, use_dot, itemsize, f32_fma):
+    """The decode path's step depth: SMALL_BLOCK_K, less where a program would pass 255 registers and spill
+    (ptxas for sm_90 at 4 warps, the kernels compiled ahead of time for every M, dtype and activation): the
+    CUDA-core sums hold BLOCK_M x BLOCK_N x BLOCK_K products, tl.dot past 16 rows holds larger operands, and f32
+    elements take twice the registers (an f32 FMA dot more still)."""
+    if use_dot:
+        bk = 16 if f32_fma else 128 if M <= 16 else 64
+    else:
+        bk = 128 if M == 1 else 64 if M <= 4 else 32
+    if itemsize == 4 and not f32_fma:
+        bk //= 2
+    return min(SMALL_BLOCK_K, bk)
+
+
 def _small_m(x, wg, wu, wd, y, M, E, F, act, precision, f32_fma):
     """The decode path: three weight-streaming kernels (see the header), scratch from torch.empty."""
     use_dot = M > SMALL_SUM_M
     bm = max(16, triton.next_power_of_2(M)) if use_dot else triton.next_power_of_2(M)
     bn = SMALL_BLOCK_N
-    bk = min(SMALL_BLOCK_K, 32) if (use_dot and f32_fma) else SMALL_BLOCK_K  # an f32 FMA dot needs more registers
+    bk = _small_block_k(M, use_dot, x.element_size(), f32_fma)
     key = ("small", x.dtype, precision, bm, bn, bk, x.device, act)
     consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, USE_DOT=use_dot, PRECISION=precision,
                   num_warps=SMALL_NUM_WARPS)
