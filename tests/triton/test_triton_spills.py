@@ -33,8 +33,8 @@ def stack(fn, sig, consts, warps, stages, cubin):
     usage = subprocess.run([str(objdump), "-res-usage", str(cubin)], capture_output=True, text=True, check=True).stdout
     return int(re.search(r"STACK:(\d+)", usage).group(1))
 cubin = pathlib.Path(sys.argv[2])
-for dt, f32_fma in (("bf16", False), ("fp32", True), ("fp32", False)):
-    prec = "ieee" if f32_fma or dt != "fp32" else "tf32"
+for dt, prec in (("bf16", "tf32"), ("fp32", "ieee"), ("fp32", "tf32"), ("fp32", "tf32x3")):
+    f32_fma = prec == "ieee"  # as kernel_fn: F32_DOT 0 on f32; bf16 passes "tf32", which its dot ignores
     for M in (1, 2, 4, 8, 16, 32, 64):
         if dt == "fp32" and M not in (1, 8, 16, 64):
             continue
@@ -63,6 +63,6 @@ def test_fused_mlp_decode_kernels_do_not_spill_on_hopper(tmp_path):
                         str(tmp_path / "k.cubin")], capture_output=True, text=True, env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads(r.stdout.strip().splitlines()[-1])
-    assert len(rows) == 7 + 4 + 4
+    assert len(rows) == 7 + 4 + 4 + 4
     spilled = [row for row in rows if row["gate_up_stack"] or row["down_stack"]]
     assert not spilled, spilled
