@@ -40,7 +40,7 @@
 // @knob H_PINGPONG=0 {0,1} Hopper: 1 = each consumer warpgroup owns a whole 64*H_MI-row tile, one's MMAs running while the other stores C (needs H_CONSUMERS=2, H_PERSISTENT=1)
 // @knob SMALL_M=64 {0,8,16,32,64} f16/bf16 calls with at most this many tokens take the small-M (decode) kernels instead of the GEMMs (0: never)
 // @knob S_WARPS=4 {2,4,8} small-M path: warps per block (they share the activations' loads through L1)
-// @knob S_ROWS=32 {32,64} small-M path: weight rows each warp streams (gate/up: half of them of Wg, half of Wu); 64 spills at M > 40
+// @knob S_ROWS=32 {32,64} small-M path: weight rows each warp streams (gate/up: half of them of Wg, half of Wu); 64 spills at M > 32
 // @knob S_DEPTH=4 {1,2,4} small-M path: blocks of 32 k of each row a lane has in flight (halved where the registers would spill: 8 always is)
 // @knob S_SPLIT=0 {0,1,2,4,8,16} small-M path: slices of K per GEMM, partial sums added by a second kernel (0: the fewest giving S_SM_WARPS warps per SM)
 // @knob S_SM_WARPS=4 {2,4,8,16} small-M path, S_SPLIT=0: warps per SM the slices aim for
@@ -1383,7 +1383,8 @@ static int run_small_nt(const T* x, const T* wg, const T* wu, const T* wd, T* y,
   return launch_err == cudaSuccess ? 0 : 1;
 }
 
-// M <= SMALL_M: one instance per 8 tokens (the accumulators' size is a template parameter).
+// M <= SMALL_M: an instance for 8, 16, 32 and 64 tokens (the accumulators' size is a template parameter; tokens
+// past M are clamped reads, never stored). Each instance costs ~1.7 s of nvcc per candidate, so not one per 8.
 template <Act kAct, typename T>
 static int run_small(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F,
                      cudaStream_t stream) {
@@ -1393,21 +1394,13 @@ static int run_small(const T* x, const T* wg, const T* wu, const T* wd, T* y, in
     case 2: return run_small_nt<kAct, T, 2>(x, wg, wu, wd, y, M, E, F, stream);
 #endif
 #if SMALL_M > 16
-    case 3: return run_small_nt<kAct, T, 3>(x, wg, wu, wd, y, M, E, F, stream);
-#endif
-#if SMALL_M > 24
+    case 3:
     case 4: return run_small_nt<kAct, T, 4>(x, wg, wu, wd, y, M, E, F, stream);
 #endif
 #if SMALL_M > 32
-    case 5: return run_small_nt<kAct, T, 5>(x, wg, wu, wd, y, M, E, F, stream);
-#endif
-#if SMALL_M > 40
-    case 6: return run_small_nt<kAct, T, 6>(x, wg, wu, wd, y, M, E, F, stream);
-#endif
-#if SMALL_M > 48
-    case 7: return run_small_nt<kAct, T, 7>(x, wg, wu, wd, y, M, E, F, stream);
-#endif
-#if SMALL_M > 56
+    case 5:
+    case 6:
+    case 7:
     case 8: return run_small_nt<kAct, T, 8>(x, wg, wu, wd, y, M, E, F, stream);
 #endif
     default: return 1;
