@@ -40,7 +40,7 @@
 // @knob H_PINGPONG=0 {0,1} Hopper: 1 = each consumer warpgroup owns a whole 64*H_MI-row tile, one's MMAs running while the other stores C (needs H_CONSUMERS=2, H_PERSISTENT=1)
 // @knob SMALL_M=64 {0,8,16,32,64} f16/bf16 calls with at most this many tokens take the small-M (decode) kernels instead of the GEMMs (0: never)
 // @knob S_WARPS=4 {2,4,8} small-M path: warps per block (they share the activations' loads through L1)
-// @knob S_ROWS=32 {32,64} small-M path: weight rows each warp streams (gate/up: half of them of Wg, half of Wu); 64 spills at M > 32
+// @knob S_ROWS=32 {32,64} small-M path: weight rows each warp streams (gate/up: half of them of Wg, half of Wu); no spills at either (nvcc 13.0, sm_90a)
 // @knob S_DEPTH=4 {1,2,4} small-M path: blocks of 32 k of each row a lane has in flight (halved where the registers would spill: 8 always is)
 // @knob S_SPLIT=0 {0,1,2,4,8,16} small-M path: slices of K per GEMM, partial sums added by a second kernel (0: the fewest giving S_SM_WARPS warps per SM)
 // @knob S_SM_WARPS=4 {2,4,8,16} small-M path, S_SPLIT=0: warps per SM the slices aim for
