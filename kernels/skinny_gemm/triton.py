@@ -52,6 +52,9 @@ def kernel_fn(inputs, outputs, scalars):
         y.zero_()
         return None
     bm = min(BLOCK_M, triton.next_power_of_2(M))
+    # The broadcast product holds bm x BLOCK_N x BLOCK_K values: past bm * BLOCK_K = 128 per warp (at BLOCK_N 32)
+    # ptxas spills (sm_90: 536 bytes at 8 x 32 x 128 on 4 warps, bench/triton_spills.py), so the step gets shallower.
+    bk = max(16, min(BLOCK_K, 128 * NUM_WARPS * 32 // (bm * BLOCK_N)))
     grid = (triton.cdiv(N, BLOCK_N), triton.cdiv(M, bm))
-    _skinny_kernel[grid](x, w, y, M, N, K, BLOCK_M=bm, BLOCK_N=BLOCK_N, BLOCK_K=BLOCK_K, num_warps=NUM_WARPS)
+    _skinny_kernel[grid](x, w, y, M, N, K, BLOCK_M=bm, BLOCK_N=BLOCK_N, BLOCK_K=bk, num_warps=NUM_WARPS)
     return None

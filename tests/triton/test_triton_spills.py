@@ -66,3 +66,18 @@ def test_fused_mlp_decode_kernels_do_not_spill_on_hopper(tmp_path):
     assert len(rows) == 7 + 4 + 4 + 4
     spilled = [row for row in rows if row["gate_up_stack"] or row["down_stack"]]
     assert not spilled, spilled
+
+
+def test_skinny_gemm_kernels_do_not_spill_at_decode_shapes():
+    """bench/triton_spills.py records the launches skinny_gemm's kernel_fn makes at M 1, 8, 32 of Llama-3-8B's
+    projections and compiles each for sm_90: none may have a stack frame (the step depth follows M)."""
+    triton = pytest.importorskip("triton")
+    if not (pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump").exists():
+        pytest.skip("this Triton has no bundled cuobjdump")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    r = subprocess.run([sys.executable, str(ROOT / "bench/triton_spills.py"), "skinny_gemm"], capture_output=True,
+                       text=True, env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [line for line in r.stdout.splitlines() if line.startswith("skinny_gemm ")]
+    assert len(rows) == 6, r.stdout
+    assert "0 launches with a stack frame" in r.stdout, r.stdout
