@@ -974,7 +974,8 @@ __global__ void __launch_bounds__(kSThreads)
 // enough weight bytes in flight to run at the copy bandwidth, as kernels/skinny_gemm/cuda.cu's tensor-core path
 // does for one weight (its design, with the gate and up weights streamed side by side):
 //   C^T[N,M] = W[N,K] A^T[K,M] on mma.sync m16n8k16 with f32 accumulators, 16 rows of W the MMA's M and 8
-// tokens its N (NT = ceil(M/8) n-tiles, a template parameter, so the sums stay in registers). Each warp owns
+// tokens its N (NT = 1, 2, 4 or 8 n-tiles: ceil(M/8) rounded up to a power of two, a template parameter, so the
+// sums stay in registers). Each warp owns
 // S_ROWS weight rows (the gate/up kernel: S_ROWS/2 rows n of Wg and the same rows of Wu, so h[:, n] =
 // act(g) * u is finished in the warp's registers; the down kernel: S_ROWS rows of Wd) and streams them along
 // K in blocks of 32 k, each lane loading 16 bytes of a row straight into A-fragment registers
@@ -1350,7 +1351,7 @@ static SmallPlan small_plan(int rows, int N, int K, int sms) {
   return (unsigned)((mn + 255) / 256 < 4096 ? (mn + 255) / 256 : 4096);
 }
 
-// The two small-M GEMMs at NT n-tiles of tokens (M in (8(NT-1), 8NT]); E, F > 0, multiples of 8, 16-byte
+// The two small-M GEMMs at NT n-tiles of tokens (M <= 8 NT); E, F > 0, multiples of 8, 16-byte
 // aligned pointers.
 template <Act kAct, typename T, int NT>
 static int run_small_nt(const T* x, const T* wg, const T* wu, const T* wd, T* y, int M, int E, int F,
