@@ -88,9 +88,9 @@ std::map<std::string, std::vector<std::string>> sequences(const std::vector<Resu
 
 /// What every run of these kernels records, by construction.
 const std::map<std::string, std::vector<std::string>> k_expected = {
-    {"rmsnorm_cpu", {"REPEAT=16 baseline", "REPEAT=4 kept", "REPEAT=1 kept"}},
+    {"rmsnorm_cpu", {"REPEAT=64 baseline", "REPEAT=8 kept", "REPEAT=1 kept"}},
     {"reduce_cpu", {"MODE=0 baseline", "MODE=1 incorrect", "MODE=2 reverted"}},
-    {"softmax_cpu", {"REPEAT=4 baseline", "REPEAT=1 kept", "REPEAT=16 reverted"}},
+    {"softmax_cpu", {"REPEAT=8 baseline", "REPEAT=1 kept", "REPEAT=16 reverted"}},
 };
 
 /// Unique numbers; every commit exists; kept and baseline commits are on autokernel/<tag>, the others not.
@@ -516,7 +516,7 @@ TEST(MultiWorker, AWorkerComparesOnlyWithRowsOfItsOwnGpuModel) {
   const auto ws = fresh("model");
   fs::create_directories(ws);
   const workspace::ResultsLog log(ws / "results.tsv");
-  for (const auto& [config, status] : {std::pair{"REPEAT=16", Status::baseline}, {"REPEAT=1", Status::kept}}) {
+  for (const auto& [config, status] : {std::pair{"REPEAT=64", Status::baseline}, {"REPEAT=1", Status::kept}}) {
     ResultRow r;
     r.experiment = status == Status::baseline ? 0 : 1;
     r.tag = "mw";
@@ -575,7 +575,7 @@ TEST(MultiWorker, SlurmArrayTasksRunWithoutSlurmThenMergeGiveTheSameRows) {
     EXPECT_EQ((*t)->exit_code, 0) << (*t)->output;
   }
   // Before the merge the main branch has no kept work; after it, it holds every kernel's best.
-  EXPECT_NE(util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp").value_or("").find("@knob REPEAT=16"),
+  EXPECT_NE(util::read_file(ws / "kernels/rmsnorm_cpu/kernel.cpp").value_or("").find("@knob REPEAT=64"),
             std::string::npos);
   r = test::autokernel({"merge", "--workspace", ws.string(), "--tag", "mw"});
   ASSERT_EQ(r.exit_code, 0) << r.output;
