@@ -12,6 +12,7 @@ import pathlib
 import re
 import subprocess
 import sys
+import tempfile
 
 os.environ.pop("TRITON_INTERPRET", None)
 import torch  # noqa: E402
@@ -28,7 +29,8 @@ TYPES = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32", t
 bf = torch.bfloat16
 
 
-def load(ktype):
+def load(ktype, **knobs):
+    """The starter as the harness loads it: its knobs' defaults (or `knobs`) set before its body runs."""
     path = ROOT / "kernels" / ktype / "triton.py"
     spec = importlib.util.spec_from_file_location(f"spill_{ktype}", path)
     mod = importlib.util.module_from_spec(spec)
@@ -36,6 +38,8 @@ def load(ktype):
         if m := KNOB_RE.match(line):
             v = m.group(2)
             setattr(mod, m.group(1), int(v) if re.fullmatch(r"-?\d+", v) else float(v) if re.fullmatch(r"[\d.e+-]+", v) else v)
+    for name, value in knobs.items():
+        setattr(mod, name, value)
     spec.loader.exec_module(mod)
     return mod
 
@@ -99,31 +103,41 @@ def record(self, *args, grid, warmup, **kwargs):
     LAUNCHES.append((self, sig, consts, kwargs.get("num_warps", 4), kwargs.get("num_stages", 3)))
 
 
-def usage(fn, sig, consts, warps, stages, cubin):
+def launches(ktype, inputs, outputs, scalars, **knobs):
+    """The launches kernel_fn of ktype's starter makes for these CPU tensors, each (fn, signature, constexprs,
+    num_warps, num_stages), none run (JITFunction.run must be `record`)."""
+    LAUNCHES.clear()
+    load(ktype, **knobs).kernel_fn(inputs, outputs, [float(s) for s in scalars])
+    return list(LAUNCHES)
+
+
+def usage(fn, sig, consts, warps, stages):
+    """(registers, stack bytes) of fn compiled for sm_90 with this specialisation."""
     k = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=GPUTarget("cuda", 90, 32),
                        options=dict(num_warps=warps, num_stages=stages))
-    cubin.write_bytes(k.asm["cubin"])
-    out = subprocess.run([str(OBJDUMP), "-res-usage", str(cubin)], capture_output=True, text=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as d:
+        cubin = pathlib.Path(d) / "kernel.cubin"
+        cubin.write_bytes(k.asm["cubin"])
+        out = subprocess.run([str(OBJDUMP), "-res-usage", str(cubin)], capture_output=True, text=True,
+                             check=True).stdout
     return int(re.search(r"REG:(\d+)", out).group(1)), int(re.search(r"STACK:(\d+)", out).group(1))
 
 
 def main(only):
     JITFunction.run = record
-    cubin = pathlib.Path("/tmp/triton_spills.cubin")
     print(f"{'type':<17} {'shape':<34} {'kernel':<26} {'warps':>5} {'stages':>6} {'regs':>4} {'stack':>5}")
     spilled = 0
     for ktype, label, inputs, outputs, scalars in cases():
         if only and ktype not in only:
             continue
-        LAUNCHES.clear()
         try:
-            load(ktype).kernel_fn(inputs, outputs, [float(s) for s in scalars])
+            recorded = launches(ktype, inputs, outputs, scalars)
         except Exception as e:  # a starter whose host code needs a GPU: say so, go on
             print(f"{ktype:<17} {label:<34} host code failed on the CPU: {type(e).__name__}: {str(e)[:80]}")
             continue
-        for fn, sig, consts, warps, stages in LAUNCHES:
+        for fn, sig, consts, warps, stages in recorded:
             try:
-                regs, stack = usage(fn, sig, consts, warps, stages, cubin)
+                regs, stack = usage(fn, sig, consts, warps, stages)
             except Exception as e:
                 print(f"{ktype:<17} {label:<34} {fn.fn.__name__:<26} compile failed: {str(e)[:100]}")
                 continue

@@ -371,11 +371,11 @@ def kernel_fn(inputs, outputs, scalars):
         raise ValueError(f"fused_mlp: ACT={act} is not one of 0 (silu), 1 (GELU tanh), 2 (GELU erf)")
     f32_fma = x.dtype == torch.float32 and F32_DOT == 0
     precision = _F32_PRECISION[F32_DOT] if x.dtype == torch.float32 else "tf32"
-    bm, bn, bn2, bk = (min(BLOCK_M, 64), min(BLOCK_N, 64), min(DOWN_BLOCK_N, 64), min(BLOCK_K, 32)) if f32_fma \
-        else (BLOCK_M, BLOCK_N, DOWN_BLOCK_N, BLOCK_K)
     if 0 < M <= SMALL_M:
         _small_m(x, wg, wu, wd, y, M, E, F, act, precision, f32_fma)
         return None
+    bm, bn, bn2, bk = (min(BLOCK_M, 64), min(BLOCK_N, 64), min(DOWN_BLOCK_N, 64), min(BLOCK_K, 32)) if f32_fma \
+        else (BLOCK_M, BLOCK_N, DOWN_BLOCK_N, BLOCK_K)
     h = torch.empty((M, F), dtype=x.dtype, device=x.device)
     grid1 = (triton.cdiv(M, bm) * triton.cdiv(F, bn),)
     grid2 = (triton.cdiv(M, bm) * triton.cdiv(E, bn2),)

@@ -1,7 +1,8 @@
-"""fused_mlp's decode path picks its step depth so that no program spills registers (`_small_block_k`). Spills
-are a property of the compiled code, so this compiles the kernels ahead of time for sm_90 (Triton's own ptxas;
-no GPU needed) at every M class, in bf16 and f32, with the activation that takes the most registers (the exact
-GELU), and reads each kernel's stack size with Triton's cuobjdump: a spill shows as a stack frame.
+"""fused_mlp's and skinny_gemm's decode paths pick their step depth so that no program spills registers. Spills
+are a property of the compiled code, so bench/triton_spills.py records the launches each kernel_fn makes (CPU
+tensors, nothing run) and compiles them ahead of time for sm_90 (Triton's own ptxas; no GPU needed): fused_mlp at
+every M class, in bf16 and f32 at each F32_DOT, with the activation that takes the most registers (the exact
+GELU); a spill shows as a stack frame in Triton's cuobjdump.
 
 A child process does the compiling: the other Triton tests run kernels in the interpreter (TRITON_INTERPRET=1),
 under which @triton.jit gives functions that cannot be compiled.
@@ -17,38 +18,24 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 CHILD = r"""
-import importlib.util, json, pathlib, re, subprocess, sys
-import triton
-from triton.backends.compiler import GPUTarget
-from triton.compiler import ASTSource
-spec = importlib.util.spec_from_file_location("fused_mlp_triton", sys.argv[1])
-fm = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fm)
-objdump = pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump"
+import json, sys
+import torch
+from triton.runtime.jit import JITFunction
+sys.path.insert(0, sys.argv[1])
+import triton_spills as ts
+JITFunction.run = ts.record
 out = []
-def stack(fn, sig, consts, warps, stages, cubin):
-    k = triton.compile(ASTSource(fn=fn, signature=sig, constexprs=consts), target=GPUTarget("cuda", 90, 32),
-                       options=dict(num_warps=warps, num_stages=stages))
-    cubin.write_bytes(k.asm["cubin"])
-    usage = subprocess.run([str(objdump), "-res-usage", str(cubin)], capture_output=True, text=True, check=True).stdout
-    return int(re.search(r"STACK:(\d+)", usage).group(1))
-cubin = pathlib.Path(sys.argv[2])
-for dt, prec in (("bf16", "tf32"), ("fp32", "ieee"), ("fp32", "tf32"), ("fp32", "tf32x3")):
-    f32_fma = prec == "ieee"  # as kernel_fn: F32_DOT 0 on f32; bf16 passes "tf32", which its dot ignores
+E, F = 4096, 14336
+for dt, f32_dot in ((torch.bfloat16, 0), (torch.float32, 0), (torch.float32, 2), (torch.float32, 1)):
     for M in (1, 2, 4, 8, 16, 32, 64):
-        if dt == "fp32" and M not in (1, 8, 16, 64):
+        if dt == torch.float32 and M not in (1, 8, 16, 64):
             continue
-        dot = M > fm.SMALL_SUM_M
-        bm = max(16, triton.next_power_of_2(M)) if dot else triton.next_power_of_2(M)
-        bk = fm._small_block_k(M, dot, 4 if dt == "fp32" else 2, f32_fma)
-        c = dict(BLOCK_M=bm, BLOCK_N=fm.SMALL_BLOCK_N, BLOCK_K=bk, USE_DOT=dot, PRECISION=prec)
-        ptrs = {"x_ptr": f"*{dt}", "wg_ptr": f"*{dt}", "wu_ptr": f"*{dt}", "h_ptr": f"*{dt}"}
-        sig = dict(ptrs, M="i32", F="i32", E="i32", **{k: "constexpr" for k in c}, ACT="constexpr")
-        g = stack(fm._gate_up_small_kernel, sig, dict(c, ACT=2), fm.SMALL_NUM_WARPS, fm.NUM_STAGES, cubin)
-        sig = {"h_ptr": f"*{dt}", "wd_ptr": f"*{dt}", "out_ptr": "*fp32", "M": "i32", "E": "i32", "F": "i32",
-               "K_CHUNK": "i32", **{k: "constexpr" for k in c}}
-        d = stack(fm._down_small_kernel, sig, c, fm.SMALL_NUM_WARPS, fm.DOWN_STAGES, cubin)
-        out.append(dict(dtype=dt, precision=prec, M=M, block_k=bk, gate_up_stack=g, down_stack=d))
+        inputs = [ts.r(M, E, dtype=dt), ts.r(F, E, dtype=dt), ts.r(F, E, dtype=dt), ts.r(E, F, dtype=dt)]
+        for fn, sig, consts, warps, stages in ts.launches("fused_mlp", inputs, [ts.r(M, E, dtype=dt)], [2],
+                                                          F32_DOT=f32_dot):
+            regs, stack = ts.usage(fn, sig, consts, warps, stages)
+            out.append(dict(dtype=str(dt), f32_dot=f32_dot, M=M, kernel=fn.fn.__name__, block_k=consts["BLOCK_K"]
+                            if "BLOCK_K" in consts else None, regs=regs, stack=stack))
 print(json.dumps(out))
 """
 
@@ -59,12 +46,18 @@ def test_fused_mlp_decode_kernels_do_not_spill_on_hopper(tmp_path):
         pytest.skip("this Triton has no bundled cuobjdump")
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["TRITON_CACHE_DIR"] = str(tmp_path / "cache")
-    r = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "kernels/fused_mlp/triton.py"),
-                        str(tmp_path / "k.cubin")], capture_output=True, text=True, env=env, timeout=900)
+    r = subprocess.run([sys.executable, "-c", CHILD, str(ROOT / "bench")], capture_output=True, text=True, env=env,
+                       timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads(r.stdout.strip().splitlines()[-1])
-    assert len(rows) == 7 + 4 + 4 + 4
-    spilled = [row for row in rows if row["gate_up_stack"] or row["down_stack"]]
+    # Every case (7 M classes in bf16, 4 in f32 at each of three precisions) took the decode path's two kernels.
+    cases = {}
+    for row in rows:
+        cases.setdefault((row["dtype"], row["f32_dot"], row["M"]), set()).add(row["kernel"])
+    assert len(cases) == 7 + 4 + 4 + 4, cases
+    for case, kernels in cases.items():
+        assert {"_gate_up_small_kernel", "_down_small_kernel"} <= kernels, (case, kernels)
+    spilled = [row for row in rows if row["stack"]]
     assert not spilled, spilled
 
 
