@@ -35,7 +35,7 @@ inline harness::BenchReport bench(const std::filesystem::path& kernel, bool timi
 }
 
 /// A bench with no timing that also says, stage by stage, which input layouts its passed cases had (kernel_abi.h's
-/// layouts: a case label ends in " bshd" or " packed"; contiguous has no suffix).
+/// layouts: a case label ends in " bshd", " packed" or " b_kmajor"; contiguous has no suffix).
 struct LayoutBench {
   harness::BenchReport report;
   std::map<int, std::set<std::string>> layouts;  // stage -> layouts of its passed cases
@@ -52,9 +52,9 @@ inline LayoutBench bench_layouts(const std::filesystem::path& kernel,
   auto rep = harness::run_bench(req, [&](const nlohmann::json& ev) {
     if (ev.value("event", "") != "case" || ev.value("status", "") != "pass") return;
     const auto label = ev.value("case", "");
-    out.layouts[ev.value("stage", 0)].insert(label.ends_with(" bshd")     ? "bshd"
-                                             : label.ends_with(" packed") ? "packed"
-                                                                          : "contiguous");
+    const auto last = label.substr(label.rfind(' ') + 1);
+    const bool named = last == "bshd" || last == "packed" || last == "b_kmajor";
+    out.layouts[ev.value("stage", 0)].insert(named ? last : "contiguous");
   });
   if (!rep) throw std::runtime_error(rep.error().message);
   out.report = std::move(*rep);

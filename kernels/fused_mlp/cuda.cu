@@ -1192,12 +1192,14 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 // @shared end tensor_map_encoder
 
 // @shared begin make_map_2d: copied in other starters, every copy the same (tests/test_starter_regions.py)
-// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled.
-static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows) {
+// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled;
+// its rows ld elements apart (0: cols, contiguous).
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows,
+                     uint64_t ld = 0) {
   const auto encode = tensor_map_encoder();
   if (!encode) return false;
   cuuint64_t dims[2] = {cols, rows};
-  cuuint64_t strides[1] = {cols * 2};
+  cuuint64_t strides[1] = {(ld ? ld : cols) * 2};
   cuuint32_t box[2] = {64, box_rows};
   cuuint32_t elem_strides[2] = {1, 1};
   return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(ptr),

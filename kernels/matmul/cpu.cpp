@@ -1,7 +1,8 @@
 // @autokernel type=matmul
-// C[M,N] = A[M,K] @ B[K,N] on the host. B is converted to f32 once; each block of ROW_BLOCK
-// rows of C is accumulated in f32 with a broadcast-A / contiguous-B (axpy) inner loop that the
-// compiler vectorises. Limits: single-threaded, O(M*N*K), needs K*N*4 bytes of scratch.
+// C[M,N] = A[M,K] @ B[K,N] on the host. B (row-major, or K-major: kernel_abi.h) is converted to a
+// row-major f32 copy once; each block of ROW_BLOCK rows of C is accumulated in f32 with a
+// broadcast-A / contiguous-B (axpy) inner loop that the compiler vectorises. Limits: single-threaded,
+// O(M*N*K), needs K*N*4 bytes of scratch.
 // @knob ROW_BLOCK=4 {1,2,4,8} rows of C computed together (each B row is reused ROW_BLOCK times)
 #include <cstdint>
 #include <vector>
@@ -22,7 +23,9 @@ extern "C" int ak_kernel(const ak_call* call) {
   if (A->dtype == AK_I64 || B->dtype == AK_I64 || C->dtype == AK_I64) return 1;
 
   std::vector<float> b(K * N), a(ROW_BLOCK * K), acc(ROW_BLOCK * N);
-  for (int64_t i = 0; i < K * N; ++i) b[i] = ak_load(B, i);
+  // b(k, n) lies at k * stride[0] + n * stride[1]: row-major B, or K-major (F.linear's weight as it is).
+  for (int64_t k = 0; k < K; ++k)
+    for (int64_t n = 0; n < N; ++n) b[k * N + n] = ak_load(B, k * B->stride[0] + n * B->stride[1]);
 
   for (int64_t m0 = 0; m0 < M; m0 += ROW_BLOCK) {
     const int rows = (int)(M - m0 < ROW_BLOCK ? M - m0 : ROW_BLOCK);

@@ -1,5 +1,6 @@
 // @autokernel type=matmul
-// C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation for every dtype.
+// C[M,N] = A[M,K] @ B[K,N], f32 accumulation for every dtype; A and C row-major, B row-major or K-major (b(k, n) at
+// B[n * ld + k]: F.linear's weight W[N,K] as it is, B = W^T; kernel_abi.h), each path a template flag kBT for it.
 // bf16/f16 on Hopper (compute capability 9.x): TMA copies and wgmma in a warp-specialised kernel,
 // its tile set by the H_* knobs (see "Hopper kernel" below); the epilogue stores C through TMA too.
 // bf16/f16 on other sm_80+ GPUs: tensor-core GEMM on mma.sync.m16n8k16. A block computes a BM x BN
@@ -7,11 +8,13 @@
 // accumulators. BK-deep slices of A and B stream through a STAGES-deep shared-memory ring filled by
 // 16-byte cp.async copies (zero fill past the M/N/K edges through the src-size operand), so the loads
 // of later slices overlap the MMAs of this one. Shared tiles are XOR-swizzled in 16-byte chunks so
-// ldmatrix (.trans for B, which is stored K-major) reads them without bank conflicts. The epilogue
+// ldmatrix (.trans for a row-major B, staged as BK rows of BN; a K-major B is staged as A is and read
+// without it) reads them without bank conflicts. The epilogue
 // rounds C into shared memory and writes it back in coalesced 16-byte stores.
 // Both tensor-core kernels order blocks in groups of GROUP_M tile rows, so that blocks running
-// together share A rows and B columns in L2, and need N and K multiples of 8 and 16-byte aligned
-// pointers; other calls, and f32, take a plain shared-memory tiled SIMT kernel (correct, not fast).
+// together share A rows and B columns in L2, and need N, K and B's leading stride multiples of 8 and
+// 16-byte aligned pointers; other calls, and f32, take a plain shared-memory tiled SIMT kernel (correct,
+// not fast).
 // @knob BM=128 {64,128,256} rows of C per block
 // @knob BN=128 {64,128,256} columns of C per block
 // @knob BK=32 {32,64} depth of one shared-memory K slice
@@ -182,9 +185,11 @@ __device__ __forceinline__ int swz(int r, int c) {
 // @shared end store2_swz
 
 // ---- tensor-core kernel ------------------------------------------------------------------
-template <typename T>
+// kBT: B lies K-major (b(k, n) at B[n * ldb + k], F.linear's weight as it is): its slices are staged as
+// BN rows of BK, like A's, and read with plain ldmatrix; else row-major (B[k * ldb + n]) and read with .trans.
+template <typename T, bool kBT>
 __global__ void __launch_bounds__(kThreads)
-    mma_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K) {
+    mma_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K, int64_t ldb) {
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* const sA = reinterpret_cast<T*>(smem_raw);
   T* const sB = sA + STAGES * kAStage;
@@ -206,12 +211,14 @@ __global__ void __launch_bounds__(kThreads)
   // tid copies chunks tid, tid + kThreads, ...: with kThreads a multiple of the chunks per row, its
   // column chunk is fixed and its rows step by kThreads / chunks-per-row.
   constexpr int kAC = BK / 8, kAChunks = BM * kAC, kARows = kThreads / kAC;
-  constexpr int kBC = BN / 8, kBChunks = BK * kBC, kBRows = kThreads / kBC;
+  // B's staged slice: BK rows of BN (row-major B) or, kBT, BN rows of BK.
+  constexpr int kBC = (kBT ? BK : BN) / 8, kBRowsAll = kBT ? BN : BK, kBChunks = kBRowsAll * kBC;
+  constexpr int kBRows = kThreads / kBC;
   static_assert(kThreads % kAC == 0, "threads must cover whole A rows");
   const int a_r = tid / kAC, a_c = tid % kAC;
-  const int b_r = tid / kBC, b_c = tid % kBC;  // b_r may be >= BK when kThreads > kBChunks
+  const int b_r = tid / kBC, b_c = tid % kBC;  // b_r may be past the slice's rows when kThreads > kBChunks
   const T* const a_src = A + (int64_t)(m0 + a_r) * K + a_c * 8;
-  const T* const b_src = B + (int64_t)b_r * N + n0 + b_c * 8;
+  const T* const b_src = kBT ? B + (int64_t)(n0 + b_r) * ldb + b_c * 8 : B + (int64_t)b_r * ldb + n0 + b_c * 8;
   auto load_slice = [&](int slot, int kt) {
     const int k0 = kt * BK;
     T* a = sA + slot * kAStage;
@@ -227,9 +234,14 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int it = 0; it < (kBChunks + kThreads - 1) / kThreads; ++it) {
       const int r = b_r + it * kBRows;
-      if (kBChunks % kThreads == 0 || r < BK) {
-        const bool ok = k0 + r < K && n0 + b_c * 8 < N;
-        cp_async16(b + swz<kBC>(r, b_c), ok ? b_src + (int64_t)(k0 + it * kBRows) * N : B, ok);
+      if (kBChunks % kThreads == 0 || r < kBRowsAll) {
+        if constexpr (kBT) {  // row r: column n0 + r of B, its k0.. chunk
+          const bool ok = n0 + r < N && k0 + b_c * 8 < K;
+          cp_async16(b + swz<kBC>(r, b_c), ok ? b_src + (int64_t)it * kBRows * ldb + k0 : B, ok);
+        } else {  // row r: row k0 + r of B, its n0.. chunk
+          const bool ok = k0 + r < K && n0 + b_c * 8 < N;
+          cp_async16(b + swz<kBC>(r, b_c), ok ? b_src + (int64_t)(k0 + it * kBRows) * ldb : B, ok);
+        }
       }
     }
   };
@@ -266,9 +278,12 @@ __global__ void __launch_bounds__(kThreads)
       for (int i = 0; i < kMI; ++i)  // x4: rows 0-7/8-15 x k 0-7/8-15 = a0..a3
         ldsm_x4(fa[i], a + swz<BK / 8>(wm + i * 16 + (lane & 15), kk * 2 + (lane >> 4)));
 #pragma unroll
-      for (int j = 0; j < kNI; j += 2) {  // x4.trans: k 0-7/8-15 x n 0-7/8-15 = b0,b1 of two n8 tiles
+      for (int j = 0; j < kNI; j += 2) {
         uint32_t t[4];
-        ldsm_x4_trans(t, b + swz<BN / 8>(kk * 16 + (lane & 15), (wn + j * 8) / 8 + (lane >> 4)));
+        if constexpr (kBT)  // x4: n 0-7 x k 0-7/8-15, then n 8-15 x k 0-7/8-15 = b0,b1 of two n8 tiles
+          ldsm_x4(t, b + swz<BK / 8>(wn + j * 8 + ((lane >> 4) << 3) + (lane & 7), kk * 2 + ((lane >> 3) & 1)));
+        else  // x4.trans: k 0-7/8-15 x n 0-7/8-15 = b0,b1 of two n8 tiles
+          ldsm_x4_trans(t, b + swz<BN / 8>(kk * 16 + (lane & 15), (wn + j * 8) / 8 + (lane >> 4)));
         fb[j][0] = t[0], fb[j][1] = t[1], fb[j + 1][0] = t[2], fb[j + 1][1] = t[3];
       }
     };
@@ -522,8 +537,8 @@ __device__ __forceinline__ void bar_arrive(int id, int threads) {
 }
 // @shared end hopper_cluster
 
-// d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
-#define AK_WGMMA_N256(TY)                                                                                               \
+// d (+)= A[64x16] * B[16x256]; A K-major, B N-major (imm-trans-b TB = 1) or K-major (TB = 0), 128B-swizzled.
+#define AK_WGMMA_N256(TY, TB)                                                                                             \
   asm volatile(                                                                                                         \
       "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"                                                                     \
       "wgmma.mma_async.sync.aligned.m64n256k16.f32." TY "." TY " "                                                      \
@@ -536,7 +551,7 @@ __device__ __forceinline__ void bar_arrive(int id, int threads) {
       "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "                                \
       "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "                    \
       "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127"                  \
-      "}, %128, %129, p, 1, 1, 0, 1;\n"                                                                                 \
+      "}, %128, %129, p, 1, 1, 0, " TB ";\n"                                                                           \
       "}\n"                                                                                                             \
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),                 \
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),           \
@@ -555,14 +570,16 @@ __device__ __forceinline__ void bar_arrive(int id, int threads) {
         "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]), \
         "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])  \
       : "l"(da), "l"(db), "r"(1))
-template <typename T>
+template <typename T, bool kBT>
 __device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t da, uint64_t db) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) AK_WGMMA_N256("bf16");
-  else AK_WGMMA_N256("f16");
+  if constexpr (std::is_same_v<T, __nv_bfloat16> && kBT) AK_WGMMA_N256("bf16", "0");
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) AK_WGMMA_N256("bf16", "1");
+  else if constexpr (kBT) AK_WGMMA_N256("f16", "0");
+  else AK_WGMMA_N256("f16", "1");
 }
 #undef AK_WGMMA_N256
-// d (+)= A[64x16] * B[16x128]; A K-major, B N-major (imm-trans-b = 1), both 128B-swizzled in shared memory.
-#define AK_WGMMA_N128(TY)                                                                                       \
+// d (+)= A[64x16] * B[16x128]; as AK_WGMMA_N256.
+#define AK_WGMMA_N128(TY, TB)                                                                                     \
   asm volatile(                                                                                                 \
       "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"                                                              \
       "wgmma.mma_async.sync.aligned.m64n128k16.f32." TY "." TY " "                                              \
@@ -571,7 +588,7 @@ __device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t da, uint64_
       "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "                        \
       "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "                        \
       "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63"                          \
-      "}, %64, %65, p, 1, 1, 0, 1;\n"                                                                           \
+      "}, %64, %65, p, 1, 1, 0, " TB ";\n"                                                                   \
       "}\n"                                                                                                     \
       : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),         \
         "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),   \
@@ -582,17 +599,19 @@ __device__ __forceinline__ void wgmma_n256(float (&d)[128], uint64_t da, uint64_
         "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]), \
         "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])  \
       : "l"(da), "l"(db), "r"(1))
-template <typename T>
+template <typename T, bool kBT>
 __device__ __forceinline__ void wgmma_n128(float (&d)[64], uint64_t da, uint64_t db) {
-  if constexpr (std::is_same_v<T, __nv_bfloat16>) AK_WGMMA_N128("bf16");
-  else AK_WGMMA_N128("f16");
+  if constexpr (std::is_same_v<T, __nv_bfloat16> && kBT) AK_WGMMA_N128("bf16", "0");
+  else if constexpr (std::is_same_v<T, __nv_bfloat16>) AK_WGMMA_N128("bf16", "1");
+  else if constexpr (kBT) AK_WGMMA_N128("f16", "0");
+  else AK_WGMMA_N128("f16", "1");
 }
 #undef AK_WGMMA_N128
 
-template <typename T, int kAcc>
+template <typename T, bool kBT, int kAcc>
 __device__ __forceinline__ void wgmma_tile(float (&d)[kAcc], uint64_t da, uint64_t db) {
-  if constexpr (kAcc == 128) wgmma_n256<T>(d, da, db);
-  else wgmma_n128<T>(d, da, db);
+  if constexpr (kAcc == 128) wgmma_n256<T, kBT>(d, da, db);
+  else wgmma_n128<T, kBT>(d, da, db);
 }
 
 // H_SPLIT_K: the number of blocks in this block's cluster (its split), a 16-byte load from the shared memory of block
@@ -619,7 +638,9 @@ __device__ __forceinline__ void st_shared_v4(uint32_t addr, float a, float b, fl
 }
 __host__ __device__ constexpr int split_owner(int q, int split) { return (q + q / split) % split; }
 
-template <typename T, int NB, bool kSplit>
+// kBT: B is K-major in memory (map_b over its [N, K] storage), so its slice lands as H_BN rows of 64 K values, 128-byte
+// swizzled like A's, and wgmma reads it without imm-trans-b.
+template <typename T, int NB, bool kSplit, bool kBT>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
          const __grid_constant__ CUtensorMap map_c, int M, int N, int K) {
@@ -632,6 +653,11 @@ __global__ void __launch_bounds__(kThreads, 1)
   const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;  // swizzled tiles want 1024-byte alignment
   auto a_tile = [&](int s) { return base + s * kStageBytes; };
   auto b_tile = [&](int s) { return base + s * kStageBytes + kABytes; };
+  // One 64x64 panel of a B slice into shared memory: columns n.. of B, K values k.. (map coordinates innermost first).
+  auto b_load = [&](uint32_t dst, uint32_t bar, int n, int k) {
+    if constexpr (kBT) tma_load(dst, &map_b, bar, k, n);
+    else tma_load(dst, &map_b, bar, n, k);
+  };
   const uint32_t c_stage0 = base + H_STAGES * kStageBytes;  // persistent only: C's staging, outside the ring
   const uint32_t full0 = c_stage0 + kCStageBytes, empty0 = full0 + H_STAGES * 8;
 
@@ -702,13 +728,14 @@ __global__ void __launch_bounds__(kThreads, 1)
           if constexpr (kCluster == 1) {
 #pragma unroll
             for (int p = 0; p < kBN / 64; ++p)
-              tma_load(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, (kt0 + kt) * kBK);
+              b_load(b_tile(s) + p * kBPanelBytes, full0 + 8 * s, n0 + p * 64, (kt0 + kt) * kBK);
           } else {
             constexpr int kShare = kBN / 64 / kCluster;  // B panels this block loads into every block
 #pragma unroll
             for (int q = 0; q < kShare; ++q) {
               const int p = (int)rank * kShare + q;
-              tma_load_multicast(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, n0 + p * 64, (kt0 + kt) * kBK,
+              const int bn = n0 + p * 64, bk = (kt0 + kt) * kBK;
+              tma_load_multicast(b_tile(s) + p * kBPanelBytes, &map_b, full0 + 8 * s, kBT ? bk : bn, kBT ? bn : bk,
                                  (uint16_t)((1u << kCluster) - 1));
             }
           }
@@ -759,15 +786,16 @@ __global__ void __launch_bounds__(kThreads, 1)
       wgmma_fence();
 #pragma unroll
       for (int kk = 0; kk < kBK / 16; ++kk) {
-        // B: the k16 step is 16 rows (2048 bytes) down every panel; panels kBPanelBytes apart (LBO),
-        // 8-row groups 1024 bytes apart (SBO).
-        const uint64_t db = desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
+        // B N-major: the k16 step is 16 rows (2048 bytes) down every panel; panels kBPanelBytes apart (LBO),
+        // 8-row groups 1024 bytes apart (SBO). K-major (kBT): as A, its panels one run of H_BN 128-byte rows.
+        const uint64_t db =
+            kBT ? desc(b_tile(s) + kk * 32, 16, 1024) : desc(b_tile(s) + kk * 2048, kBPanelBytes, 1024);
 #pragma unroll
         for (int i = 0; i < H_MI; ++i) {
           // A: 64 rows of 128 bytes from row row0 + i*64; the k16 step is 32 bytes along the
           // swizzled row; 8-row groups 1024 bytes apart (SBO); LBO unused with this swizzle.
           const uint64_t da = desc(a_tile(s) + (row0 + i * 64) * 128 + kk * 32, 16, 1024);
-          wgmma_tile<T>(acc[i], da, db);
+          wgmma_tile<T, kBT>(acc[i], da, db);
         }
       }
       wgmma_commit();
@@ -896,9 +924,11 @@ __global__ void __launch_bounds__(kThreads, 1)
 constexpr int kSBM = 64, kSBN = 64, kSBK = 16, kSTM = 4;
 constexpr int kSRows = kSBM / kSTM, kSCols = kSBN / kSTM, kSThreads = kSRows * kSCols;
 
+// b(k, n) is B[k * bk + n * bn]: row-major B (bk = its row stride, bn = 1) or K-major (bk = 1, bn = its column stride).
 template <typename T>
 __global__ void __launch_bounds__(kSThreads)
-    simt_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K) {
+    simt_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K, int64_t bk,
+              int64_t bn) {
   __shared__ float As[kSBK][kSBM + 1];  // k-major; +1: the transposing store is conflict-free
   __shared__ float Bs[kSBK][kSBN];
 
@@ -919,7 +949,7 @@ __global__ void __launch_bounds__(kSThreads)
     }
     for (int e = tid; e < kSBK * kSBN; e += kSThreads) {
       const int r = e / kSBN, c = e % kSBN, gk = k0 + r, gn = n0 + c;
-      Bs[r][c] = (gk < K && gn < N) ? to_f32(B[(int64_t)gk * N + gn]) : 0.0f;
+      Bs[r][c] = (gk < K && gn < N) ? to_f32(B[gk * bk + gn * bn]) : 0.0f;
     }
     __syncthreads();
 #pragma unroll
@@ -951,11 +981,18 @@ __global__ void __launch_bounds__(kSThreads)
 // ---- host ----------------------------------------------------------------------------------
 static bool aligned16(const void* p) { return ((uintptr_t)p & 15) == 0; }
 
+// B's memory: row-major (b(k, n) at B[k * ld + n]) or K-major (bt: at B[n * ld + k], F.linear's weight as it is).
+struct BLayout {
+  bool bt;
+  int64_t ld;
+};
+
 template <typename T>
-static int launch_simt(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, cudaStream_t stream) {
+static int launch_simt(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, BLayout b, cudaStream_t stream) {
   const int64_t blocks = ((M + kSBM - 1) / kSBM) * ((N + kSBN - 1) / kSBN);
   if (blocks > INT32_MAX) return 1;
-  simt_gemm<T><<<(unsigned)blocks, kSThreads, 0, stream>>>(A, B, C, (int)M, (int)N, (int)K);
+  simt_gemm<T><<<(unsigned)blocks, kSThreads, 0, stream>>>(A, B, C, (int)M, (int)N, (int)K, b.bt ? 1 : b.ld,
+                                                           b.bt ? b.ld : 1);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
@@ -975,12 +1012,14 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 // @shared end tensor_map_encoder
 
 // @shared begin make_map_2d: copied in other starters, every copy the same (tests/test_starter_regions.py)
-// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled.
-static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows) {
+// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled;
+// its rows ld elements apart (0: cols, contiguous).
+static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows,
+                     uint64_t ld = 0) {
   const auto encode = tensor_map_encoder();
   if (!encode) return false;
   cuuint64_t dims[2] = {cols, rows};
-  cuuint64_t strides[1] = {cols * 2};
+  cuuint64_t strides[1] = {(ld ? ld : cols) * 2};
   cuuint32_t box[2] = {64, box_rows};
   cuuint32_t elem_strides[2] = {1, 1};
   return encode(map, bf16 ? CU_TENSOR_MAP_DATA_TYPE_BFLOAT16 : CU_TENSOR_MAP_DATA_TYPE_FLOAT16, 2, const_cast<void*>(ptr),
@@ -1082,12 +1121,12 @@ static DeviceInfo device_info(int dev) {
 
 // Raises one Hopper kernel's dynamic shared-memory limit once per device (a driver call costs host time on every
 // launch). Keyed by the instantiation's template arguments: each kernel has its own attribute.
-template <typename T, int NB, bool kSplit>
+template <typename T, int NB, bool kSplit, bool kBT>
 static bool opted_in(int dev) {
   static std::atomic<uint64_t> done{0};  // bit d: device d is set
   const uint64_t bit = dev >= 0 && dev < 64 ? 1ull << dev : 0;
   if (bit && (done.load() & bit)) return true;
-  if (cudaFuncSetAttribute(hopper::gemm<T, NB, kSplit>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+  if (cudaFuncSetAttribute(hopper::gemm<T, NB, kSplit, kBT>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                            hopper::Tile<NB>::kSmemBytes) != cudaSuccess)
     return false;
   done.fetch_or(bit);
@@ -1113,7 +1152,7 @@ static cudaLaunchConfig_t cluster_config(cudaLaunchAttribute* attr, unsigned blo
 
 // Clusters of `cluster` blocks of the kernel that the device runs at once (the GPCs' SM counts decide it, not just
 // SMs / cluster); asked once per device and cluster size, after opted_in. 0 when the query fails.
-template <typename T, int NB, bool kSplit>
+template <typename T, int NB, bool kSplit, bool kBT>
 static int resident_clusters(int cluster, int dev) {
   static std::atomic<int> known[5][64];  // [cluster size 1..4][device]; static storage: zero, i.e. not asked yet
   const bool cached = dev >= 0 && dev < 64 && cluster >= 1 && cluster <= 4;
@@ -1121,7 +1160,7 @@ static int resident_clusters(int cluster, int dev) {
   cudaLaunchAttribute attr;
   const cudaLaunchConfig_t cfg = cluster_config(&attr, cluster, cluster, hopper::Tile<NB>::kSmemBytes, nullptr);
   int n = 0;
-  if (cudaOccupancyMaxActiveClusters(&n, hopper::gemm<T, NB, kSplit>, &cfg) != cudaSuccess) {
+  if (cudaOccupancyMaxActiveClusters(&n, hopper::gemm<T, NB, kSplit, kBT>, &cfg) != cudaSuccess) {
     (void)cudaGetLastError();  // not sticky: clear it so the launch's own check is not misled
     return 0;
   }
@@ -1131,14 +1170,14 @@ static int resident_clusters(int cluster, int dev) {
 
 // The options of the NB-wide tile for this call (plan::Option), appended to o[n++]: splits 1, 2, 4 with H_SPLIT_K=0,
 // else H_SPLIT_K alone (1 where it cannot run: see Tile::kCanSplit; no more blocks than K slices or 64x64 pieces).
-template <typename T, int NB>
+template <typename T, int NB, bool kBT>
 static void add_options(plan::Option* o, int& n, int64_t K, const DeviceInfo& d, int dev) {
   using Tl = hopper::Tile<NB>;
   if constexpr (Tl::kValid) {
-    if (Tl::kSmemBytes > d.optin || !opted_in<T, NB, false>(dev)) return;
+    if (Tl::kSmemBytes > d.optin || !opted_in<T, NB, false, kBT>(dev)) return;
     int slots = d.sms;  // one block per SM (the shared memory allows no second)
     if constexpr (hopper::kCluster > 1) {
-      slots = resident_clusters<T, NB, false>(hopper::kCluster, dev);
+      slots = resident_clusters<T, NB, false, kBT>(hopper::kCluster, dev);
       if (slots <= 0) slots = d.sms / hopper::kCluster;
     }
     const int first = n;
@@ -1147,8 +1186,8 @@ static void add_options(plan::Option* o, int& n, int64_t K, const DeviceInfo& d,
       const int64_t kt = (K + hopper::kBK - 1) / hopper::kBK;
       for (int split = 2; split <= 4; split *= 2) {
         if ((H_SPLIT_K != 0 && H_SPLIT_K != split) || split > kt || split > Tl::kSubtiles) continue;
-        if (!opted_in<T, NB, true>(dev)) break;
-        const int clusters = resident_clusters<T, NB, true>(split, dev);
+        if (!opted_in<T, NB, true, kBT>(dev)) break;
+        const int clusters = resident_clusters<T, NB, true, kBT>(split, dev);
         if (clusters > 0) o[n++] = {NB, split, clusters * split};
       }
     }
@@ -1158,8 +1197,8 @@ static void add_options(plan::Option* o, int& n, int64_t K, const DeviceInfo& d,
 
 // One launch of the NB-wide tile's kernel: persistent (grid = min(units, slots)), or one cluster of `split` blocks
 // per tile, or (H_PERSISTENT=0) one block per tile.
-template <typename T, int NB, bool kSplit>
-static int launch_tile(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, plan::Option o,
+template <typename T, int NB, bool kSplit, bool kBT>
+static int launch_tile(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int64_t ldb, plan::Option o,
                        cudaStream_t stream) {
   using hopper::kBM, hopper::kBK, hopper::kCluster;
   constexpr int kSmem = hopper::Tile<NB>::kSmemBytes;
@@ -1172,77 +1211,88 @@ static int launch_tile(const T* A, const T* B, T* C, int64_t M, int64_t N, int64
   const int64_t blocks = units * cluster;
   CUtensorMap map_a, map_b, map_c;
   const bool bf16 = std::is_same_v<T, __nv_bfloat16>;
-  if (!make_map(&map_a, A, bf16, M, K, kBM) || !make_map(&map_b, B, bf16, K, N, kBK) ||
-      !make_map(&map_c, C, bf16, M, N, 64))
+  // B's boxes are 64 x 64 panels either way: 64 K rows of 64 columns, or (kBT) 64 columns of B of 64 K values.
+  const bool b_ok = kBT ? make_map(&map_b, B, bf16, N, K, 64, ldb) : make_map(&map_b, B, bf16, K, N, kBK, ldb);
+  if (!make_map(&map_a, A, bf16, M, K, kBM) || !b_ok || !make_map(&map_c, C, bf16, M, N, 64))
     return 1;
   if (cluster == 1) {
-    hopper::gemm<T, NB, kSplit><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, (int)M,
-                                                                                       (int)N, (int)K);
+    hopper::gemm<T, NB, kSplit, kBT><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c,
+                                                                                            (int)M, (int)N, (int)K);
   } else {
     cudaLaunchAttribute attr;
     const cudaLaunchConfig_t cfg = cluster_config(&attr, (unsigned)blocks, cluster, kSmem, stream);
-    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T, NB, kSplit>, map_a, map_b, map_c, (int)M, (int)N, (int)K) !=
+    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T, NB, kSplit, kBT>, map_a, map_b, map_c, (int)M, (int)N, (int)K) !=
         cudaSuccess)
       return 1;
   }
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
-template <typename T>
-static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, const DeviceInfo& d, int dev,
-                         cudaStream_t stream) {
+template <typename T, bool kBT>
+static int launch_hopper(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int64_t ldb, const DeviceInfo& d,
+                         int dev, cudaStream_t stream) {
   // Only the kernels these knobs can pick are compiled: H_BN=128 or 256 one tile, H_SPLIT_K=1 no split kernel.
   constexpr bool k256 = (H_BN == 0 || H_BN == 256) && hopper::Tile<256>::kValid, k128 = H_BN == 0 || H_BN == 128;
   constexpr bool k256Split = k256 && hopper::Tile<256>::kCanSplit && H_SPLIT_K != 1;
   constexpr bool k128Split = k128 && hopper::Tile<128>::kCanSplit && H_SPLIT_K != 1;
   plan::Option o[6];
   int n = 0;
-  if constexpr (k256) add_options<T, 256>(o, n, K, d, dev);
-  if constexpr (k128) add_options<T, 128>(o, n, K, d, dev);
+  if constexpr (k256) add_options<T, 256, kBT>(o, n, K, d, dev);
+  if constexpr (k128) add_options<T, 128, kBT>(o, n, K, d, dev);
   if (n == 0) return 1;  // no tile's ring fits the device
   const plan::Option pick = o[plan::best(M, N, K, hopper::kCluster * hopper::kBM, hopper::kPersistent, o, n)];
   if constexpr (k256Split) {
-    if (pick.bn == 256 && pick.split > 1) return launch_tile<T, 256, true>(A, B, C, M, N, K, pick, stream);
+    if (pick.bn == 256 && pick.split > 1) return launch_tile<T, 256, true, kBT>(A, B, C, M, N, K, ldb, pick, stream);
   }
   if constexpr (k256) {
-    if (pick.bn == 256) return launch_tile<T, 256, false>(A, B, C, M, N, K, pick, stream);
+    if (pick.bn == 256) return launch_tile<T, 256, false, kBT>(A, B, C, M, N, K, ldb, pick, stream);
   }
   if constexpr (k128Split) {
-    if (pick.bn == 128 && pick.split > 1) return launch_tile<T, 128, true>(A, B, C, M, N, K, pick, stream);
+    if (pick.bn == 128 && pick.split > 1) return launch_tile<T, 128, true, kBT>(A, B, C, M, N, K, ldb, pick, stream);
   }
   if constexpr (k128) {
-    if (pick.bn == 128) return launch_tile<T, 128, false>(A, B, C, M, N, K, pick, stream);
+    if (pick.bn == 128) return launch_tile<T, 128, false, kBT>(A, B, C, M, N, K, ldb, pick, stream);
   }
   return 1;
 }
 
-template <typename T>
-static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K) {
-  const T* A = static_cast<const T*>(call->inputs[0].data);
-  const T* B = static_cast<const T*>(call->inputs[1].data);
-  T* C = static_cast<T*>(call->outputs[0].data);
-  cudaStream_t stream = (cudaStream_t)call->stream;
-  if (N % 8 != 0 || K % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
-    return launch_simt(A, B, C, M, N, K, stream);
-  int dev = 0;
-  if (cudaGetDevice(&dev) != cudaSuccess) return 1;
-  const DeviceInfo d = device_info(dev);
-  if (d.sms <= 0) return 1;
-  if (d.major == 9 && K > 0) return launch_hopper(A, B, C, M, N, K, d, dev, stream);
+template <typename T, bool kBT>
+static int launch_mma(const T* A, const T* B, T* C, int64_t M, int64_t N, int64_t K, int64_t ldb, const DeviceInfo& d,
+                      cudaStream_t stream) {
   const int64_t blocks = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   if (blocks > INT32_MAX) return 1;
   if (kSmemBytes > d.optin) return 1;  // this ring does not fit the device
   if (kSmemBytes > 48 * 1024 &&
-      cudaFuncSetAttribute(mma_gemm<T>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes) != cudaSuccess)
+      cudaFuncSetAttribute(mma_gemm<T, kBT>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes) != cudaSuccess)
     return 1;
-  mma_gemm<T><<<(unsigned)blocks, kThreads, kSmemBytes, stream>>>(A, B, C, (int)M, (int)N, (int)K);
+  mma_gemm<T, kBT><<<(unsigned)blocks, kThreads, kSmemBytes, stream>>>(A, B, C, (int)M, (int)N, (int)K, ldb);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
 
+template <typename T>
+static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K, BLayout b) {
+  const T* A = static_cast<const T*>(call->inputs[0].data);
+  const T* B = static_cast<const T*>(call->inputs[1].data);
+  T* C = static_cast<T*>(call->outputs[0].data);
+  cudaStream_t stream = (cudaStream_t)call->stream;
+  // The tensor-core paths copy whole 16-byte chunks of A's rows, B's rows (or K-major columns) and C's rows.
+  if (N % 8 != 0 || K % 8 != 0 || b.ld % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
+    return launch_simt(A, B, C, M, N, K, b, stream);
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) return 1;
+  const DeviceInfo d = device_info(dev);
+  if (d.sms <= 0) return 1;
+  if (d.major == 9 && K > 0)
+    return b.bt ? launch_hopper<T, true>(A, B, C, M, N, K, b.ld, d, dev, stream)
+                : launch_hopper<T, false>(A, B, C, M, N, K, b.ld, d, dev, stream);
+  return b.bt ? launch_mma<T, true>(A, B, C, M, N, K, b.ld, d, stream)
+              : launch_mma<T, false>(A, B, C, M, N, K, b.ld, d, stream);
+}
+
 template <>
-int launch<float>(const ak_call* call, int64_t M, int64_t N, int64_t K) {
+int launch<float>(const ak_call* call, int64_t M, int64_t N, int64_t K, BLayout b) {
   return launch_simt(static_cast<const float*>(call->inputs[0].data), static_cast<const float*>(call->inputs[1].data),
-                     static_cast<float*>(call->outputs[0].data), M, N, K, (cudaStream_t)call->stream);
+                     static_cast<float*>(call->outputs[0].data), M, N, K, b, (cudaStream_t)call->stream);
 }
 
 extern "C" int ak_kernel(const ak_call* call) {
@@ -1254,10 +1304,16 @@ extern "C" int ak_kernel(const ak_call* call) {
   if (B->shape[0] != K || C->shape[0] != M || C->shape[1] != N) return 1;
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return 1;  // int indices inside the kernels
   if (M == 0 || N == 0) return 0;
+  if (A->stride[1] != 1 || (M > 1 && A->stride[0] != K) || C->stride[1] != 1 || (M > 1 && C->stride[0] != N)) return 1;
+  // B row-major, or K-major (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is), rows ld apart.
+  BLayout b;
+  if (B->stride[1] == 1 && (K == 1 || B->stride[0] >= N)) b = {false, K == 1 ? N : B->stride[0]};
+  else if (B->stride[0] == 1 && (N == 1 || B->stride[1] >= K)) b = {true, N == 1 ? K : B->stride[1]};
+  else return 1;
   switch (A->dtype) {
-    case AK_F16: return launch<__half>(call, M, N, K);
-    case AK_BF16: return launch<__nv_bfloat16>(call, M, N, K);
-    case AK_F32: return launch<float>(call, M, N, K);
+    case AK_F16: return launch<__half>(call, M, N, K, b);
+    case AK_BF16: return launch<__nv_bfloat16>(call, M, N, K, b);
+    case AK_F32: return launch<float>(call, M, N, K, b);
     default: return 1;
   }
 }

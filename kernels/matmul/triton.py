@@ -1,11 +1,13 @@
 # @autokernel type=matmul
-# Triton starter: C[M, N] = A[M, K] @ B[K, N], all row-major, f32 accumulation.
+# Triton starter: C[M, N] = A[M, K] @ B[K, N], f32 accumulation; A and C row-major, B row-major or K-major
+# (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is).
 # Algorithm: one program per BLOCK_M x BLOCK_N tile of C, walking K in BLOCK_K steps with tl.dot
 # (tensor cores for f16/bf16: wgmma on Hopper). Tiles are visited in groups of GROUP_M tile-rows
 # ("grouped ordering") so that programs running together share A and B tiles in L2.
 # On sm_90+ with 16-byte aligned rows (TMA=1) the tiles move through tensor descriptors: the copy
 # engine loads them into shared memory (zero-filled past the edges) and stores C, and NUM_STAGES of
-# them are kept in flight. Elsewhere (older GPUs, unaligned rows, the CPU interpreter, TMA=0) a
+# them are kept in flight; a K-major B is described as the [N, K] matrix it is and its tiles transposed
+# in registers (tl.dot takes either). Elsewhere (older GPUs, unaligned rows, the CPU interpreter, TMA=0) a
 # pointer kernel with masked edges runs. f32 inputs use input_precision="ieee" (exact f32 products)
 # by default, on a tile capped at 128x128x32 (an FMA dot needs far more registers); F32_DOT picks
 # tf32x3 or tf32 instead. Deterministic: no split-K, no atomics.
@@ -51,30 +53,38 @@ def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.c
 
 
 @triton.jit
+def _b_tile(b_desc, k, off_n, B_T: tl.constexpr):
+    """B's BLOCK_K x BLOCK_N tile at (k, off_n): b_desc describes B [K, N], or with B_T its [N, K] storage."""
+    if B_T:
+        return b_desc.load([off_n, k]).T
+    return b_desc.load([k, off_n])
+
+
+@triton.jit
 def _matmul_tma_kernel(a_desc, b_desc, c_desc, M, N, K,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     off_m = pid_m * BLOCK_M
     off_n = pid_n * BLOCK_N
     acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
     for k in range(0, K, BLOCK_K):
         a = a_desc.load([off_m, k])  # zero-filled past M and K
-        b = b_desc.load([k, off_n])
-        acc = tl.dot(a, b, acc, input_precision=PRECISION)
+        acc = tl.dot(a, _b_tile(b_desc, k, off_n, B_T), acc, input_precision=PRECISION)
     c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
 
 
 @triton.jit
 def _matmul_persistent_kernel(a_desc, b_desc, c_desc, M, N, K,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                              GROUP_M: tl.constexpr, PRECISION: tl.constexpr, NUM_SMS: tl.constexpr):
+                              GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr,
+                              NUM_SMS: tl.constexpr):
     num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
     for tile in range(tl.program_id(0), num_tiles, NUM_SMS):
         pid_m, pid_n = _tile(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
         for k in range(0, K, BLOCK_K):
-            acc = tl.dot(a_desc.load([pid_m * BLOCK_M, k]), b_desc.load([k, pid_n * BLOCK_N]), acc,
+            acc = tl.dot(a_desc.load([pid_m * BLOCK_M, k]), _b_tile(b_desc, k, pid_n * BLOCK_N, B_T), acc,
                          input_precision=PRECISION)
         c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
 
@@ -157,12 +167,14 @@ def kernel_fn(inputs, outputs, scalars):
     bm, bn, bk = (min(BLOCK_M, 128), min(BLOCK_N, 128), min(BLOCK_K, 32)) if f32_fma else (BLOCK_M, BLOCK_N, BLOCK_K)
     grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
     consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, num_warps=NUM_WARPS)
-    if _tma_ok(a, b, c):
+    b_t = b.stride(0) == 1 and b.stride(1) != 1  # K-major: b.t() is the [N, K] matrix in memory
+    if _tma_ok(a, b.t() if b_t else b, c):
         from triton.tools.tensor_descriptor import TensorDescriptor
         a_desc = TensorDescriptor.from_tensor(a, [bm, bk])
-        b_desc = TensorDescriptor.from_tensor(b, [bk, bn])
+        b_desc = TensorDescriptor.from_tensor(b.t(), [bn, bk]) if b_t else TensorDescriptor.from_tensor(b, [bk, bn])
         c_desc = TensorDescriptor.from_tensor(c, [bm, bn])
-        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, a.device)
+        consts["B_T"] = b_t
+        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, b_t, a.device)
         if PERSISTENT == 1:
             sms = torch.cuda.get_device_properties(a.device).multi_processor_count
             _launch_fitting(_matmul_persistent_kernel, (min(sms, grid[0]),), key, NUM_STAGES, a_desc, b_desc, c_desc,

@@ -232,8 +232,12 @@ def make_inputs(type_name, dims, dtype, device, seed):
         q, k = _bshd(randn((b, h, s, d), dtype, device, seed)), _bshd(randn((b, hkv, s, d), dtype, device, seed + 1))
         return (q, k, theta.cos().to(dtype), theta.sin().to(dtype)), {"style": style}
     if type_name == "matmul":
-        m, n, k = dims[:3]  # a 4th, the linear form, changes PyTorch's call, not the inputs (catalog/matmul.cpp)
-        return (randn((m, k), dtype, device, seed), randn((k, n), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
+        # A 4th dim, the linear form (catalog/matmul.cpp): B K-major, the transposed view of the [N, K] matrix the
+        # model holds (1: x W^T, B = W^T; 2: y^T = W x^T, B = x^T, PyTorch's call F.linear(x, W)).
+        m, n, k = dims[:3]
+        form = dims[3] if len(dims) > 3 else 0
+        b = randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k)).t()
+        return (randn((m, k), dtype, device, seed), b if form else b.contiguous()), {"linear": form}
     if type_name == "skinny_gemm":
         m, n, k = dims
         return (randn((m, k), dtype, device, seed), randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
@@ -309,8 +313,8 @@ def _rotary(q, k, cos, sin, style):
     return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
 
 
-def _matmul(a, b):
-    return a.matmul(b)
+def _matmul(a, b, linear=0):
+    return F.linear(b.t(), a).t() if linear == 2 else a.matmul(b)  # 2: the model's F.linear(x, W), seen as y^T
 
 
 def _skinny_gemm(x, w):

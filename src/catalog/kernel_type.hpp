@@ -80,8 +80,11 @@ class KernelType {
   /// make_problem knows (InputSpec::layout): "contiguous" for a type whose ABI says its tensors are. The first is
   /// the one timed, and the stages rotate through them case by case, so each stage with a few cases covers all.
   virtual std::vector<std::string> layouts() const { return {"contiguous"}; }
-  /// The layout `spec` asks for: its own, or the type's first.
-  std::string layout_of(const InputSpec& spec) const { return spec.layout.empty() ? layouts().front() : spec.layout; }
+  /// The layout `spec`'s inputs get: its own, or the type's first; a type whose shapes can fix it (matmul's linear
+  /// forms, whose B is the model's weight) says so here.
+  virtual std::string layout_of(const InputSpec& spec) const {
+    return spec.layout.empty() ? layouts().front() : spec.layout;
+  }
 
   /// Build the inputs on `device` from a fixed seed. Throws on an unknown generator.
   virtual Problem make_problem(const InputSpec& spec, const at::Device& device) const = 0;

@@ -1,8 +1,10 @@
-// matmul: C[M,N] = A[M,K] @ B[K,N], row-major, f32 accumulation. dims = M,N,K[,linear].
-// linear 1: the call comes from a model's F.linear(x, W), which our linear op runs as y^T = W x^T (A = W [N_out, K],
-// B = x^T, so M = the outputs and N = the tokens). The kernel's problem is the same; PyTorch's eager call is the
-// model's, F.linear(x, W) on a contiguous x, whose [tokens, N_out] output may have rows no GEMM kernel can store
-// aligned (GPT-2's vocabulary, 50257): that is the time the kernel must beat in that model.
+// matmul: C[M,N] = A[M,K] @ B[K,N], f32 accumulation; A and C row-major, B row-major or K-major (kernel_abi.h; the
+// layouts "contiguous" and "b_kmajor", taken in turn by the stages). dims = M,N,K[,linear].
+// linear: the call comes from a model's F.linear(x, W), W [N_out, K] as the model holds it, which our linear op runs
+// without copying either operand. 1: y = x W^T (A = x [tokens, K], B = W^T, K-major; M = tokens, N = N_out).
+// 2, where N_out is not a multiple of 8 (GPT-2's vocabulary, 50257: rows no GEMM kernel can store aligned):
+// y^T = W x^T (A = W, B = x^T, K-major; M = N_out, N = tokens), the output handed back transposed. PyTorch's eager
+// call is the model's, F.linear(x, W): that is the time the kernel must beat in that model.
 #include "catalog/types.hpp"
 
 namespace ak::catalog {
@@ -20,14 +22,15 @@ class Matmul final : public KernelType {
             {"xlarge", {4096, 4096, 4096}},
             {"deep_k", {1024, 1024, 8192}},
             {"gpt2_qkv", {1024, 2304, 768}},
-            {"llama7b_qkv", {2048, 12288, 4096}},
-            {"llama7b_up", {2048, 11008, 4096}},
-            {"llama7b_down", {2048, 4096, 11008}},
-            // Few tokens (the kernel's N, linear orientation): too few 128x256 tiles for the SMs, so the CUDA
-            // starter's per-call plan takes narrower tiles and split-K here (at 132 SMs: 128 tokens 128x128 tiles
-            // split 4; 512 tokens 128x256 split 2; small and deep_k above 128x128 and 128x256 split 4).
-            {"proj_128tok", {4096, 128, 4096, 1}},
-            {"proj_512tok", {4096, 512, 4096, 1}}};
+            // The LLaMA-7B projections as a model's F.linear makes them (linear form 1: B = W^T, K-major).
+            {"llama7b_qkv", {2048, 12288, 4096, 1}},
+            {"llama7b_up", {2048, 11008, 4096, 1}},
+            {"llama7b_down", {2048, 4096, 11008, 1}},
+            // Few tokens (F.linear's x W^T, M = tokens): too few 128x256 tiles for the SMs, so the CUDA starter's
+            // per-call plan takes narrower tiles and split-K here (at 132 SMs: 128 tokens 128x128 tiles split 4;
+            // 512 tokens 128x256 split 2; small and deep_k above 128x128 and 128x256 split 4).
+            {"proj_128tok", {128, 4096, 4096, 1}},
+            {"proj_512tok", {512, 4096, 4096, 1}}};
   }
   std::vector<Shape> edge_shapes() const override {
     return {{"odd_33x65x47", {33, 65, 47}},
@@ -39,11 +42,18 @@ class Matmul final : public KernelType {
             // CUDA starter splits K here (1000x200x4104: 128x128 tiles, split 4, its 65 slices as 16/16/16/17;
             // 1032x1048x2056: 128x256, split 2, 16/17), the last slice partial.
             {"ragged_split_1000x200x4104", {1000, 200, 4104}},
-            {"ragged_split_1032x1048x2056", {1032, 1048, 2056}}};
+            {"ragged_split_1032x1048x2056", {1032, 1048, 2056}},
+            // F.linear's two forms: a vocabulary of odd size (y^T = W x^T), and K off the tensor-core paths' 8.
+            {"linear_t_vocab_1001x72x96", {1001, 72, 96, 2}},
+            {"linear_odd_k_40x72x100", {40, 72, 100, 1}}};
   }
-  static bool linear(const Shape& s) { return s.dims.size() > 3 && s.dims[3] != 0; }
+  static int64_t linear(const Shape& s) { return s.dims.size() > 3 ? s.dims[3] : 0; }
   std::string dims_error(const std::vector<int64_t>& d) const override {
-    return d.size() > 3 && d[3] != 0 && d[3] != 1 ? "the 4th dim, linear, is 0 or 1" : "";
+    return linear(Shape{"", d}) < 0 || linear(Shape{"", d}) > 2 ? "the 4th dim, linear, is 0, 1 or 2" : "";
+  }
+  std::vector<std::string> layouts() const override { return {"contiguous", "b_kmajor"}; }
+  std::string layout_of(const InputSpec& spec) const override {
+    return linear(spec.shape) != 0 ? "b_kmajor" : KernelType::layout_of(spec);  // B is the model's W^T (or x^T)
   }
 
   std::vector<std::string> adversarial_generators() const override { return {"dynamic_range", "zeros_and_ones"}; }
@@ -51,37 +61,51 @@ class Matmul final : public KernelType {
   std::vector<Shape> bench_shapes() const override {
     return {{"large", {2048, 2048, 2048}},
             {"xlarge", {4096, 4096, 4096}},
-            {"llama7b_qkv", {2048, 12288, 4096}},
-            {"proj_512tok", {4096, 512, 4096, 1}}};  // 512 tokens: 64 tiles of 128x256 for 132 SMs
+            {"llama7b_qkv", {2048, 12288, 4096, 1}},
+            {"proj_512tok", {512, 4096, 4096, 1}}};  // 512 tokens: 64 tiles of 128x256 for 132 SMs
   }
 
   Problem make_problem(const InputSpec& spec, const at::Device& dev) const override {
     const auto M = spec.shape.dims.at(0), N = spec.shape.dims.at(1), K = spec.shape.dims.at(2);
+    // B K-major: drawn as the [N, K] matrix it lies in (F.linear's W, or x for y^T = W x^T) and handed over as its
+    // transposed view, so the values at each (k, n) are the same in both layouts.
+    const bool kmajor = layout_of(spec) == "b_kmajor";
+    if (!kmajor && layout_of(spec) != "contiguous")
+      throw Fatal(Error{fmt::format("unknown input layout '{}' (known: contiguous, b_kmajor)", layout_of(spec))});
+    auto draw_b = [&](auto&& make) { return kmajor ? make(N, K).t() : make(N, K).t().contiguous(); };
     at::Tensor a, b;
     if (spec.generator == "random") {
       a = detail::randn({M, K}, spec.dtype, dev, spec.seed);
-      b = detail::randn({K, N}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+      b = draw_b([&](int64_t r, int64_t c) {
+        return detail::randn({r, c}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+      });
     } else if (spec.generator == "dynamic_range") {
       // Rows of A span 10^-3..10^3: catches accumulators too narrow for the spread of magnitudes.
       auto scale = at::pow(10.0, detail::rand({M, 1}, at::kFloat, dev, spec.seed + 2).mul(6.0).sub(3.0));
       a = detail::randn({M, K}, at::kFloat, dev, spec.seed).mul(scale).to(spec.dtype);
-      b = detail::randn({K, N}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+      b = draw_b([&](int64_t r, int64_t c) {
+        return detail::randn({r, c}, spec.dtype, dev, spec.seed + 1, 1.0 / std::sqrt(double(K)));
+      });
     } else if (spec.generator == "zeros_and_ones") {
       // Exact small integers: any correct kernel is exact, so a wrong index shows at once.
       a = detail::rand({M, K}, at::kFloat, dev, spec.seed).gt(0.5).to(spec.dtype);
-      b = detail::rand({K, N}, at::kFloat, dev, spec.seed + 1).gt(0.5).to(spec.dtype);
+      b = draw_b([&](int64_t r, int64_t c) {
+        return detail::rand({r, c}, at::kFloat, dev, spec.seed + 1).gt(0.5).to(spec.dtype);
+      });
     } else {
       detail::unknown_generator(name(), spec.generator);
     }
     Problem p{{a, b}, {}, {{M, N}}, {spec.dtype}};
-    if (linear(spec.shape)) p.eager_inputs = {b.t().contiguous()};  // x [N, K], as the model holds it
+    if (linear(spec.shape) == 2) p.eager_inputs = {b.t()};  // x [tokens, K], contiguous, as the model holds it
     return p;
   }
   std::vector<at::Tensor> reference(const Problem& p) const override {
     return {at::matmul(p.inputs[0].to(at::kDouble), p.inputs[1].to(at::kDouble))};
   }
   std::vector<at::Tensor> eager(const Problem& p) const override {
-    if (!p.eager_inputs.empty()) return {at::linear(p.eager_inputs[0], p.inputs[0]).t()};  // (x W^T)^T, a view
+    // linear 2: the model's F.linear(x, W), its [tokens, N_out] output seen as y^T (a view); linear 1 is x @ W^T as
+    // given, which is F.linear's own call.
+    if (!p.eager_inputs.empty()) return {at::linear(p.eager_inputs[0], p.inputs[0]).t()};
     return {at::matmul(p.inputs[0], p.inputs[1])};
   }
 

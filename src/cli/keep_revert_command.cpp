@@ -48,7 +48,9 @@ Runner add_keep_command(CLI::App& app) {
                         "edit the file first, then run `autokernel keep` again"});
     }
     const auto edited = value_or_throw(util::read_file(ws->dir() / k.file));
-    const loop::BenchSettings settings{a->dtype, a->case_timeout_s};
+    loop::BenchSettings settings;
+    settings.dtype = a->dtype;
+    settings.case_timeout_s = a->case_timeout_s;
     if (!ws->best(k.name)) {
       // No baseline yet: measure the committed version first, then judge the edit against it.
       value_or_throw(ws->repo().discard(k.file.string()));

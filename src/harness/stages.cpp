@@ -139,8 +139,8 @@ StagesOutcome run_stages(const catalog::KernelType& type, backends::LoadedKernel
     auto tol = type.tolerance(dt);
     tol.atol *= tol_factor;
     tol.rtol *= tol_factor;
-    const auto& layout = layouts[turn % layouts.size()];
-    return Case{case_label(s, dt, gen, layout), catalog::InputSpec{s, dt, gen, 42, layout}, tol};
+    const catalog::InputSpec spec{s, dt, gen, 42, layouts[turn % layouts.size()]};
+    return Case{case_label(s, dt, gen, type.layout_of(spec)), spec, tol};  // a shape may fix its layout
   };
   auto fits = [&](const catalog::Shape& s) {
     return options.max_case_cost <= 0 || type.cost(s) <= options.max_case_cost;

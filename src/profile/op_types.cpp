@@ -229,12 +229,18 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
   if (type == "matmul") {
     auto c = matmul(op);
     if (const auto skinny = c ? as_skinny(op, *c) : std::nullopt) return skinny;
-    // Our linear op takes the weight [N, K] as it is and runs y^T = W x^T: the matmul type's A[M, K] B[K, N]
-    // with M and N swapped. The run must time the kernel at the problem the model will give it (another
-    // tiling, and for an odd N such as GPT-2's vocabulary 50257, aligned rows where x W^T has none).
+    // Our linear op takes x and the weight [N, K] as they are (B = W^T K-major) and, for an N that is not a multiple
+    // of 8 (GPT-2's vocabulary 50257: rows no GEMM stores aligned), runs y^T = W x^T instead, M and N swapped. The
+    // run must time the kernel at the problem the model will give it: the catalogue's linear forms 1 and 2
+    // (catalog/matmul.cpp, kinds/matmul.py).
     if (c && op.name == "aten::linear") {
-      c->dims = {c->dims[1], c->dims[0], c->dims[2], 1};  // the catalogue's linear form (catalog/matmul.cpp)
-      c->note = "as our linear op runs it: y^T = W x^T";
+      if (c->dims[1] % 8 == 0) {
+        c->dims.push_back(1);
+        c->note = "as our linear op runs it: x W^T, the weight as it is";
+      } else {
+        c->dims = {c->dims[1], c->dims[0], c->dims[2], 2};
+        c->note = "as our linear op runs it: y^T = W x^T (N not a multiple of 8)";
+      }
     }
     return c;
   }

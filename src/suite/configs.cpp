@@ -38,8 +38,13 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             {"llama3_8b", {1, 32, 2048, 128, 8, 1}}};
   }
   if (type == "matmul") {
-    return {{"2k_cube", {2048, 2048, 2048}}, {"4k_cube", {4096, 4096, 4096}}, {"8k_cube", {8192, 8192, 8192}},
-            {"qkv", {2048, 12288, 4096}},    {"up", {2048, 11008, 4096}},     {"down", {2048, 4096, 11008}}};
+    return {{"2k_cube", {2048, 2048, 2048}},
+            {"4k_cube", {4096, 4096, 4096}},
+            {"8k_cube", {8192, 8192, 8192}},
+            // LLaMA-7B's projections as a model's F.linear makes them (linear form 1: B = W^T, the weight as it is).
+            {"qkv", {2048, 12288, 4096, 1}},
+            {"up", {2048, 11008, 4096, 1}},
+            {"down", {2048, 4096, 11008, 1}}};
   }
   if (type == "flash_attention") {
     return {{"d128", {4, 32, 2048, 128, 0}},

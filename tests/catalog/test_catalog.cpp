@@ -49,7 +49,7 @@ TEST(Catalog, SweepsIncludeTheSizesRealModelsUse) {
     }
     return false;
   };
-  EXPECT_TRUE(has("matmul", {2048, 11008, 4096}));
+  EXPECT_TRUE(has("matmul", {2048, 11008, 4096, 1}));  // as F.linear makes it (B = W^T, the weight as it is)
   EXPECT_TRUE(has("rmsnorm", {2048, 4096}));
   EXPECT_TRUE(has("cross_entropy", {1024, 50257}));
   EXPECT_TRUE(has("fused_mlp", {2048, 4096, 11008}));
@@ -107,23 +107,37 @@ TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
   EXPECT_THROW(r->make_problem({{"", {1, 2, 4, 8, 2, 2}}, at::kFloat, "random", 1}, at::kCPU), Fatal);
 }
 
-TEST(Catalog, AMatmulInTheLinearFormTimesTheModelsFLinearCallOnTheSameProblem) {
+TEST(Catalog, AMatmulInTheLinearFormsTakesTheModelsTensorsAsTheyAre) {
   const auto* mm = *find_type("matmul");
   EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear]");
-  EXPECT_NE(mm->dims_error({96, 40, 32, 2}), "");
-  // M = 96 outputs, N = 40 tokens, K = 32: PyTorch's call is F.linear(x [40, 32], W [96, 32]).
-  const auto p = mm->make_problem({{"", {96, 40, 32, 1}}, at::kFloat, "random", 3}, at::kCPU);
-  ASSERT_EQ(p.eager_inputs.size(), 1u);
-  EXPECT_EQ(p.eager_inputs[0].sizes(), at::IntArrayRef({40, 32}));
-  EXPECT_TRUE(p.eager_inputs[0].is_contiguous());  // the model's layout: no copy inside the timed call
-  const auto eager = mm->eager(p)[0];
-  EXPECT_EQ(eager.sizes(), at::IntArrayRef({96, 40}));
-  EXPECT_TRUE(at::allclose(eager.to(at::kDouble), mm->reference(p)[0], 1e-4, 1e-5));
-  // The kernel's problem is the plain form's.
-  const auto plain = mm->make_problem({{"", {96, 40, 32}}, at::kFloat, "random", 3}, at::kCPU);
-  EXPECT_TRUE(plain.eager_inputs.empty());
+  EXPECT_EQ(mm->layouts(), (std::vector<std::string>{"contiguous", "b_kmajor"}));
+  EXPECT_EQ(mm->dims_error({96, 40, 32, 2}), "");
+  EXPECT_NE(mm->dims_error({96, 40, 32, 3}), "");
+  // Form 1, x W^T: M = 40 tokens, N = 96 outputs, K = 32. B is W^T, K-major: W [96, 32] as the model holds it.
+  const auto p = mm->make_problem({{"", {40, 96, 32, 1}}, at::kFloat, "random", 3}, at::kCPU);
+  EXPECT_EQ(p.inputs[1].sizes(), at::IntArrayRef({32, 96}));
+  EXPECT_EQ(p.inputs[1].strides(), at::IntArrayRef({1, 32}));
+  EXPECT_TRUE(p.eager_inputs.empty());  // PyTorch's F.linear(x, W) is x @ W^T on the same tensors
+  EXPECT_TRUE(at::allclose(mm->eager(p)[0].to(at::kDouble), mm->reference(p)[0], 1e-4, 1e-5));
+  // The same values as the plain form's, whose B is row-major (the first layout), and as its b_kmajor layout's.
+  const auto plain = mm->make_problem({{"", {40, 96, 32}}, at::kFloat, "random", 3}, at::kCPU);
+  EXPECT_TRUE(plain.inputs[1].is_contiguous());
   EXPECT_TRUE(at::equal(plain.inputs[0], p.inputs[0]));
   EXPECT_TRUE(at::equal(plain.inputs[1], p.inputs[1]));
+  const auto kmajor = mm->make_problem({{"", {40, 96, 32}}, at::kFloat, "random", 3, "b_kmajor"}, at::kCPU);
+  EXPECT_EQ(kmajor.inputs[1].strides(), at::IntArrayRef({1, 32}));
+  EXPECT_TRUE(at::equal(kmajor.inputs[1], plain.inputs[1]));
+  EXPECT_THROW(mm->make_problem({{"", {40, 96, 32}}, at::kFloat, "random", 3, "bshd"}, at::kCPU), Fatal);
+  // Form 2, y^T = W x^T (an odd vocabulary): M = 97 outputs, N = 40 tokens; PyTorch's call is F.linear(x [40, 32],
+  // W [97, 32]), x being B^T as it lies in memory, its output seen transposed.
+  const auto t = mm->make_problem({{"", {97, 40, 32, 2}}, at::kFloat, "random", 3}, at::kCPU);
+  EXPECT_EQ(t.inputs[1].strides(), at::IntArrayRef({1, 32}));
+  ASSERT_EQ(t.eager_inputs.size(), 1u);
+  EXPECT_EQ(t.eager_inputs[0].sizes(), at::IntArrayRef({40, 32}));
+  EXPECT_TRUE(t.eager_inputs[0].is_contiguous());  // the model's layout: no copy inside the timed call
+  const auto eager = mm->eager(t)[0];
+  EXPECT_EQ(eager.sizes(), at::IntArrayRef({97, 40}));
+  EXPECT_TRUE(at::allclose(eager.to(at::kDouble), mm->reference(t)[0], 1e-4, 1e-5));
 }
 
 TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {
@@ -342,7 +356,7 @@ TEST(Catalog, AttentionAndRotaryDrawTheSameValuesInEachInputLayout) {
 
 TEST(Catalog, TypesWithoutLayoutsOfTheirOwnAreContiguous) {
   for (const auto& t : all_types()) {
-    if (t->name() == "flash_attention" || t->name() == "rotary_embedding") continue;
+    if (t->name() == "flash_attention" || t->name() == "rotary_embedding" || t->name() == "matmul") continue;
     EXPECT_EQ(t->layouts(), std::vector<std::string>{"contiguous"}) << t->name();
     const auto p = t->make_problem({t->smoke_shape(), at::kFloat, "random", 1}, at::kCPU);
     EXPECT_TRUE(p.output_strides.empty()) << t->name();

@@ -224,7 +224,7 @@ std::vector<AttentionCall> attention_in_steps(const std::filesystem::path& trace
 
 /// The tokens one call of a type works on, from its dims in profile.json (the catalogue's).
 int64_t tokens_of(const std::string& type, const std::vector<int64_t>& d) {
-  if (type == "matmul") return d.size() == 4 ? d[1] : d[0];  // the linear form (y^T = W x^T): N; else M
+  if (type == "matmul") return d.size() == 4 && d[3] == 2 ? d[1] : d[0];  // linear form 2 (y^T = W x^T): N; else M
   if (type == "flash_attention" || type == "rotary_embedding") return d[0] * d[2];  // B * S
   return d[0];  // rmsnorm, add_rmsnorm (rows), fused_mlp (M), skinny_gemm (M), decode_attention (B)
 }

@@ -264,6 +264,30 @@ def test_attention_and_rotary_take_a_models_views_as_they_are_and_return_bshd_me
     assert seen["flash_attention"][:2] == [(t.data_ptr(), t.stride()) for t in (qo, ko)]
 
 
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("n_out", [40, 41], ids=["x_wt", "vocab_41_wx_t"])
+def test_linear_hands_the_kernel_x_and_the_weight_as_they_are(all_stand_ins, device, n_out):
+    # kernel_abi.h's K-major B: F.linear's x and W [N, K] reach the kernel without a copy (the same memory), B = W^T
+    # (x W^T, a row-major output) or, where N is not a multiple of 8, B = x^T (y^T = W x^T, handed back transposed);
+    # the fake's strides are the real output's (opcheck), the values PyTorch's, the bias added either way.
+    seen = []
+    kernel = all_stand_ins["matmul"][device]
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append([(t.data_ptr(), t.stride()) for t in i] + [o[0].stride()]), StandIn.__call__(self, i, o, s))})
+    g = torch.Generator().manual_seed(3)
+    x, w, b = (torch.randn(*shape, generator=g).to(device) for shape in ((2, 5, 24), (n_out, 24), (n_out,)))
+    torch.library.opcheck(_ops.BY_NAME["linear"].target, (x, w, b))
+    seen.clear()
+    y = _ops.op("linear")(x, w, b)
+    if n_out % 8 == 0:
+        assert seen == [[(x.data_ptr(), (24, 1)), (w.data_ptr(), (1, 24)), (n_out, 1)]]
+        assert y.is_contiguous()
+    else:
+        assert seen == [[(w.data_ptr(), (24, 1)), (x.data_ptr(), (1, 24)), (10, 1)]]
+        assert y.stride() == (5, 1, 10)  # y^T [41, 10] as it was written, seen as [2, 5, 41]: no copy
+    torch.testing.assert_close(y, torch.nn.functional.linear(x, w, b))
+
+
 def test_attention_and_rotary_copy_views_whose_strides_the_abi_does_not_allow(all_stand_ins):
     # A head dim of 6: a transposed view's strides are not multiples of 8 (no 16-byte rows), so the kernel gets
     # contiguous copies, as before; the outputs keep the [B, S, H, D] order.

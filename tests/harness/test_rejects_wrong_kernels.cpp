@@ -76,6 +76,13 @@ TEST(RejectsWrongKernels, AnAttentionKernelThatAssumesTheModelsLayoutFailsOnCont
   EXPECT_EQ(rep.failed_case, "small 1x4x128x64x0 bf16") << "the sweep's first contiguous case: " << rep.message;
 }
 
+TEST(RejectsWrongKernels, AMatmulThatReadsBAsRowMajorFailsOnTheModelsWeightLayout) {
+  const auto rep = test::bench(test::bad_kernel("matmul_ignores_b_strides.cpp"));
+  EXPECT_EQ(rep.outcome, Outcome::incorrect) << rep.message;
+  EXPECT_EQ(rep.failed_stage, 2) << "smoke's one case has B contiguous: " << rep.message;
+  EXPECT_NE(rep.failed_case.find("b_kmajor"), std::string::npos) << rep.failed_case;
+}
+
 TEST(RejectsWrongKernels, ARotaryKernelThatIgnoresStridesFailsTheSmokeStage) {
   expect_rejected("rotary_ignores_strides.cpp", Outcome::incorrect, 1, "out of tolerance");
 }

@@ -46,7 +46,7 @@ TEST(OpTypes, ALinearOfAtMost64RowsIsASkinnyGemm) {
   auto rows_65 = classify_op(op("aten::linear", {{65, 4096}, {4096, 4096}, {}}, {"float", "float", ""}));
   ASSERT_TRUE(rows_65);
   EXPECT_EQ(rows_65->type, "matmul");
-  EXPECT_EQ(rows_65->dims, (std::vector<int64_t>{4096, 65, 4096, 1}));
+  EXPECT_EQ(rows_65->dims, (std::vector<int64_t>{65, 4096, 4096, 1}));
   // mm / addmm of few rows stay matmul's: their weight is [K, N] (GPT-2's Conv1D), routed to the matmul op.
   for (const auto& [name, dims] : std::vector<std::pair<std::string, std::vector<std::vector<int64_t>>>>{
            {"aten::mm", {{1, 4096}, {4096, 128256}}}, {"aten::addmm", {{256}, {32, 128}, {128, 256}}}}) {
@@ -57,12 +57,17 @@ TEST(OpTypes, ALinearOfAtMost64RowsIsASkinnyGemm) {
 }
 
 TEST(OpTypes, LinearIsTheMatmulOurLinearOpRuns) {
-  // x [2, 512, 4096] W^T with W [11008, 4096]: 1024 rows of x, 11008 outputs. Our op runs y^T = W x^T, so
-  // the kernel's A is W: M = 11008, N = 1024 (the leading dims folded), K = 4096, in the linear form.
+  // x [2, 512, 4096] W^T with W [11008, 4096]: 1024 rows of x (the leading dims folded), 11008 outputs, K = 4096,
+  // in the linear form 1 (our op runs x W^T with the weight as it is).
   auto c = classify_op(op("aten::linear", {{2, 512, 4096}, {11008, 4096}, {}}, {"c10::BFloat16", "c10::BFloat16", ""}));
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->dims, (std::vector<int64_t>{11008, 1024, 4096, 1}));  // 1: PyTorch's call is F.linear
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{1024, 11008, 4096, 1}));
   EXPECT_EQ(c->dtype, "bf16");
+  EXPECT_NE(c->note.find("x W^T"), std::string::npos);
+  // GPT-2's LM head, 50257 outputs: rows x W^T cannot store aligned, so our op runs y^T = W x^T (form 2).
+  c = classify_op(op("aten::linear", {{1, 1024, 768}, {50257, 768}, {}}, {"float", "float", ""}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{50257, 1024, 768, 2}));
   EXPECT_NE(c->note.find("y^T = W x^T"), std::string::npos);
 }
 

@@ -58,6 +58,8 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("rotary_embedding", [2, 3, 5, 8], [(2, 3, 5, 8), (2, 3, 5, 8), (5, 4), (5, 4)]),  # the older form: HKV = H
     ("rotary_embedding", [2, 4, 5, 8, 2, 1], [(2, 4, 5, 8), (2, 2, 5, 8), (5, 4), (5, 4)]),
     ("matmul", [4, 6, 8], [(4, 8), (8, 6)]),
+    ("matmul", [4, 6, 8, 1], [(4, 8), (8, 6)]),  # x W^T: B = W^T, K-major, the weight as the model holds it
+    ("matmul", [6, 4, 8, 2], [(6, 8), (8, 4)]),  # y^T = W x^T: B = x^T, PyTorch's call F.linear(x, W)
     ("skinny_gemm", [4, 6, 8], [(4, 8), (6, 8)]),  # the weight as F.linear takes it, [N, K]
     ("gelu", [4, 6, 1], [(4, 6)]),
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
@@ -80,6 +82,10 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
         assert scalars == {"approximate": 1}
     if name == "fused_mlp":
         assert scalars == {"act": dims[3] if len(dims) > 3 else 0}
+    if name == "matmul":
+        assert scalars == {"linear": dims[3] if len(dims) > 3 else 0}
+        assert tensors[1].stride() == ((1, 8) if len(dims) > 3 else (dims[1], 1))
+        torch.testing.assert_close(sb.EAGER["matmul"](*tensors, **scalars), tensors[0] @ tensors[1])
     if name == "decode_attention":  # L < S: the device's form, a StaticCache's (zeros past L, lengths on the device)
         lengths = scalars.pop("lengths")
         assert scalars == {"length": 11, "scale": pytest.approx(1 / math.sqrt(8))}

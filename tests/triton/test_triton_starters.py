@@ -310,10 +310,14 @@ MATMUL_TILES = [{}, {"BLOCK_M": 32, "BLOCK_N": 32, "BLOCK_K": 16, "GROUP_M": 4}]
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=dtype_id)
 @pytest.mark.parametrize("knobs", MATMUL_TILES, ids=["default_tile", "small_tiles"])
-def test_matmul_matches_reference(dtype, knobs):
+@pytest.mark.parametrize("b_kmajor", [False, True], ids=["b_rows", "b_kmajor"])
+def test_matmul_matches_reference(dtype, knobs, b_kmajor):
+    """B row-major, or K-major (kernel_abi.h: W^T with F.linear's weight W [N, K] as it is, read in place)."""
     M, N, K = 33, 65, 47
     a = randn((M, K), dtype, 1.0, seed=14)
-    b = randn((K, N), dtype, 1.0 / math.sqrt(K), seed=15)
+    w = randn((N, K), dtype, 1.0 / math.sqrt(K), seed=15)
+    b = w.t() if b_kmajor else w.t().contiguous()
+    assert (b.stride(0) == 1) == b_kmajor
     (c,) = run("matmul", [a, b], [((M, N), dtype)], **knobs)
     assert_close(c, a.double() @ b.double(), TOL_MATMUL[dtype], "matmul")
 

@@ -16,7 +16,11 @@
  * and the build defines each as a macro (-DBLOCK=256), so the code uses BLOCK directly.
  * Its kernel type is declared once:  // @autokernel type=rmsnorm
  *
- * Layouts. Every tensor is contiguous and row-major, except the 4-D head tensors of two types:
+ * Layouts. Every tensor is contiguous and row-major, except matmul's B and the 4-D head tensors of two types.
+ * matmul's B[K,N] is row-major (stride[1] == 1, stride[0] >= N) or K-major (stride[0] == 1, stride[1] >= K: B = W^T
+ * with F.linear's weight W[N,K] as the model holds it, or x^T for y^T = W x^T), its leading stride a multiple of 8
+ * elements and data 16-byte aligned where that dim (N, or K) is; the harness checks each candidate on both
+ * ("contiguous", "b_kmajor"). The head tensors:
  *   flash_attention   inputs q, k, v; output o
  *   rotary_embedding  inputs q, k; outputs q_out, k_out (cos and sin stay contiguous)
  * Such an input has the logical shape below ([B,H,S,D], dims in that order) and any strides, read from
@@ -33,7 +37,7 @@
  * contiguity for these tensors; a path that cannot take a layout returns non-zero rather than read it wrongly.
  *
  * Per kernel type (inputs; outputs; scalars), tensors row-major unless the layouts above say otherwise.
- *   matmul            A[M,K], B[K,N]                      ; C[M,N]        ; -
+ *   matmul            A[M,K], B[K,N] (row-major or K-major) ; C[M,N]      ; -
  *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
  *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w

@@ -1,5 +1,5 @@
-"""matmul: C = A B. Ops `linear` (F.linear's y = x W^T + b, the weight taken as it is) and `matmul`
-(a @ b + bias); routes: F.linear and torch.addmm (GPT-2's Conv1D, whose weight is already [K, N])."""
+"""matmul: C = A B. Ops `linear` (F.linear's y = x W^T + b, x and the weight taken as they are: B = W^T K-major)
+and `matmul` (a @ b + bias); routes: F.linear and torch.addmm (GPT-2's Conv1D, whose weight is already [K, N])."""
 import torch
 import torch.nn.functional as F
 
@@ -16,26 +16,40 @@ def _matmul_eager(a, b, bias):
     return a @ b if bias is None else _orig["addmm"](bias, a, b)
 
 
+def _transposed(weight):
+    """Whether the linear op runs y^T = W x^T: where W's rows (the outputs) are not a multiple of 8, x W^T would have
+    rows no GEMM kernel stores aligned (GPT-2's vocabulary, 50257); the catalogue's linear form 2, else 1."""
+    return weight.shape[0] % 8 != 0
+
+
 def _linear_run(k, x, weight, bias):
-    # y = x W^T with W [N, K] taken as it is (no transposed copy of the weight): y^T = W x^T is the
-    # matmul ABI's A[M', K] B[K, N'] with A = W and B = x^T, a copy of the activation only.
-    xt = _rows(x).t().contiguous()
-    yt = torch.empty(weight.shape[0], xt.shape[1], dtype=x.dtype, device=x.device)
-    k([weight.contiguous(), xt], [yt])
+    # y = x W^T with x and W [N, K] taken as they are, no copy of either: B = W^T is K-major (kernel_abi.h), the
+    # output row-major. Form 2 (_transposed): y^T = W x^T, B = x^T K-major, y handed back as y^T's transposed view.
+    xr, w = _rows(x).contiguous(), weight.contiguous()
+    if _transposed(w):
+        y = torch.empty(w.shape[0], xr.shape[0], dtype=x.dtype, device=x.device)
+        k([w, xr.t()], [y])
+        y = y.t()
+    else:
+        y = torch.empty(xr.shape[0], w.shape[0], dtype=x.dtype, device=x.device)
+        k([xr, w.t()], [y])
     if bias is not None:
-        yt += bias[:, None]
-    return yt.t().reshape(*x.shape[:-1], weight.shape[0])
+        y += bias
+    return y.reshape(*x.shape[:-1], weight.shape[0])
 
 
 def _linear_fake(x, weight, bias):
-    # The same layout as the kernel's result: y^T contiguous, returned transposed.
+    # The same layout as the kernel's result: row-major, or form 2's y^T contiguous, returned transposed.
     m = x.numel() // x.shape[-1] if x.shape[-1] else 0
-    return x.new_empty(weight.shape[0], m).t().reshape(*x.shape[:-1], weight.shape[0])
+    if _transposed(weight):
+        return x.new_empty(weight.shape[0], m).t().reshape(*x.shape[:-1], weight.shape[0])
+    return x.new_empty(*x.shape[:-1], weight.shape[0])
 
 
 def _matmul_run(k, a, b, bias):
     c = torch.empty(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
-    k([a.contiguous(), b.contiguous()], [c])
+    kmajor = b.stride(0) == 1 and b.stride(1) >= b.shape[0] and b.shape[1] > 1  # b = W^T as it is (kernel_abi.h)
+    k([a.contiguous(), b if kmajor else b.contiguous()], [c])
     return c if bias is None else c + bias
 
 
