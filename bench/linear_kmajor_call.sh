@@ -4,7 +4,8 @@
 # at the defaults and under each schedule knob, the Triton starter likewise (its TMA path describes a K-major B as the
 # [N, K] matrix it is), side by side; then the suite (bf16; ours against cuBLAS's F.linear on the same tensors, and
 # torch.compile) at the linear forms the profile now gives a model's F.linear calls: x W^T (M = tokens) at 128, 512,
-# 2048 tokens and the LLaMA-7B projections, and y^T = W x^T for an odd vocabulary; beside them two plain shapes.
+# 2048 tokens and the LLaMA-7B projections, and y^T = W x^T for an odd vocabulary; beside them two plain shapes and
+# two with a bias (kernel_abi.h's optional third input, added in the epilogue).
 #   bash bench/linear_kmajor_call.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +16,8 @@ STAGE_TIMEOUT="${STAGE_TIMEOUT:-240}" bash bench/five_stages.sh "matmul/cuda.cu"
 echo "checked at ${SECONDS}s"
 L="matmul:128x4096x4096x1,matmul:512x4096x4096x1,matmul:2048x4096x4096x1,matmul:2048x11008x4096x1"
 L="$L,matmul:2048x12288x4096x1,matmul:2048x4096x11008x1,matmul:50257x2048x1280x2"
-P="matmul:512x4096x4096,matmul:2048x12288x4096"
+# With a bias added in the epilogue: GPT-2-large's Conv1D qkv (addmm, B row-major) and a biased F.linear.
+P="matmul:512x4096x4096,matmul:2048x12288x4096,matmul:2048x3840x1280x0x1,matmul:2048x4096x4096x1x1"
 timeout "${SUITE_LIMIT_S:-300}" build-gpu/autokernel suite --configs "$L,$P" --backends cuda,triton --dtypes bf16 \
   --quick 2>&1 | tee "$OUT/suite_linear.txt" | grep -E "^matmul |^device:|error"
 echo "done at ${SECONDS}s"

@@ -1192,8 +1192,8 @@ static PFN_cuTensorMapEncodeTiled_v12000 tensor_map_encoder() {
 // @shared end tensor_map_encoder
 
 // @shared begin make_map_2d: copied in other starters, every copy the same (tests/test_starter_regions.py)
-// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte swizzled;
-// its rows ld elements apart (0: cols, contiguous).
+// A row-major [rows, cols] 16-bit matrix read or written in boxes of box_rows x 64 columns (128 bytes), 128-byte
+// swizzled; its rows ld elements apart (0: cols, contiguous).
 static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows, uint64_t cols, uint32_t box_rows,
                      uint64_t ld = 0) {
   const auto encode = tensor_map_encoder();

@@ -1,6 +1,7 @@
 # @autokernel type=matmul
 # Triton starter: C[M, N] = A[M, K] @ B[K, N], f32 accumulation; A and C row-major, B row-major or K-major
-# (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is).
+# (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is), and an optional bias[N] added to each row of
+# the f32 tile before its one rounding (HAS_BIAS).
 # Algorithm: one program per BLOCK_M x BLOCK_N tile of C, walking K in BLOCK_K steps with tl.dot
 # (tensor cores for f16/bf16: wgmma on Hopper). Tiles are visited in groups of GROUP_M tile-rows
 # ("grouped ordering") so that programs running together share A and B tiles in L2.
@@ -61,9 +62,18 @@ def _b_tile(b_desc, k, off_n, B_T: tl.constexpr):
 
 
 @triton.jit
-def _matmul_tma_kernel(a_desc, b_desc, c_desc, M, N, K,
+def _add_bias(acc, bias_ptr, off_n, N, BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr):
+    """acc + bias[off_n:off_n + BLOCK_N] on every row (f32), or acc as it is."""
+    if HAS_BIAS:
+        offs_n = off_n + tl.arange(0, BLOCK_N)
+        acc += tl.load(bias_ptr + offs_n, mask=offs_n < N, other=0.0).to(tl.float32)[None, :]
+    return acc
+
+
+@triton.jit
+def _matmul_tma_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr):
+                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr, HAS_BIAS: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     off_m = pid_m * BLOCK_M
     off_n = pid_n * BLOCK_N
@@ -71,14 +81,15 @@ def _matmul_tma_kernel(a_desc, b_desc, c_desc, M, N, K,
     for k in range(0, K, BLOCK_K):
         a = a_desc.load([off_m, k])  # zero-filled past M and K
         acc = tl.dot(a, _b_tile(b_desc, k, off_n, B_T), acc, input_precision=PRECISION)
+    acc = _add_bias(acc, bias_ptr, off_n, N, BLOCK_N, HAS_BIAS)
     c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
 
 
 @triton.jit
-def _matmul_persistent_kernel(a_desc, b_desc, c_desc, M, N, K,
+def _matmul_persistent_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr,
-                              NUM_SMS: tl.constexpr):
+                              HAS_BIAS: tl.constexpr, NUM_SMS: tl.constexpr):
     num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
     for tile in range(tl.program_id(0), num_tiles, NUM_SMS):
         pid_m, pid_n = _tile(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -86,14 +97,15 @@ def _matmul_persistent_kernel(a_desc, b_desc, c_desc, M, N, K,
         for k in range(0, K, BLOCK_K):
             acc = tl.dot(a_desc.load([pid_m * BLOCK_M, k]), _b_tile(b_desc, k, pid_n * BLOCK_N, B_T), acc,
                          input_precision=PRECISION)
+        acc = _add_bias(acc, bias_ptr, pid_n * BLOCK_N, N, BLOCK_N, HAS_BIAS)
         c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
 
 
 @triton.jit
-def _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
+def _matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
                    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr):
+                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, HAS_BIAS: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -111,6 +123,7 @@ def _matmul_kernel(a_ptr, b_ptr, c_ptr, M, N, K,
         a_ptrs += BLOCK_K * stride_ak
         b_ptrs += BLOCK_K * stride_bk
 
+    acc = _add_bias(acc, bias_ptr, pid_n * BLOCK_N, N, BLOCK_N, HAS_BIAS)
     c_ptrs = c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask_m & mask_n)
 
@@ -151,13 +164,17 @@ def _tma_ok(*tensors):
 
 def kernel_fn(inputs, outputs, scalars):
     a, b = inputs[0], inputs[1]
+    bias = inputs[2] if len(inputs) > 2 else None
     c = outputs[0]
     M, K = a.shape
     N = b.shape[1]
     if M == 0 or N == 0:
         return None
     if K == 0:
-        c.zero_()
+        if bias is None:
+            c.zero_()
+        else:
+            c.copy_(bias.expand(M, N))
         return None
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"matmul: F32_DOT={F32_DOT} is not one of 0, 1, 2")
@@ -166,7 +183,9 @@ def kernel_fn(inputs, outputs, scalars):
     precision = _F32_PRECISION[F32_DOT] if a.dtype == torch.float32 else "tf32"
     bm, bn, bk = (min(BLOCK_M, 128), min(BLOCK_N, 128), min(BLOCK_K, 32)) if f32_fma else (BLOCK_M, BLOCK_N, BLOCK_K)
     grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
-    consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, num_warps=NUM_WARPS)
+    consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, HAS_BIAS=bias is not None,
+                  num_warps=NUM_WARPS)
+    bias_arg = c if bias is None else bias  # never read without HAS_BIAS
     b_t = b.stride(0) == 1 and b.stride(1) != 1  # K-major: b.t() is the [N, K] matrix in memory
     if _tma_ok(a, b.t() if b_t else b, c):
         from triton.tools.tensor_descriptor import TensorDescriptor
@@ -174,15 +193,16 @@ def kernel_fn(inputs, outputs, scalars):
         b_desc = TensorDescriptor.from_tensor(b.t(), [bn, bk]) if b_t else TensorDescriptor.from_tensor(b, [bk, bn])
         c_desc = TensorDescriptor.from_tensor(c, [bm, bn])
         consts["B_T"] = b_t
-        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, b_t, a.device)
+        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, b_t, bias is not None, a.device)
         if PERSISTENT == 1:
             sms = torch.cuda.get_device_properties(a.device).multi_processor_count
             _launch_fitting(_matmul_persistent_kernel, (min(sms, grid[0]),), key, NUM_STAGES, a_desc, b_desc, c_desc,
-                            M, N, K, NUM_SMS=sms, **consts)
+                            bias_arg, M, N, K, NUM_SMS=sms, **consts)
         else:
-            _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, M, N, K, **consts)
+            _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, bias_arg, M, N, K,
+                            **consts)
     else:
-        key = ("ptr", a.dtype, bm, bn, bk, precision, a.device)
-        _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, M, N, K,
+        key = ("ptr", a.dtype, bm, bn, bk, precision, bias is not None, a.device)
+        _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, bias_arg, M, N, K,
                         a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1), **consts)
     return None

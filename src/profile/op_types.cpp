@@ -1,5 +1,6 @@
 #include "profile/op_types.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <regex>
@@ -90,7 +91,12 @@ std::optional<Classified> matmul(const CpuEvent& op) {
       note = "batched: the batch is folded into M";
     }
   }
-  return Classified{"matmul", {M, N, K}, dtype_of(input_type(op, a_i)), note};
+  Classified c{"matmul", {M, N, K}, dtype_of(input_type(op, a_i)), note};
+  // A bias of one value per column (addmm's first input, linear's third): the catalogue's 5th dim, which the exported
+  // ops hand the kernel to add in its epilogue.
+  const Dims bias = name == "aten::addmm" ? input_dims(op, 0) : name == "aten::linear" ? input_dims(op, 2) : Dims{};
+  if (bias.size() == 1 && bias[0] == N) c.dims.insert(c.dims.end(), {0, 1});
+  return c;
 }
 
 /// F.linear (aten::linear) of at most k_skinny_rows rows of x: a decode step's linear layer, skinny_gemm's M,N,K
@@ -235,10 +241,11 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
     // (catalog/matmul.cpp, kinds/matmul.py).
     if (c && op.name == "aten::linear") {
       if (c->dims[1] % 8 == 0) {
-        c->dims.push_back(1);
+        c->dims.resize(std::max<std::size_t>(c->dims.size(), 4));
+        c->dims[3] = 1;  // a bias stays the 5th dim
         c->note = "as our linear op runs it: x W^T, the weight as it is";
       } else {
-        c->dims = {c->dims[1], c->dims[0], c->dims[2], 2};
+        c->dims = {c->dims[1], c->dims[0], c->dims[2], 2};  // the bias is added after the kernel (catalog/matmul.cpp)
         c->note = "as our linear op runs it: y^T = W x^T (N not a multiple of 8)";
       }
     }

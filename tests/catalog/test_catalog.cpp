@@ -109,7 +109,6 @@ TEST(Catalog, RotaryTurnsQAndKInBothStylesAsTheirPyTorchFormulas) {
 
 TEST(Catalog, AMatmulInTheLinearFormsTakesTheModelsTensorsAsTheyAre) {
   const auto* mm = *find_type("matmul");
-  EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear]");
   EXPECT_EQ(mm->layouts(), (std::vector<std::string>{"contiguous", "b_kmajor"}));
   EXPECT_EQ(mm->dims_error({96, 40, 32, 2}), "");
   EXPECT_NE(mm->dims_error({96, 40, 32, 3}), "");
@@ -138,6 +137,19 @@ TEST(Catalog, AMatmulInTheLinearFormsTakesTheModelsTensorsAsTheyAre) {
   const auto eager = mm->eager(t)[0];
   EXPECT_EQ(eager.sizes(), at::IntArrayRef({97, 40}));
   EXPECT_TRUE(at::allclose(eager.to(at::kDouble), mm->reference(t)[0], 1e-4, 1e-5));
+  // bias (5th dim): a third input bias[N], C = A B + bias (eager: addmm, F.linear's call with a bias); per column
+  // of C, so not in form 2, where a column is a token.
+  EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear[,bias]]");
+  EXPECT_EQ(mm->dims_error({40, 96, 32, 1, 1}), "");
+  EXPECT_NE(mm->dims_error({40, 96, 32, 1, 2}), "");
+  EXPECT_NE(mm->dims_error({97, 40, 32, 2, 1}), "");
+  const auto biased = mm->make_problem({{"", {40, 96, 32, 1, 1}}, at::kFloat, "random", 3}, at::kCPU);
+  ASSERT_EQ(biased.inputs.size(), 3u);
+  EXPECT_EQ(biased.inputs[2].sizes(), at::IntArrayRef({96}));
+  const auto product = at::matmul(biased.inputs[0].to(at::kDouble), biased.inputs[1].to(at::kDouble));
+  EXPECT_TRUE(at::allclose(mm->reference(biased)[0], product + biased.inputs[2].to(at::kDouble)));
+  EXPECT_TRUE(at::allclose(mm->eager(biased)[0].to(at::kDouble), mm->reference(biased)[0], 1e-4, 1e-5));
+  EXPECT_DOUBLE_EQ(mm->flops({"", {40, 96, 32, 1, 1}}), 2.0 * 40 * 96 * 32 + 40 * 96);
 }
 
 TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {

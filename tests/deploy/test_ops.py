@@ -37,7 +37,7 @@ FORMULA = {
     "add_rmsnorm": lambda i, s: add_rmsnorm._add_rms_norm_eager(i[0], i[1], i[2], s[0]),
     "layernorm": lambda i, s: layernorm._layer_norm_eager(i[0], i[1], i[2], s[0]),
     "softmax": lambda i, s: softmax._softmax_eager(i[0]),
-    "matmul": lambda i, s: i[0] @ i[1],
+    "matmul": lambda i, s: i[0] @ i[1] + (i[2] if len(i) > 2 else 0),  # the ABI's optional bias[N]
     "skinny_gemm": lambda i, s: i[0] @ i[1].T,
     "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
     "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
@@ -268,8 +268,9 @@ def test_attention_and_rotary_take_a_models_views_as_they_are_and_return_bshd_me
 @pytest.mark.parametrize("n_out", [40, 41], ids=["x_wt", "vocab_41_wx_t"])
 def test_linear_hands_the_kernel_x_and_the_weight_as_they_are(all_stand_ins, device, n_out):
     # kernel_abi.h's K-major B: F.linear's x and W [N, K] reach the kernel without a copy (the same memory), B = W^T
-    # (x W^T, a row-major output) or, where N is not a multiple of 8, B = x^T (y^T = W x^T, handed back transposed);
-    # the fake's strides are the real output's (opcheck), the values PyTorch's, the bias added either way.
+    # (x W^T, a row-major output, the bias the kernel's third input) or, where N is not a multiple of 8, B = x^T
+    # (y^T = W x^T, handed back transposed, the bias added after); the fake's strides are the real output's
+    # (opcheck), the values PyTorch's.
     seen = []
     kernel = all_stand_ins["matmul"][device]
     kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
@@ -280,7 +281,7 @@ def test_linear_hands_the_kernel_x_and_the_weight_as_they_are(all_stand_ins, dev
     seen.clear()
     y = _ops.op("linear")(x, w, b)
     if n_out % 8 == 0:
-        assert seen == [[(x.data_ptr(), (24, 1)), (w.data_ptr(), (1, 24)), (n_out, 1)]]
+        assert seen == [[(x.data_ptr(), (24, 1)), (w.data_ptr(), (1, 24)), (b.data_ptr(), (1,)), (n_out, 1)]]
         assert y.is_contiguous()
     else:
         assert seen == [[(w.data_ptr(), (24, 1)), (x.data_ptr(), (1, 24)), (10, 1)]]

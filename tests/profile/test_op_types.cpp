@@ -29,10 +29,15 @@ TEST(OpTypes, MapsOperatorNamesNotKernelNames) {
 }
 
 TEST(OpTypes, AddmmReadsItsOperandsAfterTheBias) {
+  // The bias, one value per column, is the catalogue's 5th dim (the kernel adds it in its epilogue).
   auto c = classify_op(op("aten::addmm", {{256}, {32, 128}, {128, 256}}, {"c10::Half", "c10::Half", "c10::Half"}));
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->dims, (std::vector<int64_t>{32, 256, 128}));
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{32, 256, 128, 0, 1}));
   EXPECT_EQ(c->dtype, "f16");
+  // A bias broadcast from [M, N] is not that: a plain matmul.
+  c = classify_op(op("aten::addmm", {{32, 256}, {32, 128}, {128, 256}}, {"c10::Half", "c10::Half", "c10::Half"}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{32, 256, 128}));
 }
 
 TEST(OpTypes, ALinearOfAtMost64RowsIsASkinnyGemm) {
@@ -64,6 +69,10 @@ TEST(OpTypes, LinearIsTheMatmulOurLinearOpRuns) {
   EXPECT_EQ(c->dims, (std::vector<int64_t>{1024, 11008, 4096, 1}));
   EXPECT_EQ(c->dtype, "bf16");
   EXPECT_NE(c->note.find("x W^T"), std::string::npos);
+  // With a bias: the 5th dim.
+  c = classify_op(op("aten::linear", {{2, 512, 4096}, {11008, 4096}, {11008}}, {"float", "float", "float"}));
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->dims, (std::vector<int64_t>{1024, 11008, 4096, 1, 1}));
   // GPT-2's LM head, 50257 outputs: rows x W^T cannot store aligned, so our op runs y^T = W x^T (form 2).
   c = classify_op(op("aten::linear", {{1, 1024, 768}, {50257, 768}, {}}, {"float", "float", ""}));
   ASSERT_TRUE(c);

@@ -322,6 +322,18 @@ def test_matmul_matches_reference(dtype, knobs, b_kmajor):
     assert_close(c, a.double() @ b.double(), TOL_MATMUL[dtype], "matmul")
 
 
+@pytest.mark.parametrize("b_kmajor", [False, True], ids=["b_rows", "b_kmajor"])
+def test_matmul_adds_the_bias_to_every_row(b_kmajor):
+    """kernel_abi.h's optional bias[N]: C = A B + bias, added before the one rounding (F.linear's, addmm's)."""
+    M, N, K = 33, 65, 47
+    a = randn((M, K), torch.float16, 1.0, seed=17)
+    w = randn((N, K), torch.float16, 1.0 / math.sqrt(K), seed=18)
+    bias = randn((N,), torch.float16, 1.0, seed=19)
+    b = w.t() if b_kmajor else w.t().contiguous()
+    (c,) = run("matmul", [a, b, bias], [((M, N), torch.float16)], BLOCK_M=32, BLOCK_N=32, BLOCK_K=16)
+    assert_close(c, a.double() @ b.double() + bias.double(), TOL_MATMUL[torch.float16], "matmul + bias")
+
+
 def test_matmul_zeros_and_ones_are_exact():
     M, N, K = 40, 70, 100
     g = torch.Generator().manual_seed(16)

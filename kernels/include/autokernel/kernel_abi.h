@@ -37,7 +37,7 @@
  * contiguity for these tensors; a path that cannot take a layout returns non-zero rather than read it wrongly.
  *
  * Per kernel type (inputs; outputs; scalars), tensors row-major unless the layouts above say otherwise.
- *   matmul            A[M,K], B[K,N] (row-major or K-major) ; C[M,N]      ; -
+ *   matmul            A[M,K], B[K,N] (row-major or K-major)[, bias[N]] ; C[M,N] ; -   C = A B (+ bias, on every row)
  *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
  *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w

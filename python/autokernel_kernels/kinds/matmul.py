@@ -1,5 +1,6 @@
-"""matmul: C = A B. Ops `linear` (F.linear's y = x W^T + b, x and the weight taken as they are: B = W^T K-major)
-and `matmul` (a @ b + bias); routes: F.linear and torch.addmm (GPT-2's Conv1D, whose weight is already [K, N])."""
+"""matmul: C = A B (+ bias). Ops `linear` (F.linear's y = x W^T + b, x and the weight taken as they are: B = W^T
+K-major) and `matmul` (a @ b + bias); the bias goes to the kernel (its epilogue adds it); routes: F.linear and
+torch.addmm (GPT-2's Conv1D, whose weight is already [K, N])."""
 import torch
 import torch.nn.functional as F
 
@@ -22,18 +23,26 @@ def _transposed(weight):
     return weight.shape[0] % 8 != 0
 
 
+def _bias(bias, like):
+    """The bias as the kernel takes it (kernel_abi.h: bias[N], the operands' dtype, contiguous), else None."""
+    return None if bias is None or bias.dtype != like.dtype else bias.contiguous()
+
+
 def _linear_run(k, x, weight, bias):
-    # y = x W^T with x and W [N, K] taken as they are, no copy of either: B = W^T is K-major (kernel_abi.h), the
-    # output row-major. Form 2 (_transposed): y^T = W x^T, B = x^T K-major, y handed back as y^T's transposed view.
+    # y = x W^T + b with x and W [N, K] taken as they are, no copy of either: B = W^T is K-major (kernel_abi.h), the
+    # output row-major, the bias added in the kernel's epilogue. Form 2 (_transposed): y^T = W x^T, B = x^T K-major,
+    # y handed back as y^T's transposed view, the bias (per row of y^T) added after.
     xr, w = _rows(x).contiguous(), weight.contiguous()
+    b = _bias(bias, x)
     if _transposed(w):
         y = torch.empty(w.shape[0], xr.shape[0], dtype=x.dtype, device=x.device)
         k([w, xr.t()], [y])
         y = y.t()
+        b = None
     else:
         y = torch.empty(xr.shape[0], w.shape[0], dtype=x.dtype, device=x.device)
-        k([xr, w.t()], [y])
-    if bias is not None:
+        k([xr, w.t()] + ([b] if b is not None else []), [y])
+    if bias is not None and b is None:
         y += bias
     return y.reshape(*x.shape[:-1], weight.shape[0])
 
@@ -49,8 +58,9 @@ def _linear_fake(x, weight, bias):
 def _matmul_run(k, a, b, bias):
     c = torch.empty(a.shape[0], b.shape[1], dtype=a.dtype, device=a.device)
     kmajor = b.stride(0) == 1 and b.stride(1) >= b.shape[0] and b.shape[1] > 1  # b = W^T as it is (kernel_abi.h)
-    k([a.contiguous(), b if kmajor else b.contiguous()], [c])
-    return c if bias is None else c + bias
+    fused = _bias(bias, a) if bias is not None and bias.shape == (b.shape[1],) else None  # addmm's bias may broadcast
+    k([a.contiguous(), b if kmajor else b.contiguous()] + ([fused] if fused is not None else []), [c])
+    return c if bias is None or fused is not None else c + bias
 
 
 OPS = [
