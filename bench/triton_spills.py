@@ -2,8 +2,9 @@
 shapes models run, with each kernel's registers and stack frame (a spill shows as one). kernel_fn runs on CPU
 tensors with JITFunction.run replaced by a recorder, so each launch's specialisation (its argument types,
 constexprs, num_warps, num_stages) is what the starter would launch on a GPU, except where a starter picks
-another path on a GPU (the TMA paths of matmul, fused_mlp's GEMM path and flash_attention need CUDA tensors:
-their pointer paths are the ones compiled here).
+another path on a GPU (the TMA paths of fused_mlp's GEMM path and flash_attention need CUDA tensors: their pointer
+paths are the ones compiled here; matmul's TMA kernels are compiled from signatures built by hand,
+matmul_tma_launches).
     python3 bench/triton_spills.py [TYPE ...]
 """
 import importlib.util
@@ -123,6 +124,27 @@ def usage(fn, sig, consts, warps, stages):
     return int(re.search(r"REG:(\d+)", out).group(1)), int(re.search(r"STACK:(\d+)", out).group(1))
 
 
+def matmul_tma_launches(bm=None, bn=None, bk=None, dtype="bf16"):
+    """The matmul starter's TMA kernels (one per tile, persistent and not) as kernel_fn launches them on a Hopper GPU,
+    for B row-major and K-major (B_T), with and without a bias: (fn, signature, constexprs, num_warps, num_stages).
+    Built here from the starter's knobs, since the TMA path takes CUDA tensors (tensor descriptors)."""
+    mod = load("matmul")
+    bm, bn, bk = bm or mod.BLOCK_M, bn or mod.BLOCK_N, bk or mod.BLOCK_K
+    out = []
+    for b_t in (False, True):
+        for bias in (False, True):
+            for fn, extra in ((mod._matmul_tma_kernel, {}), (mod._matmul_persistent_kernel, {"NUM_SMS": 132})):
+                sig = {"a_desc": f"tensordesc<{dtype}[{bm}, {bk}]>",
+                       "b_desc": f"tensordesc<{dtype}[{bn}, {bk}]>" if b_t else f"tensordesc<{dtype}[{bk}, {bn}]>",
+                       "c_desc": f"tensordesc<{dtype}[{bm}, {bn}]>", "bias_ptr": f"*{dtype}",
+                       "M": "i32", "N": "i32", "K": "i32"}
+                consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=mod.GROUP_M, PRECISION="tf32", B_T=b_t,
+                              HAS_BIAS=bias, **extra)
+                sig.update({name: "constexpr" for name in consts})
+                out.append((fn, sig, consts, mod.NUM_WARPS, mod.NUM_STAGES))
+    return out
+
+
 def main(only):
     JITFunction.run = record
     print(f"{'type':<17} {'shape':<34} {'kernel':<26} {'warps':>5} {'stages':>6} {'regs':>4} {'stack':>5}")
@@ -143,6 +165,13 @@ def main(only):
                 continue
             spilled += stack > 0
             print(f"{ktype:<17} {label:<34} {fn.fn.__name__:<26} {warps:>5} {stages:>6} {regs:>4} {stack:>5}"
+                  f"{'  SPILLS' if stack else ''}", flush=True)
+    if not only or "matmul" in only:
+        for fn, sig, consts, warps, stages in matmul_tma_launches():
+            label = f"TMA B_T={int(consts['B_T'])} bias={int(consts['HAS_BIAS'])}"
+            regs, stack = usage(fn, sig, consts, warps, stages)
+            spilled += stack > 0
+            print(f"{'matmul':<17} {label:<34} {fn.fn.__name__:<26} {warps:>5} {stages:>6} {regs:>4} {stack:>5}"
                   f"{'  SPILLS' if stack else ''}", flush=True)
     print(f"{spilled} launches with a stack frame")
 

@@ -56,9 +56,11 @@ def _tile(pid, M, N, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, GROUP_M: tl.c
 @triton.jit
 def _b_tile(b_desc, k, off_n, B_T: tl.constexpr):
     """B's BLOCK_K x BLOCK_N tile at (k, off_n): b_desc describes B [K, N], or with B_T its [N, K] storage."""
-    if B_T:
-        return b_desc.load([off_n, k]).T
-    return b_desc.load([k, off_n])
+    if B_T:  # constexpr: one branch is compiled (two returns would be typed against each other)
+        b = b_desc.load([off_n, k]).T
+    else:
+        b = b_desc.load([k, off_n])
+    return b
 
 
 @triton.jit

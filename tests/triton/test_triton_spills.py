@@ -74,3 +74,35 @@ def test_skinny_gemm_kernels_do_not_spill_at_decode_shapes():
     rows = [line for line in r.stdout.splitlines() if line.startswith("skinny_gemm ")]
     assert len(rows) == 6, r.stdout
     assert "0 launches with a stack frame" in r.stdout, r.stdout
+
+
+TMA_CHILD = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import triton_spills as ts
+out = []
+for fn, sig, consts, warps, stages in ts.matmul_tma_launches():
+    regs, stack = ts.usage(fn, sig, consts, warps, stages)
+    out.append(dict(kernel=fn.fn.__name__, b_t=consts["B_T"], bias=consts["HAS_BIAS"], regs=regs, stack=stack))
+print(json.dumps(out))
+"""
+
+
+def test_matmul_tma_kernels_compile_for_hopper_with_b_k_major_and_a_bias(tmp_path):
+    """The TMA path (CUDA tensors only, so never run by the interpreter tests) compiled for sm_90 in each form
+    kernel_fn launches: B row-major or K-major (kernel_abi.h; a K-major tile is loaded as [N, K] and transposed),
+    with and without the bias epilogue, persistent and not. A K-major B whose two branches returned tiles of two
+    shapes did not compile; this is where that shows without a GPU."""
+    triton = pytest.importorskip("triton")
+    if not (pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump").exists():
+        pytest.skip("this Triton has no bundled cuobjdump")
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    env["TRITON_CACHE_DIR"] = str(tmp_path / "cache")
+    r = subprocess.run([sys.executable, "-c", TMA_CHILD, str(ROOT / "bench")], capture_output=True, text=True,
+                       env=env, timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = json.loads(r.stdout.strip().splitlines()[-1])
+    assert {(row["kernel"], row["b_t"], row["bias"]) for row in rows} == {
+        (k, b_t, bias) for k in ("_matmul_tma_kernel", "_matmul_persistent_kernel")
+        for b_t in (False, True) for bias in (False, True)}
+    assert not [row for row in rows if row["stack"]], rows
