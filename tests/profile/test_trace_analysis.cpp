@@ -132,7 +132,7 @@ const std::map<std::string, std::vector<Expectation>> k_expected = {
     {"bert",
      {{"softmax", {256, 64}}, {"matmul", {256, 64, 16}}, {"skinny_gemm", {64, 256, 64}}, {"layernorm", {64, 64}}}},
     // 2 x 64 tokens (128 rows: matmul's), vocab 4096, dim 64.
-    {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {4096, 128, 64, 1}}, {"layernorm", {128, 64}}}},
+    {"lm_loss", {{"cross_entropy", {128, 4096}}, {"matmul", {128, 4096, 64, 1}}, {"layernorm", {128, 64}}}},
 };
 /// Rows that must not appear: work a module scope claimed, or a type the model does not have.
 const std::map<std::string, std::vector<std::string>> k_absent = {
