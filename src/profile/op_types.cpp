@@ -1,6 +1,5 @@
 #include "profile/op_types.hpp"
 
-#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <regex>
@@ -240,12 +239,13 @@ std::optional<Classified> classify_op(const CpuEvent& op) {
     // run must time the kernel at the problem the model will give it: the catalogue's linear forms 1 and 2
     // (catalog/matmul.cpp, kinds/matmul.py).
     if (c && op.name == "aten::linear") {
-      if (c->dims[1] % 8 == 0) {
-        c->dims.resize(std::max<std::size_t>(c->dims.size(), 4));
-        c->dims[3] = 1;  // a bias stays the 5th dim
+      const int64_t M = c->dims[0], N = c->dims[1], K = c->dims[2];
+      if (N % 8 == 0) {
+        const bool bias = c->dims.size() > 3;  // matmul() found one per column: the 5th dim
+        c->dims = bias ? Dims{M, N, K, 1, 1} : Dims{M, N, K, 1};
         c->note = "as our linear op runs it: x W^T, the weight as it is";
       } else {
-        c->dims = {c->dims[1], c->dims[0], c->dims[2], 2};  // the bias is added after the kernel (catalog/matmul.cpp)
+        c->dims = {N, M, K, 2};  // the bias is added after the kernel (catalog/matmul.cpp)
         c->note = "as our linear op runs it: y^T = W x^T (N not a multiple of 8)";
       }
     }

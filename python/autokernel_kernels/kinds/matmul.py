@@ -32,17 +32,17 @@ def _linear_run(k, x, weight, bias):
     # y = x W^T + b with x and W [N, K] taken as they are, no copy of either: B = W^T is K-major (kernel_abi.h), the
     # output row-major, the bias added in the kernel's epilogue. Form 2 (_transposed): y^T = W x^T, B = x^T K-major,
     # y handed back as y^T's transposed view, the bias (per row of y^T) added after.
-    xr, w = _rows(x).contiguous(), weight.contiguous()
-    b = _bias(bias, x)
+    xr, w = _rows(x), weight.contiguous()
+    fused = None
     if _transposed(w):
         y = torch.empty(w.shape[0], xr.shape[0], dtype=x.dtype, device=x.device)
         k([w, xr.t()], [y])
         y = y.t()
-        b = None
     else:
+        fused = _bias(bias, x)
         y = torch.empty(xr.shape[0], w.shape[0], dtype=x.dtype, device=x.device)
-        k([xr, w.t()] + ([b] if b is not None else []), [y])
-    if bias is not None and b is None:
+        k([xr, w.t()] + ([fused] if fused is not None else []), [y])
+    if bias is not None and fused is None:
         y += bias
     return y.reshape(*x.shape[:-1], weight.shape[0])
 
