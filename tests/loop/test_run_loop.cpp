@@ -123,7 +123,13 @@ TEST(RunLoop, AKillMidExperimentLosesNothingAndRepeatsNoKeptWork) {
     if (std::filesystem::exists(ws / "results.tsv") && rows_of(ws).size() >= 6) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  // The next experiment's commit made, its row not yet written: kill now. (A fixed 400 ms wait left little
+  // margin: on a loaded 2-core machine a row to the next commit took up to 0.3 s.)
+  while (std::chrono::steady_clock::now() < deadline) {
+    const auto next = "exp " + std::to_string(rows_of(ws).size()) + ":";
+    if (git(ws, {"log", "-1", "--format=%s"}).starts_with(next)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   ::kill(-pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
