@@ -126,20 +126,21 @@ def usage(fn, sig, consts, warps, stages):
 
 def matmul_tma_launches(bm=None, bn=None, bk=None, dtype="bf16"):
     """The matmul starter's TMA kernels (one per tile, persistent and not) as kernel_fn launches them on a Hopper GPU,
-    for B row-major and K-major (B_T), with and without a bias: (fn, signature, constexprs, num_warps, num_stages).
+    for B row-major and K-major (B_T), with no epilogue input, a bias, and a bias and a residual: (fn, signature,
+    constexprs, num_warps, num_stages).
     Built here from the starter's knobs, since the TMA path takes CUDA tensors (tensor descriptors)."""
     mod = load("matmul")
     bm, bn, bk = bm or mod.BLOCK_M, bn or mod.BLOCK_N, bk or mod.BLOCK_K
     out = []
     for b_t in (False, True):
-        for bias in (False, True):
+        for bias, res in ((False, False), (True, False), (True, True)):
             for fn, extra in ((mod._matmul_tma_kernel, {}), (mod._matmul_persistent_kernel, {"NUM_SMS": 132})):
                 sig = {"a_desc": f"tensordesc<{dtype}[{bm}, {bk}]>",
                        "b_desc": f"tensordesc<{dtype}[{bn}, {bk}]>" if b_t else f"tensordesc<{dtype}[{bk}, {bn}]>",
                        "c_desc": f"tensordesc<{dtype}[{bm}, {bn}]>", "bias_ptr": f"*{dtype}",
-                       "M": "i32", "N": "i32", "K": "i32"}
+                       "res_desc": f"tensordesc<{dtype}[{bm}, {bn}]>", "M": "i32", "N": "i32", "K": "i32"}
                 consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=mod.GROUP_M, PRECISION="tf32", B_T=b_t,
-                              HAS_BIAS=bias, **extra)
+                              HAS_BIAS=bias, HAS_RES=res, **extra)
                 sig.update({name: "constexpr" for name in consts})
                 out.append((fn, sig, consts, mod.NUM_WARPS, mod.NUM_STAGES))
     return out
@@ -168,7 +169,7 @@ def main(only):
                   f"{'  SPILLS' if stack else ''}", flush=True)
     if not only or "matmul" in only:
         for fn, sig, consts, warps, stages in matmul_tma_launches():
-            label = f"TMA B_T={int(consts['B_T'])} bias={int(consts['HAS_BIAS'])}"
+            label = f"TMA B_T={int(consts['B_T'])} bias={int(consts['HAS_BIAS'])} res={int(consts['HAS_RES'])}"
             regs, stack = usage(fn, sig, consts, warps, stages)
             spilled += stack > 0
             print(f"{'matmul':<17} {label:<34} {fn.fn.__name__:<26} {warps:>5} {stages:>6} {regs:>4} {stack:>5}"

@@ -1,7 +1,8 @@
 // @autokernel type=matmul
 // C[M,N] = A[M,K] @ B[K,N], f32 accumulation for every dtype; A and C row-major, B row-major or K-major (b(k, n) at
 // B[n * ld + k]: F.linear's weight W[N,K] as it is, B = W^T; kernel_abi.h), each path a template flag kBT for it;
-// an optional bias[N] is added to every row of the f32 tile in each path's epilogue, before the one rounding.
+// an optional bias[N] (every row) and residual[M,N] (kernel_abi.h; told apart by ndim) are added to the f32 tile in
+// each path's epilogue, before the one rounding.
 // bf16/f16 on Hopper (compute capability 9.x): TMA copies and wgmma in a warp-specialised kernel,
 // its tile set by the H_* knobs (see "Hopper kernel" below); the epilogue stores C through TMA too.
 // bf16/f16 on other sm_80+ GPUs: tensor-core GEMM on mma.sync.m16n8k16. A block computes a BM x BN
@@ -185,12 +186,34 @@ __device__ __forceinline__ int swz(int r, int c) {
 }
 // @shared end store2_swz
 
+// The epilogue's optional inputs (kernel_abi.h): bias[N], added to every row, and residual[M,N] (row-major, N per
+// row); null where absent.
+template <typename T>
+struct Epilogue {
+  const T* bias;
+  const T* res;
+};
+
+// What the epilogue adds at (row, col) and (row, col + 1) of C: col + 1 < N wherever col < N (N % 8 == 0 on the
+// tensor-core paths); zero past C's edges.
+template <typename T>
+__device__ __forceinline__ float2 epilogue_pair(const Epilogue<T>& e, int row, int col, int M, int N) {
+  float2 v = make_float2(0.0f, 0.0f);
+  if (col >= N) return v;
+  if (e.bias) v.x = to_f32(e.bias[col]), v.y = to_f32(e.bias[col + 1]);
+  if (e.res && row < M) {
+    const T* r = e.res + (int64_t)row * N + col;
+    v.x += to_f32(r[0]), v.y += to_f32(r[1]);
+  }
+  return v;
+}
+
 // ---- tensor-core kernel ------------------------------------------------------------------
 // kBT: B lies K-major (b(k, n) at B[n * ldb + k], F.linear's weight as it is): its slices are staged as
 // BN rows of BK, like A's, and read with plain ldmatrix; else row-major (B[k * ldb + n]) and read with .trans.
 template <typename T, bool kBT>
 __global__ void __launch_bounds__(kThreads)
-    mma_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, const T* __restrict__ bias, int M,
+    mma_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, Epilogue<T> epi, int M,
              int N, int K, int64_t ldb) {
   extern __shared__ __align__(128) unsigned char smem_raw[];
   T* const sA = reinterpret_cast<T*>(smem_raw);
@@ -310,10 +333,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
     for (int j = 0; j < kNI; ++j) {
       const int r = wm + i * 16 + (lane >> 2), c = wn + j * 8 + (lane & 3) * 2;
-      const float b0 = bias && n0 + c < N ? to_f32(bias[n0 + c]) : 0.0f;  // N % 8 == 0: c + 1 is inside too
-      const float b1 = bias && n0 + c < N ? to_f32(bias[n0 + c + 1]) : 0.0f;
-      store2(sC + r * kCStride + c, acc[i][j][0] + b0, acc[i][j][1] + b1);
-      store2(sC + (r + 8) * kCStride + c, acc[i][j][2] + b0, acc[i][j][3] + b1);
+      const float2 e0 = epilogue_pair(epi, m0 + r, n0 + c, M, N), e1 = epilogue_pair(epi, m0 + r + 8, n0 + c, M, N);
+      store2(sC + r * kCStride + c, acc[i][j][0] + e0.x, acc[i][j][1] + e0.y);
+      store2(sC + (r + 8) * kCStride + c, acc[i][j][2] + e1.x, acc[i][j][3] + e1.y);
     }
   __syncthreads();
   constexpr int kCC = BN / 8, kCChunks = BM * kCC;
@@ -647,7 +669,7 @@ __host__ __device__ constexpr int split_owner(int q, int split) { return (q + q 
 template <typename T, int NB, bool kSplit, bool kBT>
 __global__ void __launch_bounds__(kThreads, 1)
     gemm(const __grid_constant__ CUtensorMap map_a, const __grid_constant__ CUtensorMap map_b,
-         const __grid_constant__ CUtensorMap map_c, const T* __restrict__ bias, int M, int N, int K) {
+         const __grid_constant__ CUtensorMap map_c, Epilogue<T> epi, int M, int N, int K) {
 #ifdef AK_HOPPER_DEVICE
   using Tl = Tile<NB>;
   static_assert(Tl::kValid && (!kSplit || Tl::kCanSplit), "an instantiation the host never launches");
@@ -890,15 +912,14 @@ __global__ void __launch_bounds__(kThreads, 1)
           const int j = p0 * 8 + jj;
           const uint32_t panel = c_tile + (i * kPanelsPerRound + jj / 8) * 8192;
           if (!owned(i, p0 + jj / 8)) continue;  // H_SPLIT_K: another block of the split stores this piece
-          // The bias of this thread's two columns (N % 8 == 0: both inside C or both past it).
+          // This thread's two columns (N % 8 == 0: both inside C or both past it) in rows r and r + 8.
           const int col = n0 + 8 * j + 2 * (lane % 4);
-          const bool add = bias && col < N;
-          const float b0 = add ? to_f32(bias[col]) : 0.0f, b1 = add ? to_f32(bias[col + 1]) : 0.0f;
 #pragma unroll
           for (int h = 0; h < 2; ++h) {
             const int r = 16 * w + lane / 4 + 8 * h;
+            const float2 e = epilogue_pair(epi, m0 + row0 + i * 64 + r, col, M, N);
             const uint32_t addr = panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
-            st_shared_pair<T>(addr, acc[i][4 * j + 2 * h] + b0, acc[i][4 * j + 2 * h + 1] + b1);
+            st_shared_pair<T>(addr, acc[i][4 * j + 2 * h] + e.x, acc[i][4 * j + 2 * h + 1] + e.y);
           }
         }
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
@@ -935,7 +956,7 @@ constexpr int kSRows = kSBM / kSTM, kSCols = kSBN / kSTM, kSThreads = kSRows * k
 // b(k, n) is B[k * bk + n * bn]: row-major B (bk = its row stride, bn = 1) or K-major (bk = 1, bn = its column stride).
 template <typename T>
 __global__ void __launch_bounds__(kSThreads)
-    simt_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, const T* __restrict__ bias, int M,
+    simt_gemm(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, Epilogue<T> epi, int M,
               int N, int K, int64_t bk, int64_t bn) {
   __shared__ float As[kSBK][kSBM + 1];  // k-major; +1: the transposing store is conflict-free
   __shared__ float Bs[kSBK][kSBN];
@@ -981,7 +1002,10 @@ __global__ void __launch_bounds__(kSThreads)
 #pragma unroll
     for (int j = 0; j < kSTM; ++j) {
       const int gn = n0 + tx + j * kSCols;
-      if (gn < N) C[(int64_t)gm * N + gn] = from_f32<T>(acc[i][j] + (bias ? to_f32(bias[gn]) : 0.0f));
+      if (gn >= N) continue;
+      float v = acc[i][j] + (epi.bias ? to_f32(epi.bias[gn]) : 0.0f);
+      if (epi.res) v += to_f32(epi.res[(int64_t)gm * N + gn]);
+      C[(int64_t)gm * N + gn] = from_f32<T>(v);
     }
   }
 }
@@ -996,11 +1020,11 @@ struct BLayout {
 };
 
 template <typename T>
-static int launch_simt(const T* A, const T* B, T* C, const T* bias, int64_t M, int64_t N, int64_t K, BLayout b,
+static int launch_simt(const T* A, const T* B, T* C, Epilogue<T> epi, int64_t M, int64_t N, int64_t K, BLayout b,
                        cudaStream_t stream) {
   const int64_t blocks = ((M + kSBM - 1) / kSBM) * ((N + kSBN - 1) / kSBN);
   if (blocks > INT32_MAX) return 1;
-  simt_gemm<T><<<(unsigned)blocks, kSThreads, 0, stream>>>(A, B, C, bias, (int)M, (int)N, (int)K, b.bt ? 1 : b.ld,
+  simt_gemm<T><<<(unsigned)blocks, kSThreads, 0, stream>>>(A, B, C, epi, (int)M, (int)N, (int)K, b.bt ? 1 : b.ld,
                                                            b.bt ? b.ld : 1);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
 }
@@ -1207,7 +1231,7 @@ static void add_options(plan::Option* o, int& n, int64_t K, const DeviceInfo& d,
 // One launch of the NB-wide tile's kernel: persistent (grid = min(units, slots)), or one cluster of `split` blocks
 // per tile, or (H_PERSISTENT=0) one block per tile.
 template <typename T, int NB, bool kSplit, bool kBT>
-static int launch_tile(const T* A, const T* B, T* C, const T* bias, int64_t M, int64_t N, int64_t K, int64_t ldb,
+static int launch_tile(const T* A, const T* B, T* C, Epilogue<T> epi, int64_t M, int64_t N, int64_t K, int64_t ldb,
                        plan::Option o, cudaStream_t stream) {
   using hopper::kBM, hopper::kBK, hopper::kCluster;
   constexpr int kSmem = hopper::Tile<NB>::kSmemBytes;
@@ -1225,12 +1249,12 @@ static int launch_tile(const T* A, const T* B, T* C, const T* bias, int64_t M, i
   if (!make_map(&map_a, A, bf16, M, K, kBM) || !b_ok || !make_map(&map_c, C, bf16, M, N, 64))
     return 1;
   if (cluster == 1) {
-    hopper::gemm<T, NB, kSplit, kBT><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, bias,
+    hopper::gemm<T, NB, kSplit, kBT><<<(unsigned)blocks, hopper::kThreads, kSmem, stream>>>(map_a, map_b, map_c, epi,
                                                                                             (int)M, (int)N, (int)K);
   } else {
     cudaLaunchAttribute attr;
     const cudaLaunchConfig_t cfg = cluster_config(&attr, (unsigned)blocks, cluster, kSmem, stream);
-    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T, NB, kSplit, kBT>, map_a, map_b, map_c, bias, (int)M, (int)N, (int)K) !=
+    if (cudaLaunchKernelEx(&cfg, hopper::gemm<T, NB, kSplit, kBT>, map_a, map_b, map_c, epi, (int)M, (int)N, (int)K) !=
         cudaSuccess)
       return 1;
   }
@@ -1238,7 +1262,7 @@ static int launch_tile(const T* A, const T* B, T* C, const T* bias, int64_t M, i
 }
 
 template <typename T, bool kBT>
-static int launch_hopper(const T* A, const T* B, T* C, const T* bias, int64_t M, int64_t N, int64_t K, int64_t ldb,
+static int launch_hopper(const T* A, const T* B, T* C, Epilogue<T> epi, int64_t M, int64_t N, int64_t K, int64_t ldb,
                          const DeviceInfo& d, int dev, cudaStream_t stream) {
   // Only the kernels these knobs can pick are compiled: H_BN=128 or 256 one tile, H_SPLIT_K=1 no split kernel.
   constexpr bool k256 = (H_BN == 0 || H_BN == 256) && hopper::Tile<256>::kValid, k128 = H_BN == 0 || H_BN == 128;
@@ -1252,23 +1276,23 @@ static int launch_hopper(const T* A, const T* B, T* C, const T* bias, int64_t M,
   const plan::Option pick = o[plan::best(M, N, K, hopper::kCluster * hopper::kBM, hopper::kPersistent, o, n)];
   if constexpr (k256Split) {
     if (pick.bn == 256 && pick.split > 1)
-      return launch_tile<T, 256, true, kBT>(A, B, C, bias, M, N, K, ldb, pick, stream);
+      return launch_tile<T, 256, true, kBT>(A, B, C, epi, M, N, K, ldb, pick, stream);
   }
   if constexpr (k256) {
-    if (pick.bn == 256) return launch_tile<T, 256, false, kBT>(A, B, C, bias, M, N, K, ldb, pick, stream);
+    if (pick.bn == 256) return launch_tile<T, 256, false, kBT>(A, B, C, epi, M, N, K, ldb, pick, stream);
   }
   if constexpr (k128Split) {
     if (pick.bn == 128 && pick.split > 1)
-      return launch_tile<T, 128, true, kBT>(A, B, C, bias, M, N, K, ldb, pick, stream);
+      return launch_tile<T, 128, true, kBT>(A, B, C, epi, M, N, K, ldb, pick, stream);
   }
   if constexpr (k128) {
-    if (pick.bn == 128) return launch_tile<T, 128, false, kBT>(A, B, C, bias, M, N, K, ldb, pick, stream);
+    if (pick.bn == 128) return launch_tile<T, 128, false, kBT>(A, B, C, epi, M, N, K, ldb, pick, stream);
   }
   return 1;
 }
 
 template <typename T, bool kBT>
-static int launch_mma(const T* A, const T* B, T* C, const T* bias, int64_t M, int64_t N, int64_t K, int64_t ldb,
+static int launch_mma(const T* A, const T* B, T* C, Epilogue<T> epi, int64_t M, int64_t N, int64_t K, int64_t ldb,
                       const DeviceInfo& d, cudaStream_t stream) {
   const int64_t blocks = ((M + BM - 1) / BM) * ((N + BN - 1) / BN);
   if (blocks > INT32_MAX) return 1;
@@ -1276,8 +1300,19 @@ static int launch_mma(const T* A, const T* B, T* C, const T* bias, int64_t M, in
   if (kSmemBytes > 48 * 1024 &&
       cudaFuncSetAttribute(mma_gemm<T, kBT>, cudaFuncAttributeMaxDynamicSharedMemorySize, kSmemBytes) != cudaSuccess)
     return 1;
-  mma_gemm<T, kBT><<<(unsigned)blocks, kThreads, kSmemBytes, stream>>>(A, B, C, bias, (int)M, (int)N, (int)K, ldb);
+  mma_gemm<T, kBT><<<(unsigned)blocks, kThreads, kSmemBytes, stream>>>(A, B, C, epi, (int)M, (int)N, (int)K, ldb);
   return cudaGetLastError() == cudaSuccess ? 0 : 1;
+}
+
+// The optional inputs after A and B (checked by ak_kernel): a 1-d one is the bias, a 2-d one the residual.
+template <typename T>
+static Epilogue<T> epilogue_of(const ak_call* call) {
+  Epilogue<T> e{nullptr, nullptr};
+  for (int i = 2; i < call->n_inputs; ++i) {
+    const T* p = static_cast<const T*>(call->inputs[i].data);
+    (call->inputs[i].ndim == 1 ? e.bias : e.res) = p;
+  }
+  return e;
 }
 
 template <typename T>
@@ -1285,40 +1320,44 @@ static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K, BLayout 
   const T* A = static_cast<const T*>(call->inputs[0].data);
   const T* B = static_cast<const T*>(call->inputs[1].data);
   T* C = static_cast<T*>(call->outputs[0].data);
-  const T* bias = call->n_inputs == 3 ? static_cast<const T*>(call->inputs[2].data) : nullptr;
+  const Epilogue<T> epi = epilogue_of<T>(call);
   cudaStream_t stream = (cudaStream_t)call->stream;
   // The tensor-core paths copy whole 16-byte chunks of A's rows, B's rows (or K-major columns) and C's rows.
   if (N % 8 != 0 || K % 8 != 0 || b.ld % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
-    return launch_simt(A, B, C, bias, M, N, K, b, stream);
+    return launch_simt(A, B, C, epi, M, N, K, b, stream);
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 1;
   const DeviceInfo d = device_info(dev);
   if (d.sms <= 0) return 1;
   if (d.major == 9 && K > 0)
-    return b.bt ? launch_hopper<T, true>(A, B, C, bias, M, N, K, b.ld, d, dev, stream)
-                : launch_hopper<T, false>(A, B, C, bias, M, N, K, b.ld, d, dev, stream);
-  return b.bt ? launch_mma<T, true>(A, B, C, bias, M, N, K, b.ld, d, stream)
-              : launch_mma<T, false>(A, B, C, bias, M, N, K, b.ld, d, stream);
+    return b.bt ? launch_hopper<T, true>(A, B, C, epi, M, N, K, b.ld, d, dev, stream)
+                : launch_hopper<T, false>(A, B, C, epi, M, N, K, b.ld, d, dev, stream);
+  return b.bt ? launch_mma<T, true>(A, B, C, epi, M, N, K, b.ld, d, stream)
+              : launch_mma<T, false>(A, B, C, epi, M, N, K, b.ld, d, stream);
 }
 
 template <>
 int launch<float>(const ak_call* call, int64_t M, int64_t N, int64_t K, BLayout b) {
   return launch_simt(static_cast<const float*>(call->inputs[0].data), static_cast<const float*>(call->inputs[1].data),
-                     static_cast<float*>(call->outputs[0].data),
-                     call->n_inputs == 3 ? static_cast<const float*>(call->inputs[2].data) : nullptr, M, N, K, b,
+                     static_cast<float*>(call->outputs[0].data), epilogue_of<float>(call), M, N, K, b,
                      (cudaStream_t)call->stream);
 }
 
 extern "C" int ak_kernel(const ak_call* call) {
-  if ((call->n_inputs != 2 && call->n_inputs != 3) || call->n_outputs != 1) return 1;
+  if (call->n_inputs < 2 || call->n_inputs > 4 || call->n_outputs != 1) return 1;
   const ak_tensor *A = &call->inputs[0], *B = &call->inputs[1], *C = &call->outputs[0];
   if (A->ndim != 2 || B->ndim != 2 || C->ndim != 2) return 1;
   if (B->dtype != A->dtype || C->dtype != A->dtype) return 1;
   const int64_t M = A->shape[0], K = A->shape[1], N = B->shape[1];
   if (B->shape[0] != K || C->shape[0] != M || C->shape[1] != N) return 1;
-  if (call->n_inputs == 3) {  // bias[N], one per column of C
-    const ak_tensor* bias = &call->inputs[2];
-    if (bias->ndim != 1 || bias->shape[0] != N || bias->dtype != A->dtype || (N > 1 && bias->stride[0] != 1)) return 1;
+  // After A and B: bias[N] (one per column of C) and residual[M, N] (row-major), each at most once, in that order.
+  for (int i = 2, seen = 0; i < call->n_inputs; ++i) {
+    const ak_tensor* t = &call->inputs[i];
+    const int nd = t->ndim;
+    if (t->dtype != A->dtype || nd <= seen || nd > 2) return 1;
+    seen = nd;
+    if (nd == 1 && (t->shape[0] != N || (N > 1 && t->stride[0] != 1))) return 1;
+    if (nd == 2 && (t->shape[0] != M || t->shape[1] != N || t->stride[1] != 1 || (M > 1 && t->stride[0] != N))) return 1;
   }
   if (M > INT32_MAX || N > INT32_MAX || K > INT32_MAX) return 1;  // int indices inside the kernels
   if (M == 0 || N == 0) return 0;

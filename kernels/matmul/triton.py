@@ -1,7 +1,8 @@
 # @autokernel type=matmul
 # Triton starter: C[M, N] = A[M, K] @ B[K, N], f32 accumulation; A and C row-major, B row-major or K-major
-# (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is), and an optional bias[N] added to each row of
-# the f32 tile before its one rounding (HAS_BIAS).
+# (kernel_abi.h: B = W^T with F.linear's weight W [N, K] as it is), and an optional bias[N] added to each row
+# (HAS_BIAS) and residual[M, N] added elementwise (HAS_RES; told apart by ndim) to the f32 tile before its one
+# rounding.
 # Algorithm: one program per BLOCK_M x BLOCK_N tile of C, walking K in BLOCK_K steps with tl.dot
 # (tensor cores for f16/bf16: wgmma on Hopper). Tiles are visited in groups of GROUP_M tile-rows
 # ("grouped ordering") so that programs running together share A and B tiles in L2.
@@ -73,9 +74,20 @@ def _add_bias(acc, bias_ptr, off_n, N, BLOCK_N: tl.constexpr, HAS_BIAS: tl.const
 
 
 @triton.jit
-def _matmul_tma_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
+def _add_residual(acc, res_desc, off_m, off_n, HAS_RES: tl.constexpr):
+    """acc + the residual's tile at (off_m, off_n), or acc as it is. Through a tensor descriptor: the tile lands in
+    shared memory by the copy engine, where a pointer load's per-element 64-bit addresses beside the 128x256 f32
+    accumulator spilled (ptxas, sm_90)."""
+    if HAS_RES:
+        acc += res_desc.load([off_m, off_n]).to(tl.float32)
+    return acc
+
+
+@triton.jit
+def _matmul_tma_kernel(a_desc, b_desc, c_desc, bias_ptr, res_desc, M, N, K,
                        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr, HAS_BIAS: tl.constexpr):
+                       GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr, HAS_BIAS: tl.constexpr,
+                       HAS_RES: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     off_m = pid_m * BLOCK_M
     off_n = pid_n * BLOCK_N
@@ -83,15 +95,15 @@ def _matmul_tma_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
     for k in range(0, K, BLOCK_K):
         a = a_desc.load([off_m, k])  # zero-filled past M and K
         acc = tl.dot(a, _b_tile(b_desc, k, off_n, B_T), acc, input_precision=PRECISION)
-    acc = _add_bias(acc, bias_ptr, off_n, N, BLOCK_N, HAS_BIAS)
+    acc = _add_residual(_add_bias(acc, bias_ptr, off_n, N, BLOCK_N, HAS_BIAS), res_desc, off_m, off_n, HAS_RES)
     c_desc.store([off_m, off_n], acc.to(c_desc.dtype))  # clipped at M and N
 
 
 @triton.jit
-def _matmul_persistent_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
+def _matmul_persistent_kernel(a_desc, b_desc, c_desc, bias_ptr, res_desc, M, N, K,
                               BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
                               GROUP_M: tl.constexpr, PRECISION: tl.constexpr, B_T: tl.constexpr,
-                              HAS_BIAS: tl.constexpr, NUM_SMS: tl.constexpr):
+                              HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr, NUM_SMS: tl.constexpr):
     num_tiles = tl.cdiv(M, BLOCK_M) * tl.cdiv(N, BLOCK_N)
     for tile in range(tl.program_id(0), num_tiles, NUM_SMS):
         pid_m, pid_n = _tile(tile, M, N, BLOCK_M, BLOCK_N, GROUP_M)
@@ -100,14 +112,15 @@ def _matmul_persistent_kernel(a_desc, b_desc, c_desc, bias_ptr, M, N, K,
             acc = tl.dot(a_desc.load([pid_m * BLOCK_M, k]), _b_tile(b_desc, k, pid_n * BLOCK_N, B_T), acc,
                          input_precision=PRECISION)
         acc = _add_bias(acc, bias_ptr, pid_n * BLOCK_N, N, BLOCK_N, HAS_BIAS)
+        acc = _add_residual(acc, res_desc, pid_m * BLOCK_M, pid_n * BLOCK_N, HAS_RES)
         c_desc.store([pid_m * BLOCK_M, pid_n * BLOCK_N], acc.to(c_desc.dtype))
 
 
 @triton.jit
-def _matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
+def _matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, res_ptr, M, N, K,
                    stride_am, stride_ak, stride_bk, stride_bn, stride_cm, stride_cn,
                    BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr,
-                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, HAS_BIAS: tl.constexpr):
+                   GROUP_M: tl.constexpr, PRECISION: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_RES: tl.constexpr):
     pid_m, pid_n = _tile(tl.program_id(0), M, N, BLOCK_M, BLOCK_N, GROUP_M)
     offs_m = pid_m * BLOCK_M + tl.arange(0, BLOCK_M)
     offs_n = pid_n * BLOCK_N + tl.arange(0, BLOCK_N)
@@ -126,6 +139,8 @@ def _matmul_kernel(a_ptr, b_ptr, c_ptr, bias_ptr, M, N, K,
         b_ptrs += BLOCK_K * stride_bk
 
     acc = _add_bias(acc, bias_ptr, pid_n * BLOCK_N, N, BLOCK_N, HAS_BIAS)
+    if HAS_RES:
+        acc += tl.load(res_ptr + offs_m[:, None] * N + offs_n[None, :], mask=mask_m & mask_n, other=0.0).to(tl.float32)
     c_ptrs = c_ptr + offs_m[:, None] * stride_cm + offs_n[None, :] * stride_cn
     tl.store(c_ptrs, acc.to(c_ptr.dtype.element_ty), mask=mask_m & mask_n)
 
@@ -166,17 +181,19 @@ def _tma_ok(*tensors):
 
 def kernel_fn(inputs, outputs, scalars):
     a, b = inputs[0], inputs[1]
-    bias = inputs[2] if len(inputs) > 2 else None
+    bias = next((t for t in inputs[2:] if t.dim() == 1), None)
+    res = next((t for t in inputs[2:] if t.dim() == 2), None)
     c = outputs[0]
     M, K = a.shape
     N = b.shape[1]
     if M == 0 or N == 0:
         return None
     if K == 0:
-        if bias is None:
-            c.zero_()
-        else:
-            c.copy_(bias.expand(M, N))
+        c.zero_()
+        if bias is not None:
+            c += bias
+        if res is not None:
+            c += res
         return None
     if F32_DOT not in _F32_PRECISION:
         raise ValueError(f"matmul: F32_DOT={F32_DOT} is not one of 0, 1, 2")
@@ -186,25 +203,29 @@ def kernel_fn(inputs, outputs, scalars):
     bm, bn, bk = (min(BLOCK_M, 128), min(BLOCK_N, 128), min(BLOCK_K, 32)) if f32_fma else (BLOCK_M, BLOCK_N, BLOCK_K)
     grid = (triton.cdiv(M, bm) * triton.cdiv(N, bn),)
     consts = dict(BLOCK_M=bm, BLOCK_N=bn, BLOCK_K=bk, GROUP_M=GROUP_M, PRECISION=precision, HAS_BIAS=bias is not None,
-                  num_warps=NUM_WARPS)
+                  HAS_RES=res is not None, num_warps=NUM_WARPS)
+    if res is not None and M > 1 and res.stride(0) != N:
+        raise ValueError(f"{NAME}: the residual must be row-major [M, N] (kernel_abi.h); got strides {res.stride()}")
     bias_arg = c if bias is None else bias  # never read without HAS_BIAS
+    res_arg = c if res is None else res  # never read without HAS_RES
     b_t = b.stride(0) == 1 and b.stride(1) != 1  # K-major: b.t() is the [N, K] matrix in memory
-    if _tma_ok(a, b.t() if b_t else b, c):
+    if _tma_ok(a, b.t() if b_t else b, c, *([res] if res is not None else [])):
         from triton.tools.tensor_descriptor import TensorDescriptor
         a_desc = TensorDescriptor.from_tensor(a, [bm, bk])
         b_desc = TensorDescriptor.from_tensor(b.t(), [bn, bk]) if b_t else TensorDescriptor.from_tensor(b, [bk, bn])
         c_desc = TensorDescriptor.from_tensor(c, [bm, bn])
+        res_desc = c_desc if res is None else TensorDescriptor.from_tensor(res, [bm, bn])  # never read without HAS_RES
         consts["B_T"] = b_t
-        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, b_t, bias is not None, a.device)
+        key = ("tma", PERSISTENT, a.dtype, bm, bn, bk, precision, b_t, bias is not None, res is not None, a.device)
         if PERSISTENT == 1:
             sms = torch.cuda.get_device_properties(a.device).multi_processor_count
             _launch_fitting(_matmul_persistent_kernel, (min(sms, grid[0]),), key, NUM_STAGES, a_desc, b_desc, c_desc,
-                            bias_arg, M, N, K, NUM_SMS=sms, **consts)
+                            bias_arg, res_desc, M, N, K, NUM_SMS=sms, **consts)
         else:
-            _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, bias_arg, M, N, K,
-                            **consts)
+            _launch_fitting(_matmul_tma_kernel, grid, key, NUM_STAGES, a_desc, b_desc, c_desc, bias_arg, res_desc, M,
+                            N, K, **consts)
     else:
-        key = ("ptr", a.dtype, bm, bn, bk, precision, bias is not None, a.device)
-        _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, bias_arg, M, N, K,
+        key = ("ptr", a.dtype, bm, bn, bk, precision, bias is not None, res is not None, a.device)
+        _launch_fitting(_matmul_kernel, grid, key, NUM_STAGES, a, b, c, bias_arg, res_arg, M, N, K,
                         a.stride(0), a.stride(1), b.stride(0), b.stride(1), c.stride(0), c.stride(1), **consts)
     return None

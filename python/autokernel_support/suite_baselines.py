@@ -235,13 +235,15 @@ def make_inputs(type_name, dims, dtype, device, seed):
         # A 4th dim, the linear form (catalog/matmul.cpp): B K-major, the transposed view of the [N, K] matrix the
         # model holds (1: x W^T, B = W^T; 2: y^T = W x^T, B = x^T, PyTorch's call F.linear(x, W)).
         # A 5th, bias: a third tensor bias[N] (PyTorch's call then addmm, as F.linear with a bias and Conv1D make).
+        # A 6th, residual: residual[M, N] added after (the model's GEMM, then its residual add; ours is one kernel).
         m, n, k = dims[:3]
         form = dims[3] if len(dims) > 3 else 0
         b = randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k)).t()
         tensors = (randn((m, k), dtype, device, seed), b if form else b.contiguous())
         if len(dims) > 4 and dims[4]:
             tensors += (randn((n,), dtype, device, seed + 3),)
-        return tensors, {"linear": form}
+        extra = {"residual": randn((m, n), dtype, device, seed + 4)} if len(dims) > 5 and dims[5] else {}
+        return tensors, {"linear": form, **extra}
     if type_name == "skinny_gemm":
         m, n, k = dims
         return (randn((m, k), dtype, device, seed), randn((n, k), dtype, device, seed + 1, 1 / math.sqrt(k))), {}
@@ -317,10 +319,11 @@ def _rotary(q, k, cos, sin, style):
     return q * cos + _rotate_half(q) * sin, k * cos + _rotate_half(k) * sin
 
 
-def _matmul(a, b, bias=None, linear=0):
+def _matmul(a, b, bias=None, linear=0, residual=None):
     if linear == 2:
         return F.linear(b.t(), a).t()  # the model's F.linear(x, W), seen as y^T
-    return a.matmul(b) if bias is None else torch.addmm(bias, a, b)
+    c = a.matmul(b) if bias is None else torch.addmm(bias, a, b)
+    return c if residual is None else c + residual
 
 
 def _skinny_gemm(x, w):

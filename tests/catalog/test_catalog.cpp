@@ -139,7 +139,7 @@ TEST(Catalog, AMatmulInTheLinearFormsTakesTheModelsTensorsAsTheyAre) {
   EXPECT_TRUE(at::allclose(eager.to(at::kDouble), mm->reference(t)[0], 1e-4, 1e-5));
   // bias (5th dim): a third input bias[N], C = A B + bias (eager: addmm, F.linear's call with a bias); per column
   // of C, so not in form 2, where a column is a token.
-  EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear[,bias]]");
+  EXPECT_EQ(mm->dims_doc(), "M,N,K[,linear[,bias[,residual]]]");
   EXPECT_EQ(mm->dims_error({40, 96, 32, 1, 1}), "");
   EXPECT_NE(mm->dims_error({40, 96, 32, 1, 2}), "");
   EXPECT_NE(mm->dims_error({97, 40, 32, 2, 1}), "");
@@ -150,6 +150,22 @@ TEST(Catalog, AMatmulInTheLinearFormsTakesTheModelsTensorsAsTheyAre) {
   EXPECT_TRUE(at::allclose(mm->reference(biased)[0], product + biased.inputs[2].to(at::kDouble)));
   EXPECT_TRUE(at::allclose(mm->eager(biased)[0].to(at::kDouble), mm->reference(biased)[0], 1e-4, 1e-5));
   EXPECT_DOUBLE_EQ(mm->flops({"", {40, 96, 32, 1, 1}}), 2.0 * 40 * 96 * 32 + 40 * 96);
+  // residual (6th dim): an input residual[M,N] after the bias, C = A B (+ bias) + residual (eager: the GEMM, then
+  // the add, as the model runs them); C's shape, so not in form 2 either.
+  EXPECT_EQ(mm->dims_error({40, 96, 32, 1, 0, 1}), "");
+  EXPECT_NE(mm->dims_error({40, 96, 32, 1, 0, 2}), "");
+  EXPECT_NE(mm->dims_error({97, 40, 32, 2, 0, 1}), "");
+  for (const bool with_bias : {false, true}) {
+    const auto res = mm->make_problem({{"", {40, 96, 32, 1, with_bias ? 1 : 0, 1}}, at::kFloat, "random", 3}, at::kCPU);
+    ASSERT_EQ(res.inputs.size(), with_bias ? 4u : 3u);
+    EXPECT_EQ(res.inputs.back().sizes(), at::IntArrayRef({40, 96}));
+    auto want =
+        at::matmul(res.inputs[0].to(at::kDouble), res.inputs[1].to(at::kDouble)) + res.inputs.back().to(at::kDouble);
+    if (with_bias) want = want + res.inputs[2].to(at::kDouble);
+    EXPECT_TRUE(at::allclose(mm->reference(res)[0], want));
+    EXPECT_TRUE(at::allclose(mm->eager(res)[0].to(at::kDouble), want, 1e-4, 1e-5));
+  }
+  EXPECT_DOUBLE_EQ(mm->bytes({"", {40, 96, 32, 1, 0, 1}}, at::kBFloat16), 2.0 * (40 * 32 + 32 * 96 + 2 * 40 * 96));
 }
 
 TEST(Catalog, TheEagerOpAgreesWithTheFloat64OracleOnEveryTypeAndDtype) {

@@ -37,7 +37,7 @@ FORMULA = {
     "add_rmsnorm": lambda i, s: add_rmsnorm._add_rms_norm_eager(i[0], i[1], i[2], s[0]),
     "layernorm": lambda i, s: layernorm._layer_norm_eager(i[0], i[1], i[2], s[0]),
     "softmax": lambda i, s: softmax._softmax_eager(i[0]),
-    "matmul": lambda i, s: i[0] @ i[1] + (i[2] if len(i) > 2 else 0),  # the ABI's optional bias[N]
+    "matmul": lambda i, s: i[0] @ i[1] + sum(i[2:], 0),  # the ABI's optional bias[N] and residual[M, N]
     "skinny_gemm": lambda i, s: i[0] @ i[1].T,
     "flash_attention": lambda i, s: flash_attention._attention_eager(i[0], i[1], i[2], bool(s[0]), s[1]),
     "rotary_embedding": lambda i, s: rotary_embedding._rotary_eager(i[0], i[1], i[2], i[3], int(s[0])),
@@ -287,6 +287,80 @@ def test_linear_hands_the_kernel_x_and_the_weight_as_they_are(all_stand_ins, dev
         assert seen == [[(w.data_ptr(), (24, 1)), (x.data_ptr(), (1, 24)), (10, 1)]]
         assert y.stride() == (5, 1, 10)  # y^T [41, 10] as it was written, seen as [2, 5, 41]: no copy
     torch.testing.assert_close(y, torch.nn.functional.linear(x, w, b))
+
+
+def _seeing(kernel, seen):
+    """kernel, recording each call's inputs as (shape, stride) pairs."""
+    kernel.__class__ = type("Seeing", (StandIn,), {"__call__": lambda self, i, o, s=(): (
+        seen.append([(tuple(t.shape), t.stride()) for t in i]), StandIn.__call__(self, i, o, s))})
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_linear_and_matmul_hand_a_residual_to_the_kernel(all_stand_ins, device):
+    # kernel_abi.h: matmul's optional residual[M, N], after the bias, row-major; in linear's form 2 (N not a
+    # multiple of 8, C = y^T) it is added after the kernel.
+    seen = []
+    _seeing(all_stand_ins["matmul"][device], seen)
+    g = torch.Generator().manual_seed(5)
+    x, w, b, r = (torch.randn(*shape, generator=g).to(device) for shape in ((2, 5, 24), (40, 24), (40,), (2, 5, 40)))
+    for target, args in ((_ops.BY_NAME["linear"].target, (x, w, b, r)),
+                         (_ops.BY_NAME["matmul"].target, (x.reshape(10, 24), w.t(), None, r))):
+        torch.library.opcheck(target, args)
+    seen.clear()
+    torch.testing.assert_close(_ops.op("linear")(x, w, b, r), torch.nn.functional.linear(x, w, b) + r)
+    torch.testing.assert_close(_ops.op("linear")(x, w, None, r), torch.nn.functional.linear(x, w) + r)
+    torch.testing.assert_close(_ops.op("matmul")(x.reshape(10, 24), w.t(), b, r),
+                               (x.reshape(10, 24) @ w.t() + b + r.reshape(10, 40)))
+    assert seen == [[((10, 24), (24, 1)), ((24, 40), (1, 24)), ((40,), (1,)), ((10, 40), (40, 1))],
+                    [((10, 24), (24, 1)), ((24, 40), (1, 24)), ((10, 40), (40, 1))],
+                    [((10, 24), (24, 1)), ((24, 40), (1, 24)), ((40,), (1,)), ((10, 40), (40, 1))]]
+    seen.clear()
+    w41, r41 = w[:41 - 40 + 39].repeat(2, 1)[:41], torch.randn(2, 5, 41, generator=g).to(device)
+    torch.testing.assert_close(_ops.op("linear")(x, w41, None, r41), torch.nn.functional.linear(x, w41) + r41)
+    assert len(seen) == 1 and len(seen[0]) == 2, "form 2: the residual is added after the kernel"
+
+
+def test_the_compiled_graph_folds_a_residual_add_into_the_gemm_before_it(all_stand_ins):
+    # add(linear(...), r) and GPT-2's add(view(matmul(...)), r) become the GEMM with a residual; an add whose sum
+    # feeds an rms_norm is add_rmsnorm's (its pass runs first); a GEMM result read twice, a broadcasting add, and
+    # linear's form 2 (41 outputs) keep their add.
+    from autokernel_kernels import _fusions
+    seen = []
+    _seeing(all_stand_ins["matmul"]["cpu"], seen)
+    g = torch.Generator().manual_seed(4)
+    x, r, w, b, nw = (torch.randn(*s, generator=g) for s in ((2, 8, 32), (2, 8, 32), (32, 32), (32,), (32,)))
+    w41, r41 = torch.randn(41, 32, generator=g), torch.randn(2, 8, 41, generator=g)
+    lin, mm = _ops.op("linear"), _ops.op("matmul")
+
+    def f(x, r):
+        h = r + lin(x, w, b)                                   # fused
+        h2 = mm(h.reshape(16, 32), w.t(), b).view(2, 8, 32) + h  # fused (GPT-2's Conv1D)
+        y = lin(h2, w, None)
+        both = y + h2                                          # add_rmsnorm's: its sum feeds a norm
+        n = _ops.op("rms_norm")(both, nw, 1e-6)
+        twice = lin(n, w, None)
+        z = (twice + n) * twice                                # read twice: not fused
+        bcast = lin(z, w, None) + b                            # a broadcasting add: not fused
+        t = lin(z, w41, None) + r41                            # form 2: not fused
+        return h, h2, n, bcast, t
+
+    want = f(x, r)  # eager: every add apart
+    assert len(seen) == 6 and not [c for c in seen if len(c) > 3]
+    undo = _fusions.install()
+    try:
+        torch._dynamo.reset()
+        ak.reset_stats()
+        seen.clear()
+        got = torch.compile(f)(x, r)
+        for a, e in zip(got, want):
+            torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-4)
+        with_residual = [c for c in seen if any(len(shape) == 2 for shape, _ in c[2:])]
+        assert [c[-1][0] for c in with_residual] == [(16, 32), (16, 32)], seen
+        assert ak.stats().get("add_rmsnorm") == 1
+        assert len(seen) == 6  # six GEMMs, two with their residual add
+    finally:
+        undo()
+        torch._dynamo.reset()
 
 
 def test_attention_and_rotary_copy_views_whose_strides_the_abi_does_not_allow(all_stand_ins):

@@ -48,7 +48,7 @@ TEST(ModelShapes, ShapesThatDoNotFitTheTypeAreAnErrorNamingTheFile) {
       {"flash_attention", {1, 32, 2048, 128, 1, 5}, "HKV=5 must be at least 1 and divide H=32"},
       {"rotary_embedding", {1, 32, 2048, 128, 8, 2}, "style=2 must be 0 (interleaved) or 1 (rotate-half)"},
       {"rotary_embedding", {1, 32, 2048}, "does not fit rotary_embedding (dims B,H,S,D[,HKV,style])"},
-      {"matmul", {64, 64}, "does not fit matmul (dims M,N,K[,linear[,bias]])"},
+      {"matmul", {64, 64}, "does not fit matmul (dims M,N,K[,linear[,bias[,residual]]])"},
       {"matmul", {97, 40, 32, 2, 1}, "bias is per column of C"},
   };
   for (const auto& [type, dims, why] : cases) {

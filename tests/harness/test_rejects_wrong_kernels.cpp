@@ -91,6 +91,12 @@ TEST(RejectsWrongKernels, AMatmulThatLeavesOutTheBiasFailsOnABiasedShape) {
   EXPECT_NE(rep.failed_case.find("bias"), std::string::npos) << rep.failed_case;
 }
 
+TEST(RejectsWrongKernels, AMatmulThatLeavesOutTheResidualFailsOnAResidualShape) {
+  const auto rep = test::bench(test::bad_kernel("matmul_ignores_residual.cpp"));
+  EXPECT_EQ(rep.outcome, Outcome::incorrect) << rep.message;
+  EXPECT_NE(rep.failed_case.find("residual"), std::string::npos) << rep.failed_case;
+}
+
 TEST(RejectsWrongKernels, ARotaryKernelThatIgnoresStridesFailsTheSmokeStage) {
   expect_rejected("rotary_ignores_strides.cpp", Outcome::incorrect, 1, "out of tolerance");
 }

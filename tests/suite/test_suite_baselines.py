@@ -61,6 +61,8 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     ("matmul", [4, 6, 8, 1], [(4, 8), (8, 6)]),  # x W^T: B = W^T, K-major, the weight as the model holds it
     ("matmul", [6, 4, 8, 2], [(6, 8), (8, 4)]),  # y^T = W x^T: B = x^T, PyTorch's call F.linear(x, W)
     ("matmul", [4, 6, 8, 1, 1], [(4, 8), (8, 6), (6,)]),  # F.linear with a bias: addmm
+    ("matmul", [4, 6, 8, 1, 1, 1], [(4, 8), (8, 6), (6,)]),  # and the residual add after it (a keyword)
+    ("matmul", [4, 6, 8, 0, 0, 1], [(4, 8), (8, 6)]),
     ("skinny_gemm", [4, 6, 8], [(4, 8), (6, 8)]),  # the weight as F.linear takes it, [N, K]
     ("gelu", [4, 6, 1], [(4, 6)]),
     ("flash_attention", [2, 3, 16, 8, 1], [(2, 3, 16, 8)] * 3),
@@ -84,9 +86,15 @@ def test_inputs_have_the_catalogs_shapes_and_dtypes(name, dims, shapes):
     if name == "fused_mlp":
         assert scalars == {"act": dims[3] if len(dims) > 3 else 0}
     if name == "matmul":
+        residual = scalars.pop("residual", None)
         assert scalars == {"linear": dims[3] if len(dims) > 3 else 0}
-        assert tensors[1].stride() == ((1, 8) if len(dims) > 3 else (dims[1], 1))
+        assert (residual is not None) == (len(dims) > 5 and dims[5] == 1)
+        assert tensors[1].stride() == ((1, 8) if dims[3:4] in ([1], [2]) else (dims[1], 1))
         want = tensors[0] @ tensors[1] + (tensors[2] if len(tensors) > 2 else 0)
+        if residual is not None:
+            assert residual.shape == (4, 6)
+            scalars["residual"] = residual
+            want = want + residual
         torch.testing.assert_close(sb.EAGER["matmul"](*tensors, **scalars), want)
     if name == "decode_attention":  # L < S: the device's form, a StaticCache's (zeros past L, lengths on the device)
         lengths = scalars.pop("lengths")

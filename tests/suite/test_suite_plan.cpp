@@ -51,7 +51,7 @@ TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"softmax", "expected TYPE:DIMS"},
       {"softmax:64", "softmax takes 2 dims (M,N), got 1"},
-      {"matmul:64x64", "matmul takes 3 to 5 dims (M,N,K[,linear[,bias]]), got 2"},
+      {"matmul:64x64", "matmul takes 3 to 6 dims (M,N,K[,linear[,bias[,residual]]]), got 2"},
       {"softmax:64xabc", "'abc' is not a size"},
       {"softmax:64x-1", "'-1' is not a size"},
       {"softmax:64xx128", "DIMS are sizes joined by 'x'"},

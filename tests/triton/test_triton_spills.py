@@ -83,15 +83,17 @@ import triton_spills as ts
 out = []
 for fn, sig, consts, warps, stages in ts.matmul_tma_launches():
     regs, stack = ts.usage(fn, sig, consts, warps, stages)
-    out.append(dict(kernel=fn.fn.__name__, b_t=consts["B_T"], bias=consts["HAS_BIAS"], regs=regs, stack=stack))
+    out.append(dict(kernel=fn.fn.__name__, b_t=consts["B_T"], bias=consts["HAS_BIAS"], res=consts["HAS_RES"],
+                    regs=regs, stack=stack))
 print(json.dumps(out))
 """
 
 
-def test_matmul_tma_kernels_compile_for_hopper_with_b_k_major_and_a_bias(tmp_path):
+def test_matmul_tma_kernels_compile_for_hopper_with_b_k_major_a_bias_and_a_residual(tmp_path):
     """The TMA path (CUDA tensors only, so never run by the interpreter tests) compiled for sm_90 in each form
     kernel_fn launches: B row-major or K-major (kernel_abi.h; a K-major tile is loaded as [N, K] and transposed),
-    with and without the bias epilogue, persistent and not. A K-major B whose two branches returned tiles of two
+    with no epilogue input, a bias, and a bias and a residual, persistent and not. A K-major B whose two branches
+    returned tiles of two
     shapes did not compile; this is where that shows without a GPU."""
     triton = pytest.importorskip("triton")
     if not (pathlib.Path(triton.__file__).parent / "backends/nvidia/bin/cuobjdump").exists():
@@ -102,7 +104,7 @@ def test_matmul_tma_kernels_compile_for_hopper_with_b_k_major_and_a_bias(tmp_pat
                        env=env, timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     rows = json.loads(r.stdout.strip().splitlines()[-1])
-    assert {(row["kernel"], row["b_t"], row["bias"]) for row in rows} == {
-        (k, b_t, bias) for k in ("_matmul_tma_kernel", "_matmul_persistent_kernel")
-        for b_t in (False, True) for bias in (False, True)}
+    assert {(row["kernel"], row["b_t"], row["bias"], row["res"]) for row in rows} == {
+        (k, b_t, bias, res) for k in ("_matmul_tma_kernel", "_matmul_persistent_kernel")
+        for b_t in (False, True) for bias, res in ((False, False), (True, False), (True, True))}
     assert not [row for row in rows if row["stack"]], rows

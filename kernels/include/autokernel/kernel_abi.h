@@ -37,7 +37,9 @@
  * contiguity for these tensors; a path that cannot take a layout returns non-zero rather than read it wrongly.
  *
  * Per kernel type (inputs; outputs; scalars), tensors row-major unless the layouts above say otherwise.
- *   matmul            A[M,K], B[K,N] (row-major or K-major)[, bias[N]] ; C[M,N] ; -   C = A B (+ bias, on every row)
+ *   matmul            A[M,K], B[K,N] (row-major or K-major)[, bias[N]][, residual[M,N]] ; C[M,N] ; -
+ *                     C = A B (+ bias, on every row) (+ residual): the optional inputs told apart by ndim (1: bias,
+ *                     2: residual, row-major, leading stride N); both added to the f32 sum before the one rounding
  *   softmax           x[M,N]                              ; y[M,N]        ; -            (over the last dim)
  *   layernorm         x[M,N], weight[N], bias[N]          ; y[M,N]        ; eps
  *   rmsnorm           x[M,N], weight[N]                   ; y[M,N]        ; eps          y = x*rsqrt(mean(x^2)+eps)*w
