@@ -281,6 +281,29 @@ const std::vector<ChainRule>& chain_rules() {
   return rules;
 }
 
+const std::vector<EpilogueRule>& epilogue_rules() {
+  // F.linear (form 1, x W^T) or GPT-2's Conv1D addmm (form 0), then the residual add: matmul with its 6th dim,
+  // residual (catalog/matmul.cpp). Form 2 (y^T = W x^T) is not fused (its output is y^T).
+  static const std::vector<EpilogueRule> rules = {
+      {"matmul",
+       {"aten::linear", "aten::addmm"},
+       {"aten::view", "aten::reshape", "aten::_unsafe_view", "aten::dropout", "aten::alias"},
+       {"aten::add", "aten::add_"},
+       [](const Classified& head, const Classified& add) {
+         const auto& d = head.dims;
+         const int64_t form = d.size() > 3 ? d[3] : 0;
+         const bool residual = d.size() > 5 && d[5] != 0;
+         return form != 2 && !residual && add.dims == Dims{d[0], d[1]} && add.dtype == head.dtype;
+       },
+       [](Classified& head) {
+         head.dims.resize(6, 0);
+         head.dims[5] = 1;
+         head.note += head.note.empty() ? "" : "; ";
+         head.note += "the residual add after it in the epilogue (inside torch.compile)";
+       }}};
+  return rules;
+}
+
 std::optional<Classified> classify_scope(const Trace& t, int scope) {
   const auto& s = t.cpu[scope];
   if (s.kind != CpuKind::scope) return std::nullopt;

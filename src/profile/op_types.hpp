@@ -44,6 +44,19 @@ struct ChainRule {
 };
 const std::vector<ChainRule>& chain_rules();
 
+/// An op whose result the next op adds to a tensor of its shape, which one kernel does in its epilogue (a GEMM and
+/// the residual add after it: kinds/matmul.py's graph pass). The head op (one of `head_ops`, classified as `type`)
+/// and the next op on its thread past any of `pass_through` (views, an inference dropout) when that is one of
+/// `tail_ops` at the head's output shape and dtype (`fits`): one call of the head with `fold` applied to its dims.
+/// Found after the chain rules, which keep their adds (an add that feeds an RMSNorm is add_rmsnorm's).
+struct EpilogueRule {
+  std::string_view type;                                           ///< the head's (and the call's) type
+  std::vector<std::string_view> head_ops, pass_through, tail_ops;  ///< aten names
+  bool (*fits)(const Classified& head, const Classified& add);     ///< the add is at the head's output
+  void (*fold)(Classified& head);                                  ///< the head's dims with the epilogue
+};
+const std::vector<EpilogueRule>& epilogue_rules();
+
 /// Scopes that claim everything they run. A declared kind (ak.kind:<type>:<variant>:<path>) is its type
 /// (rmsnorm, rotary_embedding, fused_mlp) whatever ran, as long as its dims can be read from the ops: a
 /// rotary one needs a 4-d tensor (variant "half": style 1), a fused_mlp three matmuls. A module scope is

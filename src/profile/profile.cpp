@@ -79,7 +79,51 @@ class Attributor {
         break;
       }
     }
+    find_epilogues();
     std::fill(m_claim.begin(), m_claim.end(), -2);  // claims made above did not know the chains
+  }
+
+  /// Epilogues (op_types' epilogue_rules), after the chains, whose adds stay theirs: a top-level head op whose
+  /// next op on its thread, past the rule's pass-through ops, is a top-level add at its output shape. The add's
+  /// time then goes to the head, whose call is the fused one (e.g. a GEMM and the residual add after it).
+  void find_epilogues() {
+    const int n = static_cast<int>(m_t.cpu.size());
+    auto in = [](const auto& names, std::string_view name) {
+      return std::find(names.begin(), names.end(), name) != names.end();
+    };
+    for (int i = 0; i < n; ++i) {
+      const auto& e = m_t.cpu[i];
+      if (e.kind != CpuKind::op) continue;
+      for (const auto& rule : epilogue_rules()) {
+        if (!in(rule.head_ops, e.name) || claim(i) != i) continue;
+        const auto head = classify_op(e);
+        if (!head || head->type != rule.type) continue;
+        int next = -1;
+        for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
+          const auto& f = m_t.cpu[j];
+          if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
+          if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
+          if (f.kind == CpuKind::op && op_parent_of(j) < 0 && in(rule.pass_through, f.name)) continue;
+          if (f.kind == CpuKind::op && op_parent_of(j) >= 0) continue;  // inside a view or the head: not the next
+          next = j;
+          break;
+        }
+        if (next < 0 || !in(rule.tail_ops, m_t.cpu[next].name) || claim(next) != next) continue;
+        if (m_chain.contains(next) || m_epilogue.contains(i)) continue;  // a chain's head (add_rmsnorm's) stays
+        const auto add = classify_add(m_t.cpu[next]);
+        if (!add || !rule.fits(*head, *add)) continue;
+        m_chain[next] = i;
+        m_epilogue[i] = &rule;
+        break;
+      }
+    }
+  }
+
+  int op_parent_of(int i) const {
+    for (int j = m_t.cpu[i].parent; j >= 0; j = m_t.cpu[j].parent) {
+      if (m_t.cpu[j].kind == CpuKind::op) return j;
+    }
+    return -1;
   }
 
   /// The step scopes; empty when the trace has none (then everything counts, as one step).
@@ -155,6 +199,10 @@ class Attributor {
       u.what->type = f->second.type;
       u.source += " + " + m_t.cpu[f->second.head].name;
     }
+    if (const auto f = m_epilogue.find(key); u.what && f != m_epilogue.end()) {
+      f->second->fold(*u.what);
+      u.source += " + aten::add";
+    }
     u.row = u.what ? u.what->type : e.name;
     return u;
   }
@@ -183,7 +231,8 @@ class Attributor {
     std::string type;  ///< the fusion type the tail's row is
     int head;          ///< the op it fuses in
   };
-  std::map<int, Fused> m_fused;  ///< those tail claims -> what they fuse
+  std::map<int, Fused> m_fused;                   ///< those tail claims -> what they fuse
+  std::map<int, const EpilogueRule*> m_epilogue;  ///< head ops whose next add is their epilogue (its m_chain: head)
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };

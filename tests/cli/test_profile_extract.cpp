@@ -2,6 +2,8 @@
 // CPU (tiny configs, a few seconds each), the workspaces extract makes, and bad input.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
@@ -190,6 +192,22 @@ TEST(ProfileCommand, TransformersModelsByConfigWhenInstalled) {
                         ws.string(), "--init-args", R"({"n_layer": 1, "n_embd": 32, "n_head": 2, "vocab_size": 256})"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("layernorm"), std::string::npos) << r.output;
+  // GPT-2's two projections followed by a residual add (attention's c_proj, the MLP's), each a Conv1D addmm, a view
+  // and an inference dropout before the add, are matmul calls with the add in their epilogue (the 6th dim, residual;
+  // kinds/matmul.py fuses them inside torch.compile); the qkv and c_fc projections, which no add follows, are not.
+  const auto prof = profile::read_profile(ws);
+  ASSERT_TRUE(prof) << prof.error().message;
+  std::map<std::vector<int64_t>, long> calls;  // per step
+  for (const auto& k : prof->kernels) {
+    if (k.name != "matmul") continue;
+    for (const auto& s : k.shapes) calls[s.dims] += std::lround(s.calls);
+    EXPECT_NE(std::find(k.ops.begin(), k.ops.end(), "aten::addmm + aten::add"), k.ops.end());
+  }
+  using D = std::vector<int64_t>;
+  EXPECT_EQ(calls, (std::map<D, long>{{D{16, 32, 32, 0, 1, 1}, 1},
+                                      {D{16, 128, 32, 0, 1}, 1},
+                                      {D{16, 32, 128, 0, 1, 1}, 1},
+                                      {D{16, 96, 32, 0, 1}, 1}}));
   (void)util::remove_tree(ws);
 }
 

@@ -363,6 +363,30 @@ def test_the_compiled_graph_folds_a_residual_add_into_the_gemm_before_it(all_sta
         torch._dynamo.reset()
 
 
+def test_gpt2s_residual_adds_go_into_its_projections_inside_torch_compile(stand_ins):
+    # Hugging Face GPT-2: in each block, attention's c_proj and the MLP's (Conv1D: addmm, then a view and an inference
+    # dropout) are followed by the residual add, which the compiled graph folds into the matmul call; the qkv and
+    # c_fc projections keep no add, and eager keeps every add apart.
+    seen = []
+    _seeing(stand_ins["matmul"]["cpu"], seen)
+    model = tiny("gpt2")
+    x = torch.randint(0, 512, (1, 16))
+    residual = lambda: [c for c in seen if any(len(shape) == 2 for shape, _ in c[2:])]  # noqa: E731
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            model(x)
+            assert len(seen) == 9 and not residual(), seen  # 2 layers x 4 projections, and the LM head
+            seen.clear()
+            calls, got = compiled_calls(model, x)
+            assert len(residual()) == 4, seen
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+        finally:
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
 def test_attention_and_rotary_copy_views_whose_strides_the_abi_does_not_allow(all_stand_ins):
     # A head dim of 6: a transposed view's strides are not multiples of 8 (no 16-byte rows), so the kernel gets
     # contiguous copies, as before; the outputs keep the [B, S, H, D] order.
