@@ -45,7 +45,7 @@ def test_the_idle_before_a_call_is_the_cpp_timers():
 def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     timer = sb.Timer(CPU)
     stats = timer.time(lambda i: time.sleep(0.002))
-    assert 1.9 <= stats["median_ms"] <= 4.0
+    assert 1.9 <= stats["median_ms"] <= 8.0  # one call of 2 ms (a loaded CI machine oversleeps), not several
     assert sb.CPU_OPTIONS["min_samples"] <= stats["samples"] <= sb.CPU_OPTIONS["max_samples"]
 
 
