@@ -126,8 +126,8 @@ FUNCTIONS = [(F, "linear", _linear), (torch, "addmm", _addmm)]
 # ---- the graph pass: the residual add into the GEMM's epilogue ----------------------------------------
 
 def _fusable(gemm, add, residual):
-    """Whether add = gemm + residual can be the GEMM's epilogue: the GEMM's result read by the add alone,
-    residual of its shape and dtype (no broadcast, no promotion), and a row-major output (linear form 1)."""
+    """Whether add = gemm + residual can be the GEMM's epilogue: the GEMM's result read by the add alone, and
+    residual of its shape and dtype (no broadcast, no promotion)."""
     vg, va, vr = _val(gemm), _val(add), _val(residual)
     if not all(isinstance(v, torch.Tensor) for v in (vg, va, vr)) or len(gemm.users) != 1:
         return False
