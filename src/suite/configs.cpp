@@ -44,7 +44,12 @@ std::vector<catalog::Shape> default_shapes(const std::string& type) {
             // LLaMA-7B's projections as a model's F.linear makes them (linear form 1: B = W^T, the weight as it is).
             {"qkv", {2048, 12288, 4096, 1}},
             {"up", {2048, 11008, 4096, 1}},
-            {"down", {2048, 4096, 11008, 1}}};
+            {"down", {2048, 4096, 11008, 1}},
+            // With the residual add after it in the epilogue (the compiled graph's fusion): LLaMA-7B's wo and w2,
+            // GPT-2-large's c_proj (Conv1D, a bias too). Eager and torch.compile run the GEMM, then the add.
+            {"o_residual", {2048, 4096, 4096, 1, 0, 1}},
+            {"down_residual", {2048, 4096, 11008, 1, 0, 1}},
+            {"gpt2_large_proj_residual", {2048, 1280, 1280, 0, 1, 1}}};
   }
   if (type == "flash_attention") {
     return {{"d128", {4, 32, 2048, 128, 0}},
@@ -157,10 +162,13 @@ Expected<ConfigList> parse_configs(const std::string& text) {
       return bad(fmt::format("{} takes {} dims ({}), got {}", t.name(), count, t.dims_doc(), shape.dims.size()));
     }
     for (std::size_t i = 0; i < shape.dims.size(); ++i) {
-      // attention's causal, rotary's style and gelu's approximate are flags, every other dim a size
-      const bool is_flag = names[i] == "causal" || names[i] == "style" || names[i] == "approximate";
+      // attention's causal, rotary's style, gelu's approximate and matmul's bias and residual are flags; matmul's
+      // linear is a form (0, 1 or 2: its dims_error says); every other dim a size
+      const auto& n = names[i];
+      const bool is_flag = n == "causal" || n == "style" || n == "approximate" || n == "bias" || n == "residual";
+      if (n == "linear") continue;
       if (is_flag ? shape.dims[i] > 1 : shape.dims[i] == 0) {
-        return bad(fmt::format("{} must be {}", names[i], is_flag ? "0 or 1" : "positive"));
+        return bad(fmt::format("{} must be {}", n, is_flag ? "0 or 1" : "positive"));
       }
     }
     if (const auto why = t.dims_error(shape.dims); !why.empty()) return bad(why);

@@ -47,11 +47,23 @@ TEST(SuiteConfigs, DecodeAttentionTakesTheValidLengthAndAnOptionalKvHeadCount) {
   EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{1, 8, 64, 64, 1}));  // L = 1: the new token alone
 }
 
+TEST(SuiteConfigs, MatmulsFormBiasAndResidualDimsMayBeZero) {
+  // linear 0 (A B as given), a bias and no residual; a residual without a bias; F.linear's y^T = W x^T (form 2).
+  const auto c = suite::parse_configs("matmul:2048x3840x1280x0x1,matmul:2048x4096x4096x1x0x1,matmul:50257x64x32x2");
+  ASSERT_TRUE(c) << c.error().message;
+  ASSERT_EQ(c->at(0).shapes.size(), 3u);
+  EXPECT_EQ(c->at(0).shapes[1].dims, (std::vector<int64_t>{2048, 4096, 4096, 1, 0, 1}));
+}
+
 TEST(SuiteConfigs, RefuseMalformedItemsAndSayWhy) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"softmax", "expected TYPE:DIMS"},
       {"softmax:64", "softmax takes 2 dims (M,N), got 1"},
       {"matmul:64x64", "matmul takes 3 to 6 dims (M,N,K[,linear[,bias[,residual]]]), got 2"},
+      {"matmul:64x64x64x3", "the 4th dim, linear, is 0, 1 or 2"},
+      {"matmul:64x64x64x1x2", "bias must be 0 or 1"},
+      {"matmul:64x64x64x1x0x2", "residual must be 0 or 1"},
+      {"matmul:64x64x64x2x0x1", "residual is C's shape: not with linear 2"},
       {"softmax:64xabc", "'abc' is not a size"},
       {"softmax:64x-1", "'-1' is not a size"},
       {"softmax:64xx128", "DIMS are sizes joined by 'x'"},
@@ -123,7 +135,7 @@ TEST(SuitePlan, OnAGpuTheDefaultsAreEveryTypeAtItsShapesInCudaAndTriton) {
   EXPECT_EQ(p->backends, (std::vector<std::string>{"cuda", "triton"}));
   EXPECT_EQ(p->dtypes, (std::vector<std::string>{"f16", "bf16"}));
   EXPECT_EQ(p->jobs.size(), 2 * catalog::all_types().size());
-  EXPECT_EQ(p->configs.at("matmul").size(), 6u);
+  EXPECT_EQ(p->configs.at("matmul").size(), 9u);  // 3 cubes, 3 LLaMA-7B projections, 3 with a residual add
   EXPECT_EQ(p->jobs.front().path, test::source_dir() / "kernels" / p->jobs.front().type / "cuda.cu");
 }
 
