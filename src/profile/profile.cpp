@@ -23,6 +23,14 @@ struct Unit {
   std::map<std::string, double> kernels;  ///< GPU kernel name -> time
 };
 
+/// The nearest enclosing op of event i (skipping scopes), -1 at the top.
+int op_parent(const Trace& t, int i) {
+  for (int j = t.cpu[i].parent; j >= 0; j = t.cpu[j].parent) {
+    if (t.cpu[j].kind == CpuKind::op) return j;
+  }
+  return -1;
+}
+
 class Attributor {
  public:
   explicit Attributor(const Trace& t)
@@ -103,8 +111,8 @@ class Attributor {
           const auto& f = m_t.cpu[j];
           if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
           if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
-          if (f.kind == CpuKind::op && op_parent_of(j) < 0 && in(rule.pass_through, f.name)) continue;
-          if (f.kind == CpuKind::op && op_parent_of(j) >= 0) continue;  // inside a view or the head: not the next
+          // A top-level pass-through op, or an op inside one: not the next.
+          if (f.kind == CpuKind::op && (op_parent(m_t, j) >= 0 || in(rule.pass_through, f.name))) continue;
           next = j;
           break;
         }
@@ -117,13 +125,6 @@ class Attributor {
         break;
       }
     }
-  }
-
-  int op_parent_of(int i) const {
-    for (int j = m_t.cpu[i].parent; j >= 0; j = m_t.cpu[j].parent) {
-      if (m_t.cpu[j].kind == CpuKind::op) return j;
-    }
-    return -1;
   }
 
   /// The step scopes; empty when the trace has none (then everything counts, as one step).
@@ -236,14 +237,6 @@ class Attributor {
   std::map<int, Unit> m_units;
   std::map<std::string, Unit> m_special;
 };
-
-/// The nearest enclosing op of event i (skipping scopes), -1 at the top.
-int op_parent(const Trace& t, int i) {
-  for (int j = t.cpu[i].parent; j >= 0; j = t.cpu[j].parent) {
-    if (t.cpu[j].kind == CpuKind::op) return j;
-  }
-  return -1;
-}
 
 }  // namespace
 
