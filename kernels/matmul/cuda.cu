@@ -194,16 +194,21 @@ struct Epilogue {
   const T* res;
 };
 
-// What the epilogue adds at (row, col) and (row, col + 1) of C: col + 1 < N wherever col < N (N % 8 == 0 on the
-// tensor-core paths); zero past C's edges.
+// What the epilogue adds at (row, col) and (row, col + 1) of C, on the tensor-core paths: col is even and col + 1 < N
+// wherever col < N (N % 8 == 0), so the residual's pair is one aligned 4-byte load (its data 16-byte aligned: the
+// host checks); zero past C's edges.
+__device__ __forceinline__ float2 pair_f32(const __nv_bfloat16* p) {
+  return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
+}
+__device__ __forceinline__ float2 pair_f32(const __half* p) { return __half22float2(*reinterpret_cast<const __half2*>(p)); }
 template <typename T>
 __device__ __forceinline__ float2 epilogue_pair(const Epilogue<T>& e, int row, int col, int M, int N) {
   float2 v = make_float2(0.0f, 0.0f);
   if (col >= N) return v;
   if (e.bias) v.x = to_f32(e.bias[col]), v.y = to_f32(e.bias[col + 1]);
   if (e.res && row < M) {
-    const T* r = e.res + (int64_t)row * N + col;
-    v.x += to_f32(r[0]), v.y += to_f32(r[1]);
+    const float2 r = pair_f32(e.res + (int64_t)row * N + col);
+    v.x += r.x, v.y += r.y;
   }
   return v;
 }
@@ -329,14 +334,24 @@ __global__ void __launch_bounds__(kThreads)
   __syncthreads();
   T* const sC = reinterpret_cast<T*>(smem_raw);
 #pragma unroll
-  for (int i = 0; i < kMI; ++i)
+  for (int i = 0; i < kMI; ++i) {
+    // The epilogue's inputs of this 16-row strip first, every load in flight before the first store (a global
+    // load is not moved past a store the compiler cannot prove apart from it): one latency per strip, not per pair.
+    const int r = wm + i * 16 + (lane >> 2);
+    float2 e[kNI][2];
 #pragma unroll
     for (int j = 0; j < kNI; ++j) {
-      const int r = wm + i * 16 + (lane >> 2), c = wn + j * 8 + (lane & 3) * 2;
-      const float2 e0 = epilogue_pair(epi, m0 + r, n0 + c, M, N), e1 = epilogue_pair(epi, m0 + r + 8, n0 + c, M, N);
-      store2(sC + r * kCStride + c, acc[i][j][0] + e0.x, acc[i][j][1] + e0.y);
-      store2(sC + (r + 8) * kCStride + c, acc[i][j][2] + e1.x, acc[i][j][3] + e1.y);
+      const int c = wn + j * 8 + (lane & 3) * 2;
+      e[j][0] = epilogue_pair(epi, m0 + r, n0 + c, M, N);
+      e[j][1] = epilogue_pair(epi, m0 + r + 8, n0 + c, M, N);
     }
+#pragma unroll
+    for (int j = 0; j < kNI; ++j) {
+      const int c = wn + j * 8 + (lane & 3) * 2;
+      store2(sC + r * kCStride + c, acc[i][j][0] + e[j][0].x, acc[i][j][1] + e[j][0].y);
+      store2(sC + (r + 8) * kCStride + c, acc[i][j][2] + e[j][1].x, acc[i][j][3] + e[j][1].y);
+    }
+  }
   __syncthreads();
   constexpr int kCC = BN / 8, kCChunks = BM * kCC;
 #pragma unroll
@@ -908,18 +923,29 @@ __global__ void __launch_bounds__(kThreads, 1)
 #pragma unroll
       for (int i = 0; i < H_MI; ++i)
 #pragma unroll
-        for (int jj = 0; jj < kPanelsPerRound * 8; ++jj) {
-          const int j = p0 * 8 + jj;
-          const uint32_t panel = c_tile + (i * kPanelsPerRound + jj / 8) * 8192;
-          if (!owned(i, p0 + jj / 8)) continue;  // H_SPLIT_K: another block of the split stores this piece
-          // This thread's two columns (N % 8 == 0: both inside C or both past it) in rows r and r + 8.
-          const int col = n0 + 8 * j + 2 * (lane % 4);
+        for (int q = 0; q < kPanelsPerRound; ++q) {
+          if (!owned(i, p0 + q)) continue;  // H_SPLIT_K: another block of the split stores this piece
+          // The epilogue's inputs (bias, residual) of this thread's part of the 64x64 panel first: its two
+          // columns (N % 8 == 0: both inside C or both past it) of each 8-column group j, in rows r and r + 8. All
+          // 16 loads are in flight before the first store, since none is moved past the stores' asm (a memory
+          // clobber): one global latency per panel, not one per pair.
+          float2 e[8][2];
 #pragma unroll
-          for (int h = 0; h < 2; ++h) {
-            const int r = 16 * w + lane / 4 + 8 * h;
-            const float2 e = epilogue_pair(epi, m0 + row0 + i * 64 + r, col, M, N);
-            const uint32_t addr = panel + r * 128 + (((j % 8) ^ (r % 8)) * 16) + (lane % 4) * 4;
-            st_shared_pair<T>(addr, acc[i][4 * j + 2 * h] + e.x, acc[i][4 * j + 2 * h + 1] + e.y);
+          for (int jj = 0; jj < 8; ++jj)
+#pragma unroll
+            for (int h = 0; h < 2; ++h)
+              e[jj][h] = epilogue_pair(epi, m0 + row0 + i * 64 + 16 * w + lane / 4 + 8 * h,
+                                       n0 + 8 * (8 * (p0 + q) + jj) + 2 * (lane % 4), M, N);
+          const uint32_t panel = c_tile + (i * kPanelsPerRound + q) * 8192;
+#pragma unroll
+          for (int jj = 0; jj < 8; ++jj) {
+            const int j = 8 * (p0 + q) + jj;
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+              const int r = 16 * w + lane / 4 + 8 * h;
+              const uint32_t addr = panel + r * 128 + ((jj ^ (r % 8)) * 16) + (lane % 4) * 4;
+              st_shared_pair<T>(addr, acc[i][4 * j + 2 * h] + e[jj][h].x, acc[i][4 * j + 2 * h + 1] + e[jj][h].y);
+            }
           }
         }
       asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");  // the TMA (async proxy) reads these writes
@@ -1322,8 +1348,10 @@ static int launch(const ak_call* call, int64_t M, int64_t N, int64_t K, BLayout 
   T* C = static_cast<T*>(call->outputs[0].data);
   const Epilogue<T> epi = epilogue_of<T>(call);
   cudaStream_t stream = (cudaStream_t)call->stream;
-  // The tensor-core paths copy whole 16-byte chunks of A's rows, B's rows (or K-major columns) and C's rows.
-  if (N % 8 != 0 || K % 8 != 0 || b.ld % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C))
+  // The tensor-core paths copy whole 16-byte chunks of A's rows, B's rows (or K-major columns) and C's rows, and read
+  // the residual in aligned pairs.
+  if (N % 8 != 0 || K % 8 != 0 || b.ld % 8 != 0 || !aligned16(A) || !aligned16(B) || !aligned16(C) ||
+      (epi.res && !aligned16(epi.res)))
     return launch_simt(A, B, C, epi, M, N, K, b, stream);
   int dev = 0;
   if (cudaGetDevice(&dev) != cudaSuccess) return 1;
