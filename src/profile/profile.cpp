@@ -69,14 +69,7 @@ class Attributor {
           continue;
         const auto head = rule.head(e);
         if (!head) continue;
-        int next = -1;  // the next op or claiming scope after the head, looking inside scopes that claim nothing
-        for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
-          const auto& f = m_t.cpu[j];
-          if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
-          if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
-          next = j;
-          break;
-        }
+        const int next = next_after(i, [](int) { return false; });
         if (next < 0) continue;
         const int key = m_t.cpu[next].kind == CpuKind::scope ? next : claim(next);
         const auto tail = m_t.cpu[key].kind == CpuKind::scope ? scope_type(key) : classify_op(m_t.cpu[key]);
@@ -89,6 +82,21 @@ class Attributor {
     }
     find_epilogues();
     std::fill(m_claim.begin(), m_claim.end(), -2);  // claims made above did not know the chains
+  }
+
+  /// The first op or claiming scope on op i's thread after it ends, looking inside scopes that claim nothing and
+  /// past the ops `skip_op` names; -1 if none.
+  template <typename SkipOp>
+  int next_after(int i, SkipOp skip_op) {
+    const auto& e = m_t.cpu[i];
+    for (int j = i + 1; j < static_cast<int>(m_t.cpu.size()) && m_t.cpu[j].thread == e.thread; ++j) {
+      const auto& f = m_t.cpu[j];
+      if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
+      if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
+      if (f.kind == CpuKind::op && skip_op(j)) continue;
+      return j;
+    }
+    return -1;
   }
 
   /// Epilogues (op_types' epilogue_rules), after the chains, whose adds stay theirs: a top-level head op whose
@@ -106,16 +114,9 @@ class Attributor {
         if (!in(rule.head_ops, e.name) || claim(i) != i) continue;
         const auto head = classify_op(e);
         if (!head || head->type != rule.type) continue;
-        int next = -1;
-        for (int j = i + 1; j < n && m_t.cpu[j].thread == e.thread; ++j) {
-          const auto& f = m_t.cpu[j];
-          if (f.ts_us < e.end_us() || f.kind == CpuKind::launch) continue;
-          if (f.kind == CpuKind::scope && (m_defers[j] || !scope_type(j))) continue;
-          // A top-level pass-through op, or an op inside one: not the next.
-          if (f.kind == CpuKind::op && (op_parent(m_t, j) >= 0 || in(rule.pass_through, f.name))) continue;
-          next = j;
-          break;
-        }
+        // Past a top-level pass-through op and the ops inside it.
+        const int next =
+            next_after(i, [&](int j) { return op_parent(m_t, j) >= 0 || in(rule.pass_through, m_t.cpu[j].name); });
         if (next < 0 || !in(rule.tail_ops, m_t.cpu[next].name) || claim(next) != next) continue;
         if (m_chain.contains(next) || m_epilogue.contains(i)) continue;  // a chain's head (add_rmsnorm's) stays
         const auto add = classify_add(m_t.cpu[next]);
