@@ -15,6 +15,9 @@ from . import kinds
 # kernel of its own, that op runs PyTorch's formula: eager models lose nothing).
 UNFUSED = {k.KIND: k.UNFUSED for k in kinds.ALL if hasattr(k, "UNFUSED")}
 _GRAPH_PASSES = [k for k in kinds.ALL if hasattr(k, "graph_pass")]
+# The types whose graph pass makes calls of theirs inside torch.compile that the eager model never makes (the
+# fusions; matmul with a residual add folded into its epilogue).
+REWRITING = frozenset(k.KIND for k in _GRAPH_PASSES)
 
 
 def with_unfused(types):

@@ -932,6 +932,19 @@ def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
     assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
 
 
+def test_verify_tries_inside_torch_compile_the_types_that_took_calls_and_those_whose_graph_pass_rewrites():
+    from autokernel_kernels import _fusions
+    from autokernel_support import verify_model
+
+    # The types with a graph pass are the fusion (add_rmsnorm) and matmul (the residual add folded into its GEMM).
+    assert {"add_rmsnorm", "matmul"} <= _fusions.REWRITING and "rmsnorm" not in _fusions.REWRITING
+    kinds = ["rmsnorm", "matmul", "fused_mlp", "add_rmsnorm", "softmax"]
+    shares = {"fused_mlp": 0.46, "matmul": 0.27, "add_rmsnorm": 0.14, "rmsnorm": 0.01}
+    # matmul took no call in the eager model (PyTorch won each of its screened shapes), softmax none at all.
+    got = verify_model.inside_compile_candidates(kinds, {"fused_mlp", "rmsnorm"}, _fusions.REWRITING, shares)
+    assert got == ["fused_mlp", "matmul", "add_rmsnorm", "rmsnorm"], "by share; softmax has nothing in the graph"
+
+
 def test_decode_attention_lengths_attends_each_sequences_own_keys_only():
     # The formula (masked SDPA over the whole cache) is each sequence's attention over its first lengths[b] keys,
     # whatever lies past them; lengths int32 or int64.
