@@ -10,28 +10,21 @@ import argparse
 import ctypes
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import Call, Tensor, abi  # noqa: E402
+from kernel_abi import ROOT, Call, Tensor, abi, compile_starter  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 TOL = {torch.float16: 1e-2, torch.bfloat16: 2e-2, torch.float32: 5e-3}  # catalog/decode_attention.cpp
 
 
 def build(knobs):
-    out = os.path.join(tempfile.mkdtemp(), "decode_attention.so")
-    defs = [f"-D{k}" for k in knobs]
-    cmd = ["nvcc", "-O3", "-std=c++17", "-arch=sm_90a", "-shared", "-Xcompiler", "-fPIC",
-           f"-I{ROOT}/kernels/include", *defs, f"{ROOT}/kernels/decode_attention/cuda.cu", "-o", out]
-    subprocess.run(cmd, check=True)
-    lib = ctypes.CDLL(out)
-    lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
+    lib, err = compile_starter(f"{ROOT}/kernels/decode_attention/cuda.cu", knobs)
+    if lib is None:
+        sys.exit(f"the CUDA starter did not build with {list(knobs)}:\n{err}")
     return lib
 
 

@@ -13,31 +13,24 @@ counters are all zero after the timed calls and the graph's replays.
 import ctypes
 import math
 import os
-import subprocess
 import sys
-import tempfile
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from kernel_abi import Call, Tensor, abi  # noqa: E402
+from kernel_abi import ROOT, Call, Tensor, abi, compile_starter  # noqa: E402
 from skinny_gemm_sweep import copy_bytes_per_us, graph_per_call, median_events  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 LOADED = []  # the modules loaded, kept alive
 SHAPES = [(b, l) for b in (1, 8) for l in (1024, 8192, 32768)]
 
 
 def load_cuda(knobs):
     """The CUDA starter built with the knobs as -D defines, as a kernel_fn(inputs, outputs, scalars)."""
-    out = os.path.join(tempfile.mkdtemp(), "decode_attention.so")
-    defs = [f"-D{k}" for k in knobs.split(",") if k]
-    subprocess.run(["nvcc", "-O3", "-std=c++17", "-arch=sm_90a", "-shared", "-Xcompiler", "-fPIC",
-                    f"-I{ROOT}/kernels/include", *defs, f"{ROOT}/kernels/decode_attention/cuda.cu", "-o", out],
-                   check=True)
-    lib = ctypes.CDLL(out)
-    lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
+    lib, err = compile_starter(f"{ROOT}/kernels/decode_attention/cuda.cu", knobs.split(","))
+    if lib is None:
+        sys.exit(f"the CUDA starter did not build with {knobs}:\n{err}")
     LOADED.append(lib)
 
     def fn(inputs, outputs, scalars):  # the stream of the moment: a graph is captured on a side stream

@@ -1,8 +1,13 @@
 """The kernel ABI (kernels/include/autokernel/kernel_abi.h) for ctypes: the bench scripts that compile a CUDA
 starter with nvcc alone and call its ak_kernel on PyTorch's tensors, with no autokernel build."""
 import ctypes
+import os
+import subprocess
+import tempfile
 
 import torch
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 AK_DTYPE = {torch.float16: 0, torch.bfloat16: 1, torch.float32: 2}
 
@@ -25,3 +30,17 @@ def abi(t):
     for i, (n, s) in enumerate(zip(t.shape, t.stride())):
         a.shape[i], a.stride[i] = n, s
     return a
+
+
+def compile_starter(source, defines=()):
+    """A CUDA starter (a path; kernels/TYPE/cuda.cu) built for sm_90a by nvcc alone, with NAME=value defines (its
+    knobs): (its library, whose ak_kernel takes a Call*, ""), or (None, nvcc's last errors) if it did not build."""
+    out = os.path.join(tempfile.mkdtemp(), os.path.basename(os.path.dirname(os.path.abspath(source))) + ".so")
+    cmd = ["nvcc", "-O3", "-std=c++17", "-gencode=arch=compute_90a,code=sm_90a", "-shared", "-Xcompiler", "-fPIC",
+           f"-I{ROOT}/kernels/include", *[f"-D{d}" for d in defines if d], source, "-o", out]
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode:
+        return None, r.stderr[-2000:]
+    lib = ctypes.CDLL(out)
+    lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
+    return lib, ""

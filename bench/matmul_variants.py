@@ -13,18 +13,15 @@ eager pair linear + add. A variant that refuses a case (older ABI) shows "-".
 """
 import ctypes
 import os
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import Call, Tensor, abi  # noqa: E402
+from kernel_abi import Call, Tensor, abi, compile_starter  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHAPES = [tuple(int(v) for v in s.split("x")) for s in
           os.environ.get("SHAPES", "2048x4096x4096,2048x12288x4096,2048x4096x11008,512x4096x4096").split(",")]
 CASES = os.environ.get("CASES", "row,kmajor,bias,residual").split(",")
@@ -34,15 +31,8 @@ ROUNDS, CALLS = 7, 10
 def build(spec):
     name, rest = spec.split("=", 1)
     path, _, knobs = rest.partition(":")
-    out = os.path.join(tempfile.mkdtemp(), "matmul.so")
-    cmd = ["nvcc", "-O3", "-std=c++17", "-gencode=arch=compute_90a,code=sm_90a", "-shared", "-Xcompiler", "-fPIC",
-           f"-I{ROOT}/kernels/include", *[f"-D{k}" for k in knobs.split(",") if k], path, "-o", out]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        return name, None, r.stderr[-1500:]
-    lib = ctypes.CDLL(out)
-    lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
-    return name, lib, ""
+    lib, err = compile_starter(path, knobs.split(","))
+    return name, lib, err
 
 
 def caller(lib, inputs, y):

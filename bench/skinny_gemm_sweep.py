@@ -11,31 +11,20 @@ Llama-3-8B's decode projections (M = 1, 8, 32), bf16, two ways:
 """
 import ctypes
 import os
-import subprocess
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import Call, Tensor, abi  # noqa: E402
+from kernel_abi import ROOT, Call, Tensor, abi, compile_starter  # noqa: E402
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 SHAPES = [(m, n, k) for m in (1, 8, 32) for (n, k) in
           [(4096, 4096), (1024, 4096), (6144, 4096), (14336, 4096), (28672, 4096), (4096, 14336), (128256, 4096)]]
 
 def build(knobs):
-    out = os.path.join(tempfile.mkdtemp(), "skinny.so")
-    defs = [f"-D{k}" for k in knobs.split(",") if k]
-    cmd = ["nvcc", "-O3", "-std=c++17", "-arch=sm_90a", "-shared", "-Xcompiler", "-fPIC",
-           f"-I{ROOT}/kernels/include", *defs, f"{ROOT}/kernels/skinny_gemm/cuda.cu", "-o", out]
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    if r.returncode:
-        return knobs, None, r.stderr[-2000:]
-    lib = ctypes.CDLL(out)
-    lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
-    return knobs, lib, ""
+    lib, err = compile_starter(f"{ROOT}/kernels/skinny_gemm/cuda.cu", knobs.split(","))
+    return knobs, lib, err
 
 
 def caller(lib, x, w, y):
