@@ -3,6 +3,7 @@
 # the build's errors if it fails. BUILD_TARGET (default: the CLI and the exported ops' library) picks what to build.
 OUT="${OUT:-/tmp/ak_out}"
 mkdir -p "$OUT"
+source bench/pack_out.sh
 export BUILD_TARGET="${BUILD_TARGET:-autokernel autokernel_ops}"
 bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }
 cp "$OUT/logs/hw.txt" "$OUT/logs/gpu.txt" "$OUT/" 2>/dev/null

@@ -7,6 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}" BUDGET="${BUDGET:-60s}" TOP="${TOP:-3}"
 mkdir -p "$OUT/gpus_regression"
+source bench/pack_out.sh
 D="$OUT/gpus_regression"
 if [ ! -x build-gpu/autokernel ]; then
   BUILD_TARGET=autokernel bash bench/gpu_session.sh build > "$D/build.txt" 2>&1 || { tail -30 "$D/build.txt"; exit 1; }

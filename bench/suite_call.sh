@@ -7,6 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/ak_out}"; mkdir -p "$OUT"
+source bench/pack_out.sh
 export AUTOKERNEL_CACHE=/tmp/ak_cache
 t0=$(date +%s)
 [ -f build-gpu/CMakeCache.txt ] || cmake -S . -B build-gpu -G Ninja -DPython3_EXECUTABLE="$(command -v python3)" > "$OUT/cmake.log" 2>&1
