@@ -36,7 +36,8 @@ torch.ops.autokernel.add_rms_norm). A type that `autokernel verify` timed slower
 than inductor's own code is listed in the manifest's `eager_only`: its routes step aside while torch.compile
 traces, and inductor compiles PyTorch's code there. The calls verify timed faster in PyTorch than in our
 kernel, by shape, are the manifest's `faster_in_pytorch` (op name -> call signatures): they run PyTorch's
-code, eager and compiled (`_op.py`). `stats()` counts the calls each kernel took.
+code, eager and compiled (`_op.py`), but for the manifest's `unscreened_inside_compile` types, whose every call
+verify timed faster inside the compiled model. `stats()` counts the calls each kernel took.
 """
 import importlib.util
 import json
@@ -47,7 +48,8 @@ import threading
 import torch
 
 from . import _fusions, _ops, _routing
-from ._op import check_log, checking, reset_stats, samples, set_faster_in_pytorch, signature, stats  # noqa: F401
+from ._op import (check_log, checking, reset_stats, samples, set_faster_in_pytorch,  # noqa: F401
+                  set_unscreened_inside_compile, signature, stats)
 
 _DIR = os.path.dirname(os.path.abspath(__file__))
 _lock = threading.Lock()
@@ -113,6 +115,7 @@ def kernels():
                 table.setdefault(k.type, {})[k.device] = k
             _state["kernels"] = table
             set_faster_in_pytorch(m.get("faster_in_pytorch", {}))
+            set_unscreened_inside_compile(m.get("unscreened_inside_compile", []))
         return _state["kernels"]
 
 
@@ -213,7 +216,7 @@ def unpatch(model):
 
 
 __all__ = ["patch", "unpatch", "routes", "kernels", "manifest", "stats", "reset_stats", "checking", "check_log",
-           "samples", "set_faster_in_pytorch", "signature"]
+           "samples", "set_faster_in_pytorch", "set_unscreened_inside_compile", "signature"]
 if __name__ == "__main__":
     print(json.dumps(manifest(), indent=2))
     sys.exit(0)

@@ -15,7 +15,9 @@ A kernel faster at one shape may be slower at another (GPT-2's LM head, 50257 wi
 unaligned path, where our linear is 7.8x faster; its 1280-wide GEMMs are cuBLAS's strength). `verify` times
 each call shape the model makes, ours against the formula, and the calls where PyTorch was faster are listed
 by signature (`set_faster_in_pytorch`, the manifest's `faster_in_pytorch`): `op(name)` runs PyTorch's formula
-there, before the operator, so inside torch.compile inductor sees PyTorch's ops at those calls and fuses them.
+there, before the operator, so inside torch.compile inductor sees PyTorch's ops at those calls and fuses them,
+except for the types verify timed faster inside the compiled model with every call taking the kernel
+(`set_unscreened_inside_compile`, the manifest's `unscreened_inside_compile`).
 """
 import contextlib
 import math
@@ -39,7 +41,8 @@ _orig = {"linear": F.linear, "layer_norm": F.layer_norm, "rms_norm": F.rms_norm,
 _orig = {k: _unwrapped(v) for k, v in _orig.items()}
 
 _state = {"table": {},       # kernel type -> {device kind -> kernel}; set by the package on load
-          "pytorch": {}}     # op name -> signatures of the calls verify timed faster in PyTorch
+          "pytorch": {},     # op name -> signatures of the calls verify timed faster in PyTorch
+          "unscreened": frozenset()}  # kernel types whose every call takes the kernel inside torch.compile
 _stats = {}                   # kernel name -> calls it took
 _check = {"on": False, "log": {}, "samples": {}}
 _BY_NAME = {}                 # op name -> Op
@@ -56,6 +59,14 @@ def set_table(table):
 def set_faster_in_pytorch(by_op):
     """{op name: [call signature]}: the calls that run PyTorch's formula instead of the kernel."""
     _state["pytorch"] = {name: set(sigs) for name, sigs in by_op.items() if sigs}
+
+
+def set_unscreened_inside_compile(kinds):
+    """The kernel types whose calls all take the kernel while torch.compile traces, faster_in_pytorch or not:
+    verify timed the compiled model faster so. The per-shape screen times a call alone, ten back to back, which
+    is not how it runs among the compiled model's fused code (a GEMM's clock under ten back-to-back calls is
+    not its clock between a model's memory-bound kernels), so inside torch.compile the whole model decides."""
+    _state["unscreened"] = frozenset(kinds)
 
 
 def signature(args):
@@ -160,9 +171,10 @@ def op(name):
     PyTorch code, which torch.compile traces and fuses)."""
     o = _BY_NAME[name]
     pytorch = _state["pytorch"].get(name)
+    unscreened = o.kind in _state["unscreened"]
 
     def call(*args):
-        if pytorch and signature(args) in pytorch:
+        if pytorch and signature(args) in pytorch and not (unscreened and torch.compiler.is_compiling()):
             return o.eager(*args)
         if torch.compiler.is_compiling() or torch.is_grad_enabled():
             return o.target(*args)

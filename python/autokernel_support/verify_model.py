@@ -219,18 +219,29 @@ def profile_shares(profile_path):
     return shares
 
 
-def inside_compile_candidates(kinds, took, rewriting, shares):
-    """The kernel types worth a trial inside torch.compile, by share of the model's time (then name): those that took
-    a call of the eager model, and those whose graph pass rewrites the compiled graph (`rewriting`), whatever the
-    eager model did. A rewriting type's calls in the compiled graph are not the eager model's (matmul with the
-    residual add folded in reads one more input and saves a pass over C), so the per-shape screen, which timed the
-    eager model's calls, cannot speak for them: on an H100, hf:llama's matmul lost every screened shape by 1-3% and
-    was not tried, yet kept inside torch.compile it made the compiled model 1.027x faster. A type that took no call
-    and rewrites nothing has nothing of its in the graph."""
-    return sorted((k for k in kinds if k in took or k in rewriting), key=lambda k: (-shares.get(k, 0.0), k))
+def inside_compile_trials(kinds, took, took_any, screened, rewriting, shares):
+    """The trials inside torch.compile, as (kernel type, every_call), by share of the model's time (then name).
+    every_call False: the type's calls as the per-shape screen left them (its faster_in_pytorch shapes run
+    PyTorch's code, which inductor fuses); tried for the types that took a call of the eager model after the
+    screen, and for those whose graph pass rewrites the compiled graph (`rewriting`), whatever the eager model
+    did: their calls in the compiled graph are not the eager model's (matmul with the residual add folded in reads
+    one more input and saves a pass over C), so the screen, which timed the eager model's calls, cannot speak for
+    them (on an H100, hf:llama's matmul lost every screened shape by 1-3%, yet kept inside torch.compile it made
+    the compiled model 1.027x faster). every_call True: each of the type's calls takes the kernel inside
+    torch.compile, screened or not; tried for the types the screen took calls from (`screened`, of those that
+    took a call before it, `took_any`), because the screen times a call alone, ten back to back, and the
+    compiled model runs it among other kernels (on an H100, hf:llama's MLP: 1224 us ours, 1217 PyTorch's in the
+    screen, where the harness timed ours at 948 us, 1.061x PyTorch). A type with nothing in the graph is not tried."""
+    trials = []
+    for k in sorted(kinds, key=lambda k: (-shares.get(k, 0.0), k)):
+        if k in took or k in rewriting:
+            trials.append((k, False))
+        if k in screened and k in took_any:
+            trials.append((k, True))
+    return trials
 
 
-def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint, shares):
+def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint, shares, took_any):
     """The kernel types that make torch.compile of the model faster (inductor fuses its own code for an op
     with the ops around it, which a kernel type's op in the graph prevents; only the whole compiled model can
     say which wins), chosen greedily: the types in order of their share of the model's time, each added to
@@ -240,36 +251,42 @@ def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mod
     with no compile of its own. The start is the routed model with every type left to inductor, compiled and
     timed here, not torch.compile of the bare model: the routes change the graph a little themselves
     (transformers' attention without a materialised causal mask, so SDPA takes its causal flash path), and
-    that gain is no kernel type's. Which types are tried, in which order: inside_compile_candidates."""
+    that gain is no kernel type's. Which types are tried, how and in which order: inside_compile_trials. Returns
+    the types kept and those of them whose every call takes the kernel there (the screen set aside)."""
     import torch
 
     took = {e["type"] for e in ak.manifest()["kernels"] if report["calls"].get(e["name"])}
-    tried, inside = {}, []
-    report["inside_compile"] = {"tried_ms": tried, "kept": inside}  # filled in as each type is timed
+    screened = {ak._op._BY_NAME[n].kind for n in report.get("faster_in_pytorch", {})}
+    tried, inside, unscreened = {}, [], []
+    report["inside_compile"] = {"tried_ms": tried, "kept": inside, "every_call": unscreened}  # filled in as timed
     ak.patch(model, inside_compile=set())
     torch._dynamo.reset()
     say("  torch.compile of the routed model, every kernel type left to inductor (the yardstick):")
     base = best = report["inside_compile"]["none_ms"] = measure("routed_compiled", torch.compile(model, mode=mode),
                                                                 "  routes only")
-    for kind in inside_compile_candidates(kinds, took, ak._fusions.REWRITING, shares):
+    for kind, every_call in inside_compile_trials(kinds, took, took_any, screened, ak._fusions.REWRITING, shares):
+        ak.set_unscreened_inside_compile(set(unscreened) | ({kind} if every_call else set()))
         ak.patch(model, inside_compile=set(inside) | {kind})
         torch._dynamo.reset()
         start = time.perf_counter()
         compiled = torch.compile(model, mode=mode)
-        tried[kind] = time_it(compiled)
-        keep = tried[kind] < best * (1 - KEEP_MARGIN)
+        label = f"{kind}, every call" if every_call else kind
+        tried[label] = time_it(compiled)
+        keep = tried[label] < best * (1 - KEEP_MARGIN)
         with_ = f" (with {', '.join(inside)})" if inside else ""
-        say(f"  inside torch.compile, + {kind}{with_}: {tried[kind]:.3f} ms ({best / tried[kind]:.3f}x the best so "
-            f"far, {base / tried[kind]:.3f}x every type left to inductor): {'kept' if keep else 'left to inductor'}"
+        say(f"  inside torch.compile, + {label}{with_}: {tried[label]:.3f} ms ({best / tried[label]:.3f}x the best so "
+            f"far, {base / tried[label]:.3f}x every type left to inductor): {'kept' if keep else 'left to inductor'}"
             f"  ({time.perf_counter() - start:.0f} s)")
         if keep:
-            inside.append(kind)
-            best = tried[kind]
+            inside.extend([kind] if kind not in inside else [])
+            unscreened.extend([kind] if every_call else [])
+            best = tried[label]
             adopt(compiled)
         del compiled
+        ak.set_unscreened_inside_compile(unscreened)
         torch._dynamo.reset()
         checkpoint()
-    return inside
+    return inside, unscreened
 
 
 def run(args):
@@ -347,6 +364,7 @@ def run(args):
         with ak.checking():  # one forward with every kernel call checked against PyTorch (not timed)
             model(*inputs[0], **inputs[1])
         report["calls"] = ak.stats()
+        took_any = {e["type"] for e in manifest if report["calls"].get(e["name"])}  # before the per-shape screen
         time_shapes = None
         if device.type == "cuda":  # on the CPU the kernels are references: every call takes them
             shapes_timed = set()
@@ -423,8 +441,9 @@ def run(args):
                     results["autokernel_compiled"], times["autokernel_compiled"] = last["result"], last["ms"]
                     checked_compiled(compiled)
 
-                inside = choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint,
-                                               profile_shares(args.profile))
+                inside, unscreened = choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode,
+                                                           checkpoint, profile_shares(args.profile), took_any)
+                report["unscreened_inside_compile"] = sorted(unscreened)
             report["eager_only"] = sorted(set(kinds) - set(inside))
             if not inside:  # the compiled patched model is the one just timed with every type left out
                 say("autokernel + torch.compile  = every type left to inductor (none made the compiled model faster)")

@@ -33,11 +33,14 @@ Expected<void> copy_into(const fs::path& from, const fs::path& to) {
 // every type then runs inside torch.compile too, and every call that fits takes its kernel, as before):
 //   eager_only         the types verify timed slower inside torch.compile than inductor's own code;
 //   faster_in_pytorch  op name -> the call signatures verify timed faster in PyTorch than in our kernel;
+//   unscreened_inside_compile  the types whose every call takes the kernel inside torch.compile, faster_in_pytorch
+//                      or not: verify timed the compiled model faster so;
 //   timed_per_call     the kernels verify timed at every call shape (its "kernels", where it wrote
 //                      faster_in_pytorch, empty or not): exported even where the harness's one shape
 //                      found them no faster, since each call now takes the faster of the two.
 struct VerifyChoices {
   std::vector<std::string> eager_only;
+  std::vector<std::string> unscreened_inside_compile;
   nlohmann::json faster_in_pytorch = nlohmann::json::object();
   std::set<std::string> timed_per_call;
 };
@@ -48,9 +51,11 @@ VerifyChoices verify_choices(const fs::path& ws) {
   if (!text) return out;
   auto doc = nlohmann::json::parse(*text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return out;
-  if (doc.contains("eager_only") && doc["eager_only"].is_array())
-    for (const auto& t : doc["eager_only"])
-      if (t.is_string()) out.eager_only.push_back(t.get<std::string>());
+  for (auto [key, into] : {std::pair{"eager_only", &out.eager_only},
+                           std::pair{"unscreened_inside_compile", &out.unscreened_inside_compile}})
+    if (doc.contains(key) && doc[key].is_array())
+      for (const auto& t : doc[key])
+        if (t.is_string()) into->push_back(t.get<std::string>());
   if (!doc.contains("faster_in_pytorch") || !doc["faster_in_pytorch"].is_object()) return out;
   for (const auto& [op, sigs] : doc["faster_in_pytorch"].items())
     if (sigs.is_array() && !sigs.empty() && std::ranges::all_of(sigs, [](const auto& s) { return s.is_string(); }))
@@ -183,6 +188,11 @@ Expected<std::vector<ExportedKernel>> export_package(const ExportRequest& req,
     manifest["faster_in_pytorch"] = choices.faster_in_pytorch;
     for (const auto& [op, sigs] : choices.faster_in_pytorch.items())
       print(fmt::format("  {}: {} call shape(s) left to PyTorch (verify timed it faster there)", op, sigs.size()));
+  }
+  if (!choices.unscreened_inside_compile.empty()) {  // ... but inside torch.compile these types take every call
+    manifest["unscreened_inside_compile"] = choices.unscreened_inside_compile;
+    print(fmt::format("  inside torch.compile, every call kept (verify timed the compiled model faster so): {}",
+                      fmt::join(choices.unscreened_inside_compile, ", ")));
   }
   if (auto w = util::write_file_atomic(pkg / "manifest.json", manifest.dump(2) + "\n"); !w)
     return std::unexpected(w.error());

@@ -186,6 +186,18 @@ TEST(Export, CarriesWhatVerifyTimedSlower) {
             nlohmann::json::parse(R"({"linear": ["bfloat16[2048,1280] bfloat16[1280,1280] None"]})"))
       << "an empty list or one that is not of strings is left out";
   EXPECT_NE(r.output.find("linear: 1 call shape(s) left to PyTorch"), std::string::npos) << r.output;
+  EXPECT_FALSE(manifest().contains("unscreened_inside_compile"));
+
+  ASSERT_TRUE(util::write_file_atomic(
+      ws / "verify.json",
+      R"({"passed": true, "faster_in_pytorch": {"linear": ["bfloat16[2048,1280] bfloat16[1280,1280] None"]},
+          "unscreened_inside_compile": ["matmul", 7]})"));
+  r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(manifest()["unscreened_inside_compile"], nlohmann::json::array({"matmul"})) << "names only";
+  EXPECT_NE(r.output.find("inside torch.compile, every call kept (verify timed the compiled model faster so): matmul"),
+            std::string::npos)
+      << r.output;
 
   ASSERT_TRUE(util::write_file_atomic(ws / "verify.json", "{not json"));  // a torn file decides nothing
   r = test::autokernel({"export", "--workspace", ws.string(), "--out", out.string(), "--all"});

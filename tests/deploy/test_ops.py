@@ -932,17 +932,53 @@ def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
     assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
 
 
-def test_verify_tries_inside_torch_compile_the_types_that_took_calls_and_those_whose_graph_pass_rewrites():
+def test_an_unscreened_type_takes_its_screened_calls_inside_torch_compile_and_only_there(stand_ins):
+    # verify timed the compiled model faster with every matmul call taking the kernel (unscreened_inside_compile):
+    # GPT-2's Conv1D shapes the screen gave PyTorch still run PyTorch's code in eager, and take the kernel in the
+    # compiled graph; a type not named there keeps its screened calls out of the graph too.
+    model = tiny("gpt2")
+    x = torch.randint(0, 512, (1, 16))
+    with torch.no_grad():
+        want = model(x).logits
+        ak.patch(model)
+        try:
+            with ak.checking():
+                model(x)
+            conv1d = sorted(s for name, s in ak.samples() if name == "matmul")
+            assert len(conv1d) == 4
+            ak.set_faster_in_pytorch({"matmul": conv1d})
+            for unscreened, compiled_matmul in ((set(), 1), ({"matmul"}, 1 + 4 * 2)):
+                ak.set_unscreened_inside_compile(unscreened)
+                ak.reset_stats()
+                torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+                assert ak.stats()["matmul"] == 1, "eager: the LM head only, whatever happens inside torch.compile"
+                calls, got = compiled_calls(model, x)
+                assert calls["matmul"] == compiled_matmul
+                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+                torch._dynamo.reset()
+        finally:
+            ak.set_faster_in_pytorch({})
+            ak.set_unscreened_inside_compile(())
+            ak.unpatch(model)
+            torch._dynamo.reset()
+
+
+def test_verify_tries_inside_torch_compile_the_types_in_the_graph_and_the_screened_ones_with_every_call():
     from autokernel_kernels import _fusions
     from autokernel_support import verify_model
 
     # The types with a graph pass are the fusion (add_rmsnorm) and matmul (the residual add folded into its GEMM).
     assert {"add_rmsnorm", "matmul"} <= _fusions.REWRITING and "rmsnorm" not in _fusions.REWRITING
-    kinds = ["rmsnorm", "matmul", "fused_mlp", "add_rmsnorm", "softmax"]
-    shares = {"fused_mlp": 0.46, "matmul": 0.27, "add_rmsnorm": 0.14, "rmsnorm": 0.01}
-    # matmul took no call in the eager model (PyTorch won each of its screened shapes), softmax none at all.
-    got = verify_model.inside_compile_candidates(kinds, {"fused_mlp", "rmsnorm"}, _fusions.REWRITING, shares)
-    assert got == ["fused_mlp", "matmul", "add_rmsnorm", "rmsnorm"], "by share; softmax has nothing in the graph"
+    kinds = ["rmsnorm", "matmul", "fused_mlp", "add_rmsnorm", "softmax", "rotary_embedding"]
+    shares = {"fused_mlp": 0.46, "matmul": 0.27, "add_rmsnorm": 0.14, "rotary_embedding": 0.07, "rmsnorm": 0.01}
+    # Before the per-shape screen fused_mlp, matmul, rotary_embedding and rmsnorm took calls; after it, PyTorch had
+    # every call of fused_mlp and matmul and some of rmsnorm's; softmax took none at all.
+    took_any = {"fused_mlp", "matmul", "rotary_embedding", "rmsnorm"}
+    took, screened = {"rotary_embedding", "rmsnorm"}, {"fused_mlp", "matmul", "rmsnorm"}
+    got = verify_model.inside_compile_trials(kinds, took, took_any, screened, _fusions.REWRITING, shares)
+    assert got == [("fused_mlp", True), ("matmul", False), ("matmul", True), ("add_rmsnorm", False),
+                   ("rotary_embedding", False), ("rmsnorm", False), ("rmsnorm", True)], \
+        "by share; with every call only where the screen took some; softmax has nothing in the graph"
 
 
 def test_decode_attention_lengths_attends_each_sequences_own_keys_only():
