@@ -444,8 +444,9 @@ struct Tile {
   static constexpr int kStageBytes = kABytes + kBBytes;
   static constexpr int kRoundPanels = kPanels < 2 ? kPanels : 2;  // persistent: C panels staged per m64 tile at a time
   static constexpr int kCStageBytes = kPersistent ? H_CONSUMERS * H_MI * kRoundPanels * 8192 : 0;
+  static constexpr int kBiasBytes = kPersistent ? H_CONSUMERS * NB * 2 : 0;  // persistent: each consumer's tile bias
   static constexpr int kSmemBytes =
-      1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8;
+      1024 /* alignment slack */ + H_STAGES * kStageBytes + kCStageBytes + 2 * H_STAGES * 8 + kBiasBytes;
   // Compiles without spills, its epilogue fits, each block of a cluster multicasts an equal share of B's panels.
   static constexpr bool kValid = H_MI * kAcc <= 128 && (kPersistent || kBM * NB * 2 <= H_STAGES * kStageBytes) &&
                                  kPanels % kCluster == 0;
@@ -715,6 +716,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   };
   const uint32_t c_stage0 = base + H_STAGES * kStageBytes;  // persistent only: C's staging, outside the ring
   const uint32_t full0 = c_stage0 + kCStageBytes, empty0 = full0 + H_STAGES * 8;
+  const uint32_t bias0 = empty0 + H_STAGES * 8;  // persistent: each consumer's copy of its tile's bias (kBiasSmem)
 
   constexpr int kTileN = kBN;  // columns of C per tile
   // @shared begin hopper_tile_order: copied in other starters, every copy the same (tests/test_starter_regions.py)
@@ -827,7 +829,7 @@ __global__ void __launch_bounds__(kThreads, 1)
   // load's latency, not one per panel (loaded just before each panel's stores, it cost an H100 ~30% of a
   // 2048x4096x4096 GEMM's time). Loading round 0's during the last K slices would spill: the 256-wide tile's
   // accumulators leave 40 of the 168 registers (so would clusters: 80 bytes). Otherwise each panel's is loaded just
-  // before it is stored, as the bias always is (a few hundred bytes a tile, cached).
+  // before it is stored, as the bias is where it cannot be copied into shared memory (below).
   constexpr int kPanelsPerRound = kPersistent ? kRoundPanels : kBN / 64;
   constexpr bool kPrefetch = kEpi && kPersistent && !kSplit && kCluster == 1;  // with clusters it spills 80 bytes
   constexpr int kInPanels = kPrefetch ? kPanelsPerRound : 1;
@@ -848,11 +850,29 @@ __global__ void __launch_bounds__(kThreads, 1)
       }
   };
 
+  // The bias (persistent, not split): each consumer copies its tile's kBN values into its own shared area with
+  // 4-byte cp.async when the tile starts, so they land during the MMAs and the epilogue reads them from shared
+  // memory (loaded from global memory just before each panel's stores, a tile waited on them once per panel; the
+  // 256-wide tile has no registers to hold them through the MMAs). Needs a 4-byte aligned bias; else as before.
+  constexpr bool kBiasSmem = kEpi && kPersistent && !kSplit;
+  const bool bias_smem = kBiasSmem && epi.bias && (reinterpret_cast<uintptr_t>(epi.bias) & 3) == 0;
+  const uint32_t bias_c = bias0 + c * kBN * 2;
+  auto copy_bias = [&](int n0) {
+    if (t < kBN / 2) {  // pair t: columns n0 + 2t, n0 + 2t + 1, both inside C or both past it (N % 8 == 0)
+      const int col = n0 + 2 * t;
+      asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(bias_c + 4 * t),
+                   "l"(epi.bias + (col < N ? col : 0)), "r"(col < N ? 4 : 0)
+                   : "memory");
+    }
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+  };
+
   int it = kPingpong ? c * KT : 0;  // slices consumed or skipped, in step with the producer's count
   for (int unit = unit0 + (kPingpong ? c * unit_step : 0), turn = kPingpong ? c : 0; unit < units;
        unit += kTurn * unit_step, turn += kTurn) {
     int m0, n0;
     unit_origin(unit, m0, n0);
+    if (bias_smem) copy_bias(n0);  // the previous tile's epilogue has read the area (its last named barrier)
 #pragma unroll
     for (int i = 0; i < H_MI; ++i)
 #pragma unroll
@@ -960,8 +980,10 @@ __global__ void __launch_bounds__(kThreads, 1)
         if (p0 == 0) load_res(m0, n0, 0);  // in flight through the wait below
       }
       if constexpr (kPersistent) {
-        // The staging area is free once the previous store from it has been read.
+        // The staging area is free once the previous store from it has been read; the tile's bias copies have
+        // landed (each thread waits for its own, the barrier shows them to all).
         if (t == 0) asm volatile("cp.async.bulk.wait_group.read 0;\n" ::: "memory");
+        if (bias_smem && p0 == 0) asm volatile("cp.async.wait_all;\n" ::: "memory");
         asm volatile("bar.sync %0, 128;\n" ::"r"(2 + c) : "memory");
       }
 #pragma unroll
@@ -971,9 +993,13 @@ __global__ void __launch_bounds__(kThreads, 1)
         uint32_t bias_in[8];
 #pragma unroll
         for (int jj = 0; jj < 8; ++jj) {
-          // The bias may sit at any 2-byte offset (a slice of a larger tensor).
+          // The bias may sit at any 2-byte offset (a slice of a larger tensor): then it is read from global memory.
           const int col = n0 + 8 * (8 * (p0 + q) + jj) + 2 * (lane % 4);
-          bias_in[jj] = kEpi && epi.bias && col < N ? load_pair(epi.bias + col, false) : 0u;
+          if (bias_smem) {
+            asm volatile("ld.shared.b32 %0, [%1];\n" : "=r"(bias_in[jj]) : "r"(bias_c + 2 * (col - n0)));
+          } else {
+            bias_in[jj] = kEpi && epi.bias && col < N ? load_pair(epi.bias + col, false) : 0u;
+          }
         }
 #pragma unroll
         for (int i = 0; i < H_MI; ++i) {
