@@ -11,7 +11,6 @@ each phase's start printed with its time so the two can be put side by side.
     python3 bench/gemm_sustained.py now=kernels/matmul/cuda.cu cl2=kernels/matmul/cuda.cu:H_CLUSTER=2,H_SPLIT_K=1 \\
         mlp=kernels/fused_mlp/cuda.cu mlp_cl2=kernels/fused_mlp/cuda.cu:H_CLUSTER=2
 """
-import ctypes
 import datetime
 import os
 import subprocess
@@ -22,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import Call, Tensor, abi, compile_starter  # noqa: E402
+from kernel_abi import caller, compile_starter, time_calls  # noqa: E402
 
 RUNS = [int(v) for v in os.environ.get("RUNS", "10,100").split(",")]
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
@@ -38,27 +37,6 @@ def build(spec):
     path, _, knobs = rest.partition(":")
     lib, err = compile_starter(path, knobs.split(","))
     return name, os.path.basename(os.path.dirname(os.path.abspath(path))), lib, err
-
-
-def caller(lib, inputs, y, scalars=()):
-    s = (ctypes.c_double * max(1, len(scalars)))(*scalars)
-    c = Call((Tensor * len(inputs))(*[abi(t) for t in inputs]), len(inputs), (Tensor * 1)(abi(y)), 1, s, len(scalars),
-             None)
-
-    def run():
-        c.stream = torch.cuda.current_stream().cuda_stream
-        return lib.ak_kernel(ctypes.byref(c))
-    return run
-
-
-def time_round(f, calls):
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(calls):
-        f()
-    b.record()
-    torch.cuda.synchronize()
-    return a.elapsed_time(b) * 1e3 / calls
 
 
 def case_inputs(kind, m, n, k):
@@ -110,7 +88,7 @@ def main():
                 ts = {name: [] for name in fns}
                 for _ in range(ROUNDS):
                     for name, f in fns.items():
-                        ts[name].append(time_round(f, calls))
+                        ts[name].append(time_calls(f, calls))
                 med = {name: sorted(v)[len(v) // 2] for name, v in ts.items()}
                 line = f"{kind:<9} {m}x{n}x{k} {calls:4d} calls  PyTorch {med['PyTorch']:8.1f}"
                 for name in fns:

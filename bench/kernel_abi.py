@@ -44,3 +44,27 @@ def compile_starter(source, defines=()):
     lib = ctypes.CDLL(out)
     lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
     return lib, ""
+
+
+def caller(lib, inputs, output, scalars=()):
+    """A no-argument function that runs lib's ak_kernel on these tensors (and float scalars) on PyTorch's current
+    stream; it returns the kernel's status (0: ran)."""
+    s = (ctypes.c_double * max(1, len(scalars)))(*scalars)
+    c = Call((Tensor * len(inputs))(*[abi(t) for t in inputs]), len(inputs), (Tensor * 1)(abi(output)), 1, s,
+             len(scalars), None)
+
+    def run():
+        c.stream = torch.cuda.current_stream().cuda_stream
+        return lib.ak_kernel(ctypes.byref(c))
+    return run
+
+
+def time_calls(f, calls):
+    """Microseconds per call of `calls` back-to-back calls of f, timed with CUDA events."""
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(calls):
+        f()
+    b.record()
+    torch.cuda.synchronize()
+    return a.elapsed_time(b) * 1e3 / calls

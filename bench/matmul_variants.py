@@ -11,7 +11,6 @@ eager pair linear + add. A variant that refuses a case (older ABI) shows "-".
 
     python3 bench/matmul_variants.py head=kernels/matmul/cuda.cu old=/tmp/old.cu bn256=kernels/matmul/cuda.cu:H_BN=256
 """
-import ctypes
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import Call, Tensor, abi, compile_starter  # noqa: E402
+from kernel_abi import caller, compile_starter, time_calls  # noqa: E402
 
 SHAPES = [tuple(int(v) for v in s.split("x")) for s in
           os.environ.get("SHAPES", "2048x4096x4096,2048x12288x4096,2048x4096x11008,512x4096x4096").split(",")]
@@ -33,25 +32,6 @@ def build(spec):
     path, _, knobs = rest.partition(":")
     lib, err = compile_starter(path, knobs.split(","))
     return name, lib, err
-
-
-def caller(lib, inputs, y):
-    c = Call((Tensor * len(inputs))(*[abi(t) for t in inputs]), len(inputs), (Tensor * 1)(abi(y)), 1, None, 0, None)
-
-    def run():
-        c.stream = torch.cuda.current_stream().cuda_stream
-        return lib.ak_kernel(ctypes.byref(c))
-    return run
-
-
-def time_round(f):
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(CALLS):
-        f()
-    b.record()
-    torch.cuda.synchronize()
-    return a.elapsed_time(b) * 1e3 / CALLS
 
 
 def main():
@@ -99,7 +79,7 @@ def main():
             ts = {name: [] for name in fns}
             for _ in range(ROUNDS):
                 for name, f in fns.items():
-                    ts[name].append(time_round(f))
+                    ts[name].append(time_calls(f, CALLS))
             med = {name: sorted(v)[len(v) // 2] for name, v in ts.items()}
             lib_best = min(med[nm] for nm in lib_fns)
             line = f"{m}x{n}x{k} {case:<8} " + "  ".join(f"{nm} {med[nm]:7.2f}" for nm in lib_fns)

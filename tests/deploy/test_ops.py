@@ -884,7 +884,7 @@ def test_eager_only_types_step_aside_inside_torch_compile(stand_ins, inside):
     assert torch._inductor.config.post_grad_custom_pre_pass is None
 
 
-def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled(stand_ins):
+def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled_but_for_unscreened_types(stand_ins):
     # GPT-2's Conv1D GEMMs at four shapes (two calls each, one per layer) and its LM head: verify finds the
     # shapes in the checked forward's samples; those it lists run PyTorch's code, eager and inside the compiled
     # graph (where inductor then compiles and fuses them), and the others still take the kernel.
@@ -911,8 +911,19 @@ def test_calls_verify_timed_faster_in_pytorch_run_pytorch_eager_and_compiled(sta
             calls, got = compiled_calls(model, x)
             assert calls == routed
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+            # verify timed the compiled model faster with every matmul call taking the kernel
+            # (unscreened_inside_compile): the screened shapes still run PyTorch's code in eager, and take the
+            # kernel in the compiled graph.
+            ak.set_unscreened_inside_compile({"matmul"})
+            ak.reset_stats()
+            torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
+            assert {k: v for k, v in ak.stats().items() if v} == routed
+            calls, got = compiled_calls(model, x)
+            assert calls == dict(routed, matmul=1 + 4 * 2)
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
         finally:
             ak.set_faster_in_pytorch({})
+            ak.set_unscreened_inside_compile(())
             ak.unpatch(model)
             torch._dynamo.reset()
 
@@ -930,37 +941,6 @@ def test_verify_leaves_to_pytorch_exactly_the_call_shapes_it_timed_faster():
     slower, lines = verify_model.faster_in_pytorch(samples, lambda fn: fn())
     assert slower == {"matmul": ["b", "c"]}, "a tie goes to PyTorch: the kernel must win to take a call"
     assert [line.split()[-1] for line in lines] == ["ours", "PyTorch", "PyTorch", "ours"]
-
-
-def test_an_unscreened_type_takes_its_screened_calls_inside_torch_compile_and_only_there(stand_ins):
-    # verify timed the compiled model faster with every matmul call taking the kernel (unscreened_inside_compile):
-    # GPT-2's Conv1D shapes the screen gave PyTorch still run PyTorch's code in eager, and take the kernel in the
-    # compiled graph; a type not named there keeps its screened calls out of the graph too.
-    model = tiny("gpt2")
-    x = torch.randint(0, 512, (1, 16))
-    with torch.no_grad():
-        want = model(x).logits
-        ak.patch(model)
-        try:
-            with ak.checking():
-                model(x)
-            conv1d = sorted(s for name, s in ak.samples() if name == "matmul")
-            assert len(conv1d) == 4
-            ak.set_faster_in_pytorch({"matmul": conv1d})
-            for unscreened, compiled_matmul in ((set(), 1), ({"matmul"}, 1 + 4 * 2)):
-                ak.set_unscreened_inside_compile(unscreened)
-                ak.reset_stats()
-                torch.testing.assert_close(model(x).logits, want, rtol=1e-4, atol=1e-4)
-                assert ak.stats()["matmul"] == 1, "eager: the LM head only, whatever happens inside torch.compile"
-                calls, got = compiled_calls(model, x)
-                assert calls["matmul"] == compiled_matmul
-                torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-                torch._dynamo.reset()
-        finally:
-            ak.set_faster_in_pytorch({})
-            ak.set_unscreened_inside_compile(())
-            ak.unpatch(model)
-            torch._dynamo.reset()
 
 
 def test_verify_tries_inside_torch_compile_the_types_in_the_graph_and_the_screened_ones_with_every_call():
