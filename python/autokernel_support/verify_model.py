@@ -219,7 +219,13 @@ def profile_shares(profile_path):
     return shares
 
 
-def inside_compile_trials(kinds, took, took_any, screened, rewriting, shares):
+def screened_types(ak, report):
+    """The kernel types some of whose call shapes the per-shape screen gave to PyTorch (verify.json's
+    faster_in_pytorch, op name -> signatures)."""
+    return {ak._op._BY_NAME[n].kind for n in report.get("faster_in_pytorch", {})}
+
+
+def inside_compile_trials(kinds, took, screened, rewriting, shares):
     """The trials inside torch.compile, as (kernel type, every_call), by share of the model's time (then name).
     every_call False: the type's calls as the per-shape screen left them (its faster_in_pytorch shapes run
     PyTorch's code, which inductor fuses); tried for the types that took a call of the eager model after the
@@ -228,20 +234,21 @@ def inside_compile_trials(kinds, took, took_any, screened, rewriting, shares):
     one more input and saves a pass over C), so the screen, which timed the eager model's calls, cannot speak for
     them (on an H100, hf:llama's matmul lost every screened shape by 1-3%, yet kept inside torch.compile it made
     the compiled model 1.027x faster). every_call True: each of the type's calls takes the kernel inside
-    torch.compile, screened or not; tried for the types the screen took calls from (`screened`, of those that
-    took a call before it, `took_any`), because the screen times a call alone, ten back to back, and the
-    compiled model runs it among other kernels (on an H100, hf:llama's MLP: 1224 us ours, 1217 PyTorch's in the
-    screen, where the harness timed ours at 948 us, 1.061x PyTorch). A type with nothing in the graph is not tried."""
+    torch.compile, screened or not; tried for the types the screen took calls from (`screened`: those calls took
+    the kernel in the checked forward, whose samples the screen timed), because the screen times a call alone, ten
+    back to back, and the compiled model runs it among other kernels (on an H100, hf:llama's MLP: 1224 us ours,
+    1217 PyTorch's in the screen, where the harness timed ours at 948 us, 1.061x PyTorch). A type with nothing in
+    the graph is not tried."""
     trials = []
     for k in sorted(kinds, key=lambda k: (-shares.get(k, 0.0), k)):
         if k in took or k in rewriting:
             trials.append((k, False))
-        if k in screened and k in took_any:
+        if k in screened:
             trials.append((k, True))
     return trials
 
 
-def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint, shares, took_any):
+def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode, checkpoint, shares):
     """The kernel types that make torch.compile of the model faster (inductor fuses its own code for an op
     with the ops around it, which a kernel type's op in the graph prevents; only the whole compiled model can
     say which wins), chosen greedily: the types in order of their share of the model's time, each added to
@@ -256,7 +263,7 @@ def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mod
     import torch
 
     took = {e["type"] for e in ak.manifest()["kernels"] if report["calls"].get(e["name"])}
-    screened = {ak._op._BY_NAME[n].kind for n in report.get("faster_in_pytorch", {})}
+    screened = screened_types(ak, report)
     tried, inside, unscreened = {}, [], []
     report["inside_compile"] = {"tried_ms": tried, "kept": inside, "every_call": unscreened}  # filled in as timed
     ak.patch(model, inside_compile=set())
@@ -264,7 +271,7 @@ def choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mod
     say("  torch.compile of the routed model, every kernel type left to inductor (the yardstick):")
     base = best = report["inside_compile"]["none_ms"] = measure("routed_compiled", torch.compile(model, mode=mode),
                                                                 "  routes only")
-    for kind, every_call in inside_compile_trials(kinds, took, took_any, screened, ak._fusions.REWRITING, shares):
+    for kind, every_call in inside_compile_trials(kinds, took, screened, ak._fusions.REWRITING, shares):
         ak.set_unscreened_inside_compile(set(unscreened) | ({kind} if every_call else set()))
         ak.patch(model, inside_compile=set(inside) | {kind})
         torch._dynamo.reset()
@@ -364,7 +371,6 @@ def run(args):
         with ak.checking():  # one forward with every kernel call checked against PyTorch (not timed)
             model(*inputs[0], **inputs[1])
         report["calls"] = ak.stats()
-        took_any = {e["type"] for e in manifest if report["calls"].get(e["name"])}  # before the per-shape screen
         time_shapes = None
         if device.type == "cuda":  # on the CPU the kernels are references: every call takes them
             shapes_timed = set()
@@ -442,7 +448,7 @@ def run(args):
                     checked_compiled(compiled)
 
                 inside, unscreened = choose_inside_compile(ak, model, kinds, report, measure, time_it, adopt, mode,
-                                                           checkpoint, profile_shares(args.profile), took_any)
+                                                           checkpoint, profile_shares(args.profile))
                 report["unscreened_inside_compile"] = sorted(unscreened)
             report["eager_only"] = sorted(set(kinds) - set(inside))
             if not inside:  # the compiled patched model is the one just timed with every type left out
@@ -500,7 +506,7 @@ def run(args):
             by_type[e["type"]] = by_type.get(e["type"], 0) + took
         report["uncovered"] = uncovered_ops(args.profile, by_type, {e["type"] for e in manifest},
                                             set(ak._fusions.UNFUSED), args.compile, set(report.get("eager_only", [])),
-                                            {ak._op._BY_NAME[n].kind for n in report.get("faster_in_pytorch", {})})
+                                            screened_types(ak, report))
         if report["uncovered"]:
             say("time no kernel took (from profile.json):")
             for u in report["uncovered"]:
