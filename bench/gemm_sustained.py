@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import caller, compile_starter, time_calls  # noqa: E402
+from kernel_abi import build_variant, caller, time_calls  # noqa: E402
 
 RUNS = [int(v) for v in os.environ.get("RUNS", "10,100").split(",")]
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
@@ -30,13 +30,6 @@ ROUNDS = int(os.environ.get("ROUNDS", "5"))
 CASES = [(c.split(":")[0], *(int(v) for v in c.split(":")[1].split("x"))) for c in os.environ.get(
     "CASES", "fused_mlp:2048x14336x4096,matmul:2048x14336x4096,matmul:2048x4096x14336,matmul:2048x128256x4096"
 ).split(",")]
-
-
-def build(spec):
-    name, rest = spec.split("=", 1)
-    path, _, knobs = rest.partition(":")
-    lib, err = compile_starter(path, knobs.split(","))
-    return name, os.path.basename(os.path.dirname(os.path.abspath(path))), lib, err
 
 
 def case_inputs(kind, m, n, k):
@@ -61,7 +54,7 @@ def main():
         print(torch.cuda.get_device_name(), "bf16; us per call, median of", ROUNDS, "interleaved rounds;",
               "ratio = PyTorch / ours", flush=True)
         with ThreadPoolExecutor(16) as pool:
-            built = list(pool.map(build, sys.argv[1:]))
+            built = list(pool.map(build_variant, sys.argv[1:]))
         for name, _, lib, err in built:
             if lib is None:
                 print(f"[{name}] did not build: {err}", flush=True)

@@ -46,6 +46,15 @@ def compile_starter(source, defines=()):
     return lib, ""
 
 
+def build_variant(spec):
+    """A variant NAME=FILE[:KNOB=V,KNOB=V] (a CUDA starter, e.g. an older commit's copy, and its knobs) built by
+    compile_starter: (name, its kernel type: the starter's folder, its library or None, nvcc's errors)."""
+    name, rest = spec.split("=", 1)
+    path, _, knobs = rest.partition(":")
+    lib, err = compile_starter(path, knobs.split(","))
+    return name, os.path.basename(os.path.dirname(os.path.abspath(path))), lib, err
+
+
 def caller(lib, inputs, output, scalars=()):
     """A no-argument function that runs lib's ak_kernel on these tensors (and float scalars) on PyTorch's current
     stream; it returns the kernel's status (0: ran)."""

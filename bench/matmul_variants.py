@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kernel_abi import caller, compile_starter, time_calls  # noqa: E402
+from kernel_abi import build_variant, caller, time_calls  # noqa: E402
 
 SHAPES = [tuple(int(v) for v in s.split("x")) for s in
           os.environ.get("SHAPES", "2048x4096x4096,2048x12288x4096,2048x4096x11008,512x4096x4096").split(",")]
@@ -27,23 +27,16 @@ CASES = os.environ.get("CASES", "row,kmajor,bias,residual").split(",")
 ROUNDS, CALLS = 7, 10
 
 
-def build(spec):
-    name, rest = spec.split("=", 1)
-    path, _, knobs = rest.partition(":")
-    lib, err = compile_starter(path, knobs.split(","))
-    return name, lib, err
-
-
 def main():
     specs = sys.argv[1:]
     print(torch.cuda.get_device_name(), "bf16; us per call (median of", ROUNDS, "interleaved rounds of", CALLS,
           "calls); ratio = cuBLAS's best / ours", flush=True)
     with ThreadPoolExecutor(16) as pool:
-        built = list(pool.map(build, specs))
-    for name, lib, err in built:
+        built = list(pool.map(build_variant, specs))
+    for name, _, lib, err in built:
         if lib is None:
             print(f"[{name}] did not build: {err}", flush=True)
-    built = [(n, lib) for n, lib, _ in built if lib is not None]
+    built = [(n, lib) for n, _, lib, _ in built if lib is not None]
     torch.manual_seed(0)
     for (m, n, k) in SHAPES:
         x = torch.randn(m, k, device="cuda", dtype=torch.bfloat16)
