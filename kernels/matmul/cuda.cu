@@ -1166,22 +1166,22 @@ static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows
 // where slots are the blocks that run at once (the SMs; with clusters, the resident clusters times their size,
 // which the GPCs' SM counts can make fewer), KT the 64-deep K slices, slice = tile area / (128 x 256) / rate, and
 // tiles count the edge tiles whole, so both wave quantisation (64 tiles of 128x256 on 132 SMs: 48% busy) and a
-// tile's padding past M or N (N = 128 tokens in a 256-wide tile) cost what they waste. rate: a 128-wide tile
-// does less per SM than a 256-wide one (A is read once per 128 columns instead of 256, and the wgmma's B operand
-// is narrower); measured on an H100 at 512x4096x4096, H_BN=128's 128 tiles took 0.67 / 0.88 of H_BN=256's
-// 64 tiles' time, which with 128 vs 64 busy SMs puts the 128-wide tile at ~0.66 of the 256-wide one's rate.
-// fill (2 units, ~1.4 us on an H100: the first TMA loads' latency and the last tile's epilogue) is paid once per
-// block; reduce(S) (two cluster barriers, ~1 unit, and (S - 1) / S of an f32 tile read over distributed shared
-// memory, ~2 units per 128 KB: a guess at ~32 B/clock per SM, not measured) only by a split. A later option
-// (a narrower tile, a larger split) replaces an earlier one only when predicted 2% faster: ties go to the wider
-// tile and the smaller split. Predictions at 132 SMs (checked by the static_asserts below): the 512-token 4096
-// projection (M 4096 = out features, N 512 = tokens, K 4096: 64 tiles of 128x256) takes split 2 (128 blocks),
-// predicted 1.8x faster than one 128x256 tile per block (66 -> 36.5 units) and 1.4x faster than 128 tiles of
-// 128x128; 256 tokens split 4 of 128x256; 128 tokens split 4 of 128x128 (a 256-wide tile would be half padding);
-// 2048 tokens and up, 4096^3 and the LM heads stay at 128x256 unsplit, as before this choice existed.
+// tile's padding past M or N (N = 128 tokens in a 256-wide tile) cost what they waste. The constants are fitted
+// to a sweep of every option (H_BN x H_SPLIT_K forced) at 18 shapes, 128-2048 tokens by 1024-14336 x 4096-14336,
+// on an H100 (split_sweep.txt in bench/results/2026-12-07_NVIDIA-H100-80GB-HBM3_cluster_barriers_split_plan/),
+// where they pick the fastest option at every shape: a 256-wide slice took ~0.70 us and a 128-wide one ~0.40
+// (rate 0.9: the narrow tile does 0.9x the 256-wide one's work per SM-second); fill (2 units, ~1.4 us: the first
+// TMA loads' latency and the last tile's epilogue) is paid once per block; a split costs each of its blocks 8-13 us
+// more (reduce(S): ~12 units for the cluster launch and barriers, plus 8 units per 128x256 f32 tile of which
+// (S - 1) / S is read over distributed shared memory), far more than the ~2 units first guessed, which split 512
+// tokens in two: 35.3 us, where 128-wide tiles unsplit take 29.8 (512x4096x4096). A later option (a narrower tile, a larger
+// split) replaces an earlier one only when predicted 2% faster: ties go to the wider tile and the smaller split.
+// Picks at 132 SMs (30 clusters of 4 resident; the static_asserts below): 128 and 256 tokens of the 4096
+// projections split the 128-wide tile in two, 512 leave it unsplit; 128 tokens of a 1024-wide k/v projection
+// split it in four; 2048 tokens and up, 4096^3 and the LM heads stay at 128x256 unsplit.
 namespace plan {
-constexpr double kNarrowRate = 0.66;  // a 128-wide tile's per-SM rate against a 256-wide one's (H100, above)
-constexpr double kFill = 2.0, kBarriers = 1.0, kMovePerTile = 2.0;  // [slices of 128x256x64], see above
+constexpr double kNarrowRate = 0.9;  // a 128-wide tile's per-SM rate against a 256-wide one's (H100, above)
+constexpr double kFill = 2.0, kBarriers = 12.0, kMovePerTile = 8.0;  // [slices of 128x256x64], see above
 // One way to run a call: the tile's width, the split (blocks sharing one tile's K), and how many blocks (or
 // clusters' worth of tiles, with H_CLUSTER=2) run at once.
 struct Option {
@@ -1207,18 +1207,23 @@ constexpr int best(int64_t M, int64_t N, int64_t K, int bm, bool persistent, con
   }
   return pick;
 }
-// The defaults' options on an H100 (132 SMs; every split's clusters assumed resident), for the checks below.
-constexpr Option kH100[] = {{256, 1, 132}, {256, 2, 132}, {256, 4, 132}, {128, 1, 132}, {128, 2, 132}, {128, 4, 132}};
+// The defaults' options on an H100 (132 SMs; 66 clusters of 2 and 30 of 4 resident), for the checks below.
+constexpr Option kH100[] = {{256, 1, 132}, {256, 2, 132}, {256, 4, 120}, {128, 1, 132}, {128, 2, 132}, {128, 4, 120}};
 constexpr bool picks(int64_t M, int64_t N, int64_t K, int bn, int split) {
   const Option o = kH100[best(M, N, K, 128, true, kH100, 6)];
   return o.bn == bn && o.split == split;
 }
-static_assert(picks(4096, 512, 4096, 256, 2) && picks(512, 4096, 4096, 256, 2), "512 tokens, 4096 -> 4096");
-static_assert(picks(4096, 256, 4096, 256, 4) && picks(4096, 128, 4096, 128, 4), "256 and 128 tokens");
-static_assert(picks(4096, 512, 14336, 256, 2) && picks(1024, 512, 4096, 128, 4), "down projection, k/v projection");
-static_assert(picks(14336, 512, 4096, 256, 1) && picks(14336, 128, 4096, 128, 1), "gate/up at 512 and 128 tokens");
-static_assert(picks(4096, 4096, 4096, 256, 1) && picks(4096, 2048, 4096, 256, 1) && picks(14336, 2048, 4096, 256, 1) &&
-                  picks(12288, 2048, 4096, 256, 1) && picks(128256, 512, 4096, 256, 1) &&
+// Each the fastest option in the sweep above (x: tokens x in-features, W: out-features x in-features).
+static_assert(picks(128, 4096, 4096, 128, 2) && picks(256, 4096, 4096, 128, 2) && picks(512, 4096, 4096, 128, 1),
+              "128-512 tokens, 4096 -> 4096");
+static_assert(picks(128, 4096, 14336, 256, 4) && picks(256, 4096, 14336, 128, 2) && picks(512, 4096, 14336, 128, 1),
+              "down projection");
+static_assert(picks(128, 14336, 4096, 128, 1) && picks(512, 14336, 4096, 256, 1) && picks(1024, 14336, 4096, 128, 1),
+              "gate/up projections");
+static_assert(picks(128, 1024, 4096, 128, 4) && picks(512, 1024, 4096, 128, 2) && picks(2048, 1024, 4096, 128, 1),
+              "k/v projections");
+static_assert(picks(4096, 4096, 4096, 256, 1) && picks(2048, 4096, 4096, 256, 1) && picks(2048, 14336, 4096, 256, 1) &&
+                  picks(2048, 12288, 4096, 256, 1) && picks(512, 128256, 4096, 256, 1) &&
                   picks(2048, 2048, 2048, 256, 1),
               "large shapes keep the 128x256 tile unsplit");
 }  // namespace plan
