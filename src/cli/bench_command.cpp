@@ -49,7 +49,7 @@ void print_progress(const nlohmann::json& ev, std::FILE* out) {
     if (!t) return;  // the parent's report says so
     fmt::print(out, "{:<24} {:<5} {:>11.2f} {:>11.2f} {:>7.3f}x {:>8.0f} {:>8.2f} {:>8.1f}% {}\n",
                t->shape + " " + catalog::shape_string(t->dims), t->dtype, t->kernel_us, t->reference_us,
-               t->speedup_vs_reference, t->gb_s, t->tflops, t->pct_of_ceiling, t->bound + (t->hot ? ", hot" : ""));
+               t->speedup_vs_reference, t->gb_s, t->tflops, t->pct_of_ceiling, t->bound);
     if (t->flagged()) {
       const auto m = t->remeasured.value_or(harness::Remeasured{});
       fmt::print(out, "  implausible, re-measured with device-wide synchronisation: {:.2f} us, {:.3f}x: {}\n",
