@@ -40,7 +40,6 @@ MIN_IDLE_US = 200           # device idle before every timed call, as the C++ ti
 GPU_OPTIONS = {"warmup": 3, "min_samples": 10, "max_samples": 300, "max_seconds": 3.0, "target_rel_error": 0.005}
 CPU_OPTIONS = {"warmup": 3, "min_samples": 5, "max_samples": 50, "max_seconds": 3.0, "target_rel_error": 0.01}
 INPUT_SETS = 3              # rotated, as the harness does
-HOT_HEAT_MS, HEAT_START_MS = 10, 300  # timed hot, as the C++ timer's k_hot_heat_ms and k_heat_start_ms
 CPU_FLUSH_BYTES = 64 << 20  # as the C++ timer: larger than the host caches we target
 RMSNORM_EPS, LAYERNORM_EPS, IGNORE_INDEX, ROPE_BASE = 1e-6, 1e-5, -100, 10000.0
 
@@ -93,11 +92,6 @@ def idle_sleep_cycles(host_us, cycles_per_us):
     return int(min(max(2 * host_us, MIN_IDLE_US), 20e3) * cycles_per_us)
 
 
-def heat_calls(heat_ms, call_ms):
-    """Untimed calls of call_ms each that fill heat_ms: at least 1, at most 10000 (the C++ heat_calls)."""
-    return int(min(max(math.ceil(heat_ms / max(call_ms, 1e-4)), 1), 10000))
-
-
 class Timer:
     """SampleTimer's method: per sample the L2 is flushed (a write of twice its size), then on a GPU a
     short device sleep is queued so the host's launch cost is not counted, and CUDA events bracket
@@ -134,17 +128,15 @@ class Timer:
         if self.cuda:
             torch.cuda.synchronize(self.device)
 
-    def time(self, run, heat=None):
-        """Times run(i) for samples i = 0, 1, ...; returns the statistics (milliseconds). With heat (one
-        untimed call on inputs of its own), timed hot as the C++ timer does for a call that runs_hot: heat
-        back to back for HEAT_START_MS before the first sample and HOT_HEAT_MS before each."""
+    def time(self, run):
+        """Times run(i) for samples i = 0, 1, ...; returns the statistics (milliseconds)."""
         o = self.options
         if self.cuda:
             with torch.cuda.stream(self.stream):
-                return self._time(run, o, heat)
-        return self._time(run, o, heat)
+                return self._time(run, o)
+        return self._time(run, o)
 
-    def _time(self, run, o, heat=None):
+    def _time(self, run, o):
         self.sync()  # the inputs were made on another stream, which ours does not wait for
         warm_host_us = []
         for i in range(o["warmup"]):
@@ -153,21 +145,9 @@ class Timer:
             warm_host_us.append((time.perf_counter() - t0) * 1e6)
             self.sync()
         sleep_cycles = idle_sleep_cycles(quantile(warm_host_us, 0.5) if warm_host_us else 0.0, self.cycles_per_us)
-        per_sample = 0
-        if heat is not None:
-            self.sync()
-            t0 = time.perf_counter()
-            heat()
-            self.sync()
-            call_ms = (time.perf_counter() - t0) * 1e3
-            for _ in range(heat_calls(HEAT_START_MS, call_ms)):
-                heat()
-            per_sample = heat_calls(HOT_HEAT_MS, call_ms)
         ms, host_ms = [], []
         start = time.perf_counter()
         for i in range(o["max_samples"]):
-            for _ in range(per_sample):
-                heat()  # queued ahead of the flush: the card stays hot through it
             self.flush.fill_(random.randrange(256))
             if self.cuda:
                 begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -191,14 +171,12 @@ class Timer:
                 break
         stats = summarise(ms, host_ms)
         stats["sleep_cycles"] = sleep_cycles if self.cuda else 0
-        stats["hot"] = heat is not None
         return stats
 
 
 def timing_json(stats):
     return {"us": stats["median_ms"] * 1e3, "min_us": stats["min_ms"] * 1e3, "spread": stats["rel_spread"],
-            "samples": stats["samples"], "host_us": stats["host_call_ms"] * 1e3, "sleep_cycles": stats["sleep_cycles"],
-            "hot": stats["hot"]}
+            "samples": stats["samples"], "host_us": stats["host_call_ms"] * 1e3, "sleep_cycles": stats["sleep_cycles"]}
 
 
 # --- the problems: inputs as the catalog's make_problem, eager as its eager() ------------------------
@@ -436,13 +414,11 @@ def measure(config, timer, device, compile_mode, do_compile):
         return out
     eager = EAGER[name]
     seed = 1000
-    hot = bool(config.get("hot"))  # the C++ side's runs_hot: our kernel is timed hot at this config too
-    sets = [make_inputs(name, dims, dtype, device, seed + 10 * s) for s in range(INPUT_SETS + hot)]
+    sets = [make_inputs(name, dims, dtype, device, seed + 10 * s) for s in range(INPUT_SETS)]
 
     def timed(fn):
-        heat = (lambda: fn(*sets[-1][0], **sets[-1][1])) if hot else None  # the last set: the heat calls' own
         try:
-            return timing_json(timer.time(lambda i: fn(*sets[i % INPUT_SETS][0], **sets[i % INPUT_SETS][1]), heat))
+            return timing_json(timer.time(lambda i: fn(*sets[i % INPUT_SETS][0], **sets[i % INPUT_SETS][1])))
         except Exception as e:  # noqa: BLE001 - one failed measurement, the others go on
             if device.type == "cuda":
                 torch.cuda.empty_cache()

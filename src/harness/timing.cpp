@@ -80,12 +80,6 @@ int64_t idle_sleep_cycles(double host_ms, double cycles_per_us) {
   return static_cast<int64_t>(std::clamp(2e3 * host_ms, k_min_idle_us, 20e3) * cycles_per_us);
 }
 
-bool runs_hot(double flops, double bytes) { return bytes > 0 && flops / bytes >= k_hot_flops_per_byte; }
-
-int heat_calls(double heat_ms, double call_ms) {
-  return static_cast<int>(std::clamp(std::ceil(heat_ms / std::max(call_ms, 1e-4)), 1.0, 10000.0));
-}
-
 void SampleTimer::flush_cache() { m_flush.fill_(static_cast<int64_t>(std::rand() & 0xff)); }
 
 void synchronize(const at::Device& device) {
@@ -129,24 +123,10 @@ TimingStats SampleTimer::time(const SampleHooks& h, const TimingOptions& options
 #ifdef AK_HAVE_CUDA
   const int64_t sleep_cycles = idle_sleep_cycles(warm_host_ms, m_sleep_cycles_per_us);
 #endif
-  // Timing hot: one heat call's time (device-synchronised: the estimate only sizes the runs), then the
-  // card brought to its steady state before the first sample.
-  const bool hot = options.heat_ms > 0 && h.heat;
-  int per_sample = 0;
-  if (hot) {
-    synchronize(m_device);
-    const auto t0 = clock::now();
-    h.heat();
-    synchronize(m_device);
-    const double call_ms = ms_since(t0);
-    for (int k = heat_calls(k_heat_start_ms, call_ms); k > 0; --k) h.heat();
-    per_sample = heat_calls(options.heat_ms, call_ms);
-  }
   std::vector<double> ms, host_ms;
   const auto start = clock::now();
   for (int i = 0; i < options.max_samples; ++i) {
     step(h.before, i);
-    for (int k = 0; k < per_sample; ++k) h.heat();  // queued ahead of the flush: the card stays hot through it
     flush_cache();
 #ifdef AK_HAVE_CUDA
     if (m_device.is_cuda() && options.method == TimingMethod::events) {

@@ -26,9 +26,6 @@ struct TimingOptions {
   int max_samples = 300;
   double max_seconds = 3.0;         ///< wall time for the samples of one function [s]
   double target_rel_error = 0.005;  ///< stop when the median's relative standard error is below this
-  /// > 0: the call is timed hot (SampleHooks::heat runs back to back for about this long before every
-  /// timed call, and for k_heat_start_ms before the first), at the clock a model's run of such calls holds.
-  double heat_ms = 0;
 };
 
 struct TimingStats {
@@ -49,7 +46,6 @@ struct SampleHooks {
   std::function<void(int)> run;       ///< timed
   std::function<void(int)> snapshot;  ///< untimed, not synchronised: copy what the timed region wrote
   std::function<void(int)> after;     ///< untimed: check sample i (the device is synchronised first)
-  std::function<void()> heat;         ///< untimed, with heat_ms: one call on inputs and outputs of its own
 };
 
 /// Device idle time before every timed call on a GPU, whoever launches it [us]. A memory-bound call that
@@ -58,21 +54,6 @@ struct SampleHooks {
 /// 20 us of idle, 17.22 us after 60, 250 or 1000 us (bench/idle_probe.py). The Python baselines use the
 /// same floor, so a C++ kernel launched in 5 us and a compiled graph launched in 80 us start alike.
 inline constexpr double k_min_idle_us = 200;
-
-/// Timing hot. A GPU running GEMM-sized calls back to back reaches its power limit within half a second and
-/// its clock falls (an H100: 1980 -> 1150-1650 MHz at 700 W), and that is where a model's GEMMs run; one call
-/// after an idle gap runs at the full clock. The two regimes rank kernels differently: the LM head 2048x128256x4096
-/// with and without TMA multicast, 1.019x / 1.010x PyTorch in runs of 10 calls, 1.000x / 1.038x in runs of 100
-/// (bench/results/2026-12-07_NVIDIA-H100-80GB-HBM3_cluster_barriers_split_plan/). So a call that does at least
-/// k_hot_flops_per_byte FLOPs per byte moved (the GEMMs, fused MLPs, attention at model sizes; no memory-bound
-/// op) is timed after k_heat_start_ms of untimed calls, each sample after k_hot_heat_ms more.
-inline constexpr double k_hot_flops_per_byte = 100;
-inline constexpr double k_hot_heat_ms = 10;
-inline constexpr double k_heat_start_ms = 300;
-/// Whether a call of `flops` and `bytes` is timed hot on a GPU.
-bool runs_hot(double flops, double bytes);
-/// Untimed calls of `call_ms` each that fill `heat_ms`: at least 1, at most 10000.
-int heat_calls(double heat_ms, double call_ms);
 
 /// Device-sleep cycles before a timed call whose launch takes `host_ms` on the host: twice that (a gap
 /// would count as device time), never less than k_min_idle_us, at most 20 ms; at the sleep's measured

@@ -24,7 +24,6 @@ nlohmann::json TimingResult::to_json() const {
                       {"reference_tflops", reference_tflops},
                       {"arithmetic_intensity", arithmetic_intensity},
                       {"bound", bound},
-                      {"hot", hot},
                       {"ridge_point", ridge_point},
                       {"pct_of_ceiling", pct_of_ceiling}};
   if (pct_of_peak) j["pct_of_peak"] = *pct_of_peak;
@@ -66,7 +65,6 @@ Expected<TimingResult> TimingResult::from_json(const nlohmann::json& j) {
     t.reference_tflops = j.value("reference_tflops", 0.0);
     t.arithmetic_intensity = j.value("arithmetic_intensity", 0.0);
     t.bound = j.value("bound", "");
-    t.hot = j.value("hot", false);
     t.ridge_point = j.value("ridge_point", 0.0);
     t.pct_of_ceiling = j.value("pct_of_ceiling", 0.0);
     if (j.contains("pct_of_peak")) t.pct_of_peak = j.at("pct_of_peak").get<double>();

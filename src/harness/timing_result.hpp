@@ -35,7 +35,6 @@ struct TimingResult {
   double flops = 0, bytes = 0, tflops = 0, gb_s = 0, reference_gb_s = 0, reference_tflops = 0;
   double arithmetic_intensity = 0, ridge_point = 0;
   std::string bound;                     ///< "memory" | "compute", by the ridge point
-  bool hot = false;                      ///< timed hot, both sides (runs_hot: timing.hpp)
   double pct_of_ceiling = 0;             ///< of the measured copy or matmul ceiling
   std::optional<double> pct_of_peak;     ///< of the datasheet's, when the GPU is known
   std::string timed_failure;             ///< a wrong output while timed ("" when none)

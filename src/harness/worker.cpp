@@ -80,15 +80,6 @@ CandidateTiming time_candidate(const catalog::KernelType& type, backends::Loaded
   };
   uint64_t calls = 0;  // warm-up calls included: every call gets its own seed
   SampleHooks hooks;
-  Slot heat;  // timed hot: the heat calls' inputs and outputs, never checked, so nothing a candidate keeps
-              // from those calls (by address or otherwise) answers a timed call's fresh inputs
-  if (opt.heat_ms > 0) {
-    heat.fresh = type.make_problem({shape, dtype, "random", seed + (1ULL << 62)}, device);
-    heat.outputs = allocate_outputs(heat.fresh, device);
-    hooks.heat = [&] {
-      if (auto r = kernel.call(heat.fresh.inputs, heat.outputs, heat.fresh.scalars); !r) failed(r.error().message);
-    };
-  }
   hooks.before = [&](int i) {
     auto& slot = slots[i % k_timing_input_sets];
     slot.fresh = type.make_problem({shape, dtype, "random", seed + k_timing_input_sets + calls++}, device);
@@ -141,12 +132,10 @@ CandidateTiming time_candidate(const catalog::KernelType& type, backends::Loaded
 TimingStats time_eager(const catalog::KernelType& type, const at::Device& device, const catalog::Shape& shape,
                        at::ScalarType dtype, uint64_t seed, const TimingOptions& opt) {
   std::vector<catalog::Problem> sets;
-  for (int s = 0; s <= k_timing_input_sets; ++s)  // the last: the heat calls' (timed hot)
+  for (int s = 0; s < k_timing_input_sets; ++s)
     sets.push_back(type.make_problem({shape, dtype, "random", seed + s}, device));
-  SampleHooks hooks;
-  hooks.run = [&](int i) { type.eager(sets[i % k_timing_input_sets]); };
-  if (opt.heat_ms > 0) hooks.heat = [&] { type.eager(sets.back()); };
-  return SampleTimer(device).time(hooks, opt);
+  return SampleTimer(device).time([](int) {}, [&](int i) { type.eager(sets[i % k_timing_input_sets]); }, [](int) {},
+                                  opt);
 }
 
 TimingResult time_shape(const catalog::KernelType& type, backends::LoadedKernel& kernel, const at::Device& device,
@@ -160,12 +149,11 @@ TimingResult time_shape(const catalog::KernelType& type, backends::LoadedKernel&
     opt.max_samples = 50;
     opt.target_rel_error = 0.01;
   }
-  const double flops = type.flops(shape), bytes = type.bytes(shape, dtype);
-  if (device.is_cuda() && runs_hot(flops, bytes)) opt.heat_ms = k_hot_heat_ms;  // both sides alike
   const auto timed = time_candidate(type, kernel, device, shape, dtype, seed, opt);
   const auto& kernel_stats = timed.stats;
   const auto eager_stats = time_eager(type, device, shape, dtype, seed, opt);
 
+  const double flops = type.flops(shape), bytes = type.bytes(shape, dtype);
   const double t = kernel_stats.median_ms * 1e-3, tr = eager_stats.median_ms * 1e-3;
   TimingResult r;
   r.shape = shape.label;
@@ -186,7 +174,6 @@ TimingResult time_shape(const catalog::KernelType& type, backends::LoadedKernel&
   r.reference_gb_s = tr > 0 ? bytes / tr / 1e9 : 0.0;
   r.reference_tflops = tr > 0 ? flops / tr / 1e12 : 0.0;
   r.arithmetic_intensity = flops / bytes;
-  r.hot = opt.heat_ms > 0;
   r.timed_failure = timed.failure;
   // Roofline: memory- or compute-bound by the datasheet ridge point, else by the measured one.
   const double peak_tflops = info.spec ? hw::peak_tflops(*info.spec, r.dtype == "f32"   ? "tf32"

@@ -1,7 +1,5 @@
 #include "suite/baselines.hpp"
 
-#include "catalog/kernel_type.hpp"
-#include "harness/timing.hpp"
 #include "util/fs.hpp"
 #include "util/python.hpp"
 #include "util/json_child.hpp"
@@ -16,14 +14,9 @@ Expected<nlohmann::json> run_baselines(const Plan& plan, const std::filesystem::
                             {"compile_mode", plan.gpu ? nlohmann::json(k_compile_mode) : nlohmann::json(nullptr)},
                             {"configs", nlohmann::json::array()}};
   for (const auto& type : plan.types) {
-    const auto kind = catalog::find_type(type);  // the plan checked the name
     for (const auto& shape : plan.configs.at(type)) {
       for (const auto& dtype : plan.dtypes) {
-        // Timed hot where our kernel is (harness::runs_hot): the same regime on both sides of a ratio.
-        const auto dt = catalog::parse_dtype(dtype);
-        const bool hot = plan.gpu && kind && dt && harness::runs_hot((*kind)->flops(shape), (*kind)->bytes(shape, *dt));
-        request["configs"].push_back(
-            {{"type", type}, {"label", shape.label}, {"dims", shape.dims}, {"dtype", dtype}, {"hot", hot}});
+        request["configs"].push_back({{"type", type}, {"label", shape.label}, {"dims", shape.dims}, {"dtype", dtype}});
       }
     }
   }

@@ -42,12 +42,6 @@ TEST(TimingResult, TheWireRoundTripKeepsEveryField) {
   EXPECT_TRUE(back->memory_bound());
   EXPECT_TRUE(back->flagged());
   EXPECT_TRUE(back->confirmed());
-  EXPECT_FALSE(back->hot);
-  auto hot = t;
-  hot.hot = true;
-  const auto hot_back = harness::TimingResult::from_json(hot.to_json());
-  ASSERT_TRUE(hot_back) << hot_back.error().message;
-  EXPECT_TRUE(hot_back->hot);
 }
 
 TEST(TimingResult, UnsetOptionalFieldsAreAbsentAndAPlainResultIsNotFlagged) {

@@ -49,23 +49,6 @@ def test_the_cpu_timer_measures_one_call_and_stops_by_the_rules():
     assert sb.CPU_OPTIONS["min_samples"] <= stats["samples"] <= sb.CPU_OPTIONS["max_samples"]
 
 
-def test_timed_hot_every_sample_follows_its_heat_as_in_the_cpp_timer():
-    # timing.hpp's constants, and its order: one call sizes the runs, HEAT_START_MS of them, then each timed
-    # call after HOT_HEAT_MS of them (55 ms heat calls: the 300 ms start is 6, each 10 ms heat 1).
-    header = (ROOT / "src/harness/timing.hpp").read_text()
-    assert sb.HOT_HEAT_MS == float(re.search(r"k_hot_heat_ms = ([0-9.]+);", header).group(1))
-    assert sb.HEAT_START_MS == float(re.search(r"k_heat_start_ms = ([0-9.]+);", header).group(1))
-    assert (sb.heat_calls(10, 0.3), sb.heat_calls(10, 50), sb.heat_calls(300, 0)) == (34, 1, 10000)
-    log = []
-    timer = sb.Timer(CPU)
-    timer.options = dict(sb.CPU_OPTIONS, warmup=2, min_samples=3, max_samples=3)
-    stats = timer.time(lambda i: log.append("r"), heat=lambda: (log.append("h"), time.sleep(0.055)))
-    assert "".join(log) == "rr" + "h" * (1 + 6) + "hr" * 3
-    assert stats["hot"]
-    log.clear()
-    assert not timer.time(lambda i: log.append("r"))["hot"] and "h" not in log
-
-
 @pytest.mark.parametrize("name, dims, shapes", [
     ("softmax", [4, 8], [(4, 8)]),
     ("reduce", [4, 8], [(4, 8)]),
@@ -214,7 +197,7 @@ def run_child(tmp_path, request):
 def test_a_run_measures_every_configuration_and_goes_on_past_a_bad_one(tmp_path):
     configs = [{"type": "softmax", "label": "a", "dims": [16, 64], "dtype": "f16"},
                {"type": "convolution", "label": "b", "dims": [3], "dtype": "f16"},
-               {"type": "matmul", "label": "c", "dims": [16, 16, 16], "dtype": "bf16", "hot": True},
+               {"type": "matmul", "label": "c", "dims": [16, 16, 16], "dtype": "bf16"},
                {"type": "flash_attention", "label": "d", "dims": [1, 2, 32, 16, 1], "dtype": "bf16"}]
     proc, doc = run_child(tmp_path, {"device": "cpu", "compile": False, "configs": configs})
     assert proc.returncode == 0, proc.stderr
@@ -227,7 +210,6 @@ def test_a_run_measures_every_configuration_and_goes_on_past_a_bad_one(tmp_path)
     assert softmax["eager"]["us"] > 0 and "compile" not in softmax and "library" not in softmax
     assert "unknown kernel type 'convolution'" in bad["error"]
     assert matmul["library"]["name"] == "CPU BLAS" and matmul["library"]["us"] == matmul["eager"]["us"]
-    assert matmul["eager"]["hot"] and not softmax["eager"]["hot"]  # as the request said (the C++ runs_hot)
     assert attention["library"]["name"] == "SDPA flash" and attention["library"]["us"] > 0
     assert "softmax a 16x64 f16: eager" in proc.stdout  # one progress line per configuration
 
