@@ -8,7 +8,7 @@ bash scripts/build.sh
 (cd build && ctest --output-on-failure -j2 --timeout 1200)
 # The Triton starters, checked directly in Python (interpreted on CPU, compiled on a GPU), the report's plotter,
 # the suite's baselines child, the exported package's pieces and profile's decode workload.
-"${PYTHON:-python3}" -m pytest -q tests/test_architecture.py tests/triton tests/report tests/suite tests/deploy tests/profile
+"${PYTHON:-python3}" -m pytest -q tests/test_architecture.py tests/bench tests/triton tests/report tests/suite tests/deploy tests/profile
 # The README's first-run path, as a newcomer runs it: the example model through profile, extract, run,
 # verify and report (the CPU backend here; CUDA on a GPU machine).
 WORKSPACE="$(mktemp -d)/example" BUDGET=90s bash scripts/run_example.sh

@@ -1165,20 +1165,20 @@ static bool make_map(CUtensorMap* map, const void* ptr, bool bf16, uint64_t rows
 //   otherwise:          ceil(tiles * S / slots) * (ceil(KT / S) * slice + reduce(S) + fill)
 // where slots are the blocks that run at once (the SMs; with clusters, the resident clusters times their size,
 // which the GPCs' SM counts can make fewer), KT the 64-deep K slices, slice = tile area / (128 x 256) / rate, and
-// tiles count the edge tiles whole, so both wave quantisation (64 tiles of 128x256 on 132 SMs: 48% busy) and a
-// tile's padding past M or N (N = 128 tokens in a 256-wide tile) cost what they waste. The constants are fitted
-// to a sweep of every option (H_BN x H_SPLIT_K forced) at 18 shapes, 128-2048 tokens by 1024-14336 x 4096-14336,
-// on an H100 (split_sweep.txt in bench/results/2026-12-07_NVIDIA-H100-80GB-HBM3_cluster_barriers_split_plan/),
-// where they pick the fastest option at every shape: a 256-wide slice took ~0.70 us and a 128-wide one ~0.40
-// (rate 0.9: the narrow tile does 0.9x the 256-wide one's work per SM-second); fill (2 units, ~1.4 us: the first
-// TMA loads' latency and the last tile's epilogue) is paid once per block; a split costs each of its blocks 8-13 us
-// more (reduce(S): ~12 units for the cluster launch and barriers, plus 8 units per 128x256 f32 tile of which
-// (S - 1) / S is read over distributed shared memory), far more than the ~2 units first guessed, which split 512
-// tokens in two: 35.3 us, where 128-wide tiles unsplit take 29.8 (512x4096x4096). A later option (a narrower tile, a larger
-// split) replaces an earlier one only when predicted 2% faster: ties go to the wider tile and the smaller split.
-// Picks at 132 SMs (30 clusters of 4 resident; the static_asserts below): 128 and 256 tokens of the 4096
-// projections split the 128-wide tile in two, 512 leave it unsplit; 128 tokens of a 1024-wide k/v projection
-// split it in four; 2048 tokens and up, 4096^3 and the LM heads stay at 128x256 unsplit.
+// tiles count the edge tiles whole, so both wave quantisation (64 tiles of 128x256 on 132 SMs: 48% busy) and a tile's
+// padding past M or N (N = 128 tokens in a 256-wide tile) cost what they waste. The constants are fitted to a sweep of
+// every option (H_BN x H_SPLIT_K forced) at 18 shapes, 128-2048 tokens by 1024-14336 x 4096-14336, on an H100
+// (split_sweep.txt in bench/results/2026-12-07_NVIDIA-H100-80GB-HBM3_cluster_barriers_split_plan/), where they pick the
+// fastest option at every shape (bench/fit_split_plan.py; tests/bench holds them to it): a 256-wide slice took ~0.70 us
+// and a 128-wide one ~0.40 (rate 0.9: the narrow tile does 0.9x the 256-wide one's work per SM-second); fill (2 units,
+// ~1.4 us: the first TMA loads' latency and the last tile's epilogue) is paid once per block; a split costs each of its
+// blocks 8-13 us more (reduce(S): ~12 units for the cluster launch and barriers, plus 8 units per 128x256 f32 tile of
+// which (S - 1) / S is read over distributed shared memory), far more than the ~2 units first guessed, which split 512
+// tokens in two: 35.3 us, where 128-wide tiles unsplit take 29.8 (512x4096x4096). A later option (a narrower tile, a
+// larger split) replaces an earlier one only when predicted 2% faster: ties go to the wider tile and the smaller split.
+// Picks at 132 SMs (30 clusters of 4 resident; the static_asserts below): 128 and 256 tokens of the 4096 projections
+// split the 128-wide tile in two, 512 leave it unsplit; 128 tokens of a 1024-wide k/v projection split it in four; 2048
+// tokens and up, 4096^3 and the LM heads stay at 128x256 unsplit.
 namespace plan {
 constexpr double kNarrowRate = 0.9;  // a 128-wide tile's per-SM rate against a 256-wide one's (H100, above)
 constexpr double kFill = 2.0, kBarriers = 12.0, kMovePerTile = 8.0;  // [slices of 128x256x64], see above
