@@ -1207,7 +1207,8 @@ constexpr int best(int64_t M, int64_t N, int64_t K, int bm, bool persistent, con
   }
   return pick;
 }
-// The defaults' options on an H100 (132 SMs; 66 clusters of 2 and 30 of 4 resident), for the checks below.
+// The defaults' options on an H100 (132 SMs; 66 clusters of 2 and, as the sweep's two waves of 128 blocks of
+// split 4 say, fewer than 32 of 4 resident: 30 taken; a launch asks the device), for the checks below.
 constexpr Option kH100[] = {{256, 1, 132}, {256, 2, 132}, {256, 4, 120}, {128, 1, 132}, {128, 2, 132}, {128, 4, 120}};
 constexpr bool picks(int64_t M, int64_t N, int64_t K, int bn, int split) {
   const Option o = kH100[best(M, N, K, 128, true, kH100, 6)];
