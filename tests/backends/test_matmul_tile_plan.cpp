@@ -114,20 +114,21 @@ int main(int argc, char** argv) {
   return picks;
 }
 
-// Expected picks computed by a separate replica of the rule (Python, from the comment beside the plan), so the two
-// agree on what the comment says: few tiles split, 256-wide tiles unless 128 wastes less, fewer resident clusters
-// move the choice off a second wave.
+// Expected picks computed by a separate replica of the rule (bench/fit_split_plan.py, from the comment beside the
+// plan), so the two agree on what the comment says: a split only where too few tiles leave most SMs idle (it costs
+// each block 8-13 us), 256-wide tiles unless 128 wastes less, fewer resident clusters move the choice off a second
+// wave.
 TEST(MatmulTilePlan, PicksTheTileAndSplitTheRuleSays) {
   auto spec = backends::nvcc_spec("90a");
   if (!spec) GTEST_SKIP() << spec.error().message;
   const std::vector<std::pair<std::string, std::string>> table = {
-      {"4096,512,4096,132,132,128", "256 2"},    // 512 tokens: 64 tiles -> 128 blocks
-      {"512,4096,4096,132,132,128", "256 2"},    // the same with M the tokens
-      {"4096,256,4096,132,132,128", "256 4"},    // 256 tokens: 32 tiles -> 128 blocks
+      {"4096,512,4096,132,132,128", "128 1"},    // 512 tokens: 128 narrow tiles in one wave, no split
+      {"512,4096,4096,132,132,128", "128 1"},    // the same with M the tokens
+      {"4096,256,4096,132,132,128", "128 2"},    // 256 tokens: 64 narrow tiles -> 128 blocks
       {"4096,128,4096,132,132,128", "128 4"},    // 128 tokens: a 256-wide tile would be half padding
       {"4096,64,4096,132,132,128", "128 4"},     // fewer tokens than a tile
       {"1024,512,4096,132,132,128", "128 4"},    // a 1024-wide k/v projection
-      {"1024,1024,4096,132,132,128", "256 4"},   // 16 tiles
+      {"1024,1024,4096,132,132,128", "128 2"},   // 64 narrow tiles -> 128 blocks
       {"1000,200,4104,132,132,128", "128 4"},    // ragged, K past a slice
       {"14336,128,4096,132,132,128", "128 1"},   // 112 narrow tiles fill the GPU without a split
       {"128256,128,4096,132,132,128", "128 1"},  // an LM head at 128 tokens
@@ -139,8 +140,8 @@ TEST(MatmulTilePlan, PicksTheTileAndSplitTheRuleSays) {
       {"4096,512,128,132,132,128", "128 1"},     // K of two slices: 128 narrow tiles in one wave
       {"4096,512,4096,132,120,96", "128 1"},     // too few resident pairs for 128 blocks: a second wave
       {"4096,128,4096,132,120,96", "128 2"},     // too few resident quads: pairs
-      {"1024,512,4096,132,120,96", "256 4"},     // 16 wide tiles x 4 = 64 blocks fit 96
-      {"4096,512,4096,114,114,112", "256 4"},    // 114 SMs: 64 x 4 in three waves beats one of 64 tiles
+      {"1024,512,4096,132,120,96", "128 2"},     // 32 narrow tiles x 2 = 64 blocks, fewer quads resident
+      {"4096,512,4096,114,114,112", "256 1"},    // 114 SMs: 64 wide tiles in one wave (128 narrow would take two)
   };
   std::vector<std::string> cases;
   for (const auto& [c, pick] : table) cases.push_back(c);
