@@ -19,6 +19,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 STARTER = ROOT / "kernels" / "matmul" / "cuda.cu"
 OPTIONS = {"w256s1": (256, 1), "w256s2": (256, 2), "w256s4": (256, 4),
            "w128s1": (128, 1), "w128s2": (128, 2), "w128s4": (128, 4)}
+NAME = {option: name for name, option in OPTIONS.items()}  # (bn, split) -> its name in a sweep
 
 
 def starter_plan(path=STARTER):
@@ -69,11 +70,10 @@ def read_sweep(path):
 def loss(rows, options, c):
     """Sum over shapes of log(time of the picked option / time of the fastest), and the shapes it misses."""
     total, missed = 0.0, []
-    by_option = {v: k for k, v in OPTIONS.items()}
     for shape, times in rows.items():
-        got = times[by_option[pick(*shape, options, c)]]
-        total += math.log(got / min(times.values()))
-        if got > min(times.values()):
+        got, fastest = times[NAME[pick(*shape, options, c)]], min(times.values())
+        total += math.log(got / fastest)
+        if got > fastest:
             missed.append(shape)
     return total, missed
 
@@ -81,10 +81,9 @@ def loss(rows, options, c):
 def main():
     rows = read_sweep(sys.argv[1])
     consts, options = starter_plan()
-    by_option = {v: k for k, v in OPTIONS.items()}
     print(f"the starter's constants {consts}, options {options}")
     for shape, times in rows.items():
-        p = by_option[pick(*shape, options, consts)]
+        p = NAME[pick(*shape, options, consts)]
         fastest = min(times, key=times.get)
         print(f"{'x'.join(map(str, shape)):>18}: picks {p} {times[p]:8.2f} us, fastest {fastest} "
               f"{times[fastest]:8.2f} us ({times[p] / times[fastest]:.3f}x)")

@@ -3,8 +3,8 @@
 # earlier ones and knob sets (the arguments, NAME=FILE[:KNOB=V,...]; an earlier file from git show
 # REV:kernels/matmul/cuda.cu) side by side at SHAPES and CASES (bench/matmul_variants.py, no autokernel build), then
 # bench/gemm_sustained.py (ours against PyTorch in runs of 10 and 100 calls, clocks logged) over SUSTAINED's
-# variants at SUSTAINED_CASES (its CASES), then the CLI's build and the five stages at each of STAGES' knob sets (';' between them), each stopped
-# after STAGE_TIMEOUT seconds.
+# variants at SUSTAINED_CASES (its CASES), then the CLI's build and the five stages at each of STAGES' knob sets
+# (';' between them), each stopped after STAGE_TIMEOUT seconds.
 #   bash bench/gemm_call.sh before=variants/before.cu now_cl2=kernels/matmul/cuda.cu:H_CLUSTER=2,H_SPLIT_K=1
 set -uo pipefail
 cd "$(dirname "$0")/.."
