@@ -46,10 +46,15 @@ void CompileAhead::want(const std::vector<backends::Candidate>& next) {
   {
     const std::lock_guard lock(m_mu);
     m_queue.clear();
+    m_waiting.clear();
     for (const auto& c : next) {
       auto key = key_of(c);
-      const bool queued = std::ranges::any_of(m_queue, [&](const auto& q) { return q.first == key; });
-      if (!queued && !m_running.contains(key) && !m_done.contains(key)) m_queue.emplace_back(std::move(key), c);
+      auto seen = [&](const auto& list) {
+        return std::ranges::any_of(list, [&](const auto& q) { return q.first == key; });
+      };
+      if (seen(m_queue) || seen(m_waiting) || m_running.contains(key) || m_done.contains(key)) continue;
+      // Not before its architecture is known (a compile then would build nothing): set_cuda_arch queues it.
+      (c.backend == "cuda" && m_cuda_arch.empty() ? m_waiting : m_queue).emplace_back(std::move(key), c);
     }
   }
   m_changed.notify_all();
@@ -59,6 +64,7 @@ bool CompileAhead::ready(const backends::Candidate& c) {
   const auto key = key_of(c);
   std::unique_lock lock(m_mu);
   std::erase_if(m_queue, [&](const auto& q) { return q.first == key; });
+  std::erase_if(m_waiting, [&](const auto& q) { return q.first == key; });
   m_changed.wait(lock, [&] { return !m_running.contains(key); });
   return m_done.contains(key);
 }
@@ -74,8 +80,14 @@ int CompileAhead::compiled() const {
 }
 
 void CompileAhead::set_cuda_arch(const std::string& arch) {
-  const std::lock_guard lock(m_mu);
-  m_cuda_arch = arch;
+  {
+    const std::lock_guard lock(m_mu);
+    m_cuda_arch = arch;
+    if (arch.empty()) return;
+    for (auto& w : m_waiting) m_queue.push_back(std::move(w));
+    m_waiting.clear();
+  }
+  m_changed.notify_all();
 }
 
 void CompileAhead::work() {

@@ -38,7 +38,7 @@ class CompileAhead {
   CompileAhead& operator=(const CompileAhead&) = delete;
 
   /// Compile these next, in this order, in place of the compiles not yet started. A candidate this object
-  /// already compiled, or is compiling, is not compiled again.
+  /// already compiled, or is compiling, is not compiled again; a cuda one waits for set_cuda_arch.
   void want(const std::vector<backends::Candidate>& next);
   /// Before `c` is timed: if it is being compiled, wait for that (its bench then finds it built instead of
   /// compiling it a second time beside it); a compile of it not yet started is dropped (its bench compiles it).
@@ -50,7 +50,7 @@ class CompileAhead {
   int compiled() const;
 
   /// The CUDA architecture to compile cuda candidates for ("90a"), as the bench's worker reported it: until it
-  /// is known, cuda candidates are not compiled ahead.
+  /// is known, cuda candidates are not compiled ahead: those wanted meanwhile are queued now.
   void set_cuda_arch(const std::string& arch);
 
   /// What the default Build does: a cpu candidate built by the cpu backend, a cuda one by nvcc for `cuda_arch`
@@ -65,8 +65,9 @@ class CompileAhead {
   int m_slots;
   mutable std::mutex m_mu;
   std::condition_variable m_changed;
-  std::deque<std::pair<std::string, backends::Candidate>> m_queue;  ///< (key, candidate), not started
-  std::set<std::string> m_running, m_done;                          ///< by key
+  std::deque<std::pair<std::string, backends::Candidate>> m_queue;    ///< (key, candidate), not started
+  std::deque<std::pair<std::string, backends::Candidate>> m_waiting;  ///< cuda ones wanted before the arch
+  std::set<std::string> m_running, m_done;                            ///< by key
   int m_compiled = 0;
   std::string m_cuda_arch;
   std::atomic<bool> m_stop{false};

@@ -1,13 +1,15 @@
 // Compiling ahead (loop/compile_ahead): the search proposer foresees its own next proposals without changing
 // them; the pool builds what it is asked for into the build cache under the key the cpu backend's own build
 // uses (so a bench finds it built), each once; a newer list replaces what has not started; a candidate about
-// to be timed waits for its compile under way; and no more compiles run at once than there are slots.
+// to be timed waits for its compile under way; a cuda one waits for its architecture; no more compiles run at
+// once than there are slots; and a run compiles its other kernels' starters while its first baseline is timed.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -16,6 +18,7 @@
 #include "loop/proposer.hpp"
 #include "test_support.hpp"
 #include "util/fs.hpp"
+#include "workspace/results_log.hpp"
 
 namespace ak {
 namespace {
@@ -206,6 +209,70 @@ TEST(CompileAhead, NoMoreCompilesAtOnceThanSlotsHoweverManyThreads) {
   }
   EXPECT_EQ(gate.most_at_once, 2);
   (void)util::remove_tree(dir);
+}
+
+TEST(CompileAhead, ACudaCandidateWaitsForItsArchitecture) {
+  const auto dir = fresh("arch");
+  auto cuda = backends::load_candidate(test::starter("reduce", "cuda.cu"), "");
+  ASSERT_TRUE(cuda) << cuda.error().message;
+  const auto cpu = starter("reduce");
+  GatedBuild gate;
+  gate.release();
+  loop::CompileAhead ahead(1, dir / "slots", 2, gate.build());
+  // Before the bench's worker has said which architecture: the cpu one is built, the cuda one waits ...
+  ahead.want({*cuda, cpu});
+  ahead.drain();
+  EXPECT_EQ(ahead.compiled(), 1);
+  EXPECT_EQ(gate.started, std::vector<std::string>{"LANES=4"});
+  // ... and is built once the architecture is known, with no new want().
+  ahead.set_cuda_arch("90a");
+  ahead.drain();
+  EXPECT_EQ(ahead.compiled(), 2);
+  EXPECT_TRUE(ahead.ready(*cuda));
+  // Wanted before the architecture and then not any more (a newer list): never built.
+  loop::CompileAhead later(1, dir / "slots", 2, gate.build());
+  later.want({*cuda});
+  later.want({});
+  later.set_cuda_arch("90a");
+  later.drain();
+  EXPECT_EQ(later.compiled(), 0);
+  (void)util::remove_tree(dir);
+}
+
+/// A library the cpu backend builds for the workspace kernel `name` as its bench would: whether it was in the build
+/// cache at `cache` before (compiled ahead) or had to be built now.
+bool was_built_ahead(const fs::path& ws, const std::string& name, const fs::path& cache) {
+  std::set<fs::path> before;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(cache / "build", ec)) before.insert(e.path());
+  auto c = backends::load_candidate(fs::absolute(ws / "kernels" / name / "kernel.cpp"), "");
+  auto cpu = backends::make_backend("cpu");
+  if (!c || !cpu) throw std::runtime_error("the workspace kernel does not load");
+  auto so = (*cpu)->build(*c);
+  if (!so) throw std::runtime_error(so.error().message);
+  return before.contains(*so);
+}
+
+TEST(CompileAhead, TheOtherKernelsStartersAreCompiledWhileTheFirstBaselineIsTimed) {
+  const auto data = test::source_dir() / "tests/data/loop_kernels";
+  const char* saved = std::getenv("AUTOKERNEL_CACHE");
+  const std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
+  for (const auto* threads : {"2", "0"}) {
+    const auto dir = fresh(fmt::format("baselines_{}", threads));
+    ::setenv("AUTOKERNEL_CACHE", (dir / "cache").c_str(), 1);  // the run's and was_built_ahead's
+    // One experiment: the first kernel's baseline. Nothing else of the run is timed.
+    auto r = test::autokernel(
+        {"run", "--workspace", (dir / "ws").string(), "--kernel", (data / "rmsnorm_repeat.cpp").string(), "--kernel",
+         (data / "reduce_repeat.cpp").string(), "--max-experiments", "1", "--compile-ahead", threads});
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto rows = workspace::ResultsLog(dir / "ws/results.tsv").read();
+    ASSERT_TRUE(rows && rows->size() == 1u) << r.output;
+    const std::string other = rows->front().kernel == "rmsnorm_cpu" ? "reduce_cpu" : "rmsnorm_cpu";
+    // With compiles ahead, the kernel timed next (the other one's baseline) was built meanwhile; without, not.
+    EXPECT_EQ(was_built_ahead(dir / "ws", other, dir / "cache"), std::string(threads) != "0") << threads;
+    (void)util::remove_tree(dir);
+  }
+  old ? (void)::setenv("AUTOKERNEL_CACHE", old->c_str(), 1) : (void)::unsetenv("AUTOKERNEL_CACHE");
 }
 
 }  // namespace
