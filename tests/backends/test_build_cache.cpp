@@ -8,6 +8,7 @@
 #include "backends/backend.hpp"
 #include "backends/candidate.hpp"
 #include "backends/native.hpp"
+#include "test_support.hpp"
 #include "util/fs.hpp"
 #include "util/resources.hpp"
 
@@ -35,20 +36,6 @@ extern "C" int ak_kernel(const ak_call* call) {
 )";
 
 // (util::remove_tree, not std::filesystem::remove_all: libtorch exports a clashing copy of the latter.)
-
-/// Sets an environment variable for one test, and puts back what was there.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : m_name(name) {
-    if (const char* old = std::getenv(name)) m_old = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() { m_old ? (void)::setenv(m_name, m_old->c_str(), 1) : (void)::unsetenv(m_name); }
-
- private:
-  const char* m_name;
-  std::optional<std::string> m_old;
-};
 
 class BuildCache : public ::testing::Test {
  protected:
@@ -98,7 +85,7 @@ class BuildCache : public ::testing::Test {
   }
 
   fs::path m_dir;
-  std::optional<ScopedEnv> m_include, m_cache;
+  std::optional<test::ScopedEnv> m_include, m_cache;
   static inline int m_counter = 0;
 };
 

@@ -9,7 +9,6 @@
 
 #include <condition_variable>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <thread>
 
@@ -81,9 +80,7 @@ TEST(SearchLookahead, ForeseesTheNextProposalsWhenNoneIsKeptAndChangesNone) {
 
 TEST(CompileAhead, BuildsWhatIsWantedOnceUnderTheKeyTheBackendBuildsWith) {
   const auto dir = fresh("cache");
-  const char* before = std::getenv("AUTOKERNEL_CACHE");
-  const std::string saved = before ? before : "";
-  ::setenv("AUTOKERNEL_CACHE", (dir / "cache").c_str(), 1);
+  const test::ScopedEnv cache("AUTOKERNEL_CACHE", (dir / "cache").string());
   const auto base = starter("reduce");
   const auto a = with(base, {{"LANES", "1"}}), b = with(base, {{"LANES", "2"}}), c = with(base, {{"LANES", "8"}});
   {
@@ -108,11 +105,6 @@ TEST(CompileAhead, BuildsWhatIsWantedOnceUnderTheKeyTheBackendBuildsWith) {
   EXPECT_EQ(built_libraries(dir / "cache"), 2) << "the pool built under another key than the backend's";
   ASSERT_TRUE((*cpu)->build(c));
   EXPECT_EQ(built_libraries(dir / "cache"), 3);
-  if (before) {
-    ::setenv("AUTOKERNEL_CACHE", saved.c_str(), 1);
-  } else {
-    ::unsetenv("AUTOKERNEL_CACHE");
-  }
   if (!HasFailure()) (void)util::remove_tree(dir);
 }
 
@@ -255,11 +247,9 @@ bool was_built_ahead(const fs::path& ws, const std::string& name, const fs::path
 
 TEST(CompileAhead, TheOtherKernelsStartersAreCompiledWhileTheFirstBaselineIsTimed) {
   const auto data = test::source_dir() / "tests/data/loop_kernels";
-  const char* saved = std::getenv("AUTOKERNEL_CACHE");
-  const std::optional<std::string> old = saved ? std::optional<std::string>(saved) : std::nullopt;
   for (const auto* threads : {"2", "0"}) {
     const auto dir = fresh(fmt::format("baselines_{}", threads));
-    ::setenv("AUTOKERNEL_CACHE", (dir / "cache").c_str(), 1);  // the run's and was_built_ahead's
+    const test::ScopedEnv cache("AUTOKERNEL_CACHE", (dir / "cache").string());  // the run's and was_built_ahead's
     // One experiment: the first kernel's baseline. Nothing else of the run is timed.
     auto r = test::autokernel(
         {"run", "--workspace", (dir / "ws").string(), "--kernel", (data / "rmsnorm_repeat.cpp").string(), "--kernel",
@@ -272,7 +262,6 @@ TEST(CompileAhead, TheOtherKernelsStartersAreCompiledWhileTheFirstBaselineIsTime
     EXPECT_EQ(was_built_ahead(dir / "ws", other, dir / "cache"), std::string(threads) != "0") << threads;
     (void)util::remove_tree(dir);
   }
-  old ? (void)::setenv("AUTOKERNEL_CACHE", old->c_str(), 1) : (void)::unsetenv("AUTOKERNEL_CACHE");
 }
 
 }  // namespace

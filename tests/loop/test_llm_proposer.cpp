@@ -323,12 +323,13 @@ TEST(LlmProposer, TheLoopKeepsAGoodReplyRecordsABadOneAndRetriesA500) {
                                      {{"status", 500}, {"body", "overloaded"}},
                                      {{"content", good_reply("unroll by two", unrolled)}}}),
                         "loop");
-  ::setenv("AK_TEST_LLM_KEY", "sk-test-123", 1);
   const auto ws = fresh_dir("ws_loop");
-  const auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm",
-                                   "--endpoint", server.endpoint(), "--model", "test-model", "--api-key-env",
-                                   "AK_TEST_LLM_KEY", "--max-experiments", "4", "--tag", "llm"});
-  ::unsetenv("AK_TEST_LLM_KEY");
+  const auto r = [&] {
+    const test::ScopedEnv key("AK_TEST_LLM_KEY", "sk-test-123");
+    return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms.string(), "--proposer", "llm",
+                             "--endpoint", server.endpoint(), "--model", "test-model", "--api-key-env",
+                             "AK_TEST_LLM_KEY", "--max-experiments", "4", "--tag", "llm"});
+  }();
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
   const auto rows = *workspace::ResultsLog(ws / "results.tsv").read();

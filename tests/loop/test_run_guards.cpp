@@ -200,9 +200,10 @@ TEST(RunGuards, ABuildCacheOnAFullDiskStopsTheRunWithoutARow) {
   const auto cache = fresh("full_cache");
   if (!full_disk_at(cache)) GTEST_SKIP() << "cannot mount a tmpfs here (needs root)";
   const auto ws = fresh("full_cache_ws");
-  ::setenv("AUTOKERNEL_CACHE", cache.c_str(), 1);
-  auto r = test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "2"});
-  ::unsetenv("AUTOKERNEL_CACHE");
+  auto r = [&] {
+    const test::ScopedEnv env("AUTOKERNEL_CACHE", cache.string());
+    return test::autokernel({"run", "--workspace", ws.string(), "--kernel", k_rms, "--max-experiments", "2"});
+  }();
   (void)util::run_command({"umount", cache.string()}, std::chrono::seconds(10));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "the disk is full")) << r.output;

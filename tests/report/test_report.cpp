@@ -376,11 +376,10 @@ TEST(Report, WithoutMatplotlibTheReportIsStillWrittenAndSaysHowToInstallIt) {
   const auto fake = fresh_dir("fake_site");
   fs::create_directories(fake / "matplotlib");
   std::ofstream(fake / "matplotlib/__init__.py") << "raise ImportError('no matplotlib here')\n";
-  const char* old = std::getenv("PYTHONPATH");
-  const std::string saved = old ? old : "";
-  ::setenv("PYTHONPATH", fake.c_str(), 1);
-  const auto r = autokernel({"report", "--workspace", ws.string(), "--out", (ws / "morning").string()});
-  old ? ::setenv("PYTHONPATH", saved.c_str(), 1) : ::unsetenv("PYTHONPATH");
+  const auto r = [&] {
+    const test::ScopedEnv path("PYTHONPATH", fake.string());
+    return autokernel({"report", "--workspace", ws.string(), "--out", (ws / "morning").string()});
+  }();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("no plots: matplotlib is not installed"), std::string::npos) << r.output;
   const auto md = read(ws / "morning/report.md");
