@@ -1,8 +1,6 @@
 # Sourced by the bench/*_call.sh scripts, from the repository root: build the CLI for one device call (a no-op
 # when the warm machine has it), its log in $OUT/build.txt, the GPU's and hw's facts beside it; stop the call with
 # the build's errors if it fails. BUILD_TARGET (default: the CLI and the exported ops' library) picks what to build.
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
 source bench/pack_out.sh
 export BUILD_TARGET="${BUILD_TARGET:-autokernel autokernel_ops}"
 bash bench/gpu_session.sh build > "$OUT/build.txt" 2>&1 || { tail -30 "$OUT/build.txt"; exit 1; }

@@ -5,8 +5,6 @@
 # [:KNOB=V,...], space-separated); cases in NCU_CASES, SUSTAINED_CASES and SWEEP_SHAPES.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
 source bench/pack_out.sh
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit --format=csv | tee "$OUT/gpu_name.txt"
 M=kernels/matmul/cuda.cu

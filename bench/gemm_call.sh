@@ -8,8 +8,6 @@
 #   bash bench/gemm_call.sh before=variants/before.cu now_cl2=kernels/matmul/cuda.cu:H_CLUSTER=2,H_SPLIT_K=1
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"
-mkdir -p "$OUT"
 source bench/pack_out.sh
 nvidia-smi --query-gpu=name,clocks.sm,clocks.max.sm,power.draw,power.limit --format=csv | tee "$OUT/gpu_name.txt"
 CASES="${CASES:-kmajor,bias}" SHAPES="${SHAPES:-2048x4096x4096,2048x12288x4096,2048x3840x1280,2048x5120x1280}" \

@@ -1,6 +1,8 @@
-# Sourced by the device-call scripts: the device tool brings back at most 8 files of $OUT (README of the device
-# library), so at the script's exit more than 8 are packed into one $OUT/out.tgz (unpack it where it lands:
-# tar xzf out.tgz). What the script printed comes back either way.
+# Sourced by the device-call scripts: $OUT (the device tool's, else /tmp/ak_out) made ready, and, since the tool
+# brings back at most 8 files of it (README of the device library), more than 8 packed at the script's exit into one
+# $OUT/out.tgz (unpack it where it lands: tar xzf out.tgz). What the script printed comes back either way.
+OUT="${OUT:-/tmp/ak_out}"
+mkdir -p "$OUT"
 pack_out() {
   local n
   n=$(find "$OUT" -type f | wc -l)

@@ -6,7 +6,6 @@
 # (otherwise a repeated run reuses the first run's choice of config, and repeats are not independent).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT="${OUT:-/tmp/ak_out}"; mkdir -p "$OUT"
 source bench/pack_out.sh
 export AUTOKERNEL_CACHE=/tmp/ak_cache
 t0=$(date +%s)
