@@ -17,7 +17,8 @@ struct BenchSettings {
   int case_timeout_s = 60;
   double min_gain = 0.01;   ///< keep only gains above this fraction (and above the noise)
   double max_speedup = 10;  ///< a speed-up over PyTorch above this is re-measured before it can be kept
-  /// Told the CUDA architecture a cuda candidate's bench built for ("90a"): what compiling ahead builds for.
+  /// Told the CUDA architecture a cuda candidate's bench builds for ("90a") when its worker names it, before it
+  /// compiles: what compiling ahead builds for.
   std::function<void(const std::string&)> on_build_arch;
 };
 
