@@ -41,9 +41,14 @@ def compile_starter(source, defines=()):
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode:
         return None, r.stderr[-2000:]
-    lib = ctypes.CDLL(out)
+    return load_library(out), ""
+
+
+def load_library(path):
+    """A built starter's library, its ak_kernel taking a Call*."""
+    lib = ctypes.CDLL(path)
     lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
-    return lib, ""
+    return lib
 
 
 def build_variant(spec):

@@ -21,20 +21,16 @@ SECTIONS = ["WarpStateStats"]
 
 
 def child():
-    import ctypes
-
     import torch
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from gemm_sustained import CASES, case_inputs
-    from kernel_abi import Call, caller
+    from kernel_abi import caller, load_library
 
     built = []
     for entry in os.environ["NCU_LIBS"].split(";"):
         name, kind, path = entry.split("|")
-        lib = ctypes.CDLL(path)
-        lib.ak_kernel.argtypes = [ctypes.POINTER(Call)]
-        built.append((name, kind, lib))
+        built.append((name, kind, load_library(path)))
     torch.manual_seed(0)
     for kind, m, n, k in CASES:
         inputs, formula, y, scalars, _ = case_inputs(kind, m, n, k)
